@@ -1,0 +1,18 @@
+//! Real-process harness for odradek: starts the real `odradek` binary as a child process and
+//! talks to it over real sockets, so integration tests exercise exactly what a user deploys.
+//!
+//! - [`binary`] finds (or builds) the broker executable;
+//! - [`node`] runs one broker process with its own port and data directory;
+//! - [`wire`] frames hand-built Kafka requests for tests that must send malformed bytes.
+//!
+//! The tests in `tests/` use them: `cargo test -p odradek-jepsen`. They run
+//! `$ODRADEK_BIN` if set, else the newer of `target/release/odradek` and
+//! `target/debug/odradek` (so rebuild the broker first), else build the release binary once.
+//! A failing test prints the tail of the broker's log.
+
+pub mod binary;
+pub mod node;
+pub mod wire;
+
+pub use binary::odradek_binary;
+pub use node::{BrokerOptions, BrokerProcess, FsyncPolicy};

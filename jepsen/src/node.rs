@@ -1,0 +1,329 @@
+//! One broker process: a child running the real binary on a loopback port with its own data
+//! directory, which survives restarts so tests can check what a restarted broker recovers.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Seek, SeekFrom};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use tempfile::TempDir;
+
+use crate::binary::odradek_binary;
+
+/// How long a broker may take to open its port before the start counts as failed.
+const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
+/// How often the port is probed while waiting for the broker to come up.
+const STARTUP_POLL: Duration = Duration::from_millis(50);
+/// How long a SIGTERM'd broker may take to shut down cleanly before it is SIGKILLed.
+const STOP_TIMEOUT: Duration = Duration::from_secs(15);
+/// How much of the broker's log a failing test prints (the tail is where the cause is).
+const LOG_TAIL_BYTES: u64 = 16 * 1024;
+
+/// The broker's default topic fsync policy (`--default-fsync-policy`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FsyncPolicy {
+    Always,
+    Interval,
+    Never,
+}
+
+impl FsyncPolicy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FsyncPolicy::Always => "always",
+            FsyncPolicy::Interval => "interval",
+            FsyncPolicy::Never => "never",
+        }
+    }
+}
+
+/// Command-line settings for a broker. Unset options are not passed, so the broker's own
+/// defaults are what gets tested.
+#[derive(Clone, Debug)]
+pub struct BrokerOptions {
+    pub node_id: u32,
+    pub default_partitions: Option<u32>,
+    pub auto_create_topics: Option<bool>,
+    pub retention_check_interval_ms: Option<u64>,
+    pub default_fsync_policy: Option<FsyncPolicy>,
+    /// Passed verbatim after the options above.
+    pub extra_args: Vec<String>,
+}
+
+impl Default for BrokerOptions {
+    fn default() -> Self {
+        BrokerOptions {
+            node_id: 1,
+            default_partitions: None,
+            auto_create_topics: None,
+            retention_check_interval_ms: None,
+            default_fsync_policy: None,
+            extra_args: Vec::new(),
+        }
+    }
+}
+
+impl BrokerOptions {
+    pub fn default_partitions(mut self, partitions: u32) -> Self {
+        self.default_partitions = Some(partitions);
+        self
+    }
+
+    pub fn auto_create_topics(mut self, enabled: bool) -> Self {
+        self.auto_create_topics = Some(enabled);
+        self
+    }
+
+    pub fn retention_check_interval_ms(mut self, interval_ms: u64) -> Self {
+        self.retention_check_interval_ms = Some(interval_ms);
+        self
+    }
+
+    pub fn default_fsync_policy(mut self, policy: FsyncPolicy) -> Self {
+        self.default_fsync_policy = Some(policy);
+        self
+    }
+
+    pub fn arg(mut self, arg: impl Into<String>) -> Self {
+        self.extra_args.push(arg.into());
+        self
+    }
+
+    /// Starts a broker with these options and waits until it accepts connections.
+    pub fn start(self) -> io::Result<BrokerProcess> {
+        BrokerProcess::start(self)
+    }
+
+    fn to_args(&self, listen: SocketAddr, data_dir: &Path) -> Vec<String> {
+        let mut args = vec![
+            "--node-id".to_string(),
+            self.node_id.to_string(),
+            "--listen".to_string(),
+            listen.to_string(),
+            "--advertise".to_string(),
+            listen.to_string(),
+            "--data-dir".to_string(),
+            data_dir.display().to_string(),
+        ];
+        if let Some(partitions) = self.default_partitions {
+            args.extend(["--default-partitions".to_string(), partitions.to_string()]);
+        }
+        if let Some(enabled) = self.auto_create_topics {
+            args.extend(["--auto-create-topics".to_string(), enabled.to_string()]);
+        }
+        if let Some(interval_ms) = self.retention_check_interval_ms {
+            args.extend([
+                "--retention-check-interval-ms".to_string(),
+                interval_ms.to_string(),
+            ]);
+        }
+        if let Some(policy) = self.default_fsync_policy {
+            args.extend([
+                "--default-fsync-policy".to_string(),
+                policy.as_str().to_string(),
+            ]);
+        }
+        args.extend(self.extra_args.iter().cloned());
+        args
+    }
+}
+
+/// A running (or stopped, between restarts) broker child process.
+///
+/// Dropping it kills the process; if the current thread is panicking (a failed assertion),
+/// the tail of the broker's log is printed first so the test output shows what the broker did.
+pub struct BrokerProcess {
+    options: BrokerOptions,
+    binary: PathBuf,
+    listen: SocketAddr,
+    /// Holds the data directory and the log file; deleted when the broker is dropped.
+    dir: TempDir,
+    child: Option<Child>,
+}
+
+impl BrokerProcess {
+    /// A broker with the binary's defaults.
+    pub fn start_default() -> io::Result<BrokerProcess> {
+        BrokerOptions::default().start()
+    }
+
+    pub fn start(options: BrokerOptions) -> io::Result<BrokerProcess> {
+        let dir = tempfile::Builder::new()
+            .prefix("odradek-jepsen-")
+            .tempdir()?;
+        std::fs::create_dir(dir.path().join("data"))?;
+        let mut broker = BrokerProcess {
+            options,
+            binary: odradek_binary(),
+            listen: free_loopback_port()?,
+            dir,
+            child: None,
+        };
+        broker.spawn_and_wait()?;
+        Ok(broker)
+    }
+
+    /// "127.0.0.1:PORT", for `bootstrap.servers`.
+    pub fn bootstrap(&self) -> String {
+        self.listen.to_string()
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.listen
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    /// The file that collects the broker's stdout and stderr across all its runs.
+    pub fn log_path(&self) -> PathBuf {
+        self.dir.path().join("broker.log")
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// Whether the child is still alive (it has not exited on its own, e.g. by a panic).
+    pub fn is_running(&mut self) -> bool {
+        match self.child.as_mut() {
+            Some(child) => matches!(child.try_wait(), Ok(None)),
+            None => false,
+        }
+    }
+
+    /// Crash the broker: SIGKILL, no chance to flush or close anything.
+    pub fn kill9(&mut self) -> io::Result<()> {
+        if let Some(mut child) = self.child.take() {
+            child.kill()?;
+            child.wait()?;
+        }
+        Ok(())
+    }
+
+    /// Clean shutdown: SIGTERM, then wait; a broker that does not exit in time is SIGKILLed
+    /// (the returned status then shows the signal, so a test can tell a hang from a clean exit).
+    pub fn stop(&mut self) -> io::Result<ExitStatus> {
+        let Some(mut child) = self.child.take() else {
+            return Err(io::Error::other("broker is not running"));
+        };
+        if let Some(status) = child.try_wait()? {
+            return Ok(status);
+        }
+        let pid = libc::pid_t::try_from(child.id()).map_err(io::Error::other)?;
+        // SAFETY: kill(2) with a pid we spawned and have not yet reaped, so it cannot name an
+        // unrelated process.
+        if unsafe { libc::kill(pid, libc::SIGTERM) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let deadline = Instant::now() + STOP_TIMEOUT;
+        while Instant::now() < deadline {
+            if let Some(status) = child.try_wait()? {
+                return Ok(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        child.kill()?;
+        child.wait()
+    }
+
+    /// Starts the broker again on the same port with the same data directory. A broker that is
+    /// still running is stopped cleanly first.
+    pub fn restart(&mut self) -> io::Result<()> {
+        if self.child.is_some() {
+            self.stop()?;
+        }
+        self.spawn_and_wait()
+    }
+
+    /// The last part of the broker's log, for failure messages.
+    pub fn log_tail(&self) -> String {
+        read_tail(&self.log_path(), LOG_TAIL_BYTES)
+            .unwrap_or_else(|err| format!("<cannot read broker log: {err}>"))
+    }
+
+    fn spawn_and_wait(&mut self) -> io::Result<()> {
+        let log = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.log_path())?;
+        let mut command = Command::new(&self.binary);
+        command
+            .args(self.options.to_args(self.listen, &self.data_dir()))
+            .stdin(Stdio::null())
+            // tracing's fmt subscriber writes to stdout, panics go to stderr: keep both.
+            .stdout(Stdio::from(log.try_clone()?))
+            .stderr(Stdio::from(log));
+        if std::env::var_os("RUST_LOG").is_none() {
+            command.env("RUST_LOG", "info");
+        }
+        let child = command.spawn().map_err(|err| {
+            io::Error::new(err.kind(), format!("spawning {:?}: {err}", self.binary))
+        })?;
+        self.child = Some(child);
+        self.wait_until_accepting()
+    }
+
+    fn wait_until_accepting(&mut self) -> io::Result<()> {
+        let deadline = Instant::now() + STARTUP_TIMEOUT;
+        loop {
+            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().transpose()) {
+                let status = status?;
+                self.child = None;
+                return Err(io::Error::other(format!(
+                    "broker exited during startup with {status}; log:\n{}",
+                    self.log_tail()
+                )));
+            }
+            if TcpStream::connect_timeout(&self.listen, STARTUP_POLL).is_ok() {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                let _ = self.kill9();
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!(
+                        "broker did not accept connections on {} within {STARTUP_TIMEOUT:?}; log:\n{}",
+                        self.listen,
+                        self.log_tail()
+                    ),
+                ));
+            }
+            std::thread::sleep(STARTUP_POLL);
+        }
+    }
+}
+
+impl Drop for BrokerProcess {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!(
+                "---- odradek log ({}) ----\n{}\n---- end of odradek log ----",
+                self.log_path().display(),
+                self.log_tail()
+            );
+        }
+        let _ = self.kill9();
+    }
+}
+
+/// A loopback address whose port the OS just handed out. The listener is dropped so the broker
+/// can bind it; another process could grab it in between, but the OS cycles through ephemeral
+/// ports so that is unlikely.
+fn free_loopback_port() -> io::Result<SocketAddr> {
+    let listener = TcpListener::bind("127.0.0.1:0")?;
+    listener.local_addr()
+}
+
+fn read_tail(path: &Path, max_bytes: u64) -> io::Result<String> {
+    let mut file = File::open(path)?;
+    let len = file.metadata()?.len();
+    let start = len.saturating_sub(max_bytes);
+    file.seek(SeekFrom::Start(start))?;
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes)?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}

@@ -1,0 +1,234 @@
+//! Checkers: one module per family of invariants, each fed every event as it
+//! is recorded (so a violation is reported at the step that shows it, not
+//! only at the end), plus a `finish` step once the final read is done.
+//!
+//! Violation names follow Jepsen's Kafka workload (jepsen.tests.kafka) so a
+//! reader of either report knows the other.
+
+mod corrupt_read;
+mod duplicate;
+mod inconsistent_offsets;
+mod lost_write;
+mod nonmonotonic_poll;
+mod poll_skip;
+mod unseen;
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::history::{Event, Partition};
+
+pub use corrupt_read::CorruptRead;
+pub use duplicate::Duplicate;
+pub use inconsistent_offsets::InconsistentOffsets;
+pub use lost_write::LostWrite;
+pub use nonmonotonic_poll::NonmonotonicPoll;
+pub use poll_skip::PollSkip;
+pub use unseen::Unseen;
+
+/// The kinds of violation, named as Jepsen names them (plus the harness's own
+/// `panic`, `liveness` and `nondeterminism`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub enum ViolationKind {
+    /// Acknowledged, and a later read went past its offset without it.
+    LostWrite,
+    /// One offset observed holding two different values.
+    InconsistentOffsets,
+    /// One value observed at two offsets.
+    Duplicate,
+    /// A read returned bytes no producer sent (bad CRC, garbage value).
+    CorruptRead,
+    /// A consumer's offsets went backwards.
+    NonmonotonicPoll,
+    /// A consumer jumped over offsets between two polls.
+    PollSkip,
+    /// A consumer jumped over offsets within one poll.
+    IntPollSkip,
+    /// Acknowledged, but the final read never reached its offset.
+    Unseen,
+    /// The simulation panicked (a broker assertion, or the sim's own).
+    Panic,
+    /// After faults stopped, the cluster did not serve the final read in time.
+    Liveness,
+    /// The same seed gave two different traces.
+    Nondeterminism,
+}
+
+impl ViolationKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            ViolationKind::LostWrite => "lost-write",
+            ViolationKind::InconsistentOffsets => "inconsistent-offsets",
+            ViolationKind::Duplicate => "duplicate",
+            ViolationKind::CorruptRead => "corrupt-read",
+            ViolationKind::NonmonotonicPoll => "nonmonotonic-poll",
+            ViolationKind::PollSkip => "poll-skip",
+            ViolationKind::IntPollSkip => "int-poll-skip",
+            ViolationKind::Unseen => "unseen",
+            ViolationKind::Panic => "panic",
+            ViolationKind::Liveness => "liveness",
+            ViolationKind::Nondeterminism => "nondeterminism",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Violation {
+    pub kind: ViolationKind,
+    /// The event that revealed it (`None`: found at the end).
+    pub at_seq: Option<u64>,
+    pub partition: Option<Partition>,
+    pub detail: String,
+}
+
+impl Violation {
+    pub fn at(kind: ViolationKind, event: &Event, partition: Partition, detail: String) -> Self {
+        Violation {
+            kind,
+            at_seq: Some(event.seq),
+            partition: Some(partition),
+            detail,
+        }
+    }
+}
+
+/// One family of invariants.
+pub trait Checker: Send {
+    /// Looks at the next event of the history.
+    fn observe(&mut self, event: &Event, found: &mut Vec<Violation>);
+    /// Runs once after the final read.
+    fn finish(&mut self, _found: &mut Vec<Violation>) {}
+}
+
+/// Every checker, fed in history order.
+pub struct Checkers {
+    checkers: Vec<Box<dyn Checker>>,
+    violations: Vec<Violation>,
+}
+
+impl Default for Checkers {
+    fn default() -> Self {
+        Checkers {
+            checkers: vec![
+                Box::<LostWrite>::default(),
+                Box::<InconsistentOffsets>::default(),
+                Box::<Duplicate>::default(),
+                Box::<CorruptRead>::default(),
+                Box::<NonmonotonicPoll>::default(),
+                Box::<PollSkip>::default(),
+                Box::<Unseen>::default(),
+            ],
+            violations: Vec::new(),
+        }
+    }
+}
+
+impl Checkers {
+    /// Feeds one event to every checker; returns how many violations it revealed.
+    pub fn observe(&mut self, event: &Event) -> usize {
+        let before = self.violations.len();
+        for checker in &mut self.checkers {
+            checker.observe(event, &mut self.violations);
+        }
+        self.violations.len() - before
+    }
+
+    pub fn finish(&mut self) {
+        for checker in &mut self.checkers {
+            checker.finish(&mut self.violations);
+        }
+    }
+
+    /// Records a violation the harness found itself (panic, liveness).
+    pub fn report(&mut self, violation: Violation) {
+        self.violations.push(violation);
+    }
+
+    pub fn violations(&self) -> &[Violation] {
+        &self.violations
+    }
+
+    /// Violation counts by name, in name order.
+    pub fn counts(&self) -> BTreeMap<&'static str, usize> {
+        let mut counts = BTreeMap::new();
+        for violation in &self.violations {
+            *counts.entry(violation.kind.name()).or_insert(0) += 1;
+        }
+        counts
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod test_support {
+    //! Builds small histories by hand for the checkers' tests.
+
+    use super::*;
+    use crate::history::{EventKind, History, Offset, ReadRecord, ReadValue};
+
+    #[derive(Default)]
+    pub struct Script {
+        pub history: History,
+        pub checkers: Checkers,
+    }
+
+    impl Script {
+        pub fn push(&mut self, kind: EventKind) -> u64 {
+            let event = self.history.push(0, kind).clone();
+            self.checkers.observe(&event);
+            event.seq
+        }
+
+        pub fn send(&mut self, partition: Partition, value: &str, offset: Option<Offset>) {
+            self.push(EventKind::SendInvoked {
+                client: 100,
+                partition,
+                value: value.into(),
+            });
+            if let Some(offset) = offset {
+                self.push(EventKind::SendAcked {
+                    client: 100,
+                    partition,
+                    value: value.into(),
+                    offset,
+                });
+            }
+        }
+
+        /// A poll by `client` from `fetch_offset` that returned these
+        /// (offset, value) pairs; `"!"` stands for a corrupt record.
+        pub fn poll(&mut self, client: u32, partition: Partition, fetch_offset: Offset, records: &[(Offset, &str)]) {
+            let invoked_seq = self.history.next_seq();
+            let records = records
+                .iter()
+                .map(|(offset, value)| ReadRecord {
+                    offset: *offset,
+                    value: if *value == "!" {
+                        ReadValue::Corrupt {
+                            reason: "bad crc".into(),
+                        }
+                    } else {
+                        ReadValue::Value(value.to_string())
+                    },
+                })
+                .collect::<Vec<_>>();
+            let high_watermark = records.last().map_or(fetch_offset, |r| r.offset + 1);
+            self.push(EventKind::Polled {
+                client,
+                partition,
+                fetch_offset,
+                invoked_seq,
+                high_watermark,
+                records,
+            });
+        }
+
+        pub fn finish(&mut self) {
+            self.checkers.finish();
+        }
+
+        pub fn names(&self) -> Vec<&'static str> {
+            self.checkers.violations().iter().map(|v| v.kind.name()).collect()
+        }
+    }
+}

@@ -1,0 +1,104 @@
+//! `unseen`: after faults stop, a full read of every partition finds every
+//! acknowledged record at its acknowledged offset. What a final read covered
+//! but did not find is `lost-write`; what lies past the end of the final
+//! read (the log came back shorter than what was acknowledged) is `unseen`.
+
+use std::collections::BTreeMap;
+
+use super::{Checker, Violation, ViolationKind};
+use crate::history::{Event, EventKind, Offset, Partition, FINAL_READER};
+
+#[derive(Default)]
+pub struct Unseen {
+    acked: BTreeMap<(Partition, Offset), String>,
+    /// Where the final read of each partition ended (exclusive).
+    final_read_end: BTreeMap<Partition, Offset>,
+    /// Partitions whose final read completed.
+    final_read_done: BTreeMap<Partition, Offset>,
+}
+
+impl Checker for Unseen {
+    fn observe(&mut self, event: &Event, _found: &mut Vec<Violation>) {
+        match &event.kind {
+            EventKind::SendAcked {
+                partition,
+                value,
+                offset,
+                ..
+            } => {
+                self.acked.entry((*partition, *offset)).or_insert_with(|| value.clone());
+            }
+            EventKind::Polled {
+                client: FINAL_READER,
+                partition,
+                records,
+                ..
+            } => {
+                if let Some(last) = records.last() {
+                    let end = self.final_read_end.entry(*partition).or_insert(0);
+                    *end = (*end).max(last.offset + 1);
+                }
+            }
+            EventKind::FinalReadDone {
+                partition,
+                high_watermark,
+            } => {
+                self.final_read_done.insert(*partition, *high_watermark);
+            }
+            _ => {}
+        }
+    }
+
+    fn finish(&mut self, found: &mut Vec<Violation>) {
+        for ((partition, offset), value) in &self.acked {
+            let Some(high_watermark) = self.final_read_done.get(partition) else {
+                // No complete final read: the harness reports liveness.
+                continue;
+            };
+            let end = self.final_read_end.get(partition).copied().unwrap_or(0);
+            if *offset >= end {
+                found.push(Violation {
+                    kind: ViolationKind::Unseen,
+                    at_seq: None,
+                    partition: Some(*partition),
+                    detail: format!(
+                        "{value} acked at offset {offset}; the final read ended at {end} (high watermark {high_watermark})"
+                    ),
+                });
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::checker::test_support::Script;
+    use crate::history::{EventKind, FINAL_READER};
+
+    #[test]
+    fn acked_past_the_end_of_the_final_read_is_unseen() {
+        let mut s = Script::default();
+        s.send(0, "a", Some(0));
+        s.send(0, "b", Some(1));
+        s.poll(FINAL_READER, 0, 0, &[(0, "a")]);
+        s.push(EventKind::FinalReadDone {
+            partition: 0,
+            high_watermark: 1,
+        });
+        s.finish();
+        assert_eq!(s.names(), vec!["unseen"]);
+    }
+
+    #[test]
+    fn all_found_passes() {
+        let mut s = Script::default();
+        s.send(0, "a", Some(0));
+        s.poll(FINAL_READER, 0, 0, &[(0, "a")]);
+        s.push(EventKind::FinalReadDone {
+            partition: 0,
+            high_watermark: 1,
+        });
+        s.finish();
+        assert!(s.names().is_empty());
+    }
+}

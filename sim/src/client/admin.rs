@@ -1,0 +1,45 @@
+//! Topic creation.
+
+use kafka_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
+use kafka_protocol::messages::{CreateTopicsRequest, TopicName};
+use kafka_protocol::protocol::StrBytes;
+
+use super::{ApiVersionsInUse, ClientError, Connection};
+
+/// TOPIC_ALREADY_EXISTS: fine when a retry of ours created it.
+const TOPIC_ALREADY_EXISTS: i16 = 36;
+
+/// Creates `topic` with `partitions` partitions, replication factor 1 and
+/// the given topic configs.
+pub async fn create_topic(
+    connection: &mut Connection,
+    versions: ApiVersionsInUse,
+    topic: &str,
+    partitions: i32,
+    configs: &[(&str, &str)],
+) -> Result<(), ClientError> {
+    let configs = configs
+        .iter()
+        .map(|(name, value)| {
+            CreatableTopicConfig::default()
+                .with_name(StrBytes::from_string(name.to_string()))
+                .with_value(Some(StrBytes::from_string(value.to_string())))
+        })
+        .collect();
+    let request = CreateTopicsRequest::default()
+        .with_topics(vec![CreatableTopic::default()
+            .with_name(TopicName(StrBytes::from_string(topic.to_string())))
+            .with_num_partitions(partitions)
+            .with_replication_factor(1)
+            .with_configs(configs)])
+        .with_timeout_ms(5_000);
+    let response = connection.call(&request, versions.create_topics).await?;
+    let result = response
+        .topics
+        .first()
+        .ok_or_else(|| ClientError::Protocol("CreateTopics answered no topic".into()))?;
+    match result.error_code {
+        0 | TOPIC_ALREADY_EXISTS => Ok(()),
+        code => Err(ClientError::kafka(code)),
+    }
+}

@@ -1,0 +1,27 @@
+//! `odradek-sim`: run the broker under madsim for one seed or a sweep of
+//! seeds. Build and run through `sim/run.sh`, which sets `--cfg madsim`.
+//!
+//! ```text
+//! sim/run.sh --seed 7                      # one seed, a human report
+//! sim/run.sh --seeds 0..500                # a sweep, progress on stderr
+//! sim/run.sh --seeds 0..100 --bug no-crc-check --json
+//! sim/run.sh --seed 7 --check-determinism  # run twice, compare trace hashes
+//! ```
+
+#[cfg(not(madsim))]
+fn main() {
+    eprintln!(
+        "odradek-sim only runs inside the madsim simulator: build it with \
+         RUSTFLAGS=\"--cfg madsim\" (use sim/run.sh, which does that and keeps \
+         its own target dir)."
+    );
+    std::process::exit(2);
+}
+
+#[cfg(madsim)]
+mod cli;
+
+#[cfg(madsim)]
+fn main() {
+    std::process::exit(cli::main());
+}

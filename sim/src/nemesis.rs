@@ -1,0 +1,158 @@
+//! The nemesis: faults drawn from the seed, injected into one broker node
+//! and its disk, each recorded in the history.
+//!
+//! | fault | how | promise it tests |
+//! |---|---|---|
+//! | power loss | kill the node, `SimDisk::crash` (unsynced data dropped, torn, bit-flipped, zeroed or written back), restart | fsync=always: every record acknowledged with acks=all survives, at its offset; recovery never serves a damaged tail (no `corrupt-read`), never reuses an offset that was read (`inconsistent-offsets`) |
+//! | EIO on write / fsync | `SimDiskFaults::{write,sync}_eio_probability` for a window | a produce whose write or sync failed is not acknowledged; the broker keeps serving or halts, never acks what is not durable |
+//! | disk full | `space_budget_bytes` just above the current use, for a window | ENOSPC fails produces, never corrupts the log |
+//! | broker exit | if `run` returns (e.g. it halts on a disk error), a supervisor restarts it without a power loss (the page cache survives a process exit) | recovery from a clean-ish stop |
+//!
+//! Not injected: flipped bits in data already synced (`synced_bit_flip_probability`),
+//! which a single node does not claim to survive; network faults (one node,
+//! nothing to partition).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use madsim::runtime::Handle;
+use madsim::task::NodeId;
+use odradek::io::sim_disk::{CrashOutcome, SimDisk, SimDiskFaults};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use tokio::time::sleep;
+
+use crate::history::{EventKind, NemesisAction};
+use crate::recorder::Recorder;
+
+/// What the nemesis may do in one run, drawn from the seed.
+#[derive(Debug, Clone)]
+pub struct NemesisPlan {
+    pub seed: u64,
+    /// Faults run from `start` to `end` (simulated time since the run began).
+    pub start: Duration,
+    pub end: Duration,
+    /// Pause between two faults, drawn from this range (ms).
+    pub pause_ms: (u64, u64),
+    /// How long the node stays down after a power loss (ms).
+    pub downtime_ms: (u64, u64),
+    /// How long an EIO or disk-full window lasts (ms).
+    pub window_ms: (u64, u64),
+    /// Per-operation EIO rates during an EIO window.
+    pub write_eio_probability: f64,
+    pub sync_eio_probability: f64,
+    /// Relative weights of power loss, EIO window and disk-full window.
+    pub weights: [u32; 3],
+    /// The crash-time fault rates the disk runs with (kept outside windows).
+    pub crash_faults: SimDiskFaults,
+}
+
+/// The broker node as the nemesis and the supervisor see it.
+pub struct BrokerNode {
+    pub id: NodeId,
+    /// Set while the nemesis holds the node down, so the supervisor does
+    /// not restart it in the middle of a power loss.
+    pub held_down: AtomicBool,
+}
+
+fn describe(outcome: &CrashOutcome) -> String {
+    match outcome {
+        CrashOutcome::Dropped => "dropped".into(),
+        CrashOutcome::WrittenBack => "written-back".into(),
+        CrashOutcome::Torn { kept_bytes } => format!("torn(kept {kept_bytes})"),
+        CrashOutcome::BitFlipped { flips } => format!("bit-flipped({flips})"),
+        CrashOutcome::ZeroedTail { zeroed_bytes } => format!("zeroed({zeroed_bytes})"),
+    }
+}
+
+/// Kill, crash the disk, wait, restart.
+async fn power_loss(node: &BrokerNode, disk: &SimDisk, recorder: &Recorder, downtime: Duration) {
+    let handle = Handle::current();
+    node.held_down.store(true, Ordering::Relaxed);
+    handle.kill(node.id);
+    recorder.record(EventKind::Nemesis(NemesisAction::Kill));
+    let report = disk.crash();
+    let outcomes = report
+        .iter()
+        .map(|(path, outcome)| format!("{path}: {}", describe(outcome)))
+        .collect();
+    recorder.record(EventKind::Nemesis(NemesisAction::DiskCrashed { outcomes }));
+    sleep(downtime).await;
+    handle.restart(node.id);
+    node.held_down.store(false, Ordering::Relaxed);
+    recorder.record(EventKind::Nemesis(NemesisAction::Restart));
+}
+
+/// Runs the plan; returns after the last fault, with the disk healed.
+pub async fn run(plan: NemesisPlan, node: Arc<BrokerNode>, disk: Arc<SimDisk>, recorder: Recorder) {
+    let mut rng = ChaCha8Rng::seed_from_u64(plan.seed ^ 0x6e65_6d65_7369_73);
+    let started = tokio::time::Instant::now();
+    sleep(plan.start).await;
+    let between = |rng: &mut ChaCha8Rng, (low, high): (u64, u64)| {
+        Duration::from_millis(rng.gen_range(low..=high))
+    };
+    let total_weight: u32 = plan.weights.iter().sum();
+    loop {
+        sleep(between(&mut rng, plan.pause_ms)).await;
+        if started.elapsed() >= plan.end || total_weight == 0 {
+            break;
+        }
+        let mut pick = rng.gen_range(0..total_weight);
+        let mut action = 0;
+        while pick >= plan.weights[action] {
+            pick -= plan.weights[action];
+            action += 1;
+        }
+        match action {
+            0 => {
+                let downtime = between(&mut rng, plan.downtime_ms);
+                power_loss(&node, &disk, &recorder, downtime).await;
+            }
+            1 => {
+                disk.set_faults(SimDiskFaults {
+                    write_eio_probability: plan.write_eio_probability,
+                    sync_eio_probability: plan.sync_eio_probability,
+                    ..plan.crash_faults.clone()
+                });
+                recorder.record(EventKind::Nemesis(NemesisAction::DiskErrorsOn {
+                    write_eio_probability: plan.write_eio_probability,
+                    sync_eio_probability: plan.sync_eio_probability,
+                }));
+                sleep(between(&mut rng, plan.window_ms)).await;
+                disk.set_faults(plan.crash_faults.clone());
+                recorder.record(EventKind::Nemesis(NemesisAction::DiskHealed));
+            }
+            _ => {
+                let budget_bytes = disk.used_bytes() + rng.gen_range(0..4096);
+                disk.set_faults(SimDiskFaults {
+                    space_budget_bytes: Some(budget_bytes),
+                    ..plan.crash_faults.clone()
+                });
+                recorder.record(EventKind::Nemesis(NemesisAction::DiskFull { budget_bytes }));
+                sleep(between(&mut rng, plan.window_ms)).await;
+                disk.set_faults(plan.crash_faults.clone());
+                recorder.record(EventKind::Nemesis(NemesisAction::DiskHealed));
+            }
+        }
+    }
+    disk.set_faults(SimDiskFaults::default());
+    recorder.record(EventKind::Nemesis(NemesisAction::FaultsStopped));
+}
+
+/// The supervisor: restarts the broker whenever its `run` has returned (and
+/// the nemesis is not holding it down). Runs until `stop` is set.
+pub async fn supervise(node: Arc<BrokerNode>, recorder: Recorder, stop: Arc<AtomicBool>) {
+    let handle = Handle::current();
+    while !stop.load(Ordering::Relaxed) {
+        sleep(Duration::from_millis(100)).await;
+        if handle.is_exit(node.id) && !node.held_down.load(Ordering::Relaxed) {
+            // kill() closes the exited node's sockets so the listener's port
+            // is free again; restart() runs `run` anew. No disk crash: a
+            // process exit keeps the page cache.
+            handle.kill(node.id);
+            handle.restart(node.id);
+            recorder.record(EventKind::Nemesis(NemesisAction::Restart));
+        }
+    }
+}

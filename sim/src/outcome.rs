@@ -1,0 +1,61 @@
+//! What one seed's run produced: the line `--json` prints and the sweep
+//! summarises.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::checker::Violation;
+
+/// Counts that say how hard the run pushed (for the report, not the verdict).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct RunStats {
+    pub partitions: i32,
+    pub sends: u64,
+    pub acked: u64,
+    pub send_failures: u64,
+    pub polls: u64,
+    pub records_read: u64,
+    pub kills: u64,
+    pub broker_exits: u64,
+    /// Disk counters, by name (see `SimDiskCounters`).
+    pub disk: BTreeMap<String, u64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SeedOutcome {
+    pub seed: u64,
+    pub ok: bool,
+    /// Bug switches that were on (`no-crc-check`, `ack-before-sync`).
+    pub bugs: Vec<String>,
+    /// Violation counts by name.
+    pub violations: BTreeMap<String, usize>,
+    /// A few violations in full, first found first.
+    pub examples: Vec<Violation>,
+    /// FNV-1a of the ordered event history, 16 hex digits.
+    pub trace_hash: String,
+    pub events: u64,
+    pub simulated_ms: u64,
+    pub wall_ms: u64,
+    pub stats: RunStats,
+}
+
+impl SeedOutcome {
+    /// The command that replays this seed.
+    pub fn replay_command(&self) -> String {
+        let mut command = format!("sim/run.sh --seed {}", self.seed);
+        for bug in &self.bugs {
+            command.push_str(&format!(" --bug {bug}"));
+        }
+        command
+    }
+
+    /// `name=count` pairs, for one-line summaries.
+    pub fn violation_summary(&self) -> String {
+        self.violations
+            .iter()
+            .map(|(name, count)| format!("{name}={count}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}

@@ -1,0 +1,91 @@
+//! The recorder every simulated actor shares: it stamps each event with the
+//! simulated time, appends it to the history and feeds it to the checkers at
+//! once, so violations are found while the run is going.
+//!
+//! madsim runs every node on one thread, in an order fixed by the seed, so
+//! the order in which actors record is itself deterministic.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use tokio::time::Instant;
+
+use crate::checker::{Checkers, Violation};
+use crate::history::{EventKind, History, NemesisAction};
+use crate::outcome::RunStats;
+
+pub struct Recording {
+    pub history: History,
+    pub checkers: Checkers,
+    pub stats: RunStats,
+}
+
+#[derive(Clone)]
+pub struct Recorder {
+    started: Instant,
+    inner: Arc<Mutex<Recording>>,
+}
+
+impl Recorder {
+    pub fn new() -> Self {
+        Recorder {
+            started: Instant::now(),
+            inner: Arc::new(Mutex::new(Recording {
+                history: History::default(),
+                checkers: Checkers::default(),
+                stats: RunStats::default(),
+            })),
+        }
+    }
+
+    pub fn lock(&self) -> MutexGuard<'_, Recording> {
+        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Simulated milliseconds since the run started.
+    pub fn elapsed_ms(&self) -> u64 {
+        self.started.elapsed().as_millis() as u64
+    }
+
+    /// Records an event and checks it; returns its `seq`.
+    pub fn record(&self, kind: EventKind) -> u64 {
+        let at_ms = self.elapsed_ms();
+        let mut guard = self.lock();
+        let recording = &mut *guard;
+        count(&mut recording.stats, &kind);
+        let event = recording.history.push(at_ms, kind);
+        let seq = event.seq;
+        recording.checkers.observe(event);
+        seq
+    }
+
+    /// The `seq` the next event will get (a fetch notes it when sent).
+    pub fn next_seq(&self) -> u64 {
+        self.lock().history.next_seq()
+    }
+
+    /// A violation the harness itself found (liveness, panic).
+    pub fn report(&self, violation: Violation) {
+        self.lock().checkers.report(violation);
+    }
+}
+
+impl Default for Recorder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn count(stats: &mut RunStats, kind: &EventKind) {
+    match kind {
+        EventKind::SendInvoked { .. } => stats.sends += 1,
+        EventKind::SendAcked { .. } => stats.acked += 1,
+        EventKind::SendFailed { .. } => stats.send_failures += 1,
+        EventKind::Polled { records, .. } => {
+            stats.polls += 1;
+            stats.records_read += records.len() as u64;
+        }
+        EventKind::Nemesis(NemesisAction::Kill) => stats.kills += 1,
+        EventKind::Nemesis(NemesisAction::BrokerExited { .. }) => stats.broker_exits += 1,
+        _ => {}
+    }
+}

@@ -1,0 +1,266 @@
+//! One seed, end to end: a madsim runtime, the broker node on its simulated
+//! disk, the client node running the workload, the nemesis and the
+//! supervisor on the runtime's own node; then the checkers' verdict.
+//!
+//! Timeline (simulated): faults from 1 s to `FAULTS_END`; producers stop
+//! `QUIET` later; consumers a little after; then the final read. The run is
+//! bounded by `TIME_LIMIT` (madsim panics past it; reported as `liveness`).
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use madsim::runtime::Runtime;
+use odradek::io::disk::Disk;
+use odradek::io::sim_disk::{SimDisk, SimDiskCounters, SimDiskFaults, SyncLatency};
+use odradek::server::{BrokerConfig, BugSwitches};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use tokio::time::sleep;
+
+use crate::checker::{Violation, ViolationKind};
+use crate::history::{EventKind, NemesisAction};
+use crate::nemesis::{self, BrokerNode, NemesisPlan};
+use crate::outcome::{RunStats, SeedOutcome};
+use crate::recorder::Recorder;
+use crate::workload::{self, WorkloadConfig, WorkloadControl};
+
+const BROKER_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
+const CLIENT_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
+const BROKER_PORT: u16 = 9092;
+const FAULTS_START: Duration = Duration::from_secs(1);
+const FAULTS_END: Duration = Duration::from_secs(20);
+/// Producers keep going this long after faults stop (recovery must let them).
+const QUIET: Duration = Duration::from_secs(3);
+/// Consumers stop this long after producers (in-flight produces settle).
+const DRAIN: Duration = Duration::from_secs(2);
+const FINAL_READ_DEADLINE: Duration = Duration::from_secs(10);
+const TIME_LIMIT: Duration = Duration::from_secs(60);
+/// How many violations an outcome carries in full.
+const EXAMPLES_MAX: usize = 8;
+
+/// What to run: the seed and the bugs switched back on.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SeedSpec {
+    pub seed: u64,
+    pub bugs: BugSwitches,
+}
+
+impl SeedSpec {
+    pub fn bug_names(&self) -> Vec<String> {
+        let mut names = Vec::new();
+        if self.bugs.no_crc_check {
+            names.push("no-crc-check".to_string());
+        }
+        if self.bugs.ack_before_sync {
+            names.push("ack-before-sync".to_string());
+        }
+        names
+    }
+}
+
+fn broker_config(bugs: BugSwitches) -> BrokerConfig {
+    let mut config = BrokerConfig::single_node_default();
+    config.listen = SocketAddr::new(IpAddr::V4(BROKER_IP), BROKER_PORT);
+    config.advertise_host = BROKER_IP.to_string();
+    config.advertise_port = BROKER_PORT;
+    config.bugs = bugs;
+    config
+}
+
+/// The fault rates a crash applies to unsynced data, from the seed. Every
+/// crash outcome stays likely in every seed, so each seed exercises them all.
+fn crash_faults(rng: &mut ChaCha8Rng) -> SimDiskFaults {
+    SimDiskFaults {
+        crash_writeback_probability: rng.gen_range(0.05..0.2),
+        crash_torn_write_probability: rng.gen_range(0.15..0.3),
+        crash_bit_flip_probability: rng.gen_range(0.15..0.3),
+        crash_zeroed_tail_probability: rng.gen_range(0.05..0.15),
+        ..SimDiskFaults::default()
+    }
+}
+
+struct Setup {
+    workload: WorkloadConfig,
+    plan: NemesisPlan,
+    sync_latency: SyncLatency,
+}
+
+fn draw_setup(seed: u64) -> Setup {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let crash_faults = crash_faults(&mut rng);
+    let workload = WorkloadConfig {
+        seed,
+        broker: SocketAddr::new(IpAddr::V4(BROKER_IP), BROKER_PORT),
+        partitions: rng.gen_range(1..=3),
+        producers: rng.gen_range(1..=3),
+        consumers: rng.gen_range(1..=2),
+        batch_values_max: rng.gen_range(1..=4),
+        produce_pause_ms: (0, rng.gen_range(5..=30)),
+        final_read_deadline: FINAL_READ_DEADLINE,
+    };
+    let plan = NemesisPlan {
+        seed,
+        start: FAULTS_START,
+        end: FAULTS_END,
+        pause_ms: (200, rng.gen_range(800..=3_000)),
+        downtime_ms: (0, 500),
+        window_ms: (200, 2_000),
+        write_eio_probability: rng.gen_range(0.0..0.05),
+        sync_eio_probability: rng.gen_range(0.0..0.05),
+        weights: [6, 1, 1],
+        crash_faults,
+    };
+    let sync_latency = SyncLatency {
+        min_ms: 1,
+        max_ms: rng.gen_range(2..=8),
+    };
+    Setup {
+        workload,
+        plan,
+        sync_latency,
+    }
+}
+
+/// Everything inside the runtime; returns the recorder and the disk.
+async fn simulate(spec: SeedSpec, setup: Setup, disk: Arc<SimDisk>, recorder: Recorder) {
+    let handle = madsim::runtime::Handle::current();
+    let config = broker_config(spec.bugs);
+    let broker_disk: Arc<dyn Disk> = disk.clone();
+    let broker_recorder = recorder.clone();
+    let broker = handle
+        .create_node()
+        .name("broker")
+        .ip(IpAddr::V4(BROKER_IP))
+        .init(move || {
+            let (config, disk, recorder) = (config.clone(), broker_disk.clone(), broker_recorder.clone());
+            async move {
+                if let Err(error) = odradek::server::run(config, disk, std::future::pending()).await {
+                    recorder.record(EventKind::Nemesis(NemesisAction::BrokerExited {
+                        detail: error.to_string(),
+                    }));
+                }
+            }
+        })
+        .build();
+    let node = Arc::new(BrokerNode {
+        id: broker.id(),
+        held_down: AtomicBool::new(false),
+    });
+    let client = handle.create_node().name("client").ip(IpAddr::V4(CLIENT_IP)).build();
+    let control = Arc::new(WorkloadControl::default());
+    let workload = client.spawn(workload::run(setup.workload, recorder.clone(), control.clone()));
+    let stop_supervisor = Arc::new(AtomicBool::new(false));
+    let supervisor = tokio::spawn(nemesis::supervise(
+        node.clone(),
+        recorder.clone(),
+        stop_supervisor.clone(),
+    ));
+
+    nemesis::run(setup.plan, node, disk, recorder.clone()).await;
+    sleep(QUIET).await;
+    control.stop_producing.store(true, Ordering::Relaxed);
+    sleep(DRAIN).await;
+    control.stop_consuming.store(true, Ordering::Relaxed);
+    // The workload ends after its final read (itself bounded by a deadline).
+    let _ = workload.await;
+    stop_supervisor.store(true, Ordering::Relaxed);
+    let _ = supervisor.await;
+}
+
+fn disk_counters(counters: &SimDiskCounters) -> std::collections::BTreeMap<String, u64> {
+    [
+        ("crashes", counters.crashes),
+        ("syncs_completed", counters.syncs_completed),
+        ("files_dirty_at_crash", counters.files_dirty_at_crash),
+        ("unsynced_dropped", counters.unsynced_dropped),
+        ("unsynced_written_back", counters.unsynced_written_back),
+        ("torn_writes", counters.torn_writes),
+        ("bit_flipped_tails", counters.bit_flipped_tails),
+        ("zeroed_tails", counters.zeroed_tails),
+        ("synced_bit_flips", counters.synced_bit_flips),
+        ("write_eio", counters.write_eio),
+        ("sync_eio", counters.sync_eio),
+        ("enospc", counters.enospc),
+    ]
+    .into_iter()
+    .map(|(name, value)| (name.to_string(), value))
+    .collect()
+}
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(message) = payload.downcast_ref::<&str>() {
+        message.to_string()
+    } else if let Some(message) = payload.downcast_ref::<String>() {
+        message.clone()
+    } else {
+        "non-string panic payload".to_string()
+    }
+}
+
+/// Runs one seed and judges it.
+pub fn run_seed(spec: SeedSpec) -> SeedOutcome {
+    let wall_started = std::time::Instant::now();
+    let setup = draw_setup(spec.seed);
+    let partitions = setup.workload.partitions;
+    let disk = Arc::new(
+        SimDisk::new(spec.seed, setup.plan.crash_faults.clone()).with_sync_latency(setup.sync_latency),
+    );
+    let mut runtime = Runtime::with_seed_and_config(spec.seed, madsim::Config::default());
+    runtime.set_time_limit(TIME_LIMIT);
+    // The recorder's clock is the runtime's: create it inside.
+    let recorder = runtime.block_on(async { Recorder::new() });
+    let simulated = {
+        let (disk, recorder) = (disk.clone(), recorder.clone());
+        catch_unwind(AssertUnwindSafe(|| {
+            runtime.block_on(async move {
+                simulate(spec, setup, disk, recorder.clone()).await;
+                recorder.elapsed_ms()
+            })
+        }))
+    };
+    let simulated_ms = match simulated {
+        Ok(ms) => ms,
+        Err(payload) => {
+            let message = panic_message(payload.as_ref());
+            let kind = if message.contains("time limit") {
+                ViolationKind::Liveness
+            } else {
+                ViolationKind::Panic
+            };
+            recorder.report(Violation {
+                kind,
+                at_seq: None,
+                partition: None,
+                detail: message,
+            });
+            TIME_LIMIT.as_millis() as u64
+        }
+    };
+    drop(runtime);
+    let mut recording = recorder.lock();
+    recording.checkers.finish();
+    let mut stats: RunStats = recording.stats.clone();
+    stats.partitions = partitions;
+    stats.disk = disk_counters(&disk.counters());
+    let violations = recording
+        .checkers
+        .counts()
+        .into_iter()
+        .map(|(name, count)| (name.to_string(), count))
+        .collect::<std::collections::BTreeMap<_, _>>();
+    SeedOutcome {
+        seed: spec.seed,
+        ok: violations.is_empty(),
+        bugs: spec.bug_names(),
+        violations,
+        examples: recording.checkers.violations().iter().take(EXAMPLES_MAX).cloned().collect(),
+        trace_hash: recording.history.trace_hash().to_hex(),
+        events: recording.history.next_seq(),
+        simulated_ms,
+        wall_ms: wall_started.elapsed().as_millis() as u64,
+        stats,
+    }
+}

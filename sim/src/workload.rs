@@ -1,0 +1,370 @@
+//! The client workload, run on the client node: create the topic
+//! (fsync.policy=always), then producers send unique values with acks=all
+//! while consumers poll every partition incrementally; when told to stop,
+//! one final reader reads every partition from offset 0.
+//!
+//! Every operation and its outcome goes to the recorder. Values are never
+//! resent: a produce that fails or times out is recorded as failed (it may
+//! still be stored) and the next attempt uses fresh values, so any duplicate
+//! the checkers see is the broker's.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use tokio::time::{sleep, timeout};
+
+use crate::checker::{Violation, ViolationKind};
+use crate::client::{self, ApiVersionsInUse, ClientError, Connection, TOPIC};
+use crate::history::{ClientId, EventKind, Partition, FINAL_READER};
+use crate::recorder::Recorder;
+
+/// Every request gets this long before the client gives up on it.
+const REQUEST_TIMEOUT: Duration = Duration::from_millis(1_500);
+/// Pause after a failed connect or request, so a down broker is not spun on.
+const BACKOFF: Duration = Duration::from_millis(100);
+/// How long a consumer's fetch may wait on the broker for new data.
+const POLL_MAX_WAIT_MS: i32 = 50;
+/// OFFSET_OUT_OF_RANGE: the consumer's position is past the log end.
+const OFFSET_OUT_OF_RANGE: i16 = 1;
+
+#[derive(Debug, Clone)]
+pub struct WorkloadConfig {
+    pub seed: u64,
+    pub broker: SocketAddr,
+    pub partitions: i32,
+    pub producers: u32,
+    pub consumers: u32,
+    /// Values per produce request (one batch), drawn from 1..=this.
+    pub batch_values_max: usize,
+    /// Pause between one producer's requests, drawn from this range.
+    pub produce_pause_ms: (u64, u64),
+    /// How long the final reader may take, once started.
+    pub final_read_deadline: Duration,
+}
+
+/// Flags the supervisor sets to move the workload to its end.
+#[derive(Default)]
+pub struct WorkloadControl {
+    pub stop_producing: AtomicBool,
+    pub stop_consuming: AtomicBool,
+}
+
+/// One connection with its negotiated versions; `None` until (re)connected.
+struct Session {
+    client_id: String,
+    broker: SocketAddr,
+    live: Option<(Connection, ApiVersionsInUse)>,
+}
+
+impl Session {
+    fn new(client_id: String, broker: SocketAddr) -> Self {
+        Session {
+            client_id,
+            broker,
+            live: None,
+        }
+    }
+
+    /// The live connection, connecting first if needed.
+    async fn get(&mut self) -> Result<&mut (Connection, ApiVersionsInUse), ClientError> {
+        if self.live.is_none() {
+            let attempt = async {
+                let mut connection = Connection::connect(self.broker, &self.client_id).await?;
+                let versions = ApiVersionsInUse::negotiate(&mut connection).await?;
+                Ok::<_, ClientError>((connection, versions))
+            };
+            let live = timeout(REQUEST_TIMEOUT, attempt)
+                .await
+                .map_err(|_| ClientError::Io("connect timed out".into()))??;
+            self.live = Some(live);
+        }
+        Ok(self.live.as_mut().expect("just connected"))
+    }
+
+    /// Drops the connection unless the error left it usable.
+    fn after_error(&mut self, error: &ClientError) {
+        if !error.connection_usable() {
+            self.live = None;
+        }
+    }
+}
+
+/// Runs `call` on the session's connection with the request timeout, and
+/// drops the connection when it fails in a way that leaves it unusable.
+macro_rules! with_timeout {
+    ($session:expr, |$connection:ident, $versions:ident| $call:expr) => {{
+        let result = match $session.get().await {
+            Ok(live) => {
+                let ($connection, $versions) = (&mut live.0, live.1);
+                match timeout(REQUEST_TIMEOUT, $call).await {
+                    Ok(result) => result,
+                    Err(_) => Err(ClientError::Io("request timed out".into())),
+                }
+            }
+            Err(error) => Err(error),
+        };
+        if let Err(error) = &result {
+            $session.after_error(error);
+        }
+        result
+    }};
+}
+
+fn task_rng(seed: u64, client: ClientId) -> ChaCha8Rng {
+    ChaCha8Rng::seed_from_u64(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ u64::from(client))
+}
+
+/// Creates the topic; retries until it exists (the broker may be starting).
+async fn create_topic(config: &WorkloadConfig) {
+    let mut session = Session::new("setup".into(), config.broker);
+    loop {
+        let result = with_timeout!(session, |connection, versions| client::create_topic(
+            connection,
+            versions,
+            TOPIC,
+            config.partitions,
+            &[("fsync.policy", "always")],
+        ));
+        match result {
+            Ok(()) => return,
+            Err(_) => sleep(BACKOFF).await,
+        }
+    }
+}
+
+async fn produce_loop(
+    client: ClientId,
+    config: Arc<WorkloadConfig>,
+    recorder: Recorder,
+    control: Arc<WorkloadControl>,
+    next_value: Arc<AtomicU64>,
+) {
+    let mut rng = task_rng(config.seed, client);
+    let mut session = Session::new(format!("producer-{client}"), config.broker);
+    while !control.stop_producing.load(Ordering::Relaxed) {
+        let (low, high) = config.produce_pause_ms;
+        sleep(Duration::from_millis(rng.gen_range(low..=high))).await;
+        if let Err(error) = session.get().await {
+            session.after_error(&error);
+            sleep(BACKOFF).await;
+            continue;
+        }
+        let partition: Partition = rng.gen_range(0..config.partitions);
+        let count = rng.gen_range(1..=config.batch_values_max);
+        let values: Vec<String> = (0..count)
+            .map(|_| format!("v-{}", next_value.fetch_add(1, Ordering::Relaxed)))
+            .collect();
+        for value in &values {
+            recorder.record(EventKind::SendInvoked {
+                client,
+                partition,
+                value: value.clone(),
+            });
+        }
+        let timestamp_ms = recorder.elapsed_ms() as i64;
+        let result = with_timeout!(session, |connection, versions| client::produce(
+            connection,
+            versions,
+            TOPIC,
+            partition,
+            &values,
+            timestamp_ms,
+            REQUEST_TIMEOUT.as_millis() as i32,
+        ));
+        for (index, value) in values.into_iter().enumerate() {
+            recorder.record(match &result {
+                Ok(base_offset) => EventKind::SendAcked {
+                    client,
+                    partition,
+                    value,
+                    offset: base_offset + index as i64,
+                },
+                Err(error) => EventKind::SendFailed {
+                    client,
+                    partition,
+                    value,
+                    error: error.to_string(),
+                },
+            });
+        }
+        if result.is_err() {
+            sleep(BACKOFF).await;
+        }
+    }
+}
+
+/// One fetch of `partition` from `position`, recorded; returns the new
+/// position. `None` when the fetch failed.
+async fn poll_once(
+    client: ClientId,
+    session: &mut Session,
+    recorder: &Recorder,
+    partition: Partition,
+    position: i64,
+    max_wait_ms: i32,
+) -> Result<(i64, i64), ClientError> {
+    let invoked_seq = recorder.next_seq();
+    let result = with_timeout!(session, |connection, versions| client::fetch(
+        connection,
+        versions,
+        TOPIC,
+        partition,
+        position,
+        max_wait_ms,
+    ));
+    match result {
+        Ok(fetched) => {
+            let after_records = fetched.records.last().map(|r| r.offset + 1);
+            let next = [Some(position), after_records, fetched.next_offset]
+                .into_iter()
+                .flatten()
+                .max()
+                .expect("position is there");
+            recorder.record(EventKind::Polled {
+                client,
+                partition,
+                fetch_offset: position,
+                invoked_seq,
+                high_watermark: fetched.high_watermark,
+                records: fetched.records,
+            });
+            Ok((next, fetched.high_watermark))
+        }
+        Err(error) => {
+            recorder.record(EventKind::PollFailed {
+                client,
+                partition,
+                fetch_offset: position,
+                error: error.to_string(),
+            });
+            Err(error)
+        }
+    }
+}
+
+async fn consume_loop(
+    client: ClientId,
+    config: Arc<WorkloadConfig>,
+    recorder: Recorder,
+    control: Arc<WorkloadControl>,
+) {
+    let mut session = Session::new(format!("consumer-{client}"), config.broker);
+    let mut positions: BTreeMap<Partition, i64> = (0..config.partitions).map(|p| (p, 0)).collect();
+    while !control.stop_consuming.load(Ordering::Relaxed) {
+        for partition in 0..config.partitions {
+            let position = positions[&partition];
+            match poll_once(client, &mut session, &recorder, partition, position, POLL_MAX_WAIT_MS).await {
+                Ok((next, _)) => {
+                    positions.insert(partition, next);
+                }
+                Err(ClientError::Kafka {
+                    code: OFFSET_OUT_OF_RANGE,
+                    ..
+                }) => {
+                    // auto.offset.reset=earliest; the checkers will see the
+                    // offsets go backwards.
+                    positions.insert(partition, 0);
+                }
+                Err(_) => sleep(BACKOFF).await,
+            }
+        }
+    }
+}
+
+/// Reads every partition from 0 to its high watermark. Waits (until the
+/// deadline) for the high watermark to pass every acknowledged offset, so
+/// a broker still recovering is not mistaken for one that lost data.
+/// Returns whether every partition was read to the end.
+async fn final_read(config: &WorkloadConfig, recorder: &Recorder) -> bool {
+    let deadline = tokio::time::Instant::now() + config.final_read_deadline;
+    let mut session = Session::new("final-reader".into(), config.broker);
+    let acked_end = acked_end_by_partition(recorder);
+    for partition in 0..config.partitions {
+        let wanted_end = acked_end.get(&partition).copied().unwrap_or(0);
+        let mut position = 0;
+        loop {
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            match poll_once(FINAL_READER, &mut session, recorder, partition, position, 0).await {
+                Ok((next, high_watermark)) => {
+                    position = next;
+                    if position >= high_watermark {
+                        let close_to_deadline =
+                            tokio::time::Instant::now() + Duration::from_millis(500) >= deadline;
+                        if high_watermark >= wanted_end || close_to_deadline {
+                            recorder.record(EventKind::FinalReadDone {
+                                partition,
+                                high_watermark,
+                            });
+                            break;
+                        }
+                        sleep(BACKOFF).await;
+                    }
+                }
+                Err(_) => sleep(BACKOFF).await,
+            }
+        }
+    }
+    true
+}
+
+/// For each partition, one past the highest acknowledged offset.
+fn acked_end_by_partition(recorder: &Recorder) -> BTreeMap<Partition, i64> {
+    let mut end = BTreeMap::new();
+    for event in recorder.lock().history.events() {
+        if let EventKind::SendAcked {
+            partition, offset, ..
+        } = &event.kind
+        {
+            let slot = end.entry(*partition).or_insert(0);
+            *slot = (*slot).max(offset + 1);
+        }
+    }
+    end
+}
+
+/// The whole workload; returns once the final read is done.
+pub async fn run(config: WorkloadConfig, recorder: Recorder, control: Arc<WorkloadControl>) {
+    let config = Arc::new(config);
+    create_topic(&config).await;
+    let next_value = Arc::new(AtomicU64::new(0));
+    let mut tasks = Vec::new();
+    for index in 0..config.producers {
+        tasks.push(tokio::spawn(produce_loop(
+            100 + index,
+            config.clone(),
+            recorder.clone(),
+            control.clone(),
+            next_value.clone(),
+        )));
+    }
+    for index in 0..config.consumers {
+        tasks.push(tokio::spawn(consume_loop(
+            1 + index,
+            config.clone(),
+            recorder.clone(),
+            control.clone(),
+        )));
+    }
+    for task in tasks {
+        // A task that panicked already failed the run; nothing to add here.
+        let _ = task.await;
+    }
+    if !final_read(&config, &recorder).await {
+        recorder.report(Violation {
+            kind: ViolationKind::Liveness,
+            at_seq: None,
+            partition: None,
+            detail: format!(
+                "the final read did not finish within {:?} after faults stopped",
+                config.final_read_deadline
+            ),
+        });
+    }
+}

@@ -1,0 +1,115 @@
+//! The metadata image: what the applied metadata records say the cluster is.
+
+use std::collections::BTreeMap;
+
+use crate::core::metadata::record::{MetadataRecord, TopicId};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrokerInfo {
+    pub node_id: i32,
+    pub host: String,
+    pub port: u16,
+    pub broker_epoch: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartitionImage {
+    pub replicas: Vec<i32>,
+    pub isr: Vec<i32>,
+    pub leader: i32,
+    pub leader_epoch: i32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicImage {
+    pub name: String,
+    pub topic_id: TopicId,
+    pub configs: BTreeMap<String, String>,
+    pub partitions: BTreeMap<i32, PartitionImage>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MetadataImage {
+    pub brokers: BTreeMap<i32, BrokerInfo>,
+    pub topics: BTreeMap<String, TopicImage>,
+    pub topic_names: BTreeMap<TopicId, String>,
+    /// Records applied so far (the next record's index in the metadata log).
+    pub applied_count: u64,
+}
+
+impl MetadataImage {
+    pub fn topic_by_id(&self, topic_id: &TopicId) -> Option<&TopicImage> {
+        self.topic_names.get(topic_id).and_then(|n| self.topics.get(n))
+    }
+
+    /// Applies one committed record. Records come from our own controller,
+    /// which validated them against this image, so an inconsistent record is
+    /// a bug: assert rather than limp on.
+    pub fn apply(&mut self, record: &MetadataRecord) {
+        match record {
+            MetadataRecord::RegisterBroker { node_id, host, port, broker_epoch } => {
+                self.brokers.insert(
+                    *node_id,
+                    BrokerInfo { node_id: *node_id, host: host.clone(), port: *port, broker_epoch: *broker_epoch },
+                );
+            }
+            MetadataRecord::CreateTopic { name, topic_id, configs } => {
+                assert!(!self.topics.contains_key(name), "topic {name} created twice");
+                assert!(!self.topic_names.contains_key(topic_id), "topic id reused");
+                assert!(topic_id.iter().any(|b| *b != 0), "zero topic id");
+                self.topic_names.insert(*topic_id, name.clone());
+                self.topics.insert(
+                    name.clone(),
+                    TopicImage {
+                        name: name.clone(),
+                        topic_id: *topic_id,
+                        configs: configs.clone(),
+                        partitions: BTreeMap::new(),
+                    },
+                );
+            }
+            MetadataRecord::CreatePartition { topic_id, partition, replicas, isr, leader, leader_epoch } => {
+                let topic = self.topic_mut(topic_id);
+                assert!(!topic.partitions.contains_key(partition), "partition created twice");
+                assert!(isr.iter().all(|r| replicas.contains(r)), "ISR within replicas");
+                topic.partitions.insert(
+                    *partition,
+                    PartitionImage {
+                        replicas: replicas.clone(),
+                        isr: isr.clone(),
+                        leader: *leader,
+                        leader_epoch: *leader_epoch,
+                    },
+                );
+            }
+            MetadataRecord::ChangePartition { topic_id, partition, isr, leader, leader_epoch } => {
+                let topic = self.topic_mut(topic_id);
+                let p = topic.partitions.get_mut(partition).expect("change of an unknown partition");
+                assert!(*leader_epoch >= p.leader_epoch, "leader epochs only grow");
+                if *leader != p.leader {
+                    assert!(*leader_epoch > p.leader_epoch, "a new leader gets a new epoch");
+                }
+                p.isr = isr.clone();
+                p.leader = *leader;
+                p.leader_epoch = *leader_epoch;
+            }
+            MetadataRecord::SetTopicConfig { topic_id, key, value } => {
+                let topic = self.topic_mut(topic_id);
+                match value {
+                    Some(v) => topic.configs.insert(key.clone(), v.clone()),
+                    None => topic.configs.remove(key),
+                };
+            }
+            MetadataRecord::DeleteTopic { topic_id } => {
+                let name = self.topic_names.remove(topic_id).expect("delete of an unknown topic");
+                self.topics.remove(&name).expect("topic indexed by id");
+            }
+        }
+        self.applied_count += 1;
+    }
+
+    fn topic_mut(&mut self, topic_id: &TopicId) -> &mut TopicImage {
+        let name = self.topic_names.get(topic_id).expect("record for an unknown topic id");
+        self.topics.get_mut(name).expect("topic indexed by id")
+    }
+}

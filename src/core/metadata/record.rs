@@ -1,0 +1,31 @@
+//! The records of the metadata log (KRaft's TopicRecord, PartitionRecord, ...).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// A topic's 128-bit id (Kafka's topic UUID). Never all zeroes.
+pub type TopicId = [u8; 16];
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MetadataRecord {
+    /// A broker joined (or rejoined with a new epoch) at an address.
+    RegisterBroker { node_id: i32, host: String, port: u16, broker_epoch: i64 },
+    /// A topic exists with these explicitly set configs.
+    CreateTopic { name: String, topic_id: TopicId, configs: BTreeMap<String, String> },
+    /// A partition exists with this assignment, ISR and leader.
+    CreatePartition {
+        topic_id: TopicId,
+        partition: i32,
+        replicas: Vec<i32>,
+        isr: Vec<i32>,
+        leader: i32,
+        leader_epoch: i32,
+    },
+    /// Leader and/or ISR changed; the leader epoch grows on a leader change.
+    ChangePartition { topic_id: TopicId, partition: i32, isr: Vec<i32>, leader: i32, leader_epoch: i32 },
+    /// A topic config was set (`Some`) or reset to its default (`None`).
+    SetTopicConfig { topic_id: TopicId, key: String, value: Option<String> },
+    /// A topic and all its partitions are gone.
+    DeleteTopic { topic_id: TopicId },
+}

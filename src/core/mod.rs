@@ -1,0 +1,13 @@
+//! Sans-IO state machines. Nothing here touches a clock, a file or a socket:
+//! time comes in as `now_ms`, effects go out as returned actions or records.
+//!
+//! - `topic_config`: typed topic configs with Kafka's names and defaults.
+//! - `metadata`: the cluster metadata records and the image they build.
+//! - `controller`: turns admin requests into metadata records.
+//! - `partition`: a partition replica: leader epoch, ISR, high watermark,
+//!   produce requests waiting for their acknowledgement.
+
+pub mod controller;
+pub mod metadata;
+pub mod partition;
+pub mod topic_config;

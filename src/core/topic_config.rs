@@ -1,0 +1,272 @@
+//! Topic configs: Kafka's names, validated and typed.
+//!
+//! A topic stores only the configs set explicitly (as strings, like Kafka's
+//! metadata records); [`TopicConfig::resolve`] fills in the broker defaults.
+
+use std::collections::BTreeMap;
+
+use crate::log::LogConfig;
+
+/// When the broker forces appended data to stable storage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FsyncPolicy {
+    /// Sync before acknowledging a produce; consumers only see synced data.
+    Always,
+    /// Sync in the background every `fsync.interval.ms`.
+    Interval,
+    /// Never sync explicitly; rely on the OS (and, in a cluster, replication).
+    Never,
+}
+
+impl FsyncPolicy {
+    pub fn parse(s: &str) -> Option<FsyncPolicy> {
+        match s {
+            "always" => Some(FsyncPolicy::Always),
+            "interval" => Some(FsyncPolicy::Interval),
+            "never" => Some(FsyncPolicy::Never),
+            _ => None,
+        }
+    }
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            FsyncPolicy::Always => "always",
+            FsyncPolicy::Interval => "interval",
+            FsyncPolicy::Never => "never",
+        }
+    }
+}
+
+pub const FSYNC_POLICY: &str = "fsync.policy";
+pub const FSYNC_INTERVAL_MS: &str = "fsync.interval.ms";
+pub const RETENTION_MS: &str = "retention.ms";
+pub const RETENTION_BYTES: &str = "retention.bytes";
+pub const SEGMENT_BYTES: &str = "segment.bytes";
+pub const SEGMENT_MS: &str = "segment.ms";
+pub const INDEX_INTERVAL_BYTES: &str = "index.interval.bytes";
+pub const MAX_MESSAGE_BYTES: &str = "max.message.bytes";
+pub const CLEANUP_POLICY: &str = "cleanup.policy";
+pub const MIN_INSYNC_REPLICAS: &str = "min.insync.replicas";
+pub const UNCLEAN_LEADER_ELECTION: &str = "unclean.leader.election.enable";
+pub const MESSAGE_TIMESTAMP_TYPE: &str = "message.timestamp.type";
+pub const COMPRESSION_TYPE: &str = "compression.type";
+
+/// Smallest `segment.bytes` accepted: one batch header plus a little.
+const SEGMENT_BYTES_MIN: i64 = 1024;
+
+/// Broker-level defaults for configs a topic does not set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicDefaults {
+    pub fsync_policy: FsyncPolicy,
+    pub fsync_interval_ms: i64,
+    pub retention_ms: i64,
+    pub retention_bytes: i64,
+    pub segment_bytes: i64,
+    pub segment_ms: i64,
+    pub index_interval_bytes: i64,
+    pub max_message_bytes: i64,
+    pub min_insync_replicas: i64,
+}
+
+impl Default for TopicDefaults {
+    fn default() -> Self {
+        TopicDefaults {
+            fsync_policy: FsyncPolicy::Interval,
+            fsync_interval_ms: 1000,
+            retention_ms: 7 * 24 * 3600 * 1000,
+            retention_bytes: -1,
+            segment_bytes: 1 << 30,
+            segment_ms: 7 * 24 * 3600 * 1000,
+            index_interval_bytes: 4096,
+            max_message_bytes: 1_048_588,
+            min_insync_replicas: 1,
+        }
+    }
+}
+
+/// A topic's effective configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicConfig {
+    pub fsync_policy: FsyncPolicy,
+    pub fsync_interval_ms: i64,
+    pub retention_ms: i64,
+    pub retention_bytes: i64,
+    pub segment_bytes: i64,
+    pub segment_ms: i64,
+    pub index_interval_bytes: i64,
+    pub max_message_bytes: i64,
+    pub min_insync_replicas: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid value {value:?} for config {key}: {reason}")]
+pub struct ConfigError {
+    pub key: String,
+    pub value: String,
+    pub reason: &'static str,
+}
+
+/// One row of DescribeConfigs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DescribedConfig {
+    pub name: &'static str,
+    pub value: String,
+    pub is_default: bool,
+    pub read_only: bool,
+}
+
+fn parse_long(key: &str, value: &str, min: i64) -> Result<i64, ConfigError> {
+    match value.trim().parse::<i64>() {
+        Ok(v) if v >= min => Ok(v),
+        Ok(_) => Err(ConfigError { key: key.into(), value: value.into(), reason: "below the minimum" }),
+        Err(_) => Err(ConfigError { key: key.into(), value: value.into(), reason: "not an integer" }),
+    }
+}
+
+/// Every config name a topic accepts, in DescribeConfigs order.
+pub const KNOWN_CONFIGS: [&str; 13] = [
+    CLEANUP_POLICY,
+    COMPRESSION_TYPE,
+    FSYNC_INTERVAL_MS,
+    FSYNC_POLICY,
+    INDEX_INTERVAL_BYTES,
+    MAX_MESSAGE_BYTES,
+    MESSAGE_TIMESTAMP_TYPE,
+    MIN_INSYNC_REPLICAS,
+    RETENTION_BYTES,
+    RETENTION_MS,
+    SEGMENT_BYTES,
+    SEGMENT_MS,
+    UNCLEAN_LEADER_ELECTION,
+];
+
+impl TopicConfig {
+    /// Checks one explicitly set config. Names Kafka knows but odradek does
+    /// not implement yet are rejected rather than silently ignored.
+    pub fn validate_entry(key: &str, value: &str) -> Result<(), ConfigError> {
+        let bad = |reason| Err(ConfigError { key: key.into(), value: value.into(), reason });
+        match key {
+            FSYNC_POLICY => match FsyncPolicy::parse(value) {
+                Some(_) => Ok(()),
+                None => bad("expected always, interval or never"),
+            },
+            FSYNC_INTERVAL_MS => parse_long(key, value, 1).map(|_| ()),
+            RETENTION_MS | RETENTION_BYTES => parse_long(key, value, -1).map(|_| ()),
+            SEGMENT_BYTES => parse_long(key, value, SEGMENT_BYTES_MIN).map(|_| ()),
+            SEGMENT_MS => parse_long(key, value, 1).map(|_| ()),
+            INDEX_INTERVAL_BYTES => parse_long(key, value, 0).map(|_| ()),
+            MAX_MESSAGE_BYTES => parse_long(key, value, 0).map(|_| ()),
+            MIN_INSYNC_REPLICAS => parse_long(key, value, 1).map(|_| ()),
+            CLEANUP_POLICY => match value {
+                "delete" => Ok(()),
+                _ => bad("only cleanup.policy=delete is implemented"),
+            },
+            UNCLEAN_LEADER_ELECTION => match value {
+                "true" | "false" => Ok(()),
+                _ => bad("expected true or false"),
+            },
+            MESSAGE_TIMESTAMP_TYPE => match value {
+                "CreateTime" => Ok(()),
+                _ => bad("only CreateTime is implemented"),
+            },
+            COMPRESSION_TYPE => match value {
+                "producer" => Ok(()),
+                _ => bad("only producer (store batches as sent) is implemented"),
+            },
+            _ => bad("unknown topic config"),
+        }
+    }
+
+    pub fn validate(configs: &BTreeMap<String, String>) -> Result<(), ConfigError> {
+        configs.iter().try_for_each(|(k, v)| Self::validate_entry(k, v))
+    }
+
+    /// The effective config: explicit values over broker defaults. Inputs
+    /// were validated when they were written, so a bad value falls back to
+    /// the default rather than failing here.
+    pub fn resolve(configs: &BTreeMap<String, String>, defaults: &TopicDefaults) -> TopicConfig {
+        let long = |key: &str, default: i64| {
+            configs.get(key).and_then(|v| v.trim().parse::<i64>().ok()).unwrap_or(default)
+        };
+        TopicConfig {
+            fsync_policy: configs
+                .get(FSYNC_POLICY)
+                .and_then(|v| FsyncPolicy::parse(v))
+                .unwrap_or(defaults.fsync_policy),
+            fsync_interval_ms: long(FSYNC_INTERVAL_MS, defaults.fsync_interval_ms),
+            retention_ms: long(RETENTION_MS, defaults.retention_ms),
+            retention_bytes: long(RETENTION_BYTES, defaults.retention_bytes),
+            segment_bytes: long(SEGMENT_BYTES, defaults.segment_bytes),
+            segment_ms: long(SEGMENT_MS, defaults.segment_ms),
+            index_interval_bytes: long(INDEX_INTERVAL_BYTES, defaults.index_interval_bytes),
+            max_message_bytes: long(MAX_MESSAGE_BYTES, defaults.max_message_bytes),
+            min_insync_replicas: long(MIN_INSYNC_REPLICAS, defaults.min_insync_replicas),
+        }
+    }
+
+    pub fn log_config(&self, verify_crc_on_recovery: bool) -> LogConfig {
+        LogConfig {
+            segment_bytes: self.segment_bytes.max(SEGMENT_BYTES_MIN) as u64,
+            segment_ms: self.segment_ms,
+            index_interval_bytes: self.index_interval_bytes.max(0) as u64,
+            retention_ms: self.retention_ms,
+            retention_bytes: self.retention_bytes,
+            verify_crc_on_recovery,
+        }
+    }
+
+    /// All configs with their effective values, for DescribeConfigs.
+    pub fn describe(configs: &BTreeMap<String, String>, defaults: &TopicDefaults) -> Vec<DescribedConfig> {
+        let effective = Self::resolve(configs, defaults);
+        KNOWN_CONFIGS
+            .iter()
+            .map(|name| {
+                let value = match *name {
+                    CLEANUP_POLICY => "delete".to_string(),
+                    COMPRESSION_TYPE => "producer".to_string(),
+                    FSYNC_INTERVAL_MS => effective.fsync_interval_ms.to_string(),
+                    FSYNC_POLICY => effective.fsync_policy.as_str().to_string(),
+                    INDEX_INTERVAL_BYTES => effective.index_interval_bytes.to_string(),
+                    MAX_MESSAGE_BYTES => effective.max_message_bytes.to_string(),
+                    MESSAGE_TIMESTAMP_TYPE => "CreateTime".to_string(),
+                    MIN_INSYNC_REPLICAS => effective.min_insync_replicas.to_string(),
+                    RETENTION_BYTES => effective.retention_bytes.to_string(),
+                    RETENTION_MS => effective.retention_ms.to_string(),
+                    SEGMENT_BYTES => effective.segment_bytes.to_string(),
+                    SEGMENT_MS => effective.segment_ms.to_string(),
+                    UNCLEAN_LEADER_ELECTION => "false".to_string(),
+                    other => unreachable!("config {other} listed without a value"),
+                };
+                let explicit = configs.get(*name);
+                DescribedConfig {
+                    name,
+                    value: explicit.cloned().unwrap_or(value),
+                    is_default: explicit.is_none(),
+                    read_only: false,
+                }
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn explicit_values_override_defaults_and_bad_ones_are_rejected() {
+        let mut configs = BTreeMap::new();
+        configs.insert(FSYNC_POLICY.to_string(), "always".to_string());
+        configs.insert(RETENTION_MS.to_string(), "1000".to_string());
+        assert!(TopicConfig::validate(&configs).is_ok());
+        let c = TopicConfig::resolve(&configs, &TopicDefaults::default());
+        assert_eq!(c.fsync_policy, FsyncPolicy::Always);
+        assert_eq!(c.retention_ms, 1000);
+        assert_eq!(c.segment_bytes, 1 << 30);
+        assert!(TopicConfig::validate_entry(FSYNC_POLICY, "sometimes").is_err());
+        assert!(TopicConfig::validate_entry("no.such.config", "1").is_err());
+        assert!(TopicConfig::validate_entry(SEGMENT_BYTES, "10").is_err());
+        let described = TopicConfig::describe(&configs, &TopicDefaults::default());
+        let retention = described.iter().find(|d| d.name == RETENTION_MS).unwrap();
+        assert_eq!((retention.value.as_str(), retention.is_default), ("1000", false));
+    }
+}

@@ -1,0 +1,66 @@
+//! The disk seam: every byte the broker stores goes through [`Disk`].
+//!
+//! Two implementations exist: [`crate::io::real_disk::RealDisk`] on the host
+//! file system, and `SimDisk` (in `sim_disk.rs`), an in-memory disk that models
+//! the page cache and injects faults from the simulation seed.
+//!
+//! Paths are `/`-separated strings relative to the disk's root, so a simulated
+//! disk can key files by name and a real one can join them onto its data dir.
+//!
+//! Every method except [`Disk::sync`] is a page-cache operation: cheap enough
+//! to run on the async runtime. `sync` is the only call that may wait for the
+//! device, so it returns a future; the real disk runs it on a blocking thread.
+
+use std::future::Future;
+use std::pin::Pin;
+
+/// What went wrong with a disk operation, in the terms the log cares about.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DiskError {
+    #[error("file not found: {path}")]
+    NotFound { path: String },
+    #[error("no space left on device writing {path}")]
+    NoSpace { path: String },
+    #[error("I/O error on {path}: {detail}")]
+    Io { path: String, detail: String },
+}
+
+pub type DiskResult<T> = Result<T, DiskError>;
+
+/// A future returned by [`Disk::sync`]; boxed so `Disk` stays object safe.
+pub type SyncFuture = Pin<Box<dyn Future<Output = DiskResult<()>> + Send + 'static>>;
+
+pub trait Disk: Send + Sync + 'static {
+    /// Creates `dir` and its parents; succeeds if it exists.
+    fn create_dir_all(&self, dir: &str) -> DiskResult<()>;
+    /// Names (not paths) of the entries directly inside `dir`, sorted.
+    fn list_dir(&self, dir: &str) -> DiskResult<Vec<String>>;
+    /// Whether a file or directory exists at `path`.
+    fn exists(&self, path: &str) -> bool;
+    /// Current length of a file, including unsynced writes.
+    fn file_len(&self, path: &str) -> DiskResult<u64>;
+    /// Reads up to `len` bytes at `offset`; fewer at end of file.
+    fn read_at(&self, path: &str, offset: u64, len: usize) -> DiskResult<Vec<u8>>;
+    /// Appends `data` at the end of `path`, creating the file if needed.
+    fn append(&self, path: &str, data: &[u8]) -> DiskResult<()>;
+    /// Shrinks (or extends with zeroes) a file to `len` bytes.
+    fn truncate(&self, path: &str, len: u64) -> DiskResult<()>;
+    /// Replaces the whole content of `path` (write to a temp name + rename).
+    /// Durable only after `sync(path)`.
+    fn write_file(&self, path: &str, data: &[u8]) -> DiskResult<()>;
+    fn remove_file(&self, path: &str) -> DiskResult<()>;
+    fn remove_dir_all(&self, dir: &str) -> DiskResult<()>;
+    fn rename(&self, from: &str, to: &str) -> DiskResult<()>;
+    /// Makes every write to `path` so far durable (fsync). For a directory,
+    /// makes its entries (creations, removals, renames) durable.
+    fn sync(&self, path: &str) -> SyncFuture;
+}
+
+/// Joins a directory and a name with `/`.
+pub fn join(dir: &str, name: &str) -> String {
+    if dir.is_empty() {
+        name.to_string()
+    } else {
+        format!("{dir}/{name}")
+    }
+}

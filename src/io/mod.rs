@@ -1,0 +1,6 @@
+//! The runtime seam: everything the broker needs from the outside world.
+
+pub mod clock;
+pub mod disk;
+pub mod real_disk;
+pub mod sim_disk;

@@ -1,0 +1,1169 @@
+//! `SimDisk`: an in-memory [`Disk`] that models the page cache and injects
+//! seeded faults. The simulator keeps it outside the broker node (in an
+//! `Arc`), so a restarted node finds exactly what survived the crash.
+//!
+//! # The model
+//!
+//! Files are inodes reached through names, like a real file system:
+//!
+//! - An inode holds its *current* bytes (what reads see) and its *durable*
+//!   bytes (what a crash leaves). Durable bytes are kept as
+//!   `current[..synced_len] ++ durable_tail`, so syncing an appended file is
+//!   O(1) instead of copying it.
+//! - The namespace exists twice: the current names and the durable names.
+//!   A crash replaces the current namespace with the durable one.
+//!
+//! What makes what durable (our choice; stricter than ext4 in some ways,
+//! laxer than POSIX in one):
+//!
+//! - `append`, `truncate`, `write_file` change only current state.
+//! - `sync(file)` makes the file's bytes durable *and* its entry: the file is
+//!   durably reachable under its current name (and no longer under a name it
+//!   was renamed from), and its ancestor directories exist durably. POSIX
+//!   asks for a directory fsync as well; journaling file systems commit the
+//!   entry with the inode in practice, and requiring both would only test the
+//!   broker's use of directory syncs, which a single node does not promise.
+//! - `sync(dir)` makes the entries directly inside `dir` durable: creations,
+//!   removals and renames of files, removals of subdirectories (with their
+//!   whole durable subtree), and subdirectories created by a rename (with the
+//!   entries currently under them). It does not make any file's bytes durable.
+//! - `create_dir_all` is durable at once (a simplification: the broker never
+//!   relies on a directory without also syncing a file in it).
+//! - So a file created and never synced vanishes at a crash; a removal or a
+//!   rename not followed by a sync of the parent directory (or of the renamed
+//!   file) is undone; `write_file` is atomic: old content or, once synced, new.
+//!
+//! # Crash faults (drawn at [`SimDisk::crash`])
+//!
+//! For each inode with unsynced changes, one outcome, with the probabilities
+//! of [`SimDiskFaults`]:
+//!
+//! - **dropped** (the rest of the probability): the durable bytes stay;
+//! - **written back**: the kernel had flushed the pages, the unsynced bytes
+//!   persist intact (legal behaviour, not a fault, but brokers must cope);
+//! - **torn**: a prefix of the unsynced bytes persists;
+//! - **bit-flipped tail**: the unsynced bytes persist whole with 1–3 flipped
+//!   bits, so batch headers usually still look plausible and only a CRC check
+//!   can tell (this is what the `no-crc-check` bug switch is caught by);
+//! - **zeroed tail**: the file keeps its full length but the end of the
+//!   unsynced bytes reads as zeroes (delayed allocation after a size update).
+//!
+//! Beyond what a single node claims to survive, behind its own flag (off by
+//! default): `synced_bit_flip_probability` flips a bit in already-durable data
+//! at a crash.
+//!
+//! # Runtime faults
+//!
+//! `write_eio_probability` fails an `append`/`truncate`/`write_file` with EIO
+//! and changes nothing; `sync_eio_probability` fails a sync and makes nothing
+//! durable (the unsynced data stays in the page cache, still volatile; a later
+//! successful sync makes it durable — the kinder, pre-"fsyncgate" semantics);
+//! `space_budget_bytes` makes any write that would grow the sum of all file
+//! sizes past the budget fail with ENOSPC.
+//!
+//! Everything is deterministic: ordered maps only, randomness from one
+//! ChaCha8 generator seeded at construction, time only through the runtime's
+//! (simulated) clock when a sync latency is set.
+
+#![allow(dead_code)]
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::io::disk::{Disk, DiskError, DiskResult, SyncFuture};
+
+/// Fault probabilities. `SimDiskFaults::default()` is a perfect disk: a crash
+/// drops exactly the unsynced data and no operation ever fails.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SimDiskFaults {
+    /// At a crash, per file with unsynced bytes: they persist intact.
+    pub crash_writeback_probability: f64,
+    /// At a crash, per file with unsynced bytes: a prefix of them persists.
+    pub crash_torn_write_probability: f64,
+    /// At a crash, per file with unsynced bytes: they persist with flipped bits.
+    pub crash_bit_flip_probability: f64,
+    /// At a crash, per file with unsynced bytes: their end reads as zeroes.
+    pub crash_zeroed_tail_probability: f64,
+    /// Experiment beyond the single-node promise: at a crash, flip one bit in
+    /// already-synced data of a random file.
+    pub synced_bit_flip_probability: f64,
+    /// Per `append`/`truncate`/`write_file`: fail with EIO.
+    pub write_eio_probability: f64,
+    /// Per `sync`: fail with EIO.
+    pub sync_eio_probability: f64,
+    /// Writes that would grow the total size past this fail with ENOSPC.
+    pub space_budget_bytes: Option<u64>,
+}
+
+/// How long a `sync` takes, drawn uniformly per call. Zero (the default) makes
+/// `sync` complete before it returns, which needs no async runtime.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SyncLatency {
+    pub min_ms: u64,
+    pub max_ms: u64,
+}
+
+/// Counts of everything the disk did to the broker, for the sim's report.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SimDiskCounters {
+    pub crashes: u64,
+    pub syncs_completed: u64,
+    /// Files that had unsynced changes when a crash hit.
+    pub files_dirty_at_crash: u64,
+    pub unsynced_dropped: u64,
+    pub unsynced_written_back: u64,
+    pub torn_writes: u64,
+    pub bit_flipped_tails: u64,
+    pub zeroed_tails: u64,
+    pub synced_bit_flips: u64,
+    pub write_eio: u64,
+    pub sync_eio: u64,
+    pub enospc: u64,
+}
+
+/// What the crash did to each file with unsynced changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CrashOutcome {
+    Dropped,
+    WrittenBack,
+    Torn { kept_bytes: usize },
+    BitFlipped { flips: usize },
+    ZeroedTail { zeroed_bytes: usize },
+}
+
+/// Per-file outcomes of one crash, keyed by the file's durable name (files
+/// that vanish because their entry was never durable are keyed `#<inode>`).
+pub type CrashReport = BTreeMap<String, CrashOutcome>;
+
+#[derive(Debug, Clone, Default)]
+struct Inode {
+    /// What reads see.
+    data: Vec<u8>,
+    /// `data[..synced_len]` is durable.
+    synced_len: usize,
+    /// Durable bytes past `synced_len` that current data no longer has
+    /// (left by a truncate that was not synced yet).
+    durable_tail: Vec<u8>,
+}
+
+impl Inode {
+    fn is_dirty(&self) -> bool {
+        self.synced_len != self.data.len() || !self.durable_tail.is_empty()
+    }
+
+    fn make_durable(&mut self) {
+        self.synced_len = self.data.len();
+        self.durable_tail.clear();
+    }
+
+    fn truncate(&mut self, len: usize) {
+        if len < self.synced_len {
+            // The durable bytes beyond `len` survive a crash until synced.
+            let mut tail = self.data[len..self.synced_len].to_vec();
+            tail.extend_from_slice(&self.durable_tail);
+            self.durable_tail = tail;
+            self.synced_len = len;
+        }
+        self.data.resize(len, 0);
+        assert!(self.synced_len <= self.data.len());
+    }
+
+    /// Drops the unsynced changes: the content becomes the durable bytes.
+    fn revert(&mut self) {
+        self.data.truncate(self.synced_len);
+        let tail = std::mem::take(&mut self.durable_tail);
+        self.data.extend_from_slice(&tail);
+        self.make_durable();
+    }
+}
+
+struct State {
+    rng: ChaCha8Rng,
+    faults: SimDiskFaults,
+    sync_latency: SyncLatency,
+    counters: SimDiskCounters,
+    /// Bumped by every crash, so a sync started before one cannot land after.
+    generation: u64,
+    inodes: BTreeMap<u64, Inode>,
+    next_inode: u64,
+    names: BTreeMap<String, u64>,
+    durable_names: BTreeMap<String, u64>,
+    dirs: BTreeSet<String>,
+    durable_dirs: BTreeSet<String>,
+}
+
+/// The simulated disk. Cheap to share: clones of the inner `Arc` back the
+/// futures `sync` returns.
+pub struct SimDisk {
+    state: Arc<Mutex<State>>,
+}
+
+fn normalize(path: &str) -> String {
+    path.split('/')
+        .filter(|part| !part.is_empty() && *part != ".")
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+fn parent_of(path: &str) -> &str {
+    match path.rfind('/') {
+        Some(i) => &path[..i],
+        None => "",
+    }
+}
+
+/// Whether `path` is `dir` or lies under it.
+fn is_within(path: &str, dir: &str) -> bool {
+    dir.is_empty()
+        || path == dir
+        || (path.len() > dir.len() && path.starts_with(dir) && path.as_bytes()[dir.len()] == b'/')
+}
+
+fn not_found(path: &str) -> DiskError {
+    DiskError::NotFound {
+        path: path.to_string(),
+    }
+}
+
+fn io_error(path: &str, detail: &str) -> DiskError {
+    DiskError::Io {
+        path: path.to_string(),
+        detail: detail.to_string(),
+    }
+}
+
+impl State {
+    fn chance(&mut self, probability: f64) -> bool {
+        probability > 0.0 && self.rng.gen::<f64>() < probability
+    }
+
+    fn is_dir(&self, path: &str) -> bool {
+        path.is_empty() || self.dirs.contains(path)
+    }
+
+    fn used_bytes(&self) -> u64 {
+        self.inodes
+            .values()
+            .map(|inode| inode.data.len() as u64)
+            .sum()
+    }
+
+    fn inode_of(&self, path: &str) -> DiskResult<u64> {
+        self.names.get(path).copied().ok_or_else(|| not_found(path))
+    }
+
+    fn inode_mut(&mut self, path: &str) -> DiskResult<&mut Inode> {
+        let ino = self.inode_of(path)?;
+        Ok(self
+            .inodes
+            .get_mut(&ino)
+            .expect("every name points at an inode"))
+    }
+
+    /// The runtime faults every mutating call goes through, in this order.
+    fn check_write(&mut self, path: &str, growth_bytes: u64) -> DiskResult<()> {
+        if self.chance(self.faults.write_eio_probability) {
+            self.counters.write_eio += 1;
+            return Err(io_error(path, "EIO (injected)"));
+        }
+        if let Some(budget) = self.faults.space_budget_bytes {
+            if growth_bytes > 0 && self.used_bytes() + growth_bytes > budget {
+                self.counters.enospc += 1;
+                return Err(DiskError::NoSpace {
+                    path: path.to_string(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn new_inode(&mut self, data: Vec<u8>) -> u64 {
+        let ino = self.next_inode;
+        self.next_inode += 1;
+        self.inodes.insert(
+            ino,
+            Inode {
+                data,
+                synced_len: 0,
+                durable_tail: Vec::new(),
+            },
+        );
+        ino
+    }
+
+    fn require_parent_dir(&self, path: &str) -> DiskResult<()> {
+        if path.is_empty() || self.is_dir(path) {
+            return Err(io_error(path, "is a directory"));
+        }
+        let parent = parent_of(path);
+        if self.is_dir(parent) {
+            Ok(())
+        } else {
+            Err(not_found(parent))
+        }
+    }
+
+    /// Inodes no name (current or durable) reaches are gone for good.
+    fn collect_garbage(&mut self) {
+        let reachable: BTreeSet<u64> = self
+            .names
+            .values()
+            .chain(self.durable_names.values())
+            .copied()
+            .collect();
+        self.inodes.retain(|ino, _| reachable.contains(ino));
+    }
+
+    fn make_ancestors_durable(&mut self, path: &str) {
+        let mut dir = parent_of(path);
+        while !dir.is_empty() {
+            self.durable_dirs.insert(dir.to_string());
+            dir = parent_of(dir);
+        }
+    }
+
+    fn sync_file(&mut self, path: &str) -> DiskResult<()> {
+        let ino = self.inode_of(path)?;
+        self.inodes
+            .get_mut(&ino)
+            .expect("every name points at an inode")
+            .make_durable();
+        self.durable_names.retain(|_, named| *named != ino);
+        self.durable_names.insert(path.to_string(), ino);
+        self.make_ancestors_durable(path);
+        self.collect_garbage();
+        Ok(())
+    }
+
+    fn sync_dir(&mut self, dir: &str) {
+        let is_child = |path: &str| parent_of(path) == dir && !path.is_empty();
+        // Files directly inside: the durable entries become the current ones.
+        self.durable_names.retain(|path, _| !is_child(path));
+        let current: Vec<(String, u64)> = self
+            .names
+            .iter()
+            .filter(|(path, _)| is_child(path))
+            .map(|(path, ino)| (path.clone(), *ino))
+            .collect();
+        self.durable_names.extend(current);
+        // Subdirectories removed: their durable subtree goes with them.
+        let removed: Vec<String> = self
+            .durable_dirs
+            .iter()
+            .filter(|d| is_child(d) && !self.dirs.contains(*d))
+            .cloned()
+            .collect();
+        for gone in &removed {
+            self.durable_dirs.retain(|d| !is_within(d, gone));
+            self.durable_names.retain(|path, _| !is_within(path, gone));
+        }
+        // Subdirectories that appeared by a rename: their current subtree.
+        let appeared: Vec<String> = self
+            .dirs
+            .iter()
+            .filter(|d| is_child(d) && !self.durable_dirs.contains(*d))
+            .cloned()
+            .collect();
+        for new_dir in &appeared {
+            let subdirs: Vec<String> = self
+                .dirs
+                .iter()
+                .filter(|d| is_within(d, new_dir))
+                .cloned()
+                .collect();
+            self.durable_dirs.extend(subdirs);
+            let entries: Vec<(String, u64)> = self
+                .names
+                .iter()
+                .filter(|(path, _)| is_within(path, new_dir))
+                .map(|(path, ino)| (path.clone(), *ino))
+                .collect();
+            self.durable_names.extend(entries);
+        }
+        self.collect_garbage();
+    }
+
+    /// Completes a sync requested in `generation`.
+    fn finish_sync(&mut self, path: &str, generation: u64) -> DiskResult<()> {
+        if generation != self.generation {
+            // The node crashed while this sync was in flight; its task is
+            // gone, and nothing it asked for may become durable.
+            return Err(io_error(path, "sync interrupted by a crash"));
+        }
+        let is_dir = self.is_dir(path);
+        if !is_dir && !self.names.contains_key(path) {
+            return Err(not_found(path));
+        }
+        if self.chance(self.faults.sync_eio_probability) {
+            self.counters.sync_eio += 1;
+            return Err(io_error(path, "EIO on fsync (injected)"));
+        }
+        if is_dir {
+            self.sync_dir(path);
+        } else {
+            self.sync_file(path)?;
+        }
+        self.counters.syncs_completed += 1;
+        Ok(())
+    }
+
+    /// Picks what a crash does to a file with `unsynced_bytes` appended
+    /// since its last sync (damage needs some; a pending truncate can only
+    /// be dropped or written back).
+    fn draw_crash_outcome(&mut self, unsynced_bytes: usize) -> CrashOutcome {
+        let faults = &self.faults;
+        let damage = [
+            faults.crash_torn_write_probability,
+            faults.crash_bit_flip_probability,
+            faults.crash_zeroed_tail_probability,
+        ];
+        let writeback = faults.crash_writeback_probability;
+        let draw: f64 = self.rng.gen();
+        let mut threshold = 0.0;
+        let mut picked = None;
+        for (kind, probability) in damage.into_iter().enumerate() {
+            threshold += probability;
+            if draw < threshold {
+                picked = Some(kind);
+                break;
+            }
+        }
+        match picked {
+            Some(0) if unsynced_bytes > 0 => CrashOutcome::Torn {
+                kept_bytes: self.rng.gen_range(0..unsynced_bytes),
+            },
+            Some(1) if unsynced_bytes > 0 => CrashOutcome::BitFlipped {
+                flips: self.rng.gen_range(1..=3),
+            },
+            Some(2) if unsynced_bytes > 0 => CrashOutcome::ZeroedTail {
+                zeroed_bytes: self.rng.gen_range(1..=unsynced_bytes),
+            },
+            Some(_) => CrashOutcome::Dropped,
+            None if draw < threshold + writeback => CrashOutcome::WrittenBack,
+            None => CrashOutcome::Dropped,
+        }
+    }
+
+    fn crash_inode(&mut self, ino: u64) -> Option<CrashOutcome> {
+        let inode = self.inodes.get(&ino).expect("crash visits live inodes");
+        if !inode.is_dirty() {
+            return None;
+        }
+        let unsynced_bytes = inode.data.len() - inode.synced_len;
+        let outcome = self.draw_crash_outcome(unsynced_bytes);
+        let positions: Vec<(usize, u8)> = match outcome {
+            CrashOutcome::BitFlipped { flips } => {
+                let synced_len = self.inodes[&ino].synced_len;
+                (0..flips)
+                    .map(|_| {
+                        (
+                            self.rng.gen_range(synced_len..synced_len + unsynced_bytes),
+                            1u8 << self.rng.gen_range(0..8),
+                        )
+                    })
+                    .collect()
+            }
+            _ => Vec::new(),
+        };
+        let inode = self.inodes.get_mut(&ino).expect("crash visits live inodes");
+        let synced_len = inode.synced_len;
+        match outcome {
+            CrashOutcome::Dropped => inode.revert(),
+            CrashOutcome::WrittenBack => {}
+            CrashOutcome::Torn { kept_bytes } => inode.data.truncate(synced_len + kept_bytes),
+            CrashOutcome::BitFlipped { .. } => {
+                for (position, mask) in positions {
+                    inode.data[position] ^= mask;
+                }
+            }
+            CrashOutcome::ZeroedTail { zeroed_bytes } => {
+                let len = inode.data.len();
+                inode.data[len - zeroed_bytes..].fill(0);
+            }
+        }
+        inode.make_durable();
+        let counter = match outcome {
+            CrashOutcome::Dropped => &mut self.counters.unsynced_dropped,
+            CrashOutcome::WrittenBack => &mut self.counters.unsynced_written_back,
+            CrashOutcome::Torn { .. } => &mut self.counters.torn_writes,
+            CrashOutcome::BitFlipped { .. } => &mut self.counters.bit_flipped_tails,
+            CrashOutcome::ZeroedTail { .. } => &mut self.counters.zeroed_tails,
+        };
+        *counter += 1;
+        self.counters.files_dirty_at_crash += 1;
+        Some(outcome)
+    }
+
+    fn flip_synced_bit(&mut self) {
+        let candidates: Vec<u64> = self
+            .durable_names
+            .values()
+            .copied()
+            .filter(|ino| !self.inodes[ino].data.is_empty())
+            .collect();
+        if candidates.is_empty() {
+            return;
+        }
+        let ino = candidates[self.rng.gen_range(0..candidates.len())];
+        let len = self.inodes[&ino].data.len();
+        let position = self.rng.gen_range(0..len);
+        let mask = 1u8 << self.rng.gen_range(0..8);
+        self.inodes.get_mut(&ino).expect("candidate is live").data[position] ^= mask;
+        self.counters.synced_bit_flips += 1;
+    }
+
+    fn crash(&mut self) -> CrashReport {
+        let mut report = CrashReport::new();
+        let durable_name_of: BTreeMap<u64, String> = self
+            .durable_names
+            .iter()
+            .map(|(path, ino)| (*ino, path.clone()))
+            .collect();
+        let inodes: Vec<u64> = self.inodes.keys().copied().collect();
+        for ino in inodes {
+            if let Some(outcome) = self.crash_inode(ino) {
+                let key = durable_name_of
+                    .get(&ino)
+                    .cloned()
+                    .unwrap_or_else(|| format!("#{ino}"));
+                report.insert(key, outcome);
+            }
+        }
+        self.names = self.durable_names.clone();
+        self.dirs = self.durable_dirs.clone();
+        self.collect_garbage();
+        if self.chance(self.faults.synced_bit_flip_probability) {
+            self.flip_synced_bit();
+        }
+        self.generation += 1;
+        self.counters.crashes += 1;
+        report
+    }
+}
+
+impl SimDisk {
+    /// An empty disk whose faults are drawn from `seed`.
+    pub fn new(seed: u64, faults: SimDiskFaults) -> Self {
+        SimDisk {
+            state: Arc::new(Mutex::new(State {
+                rng: ChaCha8Rng::seed_from_u64(seed),
+                faults,
+                sync_latency: SyncLatency::default(),
+                counters: SimDiskCounters::default(),
+                generation: 0,
+                inodes: BTreeMap::new(),
+                next_inode: 1,
+                names: BTreeMap::new(),
+                durable_names: BTreeMap::new(),
+                dirs: BTreeSet::new(),
+                durable_dirs: BTreeSet::new(),
+            })),
+        }
+    }
+
+    /// A disk whose syncs take `latency` (simulated time; needs a runtime).
+    pub fn with_sync_latency(self, latency: SyncLatency) -> Self {
+        assert!(latency.min_ms <= latency.max_ms);
+        self.lock().sync_latency = latency;
+        self
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock is a bug already being reported;
+        // the state itself is never left half-updated.
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Replaces the fault probabilities (the nemesis turns faults on and off).
+    pub fn set_faults(&self, faults: SimDiskFaults) {
+        self.lock().faults = faults;
+    }
+
+    pub fn faults(&self) -> SimDiskFaults {
+        self.lock().faults.clone()
+    }
+
+    pub fn counters(&self) -> SimDiskCounters {
+        self.lock().counters.clone()
+    }
+
+    /// Sum of the current sizes of all files.
+    pub fn used_bytes(&self) -> u64 {
+        self.lock().used_bytes()
+    }
+
+    /// The power went out: every unsynced change is dropped or damaged as
+    /// the faults say, and the namespace falls back to its durable state.
+    /// Call it after the node is killed and before it restarts.
+    pub fn crash(&self) -> CrashReport {
+        self.lock().crash()
+    }
+
+    /// Syncs at once, without latency (for tests and tools).
+    pub fn sync_now(&self, path: &str) -> DiskResult<()> {
+        let mut state = self.lock();
+        let generation = state.generation;
+        state.finish_sync(&normalize(path), generation)
+    }
+
+    /// The bytes a crash with a perfect disk would leave at `path`
+    /// (`None`: the file would not exist).
+    pub fn durable_content(&self, path: &str) -> Option<Vec<u8>> {
+        let state = self.lock();
+        let ino = state.durable_names.get(&normalize(path))?;
+        let inode = &state.inodes[ino];
+        let mut bytes = inode.data[..inode.synced_len].to_vec();
+        bytes.extend_from_slice(&inode.durable_tail);
+        Some(bytes)
+    }
+}
+
+impl Disk for SimDisk {
+    fn create_dir_all(&self, dir: &str) -> DiskResult<()> {
+        let dir = normalize(dir);
+        let mut state = self.lock();
+        if state.names.contains_key(&dir) {
+            return Err(io_error(&dir, "a file is in the way"));
+        }
+        let mut path = dir.as_str();
+        while !path.is_empty() {
+            state.dirs.insert(path.to_string());
+            state.durable_dirs.insert(path.to_string());
+            path = parent_of(path);
+        }
+        Ok(())
+    }
+
+    fn list_dir(&self, dir: &str) -> DiskResult<Vec<String>> {
+        let dir = normalize(dir);
+        let state = self.lock();
+        if !state.is_dir(&dir) {
+            return Err(not_found(&dir));
+        }
+        let name_of = |path: &String| -> Option<String> {
+            (!path.is_empty() && parent_of(path) == dir).then(|| match path.rfind('/') {
+                Some(i) => path[i + 1..].to_string(),
+                None => path.clone(),
+            })
+        };
+        let entries: BTreeSet<String> = state
+            .names
+            .keys()
+            .chain(state.dirs.iter())
+            .filter_map(name_of)
+            .collect();
+        Ok(entries.into_iter().collect())
+    }
+
+    fn exists(&self, path: &str) -> bool {
+        let path = normalize(path);
+        let state = self.lock();
+        state.is_dir(&path) || state.names.contains_key(&path)
+    }
+
+    fn file_len(&self, path: &str) -> DiskResult<u64> {
+        let path = normalize(path);
+        let mut state = self.lock();
+        Ok(state.inode_mut(&path)?.data.len() as u64)
+    }
+
+    fn read_at(&self, path: &str, offset: u64, len: usize) -> DiskResult<Vec<u8>> {
+        let path = normalize(path);
+        let mut state = self.lock();
+        let data = &state.inode_mut(&path)?.data;
+        let start = (offset.min(data.len() as u64)) as usize;
+        let end = start.saturating_add(len).min(data.len());
+        Ok(data[start..end].to_vec())
+    }
+
+    fn append(&self, path: &str, data: &[u8]) -> DiskResult<()> {
+        let path = normalize(path);
+        let mut state = self.lock();
+        if !state.names.contains_key(&path) {
+            state.require_parent_dir(&path)?;
+        }
+        state.check_write(&path, data.len() as u64)?;
+        if !state.names.contains_key(&path) {
+            let ino = state.new_inode(Vec::new());
+            state.names.insert(path.clone(), ino);
+        }
+        state.inode_mut(&path)?.data.extend_from_slice(data);
+        Ok(())
+    }
+
+    fn truncate(&self, path: &str, len: u64) -> DiskResult<()> {
+        let path = normalize(path);
+        let mut state = self.lock();
+        let old_len = state.inode_mut(&path)?.data.len() as u64;
+        state.check_write(&path, len.saturating_sub(old_len))?;
+        state.inode_mut(&path)?.truncate(len as usize);
+        Ok(())
+    }
+
+    fn write_file(&self, path: &str, data: &[u8]) -> DiskResult<()> {
+        let path = normalize(path);
+        let mut state = self.lock();
+        state.require_parent_dir(&path)?;
+        state.check_write(&path, data.len() as u64)?;
+        // A fresh inode renamed over the old name: atomic replacement.
+        let ino = state.new_inode(data.to_vec());
+        state.names.insert(path, ino);
+        state.collect_garbage();
+        Ok(())
+    }
+
+    fn remove_file(&self, path: &str) -> DiskResult<()> {
+        let path = normalize(path);
+        let mut state = self.lock();
+        state.names.remove(&path).ok_or_else(|| not_found(&path))?;
+        state.collect_garbage();
+        Ok(())
+    }
+
+    fn remove_dir_all(&self, dir: &str) -> DiskResult<()> {
+        let dir = normalize(dir);
+        let mut state = self.lock();
+        if dir.is_empty() {
+            return Err(io_error(&dir, "refusing to remove the disk root"));
+        }
+        if !state.dirs.contains(&dir) {
+            return Err(not_found(&dir));
+        }
+        state.dirs.retain(|d| !is_within(d, &dir));
+        state.names.retain(|path, _| !is_within(path, &dir));
+        state.collect_garbage();
+        Ok(())
+    }
+
+    fn rename(&self, from: &str, to: &str) -> DiskResult<()> {
+        let (from, to) = (normalize(from), normalize(to));
+        let mut state = self.lock();
+        if from == to {
+            return Ok(());
+        }
+        if let Some(ino) = state.names.get(&from).copied() {
+            state.require_parent_dir(&to)?;
+            state.names.remove(&from);
+            state.names.insert(to, ino);
+        } else if state.dirs.contains(&from) {
+            if state.is_dir(&to) || state.names.contains_key(&to) || is_within(&to, &from) {
+                return Err(io_error(
+                    &to,
+                    "rename target exists or lies inside the source",
+                ));
+            }
+            if !state.is_dir(parent_of(&to)) {
+                return Err(not_found(parent_of(&to)));
+            }
+            let moved = |path: &str| format!("{to}{}", &path[from.len()..]);
+            let dirs: Vec<String> = state
+                .dirs
+                .iter()
+                .filter(|d| is_within(d, &from))
+                .cloned()
+                .collect();
+            for d in dirs {
+                state.dirs.remove(&d);
+                state.dirs.insert(moved(&d));
+            }
+            let files: Vec<(String, u64)> = state
+                .names
+                .iter()
+                .filter(|(path, _)| is_within(path, &from))
+                .map(|(path, ino)| (path.clone(), *ino))
+                .collect();
+            for (path, ino) in files {
+                state.names.remove(&path);
+                state.names.insert(moved(&path), ino);
+            }
+        } else {
+            return Err(not_found(&from));
+        }
+        state.collect_garbage();
+        Ok(())
+    }
+
+    fn sync(&self, path: &str) -> SyncFuture {
+        let path = normalize(path);
+        let mut state = self.lock();
+        let generation = state.generation;
+        let latency = state.sync_latency;
+        if latency.max_ms == 0 {
+            return Box::pin(std::future::ready(state.finish_sync(&path, generation)));
+        }
+        let latency_ms = state.rng.gen_range(latency.min_ms..=latency.max_ms);
+        drop(state);
+        let shared = Arc::clone(&self.state);
+        Box::pin(async move {
+            tokio::time::sleep(Duration::from_millis(latency_ms)).await;
+            let mut state = shared
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            state.finish_sync(&path, generation)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
+
+    fn noop_waker() -> Waker {
+        fn clone(_: *const ()) -> RawWaker {
+            RawWaker::new(std::ptr::null(), &VTABLE)
+        }
+        fn noop(_: *const ()) {}
+        static VTABLE: RawWakerVTable = RawWakerVTable::new(clone, noop, noop, noop);
+        // SAFETY: every vtable function ignores the (null) data pointer.
+        unsafe { Waker::from_raw(RawWaker::new(std::ptr::null(), &VTABLE)) }
+    }
+
+    /// Polls a zero-latency sync future, which is ready at once.
+    fn sync(disk: &SimDisk, path: &str) -> DiskResult<()> {
+        let mut future = disk.sync(path);
+        let waker = noop_waker();
+        match future.as_mut().poll(&mut Context::from_waker(&waker)) {
+            Poll::Ready(result) => result,
+            Poll::Pending => panic!("a zero-latency sync must be ready"),
+        }
+    }
+
+    fn disk_with(faults: SimDiskFaults) -> SimDisk {
+        let disk = SimDisk::new(7, faults);
+        disk.create_dir_all("data/t-0").unwrap();
+        disk
+    }
+
+    fn read_all(disk: &SimDisk, path: &str) -> Vec<u8> {
+        disk.read_at(path, 0, usize::MAX).unwrap()
+    }
+
+    #[test]
+    fn unsynced_append_is_lost_at_crash() {
+        let disk = disk_with(SimDiskFaults::default());
+        disk.append("data/t-0/0.log", b"synced").unwrap();
+        sync(&disk, "data/t-0/0.log").unwrap();
+        disk.append("data/t-0/0.log", b"+volatile").unwrap();
+        assert_eq!(read_all(&disk, "data/t-0/0.log"), b"synced+volatile");
+        let report = disk.crash();
+        assert_eq!(report["data/t-0/0.log"], CrashOutcome::Dropped);
+        assert_eq!(read_all(&disk, "data/t-0/0.log"), b"synced");
+        assert_eq!(disk.counters().unsynced_dropped, 1);
+    }
+
+    #[test]
+    fn synced_data_survives_crash_untouched() {
+        let disk = disk_with(SimDiskFaults::default());
+        disk.append("data/t-0/0.log", b"abc").unwrap();
+        sync(&disk, "data/t-0/0.log").unwrap();
+        assert!(disk.crash().is_empty());
+        assert_eq!(read_all(&disk, "data/t-0/0.log"), b"abc");
+    }
+
+    #[test]
+    fn never_synced_file_vanishes_at_crash() {
+        let disk = disk_with(SimDiskFaults::default());
+        disk.append("data/t-0/0.log", b"abc").unwrap();
+        disk.crash();
+        assert!(!disk.exists("data/t-0/0.log"));
+        assert!(disk.exists("data/t-0"), "directories are durable at once");
+        assert_eq!(disk.list_dir("data/t-0").unwrap(), Vec::<String>::new());
+    }
+
+    #[test]
+    fn torn_write_leaves_a_prefix_of_the_unsynced_bytes() {
+        let faults = SimDiskFaults {
+            crash_torn_write_probability: 1.0,
+            ..SimDiskFaults::default()
+        };
+        for seed in 0..20 {
+            let disk = SimDisk::new(seed, faults.clone());
+            disk.create_dir_all("d").unwrap();
+            disk.append("d/f", b"durable|").unwrap();
+            sync(&disk, "d/f").unwrap();
+            disk.append("d/f", b"0123456789").unwrap();
+            let report = disk.crash();
+            let CrashOutcome::Torn { kept_bytes } = report["d/f"] else {
+                panic!("expected a torn write, got {report:?}");
+            };
+            let content = read_all(&disk, "d/f");
+            assert!(kept_bytes < 10);
+            assert_eq!(content, b"durable|0123456789"[..8 + kept_bytes].to_vec());
+        }
+    }
+
+    #[test]
+    fn bit_flipped_tail_keeps_length_and_damages_only_unsynced_bytes() {
+        let faults = SimDiskFaults {
+            crash_bit_flip_probability: 1.0,
+            ..SimDiskFaults::default()
+        };
+        let disk = SimDisk::new(3, faults);
+        disk.create_dir_all("d").unwrap();
+        disk.append("d/f", &[0u8; 100]).unwrap();
+        sync(&disk, "d/f").unwrap();
+        disk.append("d/f", &[0u8; 50]).unwrap();
+        disk.crash();
+        let content = read_all(&disk, "d/f");
+        assert_eq!(content.len(), 150);
+        assert!(
+            content[..100].iter().all(|b| *b == 0),
+            "synced bytes untouched"
+        );
+        assert!(
+            content[100..].iter().any(|b| *b != 0),
+            "some unsynced bit flipped"
+        );
+        assert_eq!(disk.counters().bit_flipped_tails, 1);
+    }
+
+    #[test]
+    fn zeroed_tail_keeps_length() {
+        let faults = SimDiskFaults {
+            crash_zeroed_tail_probability: 1.0,
+            ..SimDiskFaults::default()
+        };
+        let disk = SimDisk::new(5, faults);
+        disk.create_dir_all("d").unwrap();
+        disk.append("d/f", b"ab").unwrap();
+        sync(&disk, "d/f").unwrap();
+        disk.append("d/f", b"cdef").unwrap();
+        disk.crash();
+        let content = read_all(&disk, "d/f");
+        assert_eq!(content.len(), 6);
+        assert_eq!(&content[..2], b"ab");
+        assert_eq!(*content.last().unwrap(), 0);
+    }
+
+    #[test]
+    fn writeback_keeps_unsynced_bytes() {
+        let faults = SimDiskFaults {
+            crash_writeback_probability: 1.0,
+            ..SimDiskFaults::default()
+        };
+        let disk = SimDisk::new(1, faults);
+        disk.create_dir_all("d").unwrap();
+        disk.append("d/f", b"a").unwrap();
+        sync(&disk, "d/f").unwrap();
+        disk.append("d/f", b"b").unwrap();
+        disk.crash();
+        assert_eq!(read_all(&disk, "d/f"), b"ab");
+    }
+
+    #[test]
+    fn unsynced_truncate_is_undone_at_crash() {
+        let disk = disk_with(SimDiskFaults::default());
+        disk.append("data/t-0/0.log", b"0123456789").unwrap();
+        sync(&disk, "data/t-0/0.log").unwrap();
+        disk.truncate("data/t-0/0.log", 4).unwrap();
+        disk.append("data/t-0/0.log", b"xy").unwrap();
+        assert_eq!(read_all(&disk, "data/t-0/0.log"), b"0123xy");
+        disk.crash();
+        assert_eq!(read_all(&disk, "data/t-0/0.log"), b"0123456789");
+    }
+
+    #[test]
+    fn write_file_is_atomic_until_synced() {
+        let disk = disk_with(SimDiskFaults::default());
+        disk.write_file("data/meta", b"old").unwrap();
+        sync(&disk, "data/meta").unwrap();
+        disk.write_file("data/meta", b"new").unwrap();
+        disk.crash();
+        assert_eq!(read_all(&disk, "data/meta"), b"old");
+        disk.write_file("data/meta", b"new").unwrap();
+        sync(&disk, "data/meta").unwrap();
+        disk.crash();
+        assert_eq!(read_all(&disk, "data/meta"), b"new");
+    }
+
+    #[test]
+    fn removal_needs_a_parent_sync() {
+        let disk = disk_with(SimDiskFaults::default());
+        disk.append("data/t-0/0.log", b"x").unwrap();
+        sync(&disk, "data/t-0/0.log").unwrap();
+        disk.remove_file("data/t-0/0.log").unwrap();
+        disk.crash();
+        assert!(disk.exists("data/t-0/0.log"), "unsynced removal undone");
+        disk.remove_file("data/t-0/0.log").unwrap();
+        sync(&disk, "data/t-0").unwrap();
+        disk.crash();
+        assert!(!disk.exists("data/t-0/0.log"));
+    }
+
+    #[test]
+    fn rename_is_durable_after_syncing_the_file_or_the_dir() {
+        let disk = disk_with(SimDiskFaults::default());
+        disk.append("data/a", b"x").unwrap();
+        sync(&disk, "data/a").unwrap();
+        disk.rename("data/a", "data/b").unwrap();
+        disk.crash();
+        assert!(disk.exists("data/a") && !disk.exists("data/b"));
+        disk.rename("data/a", "data/b").unwrap();
+        sync(&disk, "data/b").unwrap();
+        disk.crash();
+        assert!(!disk.exists("data/a") && disk.exists("data/b"));
+        disk.rename("data/b", "data/c").unwrap();
+        sync(&disk, "data").unwrap();
+        disk.crash();
+        assert!(!disk.exists("data/b"));
+        assert_eq!(read_all(&disk, "data/c"), b"x");
+    }
+
+    #[test]
+    fn removed_dir_returns_unless_parent_synced() {
+        let disk = disk_with(SimDiskFaults::default());
+        disk.append("data/t-0/0.log", b"x").unwrap();
+        sync(&disk, "data/t-0/0.log").unwrap();
+        disk.remove_dir_all("data/t-0").unwrap();
+        assert!(!disk.exists("data/t-0"));
+        disk.crash();
+        assert!(disk.exists("data/t-0/0.log"));
+        disk.remove_dir_all("data/t-0").unwrap();
+        sync(&disk, "data").unwrap();
+        disk.crash();
+        assert!(!disk.exists("data/t-0"));
+        assert_eq!(disk.list_dir("data").unwrap(), Vec::<String>::new());
+    }
+
+    #[test]
+    fn renamed_dir_is_durable_after_parent_sync() {
+        let disk = disk_with(SimDiskFaults::default());
+        disk.append("data/t-0/0.log", b"x").unwrap();
+        sync(&disk, "data/t-0/0.log").unwrap();
+        disk.rename("data/t-0", "data/t-0.deleted").unwrap();
+        assert_eq!(
+            disk.list_dir("data").unwrap(),
+            vec!["t-0.deleted".to_string()]
+        );
+        sync(&disk, "data").unwrap();
+        disk.crash();
+        assert_eq!(
+            disk.list_dir("data").unwrap(),
+            vec!["t-0.deleted".to_string()]
+        );
+        assert_eq!(read_all(&disk, "data/t-0.deleted/0.log"), b"x");
+    }
+
+    #[test]
+    fn injected_eio_changes_nothing() {
+        let faults = SimDiskFaults {
+            write_eio_probability: 1.0,
+            sync_eio_probability: 1.0,
+            ..SimDiskFaults::default()
+        };
+        let disk = disk_with(SimDiskFaults::default());
+        disk.append("data/f", b"a").unwrap();
+        disk.set_faults(faults);
+        assert!(matches!(
+            disk.append("data/f", b"b"),
+            Err(DiskError::Io { .. })
+        ));
+        assert!(matches!(sync(&disk, "data/f"), Err(DiskError::Io { .. })));
+        assert_eq!(read_all(&disk, "data/f"), b"a");
+        disk.crash();
+        assert!(
+            !disk.exists("data/f"),
+            "the failed sync made nothing durable"
+        );
+        let counters = disk.counters();
+        assert_eq!((counters.write_eio, counters.sync_eio), (1, 1));
+    }
+
+    #[test]
+    fn space_budget_gives_enospc() {
+        let faults = SimDiskFaults {
+            space_budget_bytes: Some(10),
+            ..SimDiskFaults::default()
+        };
+        let disk = disk_with(faults);
+        disk.append("data/f", &[1; 8]).unwrap();
+        assert!(matches!(
+            disk.append("data/f", &[1; 3]),
+            Err(DiskError::NoSpace { .. })
+        ));
+        disk.append("data/f", &[1; 2]).unwrap();
+        disk.truncate("data/f", 4).unwrap();
+        disk.append("data/g", &[1; 6]).unwrap();
+        assert_eq!(disk.used_bytes(), 10);
+        assert_eq!(disk.counters().enospc, 1);
+    }
+
+    #[test]
+    fn synced_bit_flips_only_behind_their_flag() {
+        let disk = disk_with(SimDiskFaults::default());
+        disk.append("data/f", &[0; 64]).unwrap();
+        sync(&disk, "data/f").unwrap();
+        for _ in 0..10 {
+            disk.crash();
+        }
+        assert!(read_all(&disk, "data/f").iter().all(|b| *b == 0));
+        disk.set_faults(SimDiskFaults {
+            synced_bit_flip_probability: 1.0,
+            ..SimDiskFaults::default()
+        });
+        disk.crash();
+        assert_eq!(
+            read_all(&disk, "data/f")
+                .iter()
+                .filter(|b| **b != 0)
+                .count(),
+            1
+        );
+        assert_eq!(disk.counters().synced_bit_flips, 1);
+    }
+
+    #[test]
+    fn same_seed_same_damage() {
+        let run = |seed| {
+            let faults = SimDiskFaults {
+                crash_torn_write_probability: 0.3,
+                crash_bit_flip_probability: 0.3,
+                crash_zeroed_tail_probability: 0.1,
+                crash_writeback_probability: 0.1,
+                ..SimDiskFaults::default()
+            };
+            let disk = SimDisk::new(seed, faults);
+            disk.create_dir_all("d").unwrap();
+            let mut reports = Vec::new();
+            for round in 0..20u8 {
+                disk.append("d/f", &[round; 17]).unwrap();
+                if round % 3 == 0 {
+                    sync(&disk, "d/f").unwrap();
+                }
+                reports.push(disk.crash());
+            }
+            (reports, disk.read_at("d/f", 0, usize::MAX).ok())
+        };
+        assert_eq!(run(11), run(11));
+        assert_ne!(run(11), run(12));
+    }
+
+    #[test]
+    fn list_dir_is_sorted_names() {
+        let disk = disk_with(SimDiskFaults::default());
+        disk.append("data/t-0/b", b"").unwrap();
+        disk.append("data/t-0/a", b"").unwrap();
+        disk.create_dir_all("data/t-0/sub").unwrap();
+        assert_eq!(disk.list_dir("data/t-0").unwrap(), vec!["a", "b", "sub"]);
+        assert_eq!(disk.list_dir("").unwrap(), vec!["data"]);
+        assert!(disk.list_dir("nope").is_err());
+        assert!(disk.append("nope/f", b"x").is_err(), "parent must exist");
+    }
+
+    #[test]
+    fn sync_started_before_a_crash_never_lands() {
+        let disk = disk_with(SimDiskFaults::default());
+        disk.append("data/f", b"x").unwrap();
+        let generation = disk.lock().generation;
+        disk.crash();
+        disk.append("data/f", b"y").unwrap();
+        assert!(disk.lock().finish_sync("data/f", generation).is_err());
+    }
+}

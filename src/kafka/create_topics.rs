@@ -1,0 +1,96 @@
+//! CreateTopics: each topic is validated and committed to the metadata log
+//! on its own; one bad topic does not fail the others.
+
+use std::collections::BTreeMap;
+
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::create_topics_response::{CreatableTopicConfigs, CreatableTopicResult};
+use kafka_protocol::messages::{CreateTopicsRequest, CreateTopicsResponse};
+
+use crate::core::controller::{self, CreateTopic};
+use crate::core::topic_config::TopicConfig;
+use crate::kafka::error_code::{self, code};
+use crate::kafka::str_bytes;
+use crate::server::broker::{Broker, CommitError};
+
+/// Kafka's `config_source` for a topic-level setting and a default.
+const SOURCE_TOPIC: i8 = 1;
+const SOURCE_DEFAULT: i8 = 5;
+
+pub async fn handle(broker: &Broker, request: CreateTopicsRequest, version: i16) -> CreateTopicsResponse {
+    let mut results = Vec::with_capacity(request.topics.len());
+    for topic in request.topics {
+        let name = topic.name.0.to_string();
+        let mut result = CreatableTopicResult::default().with_name(topic.name.clone());
+        let mut configs = BTreeMap::new();
+        let mut null_config = false;
+        for c in &topic.configs {
+            match &c.value {
+                Some(v) => {
+                    configs.insert(c.name.to_string(), v.to_string());
+                }
+                None => null_config = true,
+            }
+        }
+        let outcome = if null_config {
+            Err((code(ResponseError::InvalidConfig), "null config values are not allowed".to_string()))
+        } else if !topic.assignments.is_empty() {
+            Err((code(ResponseError::InvalidRequest), "manual replica assignment is not supported".to_string()))
+        } else {
+            let create = CreateTopic {
+                name: &name,
+                num_partitions: topic.num_partitions,
+                replication_factor: topic.replication_factor,
+                configs: configs.clone(),
+            };
+            if request.validate_only {
+                let image = broker.image();
+                controller::create_topic(&image, &create, broker.config.default_partitions, &broker.config.cluster_id)
+                    .map(|_| ())
+                    .map_err(|e| (error_code::for_topic_error(&e), e.to_string()))
+            } else {
+                broker.create_topic(create).await.map_err(|e| match &e {
+                    CommitError::Topic(t) => (error_code::for_topic_error(t), e.to_string()),
+                    CommitError::Storage(_) => (code(ResponseError::KafkaStorageError), e.to_string()),
+                })
+            }
+        };
+        result = match outcome {
+            Ok(()) => {
+                let image = broker.image();
+                let created = image.topics.get(&name);
+                let partitions = created.map(|t| t.partitions.len() as i32).unwrap_or(topic.num_partitions);
+                let replication = created
+                    .and_then(|t| t.partitions.values().next())
+                    .map(|p| p.replicas.len() as i16)
+                    .unwrap_or(topic.replication_factor);
+                let mut result = result.with_num_partitions(partitions).with_replication_factor(replication);
+                if let Some(t) = created.filter(|_| version >= 7) {
+                    result = result.with_topic_id(uuid::Uuid::from_bytes(t.topic_id));
+                }
+                if version >= 5 {
+                    let described = TopicConfig::describe(&configs, &broker.defaults)
+                        .into_iter()
+                        .map(|d| {
+                            CreatableTopicConfigs::default()
+                                .with_name(str_bytes(d.name))
+                                .with_value(Some(str_bytes(&d.value)))
+                                .with_config_source(if d.is_default { SOURCE_DEFAULT } else { SOURCE_TOPIC })
+                        })
+                        .collect();
+                    result = result.with_configs(Some(described));
+                }
+                result
+            }
+            Err((error, message)) => {
+                let mut result = result.with_error_code(error).with_num_partitions(-1).with_replication_factor(-1);
+                if version >= 1 {
+                    result = result.with_error_message(Some(str_bytes(&message)));
+                }
+                result
+            }
+        };
+        results.push(result);
+    }
+    CreateTopicsResponse::default().with_topics(results)
+}

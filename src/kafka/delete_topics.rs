@@ -1,0 +1,45 @@
+//! DeleteTopics: by name (all versions) or by topic id (v6+).
+
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::delete_topics_response::DeletableTopicResult;
+use kafka_protocol::messages::{DeleteTopicsRequest, DeleteTopicsResponse, TopicName};
+
+use crate::core::controller;
+use crate::kafka::error_code::{self, code};
+use crate::kafka::str_bytes;
+use crate::server::broker::{Broker, CommitError};
+
+pub async fn handle(broker: &Broker, request: DeleteTopicsRequest, version: i16) -> DeleteTopicsResponse {
+    // (name if known, id if given)
+    let mut targets: Vec<(Option<String>, Option<uuid::Uuid>)> =
+        request.topic_names.iter().map(|n| (Some(n.0.to_string()), None)).collect();
+    for t in &request.topics {
+        match &t.name {
+            Some(name) => targets.push((Some(name.0.to_string()), None)),
+            None => targets.push((None, Some(t.topic_id))),
+        }
+    }
+    let mut responses = Vec::with_capacity(targets.len());
+    for (name, id) in targets {
+        let name = name.or_else(|| {
+            id.and_then(|id| broker.image().topic_by_id(id.as_bytes()).map(|t| t.name.clone()))
+        });
+        let mut result = DeletableTopicResult::default();
+        if version >= 6 {
+            result = result.with_topic_id(id.unwrap_or_default());
+        }
+        let Some(name) = name else {
+            responses.push(result.with_error_code(code(ResponseError::UnknownTopicId)));
+            continue;
+        };
+        let outcome = broker.commit_checked(|image| controller::delete_topic(image, &name)).await;
+        result = result.with_name(Some(TopicName(str_bytes(&name))));
+        let error = match outcome {
+            Ok(()) => 0,
+            Err(CommitError::Topic(e)) => error_code::for_topic_error(&e),
+            Err(CommitError::Storage(_)) => code(ResponseError::KafkaStorageError),
+        };
+        responses.push(result.with_error_code(error));
+    }
+    DeleteTopicsResponse::default().with_responses(responses)
+}

@@ -1,0 +1,130 @@
+//! One request frame in, one response frame (or a reason to close) out.
+//!
+//! Decoding never trusts the client: the header is checked before the codec
+//! sees it, unsupported versions of ApiVersions get Kafka's
+//! UNSUPPORTED_VERSION answer, anything else malformed closes the connection.
+
+use bytes::{Buf, Bytes, BytesMut};
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::{
+    ApiKey, CreatePartitionsRequest, CreateTopicsRequest, DeleteTopicsRequest, DescribeConfigsRequest,
+    FetchRequest, ListOffsetsRequest, MetadataRequest, ProduceRequest, RequestHeader, ResponseHeader,
+};
+use kafka_protocol::protocol::{Decodable, Encodable};
+
+use crate::kafka::supported_apis::{is_supported, supported_range};
+use crate::kafka::{
+    api_versions, create_partitions, create_topics, delete_topics, describe_configs, fetch, list_offsets,
+    metadata, produce,
+};
+use crate::server::broker::Broker;
+
+/// Why a connection must be closed instead of answered.
+#[derive(Debug, thiserror::Error)]
+pub enum DispatchError {
+    #[error("request too short for a header ({0} bytes)")]
+    ShortHeader(usize),
+    #[error("unknown API key {0}")]
+    UnknownApi(i16),
+    #[error("unsupported version {version} of {api:?}")]
+    UnsupportedVersion { api: ApiKey, version: i16 },
+    #[error("malformed {api:?} v{version} request: {detail}")]
+    Malformed { api: ApiKey, version: i16, detail: String },
+    #[error("cannot encode the {api:?} v{version} response: {detail}")]
+    Encode { api: ApiKey, version: i16, detail: String },
+}
+
+/// What to send back for one request frame.
+pub enum Reply {
+    /// A response frame payload (header + body).
+    Frame(Bytes),
+    /// acks=0 produce: the client expects no response.
+    Nothing,
+}
+
+/// Decodes and handles one request frame.
+pub async fn handle_frame(broker: &Broker, mut frame: Bytes) -> Result<Reply, DispatchError> {
+    if frame.len() < 8 {
+        return Err(DispatchError::ShortHeader(frame.len()));
+    }
+    let api_key_raw = i16::from_be_bytes([frame[0], frame[1]]);
+    let version = i16::from_be_bytes([frame[2], frame[3]]);
+    let api = ApiKey::try_from(api_key_raw).map_err(|_| DispatchError::UnknownApi(api_key_raw))?;
+    if supported_range(api).is_none() {
+        return Err(DispatchError::UnknownApi(api_key_raw));
+    }
+    if !is_supported(api, version) {
+        if api == ApiKey::ApiVersions {
+            // KIP-511: answer in v0 with UNSUPPORTED_VERSION and our ranges so
+            // the client can retry with a version we speak.
+            let correlation_id = i32::from_be_bytes([frame[4], frame[5], frame[6], frame[7]]);
+            let body = api_versions::handle(ResponseError::UnsupportedVersion.code());
+            return encode(api, 0, correlation_id, &body).map(Reply::Frame);
+        }
+        return Err(DispatchError::UnsupportedVersion { api, version });
+    }
+    let malformed = |detail: String| DispatchError::Malformed { api, version, detail };
+    let header = RequestHeader::decode(&mut frame, api.request_header_version(version))
+        .map_err(|e| malformed(e.to_string()))?;
+    let correlation_id = header.correlation_id;
+    macro_rules! decode {
+        ($ty:ty) => {
+            <$ty>::decode(&mut frame, version).map_err(|e| malformed(e.to_string()))?
+        };
+    }
+    let reply = match api {
+        ApiKey::ApiVersions => encode(api, version, correlation_id, &api_versions::handle(0))?,
+        ApiKey::Metadata => {
+            let request = decode!(MetadataRequest);
+            encode(api, version, correlation_id, &metadata::handle(broker, request, version).await)?
+        }
+        ApiKey::Produce => {
+            let request = decode!(ProduceRequest);
+            let acks_none = request.acks == 0;
+            let response = produce::handle(broker, request).await;
+            if acks_none {
+                return Ok(Reply::Nothing);
+            }
+            encode(api, version, correlation_id, &response)?
+        }
+        ApiKey::Fetch => {
+            let request = decode!(FetchRequest);
+            encode(api, version, correlation_id, &fetch::handle(broker, request).await)?
+        }
+        ApiKey::ListOffsets => {
+            let request = decode!(ListOffsetsRequest);
+            encode(api, version, correlation_id, &list_offsets::handle(broker, request, version))?
+        }
+        ApiKey::CreateTopics => {
+            let request = decode!(CreateTopicsRequest);
+            encode(api, version, correlation_id, &create_topics::handle(broker, request, version).await)?
+        }
+        ApiKey::DeleteTopics => {
+            let request = decode!(DeleteTopicsRequest);
+            encode(api, version, correlation_id, &delete_topics::handle(broker, request, version).await)?
+        }
+        ApiKey::DescribeConfigs => {
+            let request = decode!(DescribeConfigsRequest);
+            encode(api, version, correlation_id, &describe_configs::handle(broker, request))?
+        }
+        ApiKey::CreatePartitions => {
+            let request = decode!(CreatePartitionsRequest);
+            encode(api, version, correlation_id, &create_partitions::handle(broker, request).await)?
+        }
+        other => return Err(DispatchError::UnknownApi(other as i16)),
+    };
+    if frame.has_remaining() {
+        tracing::debug!(?api, version, trailing = frame.remaining(), "request has trailing bytes");
+    }
+    Ok(Reply::Frame(reply))
+}
+
+/// Encodes a response header and body at the request's version.
+pub fn encode<M: Encodable>(api: ApiKey, version: i16, correlation_id: i32, body: &M) -> Result<Bytes, DispatchError> {
+    let fail = |e: &dyn std::fmt::Display| DispatchError::Encode { api, version, detail: e.to_string() };
+    let mut buf = BytesMut::new();
+    let header = ResponseHeader::default().with_correlation_id(correlation_id);
+    header.encode(&mut buf, api.response_header_version(version)).map_err(|e| fail(&e))?;
+    body.encode(&mut buf, version).map_err(|e| fail(&e))?;
+    Ok(buf.freeze())
+}

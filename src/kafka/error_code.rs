@@ -1,0 +1,44 @@
+//! Mapping of odradek's typed errors onto Kafka error codes, at the edge.
+
+use kafka_protocol::error::ResponseError;
+
+use crate::core::controller::TopicError;
+use crate::log::record_batch::BatchError;
+use crate::log::LogError;
+
+pub const NONE: i16 = 0;
+
+pub fn code(e: ResponseError) -> i16 {
+    e.code()
+}
+
+pub fn for_topic_error(e: &TopicError) -> i16 {
+    code(match e {
+        TopicError::AlreadyExists(_) => ResponseError::TopicAlreadyExists,
+        TopicError::Unknown(_) => ResponseError::UnknownTopicOrPartition,
+        TopicError::InvalidName { .. } => ResponseError::InvalidTopicException,
+        TopicError::InvalidPartitions(_) => ResponseError::InvalidPartitions,
+        TopicError::InvalidReplicationFactor { .. } => ResponseError::InvalidReplicationFactor,
+        TopicError::InvalidConfig(_) => ResponseError::InvalidConfig,
+    })
+}
+
+pub fn for_log_error(e: &LogError) -> i16 {
+    code(match e {
+        LogError::OffsetOutOfRange { .. } => ResponseError::OffsetOutOfRange,
+        LogError::Disk(_) | LogError::Offline { .. } => ResponseError::KafkaStorageError,
+    })
+}
+
+pub fn for_batch_error(e: &BatchError) -> i16 {
+    code(match e {
+        BatchError::TooLarge { .. } => ResponseError::MessageTooLarge,
+        BatchError::BadMagic { .. } => ResponseError::UnsupportedForMessageFormat,
+        BatchError::BadCrc { .. } => ResponseError::CorruptMessage,
+        BatchError::Truncated { .. }
+        | BatchError::BadLength { .. }
+        | BatchError::Incomplete { .. }
+        | BatchError::Invalid { .. }
+        | BatchError::Empty => ResponseError::CorruptMessage,
+    })
+}

@@ -1,0 +1,54 @@
+//! ListOffsets: earliest (-2), latest (-1) and by timestamp.
+
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::list_offsets_response::{ListOffsetsPartitionResponse, ListOffsetsTopicResponse};
+use kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse};
+
+use crate::kafka::error_code::{self, code};
+
+const LATEST_TIMESTAMP: i64 = -1;
+const EARLIEST_TIMESTAMP: i64 = -2;
+/// KIP-734: the offset of the record with the largest timestamp.
+const MAX_TIMESTAMP: i64 = -3;
+
+use crate::server::broker::Broker;
+
+pub fn handle(broker: &Broker, request: ListOffsetsRequest, version: i16) -> ListOffsetsResponse {
+    let topics = request
+        .topics
+        .into_iter()
+        .map(|topic| {
+            let name = topic.name.0.to_string();
+            let partitions = topic
+                .partitions
+                .iter()
+                .map(|p| {
+                    let response = ListOffsetsPartitionResponse::default().with_partition_index(p.partition_index);
+                    let Some(handle) = broker.partition(&name, p.partition_index) else {
+                        return response.with_error_code(code(ResponseError::UnknownTopicOrPartition));
+                    };
+                    let (log_start, high_watermark, _) = handle.offsets();
+                    let found = match p.timestamp {
+                        LATEST_TIMESTAMP => Ok(Some((high_watermark, -1))),
+                        EARLIEST_TIMESTAMP => Ok(Some((log_start, -1))),
+                        MAX_TIMESTAMP => Err(code(ResponseError::UnsupportedVersion)),
+                        ts if ts < 0 => Err(code(ResponseError::InvalidRequest)),
+                        ts => handle.offset_for_timestamp(ts).map_err(|e| error_code::for_log_error(&e)),
+                    };
+                    let response = match found {
+                        Ok(Some((offset, timestamp))) => response.with_offset(offset).with_timestamp(timestamp),
+                        Ok(None) => response.with_offset(-1).with_timestamp(-1),
+                        Err(error) => response.with_error_code(error).with_offset(-1).with_timestamp(-1),
+                    };
+                    if version >= 4 {
+                        response.with_leader_epoch(handle.leader_epoch())
+                    } else {
+                        response
+                    }
+                })
+                .collect();
+            ListOffsetsTopicResponse::default().with_name(topic.name).with_partitions(partitions)
+        })
+        .collect();
+    ListOffsetsResponse::default().with_topics(topics)
+}

@@ -1,0 +1,89 @@
+//! Metadata: brokers, topics and partitions from the metadata image;
+//! auto-creates requested topics when allowed.
+
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::metadata_response::{
+    MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
+};
+use kafka_protocol::messages::{BrokerId, MetadataRequest, MetadataResponse, TopicName};
+
+use crate::core::metadata::{MetadataImage, TopicImage};
+use crate::kafka::error_code::{self, code};
+use crate::kafka::str_bytes;
+use crate::server::broker::{Broker, CommitError};
+
+pub async fn handle(broker: &Broker, request: MetadataRequest, version: i16) -> MetadataResponse {
+    let requested: Option<Vec<String>> = request.topics.as_ref().map(|topics| {
+        topics.iter().filter_map(|t| t.name.as_ref().map(|n| n.0.to_string())).collect()
+    });
+    // v4+ carries the client's wish; older versions always allowed auto-creation.
+    let allow_auto = version < 4 || request.allow_auto_topic_creation;
+    let mut creation_errors = std::collections::BTreeMap::new();
+    if let Some(names) = &requested {
+        if broker.config.auto_create_topics && allow_auto {
+            let image = broker.image();
+            for name in names.iter().filter(|n| !image.topics.contains_key(*n)) {
+                if let Err(e) = broker.ensure_topic(name).await {
+                    creation_errors.insert(name.clone(), e);
+                }
+            }
+        }
+    }
+    let image = broker.image();
+    let topics = match &requested {
+        None => image.topics.values().map(|t| topic_entry(&image, t)).collect(),
+        Some(names) => names
+            .iter()
+            .map(|name| match image.topics.get(name) {
+                Some(topic) => topic_entry(&image, topic),
+                None => {
+                    let error = match creation_errors.get(name) {
+                        Some(CommitError::Topic(e)) => error_code::for_topic_error(e),
+                        Some(CommitError::Storage(_)) => code(ResponseError::KafkaStorageError),
+                        None => code(ResponseError::UnknownTopicOrPartition),
+                    };
+                    MetadataResponseTopic::default()
+                        .with_name(Some(TopicName(str_bytes(name))))
+                        .with_error_code(error)
+                }
+            })
+            .collect(),
+    };
+    let brokers = image
+        .brokers
+        .values()
+        .map(|b| {
+            MetadataResponseBroker::default()
+                .with_node_id(BrokerId(b.node_id))
+                .with_host(str_bytes(&b.host))
+                .with_port(b.port as i32)
+        })
+        .collect();
+    MetadataResponse::default()
+        .with_brokers(brokers)
+        .with_cluster_id(Some(str_bytes(&broker.config.cluster_id)))
+        .with_controller_id(BrokerId(broker.config.node_id))
+        .with_topics(topics)
+}
+
+fn topic_entry(image: &MetadataImage, topic: &TopicImage) -> MetadataResponseTopic {
+    let partitions = topic
+        .partitions
+        .iter()
+        .map(|(index, p)| {
+            let leader_alive = image.brokers.contains_key(&p.leader);
+            MetadataResponsePartition::default()
+                .with_partition_index(*index)
+                .with_error_code(if leader_alive { 0 } else { code(ResponseError::LeaderNotAvailable) })
+                .with_leader_id(BrokerId(p.leader))
+                .with_leader_epoch(p.leader_epoch)
+                .with_replica_nodes(p.replicas.iter().map(|r| BrokerId(*r)).collect())
+                .with_isr_nodes(p.isr.iter().map(|r| BrokerId(*r)).collect())
+        })
+        .collect();
+    MetadataResponseTopic::default()
+        .with_name(Some(TopicName(str_bytes(&topic.name))))
+        .with_topic_id(uuid::Uuid::from_bytes(topic.topic_id))
+        .with_is_internal(false)
+        .with_partitions(partitions)
+}

@@ -1,0 +1,14 @@
+//! odradek: a Kafka-compatible event-streaming broker written for
+//! deterministic simulation testing.
+//!
+//! - [`core`]: sans-IO state machines (partition replica, metadata, topic configs).
+//! - [`log`]: the segmented on-disk partition log, on top of the [`io::disk::Disk`] seam.
+//! - [`io`]: the runtime seam: disks (real and simulated) and the clock.
+//! - [`kafka`]: the Kafka wire protocol, decoded into calls on the broker.
+//! - [`server`]: the node: listener, connections, the tasks that drive the core.
+
+pub mod core;
+pub mod io;
+pub mod kafka;
+pub mod log;
+pub mod server;

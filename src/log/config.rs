@@ -1,0 +1,30 @@
+//! The settings of one partition log, taken from its topic's configs.
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LogConfig {
+    /// `segment.bytes`: roll to a new segment past this size.
+    pub segment_bytes: u64,
+    /// `segment.ms`: roll a segment older than this (-1: never by age).
+    pub segment_ms: i64,
+    /// `index.interval.bytes`: bytes between two offset-index entries.
+    pub index_interval_bytes: u64,
+    /// `retention.ms`: delete segments whose newest record is older (-1: never).
+    pub retention_ms: i64,
+    /// `retention.bytes`: delete oldest segments past this size (-1: never).
+    pub retention_bytes: i64,
+    /// Verify CRC-32C during recovery. Only the `no-crc-check` bug switch clears it.
+    pub verify_crc_on_recovery: bool,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            segment_bytes: 1 << 30,
+            segment_ms: 7 * 24 * 3600 * 1000,
+            index_interval_bytes: 4096,
+            retention_ms: 7 * 24 * 3600 * 1000,
+            retention_bytes: -1,
+            verify_crc_on_recovery: true,
+        }
+    }
+}

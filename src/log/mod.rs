@@ -1,0 +1,17 @@
+//! The partition log: record batches in segments on a [`crate::io::disk::Disk`].
+//!
+//! - `record_batch`: the v2 batch header, CRC-32C, offset patching.
+//! - `segment`, `offset_index`, `time_index`: one segment and its indexes.
+//! - `recovery`: scanning a segment at startup, finding the torn tail.
+//! - `partition_log`: append, read, truncate, retention, sync bookkeeping.
+
+pub mod config;
+pub mod offset_index;
+pub mod partition_log;
+pub mod record_batch;
+pub mod recovery;
+pub mod segment;
+pub mod time_index;
+
+pub use config::LogConfig;
+pub use partition_log::{AppendInfo, LogError, PartitionLog, RecoveryReport, SyncWork};

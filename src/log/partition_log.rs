@@ -1,0 +1,589 @@
+//! The log of one partition replica: an ordered set of segments on a [`Disk`].
+//!
+//! Offsets are assigned here: a produced record set gets consecutive offsets
+//! from the log end offset, its batch headers are patched (outside the CRC)
+//! and the bytes are appended as sent. Durability is explicit: appends land
+//! in the page cache and [`PartitionLog::take_sync_work`] /
+//! [`PartitionLog::complete_sync`] move the durable end offset, which the
+//! server drives with real or simulated fsyncs.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use crate::io::disk::{join, Disk, DiskError};
+use crate::log::config::LogConfig;
+use crate::log::offset_index::OffsetIndex;
+use crate::log::record_batch::{self, BatchHeader, BATCH_HEADER_SIZE_BYTES};
+use crate::log::recovery::{scan_segment, SegmentScan};
+use crate::log::segment::{self, Segment};
+use crate::log::time_index::TimeIndex;
+
+/// Name of the file holding an offset below which every segment was synced.
+const RECOVERY_POINT_FILE: &str = "recovery-point";
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LogError {
+    #[error(transparent)]
+    Disk(#[from] DiskError),
+    #[error("log {dir} is offline after a storage failure: {cause}")]
+    Offline { dir: String, cause: String },
+    #[error("offset {requested} is outside [{start}, {end}]")]
+    OffsetOutOfRange { requested: i64, start: i64, end: i64 },
+}
+
+/// What a startup recovery did; surfaced in logs and metrics.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RecoveryReport {
+    pub segments_loaded: usize,
+    pub segments_scanned: usize,
+    pub segments_dropped: usize,
+    /// Bytes cut off torn or corrupt tails.
+    pub truncated_bytes: u64,
+    /// Why the first truncation happened.
+    pub first_stop_reason: Option<String>,
+}
+
+/// Where an append landed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AppendInfo {
+    pub base_offset: i64,
+    pub last_offset: i64,
+    /// `log_start_offset` at the time of the append (returned in Produce).
+    pub log_start_offset: i64,
+}
+
+/// Files to fsync to make everything up to `end_offset` durable.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SyncWork {
+    pub paths: Vec<String>,
+    pub end_offset: i64,
+}
+
+pub struct PartitionLog {
+    disk: Arc<dyn Disk>,
+    dir: String,
+    config: LogConfig,
+    segments: BTreeMap<i64, Segment>,
+    log_start_offset: i64,
+    durable_end_offset: i64,
+    /// Files (and the dir) written since their last sync.
+    unsynced_paths: BTreeSet<String>,
+    /// Set after a write or sync failure: the log takes no more writes until
+    /// a restart recovers it from what is on disk.
+    failure: Option<String>,
+}
+
+impl PartitionLog {
+    /// Opens (or creates) the log in `dir`, recovering torn tails.
+    pub fn open(
+        disk: Arc<dyn Disk>,
+        dir: &str,
+        config: LogConfig,
+        now_ms: i64,
+    ) -> Result<(PartitionLog, RecoveryReport), LogError> {
+        disk.create_dir_all(dir)?;
+        let mut bases: Vec<i64> =
+            disk.list_dir(dir)?.iter().filter_map(|n| segment::parse_log_file_name(n)).collect();
+        bases.sort_unstable();
+        let recovery_point = read_recovery_point(disk.as_ref(), dir);
+        // Segments wholly below the recovery point were synced: trust their
+        // indexes. Scan from the segment holding the recovery point onwards.
+        let first_scanned = bases.iter().rposition(|b| *b <= recovery_point).unwrap_or(0);
+        let mut report = RecoveryReport::default();
+        let mut segments = BTreeMap::new();
+        let mut expected_base: Option<i64> = None;
+        let mut dropping = false;
+        for (i, base) in bases.iter().copied().enumerate() {
+            let mut seg = Segment::new(dir, base, now_ms);
+            if dropping || expected_base.is_some_and(|e| e != base) {
+                // Data after a gap or a torn segment is not contiguous: drop it.
+                dropping = true;
+                for path in seg.file_paths() {
+                    remove_if_exists(disk.as_ref(), path)?;
+                }
+                report.segments_dropped += 1;
+                continue;
+            }
+            let next_base = bases.get(i + 1).copied();
+            let loaded = if i < first_scanned {
+                load_clean_segment(disk.as_ref(), &mut seg, next_base)?
+            } else {
+                false
+            };
+            if loaded {
+                report.segments_loaded += 1;
+            } else {
+                report.segments_scanned += 1;
+                let scan = scan_segment(
+                    disk.as_ref(),
+                    seg.log_path(),
+                    0,
+                    base,
+                    config.verify_crc_on_recovery,
+                )?;
+                rebuild_from_scan(disk.as_ref(), &mut seg, &scan, config.index_interval_bytes)?;
+                if scan.discarded_bytes > 0 {
+                    report.truncated_bytes += scan.discarded_bytes;
+                    if report.first_stop_reason.is_none() {
+                        report.first_stop_reason = scan.stop_reason.as_ref().map(|e| e.to_string());
+                    }
+                    dropping = true;
+                }
+            }
+            expected_base = Some(seg.next_offset);
+            segments.insert(base, seg);
+        }
+        if segments.is_empty() {
+            segments.insert(0, Segment::new(dir, 0, now_ms));
+        }
+        let log_start_offset = *segments.keys().next().expect("at least one segment");
+        let log_end_offset = segments.values().next_back().expect("non-empty").next_offset;
+        let mut log = PartitionLog {
+            disk,
+            dir: dir.to_string(),
+            config,
+            segments,
+            log_start_offset,
+            // What recovery kept is what survived: treat it as durable once
+            // the repairs below are synced.
+            durable_end_offset: 0,
+            unsynced_paths: BTreeSet::new(),
+            failure: None,
+        };
+        for seg in log.segments.values() {
+            for path in seg.file_paths() {
+                log.unsynced_paths.insert(path.to_string());
+            }
+        }
+        log.unsynced_paths.insert(log.dir.clone());
+        log.durable_end_offset = log.log_start_offset;
+        assert!(log.log_start_offset <= log_end_offset);
+        Ok((log, report))
+    }
+
+    pub fn dir(&self) -> &str {
+        &self.dir
+    }
+    pub fn config(&self) -> &LogConfig {
+        &self.config
+    }
+    pub fn set_config(&mut self, config: LogConfig) {
+        self.config = config;
+    }
+    pub fn log_start_offset(&self) -> i64 {
+        self.log_start_offset
+    }
+    /// The offset the next appended record gets (LEO).
+    pub fn log_end_offset(&self) -> i64 {
+        self.active().next_offset
+    }
+    /// Everything below this offset is on stable storage.
+    pub fn durable_end_offset(&self) -> i64 {
+        self.durable_end_offset
+    }
+    pub fn size_bytes(&self) -> u64 {
+        self.segments.values().map(|s| s.size_bytes).sum()
+    }
+    pub fn segment_count(&self) -> usize {
+        self.segments.len()
+    }
+    pub fn is_offline(&self) -> bool {
+        self.failure.is_some()
+    }
+
+    fn active(&self) -> &Segment {
+        self.segments.values().next_back().expect("a log always has a segment")
+    }
+
+    fn check_online(&self) -> Result<(), LogError> {
+        match &self.failure {
+            Some(cause) => Err(LogError::Offline { dir: self.dir.clone(), cause: cause.clone() }),
+            None => Ok(()),
+        }
+    }
+
+    fn fail(&mut self, cause: &DiskError) -> LogError {
+        tracing::error!(dir = %self.dir, %cause, "partition log goes offline");
+        self.failure = Some(cause.to_string());
+        LogError::Disk(cause.clone())
+    }
+
+    /// Appends a validated record set (`headers` from
+    /// [`record_batch::validate_produced`]), assigning offsets from the log
+    /// end and stamping `leader_epoch` on each batch.
+    pub fn append(
+        &mut self,
+        records: &mut [u8],
+        headers: &[BatchHeader],
+        leader_epoch: i32,
+        now_ms: i64,
+    ) -> Result<AppendInfo, LogError> {
+        self.check_online()?;
+        assert!(!headers.is_empty(), "append of an empty record set");
+        let base_offset = self.log_end_offset();
+        let record_count: i64 = headers.iter().map(|h| h.last_offset_delta as i64 + 1).sum();
+        let last_offset = base_offset + record_count - 1;
+        self.maybe_roll(records.len() as u64, last_offset, now_ms)?;
+
+        let mut patched = Vec::with_capacity(headers.len());
+        let mut position = 0usize;
+        let mut next = base_offset;
+        for header in headers {
+            let batch = &mut records[position..position + header.size_bytes];
+            record_batch::patch_base_offset(batch, next);
+            record_batch::patch_leader_epoch(batch, leader_epoch);
+            let mut h = *header;
+            h.base_offset = next;
+            h.partition_leader_epoch = leader_epoch;
+            patched.push(h);
+            next = h.next_offset();
+            position += header.size_bytes;
+        }
+        assert_eq!(position, records.len(), "headers cover the record set");
+        assert_eq!(next, last_offset + 1);
+
+        let disk = Arc::clone(&self.disk);
+        let interval = self.config.index_interval_bytes;
+        let seg = self.segments.values_mut().next_back().expect("active segment");
+        let start_size = seg.size_bytes;
+        let log_path = seg.log_path().to_string();
+        if let Err(e) = disk.append(&log_path, records) {
+            // Put the file back as it was, or stop taking writes.
+            if disk.truncate(&log_path, start_size).is_err() {
+                return Err(self.fail(&e));
+            }
+            return Err(LogError::Disk(e));
+        }
+        let mut batch_position = start_size;
+        let mut index_result = Ok(());
+        for h in &patched {
+            let entries = seg.note_batch(batch_position, h, interval);
+            batch_position += h.size_bytes as u64;
+            if index_result.is_ok() {
+                index_result = seg.write_index_entries(disk.as_ref(), entries);
+            }
+        }
+        for path in seg.file_paths() {
+            self.unsynced_paths.insert(path.to_string());
+        }
+        if let Err(e) = index_result {
+            // The data is written but an index is not: recovery rebuilds it.
+            return Err(self.fail(&e));
+        }
+        assert_eq!(self.log_end_offset(), last_offset + 1);
+        Ok(AppendInfo { base_offset, last_offset, log_start_offset: self.log_start_offset })
+    }
+
+    fn maybe_roll(&mut self, incoming_bytes: u64, last_offset: i64, now_ms: i64) -> Result<(), LogError> {
+        let active = self.active();
+        let too_big = active.size_bytes + incoming_bytes > self.config.segment_bytes;
+        let too_old =
+            self.config.segment_ms >= 0 && now_ms - active.created_ms >= self.config.segment_ms;
+        let offsets_overflow = !active.fits_offset(last_offset);
+        if !active.is_empty() && (too_big || too_old || offsets_overflow) {
+            self.roll(now_ms);
+        }
+        Ok(())
+    }
+
+    /// Starts a new, empty active segment at the log end offset.
+    pub fn roll(&mut self, now_ms: i64) {
+        let base = self.log_end_offset();
+        if self.active().is_empty() {
+            return;
+        }
+        self.segments.insert(base, Segment::new(&self.dir, base, now_ms));
+        self.unsynced_paths.insert(self.dir.clone());
+    }
+
+    /// Reads whole batches starting with the one holding `offset`, up to
+    /// `max_bytes` (but always at least one batch), never including a batch
+    /// that ends past `upper_bound_offset` (the high watermark).
+    pub fn read(&self, offset: i64, max_bytes: usize, upper_bound_offset: i64) -> Result<Vec<u8>, LogError> {
+        let end = self.log_end_offset();
+        if offset < self.log_start_offset || offset > end {
+            return Err(LogError::OffsetOutOfRange { requested: offset, start: self.log_start_offset, end });
+        }
+        let upper = upper_bound_offset.min(end);
+        if offset >= upper {
+            return Ok(Vec::new());
+        }
+        let first_base = match self.segments.range(..=offset).next_back() {
+            Some((base, _)) => *base,
+            None => self.log_start_offset,
+        };
+        for seg in self.segments.range(first_base..).map(|(_, s)| s) {
+            if seg.next_offset <= offset {
+                continue;
+            }
+            if seg.base_offset >= upper {
+                break;
+            }
+            return self.read_from_segment(seg, offset, max_bytes, upper);
+        }
+        Ok(Vec::new())
+    }
+
+    fn read_from_segment(
+        &self,
+        seg: &Segment,
+        offset: i64,
+        max_bytes: usize,
+        upper: i64,
+    ) -> Result<Vec<u8>, LogError> {
+        let path = seg.log_path();
+        // Walk headers from the index hint to the batch holding `offset`.
+        let mut position = seg.scan_start_position(offset);
+        let start = loop {
+            if position >= seg.size_bytes {
+                return Ok(Vec::new());
+            }
+            let head = self.disk.read_at(path, position, BATCH_HEADER_SIZE_BYTES)?;
+            let header = record_batch::parse_header_prefix(&head).map_err(|e| corrupt(path, position, e))?;
+            if header.next_offset() > offset {
+                break (position, header);
+            }
+            position += header.size_bytes as u64;
+        };
+        let (start_position, first) = start;
+        if first.next_offset() > upper {
+            return Ok(Vec::new());
+        }
+        let want = (max_bytes.max(first.size_bytes) as u64).min(seg.size_bytes - start_position);
+        let mut bytes = self.disk.read_at(path, start_position, want as usize)?;
+        // Keep whole batches below the upper bound.
+        let mut keep = 0usize;
+        for (at, header) in record_batch::headers(&bytes) {
+            if header.next_offset() > upper {
+                break;
+            }
+            keep = at + header.size_bytes;
+        }
+        bytes.truncate(keep);
+        Ok(bytes)
+    }
+
+    /// The first offset whose batch has a timestamp at or after `timestamp_ms`,
+    /// with that batch's max timestamp; `None` if every batch is older.
+    /// Resolution is one batch: records inside a batch are not decoded.
+    pub fn find_offset_by_timestamp(&self, timestamp_ms: i64) -> Result<Option<(i64, i64)>, LogError> {
+        for seg in self.segments.values() {
+            if seg.max_timestamp_ms < timestamp_ms {
+                continue;
+            }
+            let start_offset = seg.base_offset + seg.time_index.search_start(timestamp_ms) as i64;
+            let mut position = seg.scan_start_position(start_offset);
+            while position < seg.size_bytes {
+                let head = self.disk.read_at(seg.log_path(), position, BATCH_HEADER_SIZE_BYTES)?;
+                let header = record_batch::parse_header_prefix(&head)
+                    .map_err(|e| corrupt(seg.log_path(), position, e))?;
+                if header.max_timestamp_ms >= timestamp_ms && header.next_offset() > self.log_start_offset {
+                    let offset = header.base_offset.max(self.log_start_offset);
+                    return Ok(Some((offset, header.max_timestamp_ms)));
+                }
+                position += header.size_bytes as u64;
+            }
+        }
+        Ok(None)
+    }
+
+    /// Removes every record at or after `offset` (a batch holding `offset` is
+    /// removed whole). Used when a replica's log must match its leader's.
+    pub fn truncate_to(&mut self, offset: i64) -> Result<(), LogError> {
+        self.check_online()?;
+        if offset >= self.log_end_offset() {
+            return Ok(());
+        }
+        let offset = offset.max(self.log_start_offset);
+        let doomed: Vec<i64> = self.segments.range(offset + 1..).map(|(b, _)| *b).collect();
+        for base in doomed {
+            if base == self.log_start_offset {
+                continue; // the first segment is kept and truncated below
+            }
+            let seg = self.segments.remove(&base).expect("listed");
+            for path in seg.file_paths() {
+                remove_if_exists(self.disk.as_ref(), path)?;
+                self.unsynced_paths.remove(path);
+            }
+            self.unsynced_paths.insert(self.dir.clone());
+        }
+        let disk = Arc::clone(&self.disk);
+        let seg = self.segments.values_mut().next_back().expect("segment");
+        // Walk from the start of the segment: the max timestamp below the
+        // cut is needed as well as the cut position.
+        let mut position = 0;
+        let mut max_ts = -1;
+        let mut cut = (seg.size_bytes, seg.next_offset);
+        while position < seg.size_bytes {
+            let head = disk.read_at(seg.log_path(), position, BATCH_HEADER_SIZE_BYTES)?;
+            let header = record_batch::parse_header_prefix(&head)
+                .map_err(|e| corrupt(seg.log_path(), position, e))?;
+            if header.next_offset() > offset {
+                cut = (position, header.base_offset);
+                break;
+            }
+            max_ts = max_ts.max(header.max_timestamp_ms);
+            position += header.size_bytes as u64;
+        }
+        disk.truncate(seg.log_path(), cut.0)?;
+        seg.truncate_in_memory(cut.0, cut.1, max_ts);
+        seg.rewrite_indexes(disk.as_ref())?;
+        for path in seg.file_paths() {
+            self.unsynced_paths.insert(path.to_string());
+        }
+        self.durable_end_offset = self.durable_end_offset.min(self.log_end_offset());
+        Ok(())
+    }
+
+    /// Deletes whole segments past `retention.ms` or `retention.bytes`. The
+    /// active segment is rolled first when every record in it has expired.
+    /// Returns how many segments were deleted.
+    pub fn apply_retention(&mut self, now_ms: i64) -> Result<usize, LogError> {
+        self.check_online()?;
+        let retention_ms = self.config.retention_ms;
+        let expired = |seg: &Segment| {
+            let newest_ms = if seg.max_timestamp_ms >= 0 { seg.max_timestamp_ms } else { seg.created_ms };
+            retention_ms >= 0 && now_ms - newest_ms > retention_ms
+        };
+        if !self.active().is_empty() && expired(self.active()) {
+            self.roll(now_ms);
+        }
+        let mut total = self.size_bytes() as i64;
+        let mut doomed = Vec::new();
+        let active_base = self.active().base_offset;
+        for seg in self.segments.values() {
+            if seg.base_offset == active_base {
+                break;
+            }
+            let over_size = self.config.retention_bytes >= 0
+                && total - seg.size_bytes as i64 >= self.config.retention_bytes;
+            if expired(seg) || over_size {
+                doomed.push(seg.base_offset);
+                total -= seg.size_bytes as i64;
+            } else {
+                break;
+            }
+        }
+        for base in &doomed {
+            let seg = self.segments.remove(base).expect("listed");
+            for path in seg.file_paths() {
+                remove_if_exists(self.disk.as_ref(), path)?;
+                self.unsynced_paths.remove(path);
+            }
+        }
+        if !doomed.is_empty() {
+            self.unsynced_paths.insert(self.dir.clone());
+            self.log_start_offset = *self.segments.keys().next().expect("active segment kept");
+            self.durable_end_offset = self.durable_end_offset.max(self.log_start_offset);
+        }
+        Ok(doomed.len())
+    }
+
+    /// Takes the set of files written since the last sync. The caller syncs
+    /// them (in order), then calls [`PartitionLog::complete_sync`].
+    pub fn take_sync_work(&mut self) -> SyncWork {
+        SyncWork {
+            paths: std::mem::take(&mut self.unsynced_paths).into_iter().collect(),
+            end_offset: self.log_end_offset(),
+        }
+    }
+
+    /// Records that the files of a [`SyncWork`] are durable.
+    pub fn complete_sync(&mut self, work: &SyncWork) {
+        if self.failure.is_some() {
+            return;
+        }
+        let end = work.end_offset.min(self.log_end_offset());
+        self.durable_end_offset = self.durable_end_offset.max(end);
+        assert!(self.durable_end_offset <= self.log_end_offset());
+    }
+
+    /// A sync failed: after a failed fsync the page cache may have dropped
+    /// the data (fsyncgate), so the log stops taking writes until restart.
+    pub fn sync_failed(&mut self, error: &DiskError) {
+        self.fail(error);
+    }
+
+    pub fn has_unsynced_data(&self) -> bool {
+        !self.unsynced_paths.is_empty() || self.durable_end_offset < self.log_end_offset()
+    }
+
+    /// Writes the recovery point (a durable offset) so the next start only
+    /// scans segments from there. Call only with a synced log.
+    pub fn write_recovery_point(&mut self) -> Result<String, LogError> {
+        let path = join(&self.dir, RECOVERY_POINT_FILE);
+        let point = self.durable_end_offset;
+        self.disk.write_file(&path, format!("{point}\n").as_bytes())?;
+        Ok(path)
+    }
+
+    /// Deletes the whole log directory (topic deletion).
+    pub fn delete(self) -> Result<(), LogError> {
+        self.disk.remove_dir_all(&self.dir)?;
+        Ok(())
+    }
+}
+
+fn corrupt(path: &str, position: u64, e: record_batch::BatchError) -> LogError {
+    LogError::Disk(DiskError::Io { path: path.to_string(), detail: format!("bad batch at {position}: {e}") })
+}
+
+fn remove_if_exists(disk: &dyn Disk, path: &str) -> Result<(), DiskError> {
+    match disk.remove_file(path) {
+        Ok(()) | Err(DiskError::NotFound { .. }) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+fn read_recovery_point(disk: &dyn Disk, dir: &str) -> i64 {
+    let path = join(dir, RECOVERY_POINT_FILE);
+    let Ok(bytes) = disk.read_at(&path, 0, 32) else { return 0 };
+    std::str::from_utf8(&bytes).ok().and_then(|s| s.trim().parse().ok()).unwrap_or(0)
+}
+
+/// Loads a segment below the recovery point from its index files; returns
+/// false (so the caller scans it) if they do not fit the log file.
+fn load_clean_segment(disk: &dyn Disk, seg: &mut Segment, next_base: Option<i64>) -> Result<bool, LogError> {
+    let Some(next_offset) = next_base else { return Ok(false) };
+    let size = disk.file_len(seg.log_path())?;
+    let [_, index_path, time_path] = seg.file_paths();
+    let read_all = |p: &str| -> Option<Vec<u8>> {
+        let len = disk.file_len(p).ok()?;
+        disk.read_at(p, 0, len as usize).ok()
+    };
+    let (Some(index_bytes), Some(time_bytes)) = (read_all(index_path), read_all(time_path)) else {
+        return Ok(false);
+    };
+    let (Some(offset_index), Some(time_index)) =
+        (OffsetIndex::decode(&index_bytes, size), TimeIndex::decode(&time_bytes))
+    else {
+        return Ok(false);
+    };
+    let max_ts = time_index.last_timestamp_ms().unwrap_or(-1);
+    seg.install_loaded(size, next_offset, max_ts, offset_index, time_index);
+    Ok(true)
+}
+
+/// Truncates a scanned segment to its valid end and rebuilds its indexes.
+fn rebuild_from_scan(
+    disk: &dyn Disk,
+    seg: &mut Segment,
+    scan: &SegmentScan,
+    index_interval_bytes: u64,
+) -> Result<(), LogError> {
+    if scan.discarded_bytes > 0 {
+        tracing::warn!(
+            path = seg.log_path(),
+            valid_end = scan.valid_end_bytes,
+            discarded = scan.discarded_bytes,
+            reason = ?scan.stop_reason,
+            "truncating a torn or corrupt log tail"
+        );
+        disk.truncate(seg.log_path(), scan.valid_end_bytes)?;
+    }
+    for (position, header) in &scan.batches {
+        let _ = seg.note_batch(*position, header, index_interval_bytes);
+    }
+    seg.rewrite_indexes(disk)?;
+    Ok(())
+}

@@ -1,0 +1,257 @@
+//! The broker's shared state: the metadata image (fed by the metadata
+//! journal), and the partitions this node hosts, reconciled with the image
+//! after every committed change.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, RwLock};
+
+use tokio::sync::Notify;
+
+use crate::core::controller::{self, CreateTopic, TopicError};
+use crate::core::metadata::{MetadataImage, MetadataRecord, TopicImage};
+use crate::core::topic_config::{TopicConfig, TopicDefaults};
+use crate::io::clock::now_ms;
+use crate::io::disk::{join, Disk, DiskError};
+use crate::server::config::BrokerConfig;
+use crate::server::metadata_journal::MetadataJournal;
+use crate::server::partition_handle::{partition_dir, PartitionHandle};
+use crate::server::BrokerError;
+
+const METADATA_DIR: &str = "__cluster_metadata-0";
+
+#[derive(Debug, thiserror::Error)]
+pub enum CommitError {
+    #[error(transparent)]
+    Topic(#[from] TopicError),
+    #[error("metadata log write failed: {0}")]
+    Storage(#[from] DiskError),
+}
+
+pub struct Broker {
+    pub config: BrokerConfig,
+    pub defaults: TopicDefaults,
+    disk: Arc<dyn Disk>,
+    journal: tokio::sync::Mutex<MetadataJournal>,
+    image: RwLock<Arc<MetadataImage>>,
+    partitions: RwLock<BTreeMap<(String, i32), Arc<PartitionHandle>>>,
+    /// Notified whenever any partition's high watermark moves.
+    pub hw_changed: Arc<Notify>,
+}
+
+impl Broker {
+    /// Replays the metadata journal, registers this node and opens (and
+    /// recovers) every partition it hosts.
+    pub async fn open(config: BrokerConfig, disk: Arc<dyn Disk>) -> Result<Arc<Broker>, BrokerError> {
+        let storage = |e: DiskError| BrokerError::Storage(e.to_string());
+        disk.create_dir_all(&config.data_dir).map_err(storage)?;
+        let metadata_dir = join(&config.data_dir, METADATA_DIR);
+        let (journal, records) = MetadataJournal::open(Arc::clone(&disk), &metadata_dir).map_err(storage)?;
+        let mut image = MetadataImage::default();
+        for record in &records {
+            image.apply(record);
+        }
+        tracing::info!(records = records.len(), topics = image.topics.len(), "metadata replayed");
+        let defaults = TopicDefaults {
+            fsync_policy: config.default_fsync_policy,
+            retention_ms: config.default_retention_ms,
+            retention_bytes: config.default_retention_bytes,
+            segment_bytes: config.default_segment_bytes,
+            ..TopicDefaults::default()
+        };
+        let broker = Arc::new(Broker {
+            defaults,
+            disk,
+            journal: tokio::sync::Mutex::new(journal),
+            image: RwLock::new(Arc::new(image)),
+            partitions: RwLock::new(BTreeMap::new()),
+            hw_changed: Arc::new(Notify::new()),
+            config,
+        });
+        broker.register().await.map_err(|e| BrokerError::Storage(e.to_string()))?;
+        broker.remove_orphan_dirs().map_err(storage)?;
+        broker.reconcile().await;
+        Ok(broker)
+    }
+
+    pub fn image(&self) -> Arc<MetadataImage> {
+        Arc::clone(&self.image.read().expect("image lock poisoned"))
+    }
+
+    pub fn partition(&self, topic: &str, partition: i32) -> Option<Arc<PartitionHandle>> {
+        let partitions = self.partitions.read().expect("partitions lock poisoned");
+        partitions.get(&(topic.to_string(), partition)).cloned()
+    }
+
+    pub fn all_partitions(&self) -> Vec<Arc<PartitionHandle>> {
+        self.partitions.read().expect("partitions lock poisoned").values().cloned().collect()
+    }
+
+    pub fn topic_config(&self, topic: &TopicImage) -> TopicConfig {
+        TopicConfig::resolve(&topic.configs, &self.defaults)
+    }
+
+    async fn register(&self) -> Result<(), CommitError> {
+        let image = self.image();
+        let known = image.brokers.get(&self.config.node_id);
+        let epoch = known.map(|b| b.broker_epoch + 1).unwrap_or(0);
+        let current = known.is_some_and(|b| {
+            b.host == self.config.advertise_host && b.port == self.config.advertise_port
+        });
+        if current {
+            return Ok(());
+        }
+        self.commit(vec![MetadataRecord::RegisterBroker {
+            node_id: self.config.node_id,
+            host: self.config.advertise_host.clone(),
+            port: self.config.advertise_port,
+            broker_epoch: epoch,
+        }])
+        .await
+    }
+
+    /// Commits records to the metadata log, applies them, and brings the
+    /// hosted partitions in line with the new image.
+    pub async fn commit(&self, records: Vec<MetadataRecord>) -> Result<(), CommitError> {
+        self.commit_checked(|_| Ok(records)).await
+    }
+
+    /// Builds records from the current image and commits them, atomically
+    /// with respect to other commits (so validation sees the latest image).
+    pub async fn commit_checked(
+        &self,
+        build: impl FnOnce(&MetadataImage) -> Result<Vec<MetadataRecord>, TopicError>,
+    ) -> Result<(), CommitError> {
+        let mut journal = self.journal.lock().await;
+        let image = self.image();
+        let records = build(&image)?;
+        if records.is_empty() {
+            return Ok(());
+        }
+        journal.commit(&records).await?;
+        let mut next = (*image).clone();
+        for record in &records {
+            next.apply(record);
+        }
+        *self.image.write().expect("image lock poisoned") = Arc::new(next);
+        drop(journal);
+        self.reconcile().await;
+        Ok(())
+    }
+
+    pub async fn create_topic(&self, request: CreateTopic<'_>) -> Result<(), CommitError> {
+        let default_partitions = self.config.default_partitions;
+        let cluster_id = self.config.cluster_id.clone();
+        self.commit_checked(|image| controller::create_topic(image, &request, default_partitions, &cluster_id))
+            .await
+    }
+
+    /// Creates `name` with the defaults if it does not exist (auto-create).
+    pub async fn ensure_topic(&self, name: &str) -> Result<(), CommitError> {
+        let request = CreateTopic { name, num_partitions: -1, replication_factor: -1, configs: BTreeMap::new() };
+        match self.create_topic(request).await {
+            Err(CommitError::Topic(TopicError::AlreadyExists(_))) => Ok(()),
+            other => other,
+        }
+    }
+
+    /// Opens partitions the image assigns here and drops the ones it no
+    /// longer has (deleted topics), removing their files.
+    async fn reconcile(&self) {
+        let image = self.image();
+        let mut wanted = BTreeSet::new();
+        for topic in image.topics.values() {
+            for (index, p) in &topic.partitions {
+                if p.replicas.contains(&self.config.node_id) {
+                    wanted.insert((topic.name.clone(), *index));
+                }
+            }
+        }
+        let stale: Vec<Arc<PartitionHandle>> = {
+            let mut partitions = self.partitions.write().expect("partitions lock poisoned");
+            let gone: Vec<(String, i32)> = partitions
+                .iter()
+                .filter(|(key, handle)| {
+                    !wanted.contains(*key) || image.topics.get(&key.0).is_none_or(|t| t.topic_id != handle.topic_id)
+                })
+                .map(|(key, _)| key.clone())
+                .collect();
+            gone.iter().filter_map(|key| partitions.remove(key)).collect()
+        };
+        for handle in stale {
+            handle.resign();
+            if let Err(e) = self.disk.remove_dir_all(&handle.dir()) {
+                tracing::error!(dir = handle.dir(), %e, "cannot remove a deleted partition's files");
+            }
+        }
+        for (topic_name, index) in wanted {
+            if self.partition(&topic_name, index).is_some() {
+                continue;
+            }
+            let topic = &image.topics[&topic_name];
+            let p = &topic.partitions[&index];
+            let config = self.topic_config(topic);
+            let opened = PartitionHandle::open(
+                Arc::clone(&self.disk),
+                &self.config.data_dir,
+                &topic_name,
+                topic.topic_id,
+                index,
+                self.config.node_id,
+                p.leader_epoch,
+                p.isr.clone(),
+                config,
+                !self.config.bugs.no_crc_check,
+                self.config.bugs.ack_before_sync,
+                Arc::clone(&self.hw_changed),
+                now_ms(),
+            )
+            .await;
+            match opened {
+                Ok((handle, report)) => {
+                    if report.truncated_bytes > 0 || report.segments_dropped > 0 {
+                        tracing::warn!(topic = %topic_name, partition = index, ?report, "recovered a damaged log");
+                    }
+                    let mut partitions = self.partitions.write().expect("partitions lock poisoned");
+                    partitions.insert((topic_name.clone(), index), Arc::new(handle));
+                }
+                Err(e) => tracing::error!(topic = %topic_name, partition = index, %e, "cannot open partition"),
+            }
+        }
+        self.hw_changed.notify_waiters();
+    }
+
+    /// Removes partition directories of topics the image does not have
+    /// (a topic deleted just before a crash).
+    fn remove_orphan_dirs(&self) -> Result<(), DiskError> {
+        let image = self.image();
+        let mut expected = BTreeSet::new();
+        for topic in image.topics.values() {
+            for index in topic.partitions.keys() {
+                expected.insert(partition_dir(&self.config.data_dir, &topic.name, *index));
+            }
+        }
+        for name in self.disk.list_dir(&self.config.data_dir)? {
+            if name == METADATA_DIR || !looks_like_partition_dir(&name) {
+                continue;
+            }
+            let dir = join(&self.config.data_dir, &name);
+            if !expected.contains(&dir) {
+                tracing::info!(dir, "removing the files of a deleted topic");
+                self.disk.remove_dir_all(&dir)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `<topic>-<partition>` with a valid topic name and a number.
+fn looks_like_partition_dir(name: &str) -> bool {
+    match name.rsplit_once('-') {
+        Some((topic, index)) => {
+            !index.is_empty()
+                && index.bytes().all(|b| b.is_ascii_digit())
+                && controller::validate_topic_name(topic).is_ok()
+        }
+        None => false,
+    }
+}

@@ -1,0 +1,74 @@
+//! Broker settings. The names mirror Kafka's where Kafka has one; the CLI in
+//! `main.rs` fills this from flags, `ODRADEK_*` environment variables and an
+//! optional TOML file.
+
+use std::net::SocketAddr;
+
+use crate::core::topic_config::FsyncPolicy;
+
+/// Test-only switches that put a classic bug back, so the simulator can show
+/// that its checkers catch it. All off in every real deployment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BugSwitches {
+    /// Log recovery accepts batches without verifying their CRC-32C.
+    pub no_crc_check: bool,
+    /// With `fsync.policy=always`, answer the producer before the sync is done.
+    pub ack_before_sync: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct BrokerConfig {
+    /// `node.id`: this node's id in the cluster.
+    pub node_id: i32,
+    /// `listeners`: the address the Kafka listener binds.
+    pub listen: SocketAddr,
+    /// `advertised.listeners`: host:port given to clients in Metadata.
+    pub advertise_host: String,
+    pub advertise_port: u16,
+    /// `log.dirs`: the data directory, relative to the disk's root.
+    pub data_dir: String,
+    /// `num.partitions`: partitions of an auto-created topic, and the default
+    /// for CreateTopics with `num_partitions = -1`.
+    pub default_partitions: i32,
+    /// `auto.create.topics.enable`.
+    pub auto_create_topics: bool,
+    /// Default `fsync.policy` of topics that do not set one.
+    pub default_fsync_policy: FsyncPolicy,
+    /// `log.retention.check.interval.ms`.
+    pub retention_check_interval_ms: u64,
+    /// `log.retention.ms` default for new topics (-1: keep forever).
+    pub default_retention_ms: i64,
+    /// `log.retention.bytes` default for new topics (-1: no size limit).
+    pub default_retention_bytes: i64,
+    /// `log.segment.bytes` default for new topics.
+    pub default_segment_bytes: i64,
+    /// `socket.request.max.bytes`: the largest request frame accepted.
+    pub max_request_size_bytes: usize,
+    /// `cluster.id` reported in Metadata.
+    pub cluster_id: String,
+    pub bugs: BugSwitches,
+}
+
+impl BrokerConfig {
+    /// The settings of `cargo run --release`: one node on 127.0.0.1:9092
+    /// storing its data under `./data`.
+    pub fn single_node_default() -> Self {
+        BrokerConfig {
+            node_id: 1,
+            listen: "127.0.0.1:9092".parse().expect("literal address"),
+            advertise_host: "127.0.0.1".to_string(),
+            advertise_port: 9092,
+            data_dir: "data".to_string(),
+            default_partitions: 1,
+            auto_create_topics: true,
+            default_fsync_policy: FsyncPolicy::Interval,
+            retention_check_interval_ms: 300_000,
+            default_retention_ms: 7 * 24 * 3600 * 1000,
+            default_retention_bytes: -1,
+            default_segment_bytes: 1 << 30,
+            max_request_size_bytes: 100 * 1024 * 1024,
+            cluster_id: "odradek-cluster".to_string(),
+            bugs: BugSwitches::default(),
+        }
+    }
+}

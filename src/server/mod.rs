@@ -1,0 +1,78 @@
+//! The node: binds the Kafka listener, serves connections and runs the
+//! background tasks (syncs, retention) that drive the core and the log.
+
+pub mod broker;
+pub mod config;
+pub mod connection;
+pub mod housekeeping;
+pub mod metadata_journal;
+pub mod partition_handle;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use crate::io::disk::Disk;
+pub use config::{BrokerConfig, BugSwitches};
+
+#[derive(Debug, thiserror::Error)]
+pub enum BrokerError {
+    #[error("cannot bind {addr}: {detail}")]
+    Bind { addr: String, detail: String },
+    #[error("cannot open the data directory: {0}")]
+    Storage(String),
+}
+
+/// Runs a broker until `shutdown` completes, then stops cleanly: stops
+/// accepting, syncs every partition and returns.
+///
+/// `disk` holds all state; in the simulator it outlives the node so that a
+/// restarted node finds what survived the crash.
+pub async fn run(
+    config: BrokerConfig,
+    disk: Arc<dyn Disk>,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), BrokerError> {
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| BrokerError::Bind { addr: config.listen.to_string(), detail: e.to_string() })?;
+    let broker = broker::Broker::open(config, disk).await?;
+    tracing::info!(
+        node_id = broker.config.node_id,
+        listen = %broker.config.listen,
+        data_dir = %broker.config.data_dir,
+        "odradek broker ready"
+    );
+    let tasks = vec![
+        tokio::spawn(housekeeping::flusher(Arc::clone(&broker))),
+        tokio::spawn(housekeeping::retention(Arc::clone(&broker))),
+        tokio::spawn(housekeeping::checkpointer(Arc::clone(&broker))),
+    ];
+    let accept = async {
+        loop {
+            match listener.accept().await {
+                Ok((stream, peer)) => {
+                    tokio::spawn(connection::serve(Arc::clone(&broker), stream, peer));
+                }
+                Err(e) => {
+                    tracing::warn!(%e, "accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                }
+            }
+        }
+    };
+    tokio::select! {
+        _ = accept => {}
+        _ = shutdown => {}
+    }
+    tracing::info!("shutting down: syncing every partition");
+    for task in tasks {
+        task.abort();
+    }
+    drop(listener);
+    for handle in broker.all_partitions() {
+        if let Err(e) = handle.checkpoint(crate::io::clock::now_ms()).await {
+            tracing::warn!(topic = %handle.topic, partition = handle.partition, %e, "final sync failed");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,352 @@
+//! A partition hosted on this node: its log and its replica state machine,
+//! driven together. This is where a produced batch is appended and synced,
+//! and where the replica's actions (high watermark moves, produce answers)
+//! are carried out.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::{oneshot, Notify};
+
+use crate::core::metadata::TopicId;
+use crate::core::partition::leader_epoch_cache::LeaderEpochCache;
+use crate::core::partition::{Acks, PartitionAction, PartitionReplica, ProduceWaitError};
+use crate::core::topic_config::{FsyncPolicy, TopicConfig};
+use crate::io::disk::{join, Disk, DiskError};
+use crate::log::record_batch::BatchHeader;
+use crate::log::{AppendInfo, LogError, PartitionLog, RecoveryReport};
+
+const LEADER_EPOCH_FILE: &str = "leader-epoch-checkpoint";
+/// Identifies the topic a directory belongs to, so a deleted topic's leftover
+/// directory is never mistaken for a new topic of the same name.
+pub const PARTITION_METADATA_FILE: &str = "partition.metadata";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProduceError {
+    #[error(transparent)]
+    Log(#[from] LogError),
+    #[error("acks=all needs {required} in-sync replicas")]
+    NotEnoughReplicas { required: i64 },
+    #[error("produce wait failed: {0:?}")]
+    Wait(ProduceWaitError),
+    #[error("timed out waiting for the acknowledgement")]
+    TimedOut,
+}
+
+/// What a fetch of one partition returns.
+#[derive(Debug, Clone, Default)]
+pub struct PartitionRead {
+    pub records: Vec<u8>,
+    pub high_watermark: i64,
+    pub log_start_offset: i64,
+}
+
+struct PartitionState {
+    log: PartitionLog,
+    replica: PartitionReplica,
+    config: TopicConfig,
+    epoch_cache: LeaderEpochCache,
+    waiters: BTreeMap<u64, oneshot::Sender<Result<(), ProduceWaitError>>>,
+    next_request_id: u64,
+    last_sync_ms: i64,
+    /// Test-only bug switch: answer before the sync (which the background
+    /// flusher then does a little later).
+    ack_before_sync: bool,
+}
+
+pub struct PartitionHandle {
+    pub topic: String,
+    pub topic_id: TopicId,
+    pub partition: i32,
+    disk: Arc<dyn Disk>,
+    state: Mutex<PartitionState>,
+    /// One sync at a time per partition; producers queued behind it find
+    /// their records already synced (group commit).
+    sync_gate: tokio::sync::Mutex<()>,
+    /// Woken whenever a high watermark moves (long-polling fetches wait on it).
+    hw_changed: Arc<Notify>,
+}
+
+/// Where a partition's files live: `<data dir>/<topic>-<partition>`.
+pub fn partition_dir(data_dir: &str, topic: &str, partition: i32) -> String {
+    join(data_dir, &format!("{topic}-{partition}"))
+}
+
+impl PartitionHandle {
+    /// Opens the partition's log (recovering it) as leader in `leader_epoch`.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn open(
+        disk: Arc<dyn Disk>,
+        data_dir: &str,
+        topic: &str,
+        topic_id: TopicId,
+        partition: i32,
+        node_id: i32,
+        leader_epoch: i32,
+        isr: Vec<i32>,
+        config: TopicConfig,
+        verify_crc: bool,
+        ack_before_sync_bug: bool,
+        hw_changed: Arc<Notify>,
+        now_ms: i64,
+    ) -> Result<(PartitionHandle, RecoveryReport), LogError> {
+        let dir = partition_dir(data_dir, topic, partition);
+        let id_text = format!("topic_id {}\n", hex(&topic_id));
+        let meta_path = join(&dir, PARTITION_METADATA_FILE);
+        if disk.exists(&dir) {
+            let stored = disk.read_at(&meta_path, 0, 128).unwrap_or_default();
+            if stored != id_text.as_bytes() {
+                tracing::warn!(dir, "removing a directory left by another topic of the same name");
+                disk.remove_dir_all(&dir)?;
+            }
+        }
+        let (mut log, report) = PartitionLog::open(Arc::clone(&disk), &dir, config.log_config(verify_crc), now_ms)?;
+        if !disk.exists(&meta_path) {
+            disk.write_file(&meta_path, id_text.as_bytes())?;
+            disk.sync(&meta_path).await?;
+        }
+        let epoch_path = join(&dir, LEADER_EPOCH_FILE);
+        let mut epoch_cache = match disk.file_len(&epoch_path) {
+            Ok(len) => LeaderEpochCache::decode(&String::from_utf8_lossy(&disk.read_at(&epoch_path, 0, len as usize)?)),
+            Err(_) => LeaderEpochCache::default(),
+        };
+        epoch_cache.truncate_from(log.log_end_offset() + 1);
+        if epoch_cache.assign(leader_epoch, log.log_end_offset()) {
+            disk.write_file(&epoch_path, epoch_cache.encode().as_bytes())?;
+            disk.sync(&epoch_path).await?;
+        }
+        // Make recovery's repairs durable before serving anything.
+        let work = log.take_sync_work();
+        for path in &work.paths {
+            sync_ignoring_removed(disk.as_ref(), path).await?;
+        }
+        log.complete_sync(&work);
+        let mut replica = PartitionReplica::new_leader(
+            node_id,
+            leader_epoch,
+            isr,
+            config.fsync_policy,
+            config.min_insync_replicas.max(1) as usize,
+            log.log_end_offset(),
+        );
+        replica.set_ack_before_sync_bug(ack_before_sync_bug);
+        let state = PartitionState {
+            log,
+            replica,
+            config,
+            epoch_cache,
+            waiters: BTreeMap::new(),
+            next_request_id: 0,
+            last_sync_ms: now_ms,
+            ack_before_sync: ack_before_sync_bug,
+        };
+        let handle = PartitionHandle {
+            topic: topic.to_string(),
+            topic_id,
+            partition,
+            disk,
+            state: Mutex::new(state),
+            sync_gate: tokio::sync::Mutex::new(()),
+            hw_changed,
+        };
+        Ok((handle, report))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, PartitionState> {
+        self.state.lock().expect("partition state poisoned")
+    }
+
+    pub fn leader_epoch(&self) -> i32 {
+        self.lock().replica.leader_epoch()
+    }
+
+    pub fn config(&self) -> TopicConfig {
+        self.lock().config.clone()
+    }
+
+    pub fn update_config(&self, config: TopicConfig, verify_crc: bool) {
+        let mut state = self.lock();
+        state.log.set_config(config.log_config(verify_crc));
+        state.replica.set_fsync_policy(config.fsync_policy);
+        state.config = config;
+    }
+
+    /// Carries out replica actions: answer produce waiters, wake fetchers.
+    fn apply(&self, state: &mut PartitionState, actions: Vec<PartitionAction>) {
+        for action in actions {
+            match action {
+                PartitionAction::HighWatermarkAdvanced { .. } => self.hw_changed.notify_waiters(),
+                PartitionAction::AnswerProduce { request_id, result } => {
+                    if let Some(waiter) = state.waiters.remove(&request_id) {
+                        let _ = waiter.send(result);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Appends a validated record set and waits for the acknowledgement the
+    /// producer asked for, at most `timeout_ms`.
+    pub async fn produce(
+        &self,
+        mut records: Vec<u8>,
+        headers: &[BatchHeader],
+        acks: Acks,
+        timeout_ms: u64,
+        now_ms: i64,
+    ) -> Result<AppendInfo, ProduceError> {
+        let (info, waiter, fsync_always) = {
+            let mut guard = self.lock();
+            let state = &mut *guard;
+            if acks == Acks::All && !state.replica.has_enough_insync_replicas() {
+                return Err(ProduceError::NotEnoughReplicas { required: state.config.min_insync_replicas });
+            }
+            let epoch = state.replica.leader_epoch();
+            let info = state.log.append(&mut records, headers, epoch, now_ms)?;
+            let actions = state.replica.on_local_append(state.log.log_end_offset());
+            self.apply(state, actions);
+            let waiter = if acks == Acks::None {
+                None
+            } else {
+                let request_id = state.next_request_id;
+                state.next_request_id += 1;
+                let (tx, rx) = oneshot::channel();
+                state.waiters.insert(request_id, tx);
+                let actions = state.replica.await_produce(request_id, info.last_offset + 1, acks);
+                self.apply(state, actions);
+                Some(rx)
+            };
+            let sync_now = state.config.fsync_policy == FsyncPolicy::Always && !state.ack_before_sync;
+            (info, waiter, sync_now)
+        };
+        if fsync_always {
+            if let Err(e) = self.sync(now_ms).await {
+                return Err(ProduceError::Log(e));
+            }
+        }
+        let Some(waiter) = waiter else { return Ok(info) };
+        match tokio::time::timeout(std::time::Duration::from_millis(timeout_ms), waiter).await {
+            Ok(Ok(Ok(()))) => Ok(info),
+            Ok(Ok(Err(e))) => Err(ProduceError::Wait(e)),
+            Ok(Err(_)) => Err(ProduceError::Wait(ProduceWaitError::NotLeader)),
+            Err(_) => Err(ProduceError::TimedOut),
+        }
+    }
+
+    /// Syncs everything appended so far. Concurrent callers share one fsync.
+    pub async fn sync(&self, now_ms: i64) -> Result<(), LogError> {
+        let _gate = self.sync_gate.lock().await;
+        let work = {
+            let mut state = self.lock();
+            if state.log.is_offline() {
+                return Err(LogError::Offline { dir: state.log.dir().to_string(), cause: "earlier failure".into() });
+            }
+            if !state.log.has_unsynced_data() {
+                return Ok(());
+            }
+            state.log.take_sync_work()
+        };
+        for path in &work.paths {
+            if let Err(e) = sync_ignoring_removed(self.disk.as_ref(), path).await {
+                let mut state = self.lock();
+                state.log.sync_failed(&e);
+                return Err(LogError::Disk(e));
+            }
+        }
+        let mut guard = self.lock();
+        let state = &mut *guard;
+        state.log.complete_sync(&work);
+        state.last_sync_ms = now_ms;
+        let actions = state.replica.on_local_sync(state.log.durable_end_offset());
+        self.apply(state, actions);
+        Ok(())
+    }
+
+    /// Whether the background flusher should sync now: `interval` when its
+    /// period passed; `always` whenever data is unsynced (only possible after
+    /// a failed produce sync, or with the ack-before-sync bug).
+    pub fn background_sync_due(&self, now_ms: i64) -> bool {
+        let state = self.lock();
+        if state.log.is_offline() || !state.log.has_unsynced_data() {
+            return false;
+        }
+        match state.config.fsync_policy {
+            FsyncPolicy::Always => true,
+            FsyncPolicy::Interval => now_ms - state.last_sync_ms >= state.config.fsync_interval_ms,
+            FsyncPolicy::Never => false,
+        }
+    }
+
+    /// Reads up to `max_bytes` of committed batches from `offset`.
+    pub fn read(&self, offset: i64, max_bytes: usize) -> Result<PartitionRead, LogError> {
+        let state = self.lock();
+        let high_watermark = state.replica.high_watermark();
+        let records = state.log.read(offset, max_bytes, high_watermark)?;
+        Ok(PartitionRead { records, high_watermark, log_start_offset: state.log.log_start_offset() })
+    }
+
+    /// (log start offset, high watermark, log end offset).
+    pub fn offsets(&self) -> (i64, i64, i64) {
+        let state = self.lock();
+        (state.log.log_start_offset(), state.replica.high_watermark(), state.log.log_end_offset())
+    }
+
+    /// The first committed offset with a timestamp at or after `timestamp_ms`.
+    pub fn offset_for_timestamp(&self, timestamp_ms: i64) -> Result<Option<(i64, i64)>, LogError> {
+        let state = self.lock();
+        let found = state.log.find_offset_by_timestamp(timestamp_ms)?;
+        Ok(found.filter(|(offset, _)| *offset < state.replica.high_watermark()))
+    }
+
+    /// Applies retention; returns how many segments were deleted.
+    pub fn apply_retention(&self, now_ms: i64) -> Result<usize, LogError> {
+        let mut guard = self.lock();
+        let state = &mut *guard;
+        let deleted = state.log.apply_retention(now_ms)?;
+        if deleted > 0 {
+            let start = state.log.log_start_offset();
+            state.epoch_cache.truncate_before(start);
+            let actions = state.replica.on_log_start_advanced(start);
+            self.apply(state, actions);
+            tracing::info!(topic = %self.topic, partition = self.partition, deleted, log_start = start, "retention deleted segments");
+        }
+        Ok(deleted)
+    }
+
+    /// Syncs and writes the recovery point so the next start scans little.
+    pub async fn checkpoint(&self, now_ms: i64) -> Result<(), LogError> {
+        self.sync(now_ms).await?;
+        let path = {
+            let mut state = self.lock();
+            if state.log.has_unsynced_data() {
+                return Ok(()); // written meanwhile; next checkpoint
+            }
+            state.log.write_recovery_point()?
+        };
+        self.disk.sync(&path).await?;
+        Ok(())
+    }
+
+    /// Fails every waiting produce (the partition is being removed).
+    pub fn resign(&self) {
+        let mut guard = self.lock();
+        let state = &mut *guard;
+        let actions = state.replica.resign();
+        self.apply(state, actions);
+    }
+
+    pub fn dir(&self) -> String {
+        self.lock().log.dir().to_string()
+    }
+}
+
+async fn sync_ignoring_removed(disk: &dyn Disk, path: &str) -> Result<(), DiskError> {
+    match disk.sync(path).await {
+        Err(DiskError::NotFound { .. }) => Ok(()),
+        other => other,
+    }
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
