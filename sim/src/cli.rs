@@ -7,7 +7,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use odradek::server::BugSwitches;
 use odradek_sim::checker::ViolationKind;
 use odradek_sim::outcome::SeedOutcome;
-use odradek_sim::seed_run::{run_seed, SeedSpec};
+use odradek_sim::seed_run::{quiet_panics, run_seed, SeedSpec};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Bug {
@@ -44,7 +44,10 @@ fn parse_range(text: &str) -> Result<Range<u64>, String> {
     let (start, end) = text
         .split_once("..")
         .ok_or_else(|| format!("expected A..B, got {text:?}"))?;
-    let start: u64 = start.trim().parse().map_err(|e| format!("{start:?}: {e}"))?;
+    let start: u64 = start
+        .trim()
+        .parse()
+        .map_err(|e| format!("{start:?}: {e}"))?;
     let end: u64 = end.trim().parse().map_err(|e| format!("{end:?}: {e}"))?;
     if start >= end {
         return Err(format!("empty range {text}"));
@@ -117,6 +120,9 @@ pub fn main() -> i32 {
         (None, None) => 0..1,
     };
     let sweep = seeds.end - seeds.start > 1;
+    if sweep {
+        quiet_panics();
+    }
     let progress = if sweep {
         let bar = ProgressBar::new(seeds.end - seeds.start);
         bar.set_style(

@@ -39,18 +39,24 @@ pub enum NemesisAction {
     /// The broker node was killed (power loss: the page cache is gone).
     Kill,
     /// The disk applied the crash; one entry per file with unsynced data.
-    DiskCrashed { outcomes: Vec<String> },
+    DiskCrashed {
+        outcomes: Vec<String>,
+    },
     Restart,
     /// The broker's `run` returned (it halted, e.g. on a disk error); a
     /// supervisor restarts it. The page cache survives a process exit.
-    BrokerExited { detail: String },
+    BrokerExited {
+        detail: String,
+    },
     /// Runtime disk faults switched on at these rates (per operation).
     DiskErrorsOn {
         write_eio_probability: f64,
         sync_eio_probability: f64,
     },
     /// The disk reports ENOSPC past this total size.
-    DiskFull { budget_bytes: u64 },
+    DiskFull {
+        budget_bytes: u64,
+    },
     /// Runtime disk faults (EIO, ENOSPC) switched off.
     DiskHealed,
     /// No more faults from here on; the final checks start after this.

@@ -38,7 +38,9 @@ impl Recorder {
     }
 
     pub fn lock(&self) -> MutexGuard<'_, Recording> {
-        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Simulated milliseconds since the run started.

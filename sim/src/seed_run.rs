@@ -135,9 +135,11 @@ async fn simulate(spec: SeedSpec, setup: Setup, disk: Arc<SimDisk>, recorder: Re
         .name("broker")
         .ip(IpAddr::V4(BROKER_IP))
         .init(move || {
-            let (config, disk, recorder) = (config.clone(), broker_disk.clone(), broker_recorder.clone());
+            let (config, disk, recorder) =
+                (config.clone(), broker_disk.clone(), broker_recorder.clone());
             async move {
-                if let Err(error) = odradek::server::run(config, disk, std::future::pending()).await {
+                if let Err(error) = odradek::server::run(config, disk, std::future::pending()).await
+                {
                     recorder.record(EventKind::Nemesis(NemesisAction::BrokerExited {
                         detail: error.to_string(),
                     }));
@@ -149,9 +151,17 @@ async fn simulate(spec: SeedSpec, setup: Setup, disk: Arc<SimDisk>, recorder: Re
         id: broker.id(),
         held_down: AtomicBool::new(false),
     });
-    let client = handle.create_node().name("client").ip(IpAddr::V4(CLIENT_IP)).build();
+    let client = handle
+        .create_node()
+        .name("client")
+        .ip(IpAddr::V4(CLIENT_IP))
+        .build();
     let control = Arc::new(WorkloadControl::default());
-    let workload = client.spawn(workload::run(setup.workload, recorder.clone(), control.clone()));
+    let workload = client.spawn(workload::run(
+        setup.workload,
+        recorder.clone(),
+        control.clone(),
+    ));
     let stop_supervisor = Arc::new(AtomicBool::new(false));
     let supervisor = tokio::spawn(nemesis::supervise(
         node.clone(),
@@ -190,6 +200,23 @@ fn disk_counters(counters: &SimDiskCounters) -> std::collections::BTreeMap<Strin
     .collect()
 }
 
+/// The location of the last panic, noted by [`quiet_panics`]' hook.
+static LAST_PANIC_LOCATION: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
+/// Replaces the panic hook with one that only notes where a panic happened
+/// (a sweep reports panics as violations; backtraces would bury the
+/// progress bar). A single seed keeps the default hook, with its backtrace.
+pub fn quiet_panics() {
+    std::panic::set_hook(Box::new(|info| {
+        let location = info
+            .location()
+            .map(|l| format!("{}:{}", l.file(), l.line()));
+        *LAST_PANIC_LOCATION
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = location;
+    }));
+}
+
 fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     if let Some(message) = payload.downcast_ref::<&str>() {
         message.to_string()
@@ -206,7 +233,8 @@ pub fn run_seed(spec: SeedSpec) -> SeedOutcome {
     let setup = draw_setup(spec.seed);
     let partitions = setup.workload.partitions;
     let disk = Arc::new(
-        SimDisk::new(spec.seed, setup.plan.crash_faults.clone()).with_sync_latency(setup.sync_latency),
+        SimDisk::new(spec.seed, setup.plan.crash_faults.clone())
+            .with_sync_latency(setup.sync_latency),
     );
     let mut runtime = Runtime::with_seed_and_config(spec.seed, madsim::Config::default());
     runtime.set_time_limit(TIME_LIMIT);
@@ -224,7 +252,14 @@ pub fn run_seed(spec: SeedSpec) -> SeedOutcome {
     let simulated_ms = match simulated {
         Ok(ms) => ms,
         Err(payload) => {
-            let message = panic_message(payload.as_ref());
+            let mut message = panic_message(payload.as_ref());
+            let location = LAST_PANIC_LOCATION
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .take();
+            if let Some(location) = location {
+                message = format!("{message} (at {location})");
+            }
             let kind = if message.contains("time limit") {
                 ViolationKind::Liveness
             } else {
@@ -256,7 +291,13 @@ pub fn run_seed(spec: SeedSpec) -> SeedOutcome {
         ok: violations.is_empty(),
         bugs: spec.bug_names(),
         violations,
-        examples: recording.checkers.violations().iter().take(EXAMPLES_MAX).cloned().collect(),
+        examples: recording
+            .checkers
+            .violations()
+            .iter()
+            .take(EXAMPLES_MAX)
+            .cloned()
+            .collect(),
         trace_hash: recording.history.trace_hash().to_hex(),
         events: recording.history.next_seq(),
         simulated_ms,

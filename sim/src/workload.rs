@@ -258,7 +258,16 @@ async fn consume_loop(
     while !control.stop_consuming.load(Ordering::Relaxed) {
         for partition in 0..config.partitions {
             let position = positions[&partition];
-            match poll_once(client, &mut session, &recorder, partition, position, POLL_MAX_WAIT_MS).await {
+            match poll_once(
+                client,
+                &mut session,
+                &recorder,
+                partition,
+                position,
+                POLL_MAX_WAIT_MS,
+            )
+            .await
+            {
                 Ok((next, _)) => {
                     positions.insert(partition, next);
                 }

@@ -363,9 +363,9 @@ impl PartitionLog {
         Ok(bytes)
     }
 
-    /// The first offset whose batch has a timestamp at or after `timestamp_ms`,
-    /// with that batch's max timestamp; `None` if every batch is older.
-    /// Resolution is one batch: records inside a batch are not decoded.
+    /// The first record with a timestamp at or after `timestamp_ms`, as
+    /// (offset, timestamp); `None` if every record is older. Only the one
+    /// batch that holds the answer is decoded (decompressed if need be).
     pub fn find_offset_by_timestamp(&self, timestamp_ms: i64) -> Result<Option<(i64, i64)>, LogError> {
         for seg in self.segments.values() {
             if seg.max_timestamp_ms < timestamp_ms {
@@ -378,8 +378,10 @@ impl PartitionLog {
                 let header = record_batch::parse_header_prefix(&head)
                     .map_err(|e| corrupt(seg.log_path(), position, e))?;
                 if header.max_timestamp_ms >= timestamp_ms && header.next_offset() > self.log_start_offset {
+                    let batch = self.disk.read_at(seg.log_path(), position, header.size_bytes)?;
+                    let first = first_record_at_or_after(&batch, timestamp_ms, self.log_start_offset);
                     let offset = header.base_offset.max(self.log_start_offset);
-                    return Ok(Some((offset, header.max_timestamp_ms)));
+                    return Ok(Some(first.unwrap_or((offset, header.max_timestamp_ms))));
                 }
                 position += header.size_bytes as u64;
             }
@@ -522,6 +524,18 @@ impl PartitionLog {
         self.disk.remove_dir_all(&self.dir)?;
         Ok(())
     }
+}
+
+/// Decodes one stored batch and finds its first record at or after
+/// `timestamp_ms` (and at or after `min_offset`). `None` if the batch does not
+/// decode (the caller falls back to the batch's base offset).
+fn first_record_at_or_after(batch: &[u8], timestamp_ms: i64, min_offset: i64) -> Option<(i64, i64)> {
+    let mut buf = bytes::Bytes::copy_from_slice(batch);
+    let set = kafka_protocol::records::RecordBatchDecoder::decode(&mut buf).ok()?;
+    set.records
+        .iter()
+        .find(|r| r.timestamp >= timestamp_ms && r.offset >= min_offset)
+        .map(|r| (r.offset, r.timestamp))
 }
 
 fn corrupt(path: &str, position: u64, e: record_batch::BatchError) -> LogError {

@@ -40,7 +40,12 @@ impl Checker for CorruptRead {
                     if let Some(problem) = problem {
                         if self.reported.insert((*partition, record.offset)) {
                             let detail = format!("offset {}: {problem}", record.offset);
-                            found.push(Violation::at(ViolationKind::CorruptRead, event, *partition, detail));
+                            found.push(Violation::at(
+                                ViolationKind::CorruptRead,
+                                event,
+                                *partition,
+                                detail,
+                            ));
                         }
                     }
                 }

@@ -15,14 +15,29 @@ pub struct Duplicate {
 }
 
 impl Duplicate {
-    fn saw(&mut self, event: &Event, partition: Partition, offset: Offset, value: &str, found: &mut Vec<Violation>) {
-        let first = *self.position.entry(value.to_string()).or_insert((partition, offset));
+    fn saw(
+        &mut self,
+        event: &Event,
+        partition: Partition,
+        offset: Offset,
+        value: &str,
+        found: &mut Vec<Violation>,
+    ) {
+        let first = *self
+            .position
+            .entry(value.to_string())
+            .or_insert((partition, offset));
         if first != (partition, offset) && self.reported.insert(value.to_string()) {
             let detail = format!(
                 "{value} at partition {} offset {} and at partition {partition} offset {offset}",
                 first.0, first.1
             );
-            found.push(Violation::at(ViolationKind::Duplicate, event, partition, detail));
+            found.push(Violation::at(
+                ViolationKind::Duplicate,
+                event,
+                partition,
+                detail,
+            ));
         }
     }
 }

@@ -14,12 +14,27 @@ pub struct InconsistentOffsets {
 }
 
 impl InconsistentOffsets {
-    fn saw(&mut self, event: &Event, partition: Partition, offset: Offset, value: &str, found: &mut Vec<Violation>) {
+    fn saw(
+        &mut self,
+        event: &Event,
+        partition: Partition,
+        offset: Offset,
+        value: &str,
+        found: &mut Vec<Violation>,
+    ) {
         let key = (partition, offset);
-        let first = self.first_seen.entry(key).or_insert_with(|| value.to_string());
+        let first = self
+            .first_seen
+            .entry(key)
+            .or_insert_with(|| value.to_string());
         if first != value && self.reported.insert(key) {
             let detail = format!("offset {offset} held {first} and later {value}");
-            found.push(Violation::at(ViolationKind::InconsistentOffsets, event, partition, detail));
+            found.push(Violation::at(
+                ViolationKind::InconsistentOffsets,
+                event,
+                partition,
+                detail,
+            ));
         }
     }
 }

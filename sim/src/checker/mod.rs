@@ -197,7 +197,13 @@ pub(crate) mod test_support {
 
         /// A poll by `client` from `fetch_offset` that returned these
         /// (offset, value) pairs; `"!"` stands for a corrupt record.
-        pub fn poll(&mut self, client: u32, partition: Partition, fetch_offset: Offset, records: &[(Offset, &str)]) {
+        pub fn poll(
+            &mut self,
+            client: u32,
+            partition: Partition,
+            fetch_offset: Offset,
+            records: &[(Offset, &str)],
+        ) {
             let invoked_seq = self.history.next_seq();
             let records = records
                 .iter()
@@ -228,7 +234,11 @@ pub(crate) mod test_support {
         }
 
         pub fn names(&self) -> Vec<&'static str> {
-            self.checkers.violations().iter().map(|v| v.kind.name()).collect()
+            self.checkers
+                .violations()
+                .iter()
+                .map(|v| v.kind.name())
+                .collect()
         }
     }
 }

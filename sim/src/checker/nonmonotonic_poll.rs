@@ -33,7 +33,12 @@ impl Checker for NonmonotonicPoll {
                         "consumer {client} read offset {} after offset {last}",
                         record.offset
                     );
-                    found.push(Violation::at(ViolationKind::NonmonotonicPoll, event, *partition, detail));
+                    found.push(Violation::at(
+                        ViolationKind::NonmonotonicPoll,
+                        event,
+                        *partition,
+                        detail,
+                    ));
                 }
             }
             self.last_offset.insert(key, record.offset);

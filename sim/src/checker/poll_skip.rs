@@ -26,7 +26,10 @@ impl Checker for PollSkip {
             return;
         };
         let key = (*client, *partition);
-        let mut expected = self.last_offset.get(&key).map_or(*fetch_offset, |last| last + 1);
+        let mut expected = self
+            .last_offset
+            .get(&key)
+            .map_or(*fetch_offset, |last| last + 1);
         for (index, record) in records.iter().enumerate() {
             if record.offset > expected {
                 let kind = if index == 0 {

@@ -26,7 +26,9 @@ impl Checker for Unseen {
                 offset,
                 ..
             } => {
-                self.acked.entry((*partition, *offset)).or_insert_with(|| value.clone());
+                self.acked
+                    .entry((*partition, *offset))
+                    .or_insert_with(|| value.clone());
             }
             EventKind::Polled {
                 client: FINAL_READER,

@@ -39,7 +39,11 @@ impl Connection {
     /// Sends `request` at `version` and waits for its response. Callers put
     /// a timeout around it; after any error but a Kafka error code, drop the
     /// connection (a late response would be taken for the next one).
-    pub async fn call<R: Request>(&mut self, request: &R, version: i16) -> Result<R::Response, ClientError> {
+    pub async fn call<R: Request>(
+        &mut self,
+        request: &R,
+        version: i16,
+    ) -> Result<R::Response, ClientError> {
         let correlation_id = self.next_correlation_id;
         self.next_correlation_id = self.next_correlation_id.wrapping_add(1);
         let header = RequestHeader::default()

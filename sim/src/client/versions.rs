@@ -47,8 +47,11 @@ impl ApiVersionsInUse {
         let advertised = advertised(connection).await?;
         let mut chosen = [0i16; SUPPORTED.len()];
         for (slot, (api, ours_min, ours_max)) in chosen.iter_mut().zip(SUPPORTED) {
-            let Some((_, min, max)) = advertised.iter().find(|(key, _, _)| *key == api as i16) else {
-                return Err(ClientError::Protocol(format!("broker does not advertise {api:?}")));
+            let Some((_, min, max)) = advertised.iter().find(|(key, _, _)| *key == api as i16)
+            else {
+                return Err(ClientError::Protocol(format!(
+                    "broker does not advertise {api:?}"
+                )));
             };
             let version = ours_max.min(*max);
             if version < ours_min.max(*min) {
