@@ -21,12 +21,13 @@ pub async fn handle(broker: &Broker, request: DeleteTopicsRequest, version: i16)
     }
     let mut responses = Vec::with_capacity(targets.len());
     for (name, id) in targets {
-        let name = name.or_else(|| {
-            id.and_then(|id| broker.image().topic_by_id(id.as_bytes()).map(|t| t.name.clone()))
-        });
+        let image = broker.image();
+        let name = name.or_else(|| id.and_then(|id| image.topic_by_id(id.as_bytes()).map(|t| t.name.clone())));
+        // v6+ answers with the topic id, also when the request named the topic.
+        let known_id = name.as_ref().and_then(|n| image.topics.get(n)).map(|t| uuid::Uuid::from_bytes(t.topic_id));
         let mut result = DeletableTopicResult::default();
         if version >= 6 {
-            result = result.with_topic_id(id.unwrap_or_default());
+            result = result.with_topic_id(known_id.or(id).unwrap_or_default());
         }
         let Some(name) = name else {
             responses.push(result.with_error_code(code(ResponseError::UnknownTopicId)));

@@ -26,7 +26,7 @@ pub fn handle(broker: &Broker, request: DescribeConfigsRequest) -> DescribeConfi
                 .with_resource_type(resource.resource_type)
                 .with_resource_name(resource.resource_name.clone());
             let wanted = |name: &str| {
-                resource.configuration_keys.as_ref().is_none_or(|keys| keys.iter().any(|k| k.as_str() == name))
+                resource.configuration_keys.as_ref().is_none_or(|keys| keys.is_empty() || keys.iter().any(|k| k.as_str() == name))
             };
             let entry = |name: &str, value: String, source: i8| {
                 DescribeConfigsResourceResult::default()

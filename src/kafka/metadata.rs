@@ -13,9 +13,15 @@ use crate::kafka::str_bytes;
 use crate::server::broker::{Broker, CommitError};
 
 pub async fn handle(broker: &Broker, request: MetadataRequest, version: i16) -> MetadataResponse {
-    let requested: Option<Vec<String>> = request.topics.as_ref().map(|topics| {
-        topics.iter().filter_map(|t| t.name.as_ref().map(|n| n.0.to_string())).collect()
-    });
+    // v0 has no null list: an empty list there means "all topics".
+    let all_topics = request.topics.is_none() || version == 0 && request.topics.as_ref().is_some_and(Vec::is_empty);
+    let requested: Option<Vec<String>> = if all_topics {
+        None
+    } else {
+        request.topics.as_ref().map(|topics| {
+            topics.iter().filter_map(|t| t.name.as_ref().map(|n| n.0.to_string())).collect()
+        })
+    };
     // v4+ carries the client's wish; older versions always allowed auto-creation.
     let allow_auto = version < 4 || request.allow_auto_topic_creation;
     let mut creation_errors = std::collections::BTreeMap::new();

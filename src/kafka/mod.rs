@@ -16,6 +16,8 @@ pub mod frame;
 pub mod list_offsets;
 pub mod metadata;
 pub mod produce;
+#[cfg(test)]
+mod snapshot_tests;
 pub mod supported_apis;
 
 use kafka_protocol::protocol::StrBytes;

@@ -8,6 +8,10 @@
 pub mod config;
 pub mod offset_index;
 pub mod partition_log;
+#[cfg(test)]
+mod proptest_partition_log;
+#[cfg(test)]
+mod proptest_record_batch;
 pub mod record_batch;
 pub mod recovery;
 pub mod segment;

@@ -59,7 +59,7 @@ impl OffsetIndex {
     /// Decodes an index file; `None` if it is not a well-formed index of a
     /// segment of `segment_size_bytes` (the caller then rebuilds it).
     pub fn decode(bytes: &[u8], segment_size_bytes: u64) -> Option<OffsetIndex> {
-        if bytes.len() % OFFSET_INDEX_ENTRY_BYTES != 0 {
+        if !bytes.len().is_multiple_of(OFFSET_INDEX_ENTRY_BYTES) {
             return None;
         }
         let mut index = OffsetIndex::default();

@@ -393,10 +393,10 @@ impl PartitionLog {
     /// removed whole). Used when a replica's log must match its leader's.
     pub fn truncate_to(&mut self, offset: i64) -> Result<(), LogError> {
         self.check_online()?;
+        let offset = offset.max(self.log_start_offset);
         if offset >= self.log_end_offset() {
             return Ok(());
         }
-        let offset = offset.max(self.log_start_offset);
         let doomed: Vec<i64> = self.segments.range(offset + 1..).map(|(b, _)| *b).collect();
         for base in doomed {
             if base == self.log_start_offset {

@@ -48,7 +48,9 @@ struct BatchSpec {
 
 impl BatchSpec {
     fn timestamps(&self) -> impl Iterator<Item = i64> + '_ {
-        self.records.iter().map(|r| self.base_timestamp + r.timestamp_delta)
+        self.records
+            .iter()
+            .map(|r| self.base_timestamp + r.timestamp_delta)
     }
 
     /// The records as kafka-protocol models them, at offsets 0..n (what a
@@ -81,8 +83,12 @@ impl BatchSpec {
     }
 
     fn encode_into(&self, buf: &mut BytesMut) {
-        let options = RecordEncodeOptions { version: 2, compression: self.compression };
-        RecordBatchEncoder::encode(buf, &self.records(), &options).expect("kafka-protocol encodes the batch");
+        let options = RecordEncodeOptions {
+            version: 2,
+            compression: self.compression,
+        };
+        RecordBatchEncoder::encode(buf, &self.records(), &options)
+            .expect("kafka-protocol encodes the batch");
     }
 }
 
@@ -131,17 +137,42 @@ fn record_spec() -> impl Strategy<Value = RecordSpec> {
 
 fn producer() -> impl Strategy<Value = Producer> {
     prop_oneof![
-        Just(Producer { id: -1, epoch: -1, base_sequence: -1, transactional: false }),
-        (0i64..i64::MAX, 0i16..i16::MAX, 0i32..i32::MAX / 2, any::<bool>()).prop_map(
-            |(id, epoch, base_sequence, transactional)| Producer { id, epoch, base_sequence, transactional }
-        ),
+        Just(Producer {
+            id: -1,
+            epoch: -1,
+            base_sequence: -1,
+            transactional: false
+        }),
+        (
+            0i64..i64::MAX,
+            0i16..i16::MAX,
+            0i32..i32::MAX / 2,
+            any::<bool>()
+        )
+            .prop_map(|(id, epoch, base_sequence, transactional)| Producer {
+                id,
+                epoch,
+                base_sequence,
+                transactional
+            }),
     ]
 }
 
 fn batch_spec() -> impl Strategy<Value = BatchSpec> {
-    (compression(), producer(), 0i64..(1 << 42), proptest::collection::vec(record_spec(), 1..12)).prop_map(
-        |(compression, producer, base_timestamp, records)| BatchSpec { compression, producer, base_timestamp, records },
+    (
+        compression(),
+        producer(),
+        0i64..(1 << 42),
+        proptest::collection::vec(record_spec(), 1..12),
     )
+        .prop_map(
+            |(compression, producer, base_timestamp, records)| BatchSpec {
+                compression,
+                producer,
+                base_timestamp,
+                records,
+            },
+        )
 }
 
 /// Hostile inputs: random bytes, and valid batches cut short, overwritten
@@ -154,8 +185,12 @@ fn hostile_bytes() -> impl Strategy<Value = Vec<u8>> {
             let at = cut.index(b.len());
             b[..at].to_vec()
         }),
-        (batch_spec(), any::<Index>(), proptest::collection::vec(any::<u8>(), 1..16)).prop_map(
-            |(spec, at, junk)| {
+        (
+            batch_spec(),
+            any::<Index>(),
+            proptest::collection::vec(any::<u8>(), 1..16)
+        )
+            .prop_map(|(spec, at, junk)| {
                 let mut b = encode_all(&[spec]);
                 let start = at.index(b.len());
                 for (i, byte) in junk.iter().enumerate() {
@@ -164,8 +199,7 @@ fn hostile_bytes() -> impl Strategy<Value = Vec<u8>> {
                     }
                 }
                 b
-            }
-        ),
+            }),
         (batch_spec(), any::<i32>()).prop_map(|(spec, length)| {
             let mut b = encode_all(&[spec]);
             b[8..12].copy_from_slice(&length.to_be_bytes());

@@ -66,7 +66,7 @@ impl TimeIndex {
 
     /// Decodes a time index file; `None` if malformed (the caller rebuilds).
     pub fn decode(bytes: &[u8]) -> Option<TimeIndex> {
-        if bytes.len() % TIME_INDEX_ENTRY_BYTES != 0 {
+        if !bytes.len().is_multiple_of(TIME_INDEX_ENTRY_BYTES) {
             return None;
         }
         let mut index = TimeIndex::default();
