@@ -456,7 +456,7 @@ async fn produce_fetch_list_offsets() {
     let offsets: ListOffsetsResponse = call(
         &broker,
         ApiKey::ListOffsets,
-        7,
+        6,
         &list_offsets_request(
             "clicks",
             &[-2, -1, RECORD_TIMESTAMP_MS + 1, RECORD_TIMESTAMP_MS + 100],
