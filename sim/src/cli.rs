@@ -35,9 +35,18 @@ struct Args {
     /// Run every seed twice and report a violation if the traces differ.
     #[arg(long)]
     check_determinism: bool,
+    /// Experiment beyond what one node promises: flip a bit in synced data
+    /// at a third of the crashes (expect violations; not a regression test).
+    #[arg(long)]
+    synced_bit_flips: bool,
     /// Stop a sweep at the first failing seed.
     #[arg(long)]
     fail_fast: bool,
+    /// Invert the exit status: succeed only if some seed reports a
+    /// violation (CI uses it with `--bug` to prove the checkers have teeth).
+    /// Stops at the first failing seed.
+    #[arg(long)]
+    expect_violations: bool,
 }
 
 fn parse_range(text: &str) -> Result<Range<u64>, String> {
@@ -137,7 +146,12 @@ pub fn main() -> i32 {
     let sweep_started = std::time::Instant::now();
     let (mut passed, mut failed) = (0u64, Vec::new());
     for seed in seeds.clone() {
-        let outcome = run_checked(SeedSpec { seed, bugs }, args.check_determinism);
+        let spec = SeedSpec {
+            seed,
+            bugs,
+            synced_bit_flip_probability: if args.synced_bit_flips { 0.3 } else { 0.0 },
+        };
+        let outcome = run_checked(spec, args.check_determinism);
         if args.json {
             let line = serde_json::to_string(&outcome).expect("outcome serializes");
             progress.suspend(|| println!("{line}"));
@@ -159,7 +173,7 @@ pub fn main() -> i32 {
         }
         progress.set_message(format!("{} failed", failed.len()));
         progress.inc(1);
-        if args.fail_fast && !failed.is_empty() {
+        if (args.fail_fast || args.expect_violations) && !failed.is_empty() {
             break;
         }
     }
@@ -176,6 +190,12 @@ pub fn main() -> i32 {
                 format!("; failing seeds: {failed:?}")
             }
         );
+    }
+    if args.expect_violations {
+        if failed.is_empty() {
+            eprintln!("expected a violation, but every seed passed: the checkers missed the bug");
+        }
+        return i32::from(failed.is_empty());
     }
     i32::from(!failed.is_empty())
 }

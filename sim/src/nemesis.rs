@@ -86,7 +86,7 @@ async fn power_loss(node: &BrokerNode, disk: &SimDisk, recorder: &Recorder, down
 
 /// Runs the plan; returns after the last fault, with the disk healed.
 pub async fn run(plan: NemesisPlan, node: Arc<BrokerNode>, disk: Arc<SimDisk>, recorder: Recorder) {
-    let mut rng = ChaCha8Rng::seed_from_u64(plan.seed ^ 0x6e65_6d65_7369_73);
+    let mut rng = ChaCha8Rng::seed_from_u64(plan.seed ^ 0x006e_656d_6573_6973);
     let started = tokio::time::Instant::now();
     sleep(plan.start).await;
     let between = |rng: &mut ChaCha8Rng, (low, high): (u64, u64)| {

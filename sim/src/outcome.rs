@@ -26,7 +26,8 @@ pub struct RunStats {
 pub struct SeedOutcome {
     pub seed: u64,
     pub ok: bool,
-    /// Bug switches that were on (`no-crc-check`, `ack-before-sync`).
+    /// Bug switches that were on (`no-crc-check`, `ack-before-sync`), and
+    /// experiments (`experiment:synced-bit-flips`).
     pub bugs: Vec<String>,
     /// Violation counts by name.
     pub violations: BTreeMap<String, usize>,
@@ -45,7 +46,10 @@ impl SeedOutcome {
     pub fn replay_command(&self) -> String {
         let mut command = format!("sim/run.sh --seed {}", self.seed);
         for bug in &self.bugs {
-            command.push_str(&format!(" --bug {bug}"));
+            match bug.strip_prefix("experiment:") {
+                Some(experiment) => command.push_str(&format!(" --{experiment}")),
+                None => command.push_str(&format!(" --bug {bug}")),
+            }
         }
         command
     }

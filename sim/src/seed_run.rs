@@ -46,6 +46,9 @@ const EXAMPLES_MAX: usize = 8;
 pub struct SeedSpec {
     pub seed: u64,
     pub bugs: BugSwitches,
+    /// Experiment beyond the single-node promise: at each crash, the chance
+    /// of one flipped bit in already-synced data (0 in normal runs).
+    pub synced_bit_flip_probability: f64,
 }
 
 impl SeedSpec {
@@ -56,6 +59,9 @@ impl SeedSpec {
         }
         if self.bugs.ack_before_sync {
             names.push("ack-before-sync".to_string());
+        }
+        if self.synced_bit_flip_probability > 0.0 {
+            names.push("experiment:synced-bit-flips".to_string());
         }
         names
     }
@@ -230,8 +236,9 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 /// Runs one seed and judges it.
 pub fn run_seed(spec: SeedSpec) -> SeedOutcome {
     let wall_started = std::time::Instant::now();
-    let setup = draw_setup(spec.seed);
+    let mut setup = draw_setup(spec.seed);
     let partitions = setup.workload.partitions;
+    setup.plan.crash_faults.synced_bit_flip_probability = spec.synced_bit_flip_probability;
     let disk = Arc::new(
         SimDisk::new(spec.seed, setup.plan.crash_faults.clone())
             .with_sync_latency(setup.sync_latency),

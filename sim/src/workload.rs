@@ -199,7 +199,7 @@ async fn produce_loop(
 }
 
 /// One fetch of `partition` from `position`, recorded; returns the new
-/// position. `None` when the fetch failed.
+/// position and the high watermark.
 async fn poll_once(
     client: ClientId,
     session: &mut Session,

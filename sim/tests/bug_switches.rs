@@ -11,8 +11,14 @@ const SEEDS: u64 = 20;
 /// The first seed whose run reports one of `names`.
 fn first_seed_reporting(bugs: BugSwitches, names: &[&str]) -> Option<u64> {
     (0..SEEDS).find(|seed| {
-        let outcome = run_seed(SeedSpec { seed: *seed, bugs });
-        names.iter().any(|name| outcome.violations.contains_key(*name))
+        let outcome = run_seed(SeedSpec {
+            seed: *seed,
+            bugs,
+            ..SeedSpec::default()
+        });
+        names
+            .iter()
+            .any(|name| outcome.violations.contains_key(*name))
     })
 }
 

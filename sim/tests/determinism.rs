@@ -14,7 +14,10 @@ fn same_seed_same_trace() {
     let second = run_seed(spec);
     assert_eq!(first.trace_hash, second.trace_hash);
     assert_eq!(first.events, second.events);
-    assert!(first.stats.acked > 0, "the workload got records acknowledged");
+    assert!(
+        first.stats.acked > 0,
+        "the workload got records acknowledged"
+    );
     assert!(first.stats.kills > 0, "the nemesis crashed the broker");
 }
 

@@ -146,6 +146,9 @@ impl Disk for RealDisk {
         let cached = if full.is_dir() { None } else { self.file(path, false).ok() };
         let path = path.to_string();
         Box::pin(async move {
+            // madsim deprecates spawn_blocking (real files are not simulated;
+            // the simulator uses SimDisk), but it still runs it.
+            #[allow(deprecated)]
             let job = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
                 match cached {
                     Some(file) => file.sync_data(),

@@ -20,7 +20,8 @@ pub struct SegmentScan {
     pub stop_reason: Option<BatchError>,
 }
 
-/// Scans `path` from `start_position`, expecting offsets from `min_offset`.
+/// Scans `path` from `start_position`, expecting the first batch at
+/// `min_offset` (the segment's base offset) and dense offsets after it.
 /// With `verify_crc == false` (the `no-crc-check` bug switch) corrupt batches
 /// whose headers look plausible are accepted.
 pub fn scan_segment(
@@ -32,7 +33,9 @@ pub fn scan_segment(
 ) -> DiskResult<SegmentScan> {
     let file_len = disk.file_len(path)?;
     let mut position = start_position;
+    let segment_base_offset = min_offset;
     let mut expected_min_offset = min_offset;
+    let mut last_leader_epoch = i32::MIN;
     let mut batches = Vec::new();
     let mut stop_reason = None;
     while position < file_len {
@@ -62,10 +65,22 @@ pub fn scan_segment(
                 break;
             }
         };
-        if header.base_offset < expected_min_offset {
-            stop_reason = Some(BatchError::Invalid { reason: "offsets go backwards" });
+        // The CRC does not cover the base offset or the leader epoch (the
+        // broker patches them), so a damaged tail can carry a bad one with a
+        // good CRC: offsets must continue exactly, epochs must not go back.
+        if header.base_offset != expected_min_offset {
+            stop_reason = Some(BatchError::Invalid { reason: "offsets do not continue the log" });
             break;
         }
+        if header.last_offset() - segment_base_offset > u32::MAX as i64 {
+            stop_reason = Some(BatchError::Invalid { reason: "offset beyond what a segment can index" });
+            break;
+        }
+        if header.partition_leader_epoch < last_leader_epoch {
+            stop_reason = Some(BatchError::Invalid { reason: "leader epoch goes backwards" });
+            break;
+        }
+        last_leader_epoch = header.partition_leader_epoch;
         expected_min_offset = header.next_offset();
         batches.push((position, header));
         position += size as u64;
