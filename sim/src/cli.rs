@@ -119,6 +119,14 @@ fn print_human(outcome: &SeedOutcome) {
 
 pub fn main() -> i32 {
     let args = Args::parse();
+    // Broker logs for debugging one seed: ODRADEK_SIM_LOG=odradek=debug.
+    if let Ok(filter) = std::env::var("ODRADEK_SIM_LOG") {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+            .with_writer(std::io::stderr)
+            .without_time()
+            .init();
+    }
     let bugs = BugSwitches {
         no_crc_check: args.bug.contains(&Bug::NoCrcCheck),
         ack_before_sync: args.bug.contains(&Bug::AckBeforeSync),

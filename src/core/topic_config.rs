@@ -211,6 +211,7 @@ impl TopicConfig {
             retention_ms: self.retention_ms,
             retention_bytes: self.retention_bytes,
             verify_crc_on_recovery,
+            leader_epoch_max: i32::MAX,
         }
     }
 

@@ -14,6 +14,10 @@ pub struct LogConfig {
     pub retention_bytes: i64,
     /// Verify CRC-32C during recovery. Only the `no-crc-check` bug switch clears it.
     pub verify_crc_on_recovery: bool,
+    /// The partition's current leader epoch. The CRC does not cover a
+    /// batch's leader epoch, so recovery treats a stored batch claiming a
+    /// later epoch as damaged.
+    pub leader_epoch_max: i32,
 }
 
 impl Default for LogConfig {
@@ -25,6 +29,7 @@ impl Default for LogConfig {
             retention_ms: 7 * 24 * 3600 * 1000,
             retention_bytes: -1,
             verify_crc_on_recovery: true,
+            leader_epoch_max: i32::MAX,
         }
     }
 }

@@ -120,6 +120,7 @@ impl PartitionLog {
                     0,
                     base,
                     config.verify_crc_on_recovery,
+                    config.leader_epoch_max,
                 )?;
                 rebuild_from_scan(disk.as_ref(), &mut seg, &scan, config.index_interval_bytes)?;
                 if scan.discarded_bytes > 0 {

@@ -145,6 +145,7 @@ fn log_config() -> impl Strategy<Value = LogConfig> {
         retention_ms: -1,
         retention_bytes: -1,
         verify_crc_on_recovery: true,
+        ..LogConfig::default()
     })
 }
 

@@ -30,6 +30,7 @@ pub fn scan_segment(
     start_position: u64,
     min_offset: i64,
     verify_crc: bool,
+    leader_epoch_max: i32,
 ) -> DiskResult<SegmentScan> {
     let file_len = disk.file_len(path)?;
     let mut position = start_position;
@@ -78,6 +79,10 @@ pub fn scan_segment(
         }
         if header.partition_leader_epoch < last_leader_epoch {
             stop_reason = Some(BatchError::Invalid { reason: "leader epoch goes backwards" });
+            break;
+        }
+        if header.partition_leader_epoch > leader_epoch_max {
+            stop_reason = Some(BatchError::Invalid { reason: "leader epoch from the future" });
             break;
         }
         last_leader_epoch = header.partition_leader_epoch;

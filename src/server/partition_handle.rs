@@ -14,7 +14,7 @@ use crate::core::partition::{Acks, PartitionAction, PartitionReplica, ProduceWai
 use crate::core::topic_config::{FsyncPolicy, TopicConfig};
 use crate::io::disk::{join, Disk, DiskError};
 use crate::log::record_batch::BatchHeader;
-use crate::log::{AppendInfo, LogError, PartitionLog, RecoveryReport};
+use crate::log::{AppendInfo, LogConfig, LogError, PartitionLog, RecoveryReport};
 
 const LEADER_EPOCH_FILE: &str = "leader-epoch-checkpoint";
 /// Identifies the topic a directory belongs to, so a deleted topic's leftover
@@ -100,7 +100,8 @@ impl PartitionHandle {
                 disk.remove_dir_all(&dir)?;
             }
         }
-        let (mut log, report) = PartitionLog::open(Arc::clone(&disk), &dir, config.log_config(verify_crc), now_ms)?;
+        let log_config = LogConfig { leader_epoch_max: leader_epoch, ..config.log_config(verify_crc) };
+        let (mut log, report) = PartitionLog::open(Arc::clone(&disk), &dir, log_config, now_ms)?;
         if !disk.exists(&meta_path) {
             disk.write_file(&meta_path, id_text.as_bytes())?;
             disk.sync(&meta_path).await?;
@@ -166,7 +167,8 @@ impl PartitionHandle {
 
     pub fn update_config(&self, config: TopicConfig, verify_crc: bool) {
         let mut state = self.lock();
-        state.log.set_config(config.log_config(verify_crc));
+        let leader_epoch_max = state.replica.leader_epoch();
+        state.log.set_config(LogConfig { leader_epoch_max, ..config.log_config(verify_crc) });
         state.replica.set_fsync_policy(config.fsync_policy);
         state.config = config;
     }
