@@ -16,7 +16,11 @@ use odradek::io::real_disk::RealDisk;
 use odradek::server::{self, BrokerConfig};
 
 #[derive(Parser, Debug)]
-#[command(name = "odradek", version, about = "A Kafka-compatible event-streaming broker (one node of a cluster).")]
+#[command(
+    name = "odradek",
+    version,
+    about = "A Kafka-compatible event-streaming broker (one node of a cluster)."
+)]
 struct Cli {
     /// TOML file with any of the settings below (keys as the long flag names,
     /// e.g. `node-id = 1`, `listen = "0.0.0.0:9092"`). Flags and env win.
@@ -54,7 +58,11 @@ struct Cli {
     #[arg(long, env = "ODRADEK_DEFAULT_RETENTION_MS", allow_hyphen_values = true)]
     default_retention_ms: Option<i64>,
     /// retention.bytes of topics that set none (Kafka: log.retention.bytes). Default -1 (no limit).
-    #[arg(long, env = "ODRADEK_DEFAULT_RETENTION_BYTES", allow_hyphen_values = true)]
+    #[arg(
+        long,
+        env = "ODRADEK_DEFAULT_RETENTION_BYTES",
+        allow_hyphen_values = true
+    )]
     default_retention_bytes: Option<i64>,
     /// segment.bytes of topics that set none (Kafka: log.segment.bytes). Default 1 GiB.
     #[arg(long, env = "ODRADEK_DEFAULT_SEGMENT_BYTES")]
@@ -65,9 +73,15 @@ struct Cli {
 }
 
 fn file_settings(path: &std::path::Path) -> Result<BTreeMap<String, toml::Value>, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let table: toml::Table = text.parse().map_err(|e| format!("{}: {e}", path.display()))?;
-    Ok(table.into_iter().map(|(k, v)| (k.replace('_', "-"), v)).collect())
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let table: toml::Table = text
+        .parse()
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(table
+        .into_iter()
+        .map(|(k, v)| (k.replace('_', "-"), v))
+        .collect())
 }
 
 fn build_config(cli: Cli) -> Result<(BrokerConfig, std::path::PathBuf), String> {
@@ -76,9 +90,18 @@ fn build_config(cli: Cli) -> Result<(BrokerConfig, std::path::PathBuf), String> 
         None => BTreeMap::new(),
     };
     let known = [
-        "node-id", "listen", "advertise", "data-dir", "default-partitions", "auto-create-topics",
-        "default-fsync-policy", "retention-check-interval-ms", "default-retention-ms",
-        "default-retention-bytes", "default-segment-bytes", "max-request-size-bytes",
+        "node-id",
+        "listen",
+        "advertise",
+        "data-dir",
+        "default-partitions",
+        "auto-create-topics",
+        "default-fsync-policy",
+        "retention-check-interval-ms",
+        "default-retention-ms",
+        "default-retention-bytes",
+        "default-segment-bytes",
+        "max-request-size-bytes",
     ];
     if let Some(unknown) = file.keys().find(|k| !known.contains(&k.as_str())) {
         return Err(format!("unknown setting {unknown:?} in the config file"));
@@ -86,20 +109,30 @@ fn build_config(cli: Cli) -> Result<(BrokerConfig, std::path::PathBuf), String> 
     let int = |key: &str| file.get(key).and_then(|v| v.as_integer());
     let string = |key: &str| file.get(key).and_then(|v| v.as_str().map(str::to_string));
     let mut config = BrokerConfig::single_node_default();
-    config.node_id = cli.node_id.or(int("node-id").map(|v| v as i32)).unwrap_or(config.node_id);
+    config.node_id = cli
+        .node_id
+        .or(int("node-id").map(|v| v as i32))
+        .unwrap_or(config.node_id);
     if let Some(listen) = cli.listen.map(Ok).or(string("listen").map(|s| s.parse())) {
         config.listen = listen.map_err(|e| format!("bad listen address: {e}"))?;
     }
-    let advertise = cli.advertise.or(string("advertise")).unwrap_or_else(|| config.listen.to_string());
-    let (host, port) = advertise.rsplit_once(':').ok_or("advertise must be host:port")?;
+    let advertise = cli
+        .advertise
+        .or(string("advertise"))
+        .unwrap_or_else(|| config.listen.to_string());
+    let (host, port) = advertise
+        .rsplit_once(':')
+        .ok_or("advertise must be host:port")?;
     config.advertise_host = host.to_string();
     config.advertise_port = port.parse().map_err(|_| "bad advertised port")?;
     let data_dir = cli
         .data_dir
         .or(string("data-dir").map(Into::into))
         .unwrap_or_else(|| std::path::PathBuf::from("data"));
-    config.default_partitions =
-        cli.default_partitions.or(int("default-partitions").map(|v| v as i32)).unwrap_or(config.default_partitions);
+    config.default_partitions = cli
+        .default_partitions
+        .or(int("default-partitions").map(|v| v as i32))
+        .unwrap_or(config.default_partitions);
     if config.default_partitions < 1 {
         return Err("default-partitions must be at least 1".into());
     }
@@ -108,19 +141,25 @@ fn build_config(cli: Cli) -> Result<(BrokerConfig, std::path::PathBuf), String> 
         .or(file.get("auto-create-topics").and_then(|v| v.as_bool()))
         .unwrap_or(config.auto_create_topics);
     if let Some(policy) = cli.default_fsync_policy.or(string("default-fsync-policy")) {
-        config.default_fsync_policy =
-            FsyncPolicy::parse(&policy).ok_or("default-fsync-policy must be always, interval or never")?;
+        config.default_fsync_policy = FsyncPolicy::parse(&policy)
+            .ok_or("default-fsync-policy must be always, interval or never")?;
     }
     config.retention_check_interval_ms = cli
         .retention_check_interval_ms
         .or(int("retention-check-interval-ms").map(|v| v as u64))
         .unwrap_or(config.retention_check_interval_ms);
-    config.default_retention_ms =
-        cli.default_retention_ms.or(int("default-retention-ms")).unwrap_or(config.default_retention_ms);
-    config.default_retention_bytes =
-        cli.default_retention_bytes.or(int("default-retention-bytes")).unwrap_or(config.default_retention_bytes);
-    config.default_segment_bytes =
-        cli.default_segment_bytes.or(int("default-segment-bytes")).unwrap_or(config.default_segment_bytes);
+    config.default_retention_ms = cli
+        .default_retention_ms
+        .or(int("default-retention-ms"))
+        .unwrap_or(config.default_retention_ms);
+    config.default_retention_bytes = cli
+        .default_retention_bytes
+        .or(int("default-retention-bytes"))
+        .unwrap_or(config.default_retention_bytes);
+    config.default_segment_bytes = cli
+        .default_segment_bytes
+        .or(int("default-segment-bytes"))
+        .unwrap_or(config.default_segment_bytes);
     config.max_request_size_bytes = cli
         .max_request_size_bytes
         .or(int("max-request-size-bytes").map(|v| v as usize))
@@ -134,13 +173,14 @@ async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(term) => term,
-            Err(_) => {
-                let _ = ctrl_c.await;
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(term) => term,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = ctrl_c => {}
             _ = term.recv() => {}
@@ -151,7 +191,10 @@ async fn shutdown_signal() {
 }
 
 fn main() -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("odradek: cannot start the runtime: {e}");

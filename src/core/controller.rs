@@ -31,7 +31,12 @@ pub enum TopicError {
 
 /// Checks a topic name the way Kafka does.
 pub fn validate_topic_name(name: &str) -> Result<(), TopicError> {
-    let bad = |reason| Err(TopicError::InvalidName { name: name.to_string(), reason });
+    let bad = |reason| {
+        Err(TopicError::InvalidName {
+            name: name.to_string(),
+            reason,
+        })
+    };
     if name.is_empty() {
         return bad("empty");
     }
@@ -41,7 +46,10 @@ pub fn validate_topic_name(name: &str) -> Result<(), TopicError> {
     if name.len() > TOPIC_NAME_LENGTH_MAX {
         return bad("longer than 249 characters");
     }
-    if !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-') {
+    if !name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-')
+    {
         return bad("only ASCII letters, digits, '.', '_' and '-' are allowed");
     }
     Ok(())
@@ -63,7 +71,9 @@ pub fn derive_topic_id(cluster_id: &str, name: &str, applied_count: u64) -> Topi
 }
 
 fn fnv1a64(bytes: &[u8], basis: u64) -> u64 {
-    bytes.iter().fold(basis, |h, b| (h ^ *b as u64).wrapping_mul(0x0000_0100_0000_01b3))
+    bytes.iter().fold(basis, |h, b| {
+        (h ^ *b as u64).wrapping_mul(0x0000_0100_0000_01b3)
+    })
 }
 
 /// A validated request to create one topic.
@@ -87,14 +97,25 @@ pub fn create_topic(
     if image.topics.contains_key(request.name) {
         return Err(TopicError::AlreadyExists(request.name.to_string()));
     }
-    let partitions = if request.num_partitions == -1 { default_partitions } else { request.num_partitions };
+    let partitions = if request.num_partitions == -1 {
+        default_partitions
+    } else {
+        request.num_partitions
+    };
     if !(1..=PARTITIONS_PER_TOPIC_MAX).contains(&partitions) {
         return Err(TopicError::InvalidPartitions(partitions));
     }
     let live: Vec<i32> = image.brokers.keys().copied().collect();
-    let replication = if request.replication_factor == -1 { 1 } else { request.replication_factor as i32 };
+    let replication = if request.replication_factor == -1 {
+        1
+    } else {
+        request.replication_factor as i32
+    };
     if replication < 1 || replication as usize > live.len() {
-        return Err(TopicError::InvalidReplicationFactor { requested: replication, available: live.len() });
+        return Err(TopicError::InvalidReplicationFactor {
+            requested: replication,
+            available: live.len(),
+        });
     }
     TopicConfig::validate(&request.configs)?;
     let topic_id = derive_topic_id(cluster_id, request.name, image.applied_count);
@@ -105,8 +126,9 @@ pub fn create_topic(
     }];
     for partition in 0..partitions {
         // Round-robin placement: replica i of partition p on broker (p + i).
-        let replicas: Vec<i32> =
-            (0..replication).map(|i| live[((partition + i) as usize) % live.len()]).collect();
+        let replicas: Vec<i32> = (0..replication)
+            .map(|i| live[((partition + i) as usize) % live.len()])
+            .collect();
         records.push(MetadataRecord::CreatePartition {
             topic_id,
             partition,
@@ -120,8 +142,13 @@ pub fn create_topic(
 }
 
 pub fn delete_topic(image: &MetadataImage, name: &str) -> Result<Vec<MetadataRecord>, TopicError> {
-    let topic = image.topics.get(name).ok_or_else(|| TopicError::Unknown(name.to_string()))?;
-    Ok(vec![MetadataRecord::DeleteTopic { topic_id: topic.topic_id }])
+    let topic = image
+        .topics
+        .get(name)
+        .ok_or_else(|| TopicError::Unknown(name.to_string()))?;
+    Ok(vec![MetadataRecord::DeleteTopic {
+        topic_id: topic.topic_id,
+    }])
 }
 
 /// Grows a topic to `new_total` partitions (Kafka never shrinks them).
@@ -130,20 +157,32 @@ pub fn create_partitions(
     name: &str,
     new_total: i32,
 ) -> Result<Vec<MetadataRecord>, TopicError> {
-    let topic = image.topics.get(name).ok_or_else(|| TopicError::Unknown(name.to_string()))?;
+    let topic = image
+        .topics
+        .get(name)
+        .ok_or_else(|| TopicError::Unknown(name.to_string()))?;
     let current = topic.partitions.len() as i32;
     if new_total <= current || new_total > PARTITIONS_PER_TOPIC_MAX {
         return Err(TopicError::InvalidPartitions(new_total));
     }
     let live: Vec<i32> = image.brokers.keys().copied().collect();
-    let replication = topic.partitions.values().next().map(|p| p.replicas.len()).unwrap_or(1);
+    let replication = topic
+        .partitions
+        .values()
+        .next()
+        .map(|p| p.replicas.len())
+        .unwrap_or(1);
     if live.len() < replication {
-        return Err(TopicError::InvalidReplicationFactor { requested: replication as i32, available: live.len() });
+        return Err(TopicError::InvalidReplicationFactor {
+            requested: replication as i32,
+            available: live.len(),
+        });
     }
     Ok((current..new_total)
         .map(|partition| {
-            let replicas: Vec<i32> =
-                (0..replication).map(|i| live[(partition as usize + i) % live.len()]).collect();
+            let replicas: Vec<i32> = (0..replication)
+                .map(|i| live[(partition as usize + i) % live.len()])
+                .collect();
             MetadataRecord::CreatePartition {
                 topic_id: topic.topic_id,
                 partition,
@@ -162,36 +201,69 @@ mod tests {
 
     fn image_with_broker() -> MetadataImage {
         let mut image = MetadataImage::default();
-        image.apply(&MetadataRecord::RegisterBroker { node_id: 1, host: "h".into(), port: 9092, broker_epoch: 0 });
+        image.apply(&MetadataRecord::RegisterBroker {
+            node_id: 1,
+            host: "h".into(),
+            port: 9092,
+            broker_epoch: 0,
+        });
         image
     }
 
     #[test]
     fn create_then_delete_a_topic() {
         let mut image = image_with_broker();
-        let request = CreateTopic { name: "t", num_partitions: 3, replication_factor: -1, configs: BTreeMap::new() };
+        let request = CreateTopic {
+            name: "t",
+            num_partitions: 3,
+            replication_factor: -1,
+            configs: BTreeMap::new(),
+        };
         let records = create_topic(&image, &request, 1, "c").unwrap();
         records.iter().for_each(|r| image.apply(r));
         assert_eq!(image.topics["t"].partitions.len(), 3);
-        assert_eq!(create_topic(&image, &request, 1, "c"), Err(TopicError::AlreadyExists("t".into())));
+        assert_eq!(
+            create_topic(&image, &request, 1, "c"),
+            Err(TopicError::AlreadyExists("t".into()))
+        );
         let records = create_partitions(&image, "t", 5).unwrap();
         records.iter().for_each(|r| image.apply(r));
         assert_eq!(image.topics["t"].partitions.len(), 5);
-        delete_topic(&image, "t").unwrap().iter().for_each(|r| image.apply(r));
+        delete_topic(&image, "t")
+            .unwrap()
+            .iter()
+            .for_each(|r| image.apply(r));
         assert!(image.topics.is_empty() && image.topic_names.is_empty());
     }
 
     #[test]
     fn bad_requests_are_refused() {
         let image = image_with_broker();
-        let mk = |name, n, rf| CreateTopic { name, num_partitions: n, replication_factor: rf, configs: BTreeMap::new() };
-        assert!(matches!(create_topic(&image, &mk("a b", 1, 1), 1, "c"), Err(TopicError::InvalidName { .. })));
-        assert!(matches!(create_topic(&image, &mk("..", 1, 1), 1, "c"), Err(TopicError::InvalidName { .. })));
-        assert_eq!(create_topic(&image, &mk("t", 0, 1), 1, "c"), Err(TopicError::InvalidPartitions(0)));
+        let mk = |name, n, rf| CreateTopic {
+            name,
+            num_partitions: n,
+            replication_factor: rf,
+            configs: BTreeMap::new(),
+        };
+        assert!(matches!(
+            create_topic(&image, &mk("a b", 1, 1), 1, "c"),
+            Err(TopicError::InvalidName { .. })
+        ));
+        assert!(matches!(
+            create_topic(&image, &mk("..", 1, 1), 1, "c"),
+            Err(TopicError::InvalidName { .. })
+        ));
+        assert_eq!(
+            create_topic(&image, &mk("t", 0, 1), 1, "c"),
+            Err(TopicError::InvalidPartitions(0))
+        );
         assert!(matches!(
             create_topic(&image, &mk("t", 1, 3), 1, "c"),
             Err(TopicError::InvalidReplicationFactor { .. })
         ));
-        assert_eq!(delete_topic(&image, "nope"), Err(TopicError::Unknown("nope".into())));
+        assert_eq!(
+            delete_topic(&image, "nope"),
+            Err(TopicError::Unknown("nope".into()))
+        );
     }
 }

@@ -6,8 +6,12 @@
 //! - `controller`: turns admin requests into metadata records.
 //! - `partition`: a partition replica: leader epoch, ISR, high watermark,
 //!   produce requests waiting for their acknowledgement.
+//! - `group`: the consumer group coordinator (classic protocol) and the
+//!   committed offsets it persists.
 
 pub mod controller;
+pub mod group;
 pub mod metadata;
 pub mod partition;
+pub mod producer_state;
 pub mod topic_config;

@@ -117,8 +117,16 @@ pub struct DescribedConfig {
 fn parse_long(key: &str, value: &str, min: i64) -> Result<i64, ConfigError> {
     match value.trim().parse::<i64>() {
         Ok(v) if v >= min => Ok(v),
-        Ok(_) => Err(ConfigError { key: key.into(), value: value.into(), reason: "below the minimum" }),
-        Err(_) => Err(ConfigError { key: key.into(), value: value.into(), reason: "not an integer" }),
+        Ok(_) => Err(ConfigError {
+            key: key.into(),
+            value: value.into(),
+            reason: "below the minimum",
+        }),
+        Err(_) => Err(ConfigError {
+            key: key.into(),
+            value: value.into(),
+            reason: "not an integer",
+        }),
     }
 }
 
@@ -143,7 +151,13 @@ impl TopicConfig {
     /// Checks one explicitly set config. Names Kafka knows but odradek does
     /// not implement yet are rejected rather than silently ignored.
     pub fn validate_entry(key: &str, value: &str) -> Result<(), ConfigError> {
-        let bad = |reason| Err(ConfigError { key: key.into(), value: value.into(), reason });
+        let bad = |reason| {
+            Err(ConfigError {
+                key: key.into(),
+                value: value.into(),
+                reason,
+            })
+        };
         match key {
             FSYNC_POLICY => match FsyncPolicy::parse(value) {
                 Some(_) => Ok(()),
@@ -177,7 +191,9 @@ impl TopicConfig {
     }
 
     pub fn validate(configs: &BTreeMap<String, String>) -> Result<(), ConfigError> {
-        configs.iter().try_for_each(|(k, v)| Self::validate_entry(k, v))
+        configs
+            .iter()
+            .try_for_each(|(k, v)| Self::validate_entry(k, v))
     }
 
     /// The effective config: explicit values over broker defaults. Inputs
@@ -185,7 +201,10 @@ impl TopicConfig {
     /// the default rather than failing here.
     pub fn resolve(configs: &BTreeMap<String, String>, defaults: &TopicDefaults) -> TopicConfig {
         let long = |key: &str, default: i64| {
-            configs.get(key).and_then(|v| v.trim().parse::<i64>().ok()).unwrap_or(default)
+            configs
+                .get(key)
+                .and_then(|v| v.trim().parse::<i64>().ok())
+                .unwrap_or(default)
         };
         TopicConfig {
             fsync_policy: configs
@@ -216,7 +235,10 @@ impl TopicConfig {
     }
 
     /// All configs with their effective values, for DescribeConfigs.
-    pub fn describe(configs: &BTreeMap<String, String>, defaults: &TopicDefaults) -> Vec<DescribedConfig> {
+    pub fn describe(
+        configs: &BTreeMap<String, String>,
+        defaults: &TopicDefaults,
+    ) -> Vec<DescribedConfig> {
         let effective = Self::resolve(configs, defaults);
         KNOWN_CONFIGS
             .iter()
@@ -268,6 +290,9 @@ mod tests {
         assert!(TopicConfig::validate_entry(SEGMENT_BYTES, "10").is_err());
         let described = TopicConfig::describe(&configs, &TopicDefaults::default());
         let retention = described.iter().find(|d| d.name == RETENTION_MS).unwrap();
-        assert_eq!((retention.value.as_str(), retention.is_default), ("1000", false));
+        assert_eq!(
+            (retention.value.as_str(), retention.is_default),
+            ("1000", false)
+        );
     }
 }

@@ -23,7 +23,10 @@ pub struct RealDisk {
 
 impl RealDisk {
     pub fn new(root: impl Into<PathBuf>) -> RealDisk {
-        RealDisk { root: root.into(), open_files: Mutex::new(BTreeMap::new()) }
+        RealDisk {
+            root: root.into(),
+            open_files: Mutex::new(BTreeMap::new()),
+        }
     }
 
     fn full(&self, path: &str) -> PathBuf {
@@ -57,9 +60,16 @@ impl RealDisk {
 
 fn to_disk_error(path: &str, e: std::io::Error) -> DiskError {
     match e.kind() {
-        ErrorKind::NotFound => DiskError::NotFound { path: path.to_string() },
-        ErrorKind::StorageFull => DiskError::NoSpace { path: path.to_string() },
-        _ => DiskError::Io { path: path.to_string(), detail: e.to_string() },
+        ErrorKind::NotFound => DiskError::NotFound {
+            path: path.to_string(),
+        },
+        ErrorKind::StorageFull => DiskError::NoSpace {
+            path: path.to_string(),
+        },
+        _ => DiskError::Io {
+            path: path.to_string(),
+            detail: e.to_string(),
+        },
     }
 }
 
@@ -143,7 +153,11 @@ impl Disk for RealDisk {
 
     fn sync(&self, path: &str) -> SyncFuture {
         let full = self.full(path);
-        let cached = if full.is_dir() { None } else { self.file(path, false).ok() };
+        let cached = if full.is_dir() {
+            None
+        } else {
+            self.file(path, false).ok()
+        };
         let path = path.to_string();
         Box::pin(async move {
             // madsim deprecates spawn_blocking (real files are not simulated;
@@ -157,7 +171,10 @@ impl Disk for RealDisk {
             });
             match job.await {
                 Ok(result) => result.map_err(|e| to_disk_error(&path, e)),
-                Err(e) => Err(DiskError::Io { path, detail: format!("sync task failed: {e}") }),
+                Err(e) => Err(DiskError::Io {
+                    path,
+                    detail: format!("sync task failed: {e}"),
+                }),
             }
         })
     }

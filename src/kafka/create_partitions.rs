@@ -14,7 +14,10 @@ pub async fn handle(broker: &Broker, request: CreatePartitionsRequest) -> Create
     for topic in request.topics {
         let name = topic.name.0.to_string();
         let outcome = if topic.assignments.is_some() {
-            Err((code(ResponseError::InvalidRequest), "manual replica assignment is not supported".to_string()))
+            Err((
+                code(ResponseError::InvalidRequest),
+                "manual replica assignment is not supported".to_string(),
+            ))
         } else if request.validate_only {
             controller::create_partitions(&broker.image(), &name, topic.count)
                 .map(|_| ())
@@ -25,13 +28,17 @@ pub async fn handle(broker: &Broker, request: CreatePartitionsRequest) -> Create
                 .await
                 .map_err(|e| match &e {
                     CommitError::Topic(t) => (error_code::for_topic_error(t), e.to_string()),
-                    CommitError::Storage(_) => (code(ResponseError::KafkaStorageError), e.to_string()),
+                    CommitError::Storage(_) => {
+                        (code(ResponseError::KafkaStorageError), e.to_string())
+                    }
                 })
         };
         let result = CreatePartitionsTopicResult::default().with_name(topic.name);
         results.push(match outcome {
             Ok(()) => result,
-            Err((error, message)) => result.with_error_code(error).with_error_message(Some(str_bytes(&message))),
+            Err((error, message)) => result
+                .with_error_code(error)
+                .with_error_message(Some(str_bytes(&message))),
         });
     }
     CreatePartitionsResponse::default().with_results(results)

@@ -4,7 +4,9 @@
 use std::collections::BTreeMap;
 
 use kafka_protocol::error::ResponseError;
-use kafka_protocol::messages::create_topics_response::{CreatableTopicConfigs, CreatableTopicResult};
+use kafka_protocol::messages::create_topics_response::{
+    CreatableTopicConfigs, CreatableTopicResult,
+};
 use kafka_protocol::messages::{CreateTopicsRequest, CreateTopicsResponse};
 
 use crate::core::controller::{self, CreateTopic};
@@ -17,7 +19,11 @@ use crate::server::broker::{Broker, CommitError};
 const SOURCE_TOPIC: i8 = 1;
 const SOURCE_DEFAULT: i8 = 5;
 
-pub async fn handle(broker: &Broker, request: CreateTopicsRequest, version: i16) -> CreateTopicsResponse {
+pub async fn handle(
+    broker: &Broker,
+    request: CreateTopicsRequest,
+    version: i16,
+) -> CreateTopicsResponse {
     let mut results = Vec::with_capacity(request.topics.len());
     for topic in request.topics {
         let name = topic.name.0.to_string();
@@ -33,9 +39,15 @@ pub async fn handle(broker: &Broker, request: CreateTopicsRequest, version: i16)
             }
         }
         let outcome = if null_config {
-            Err((code(ResponseError::InvalidConfig), "null config values are not allowed".to_string()))
+            Err((
+                code(ResponseError::InvalidConfig),
+                "null config values are not allowed".to_string(),
+            ))
         } else if !topic.assignments.is_empty() {
-            Err((code(ResponseError::InvalidRequest), "manual replica assignment is not supported".to_string()))
+            Err((
+                code(ResponseError::InvalidRequest),
+                "manual replica assignment is not supported".to_string(),
+            ))
         } else {
             let create = CreateTopic {
                 name: &name,
@@ -45,13 +57,20 @@ pub async fn handle(broker: &Broker, request: CreateTopicsRequest, version: i16)
             };
             if request.validate_only {
                 let image = broker.image();
-                controller::create_topic(&image, &create, broker.config.default_partitions, &broker.config.cluster_id)
-                    .map(|_| ())
-                    .map_err(|e| (error_code::for_topic_error(&e), e.to_string()))
+                controller::create_topic(
+                    &image,
+                    &create,
+                    broker.config.default_partitions,
+                    &broker.config.cluster_id,
+                )
+                .map(|_| ())
+                .map_err(|e| (error_code::for_topic_error(&e), e.to_string()))
             } else {
                 broker.create_topic(create).await.map_err(|e| match &e {
                     CommitError::Topic(t) => (error_code::for_topic_error(t), e.to_string()),
-                    CommitError::Storage(_) => (code(ResponseError::KafkaStorageError), e.to_string()),
+                    CommitError::Storage(_) => {
+                        (code(ResponseError::KafkaStorageError), e.to_string())
+                    }
                 })
             }
         };
@@ -59,12 +78,16 @@ pub async fn handle(broker: &Broker, request: CreateTopicsRequest, version: i16)
             Ok(()) => {
                 let image = broker.image();
                 let created = image.topics.get(&name);
-                let partitions = created.map(|t| t.partitions.len() as i32).unwrap_or(topic.num_partitions);
+                let partitions = created
+                    .map(|t| t.partitions.len() as i32)
+                    .unwrap_or(topic.num_partitions);
                 let replication = created
                     .and_then(|t| t.partitions.values().next())
                     .map(|p| p.replicas.len() as i16)
                     .unwrap_or(topic.replication_factor);
-                let mut result = result.with_num_partitions(partitions).with_replication_factor(replication);
+                let mut result = result
+                    .with_num_partitions(partitions)
+                    .with_replication_factor(replication);
                 if let Some(t) = created.filter(|_| version >= 7) {
                     result = result.with_topic_id(uuid::Uuid::from_bytes(t.topic_id));
                 }
@@ -75,7 +98,11 @@ pub async fn handle(broker: &Broker, request: CreateTopicsRequest, version: i16)
                             CreatableTopicConfigs::default()
                                 .with_name(str_bytes(d.name))
                                 .with_value(Some(str_bytes(&d.value)))
-                                .with_config_source(if d.is_default { SOURCE_DEFAULT } else { SOURCE_TOPIC })
+                                .with_config_source(if d.is_default {
+                                    SOURCE_DEFAULT
+                                } else {
+                                    SOURCE_TOPIC
+                                })
                         })
                         .collect();
                     result = result.with_configs(Some(described));
@@ -83,7 +110,10 @@ pub async fn handle(broker: &Broker, request: CreateTopicsRequest, version: i16)
                 result
             }
             Err((error, message)) => {
-                let mut result = result.with_error_code(error).with_num_partitions(-1).with_replication_factor(-1);
+                let mut result = result
+                    .with_error_code(error)
+                    .with_num_partitions(-1)
+                    .with_replication_factor(-1);
                 if version >= 1 {
                     result = result.with_error_message(Some(str_bytes(&message)));
                 }

@@ -9,10 +9,17 @@ use crate::kafka::error_code::{self, code};
 use crate::kafka::str_bytes;
 use crate::server::broker::{Broker, CommitError};
 
-pub async fn handle(broker: &Broker, request: DeleteTopicsRequest, version: i16) -> DeleteTopicsResponse {
+pub async fn handle(
+    broker: &Broker,
+    request: DeleteTopicsRequest,
+    version: i16,
+) -> DeleteTopicsResponse {
     // (name if known, id if given)
-    let mut targets: Vec<(Option<String>, Option<uuid::Uuid>)> =
-        request.topic_names.iter().map(|n| (Some(n.0.to_string()), None)).collect();
+    let mut targets: Vec<(Option<String>, Option<uuid::Uuid>)> = request
+        .topic_names
+        .iter()
+        .map(|n| (Some(n.0.to_string()), None))
+        .collect();
     for t in &request.topics {
         match &t.name {
             Some(name) => targets.push((Some(name.0.to_string()), None)),
@@ -22,9 +29,13 @@ pub async fn handle(broker: &Broker, request: DeleteTopicsRequest, version: i16)
     let mut responses = Vec::with_capacity(targets.len());
     for (name, id) in targets {
         let image = broker.image();
-        let name = name.or_else(|| id.and_then(|id| image.topic_by_id(id.as_bytes()).map(|t| t.name.clone())));
+        let name = name
+            .or_else(|| id.and_then(|id| image.topic_by_id(id.as_bytes()).map(|t| t.name.clone())));
         // v6+ answers with the topic id, also when the request named the topic.
-        let known_id = name.as_ref().and_then(|n| image.topics.get(n)).map(|t| uuid::Uuid::from_bytes(t.topic_id));
+        let known_id = name
+            .as_ref()
+            .and_then(|n| image.topics.get(n))
+            .map(|t| uuid::Uuid::from_bytes(t.topic_id));
         let mut result = DeletableTopicResult::default();
         if version >= 6 {
             result = result.with_topic_id(known_id.or(id).unwrap_or_default());
@@ -33,7 +44,9 @@ pub async fn handle(broker: &Broker, request: DeleteTopicsRequest, version: i16)
             responses.push(result.with_error_code(code(ResponseError::UnknownTopicId)));
             continue;
         };
-        let outcome = broker.commit_checked(|image| controller::delete_topic(image, &name)).await;
+        let outcome = broker
+            .commit_checked(|image| controller::delete_topic(image, &name))
+            .await;
         result = result.with_name(Some(TopicName(str_bytes(&name))));
         let error = match outcome {
             Ok(()) => 0,

@@ -1,7 +1,9 @@
 //! DescribeConfigs for topics (resource type 2) and this broker (type 4).
 
 use kafka_protocol::error::ResponseError;
-use kafka_protocol::messages::describe_configs_response::{DescribeConfigsResourceResult, DescribeConfigsResult};
+use kafka_protocol::messages::describe_configs_response::{
+    DescribeConfigsResourceResult, DescribeConfigsResult,
+};
 use kafka_protocol::messages::{DescribeConfigsRequest, DescribeConfigsResponse};
 
 use crate::core::topic_config::TopicConfig;
@@ -26,7 +28,10 @@ pub fn handle(broker: &Broker, request: DescribeConfigsRequest) -> DescribeConfi
                 .with_resource_type(resource.resource_type)
                 .with_resource_name(resource.resource_name.clone());
             let wanted = |name: &str| {
-                resource.configuration_keys.as_ref().is_none_or(|keys| keys.is_empty() || keys.iter().any(|k| k.as_str() == name))
+                resource
+                    .configuration_keys
+                    .as_ref()
+                    .is_none_or(|keys| keys.is_empty() || keys.iter().any(|k| k.as_str() == name))
             };
             let entry = |name: &str, value: String, source: i8| {
                 DescribeConfigsResourceResult::default()
@@ -41,7 +46,11 @@ pub fn handle(broker: &Broker, request: DescribeConfigsRequest) -> DescribeConfi
                             .into_iter()
                             .filter(|d| wanted(d.name))
                             .map(|d| {
-                                let source = if d.is_default { SOURCE_DEFAULT } else { SOURCE_TOPIC };
+                                let source = if d.is_default {
+                                    SOURCE_DEFAULT
+                                } else {
+                                    SOURCE_TOPIC
+                                };
                                 entry(d.name, d.value, source)
                             })
                             .collect();
@@ -51,19 +60,29 @@ pub fn handle(broker: &Broker, request: DescribeConfigsRequest) -> DescribeConfi
                         .with_error_code(code(ResponseError::UnknownTopicOrPartition))
                         .with_error_message(Some(str_bytes("unknown topic"))),
                 },
-                RESOURCE_BROKER if resource.resource_name.as_str() == broker.config.node_id.to_string()
-                    || resource.resource_name.is_empty() =>
+                RESOURCE_BROKER
+                    if resource.resource_name.as_str() == broker.config.node_id.to_string()
+                        || resource.resource_name.is_empty() =>
                 {
                     let c = &broker.config;
                     let rows = [
                         ("node.id", c.node_id.to_string()),
                         ("num.partitions", c.default_partitions.to_string()),
-                        ("auto.create.topics.enable", c.auto_create_topics.to_string()),
+                        (
+                            "auto.create.topics.enable",
+                            c.auto_create_topics.to_string(),
+                        ),
                         ("log.retention.ms", c.default_retention_ms.to_string()),
                         ("log.retention.bytes", c.default_retention_bytes.to_string()),
                         ("log.segment.bytes", c.default_segment_bytes.to_string()),
-                        ("log.retention.check.interval.ms", c.retention_check_interval_ms.to_string()),
-                        ("socket.request.max.bytes", c.max_request_size_bytes.to_string()),
+                        (
+                            "log.retention.check.interval.ms",
+                            c.retention_check_interval_ms.to_string(),
+                        ),
+                        (
+                            "socket.request.max.bytes",
+                            c.max_request_size_bytes.to_string(),
+                        ),
                         ("fsync.policy", c.default_fsync_policy.as_str().to_string()),
                     ];
                     let configs = rows

@@ -7,15 +7,16 @@
 use bytes::{Buf, Bytes, BytesMut};
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::{
-    ApiKey, CreatePartitionsRequest, CreateTopicsRequest, DeleteTopicsRequest, DescribeConfigsRequest,
-    FetchRequest, ListOffsetsRequest, MetadataRequest, ProduceRequest, RequestHeader, ResponseHeader,
+    ApiKey, CreatePartitionsRequest, CreateTopicsRequest, DeleteTopicsRequest,
+    DescribeConfigsRequest, FetchRequest, ListOffsetsRequest, MetadataRequest, ProduceRequest,
+    RequestHeader, ResponseHeader,
 };
 use kafka_protocol::protocol::{Decodable, Encodable};
 
 use crate::kafka::supported_apis::{is_supported, supported_range};
 use crate::kafka::{
-    api_versions, create_partitions, create_topics, delete_topics, describe_configs, fetch, list_offsets,
-    metadata, produce,
+    api_versions, create_partitions, create_topics, delete_topics, describe_configs, fetch,
+    list_offsets, metadata, produce,
 };
 use crate::server::broker::Broker;
 
@@ -29,9 +30,17 @@ pub enum DispatchError {
     #[error("unsupported version {version} of {api:?}")]
     UnsupportedVersion { api: ApiKey, version: i16 },
     #[error("malformed {api:?} v{version} request: {detail}")]
-    Malformed { api: ApiKey, version: i16, detail: String },
+    Malformed {
+        api: ApiKey,
+        version: i16,
+        detail: String,
+    },
     #[error("cannot encode the {api:?} v{version} response: {detail}")]
-    Encode { api: ApiKey, version: i16, detail: String },
+    Encode {
+        api: ApiKey,
+        version: i16,
+        detail: String,
+    },
 }
 
 /// What to send back for one request frame.
@@ -63,7 +72,11 @@ pub async fn handle_frame(broker: &Broker, mut frame: Bytes) -> Result<Reply, Di
         }
         return Err(DispatchError::UnsupportedVersion { api, version });
     }
-    let malformed = |detail: String| DispatchError::Malformed { api, version, detail };
+    let malformed = |detail: String| DispatchError::Malformed {
+        api,
+        version,
+        detail,
+    };
     let header = RequestHeader::decode(&mut frame, api.request_header_version(version))
         .map_err(|e| malformed(e.to_string()))?;
     let correlation_id = header.correlation_id;
@@ -76,7 +89,12 @@ pub async fn handle_frame(broker: &Broker, mut frame: Bytes) -> Result<Reply, Di
         ApiKey::ApiVersions => encode(api, version, correlation_id, &api_versions::handle(0))?,
         ApiKey::Metadata => {
             let request = decode!(MetadataRequest);
-            encode(api, version, correlation_id, &metadata::handle(broker, request, version).await)?
+            encode(
+                api,
+                version,
+                correlation_id,
+                &metadata::handle(broker, request, version).await,
+            )?
         }
         ApiKey::Produce => {
             let request = decode!(ProduceRequest);
@@ -89,42 +107,88 @@ pub async fn handle_frame(broker: &Broker, mut frame: Bytes) -> Result<Reply, Di
         }
         ApiKey::Fetch => {
             let request = decode!(FetchRequest);
-            encode(api, version, correlation_id, &fetch::handle(broker, request).await)?
+            encode(
+                api,
+                version,
+                correlation_id,
+                &fetch::handle(broker, request).await,
+            )?
         }
         ApiKey::ListOffsets => {
             let request = decode!(ListOffsetsRequest);
-            encode(api, version, correlation_id, &list_offsets::handle(broker, request, version))?
+            encode(
+                api,
+                version,
+                correlation_id,
+                &list_offsets::handle(broker, request, version),
+            )?
         }
         ApiKey::CreateTopics => {
             let request = decode!(CreateTopicsRequest);
-            encode(api, version, correlation_id, &create_topics::handle(broker, request, version).await)?
+            encode(
+                api,
+                version,
+                correlation_id,
+                &create_topics::handle(broker, request, version).await,
+            )?
         }
         ApiKey::DeleteTopics => {
             let request = decode!(DeleteTopicsRequest);
-            encode(api, version, correlation_id, &delete_topics::handle(broker, request, version).await)?
+            encode(
+                api,
+                version,
+                correlation_id,
+                &delete_topics::handle(broker, request, version).await,
+            )?
         }
         ApiKey::DescribeConfigs => {
             let request = decode!(DescribeConfigsRequest);
-            encode(api, version, correlation_id, &describe_configs::handle(broker, request))?
+            encode(
+                api,
+                version,
+                correlation_id,
+                &describe_configs::handle(broker, request),
+            )?
         }
         ApiKey::CreatePartitions => {
             let request = decode!(CreatePartitionsRequest);
-            encode(api, version, correlation_id, &create_partitions::handle(broker, request).await)?
+            encode(
+                api,
+                version,
+                correlation_id,
+                &create_partitions::handle(broker, request).await,
+            )?
         }
         other => return Err(DispatchError::UnknownApi(other as i16)),
     };
     if frame.has_remaining() {
-        tracing::debug!(?api, version, trailing = frame.remaining(), "request has trailing bytes");
+        tracing::debug!(
+            ?api,
+            version,
+            trailing = frame.remaining(),
+            "request has trailing bytes"
+        );
     }
     Ok(Reply::Frame(reply))
 }
 
 /// Encodes a response header and body at the request's version.
-pub fn encode<M: Encodable>(api: ApiKey, version: i16, correlation_id: i32, body: &M) -> Result<Bytes, DispatchError> {
-    let fail = |e: &dyn std::fmt::Display| DispatchError::Encode { api, version, detail: e.to_string() };
+pub fn encode<M: Encodable>(
+    api: ApiKey,
+    version: i16,
+    correlation_id: i32,
+    body: &M,
+) -> Result<Bytes, DispatchError> {
+    let fail = |e: &dyn std::fmt::Display| DispatchError::Encode {
+        api,
+        version,
+        detail: e.to_string(),
+    };
     let mut buf = BytesMut::new();
     let header = ResponseHeader::default().with_correlation_id(correlation_id);
-    header.encode(&mut buf, api.response_header_version(version)).map_err(|e| fail(&e))?;
+    header
+        .encode(&mut buf, api.response_header_version(version))
+        .map_err(|e| fail(&e))?;
     body.encode(&mut buf, version).map_err(|e| fail(&e))?;
     Ok(buf.freeze())
 }

@@ -42,7 +42,11 @@ pub async fn handle(broker: &Broker, request: FetchRequest) -> FetchResponse {
 }
 
 fn read_once(broker: &Broker, request: &FetchRequest) -> (FetchResponse, usize, bool) {
-    let mut budget = if request.max_bytes <= 0 { usize::MAX } else { request.max_bytes as usize };
+    let mut budget = if request.max_bytes <= 0 {
+        usize::MAX
+    } else {
+        request.max_bytes as usize
+    };
     let mut total = 0usize;
     let mut any_error = false;
     let mut topics = Vec::with_capacity(request.topics.len());
@@ -99,7 +103,15 @@ fn read_once(broker: &Broker, request: &FetchRequest) -> (FetchResponse, usize, 
                 }
             }
         }
-        topics.push(FetchableTopicResponse::default().with_topic(TopicName(str_bytes(&name))).with_partitions(partitions));
+        topics.push(
+            FetchableTopicResponse::default()
+                .with_topic(TopicName(str_bytes(&name)))
+                .with_partitions(partitions),
+        );
     }
-    (FetchResponse::default().with_responses(topics), total, any_error)
+    (
+        FetchResponse::default().with_responses(topics),
+        total,
+        any_error,
+    )
 }

@@ -18,7 +18,10 @@ pub enum FrameError {
 }
 
 /// Reads one frame's payload. `Closed` on a clean end of stream between frames.
-pub async fn read_frame<R: AsyncRead + Unpin>(reader: &mut R, max_size_bytes: usize) -> Result<Bytes, FrameError> {
+pub async fn read_frame<R: AsyncRead + Unpin>(
+    reader: &mut R,
+    max_size_bytes: usize,
+) -> Result<Bytes, FrameError> {
     let mut size_prefix = [0u8; 4];
     match reader.read_exact(&mut size_prefix).await {
         Ok(_) => {}
@@ -27,7 +30,10 @@ pub async fn read_frame<R: AsyncRead + Unpin>(reader: &mut R, max_size_bytes: us
     }
     let size = i32::from_be_bytes(size_prefix);
     if size < 0 || size as usize > max_size_bytes {
-        return Err(FrameError::BadSize { size: size as i64, max: max_size_bytes });
+        return Err(FrameError::BadSize {
+            size: size as i64,
+            max: max_size_bytes,
+        });
     }
     let mut payload = BytesMut::zeroed(size as usize);
     reader.read_exact(&mut payload).await?;
@@ -35,7 +41,10 @@ pub async fn read_frame<R: AsyncRead + Unpin>(reader: &mut R, max_size_bytes: us
 }
 
 /// Writes one frame and flushes it (the simulator's streams buffer until a flush).
-pub async fn write_frame<W: AsyncWrite + Unpin>(writer: &mut W, payload: &[u8]) -> Result<(), FrameError> {
+pub async fn write_frame<W: AsyncWrite + Unpin>(
+    writer: &mut W,
+    payload: &[u8],
+) -> Result<(), FrameError> {
     let size = i32::try_from(payload.len()).map_err(|_| FrameError::BadSize {
         size: payload.len() as i64,
         max: i32::MAX as usize,

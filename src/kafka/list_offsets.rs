@@ -1,7 +1,9 @@
 //! ListOffsets: earliest (-2), latest (-1) and by timestamp.
 
 use kafka_protocol::error::ResponseError;
-use kafka_protocol::messages::list_offsets_response::{ListOffsetsPartitionResponse, ListOffsetsTopicResponse};
+use kafka_protocol::messages::list_offsets_response::{
+    ListOffsetsPartitionResponse, ListOffsetsTopicResponse,
+};
 use kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse};
 
 use crate::kafka::error_code::{self, code};
@@ -23,9 +25,11 @@ pub fn handle(broker: &Broker, request: ListOffsetsRequest, version: i16) -> Lis
                 .partitions
                 .iter()
                 .map(|p| {
-                    let response = ListOffsetsPartitionResponse::default().with_partition_index(p.partition_index);
+                    let response = ListOffsetsPartitionResponse::default()
+                        .with_partition_index(p.partition_index);
                     let Some(handle) = broker.partition(&name, p.partition_index) else {
-                        return response.with_error_code(code(ResponseError::UnknownTopicOrPartition));
+                        return response
+                            .with_error_code(code(ResponseError::UnknownTopicOrPartition));
                     };
                     let (log_start, high_watermark, _) = handle.offsets();
                     let found = match p.timestamp {
@@ -33,12 +37,19 @@ pub fn handle(broker: &Broker, request: ListOffsetsRequest, version: i16) -> Lis
                         EARLIEST_TIMESTAMP => Ok(Some((log_start, -1))),
                         MAX_TIMESTAMP => Err(code(ResponseError::UnsupportedVersion)),
                         ts if ts < 0 => Err(code(ResponseError::InvalidRequest)),
-                        ts => handle.offset_for_timestamp(ts).map_err(|e| error_code::for_log_error(&e)),
+                        ts => handle
+                            .offset_for_timestamp(ts)
+                            .map_err(|e| error_code::for_log_error(&e)),
                     };
                     let response = match found {
-                        Ok(Some((offset, timestamp))) => response.with_offset(offset).with_timestamp(timestamp),
+                        Ok(Some((offset, timestamp))) => {
+                            response.with_offset(offset).with_timestamp(timestamp)
+                        }
                         Ok(None) => response.with_offset(-1).with_timestamp(-1),
-                        Err(error) => response.with_error_code(error).with_offset(-1).with_timestamp(-1),
+                        Err(error) => response
+                            .with_error_code(error)
+                            .with_offset(-1)
+                            .with_timestamp(-1),
                     };
                     if version >= 4 {
                         response.with_leader_epoch(handle.leader_epoch())
@@ -47,7 +58,9 @@ pub fn handle(broker: &Broker, request: ListOffsetsRequest, version: i16) -> Lis
                     }
                 })
                 .collect();
-            ListOffsetsTopicResponse::default().with_name(topic.name).with_partitions(partitions)
+            ListOffsetsTopicResponse::default()
+                .with_name(topic.name)
+                .with_partitions(partitions)
         })
         .collect();
     ListOffsetsResponse::default().with_topics(topics)

@@ -14,12 +14,16 @@ use crate::server::broker::{Broker, CommitError};
 
 pub async fn handle(broker: &Broker, request: MetadataRequest, version: i16) -> MetadataResponse {
     // v0 has no null list: an empty list there means "all topics".
-    let all_topics = request.topics.is_none() || version == 0 && request.topics.as_ref().is_some_and(Vec::is_empty);
+    let all_topics = request.topics.is_none()
+        || version == 0 && request.topics.as_ref().is_some_and(Vec::is_empty);
     let requested: Option<Vec<String>> = if all_topics {
         None
     } else {
         request.topics.as_ref().map(|topics| {
-            topics.iter().filter_map(|t| t.name.as_ref().map(|n| n.0.to_string())).collect()
+            topics
+                .iter()
+                .filter_map(|t| t.name.as_ref().map(|n| n.0.to_string()))
+                .collect()
         })
     };
     // v4+ carries the client's wish; older versions always allowed auto-creation.
@@ -37,7 +41,11 @@ pub async fn handle(broker: &Broker, request: MetadataRequest, version: i16) -> 
     }
     let image = broker.image();
     let topics = match &requested {
-        None => image.topics.values().map(|t| topic_entry(&image, t)).collect(),
+        None => image
+            .topics
+            .values()
+            .map(|t| topic_entry(&image, t))
+            .collect(),
         Some(names) => names
             .iter()
             .map(|name| match image.topics.get(name) {
@@ -80,7 +88,11 @@ fn topic_entry(image: &MetadataImage, topic: &TopicImage) -> MetadataResponseTop
             let leader_alive = image.brokers.contains_key(&p.leader);
             MetadataResponsePartition::default()
                 .with_partition_index(*index)
-                .with_error_code(if leader_alive { 0 } else { code(ResponseError::LeaderNotAvailable) })
+                .with_error_code(if leader_alive {
+                    0
+                } else {
+                    code(ResponseError::LeaderNotAvailable)
+                })
                 .with_leader_id(BrokerId(p.leader))
                 .with_leader_epoch(p.leader_epoch)
                 .with_replica_nodes(p.replicas.iter().map(|r| BrokerId(*r)).collect())

@@ -30,7 +30,10 @@ pub async fn handle(broker: &Broker, request: ProduceRequest) -> ProduceResponse
                 let index = partition.index;
                 let result = match acks {
                     None => Err(code(ResponseError::InvalidRequiredAcks)),
-                    Some(acks) => produce_partition(broker, &name, index, partition.records, acks, timeout_ms).await,
+                    Some(acks) => {
+                        produce_partition(broker, &name, index, partition.records, acks, timeout_ms)
+                            .await
+                    }
                 };
                 let response = PartitionProduceResponse::default().with_index(index);
                 match result {
@@ -38,7 +41,10 @@ pub async fn handle(broker: &Broker, request: ProduceRequest) -> ProduceResponse
                         .with_base_offset(base_offset)
                         .with_log_start_offset(log_start_offset)
                         .with_log_append_time_ms(-1),
-                    Err(error) => response.with_error_code(error).with_base_offset(-1).with_log_start_offset(-1),
+                    Err(error) => response
+                        .with_error_code(error)
+                        .with_base_offset(-1)
+                        .with_log_start_offset(-1),
                 }
             });
         }
@@ -73,7 +79,10 @@ async fn join_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
         }
     })
     .await;
-    outputs.into_iter().map(|o| o.expect("every future completed")).collect()
+    outputs
+        .into_iter()
+        .map(|o| o.expect("every future completed"))
+        .collect()
 }
 
 async fn produce_partition(
@@ -91,14 +100,19 @@ async fn produce_partition(
     let max_message_bytes = handle.config().max_message_bytes.max(0) as usize;
     let headers = record_batch::validate_produced(&records, max_message_bytes)
         .map_err(|e| error_code::for_batch_error(&e))?;
-    match handle.produce(records.to_vec(), &headers, acks, timeout_ms, now_ms()).await {
+    match handle
+        .produce(records.to_vec(), &headers, acks, timeout_ms, now_ms())
+        .await
+    {
         Ok(info) => Ok((info.base_offset, info.log_start_offset)),
         Err(ProduceError::Log(e)) => Err(error_code::for_log_error(&e)),
         Err(ProduceError::NotEnoughReplicas { .. }) => Err(code(ResponseError::NotEnoughReplicas)),
         Err(ProduceError::Wait(ProduceWaitError::NotEnoughReplicasAfterAppend)) => {
             Err(code(ResponseError::NotEnoughReplicasAfterAppend))
         }
-        Err(ProduceError::Wait(ProduceWaitError::NotLeader)) => Err(code(ResponseError::NotLeaderOrFollower)),
+        Err(ProduceError::Wait(ProduceWaitError::NotLeader)) => {
+            Err(code(ResponseError::NotLeaderOrFollower))
+        }
         Err(ProduceError::TimedOut) => Err(code(ResponseError::RequestTimedOut)),
     }
 }

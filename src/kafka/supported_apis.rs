@@ -19,7 +19,10 @@ pub const SUPPORTED_APIS: &[(ApiKey, i16, i16)] = &[
 
 /// The supported version range of `api`, if it is implemented at all.
 pub fn supported_range(api: ApiKey) -> Option<(i16, i16)> {
-    SUPPORTED_APIS.iter().find(|(k, _, _)| *k == api).map(|(_, min, max)| (*min, *max))
+    SUPPORTED_APIS
+        .iter()
+        .find(|(k, _, _)| *k == api)
+        .map(|(_, min, max)| (*min, *max))
 }
 
 pub fn is_supported(api: ApiKey, version: i16) -> bool {

@@ -5,9 +5,14 @@
 //! - `recovery`: scanning a segment at startup, finding the torn tail.
 //! - `partition_log`: append, read, truncate, retention, sync bookkeeping.
 
+pub mod compaction;
+pub mod compaction_batch;
+pub mod compaction_files;
 pub mod config;
 pub mod offset_index;
 pub mod partition_log;
+#[cfg(test)]
+mod proptest_compaction;
 #[cfg(test)]
 mod proptest_partition_log;
 #[cfg(test)]

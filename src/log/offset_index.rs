@@ -27,7 +27,10 @@ impl OffsetIndex {
     /// Adds an entry; offsets and positions must grow strictly.
     pub fn push(&mut self, entry: OffsetIndexEntry) {
         if let Some(last) = self.entries.last() {
-            assert!(entry.relative_offset > last.relative_offset, "index offsets grow");
+            assert!(
+                entry.relative_offset > last.relative_offset,
+                "index offsets grow"
+            );
             assert!(entry.position > last.position, "index positions grow");
         }
         self.entries.push(entry);
@@ -35,7 +38,9 @@ impl OffsetIndex {
 
     /// The last entry whose offset is at or below `relative_offset`.
     pub fn floor(&self, relative_offset: u32) -> Option<OffsetIndexEntry> {
-        let idx = self.entries.partition_point(|e| e.relative_offset <= relative_offset);
+        let idx = self
+            .entries
+            .partition_point(|e| e.relative_offset <= relative_offset);
         idx.checked_sub(1).map(|i| self.entries[i])
     }
 
@@ -53,7 +58,10 @@ impl OffsetIndex {
     }
 
     pub fn encode(&self) -> Vec<u8> {
-        self.entries.iter().flat_map(|e| Self::encode_entry(*e)).collect()
+        self.entries
+            .iter()
+            .flat_map(|e| Self::encode_entry(*e))
+            .collect()
     }
 
     /// Decodes an index file; `None` if it is not a well-formed index of a
@@ -69,7 +77,8 @@ impl OffsetIndex {
                 position: u32::from_be_bytes([chunk[4], chunk[5], chunk[6], chunk[7]]),
             };
             if let Some(last) = index.entries.last() {
-                if entry.relative_offset <= last.relative_offset || entry.position <= last.position {
+                if entry.relative_offset <= last.relative_offset || entry.position <= last.position
+                {
                     return None;
                 }
             }
@@ -89,15 +98,24 @@ mod tests {
     #[test]
     fn floor_finds_the_closest_entry_at_or_below() {
         let mut index = OffsetIndex::default();
-        index.push(OffsetIndexEntry { relative_offset: 10, position: 4096 });
-        index.push(OffsetIndexEntry { relative_offset: 20, position: 8192 });
+        index.push(OffsetIndexEntry {
+            relative_offset: 10,
+            position: 4096,
+        });
+        index.push(OffsetIndexEntry {
+            relative_offset: 20,
+            position: 8192,
+        });
         assert_eq!(index.floor(5), None);
         assert_eq!(index.floor(10).unwrap().position, 4096);
         assert_eq!(index.floor(19).unwrap().position, 4096);
         assert_eq!(index.floor(99).unwrap().position, 8192);
         let decoded = OffsetIndex::decode(&index.encode(), 10_000).unwrap();
         assert_eq!(decoded, index);
-        assert!(OffsetIndex::decode(&index.encode(), 8000).is_none(), "entry past the end");
+        assert!(
+            OffsetIndex::decode(&index.encode(), 8000).is_none(),
+            "entry past the end"
+        );
         assert!(OffsetIndex::decode(&index.encode()[..7], 10_000).is_none());
     }
 }

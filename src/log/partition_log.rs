@@ -28,7 +28,11 @@ pub enum LogError {
     #[error("log {dir} is offline after a storage failure: {cause}")]
     Offline { dir: String, cause: String },
     #[error("offset {requested} is outside [{start}, {end}]")]
-    OffsetOutOfRange { requested: i64, start: i64, end: i64 },
+    OffsetOutOfRange {
+        requested: i64,
+        start: i64,
+        end: i64,
+    },
 }
 
 /// What a startup recovery did; surfaced in logs and metrics.
@@ -71,6 +75,8 @@ pub struct PartitionLog {
     /// Set after a write or sync failure: the log takes no more writes until
     /// a restart recovers it from what is on disk.
     failure: Option<String>,
+    /// A recovery point lowered by a truncation, to sync before anything else.
+    recovery_point_to_sync: Option<String>,
 }
 
 impl PartitionLog {
@@ -82,13 +88,19 @@ impl PartitionLog {
         now_ms: i64,
     ) -> Result<(PartitionLog, RecoveryReport), LogError> {
         disk.create_dir_all(dir)?;
-        let mut bases: Vec<i64> =
-            disk.list_dir(dir)?.iter().filter_map(|n| segment::parse_log_file_name(n)).collect();
+        let mut bases: Vec<i64> = disk
+            .list_dir(dir)?
+            .iter()
+            .filter_map(|n| segment::parse_log_file_name(n))
+            .collect();
         bases.sort_unstable();
         let recovery_point = read_recovery_point(disk.as_ref(), dir);
         // Segments wholly below the recovery point were synced: trust their
-        // indexes. Scan from the segment holding the recovery point onwards.
-        let first_scanned = bases.iter().rposition(|b| *b <= recovery_point).unwrap_or(0);
+        // indexes. Scan from the segment holding the last offset below the
+        // point onwards. (Not from a segment starting exactly at the point:
+        // the one before it may have been scanned, its indexes rewritten and
+        // not yet synced, by an earlier recovery with the same point.)
+        let first_scanned = bases.iter().rposition(|b| *b < recovery_point).unwrap_or(0);
         let mut report = RecoveryReport::default();
         let mut segments = BTreeMap::new();
         let mut expected_base: Option<i64> = None;
@@ -138,7 +150,11 @@ impl PartitionLog {
             segments.insert(0, Segment::new(dir, 0, now_ms));
         }
         let log_start_offset = *segments.keys().next().expect("at least one segment");
-        let log_end_offset = segments.values().next_back().expect("non-empty").next_offset;
+        let log_end_offset = segments
+            .values()
+            .next_back()
+            .expect("non-empty")
+            .next_offset;
         let mut log = PartitionLog {
             disk,
             dir: dir.to_string(),
@@ -150,6 +166,7 @@ impl PartitionLog {
             durable_end_offset: 0,
             unsynced_paths: BTreeSet::new(),
             failure: None,
+            recovery_point_to_sync: None,
         };
         for seg in log.segments.values() {
             for path in seg.file_paths() {
@@ -193,12 +210,18 @@ impl PartitionLog {
     }
 
     fn active(&self) -> &Segment {
-        self.segments.values().next_back().expect("a log always has a segment")
+        self.segments
+            .values()
+            .next_back()
+            .expect("a log always has a segment")
     }
 
     fn check_online(&self) -> Result<(), LogError> {
         match &self.failure {
-            Some(cause) => Err(LogError::Offline { dir: self.dir.clone(), cause: cause.clone() }),
+            Some(cause) => Err(LogError::Offline {
+                dir: self.dir.clone(),
+                cause: cause.clone(),
+            }),
             None => Ok(()),
         }
     }
@@ -245,7 +268,11 @@ impl PartitionLog {
 
         let disk = Arc::clone(&self.disk);
         let interval = self.config.index_interval_bytes;
-        let seg = self.segments.values_mut().next_back().expect("active segment");
+        let seg = self
+            .segments
+            .values_mut()
+            .next_back()
+            .expect("active segment");
         let start_size = seg.size_bytes;
         let log_path = seg.log_path().to_string();
         if let Err(e) = disk.append(&log_path, records) {
@@ -272,10 +299,19 @@ impl PartitionLog {
             return Err(self.fail(&e));
         }
         assert_eq!(self.log_end_offset(), last_offset + 1);
-        Ok(AppendInfo { base_offset, last_offset, log_start_offset: self.log_start_offset })
+        Ok(AppendInfo {
+            base_offset,
+            last_offset,
+            log_start_offset: self.log_start_offset,
+        })
     }
 
-    fn maybe_roll(&mut self, incoming_bytes: u64, last_offset: i64, now_ms: i64) -> Result<(), LogError> {
+    fn maybe_roll(
+        &mut self,
+        incoming_bytes: u64,
+        last_offset: i64,
+        now_ms: i64,
+    ) -> Result<(), LogError> {
         let active = self.active();
         let too_big = active.size_bytes + incoming_bytes > self.config.segment_bytes;
         let too_old =
@@ -293,17 +329,27 @@ impl PartitionLog {
         if self.active().is_empty() {
             return;
         }
-        self.segments.insert(base, Segment::new(&self.dir, base, now_ms));
+        self.segments
+            .insert(base, Segment::new(&self.dir, base, now_ms));
         self.unsynced_paths.insert(self.dir.clone());
     }
 
     /// Reads whole batches starting with the one holding `offset`, up to
     /// `max_bytes` (but always at least one batch), never including a batch
     /// that ends past `upper_bound_offset` (the high watermark).
-    pub fn read(&self, offset: i64, max_bytes: usize, upper_bound_offset: i64) -> Result<Vec<u8>, LogError> {
+    pub fn read(
+        &self,
+        offset: i64,
+        max_bytes: usize,
+        upper_bound_offset: i64,
+    ) -> Result<Vec<u8>, LogError> {
         let end = self.log_end_offset();
         if offset < self.log_start_offset || offset > end {
-            return Err(LogError::OffsetOutOfRange { requested: offset, start: self.log_start_offset, end });
+            return Err(LogError::OffsetOutOfRange {
+                requested: offset,
+                start: self.log_start_offset,
+                end,
+            });
         }
         let upper = upper_bound_offset.min(end);
         if offset >= upper {
@@ -340,7 +386,8 @@ impl PartitionLog {
                 return Ok(Vec::new());
             }
             let head = self.disk.read_at(path, position, BATCH_HEADER_SIZE_BYTES)?;
-            let header = record_batch::parse_header_prefix(&head).map_err(|e| corrupt(path, position, e))?;
+            let header =
+                record_batch::parse_header_prefix(&head).map_err(|e| corrupt(path, position, e))?;
             if header.next_offset() > offset {
                 break (position, header);
             }
@@ -367,7 +414,10 @@ impl PartitionLog {
     /// The first record with a timestamp at or after `timestamp_ms`, as
     /// (offset, timestamp); `None` if every record is older. Only the one
     /// batch that holds the answer is decoded (decompressed if need be).
-    pub fn find_offset_by_timestamp(&self, timestamp_ms: i64) -> Result<Option<(i64, i64)>, LogError> {
+    pub fn find_offset_by_timestamp(
+        &self,
+        timestamp_ms: i64,
+    ) -> Result<Option<(i64, i64)>, LogError> {
         for seg in self.segments.values() {
             if seg.max_timestamp_ms < timestamp_ms {
                 continue;
@@ -375,12 +425,19 @@ impl PartitionLog {
             let start_offset = seg.base_offset + seg.time_index.search_start(timestamp_ms) as i64;
             let mut position = seg.scan_start_position(start_offset);
             while position < seg.size_bytes {
-                let head = self.disk.read_at(seg.log_path(), position, BATCH_HEADER_SIZE_BYTES)?;
+                let head = self
+                    .disk
+                    .read_at(seg.log_path(), position, BATCH_HEADER_SIZE_BYTES)?;
                 let header = record_batch::parse_header_prefix(&head)
                     .map_err(|e| corrupt(seg.log_path(), position, e))?;
-                if header.max_timestamp_ms >= timestamp_ms && header.next_offset() > self.log_start_offset {
-                    let batch = self.disk.read_at(seg.log_path(), position, header.size_bytes)?;
-                    let first = first_record_at_or_after(&batch, timestamp_ms, self.log_start_offset);
+                if header.max_timestamp_ms >= timestamp_ms
+                    && header.next_offset() > self.log_start_offset
+                {
+                    let batch = self
+                        .disk
+                        .read_at(seg.log_path(), position, header.size_bytes)?;
+                    let first =
+                        first_record_at_or_after(&batch, timestamp_ms, self.log_start_offset);
                     let offset = header.base_offset.max(self.log_start_offset);
                     return Ok(Some(first.unwrap_or((offset, header.max_timestamp_ms))));
                 }
@@ -397,6 +454,15 @@ impl PartitionLog {
         let offset = offset.max(self.log_start_offset);
         if offset >= self.log_end_offset() {
             return Ok(());
+        }
+        // Segments below the recovery point are trusted at the next start, so
+        // the point must come down before the truncation can become durable:
+        // the lowered point is synced first in the next sync.
+        if read_recovery_point(self.disk.as_ref(), &self.dir) > offset {
+            let path = join(&self.dir, RECOVERY_POINT_FILE);
+            self.disk
+                .write_file(&path, format!("{offset}\n").as_bytes())?;
+            self.recovery_point_to_sync = Some(path);
         }
         let doomed: Vec<i64> = self.segments.range(offset + 1..).map(|(b, _)| *b).collect();
         for base in doomed {
@@ -445,7 +511,11 @@ impl PartitionLog {
         self.check_online()?;
         let retention_ms = self.config.retention_ms;
         let expired = |seg: &Segment| {
-            let newest_ms = if seg.max_timestamp_ms >= 0 { seg.max_timestamp_ms } else { seg.created_ms };
+            let newest_ms = if seg.max_timestamp_ms >= 0 {
+                seg.max_timestamp_ms
+            } else {
+                seg.created_ms
+            };
             retention_ms >= 0 && now_ms - newest_ms > retention_ms
         };
         if !self.active().is_empty() && expired(self.active()) {
@@ -482,11 +552,42 @@ impl PartitionLog {
         Ok(doomed.len())
     }
 
-    /// Takes the set of files written since the last sync. The caller syncs
-    /// them (in order), then calls [`PartitionLog::complete_sync`].
+    /// Takes the data files (and directories) written since the last sync:
+    /// what must be durable before an `fsync.policy=always` acknowledgement.
+    /// Index files are left for [`PartitionLog::take_full_sync_work`]: they are
+    /// rebuilt by recovery for every segment past the recovery point, so
+    /// syncing them on the produce path would only triple the fsyncs. The
+    /// caller syncs the paths in order, then calls [`PartitionLog::complete_sync`].
     pub fn take_sync_work(&mut self) -> SyncWork {
+        let (indexes, data): (BTreeSet<String>, BTreeSet<String>) =
+            std::mem::take(&mut self.unsynced_paths)
+                .into_iter()
+                .partition(|p| is_index_path(p));
+        self.unsynced_paths = indexes;
+        let paths = self
+            .recovery_point_to_sync
+            .take()
+            .into_iter()
+            .chain(data)
+            .collect();
         SyncWork {
-            paths: std::mem::take(&mut self.unsynced_paths).into_iter().collect(),
+            paths,
+            end_offset: self.log_end_offset(),
+        }
+    }
+
+    /// Takes every file written since the last sync, indexes included: the
+    /// work to do before writing a recovery point.
+    pub fn take_full_sync_work(&mut self) -> SyncWork {
+        let all = std::mem::take(&mut self.unsynced_paths);
+        let paths = self
+            .recovery_point_to_sync
+            .take()
+            .into_iter()
+            .chain(all)
+            .collect();
+        SyncWork {
+            paths,
             end_offset: self.log_end_offset(),
         }
     }
@@ -508,15 +609,27 @@ impl PartitionLog {
     }
 
     pub fn has_unsynced_data(&self) -> bool {
-        !self.unsynced_paths.is_empty() || self.durable_end_offset < self.log_end_offset()
+        self.recovery_point_to_sync.is_some()
+            || self.unsynced_paths.iter().any(|p| !is_index_path(p))
+            || self.durable_end_offset < self.log_end_offset()
+    }
+
+    /// Whether anything at all (indexes included) awaits a sync.
+    pub fn has_unsynced_files(&self) -> bool {
+        self.recovery_point_to_sync.is_some()
+            || !self.unsynced_paths.is_empty()
+            || self.durable_end_offset < self.log_end_offset()
     }
 
     /// Writes the recovery point (a durable offset) so the next start only
-    /// scans segments from there. Call only with a synced log.
+    /// scans segments from there. Call only after a full sync
+    /// ([`PartitionLog::take_full_sync_work`]): segments below the point are
+    /// trusted with their index files.
     pub fn write_recovery_point(&mut self) -> Result<String, LogError> {
         let path = join(&self.dir, RECOVERY_POINT_FILE);
         let point = self.durable_end_offset;
-        self.disk.write_file(&path, format!("{point}\n").as_bytes())?;
+        self.disk
+            .write_file(&path, format!("{point}\n").as_bytes())?;
         Ok(path)
     }
 
@@ -530,7 +643,11 @@ impl PartitionLog {
 /// Decodes one stored batch and finds its first record at or after
 /// `timestamp_ms` (and at or after `min_offset`). `None` if the batch does not
 /// decode (the caller falls back to the batch's base offset).
-fn first_record_at_or_after(batch: &[u8], timestamp_ms: i64, min_offset: i64) -> Option<(i64, i64)> {
+fn first_record_at_or_after(
+    batch: &[u8],
+    timestamp_ms: i64,
+    min_offset: i64,
+) -> Option<(i64, i64)> {
     let mut buf = bytes::Bytes::copy_from_slice(batch);
     let set = kafka_protocol::records::RecordBatchDecoder::decode(&mut buf).ok()?;
     set.records
@@ -539,8 +656,15 @@ fn first_record_at_or_after(batch: &[u8], timestamp_ms: i64, min_offset: i64) ->
         .map(|r| (r.offset, r.timestamp))
 }
 
+fn is_index_path(path: &str) -> bool {
+    path.ends_with(".index") || path.ends_with(".timeindex")
+}
+
 fn corrupt(path: &str, position: u64, e: record_batch::BatchError) -> LogError {
-    LogError::Disk(DiskError::Io { path: path.to_string(), detail: format!("bad batch at {position}: {e}") })
+    LogError::Disk(DiskError::Io {
+        path: path.to_string(),
+        detail: format!("bad batch at {position}: {e}"),
+    })
 }
 
 fn remove_if_exists(disk: &dyn Disk, path: &str) -> Result<(), DiskError> {
@@ -552,14 +676,25 @@ fn remove_if_exists(disk: &dyn Disk, path: &str) -> Result<(), DiskError> {
 
 fn read_recovery_point(disk: &dyn Disk, dir: &str) -> i64 {
     let path = join(dir, RECOVERY_POINT_FILE);
-    let Ok(bytes) = disk.read_at(&path, 0, 32) else { return 0 };
-    std::str::from_utf8(&bytes).ok().and_then(|s| s.trim().parse().ok()).unwrap_or(0)
+    let Ok(bytes) = disk.read_at(&path, 0, 32) else {
+        return 0;
+    };
+    std::str::from_utf8(&bytes)
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(0)
 }
 
 /// Loads a segment below the recovery point from its index files; returns
 /// false (so the caller scans it) if they do not fit the log file.
-fn load_clean_segment(disk: &dyn Disk, seg: &mut Segment, next_base: Option<i64>) -> Result<bool, LogError> {
-    let Some(next_offset) = next_base else { return Ok(false) };
+fn load_clean_segment(
+    disk: &dyn Disk,
+    seg: &mut Segment,
+    next_base: Option<i64>,
+) -> Result<bool, LogError> {
+    let Some(next_offset) = next_base else {
+        return Ok(false);
+    };
     let size = disk.file_len(seg.log_path())?;
     let [_, index_path, time_path] = seg.file_paths();
     let read_all = |p: &str| -> Option<Vec<u8>> {
@@ -569,9 +704,10 @@ fn load_clean_segment(disk: &dyn Disk, seg: &mut Segment, next_base: Option<i64>
     let (Some(index_bytes), Some(time_bytes)) = (read_all(index_path), read_all(time_path)) else {
         return Ok(false);
     };
-    let (Some(offset_index), Some(time_index)) =
-        (OffsetIndex::decode(&index_bytes, size), TimeIndex::decode(&time_bytes))
-    else {
+    let (Some(offset_index), Some(time_index)) = (
+        OffsetIndex::decode(&index_bytes, size),
+        TimeIndex::decode(&time_bytes),
+    ) else {
         return Ok(false);
     };
     let max_ts = time_index.last_timestamp_ms().unwrap_or(-1);

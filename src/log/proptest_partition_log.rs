@@ -420,7 +420,12 @@ impl Harness {
     }
 
     fn sync(&mut self, write_recovery_point: bool) {
-        let work = self.log().take_sync_work();
+        // A recovery point vouches for index files too, so it needs a full sync.
+        let work = if write_recovery_point {
+            self.log().take_full_sync_work()
+        } else {
+            self.log().take_sync_work()
+        };
         for path in &work.paths {
             sync_path(&self.runtime, self.disk.as_ref(), path);
         }
@@ -549,6 +554,8 @@ fn next_batch(end: i64) -> Vec<u8> {
         Compression::None,
     );
     record_batch::patch_base_offset(&mut batch, end);
+    // As the log would have written it: the epoch the harness appends with.
+    record_batch::patch_leader_epoch(&mut batch, 3);
     batch
 }
 

@@ -99,7 +99,9 @@ fn be_i64(b: &[u8], at: usize) -> i64 {
 /// Reads only the 12-byte prefix: the whole batch size, if the length is sane.
 pub fn peek_batch_size(bytes: &[u8]) -> Result<usize, BatchError> {
     if bytes.len() < BATCH_LENGTH_PREFIX_BYTES {
-        return Err(BatchError::Truncated { available: bytes.len() });
+        return Err(BatchError::Truncated {
+            available: bytes.len(),
+        });
     }
     let length = be_i32(bytes, 8);
     let min_length = (BATCH_HEADER_SIZE_BYTES - BATCH_LENGTH_PREFIX_BYTES) as i32;
@@ -114,7 +116,10 @@ pub fn peek_batch_size(bytes: &[u8]) -> Result<usize, BatchError> {
 pub fn parse_header(bytes: &[u8]) -> Result<BatchHeader, BatchError> {
     let header = parse_header_prefix(bytes)?;
     if header.size_bytes > bytes.len() {
-        return Err(BatchError::Incomplete { size: header.size_bytes, available: bytes.len() });
+        return Err(BatchError::Incomplete {
+            size: header.size_bytes,
+            available: bytes.len(),
+        });
     }
     Ok(header)
 }
@@ -124,7 +129,9 @@ pub fn parse_header(bytes: &[u8]) -> Result<BatchHeader, BatchError> {
 pub fn parse_header_prefix(bytes: &[u8]) -> Result<BatchHeader, BatchError> {
     let size_bytes = peek_batch_size(bytes)?;
     if bytes.len() < BATCH_HEADER_SIZE_BYTES {
-        return Err(BatchError::Truncated { available: bytes.len() });
+        return Err(BatchError::Truncated {
+            available: bytes.len(),
+        });
     }
     let magic = bytes[16] as i8;
     if magic != MAGIC_V2 {
@@ -145,10 +152,14 @@ pub fn parse_header_prefix(bytes: &[u8]) -> Result<BatchHeader, BatchError> {
         records_count: be_i32(bytes, 57),
     };
     if header.last_offset_delta < 0 {
-        return Err(BatchError::Invalid { reason: "negative lastOffsetDelta" });
+        return Err(BatchError::Invalid {
+            reason: "negative lastOffsetDelta",
+        });
     }
     if header.records_count < 0 {
-        return Err(BatchError::Invalid { reason: "negative recordsCount" });
+        return Err(BatchError::Invalid {
+            reason: "negative recordsCount",
+        });
     }
     Ok(header)
 }
@@ -163,7 +174,10 @@ pub fn parse_verified(bytes: &[u8]) -> Result<BatchHeader, BatchError> {
     let header = parse_header(bytes)?;
     let computed = compute_crc(&bytes[..header.size_bytes]);
     if computed != header.crc {
-        return Err(BatchError::BadCrc { stored: header.crc, computed });
+        return Err(BatchError::BadCrc {
+            stored: header.crc,
+            computed,
+        });
     }
     Ok(header)
 }
@@ -182,13 +196,20 @@ pub fn validate_produced(
     while at < records.len() {
         let header = parse_verified(&records[at..])?;
         if header.size_bytes > max_batch_size_bytes {
-            return Err(BatchError::TooLarge { size: header.size_bytes, max: max_batch_size_bytes });
+            return Err(BatchError::TooLarge {
+                size: header.size_bytes,
+                max: max_batch_size_bytes,
+            });
         }
         if header.records_count == 0 {
-            return Err(BatchError::Invalid { reason: "batch without records" });
+            return Err(BatchError::Invalid {
+                reason: "batch without records",
+            });
         }
         if header.last_offset_delta != header.records_count - 1 {
-            return Err(BatchError::Invalid { reason: "lastOffsetDelta != recordsCount - 1" });
+            return Err(BatchError::Invalid {
+                reason: "lastOffsetDelta != recordsCount - 1",
+            });
         }
         at += header.size_bytes;
         headers.push(header);
@@ -283,7 +304,10 @@ mod tests {
         patch_base_offset(&mut b, 42);
         patch_leader_epoch(&mut b, 7);
         let h = parse_verified(&b).unwrap();
-        assert_eq!((h.base_offset, h.last_offset(), h.partition_leader_epoch), (42, 43, 7));
+        assert_eq!(
+            (h.base_offset, h.last_offset(), h.partition_leader_epoch),
+            (42, 43, 7)
+        );
     }
 
     #[test]

@@ -41,11 +41,18 @@ pub fn scan_segment(
     let mut stop_reason = None;
     while position < file_len {
         let remaining = file_len - position;
-        let head = disk.read_at(path, position, BATCH_HEADER_SIZE_BYTES.min(remaining as usize))?;
+        let head = disk.read_at(
+            path,
+            position,
+            BATCH_HEADER_SIZE_BYTES.min(remaining as usize),
+        )?;
         let size = match record_batch::peek_batch_size(&head) {
             Ok(size) if (size as u64) <= remaining => size,
             Ok(size) => {
-                stop_reason = Some(BatchError::Incomplete { size, available: remaining as usize });
+                stop_reason = Some(BatchError::Incomplete {
+                    size,
+                    available: remaining as usize,
+                });
                 break;
             }
             Err(e) => {
@@ -70,19 +77,27 @@ pub fn scan_segment(
         // broker patches them), so a damaged tail can carry a bad one with a
         // good CRC: offsets must continue exactly, epochs must not go back.
         if header.base_offset != expected_min_offset {
-            stop_reason = Some(BatchError::Invalid { reason: "offsets do not continue the log" });
+            stop_reason = Some(BatchError::Invalid {
+                reason: "offsets do not continue the log",
+            });
             break;
         }
         if header.last_offset() - segment_base_offset > u32::MAX as i64 {
-            stop_reason = Some(BatchError::Invalid { reason: "offset beyond what a segment can index" });
+            stop_reason = Some(BatchError::Invalid {
+                reason: "offset beyond what a segment can index",
+            });
             break;
         }
         if header.partition_leader_epoch < last_leader_epoch {
-            stop_reason = Some(BatchError::Invalid { reason: "leader epoch goes backwards" });
+            stop_reason = Some(BatchError::Invalid {
+                reason: "leader epoch goes backwards",
+            });
             break;
         }
         if header.partition_leader_epoch > leader_epoch_max {
-            stop_reason = Some(BatchError::Invalid { reason: "leader epoch from the future" });
+            stop_reason = Some(BatchError::Invalid {
+                reason: "leader epoch from the future",
+            });
             break;
         }
         last_leader_epoch = header.partition_leader_epoch;

@@ -79,7 +79,11 @@ impl Segment {
 
     fn relative(&self, offset: i64) -> u32 {
         let rel = offset - self.base_offset;
-        assert!((0..=u32::MAX as i64).contains(&rel), "offset {offset} outside segment {}", self.base_offset);
+        assert!(
+            (0..=u32::MAX as i64).contains(&rel),
+            "offset {offset} outside segment {}",
+            self.base_offset
+        );
         rel as u32
     }
 
@@ -99,7 +103,10 @@ impl Segment {
         index_interval_bytes: u64,
     ) -> (Option<OffsetIndexEntry>, Option<TimeIndexEntry>) {
         assert_eq!(position, self.size_bytes, "batches are noted in file order");
-        assert!(header.base_offset >= self.next_offset, "offsets grow within a segment");
+        assert!(
+            header.base_offset >= self.next_offset,
+            "offsets grow within a segment"
+        );
         let mut offset_entry = None;
         let mut time_entry = None;
         // The first batch of a segment is found from its base; index from there on.
@@ -157,7 +164,10 @@ impl Segment {
         if offset <= self.base_offset {
             return 0;
         }
-        match self.offset_index.floor(self.relative(offset.min(self.next_offset))) {
+        match self
+            .offset_index
+            .floor(self.relative(offset.min(self.next_offset)))
+        {
             Some(entry) => entry.position as u64,
             None => 0,
         }

@@ -30,8 +30,14 @@ impl TimeIndex {
     /// Adds an entry; timestamps grow strictly, offsets do not shrink.
     pub fn push(&mut self, entry: TimeIndexEntry) {
         if let Some(last) = self.entries.last() {
-            assert!(entry.timestamp_ms > last.timestamp_ms, "time index timestamps grow");
-            assert!(entry.relative_offset >= last.relative_offset, "time index offsets grow");
+            assert!(
+                entry.timestamp_ms > last.timestamp_ms,
+                "time index timestamps grow"
+            );
+            assert!(
+                entry.relative_offset >= last.relative_offset,
+                "time index offsets grow"
+            );
         }
         self.entries.push(entry);
     }
@@ -40,7 +46,9 @@ impl TimeIndex {
     /// before the first one at or above `timestamp_ms` (records between two
     /// entries can have any timestamp up to the later entry's).
     pub fn search_start(&self, timestamp_ms: i64) -> u32 {
-        let idx = self.entries.partition_point(|e| e.timestamp_ms < timestamp_ms);
+        let idx = self
+            .entries
+            .partition_point(|e| e.timestamp_ms < timestamp_ms);
         match idx.checked_sub(1) {
             Some(i) => self.entries[i].relative_offset,
             None => 0,
@@ -49,7 +57,9 @@ impl TimeIndex {
 
     /// Drops entries for offsets at or past `relative_offset`.
     pub fn truncate_to_offset(&mut self, relative_offset: u32) {
-        let keep = self.entries.partition_point(|e| e.relative_offset < relative_offset);
+        let keep = self
+            .entries
+            .partition_point(|e| e.relative_offset < relative_offset);
         self.entries.truncate(keep);
     }
 
@@ -61,7 +71,10 @@ impl TimeIndex {
     }
 
     pub fn encode(&self) -> Vec<u8> {
-        self.entries.iter().flat_map(|e| Self::encode_entry(*e)).collect()
+        self.entries
+            .iter()
+            .flat_map(|e| Self::encode_entry(*e))
+            .collect()
     }
 
     /// Decodes a time index file; `None` if malformed (the caller rebuilds).
@@ -97,9 +110,18 @@ mod tests {
     #[test]
     fn search_starts_before_the_first_entry_reaching_the_timestamp() {
         let mut index = TimeIndex::default();
-        index.push(TimeIndexEntry { timestamp_ms: 100, relative_offset: 0 });
-        index.push(TimeIndexEntry { timestamp_ms: 200, relative_offset: 10 });
-        index.push(TimeIndexEntry { timestamp_ms: 300, relative_offset: 20 });
+        index.push(TimeIndexEntry {
+            timestamp_ms: 100,
+            relative_offset: 0,
+        });
+        index.push(TimeIndexEntry {
+            timestamp_ms: 200,
+            relative_offset: 10,
+        });
+        index.push(TimeIndexEntry {
+            timestamp_ms: 300,
+            relative_offset: 20,
+        });
         assert_eq!(index.search_start(50), 0);
         assert_eq!(index.search_start(200), 0);
         assert_eq!(index.search_start(250), 10);

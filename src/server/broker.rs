@@ -41,16 +41,24 @@ pub struct Broker {
 impl Broker {
     /// Replays the metadata journal, registers this node and opens (and
     /// recovers) every partition it hosts.
-    pub async fn open(config: BrokerConfig, disk: Arc<dyn Disk>) -> Result<Arc<Broker>, BrokerError> {
+    pub async fn open(
+        config: BrokerConfig,
+        disk: Arc<dyn Disk>,
+    ) -> Result<Arc<Broker>, BrokerError> {
         let storage = |e: DiskError| BrokerError::Storage(e.to_string());
         disk.create_dir_all(&config.data_dir).map_err(storage)?;
         let metadata_dir = join(&config.data_dir, METADATA_DIR);
-        let (journal, records) = MetadataJournal::open(Arc::clone(&disk), &metadata_dir).map_err(storage)?;
+        let (journal, records) =
+            MetadataJournal::open(Arc::clone(&disk), &metadata_dir).map_err(storage)?;
         let mut image = MetadataImage::default();
         for record in &records {
             image.apply(record);
         }
-        tracing::info!(records = records.len(), topics = image.topics.len(), "metadata replayed");
+        tracing::info!(
+            records = records.len(),
+            topics = image.topics.len(),
+            "metadata replayed"
+        );
         let defaults = TopicDefaults {
             fsync_policy: config.default_fsync_policy,
             retention_ms: config.default_retention_ms,
@@ -67,7 +75,10 @@ impl Broker {
             hw_changed: Arc::new(Notify::new()),
             config,
         });
-        broker.register().await.map_err(|e| BrokerError::Storage(e.to_string()))?;
+        broker
+            .register()
+            .await
+            .map_err(|e| BrokerError::Storage(e.to_string()))?;
         broker.remove_orphan_dirs().map_err(storage)?;
         broker.reconcile().await;
         Ok(broker)
@@ -83,7 +94,12 @@ impl Broker {
     }
 
     pub fn all_partitions(&self) -> Vec<Arc<PartitionHandle>> {
-        self.partitions.read().expect("partitions lock poisoned").values().cloned().collect()
+        self.partitions
+            .read()
+            .expect("partitions lock poisoned")
+            .values()
+            .cloned()
+            .collect()
     }
 
     pub fn topic_config(&self, topic: &TopicImage) -> TopicConfig {
@@ -141,13 +157,20 @@ impl Broker {
     pub async fn create_topic(&self, request: CreateTopic<'_>) -> Result<(), CommitError> {
         let default_partitions = self.config.default_partitions;
         let cluster_id = self.config.cluster_id.clone();
-        self.commit_checked(|image| controller::create_topic(image, &request, default_partitions, &cluster_id))
-            .await
+        self.commit_checked(|image| {
+            controller::create_topic(image, &request, default_partitions, &cluster_id)
+        })
+        .await
     }
 
     /// Creates `name` with the defaults if it does not exist (auto-create).
     pub async fn ensure_topic(&self, name: &str) -> Result<(), CommitError> {
-        let request = CreateTopic { name, num_partitions: -1, replication_factor: -1, configs: BTreeMap::new() };
+        let request = CreateTopic {
+            name,
+            num_partitions: -1,
+            replication_factor: -1,
+            configs: BTreeMap::new(),
+        };
         match self.create_topic(request).await {
             Err(CommitError::Topic(TopicError::AlreadyExists(_))) => Ok(()),
             other => other,
@@ -171,11 +194,17 @@ impl Broker {
             let gone: Vec<(String, i32)> = partitions
                 .iter()
                 .filter(|(key, handle)| {
-                    !wanted.contains(*key) || image.topics.get(&key.0).is_none_or(|t| t.topic_id != handle.topic_id)
+                    !wanted.contains(*key)
+                        || image
+                            .topics
+                            .get(&key.0)
+                            .is_none_or(|t| t.topic_id != handle.topic_id)
                 })
                 .map(|(key, _)| key.clone())
                 .collect();
-            gone.iter().filter_map(|key| partitions.remove(key)).collect()
+            gone.iter()
+                .filter_map(|key| partitions.remove(key))
+                .collect()
         };
         for handle in stale {
             handle.resign();
@@ -214,7 +243,9 @@ impl Broker {
                     let mut partitions = self.partitions.write().expect("partitions lock poisoned");
                     partitions.insert((topic_name.clone(), index), Arc::new(handle));
                 }
-                Err(e) => tracing::error!(topic = %topic_name, partition = index, %e, "cannot open partition"),
+                Err(e) => {
+                    tracing::error!(topic = %topic_name, partition = index, %e, "cannot open partition")
+                }
             }
         }
         self.hw_changed.notify_waiters();

@@ -26,11 +26,22 @@ pub struct MetadataJournal {
 
 impl MetadataJournal {
     /// Opens the journal in `dir`, returning the committed records.
-    pub fn open(disk: Arc<dyn Disk>, dir: &str) -> Result<(MetadataJournal, Vec<MetadataRecord>), DiskError> {
+    pub fn open(
+        disk: Arc<dyn Disk>,
+        dir: &str,
+    ) -> Result<(MetadataJournal, Vec<MetadataRecord>), DiskError> {
         disk.create_dir_all(dir)?;
         let path = join(dir, JOURNAL_FILE);
-        let len = if disk.exists(&path) { disk.file_len(&path)? } else { 0 };
-        let bytes = if len > 0 { disk.read_at(&path, 0, len as usize)? } else { Vec::new() };
+        let len = if disk.exists(&path) {
+            disk.file_len(&path)?
+        } else {
+            0
+        };
+        let bytes = if len > 0 {
+            disk.read_at(&path, 0, len as usize)?
+        } else {
+            Vec::new()
+        };
         let mut records = Vec::new();
         let mut at = 0usize;
         while at + FRAME_HEADER_BYTES <= bytes.len() {
@@ -51,10 +62,23 @@ impl MetadataJournal {
             at = body_start + size;
         }
         if (at as u64) < len {
-            tracing::warn!(path, valid = at, len, "truncating a torn metadata journal tail");
+            tracing::warn!(
+                path,
+                valid = at,
+                len,
+                "truncating a torn metadata journal tail"
+            );
             disk.truncate(&path, at as u64)?;
         }
-        Ok((MetadataJournal { disk, dir: dir.to_string(), path, failed: false }, records))
+        Ok((
+            MetadataJournal {
+                disk,
+                dir: dir.to_string(),
+                path,
+                failed: false,
+            },
+            records,
+        ))
     }
 
     /// Appends records and syncs them: they are committed when this returns Ok.
@@ -62,15 +86,25 @@ impl MetadataJournal {
         let mut frames = Vec::new();
         for record in records {
             let body = bincode::serialize(record).expect("metadata records serialize");
-            assert!(body.len() <= RECORD_SIZE_MAX_BYTES, "metadata record too large");
+            assert!(
+                body.len() <= RECORD_SIZE_MAX_BYTES,
+                "metadata record too large"
+            );
             frames.extend_from_slice(&(body.len() as u32).to_be_bytes());
             frames.extend_from_slice(&crc32c::crc32c(&body).to_be_bytes());
             frames.extend_from_slice(&body);
         }
         if self.failed {
-            return Err(DiskError::Io { path: self.path.clone(), detail: "metadata journal failed earlier".into() });
+            return Err(DiskError::Io {
+                path: self.path.clone(),
+                detail: "metadata journal failed earlier".into(),
+            });
         }
-        let start = if self.disk.exists(&self.path) { self.disk.file_len(&self.path)? } else { 0 };
+        let start = if self.disk.exists(&self.path) {
+            self.disk.file_len(&self.path)?
+        } else {
+            0
+        };
         let result = match self.disk.append(&self.path, &frames) {
             Ok(()) => match self.disk.sync(&self.path).await {
                 Ok(()) => self.disk.sync(&self.dir).await,

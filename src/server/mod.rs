@@ -34,7 +34,10 @@ pub async fn run(
 ) -> Result<(), BrokerError> {
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
-        .map_err(|e| BrokerError::Bind { addr: config.listen.to_string(), detail: e.to_string() })?;
+        .map_err(|e| BrokerError::Bind {
+            addr: config.listen.to_string(),
+            detail: e.to_string(),
+        })?;
     let broker = broker::Broker::open(config, disk).await?;
     tracing::info!(
         node_id = broker.config.node_id,

@@ -96,11 +96,17 @@ impl PartitionHandle {
         if disk.exists(&dir) {
             let stored = disk.read_at(&meta_path, 0, 128).unwrap_or_default();
             if stored != id_text.as_bytes() {
-                tracing::warn!(dir, "removing a directory left by another topic of the same name");
+                tracing::warn!(
+                    dir,
+                    "removing a directory left by another topic of the same name"
+                );
                 disk.remove_dir_all(&dir)?;
             }
         }
-        let log_config = LogConfig { leader_epoch_max: leader_epoch, ..config.log_config(verify_crc) };
+        let log_config = LogConfig {
+            leader_epoch_max: leader_epoch,
+            ..config.log_config(verify_crc)
+        };
         let (mut log, report) = PartitionLog::open(Arc::clone(&disk), &dir, log_config, now_ms)?;
         if !disk.exists(&meta_path) {
             disk.write_file(&meta_path, id_text.as_bytes())?;
@@ -108,7 +114,11 @@ impl PartitionHandle {
         }
         let epoch_path = join(&dir, LEADER_EPOCH_FILE);
         let mut epoch_cache = match disk.file_len(&epoch_path) {
-            Ok(len) => LeaderEpochCache::decode(&String::from_utf8_lossy(&disk.read_at(&epoch_path, 0, len as usize)?)),
+            Ok(len) => LeaderEpochCache::decode(&String::from_utf8_lossy(&disk.read_at(
+                &epoch_path,
+                0,
+                len as usize,
+            )?)),
             Err(_) => LeaderEpochCache::default(),
         };
         epoch_cache.truncate_from(log.log_end_offset() + 1);
@@ -117,7 +127,7 @@ impl PartitionHandle {
             disk.sync(&epoch_path).await?;
         }
         // Make recovery's repairs durable before serving anything.
-        let work = log.take_sync_work();
+        let work = log.take_full_sync_work();
         for path in &work.paths {
             sync_ignoring_removed(disk.as_ref(), path).await?;
         }
@@ -168,7 +178,10 @@ impl PartitionHandle {
     pub fn update_config(&self, config: TopicConfig, verify_crc: bool) {
         let mut state = self.lock();
         let leader_epoch_max = state.replica.leader_epoch();
-        state.log.set_config(LogConfig { leader_epoch_max, ..config.log_config(verify_crc) });
+        state.log.set_config(LogConfig {
+            leader_epoch_max,
+            ..config.log_config(verify_crc)
+        });
         state.replica.set_fsync_policy(config.fsync_policy);
         state.config = config;
     }
@@ -201,7 +214,9 @@ impl PartitionHandle {
             let mut guard = self.lock();
             let state = &mut *guard;
             if acks == Acks::All && !state.replica.has_enough_insync_replicas() {
-                return Err(ProduceError::NotEnoughReplicas { required: state.config.min_insync_replicas });
+                return Err(ProduceError::NotEnoughReplicas {
+                    required: state.config.min_insync_replicas,
+                });
             }
             let epoch = state.replica.leader_epoch();
             let info = state.log.append(&mut records, headers, epoch, now_ms)?;
@@ -214,11 +229,14 @@ impl PartitionHandle {
                 state.next_request_id += 1;
                 let (tx, rx) = oneshot::channel();
                 state.waiters.insert(request_id, tx);
-                let actions = state.replica.await_produce(request_id, info.last_offset + 1, acks);
+                let actions = state
+                    .replica
+                    .await_produce(request_id, info.last_offset + 1, acks);
                 self.apply(state, actions);
                 Some(rx)
             };
-            let sync_now = state.config.fsync_policy == FsyncPolicy::Always && !state.ack_before_sync;
+            let sync_now =
+                state.config.fsync_policy == FsyncPolicy::Always && !state.ack_before_sync;
             (info, waiter, sync_now)
         };
         if fsync_always {
@@ -226,7 +244,9 @@ impl PartitionHandle {
                 return Err(ProduceError::Log(e));
             }
         }
-        let Some(waiter) = waiter else { return Ok(info) };
+        let Some(waiter) = waiter else {
+            return Ok(info);
+        };
         match tokio::time::timeout(std::time::Duration::from_millis(timeout_ms), waiter).await {
             Ok(Ok(Ok(()))) => Ok(info),
             Ok(Ok(Err(e))) => Err(ProduceError::Wait(e)),
@@ -235,18 +255,33 @@ impl PartitionHandle {
         }
     }
 
-    /// Syncs everything appended so far. Concurrent callers share one fsync.
+    /// Syncs every record appended so far. Concurrent callers share one fsync.
     pub async fn sync(&self, now_ms: i64) -> Result<(), LogError> {
+        self.sync_files(now_ms, false).await
+    }
+
+    /// `full` also syncs index files (before a recovery point is written).
+    async fn sync_files(&self, now_ms: i64, full: bool) -> Result<(), LogError> {
         let _gate = self.sync_gate.lock().await;
         let work = {
             let mut state = self.lock();
             if state.log.is_offline() {
-                return Err(LogError::Offline { dir: state.log.dir().to_string(), cause: "earlier failure".into() });
+                return Err(LogError::Offline {
+                    dir: state.log.dir().to_string(),
+                    cause: "earlier failure".into(),
+                });
             }
-            if !state.log.has_unsynced_data() {
-                return Ok(());
+            if full {
+                if !state.log.has_unsynced_files() {
+                    return Ok(());
+                }
+                state.log.take_full_sync_work()
+            } else {
+                if !state.log.has_unsynced_data() {
+                    return Ok(());
+                }
+                state.log.take_sync_work()
             }
-            state.log.take_sync_work()
         };
         for path in &work.paths {
             if let Err(e) = sync_ignoring_removed(self.disk.as_ref(), path).await {
@@ -284,13 +319,21 @@ impl PartitionHandle {
         let state = self.lock();
         let high_watermark = state.replica.high_watermark();
         let records = state.log.read(offset, max_bytes, high_watermark)?;
-        Ok(PartitionRead { records, high_watermark, log_start_offset: state.log.log_start_offset() })
+        Ok(PartitionRead {
+            records,
+            high_watermark,
+            log_start_offset: state.log.log_start_offset(),
+        })
     }
 
     /// (log start offset, high watermark, log end offset).
     pub fn offsets(&self) -> (i64, i64, i64) {
         let state = self.lock();
-        (state.log.log_start_offset(), state.replica.high_watermark(), state.log.log_end_offset())
+        (
+            state.log.log_start_offset(),
+            state.replica.high_watermark(),
+            state.log.log_end_offset(),
+        )
     }
 
     /// The first committed offset with a timestamp at or after `timestamp_ms`.
@@ -317,10 +360,10 @@ impl PartitionHandle {
 
     /// Syncs and writes the recovery point so the next start scans little.
     pub async fn checkpoint(&self, now_ms: i64) -> Result<(), LogError> {
-        self.sync(now_ms).await?;
+        self.sync_files(now_ms, true).await?;
         let path = {
             let mut state = self.lock();
-            if state.log.has_unsynced_data() {
+            if state.log.has_unsynced_files() {
                 return Ok(()); // written meanwhile; next checkpoint
             }
             state.log.write_recovery_point()?

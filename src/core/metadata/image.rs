@@ -39,7 +39,9 @@ pub struct MetadataImage {
 
 impl MetadataImage {
     pub fn topic_by_id(&self, topic_id: &TopicId) -> Option<&TopicImage> {
-        self.topic_names.get(topic_id).and_then(|n| self.topics.get(n))
+        self.topic_names
+            .get(topic_id)
+            .and_then(|n| self.topics.get(n))
     }
 
     /// Applies one committed record. Records come from our own controller,
@@ -47,14 +49,31 @@ impl MetadataImage {
     /// a bug: assert rather than limp on.
     pub fn apply(&mut self, record: &MetadataRecord) {
         match record {
-            MetadataRecord::RegisterBroker { node_id, host, port, broker_epoch } => {
+            MetadataRecord::RegisterBroker {
+                node_id,
+                host,
+                port,
+                broker_epoch,
+            } => {
                 self.brokers.insert(
                     *node_id,
-                    BrokerInfo { node_id: *node_id, host: host.clone(), port: *port, broker_epoch: *broker_epoch },
+                    BrokerInfo {
+                        node_id: *node_id,
+                        host: host.clone(),
+                        port: *port,
+                        broker_epoch: *broker_epoch,
+                    },
                 );
             }
-            MetadataRecord::CreateTopic { name, topic_id, configs } => {
-                assert!(!self.topics.contains_key(name), "topic {name} created twice");
+            MetadataRecord::CreateTopic {
+                name,
+                topic_id,
+                configs,
+            } => {
+                assert!(
+                    !self.topics.contains_key(name),
+                    "topic {name} created twice"
+                );
                 assert!(!self.topic_names.contains_key(topic_id), "topic id reused");
                 assert!(topic_id.iter().any(|b| *b != 0), "zero topic id");
                 self.topic_names.insert(*topic_id, name.clone());
@@ -68,10 +87,23 @@ impl MetadataImage {
                     },
                 );
             }
-            MetadataRecord::CreatePartition { topic_id, partition, replicas, isr, leader, leader_epoch } => {
+            MetadataRecord::CreatePartition {
+                topic_id,
+                partition,
+                replicas,
+                isr,
+                leader,
+                leader_epoch,
+            } => {
                 let topic = self.topic_mut(topic_id);
-                assert!(!topic.partitions.contains_key(partition), "partition created twice");
-                assert!(isr.iter().all(|r| replicas.contains(r)), "ISR within replicas");
+                assert!(
+                    !topic.partitions.contains_key(partition),
+                    "partition created twice"
+                );
+                assert!(
+                    isr.iter().all(|r| replicas.contains(r)),
+                    "ISR within replicas"
+                );
                 topic.partitions.insert(
                     *partition,
                     PartitionImage {
@@ -82,18 +114,34 @@ impl MetadataImage {
                     },
                 );
             }
-            MetadataRecord::ChangePartition { topic_id, partition, isr, leader, leader_epoch } => {
+            MetadataRecord::ChangePartition {
+                topic_id,
+                partition,
+                isr,
+                leader,
+                leader_epoch,
+            } => {
                 let topic = self.topic_mut(topic_id);
-                let p = topic.partitions.get_mut(partition).expect("change of an unknown partition");
+                let p = topic
+                    .partitions
+                    .get_mut(partition)
+                    .expect("change of an unknown partition");
                 assert!(*leader_epoch >= p.leader_epoch, "leader epochs only grow");
                 if *leader != p.leader {
-                    assert!(*leader_epoch > p.leader_epoch, "a new leader gets a new epoch");
+                    assert!(
+                        *leader_epoch > p.leader_epoch,
+                        "a new leader gets a new epoch"
+                    );
                 }
                 p.isr = isr.clone();
                 p.leader = *leader;
                 p.leader_epoch = *leader_epoch;
             }
-            MetadataRecord::SetTopicConfig { topic_id, key, value } => {
+            MetadataRecord::SetTopicConfig {
+                topic_id,
+                key,
+                value,
+            } => {
                 let topic = self.topic_mut(topic_id);
                 match value {
                     Some(v) => topic.configs.insert(key.clone(), v.clone()),
@@ -101,7 +149,10 @@ impl MetadataImage {
                 };
             }
             MetadataRecord::DeleteTopic { topic_id } => {
-                let name = self.topic_names.remove(topic_id).expect("delete of an unknown topic");
+                let name = self
+                    .topic_names
+                    .remove(topic_id)
+                    .expect("delete of an unknown topic");
                 self.topics.remove(&name).expect("topic indexed by id");
             }
         }
@@ -109,7 +160,10 @@ impl MetadataImage {
     }
 
     fn topic_mut(&mut self, topic_id: &TopicId) -> &mut TopicImage {
-        let name = self.topic_names.get(topic_id).expect("record for an unknown topic id");
+        let name = self
+            .topic_names
+            .get(topic_id)
+            .expect("record for an unknown topic id");
         self.topics.get_mut(name).expect("topic indexed by id")
     }
 }

@@ -10,9 +10,18 @@ pub type TopicId = [u8; 16];
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum MetadataRecord {
     /// A broker joined (or rejoined with a new epoch) at an address.
-    RegisterBroker { node_id: i32, host: String, port: u16, broker_epoch: i64 },
+    RegisterBroker {
+        node_id: i32,
+        host: String,
+        port: u16,
+        broker_epoch: i64,
+    },
     /// A topic exists with these explicitly set configs.
-    CreateTopic { name: String, topic_id: TopicId, configs: BTreeMap<String, String> },
+    CreateTopic {
+        name: String,
+        topic_id: TopicId,
+        configs: BTreeMap<String, String>,
+    },
     /// A partition exists with this assignment, ISR and leader.
     CreatePartition {
         topic_id: TopicId,
@@ -23,9 +32,19 @@ pub enum MetadataRecord {
         leader_epoch: i32,
     },
     /// Leader and/or ISR changed; the leader epoch grows on a leader change.
-    ChangePartition { topic_id: TopicId, partition: i32, isr: Vec<i32>, leader: i32, leader_epoch: i32 },
+    ChangePartition {
+        topic_id: TopicId,
+        partition: i32,
+        isr: Vec<i32>,
+        leader: i32,
+        leader_epoch: i32,
+    },
     /// A topic config was set (`Some`) or reset to its default (`None`).
-    SetTopicConfig { topic_id: TopicId, key: String, value: Option<String> },
+    SetTopicConfig {
+        topic_id: TopicId,
+        key: String,
+        value: Option<String>,
+    },
     /// A topic and all its partitions are gone.
     DeleteTopic { topic_id: TopicId },
 }

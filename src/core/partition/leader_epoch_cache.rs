@@ -25,7 +25,10 @@ impl LeaderEpochCache {
     pub fn assign(&mut self, epoch: i32, start_offset: i64) -> bool {
         if let Some(&(last_epoch, _)) = self.entries.last() {
             if epoch <= last_epoch {
-                assert!(epoch == last_epoch, "leader epochs only grow: {epoch} after {last_epoch}");
+                assert!(
+                    epoch == last_epoch,
+                    "leader epochs only grow: {epoch} after {last_epoch}"
+                );
                 return false;
             }
         }
@@ -58,7 +61,10 @@ impl LeaderEpochCache {
     }
 
     pub fn encode(&self) -> String {
-        self.entries.iter().map(|(e, o)| format!("{e} {o}\n")).collect()
+        self.entries
+            .iter()
+            .map(|(e, o)| format!("{e} {o}\n"))
+            .collect()
     }
 
     /// Parses the file; malformed lines end the parse (a torn write).
@@ -66,9 +72,17 @@ impl LeaderEpochCache {
         let mut cache = LeaderEpochCache::default();
         for line in text.lines() {
             let mut parts = line.split_whitespace();
-            let (Some(e), Some(o), None) = (parts.next(), parts.next(), parts.next()) else { break };
-            let (Ok(epoch), Ok(offset)) = (e.parse::<i32>(), o.parse::<i64>()) else { break };
-            if cache.entries.last().is_some_and(|&(le, lo)| epoch <= le || offset < lo) {
+            let (Some(e), Some(o), None) = (parts.next(), parts.next(), parts.next()) else {
+                break;
+            };
+            let (Ok(epoch), Ok(offset)) = (e.parse::<i32>(), o.parse::<i64>()) else {
+                break;
+            };
+            if cache
+                .entries
+                .last()
+                .is_some_and(|&(le, lo)| epoch <= le || offset < lo)
+            {
                 break;
             }
             cache.entries.push((epoch, offset));

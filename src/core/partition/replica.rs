@@ -42,8 +42,13 @@ pub enum ProduceWaitError {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PartitionAction {
-    HighWatermarkAdvanced { high_watermark: i64 },
-    AnswerProduce { request_id: u64, result: Result<(), ProduceWaitError> },
+    HighWatermarkAdvanced {
+        high_watermark: i64,
+    },
+    AnswerProduce {
+        request_id: u64,
+        result: Result<(), ProduceWaitError>,
+    },
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -136,14 +141,21 @@ impl PartitionReplica {
     fn compute_high_watermark(&self) -> i64 {
         // Followers join the ISR through replication (later wave); until
         // then the ISR is this node alone.
-        let ends: Vec<i64> =
-            self.isr.iter().filter(|r| **r == self.node_id).map(|_| self.own_end_offset()).collect();
+        let ends: Vec<i64> = self
+            .isr
+            .iter()
+            .filter(|r| **r == self.node_id)
+            .map(|_| self.own_end_offset())
+            .collect();
         high_watermark(&ends).unwrap_or(self.high_watermark)
     }
 
     /// The log grew to `log_end_offset` (an append by this leader).
     pub fn on_local_append(&mut self, log_end_offset: i64) -> Vec<PartitionAction> {
-        assert!(log_end_offset >= self.log_end_offset, "appends only grow the log");
+        assert!(
+            log_end_offset >= self.log_end_offset,
+            "appends only grow the log"
+        );
         self.log_end_offset = log_end_offset;
         self.progress()
     }
@@ -159,20 +171,37 @@ impl PartitionReplica {
     pub fn on_log_start_advanced(&mut self, log_start_offset: i64) -> Vec<PartitionAction> {
         if self.high_watermark < log_start_offset {
             self.high_watermark = log_start_offset;
-            return vec![PartitionAction::HighWatermarkAdvanced { high_watermark: log_start_offset }];
+            return vec![PartitionAction::HighWatermarkAdvanced {
+                high_watermark: log_start_offset,
+            }];
         }
         Vec::new()
     }
 
     /// Registers a produce request whose records end at `end_offset`
     /// (exclusive); it is answered by a later action, or at once.
-    pub fn await_produce(&mut self, request_id: u64, end_offset: i64, acks: Acks) -> Vec<PartitionAction> {
-        assert!(end_offset <= self.log_end_offset, "a produce waits for appended records");
-        assert!(!self.pending.contains_key(&request_id), "request ids are unique");
+    pub fn await_produce(
+        &mut self,
+        request_id: u64,
+        end_offset: i64,
+        acks: Acks,
+    ) -> Vec<PartitionAction> {
+        assert!(
+            end_offset <= self.log_end_offset,
+            "a produce waits for appended records"
+        );
+        assert!(
+            !self.pending.contains_key(&request_id),
+            "request ids are unique"
+        );
         if !self.is_leader {
-            return vec![PartitionAction::AnswerProduce { request_id, result: Err(ProduceWaitError::NotLeader) }];
+            return vec![PartitionAction::AnswerProduce {
+                request_id,
+                result: Err(ProduceWaitError::NotLeader),
+            }];
         }
-        self.pending.insert(request_id, PendingProduce { end_offset, acks });
+        self.pending
+            .insert(request_id, PendingProduce { end_offset, acks });
         self.release_ready()
     }
 
@@ -181,14 +210,20 @@ impl PartitionReplica {
         self.is_leader = false;
         std::mem::take(&mut self.pending)
             .into_keys()
-            .map(|request_id| PartitionAction::AnswerProduce { request_id, result: Err(ProduceWaitError::NotLeader) })
+            .map(|request_id| PartitionAction::AnswerProduce {
+                request_id,
+                result: Err(ProduceWaitError::NotLeader),
+            })
             .collect()
     }
 
     fn progress(&mut self) -> Vec<PartitionAction> {
         let mut actions = Vec::new();
         let hw = self.compute_high_watermark();
-        assert!(hw <= self.log_end_offset, "high watermark {hw} past the log end");
+        assert!(
+            hw <= self.log_end_offset,
+            "high watermark {hw} past the log end"
+        );
         if hw > self.high_watermark {
             self.high_watermark = hw;
             actions.push(PartitionAction::HighWatermarkAdvanced { high_watermark: hw });
@@ -249,7 +284,10 @@ mod tests {
         actions
             .iter()
             .filter_map(|a| match a {
-                PartitionAction::AnswerProduce { request_id, result: Ok(()) } => Some(*request_id),
+                PartitionAction::AnswerProduce {
+                    request_id,
+                    result: Ok(()),
+                } => Some(*request_id),
                 _ => None,
             })
             .collect()
@@ -258,7 +296,10 @@ mod tests {
     #[test]
     fn fsync_always_holds_acks_and_high_watermark_until_the_sync() {
         let mut r = PartitionReplica::new_leader(1, 0, vec![1], FsyncPolicy::Always, 1, 0);
-        assert!(r.on_local_append(5).is_empty(), "nothing visible before the sync");
+        assert!(
+            r.on_local_append(5).is_empty(),
+            "nothing visible before the sync"
+        );
         assert!(r.await_produce(7, 5, Acks::All).is_empty());
         assert!(r.await_produce(8, 5, Acks::Leader).is_empty());
         assert_eq!(r.high_watermark(), 0);
@@ -280,13 +321,19 @@ mod tests {
         let mut r = PartitionReplica::new_leader(1, 0, vec![1], FsyncPolicy::Never, 1, 10);
         assert_eq!(r.high_watermark(), 10);
         let actions = r.on_local_append(12);
-        assert_eq!(actions, vec![PartitionAction::HighWatermarkAdvanced { high_watermark: 12 }]);
+        assert_eq!(
+            actions,
+            vec![PartitionAction::HighWatermarkAdvanced { high_watermark: 12 }]
+        );
         assert_eq!(answered(&r.await_produce(1, 12, Acks::All)), vec![1]);
         let resigned = r.resign();
         assert!(resigned.is_empty());
         assert!(matches!(
             r.await_produce(2, 12, Acks::Leader)[..],
-            [PartitionAction::AnswerProduce { result: Err(ProduceWaitError::NotLeader), .. }]
+            [PartitionAction::AnswerProduce {
+                result: Err(ProduceWaitError::NotLeader),
+                ..
+            }]
         ));
     }
 }

@@ -1,0 +1,587 @@
+//! Log compaction (`cleanup.policy=compact`) as a pure function over the
+//! batches of a log's sealed segments: Kafka's `LogCleaner` semantics.
+//!
+//! - The cleanable section is the prefix of sealed segments that end at or
+//!   below `uncleanable_offset`, which the broker sets to
+//!   `min(active segment base, high watermark)`: the active segment is never
+//!   cleaned, and neither is anything a follower might still truncate (a
+//!   record above the high watermark could vanish, and the older value of its
+//!   key with it).
+//! - The dirty section starts at `dirty_start_offset` (the cleaner
+//!   checkpoint: below it every key appears once). Its records build an
+//!   offset map key → latest offset, segment by segment, until
+//!   [`CompactionParams::offset_map_keys_max`] (at least one dirty segment is
+//!   always mapped). Segments up to the end of the mapped ones are cleaned;
+//!   the end is the next checkpoint.
+//! - A record is kept if its key maps to an offset not above its own (or is
+//!   not in the map: a clean record whose key was not written again).
+//!   Records without a key are removed (Kafka counts them invalid; the
+//!   broker refuses them on compacted topics at produce time, see
+//!   [`requires_keys`]).
+//! - Tombstones (null value) follow KIP-534: the first cleaning that keeps a
+//!   tombstone stamps its batch with a delete horizon `now + delete.retention.ms`
+//!   (base timestamp field + attribute bit 6); a later cleaning at or past the
+//!   horizon removes the tombstone. Consumers thus get at least
+//!   `delete.retention.ms` after the first cleaning to see it.
+//! - Offsets never change: a batch keeps its base offset and last offset
+//!   delta; records keep their offset deltas. A batch left without records
+//!   is dropped, except the last batch of a producer still in the producer
+//!   state, which is kept empty so the producer's last sequence survives a
+//!   restart (Kafka's `BatchRetention.RETAIN_EMPTY`).
+//! - Control batches (transaction markers) are kept unchanged (transactions
+//!   are not implemented; Kafka removes markers of empty transactions).
+//! - A batch whose records all stay and that needs no new horizon keeps its
+//!   exact stored bytes. A rewritten batch keeps codec, producer fields,
+//!   leader epoch, timestamp type and its max timestamp (so time-based
+//!   retention and the time index see the segment as before; Kafka
+//!   recomputes it from the kept records).
+//! - Segments are rewritten one for one (Kafka also merges small adjacent
+//!   cleaned segments; not yet). A segment may become empty or end before
+//!   the next segment's base: gaps in offsets are normal after cleaning.
+//!
+//! Compacting the output again at the same `now_ms` returns it unchanged.
+
+use std::collections::BTreeMap;
+
+use bytes::Bytes;
+
+use crate::log::compaction_batch::{self, OpenedBatch, RecordsError};
+use crate::log::record_batch::{self, BatchError, BatchHeader};
+
+/// Kafka's default `delete.retention.ms` (one day).
+pub const DELETE_RETENTION_MS_DEFAULT: i64 = 86_400_000;
+/// Default bound of the offset map (Kafka sizes it in bytes,
+/// `log.cleaner.dedupe.buffer.size`; we count keys).
+pub const OFFSET_MAP_KEYS_MAX_DEFAULT: usize = 1 << 20;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CompactionError {
+    #[error("segment {base_offset}: {source}")]
+    Records {
+        base_offset: i64,
+        source: RecordsError,
+    },
+    #[error("segment {base_offset}: stored bytes do not split into batches: {source}")]
+    Layout {
+        base_offset: i64,
+        source: BatchError,
+    },
+    #[error("segments are not in offset order at {base_offset}")]
+    Order { base_offset: i64 },
+}
+
+/// Why a produced record set is refused on a compacted topic.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyError {
+    /// `INVALID_RECORD` (87): "Compacted topic cannot accept message without key".
+    #[error("compacted topic cannot accept a record without a key")]
+    MissingKey,
+    /// `CORRUPT_MESSAGE` (2): the records do not decode.
+    #[error(transparent)]
+    Records(#[from] RecordsError),
+}
+
+/// The stored batches of one sealed segment, in file order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SegmentBatches {
+    pub base_offset: i64,
+    pub batches: Vec<Vec<u8>>,
+}
+
+impl SegmentBatches {
+    /// Splits a segment file's bytes into batches (no CRC check here;
+    /// compaction verifies every batch it opens).
+    pub fn from_file_bytes(
+        base_offset: i64,
+        bytes: &[u8],
+    ) -> Result<SegmentBatches, CompactionError> {
+        let mut batches = Vec::new();
+        let mut at = 0;
+        while at < bytes.len() {
+            let header = record_batch::parse_header(&bytes[at..]).map_err(|source| {
+                CompactionError::Layout {
+                    base_offset,
+                    source,
+                }
+            })?;
+            batches.push(bytes[at..at + header.size_bytes].to_vec());
+            at += header.size_bytes;
+        }
+        Ok(SegmentBatches {
+            base_offset,
+            batches,
+        })
+    }
+
+    pub fn to_file_bytes(&self) -> Vec<u8> {
+        self.batches.concat()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CompactionParams {
+    /// The cleaner checkpoint: below it the log was cleaned before.
+    pub dirty_start_offset: i64,
+    /// `min(active segment base, high watermark)`: nothing at or above it is touched.
+    pub uncleanable_offset: i64,
+    pub now_ms: i64,
+    /// `delete.retention.ms`.
+    pub delete_retention_ms: i64,
+    pub offset_map_keys_max: usize,
+}
+
+/// One cleaned segment: same base offset, new batches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CleanedSegment {
+    pub base_offset: i64,
+    pub batches: Vec<Vec<u8>>,
+    /// Whether any byte differs from the input (unchanged segments need no rewrite).
+    pub changed: bool,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CompactionStats {
+    pub records_read: u64,
+    pub records_removed: u64,
+    pub tombstones_removed: u64,
+    pub keyless_removed: u64,
+    pub batches_removed: u64,
+    pub batches_kept_empty: u64,
+    pub delete_horizons_set: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompactionOutcome {
+    /// The cleaned segments, in order (a prefix of the input).
+    pub segments: Vec<CleanedSegment>,
+    /// The next cleaner checkpoint (end of the cleaned section).
+    pub cleaned_end_offset: i64,
+    pub stats: CompactionStats,
+}
+
+/// The offset after a segment's last batch (its base when empty).
+fn segment_end_offset(segment: &SegmentBatches) -> Result<i64, CompactionError> {
+    match segment.batches.last() {
+        None => Ok(segment.base_offset),
+        Some(last) => record_batch::parse_header(last)
+            .map(|h| h.next_offset())
+            .map_err(|source| CompactionError::Layout {
+                base_offset: segment.base_offset,
+                source,
+            }),
+    }
+}
+
+fn open_all(segment: &SegmentBatches) -> Result<Vec<OpenedBatch>, CompactionError> {
+    segment
+        .batches
+        .iter()
+        .map(|b| {
+            compaction_batch::open_batch(b).map_err(|source| CompactionError::Records {
+                base_offset: segment.base_offset,
+                source,
+            })
+        })
+        .collect()
+}
+
+/// Compacts `segments` (sealed, in offset order). `last_batch_offsets`: for
+/// each producer in the producer state, the last offset of its last batch
+/// ([`crate::core::producer_state::ProducerStateTable::last_batch_offsets`]).
+pub fn compact(
+    segments: &[SegmentBatches],
+    last_batch_offsets: &BTreeMap<i64, i64>,
+    params: &CompactionParams,
+) -> Result<CompactionOutcome, CompactionError> {
+    assert!(params.delete_retention_ms >= 0);
+    assert!(params.offset_map_keys_max > 0);
+    // The cleanable prefix.
+    let mut cleanable: Vec<(&SegmentBatches, i64)> = Vec::new();
+    let mut previous_end = i64::MIN;
+    for segment in segments {
+        if segment.base_offset < previous_end {
+            return Err(CompactionError::Order {
+                base_offset: segment.base_offset,
+            });
+        }
+        let end = segment_end_offset(segment)?;
+        if end > params.uncleanable_offset {
+            break;
+        }
+        previous_end = end;
+        cleanable.push((segment, end));
+    }
+
+    // The offset map over the dirty section.
+    let mut map: BTreeMap<Bytes, i64> = BTreeMap::new();
+    let mut opened: Vec<Vec<OpenedBatch>> = Vec::new();
+    let mut cleaned_end_offset = cleanable
+        .last()
+        .map_or(params.dirty_start_offset, |(_, end)| *end);
+    let mut mapped_dirty_segments = 0usize;
+    for (segment, end) in &cleanable {
+        let batches = open_all(segment)?;
+        if *end > params.dirty_start_offset {
+            let mut keys_added = BTreeMap::new();
+            for batch in batches.iter().filter(|b| !b.header.is_control()) {
+                for record in &batch.records {
+                    let offset = batch.offset_of(record);
+                    if offset < params.dirty_start_offset {
+                        continue;
+                    }
+                    if let Some(key) = &record.key {
+                        keys_added.insert(key.clone(), offset);
+                    }
+                }
+            }
+            let new_keys = keys_added.keys().filter(|k| !map.contains_key(*k)).count();
+            if mapped_dirty_segments > 0 && map.len() + new_keys > params.offset_map_keys_max {
+                cleaned_end_offset = segment.base_offset;
+                break;
+            }
+            map.extend(keys_added);
+            mapped_dirty_segments += 1;
+        }
+        opened.push(batches);
+    }
+
+    // Rewrite.
+    let mut stats = CompactionStats::default();
+    let mut out = Vec::new();
+    for ((segment, _), batches) in cleanable.iter().zip(opened) {
+        let mut cleaned = Vec::with_capacity(batches.len());
+        for (stored, batch) in segment.batches.iter().zip(&batches) {
+            stats.records_read += batch.records.len() as u64;
+            if let Some(bytes) =
+                clean_batch(stored, batch, &map, last_batch_offsets, params, &mut stats)?
+            {
+                cleaned.push(bytes);
+            }
+        }
+        let changed = cleaned != segment.batches;
+        out.push(CleanedSegment {
+            base_offset: segment.base_offset,
+            batches: cleaned,
+            changed,
+        });
+    }
+    for (segment, (input, end)) in out.iter().zip(&cleanable) {
+        assert_eq!(
+            segment.base_offset, input.base_offset,
+            "segments are cleaned one for one"
+        );
+        assert!(
+            *end <= cleaned_end_offset,
+            "only segments below the checkpoint are cleaned"
+        );
+    }
+    Ok(CompactionOutcome {
+        segments: out,
+        cleaned_end_offset,
+        stats,
+    })
+}
+
+/// The cleaned form of one batch: `None` to drop it.
+fn clean_batch(
+    stored: &[u8],
+    batch: &OpenedBatch,
+    map: &BTreeMap<Bytes, i64>,
+    last_batch_offsets: &BTreeMap<i64, i64>,
+    params: &CompactionParams,
+    stats: &mut CompactionStats,
+) -> Result<Option<Vec<u8>>, CompactionError> {
+    let header: &BatchHeader = &batch.header;
+    if header.is_control() {
+        return Ok(Some(stored.to_vec()));
+    }
+    let horizon = batch.delete_horizon_ms();
+    let mut kept = Vec::with_capacity(batch.records.len());
+    let mut kept_tombstone = false;
+    for record in &batch.records {
+        let offset = batch.offset_of(record);
+        let Some(key) = &record.key else {
+            stats.keyless_removed += 1;
+            stats.records_removed += 1;
+            continue;
+        };
+        let latest = map.get(key).is_none_or(|latest| offset >= *latest);
+        if !latest {
+            stats.records_removed += 1;
+            continue;
+        }
+        if record.value.is_none() {
+            if horizon.is_some_and(|h| params.now_ms >= h) {
+                stats.tombstones_removed += 1;
+                stats.records_removed += 1;
+                continue;
+            }
+            kept_tombstone = true;
+        }
+        kept.push(record.clone());
+    }
+    let new_horizon = match horizon {
+        Some(h) => Some(h),
+        None if kept_tombstone => {
+            stats.delete_horizons_set += 1;
+            Some(params.now_ms.saturating_add(params.delete_retention_ms))
+        }
+        None => None,
+    };
+    if kept.is_empty() {
+        let is_last_of_producer = header.producer_id >= 0
+            && last_batch_offsets.get(&header.producer_id) == Some(&header.last_offset());
+        if is_last_of_producer {
+            stats.batches_kept_empty += 1;
+            if batch.records.is_empty() {
+                return Ok(Some(stored.to_vec()));
+            }
+            return Ok(Some(compaction_batch::empty_batch(header)));
+        }
+        stats.batches_removed += 1;
+        return Ok(None);
+    }
+    if kept.len() == batch.records.len() && new_horizon == horizon {
+        return Ok(Some(stored.to_vec()));
+    }
+    let bytes = compaction_batch::rewrite_batch(header, &kept, new_horizon).map_err(|source| {
+        CompactionError::Records {
+            base_offset: header.base_offset,
+            source,
+        }
+    })?;
+    Ok(Some(bytes))
+}
+
+/// For a produce to a compacted topic: every record of every batch has a
+/// key (Kafka's `LogValidator`). Decompresses the batches.
+pub fn requires_keys(records: &[u8]) -> Result<(), KeyError> {
+    let mut at = 0;
+    while at < records.len() {
+        let header = record_batch::parse_header(&records[at..]).map_err(RecordsError::from)?;
+        let batch = compaction_batch::open_batch(&records[at..at + header.size_bytes])?;
+        if !header.is_control() && batch.records.iter().any(|r| r.key.is_none()) {
+            return Err(KeyError::MissingKey);
+        }
+        at += header.size_bytes;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::log::compaction_batch::open_batch;
+    use crate::log::compaction_batch::test_support::keyed_batch;
+    use kafka_protocol::records::Compression;
+
+    fn kv(k: &str, v: Option<&str>, ts: i64) -> (Option<Vec<u8>>, Option<Vec<u8>>, i64) {
+        (
+            Some(k.as_bytes().to_vec()),
+            v.map(|v| v.as_bytes().to_vec()),
+            ts,
+        )
+    }
+
+    fn params(now_ms: i64) -> CompactionParams {
+        CompactionParams {
+            dirty_start_offset: 0,
+            uncleanable_offset: 100,
+            now_ms,
+            delete_retention_ms: 1_000,
+            offset_map_keys_max: OFFSET_MAP_KEYS_MAX_DEFAULT,
+        }
+    }
+
+    /// (offset, key, value) of every record in the segments.
+    fn contents(segments: &[CleanedSegment]) -> Vec<(i64, String, Option<String>)> {
+        let mut out = Vec::new();
+        for s in segments {
+            for b in &s.batches {
+                let opened = open_batch(b).unwrap();
+                for r in &opened.records {
+                    out.push((
+                        opened.offset_of(r),
+                        String::from_utf8(r.key.clone().unwrap().to_vec()).unwrap(),
+                        r.value
+                            .clone()
+                            .map(|v| String::from_utf8(v.to_vec()).unwrap()),
+                    ));
+                }
+            }
+        }
+        out
+    }
+
+    fn as_input(segments: &[CleanedSegment]) -> Vec<SegmentBatches> {
+        segments
+            .iter()
+            .map(|s| SegmentBatches {
+                base_offset: s.base_offset,
+                batches: s.batches.clone(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn latest_values_stay_at_their_offsets_and_tombstones_go_after_the_horizon() {
+        let segments = vec![
+            SegmentBatches {
+                base_offset: 0,
+                batches: vec![
+                    keyed_batch(
+                        0,
+                        &[kv("a", Some("1"), 10), kv("b", Some("1"), 11)],
+                        Compression::None,
+                        (-1, -1, -1),
+                    ),
+                    keyed_batch(
+                        2,
+                        &[kv("c", Some("1"), 12)],
+                        Compression::Gzip,
+                        (-1, -1, -1),
+                    ),
+                ],
+            },
+            SegmentBatches {
+                base_offset: 3,
+                batches: vec![keyed_batch(
+                    3,
+                    &[kv("a", Some("2"), 13), kv("b", None, 14)],
+                    Compression::Lz4,
+                    (-1, -1, -1),
+                )],
+            },
+            // Not cleanable: crosses the uncleanable offset.
+            SegmentBatches {
+                base_offset: 5,
+                batches: vec![keyed_batch(
+                    5,
+                    &[kv("c", Some("2"), 15)],
+                    Compression::None,
+                    (-1, -1, -1),
+                )],
+            },
+        ];
+        let mut p = params(1_000);
+        p.uncleanable_offset = 5;
+        let first = compact(&segments, &BTreeMap::new(), &p).unwrap();
+        assert_eq!(first.cleaned_end_offset, 5);
+        assert_eq!(first.segments.len(), 2);
+        assert_eq!(
+            contents(&first.segments),
+            vec![
+                (2, "c".into(), Some("1".into())),
+                (3, "a".into(), Some("2".into())),
+                (4, "b".into(), None)
+            ]
+        );
+        assert_eq!(first.stats.delete_horizons_set, 1);
+        let tombstone_batch = open_batch(&first.segments[1].batches[0]).unwrap();
+        assert_eq!(tombstone_batch.delete_horizon_ms(), Some(2_000));
+        assert_eq!(tombstone_batch.header.last_offset_delta, 1);
+
+        // Again before the horizon: nothing changes (idempotent).
+        let mut p2 = p;
+        p2.now_ms = 1_999;
+        p2.dirty_start_offset = first.cleaned_end_offset;
+        let mut input = as_input(&first.segments);
+        input.push(segments[2].clone());
+        let second = compact(&input, &BTreeMap::new(), &p2).unwrap();
+        assert!(second.segments.iter().all(|s| !s.changed));
+        // At the horizon the tombstone goes.
+        p2.now_ms = 2_000;
+        let third = compact(&input, &BTreeMap::new(), &p2).unwrap();
+        assert_eq!(
+            contents(&third.segments),
+            vec![
+                (2, "c".into(), Some("1".into())),
+                (3, "a".into(), Some("2".into()))
+            ]
+        );
+        assert_eq!(third.stats.tombstones_removed, 1);
+    }
+
+    #[test]
+    fn a_producers_last_batch_is_kept_empty() {
+        let segments = vec![
+            SegmentBatches {
+                base_offset: 0,
+                batches: vec![keyed_batch(
+                    0,
+                    &[kv("k", Some("1"), 1), kv("k", Some("2"), 2)],
+                    Compression::Snappy,
+                    (42, 3, 7),
+                )],
+            },
+            SegmentBatches {
+                base_offset: 2,
+                batches: vec![keyed_batch(
+                    2,
+                    &[kv("k", Some("3"), 3)],
+                    Compression::None,
+                    (-1, -1, -1),
+                )],
+            },
+        ];
+        let last = BTreeMap::from([(42i64, 1i64)]);
+        let out = compact(&segments, &last, &params(0)).unwrap();
+        let h = record_batch::parse_verified(&out.segments[0].batches[0]).unwrap();
+        assert_eq!(
+            (
+                h.base_offset,
+                h.last_offset(),
+                h.records_count,
+                h.base_sequence,
+                h.producer_epoch
+            ),
+            (0, 1, 0, 7, 3)
+        );
+        let gone = compact(&segments, &BTreeMap::new(), &params(0)).unwrap();
+        assert!(gone.segments[0].batches.is_empty());
+        assert_eq!(gone.stats.batches_removed, 1);
+    }
+
+    #[test]
+    fn keyless_records_are_refused_at_produce_and_removed_by_cleaning() {
+        let keyed = keyed_batch(0, &[kv("k", Some("v"), 1)], Compression::Zstd, (-1, -1, -1));
+        assert_eq!(requires_keys(&keyed), Ok(()));
+        let keyless = keyed_batch(
+            0,
+            &[(None, Some(b"v".to_vec()), 1)],
+            Compression::None,
+            (-1, -1, -1),
+        );
+        assert_eq!(requires_keys(&keyless), Err(KeyError::MissingKey));
+        assert!(requires_keys(&keyless[..keyless.len() - 1]).is_err());
+        let segments = vec![SegmentBatches {
+            base_offset: 0,
+            batches: vec![keyless],
+        }];
+        let out = compact(&segments, &BTreeMap::new(), &params(0)).unwrap();
+        assert_eq!(out.stats.keyless_removed, 1);
+    }
+
+    #[test]
+    fn the_offset_map_limit_cleans_a_prefix() {
+        let segments: Vec<SegmentBatches> = (0..3)
+            .map(|i| SegmentBatches {
+                base_offset: i * 2,
+                batches: vec![keyed_batch(
+                    i * 2,
+                    &[
+                        kv(&format!("k{i}"), Some("x"), 1),
+                        kv(&format!("j{i}"), Some("y"), 1),
+                    ],
+                    Compression::None,
+                    (-1, -1, -1),
+                )],
+            })
+            .collect();
+        let mut p = params(0);
+        p.offset_map_keys_max = 3;
+        let out = compact(&segments, &BTreeMap::new(), &p).unwrap();
+        assert_eq!(out.cleaned_end_offset, 2);
+        assert_eq!(out.segments.len(), 1);
+    }
+}
