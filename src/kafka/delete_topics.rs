@@ -44,10 +44,16 @@ pub async fn handle(
             responses.push(result.with_error_code(code(ResponseError::UnknownTopicId)));
             continue;
         };
+        result = result.with_name(Some(TopicName(str_bytes(&name))));
+        if name == crate::server::offsets_topic::OFFSETS_TOPIC {
+            // The group coordinator's storage: deleting it would lose every
+            // committed offset.
+            responses.push(result.with_error_code(code(ResponseError::InvalidTopicException)));
+            continue;
+        }
         let outcome = broker
             .commit_checked(|image| controller::delete_topic(image, &name))
             .await;
-        result = result.with_name(Some(TopicName(str_bytes(&name))));
         let error = match outcome {
             Ok(()) => 0,
             Err(CommitError::Topic(e)) => error_code::for_topic_error(&e),

@@ -8,15 +8,15 @@ use bytes::{Buf, Bytes, BytesMut};
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::{
     ApiKey, CreatePartitionsRequest, CreateTopicsRequest, DeleteTopicsRequest,
-    DescribeConfigsRequest, FetchRequest, ListOffsetsRequest, MetadataRequest, ProduceRequest,
-    RequestHeader, ResponseHeader,
+    DescribeConfigsRequest, FetchRequest, InitProducerIdRequest, ListOffsetsRequest,
+    MetadataRequest, ProduceRequest, RequestHeader, ResponseHeader,
 };
 use kafka_protocol::protocol::{Decodable, Encodable};
 
 use crate::kafka::supported_apis::{is_supported, supported_range};
 use crate::kafka::{
     api_versions, create_partitions, create_topics, delete_topics, describe_configs, fetch,
-    list_offsets, metadata, produce,
+    init_producer_id, list_offsets, metadata, produce,
 };
 use crate::server::broker::Broker;
 
@@ -148,6 +148,15 @@ pub async fn handle_frame(broker: &Broker, mut frame: Bytes) -> Result<Reply, Di
                 version,
                 correlation_id,
                 &describe_configs::handle(broker, request),
+            )?
+        }
+        ApiKey::InitProducerId => {
+            let request = decode!(InitProducerIdRequest);
+            encode(
+                api,
+                version,
+                correlation_id,
+                &init_producer_id::handle(broker, request).await,
             )?
         }
         ApiKey::CreatePartitions => {

@@ -3,6 +3,7 @@
 use kafka_protocol::error::ResponseError;
 
 use crate::core::controller::TopicError;
+use crate::core::producer_state::ProducerError;
 use crate::log::record_batch::BatchError;
 use crate::log::LogError;
 
@@ -27,6 +28,14 @@ pub fn for_log_error(e: &LogError) -> i16 {
     code(match e {
         LogError::OffsetOutOfRange { .. } => ResponseError::OffsetOutOfRange,
         LogError::Disk(_) | LogError::Offline { .. } => ResponseError::KafkaStorageError,
+    })
+}
+
+pub fn for_producer_error(e: &ProducerError) -> i16 {
+    code(match e {
+        ProducerError::OutOfOrderSequence { .. } => ResponseError::OutOfOrderSequenceNumber,
+        ProducerError::InvalidProducerEpoch { .. } => ResponseError::InvalidProducerEpoch,
+        ProducerError::InvalidRecord { .. } => ResponseError::InvalidRecord,
     })
 }
 

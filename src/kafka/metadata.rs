@@ -102,6 +102,6 @@ fn topic_entry(image: &MetadataImage, topic: &TopicImage) -> MetadataResponseTop
     MetadataResponseTopic::default()
         .with_name(Some(TopicName(str_bytes(&topic.name))))
         .with_topic_id(uuid::Uuid::from_bytes(topic.topic_id))
-        .with_is_internal(false)
+        .with_is_internal(topic.name == crate::server::offsets_topic::OFFSETS_TOPIC)
         .with_partitions(partitions)
 }

@@ -93,6 +93,10 @@ async fn produce_partition(
     acks: Acks,
     timeout_ms: u64,
 ) -> Result<(i64, i64), i16> {
+    if topic == crate::server::offsets_topic::OFFSETS_TOPIC {
+        // Only the group coordinator writes its internal topic.
+        return Err(code(ResponseError::InvalidTopicException));
+    }
     let Some(handle) = broker.partition(topic, index) else {
         return Err(code(ResponseError::UnknownTopicOrPartition));
     };
@@ -114,5 +118,6 @@ async fn produce_partition(
             Err(code(ResponseError::NotLeaderOrFollower))
         }
         Err(ProduceError::TimedOut) => Err(code(ResponseError::RequestTimedOut)),
+        Err(ProduceError::Producer(e)) => Err(error_code::for_producer_error(&e)),
     }
 }

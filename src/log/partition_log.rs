@@ -447,6 +447,34 @@ impl PartitionLog {
         Ok(None)
     }
 
+    /// The headers of every batch from the one holding `offset` to the log
+    /// end, in order (rebuilding producer state after a restart).
+    pub fn batch_headers_from(&self, offset: i64) -> Result<Vec<BatchHeader>, LogError> {
+        let mut headers = Vec::new();
+        let offset = offset.max(self.log_start_offset);
+        let first_base = self
+            .segments
+            .range(..=offset)
+            .next_back()
+            .map(|(b, _)| *b)
+            .unwrap_or(offset);
+        for seg in self.segments.range(first_base..).map(|(_, s)| s) {
+            let mut position = seg.scan_start_position(offset);
+            while position < seg.size_bytes {
+                let head = self
+                    .disk
+                    .read_at(seg.log_path(), position, BATCH_HEADER_SIZE_BYTES)?;
+                let header = record_batch::parse_header_prefix(&head)
+                    .map_err(|e| corrupt(seg.log_path(), position, e))?;
+                if header.next_offset() > offset {
+                    headers.push(header);
+                }
+                position += header.size_bytes as u64;
+            }
+        }
+        Ok(headers)
+    }
+
     /// Removes every record at or after `offset` (a batch holding `offset` is
     /// removed whole). Used when a replica's log must match its leader's.
     pub fn truncate_to(&mut self, offset: i64) -> Result<(), LogError> {

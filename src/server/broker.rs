@@ -8,12 +8,16 @@ use std::sync::{Arc, RwLock};
 use tokio::sync::Notify;
 
 use crate::core::controller::{self, CreateTopic, TopicError};
+use crate::core::group::{GroupError, GroupRequest, GroupResponse};
 use crate::core::metadata::{MetadataImage, MetadataRecord, TopicImage};
+use crate::core::producer_state::ProducerIdAllocator;
 use crate::core::topic_config::{TopicConfig, TopicDefaults};
 use crate::io::clock::now_ms;
 use crate::io::disk::{join, Disk, DiskError};
 use crate::server::config::BrokerConfig;
+use crate::server::group_driver::GroupDriver;
 use crate::server::metadata_journal::MetadataJournal;
+use crate::server::offsets_topic::{self, OFFSETS_TOPIC, OFFSETS_TOPIC_PARTITIONS};
 use crate::server::partition_handle::{partition_dir, PartitionHandle};
 use crate::server::BrokerError;
 
@@ -36,6 +40,11 @@ pub struct Broker {
     partitions: RwLock<BTreeMap<(String, i32), Arc<PartitionHandle>>>,
     /// Notified whenever any partition's high watermark moves.
     pub hw_changed: Arc<Notify>,
+    /// Producer ids for InitProducerId, from blocks committed to metadata.
+    producer_ids: tokio::sync::Mutex<ProducerIdAllocator>,
+    /// The group coordinator, started on first use (like Kafka's lazily
+    /// created `__consumer_offsets`).
+    groups: tokio::sync::OnceCell<Arc<GroupDriver>>,
 }
 
 impl Broker {
@@ -66,7 +75,10 @@ impl Broker {
             segment_bytes: config.default_segment_bytes,
             ..TopicDefaults::default()
         };
+        let producer_ids = ProducerIdAllocator::new(image.producer_ids_end);
         let broker = Arc::new(Broker {
+            producer_ids: tokio::sync::Mutex::new(producer_ids),
+            groups: tokio::sync::OnceCell::new(),
             defaults,
             disk,
             journal: tokio::sync::Mutex::new(journal),
@@ -108,14 +120,10 @@ impl Broker {
 
     async fn register(&self) -> Result<(), CommitError> {
         let image = self.image();
+        // Every start registers with a new broker epoch (as KRaft does): it
+        // names this incarnation, e.g. in the member ids groups hand out.
         let known = image.brokers.get(&self.config.node_id);
         let epoch = known.map(|b| b.broker_epoch + 1).unwrap_or(0);
-        let current = known.is_some_and(|b| {
-            b.host == self.config.advertise_host && b.port == self.config.advertise_port
-        });
-        if current {
-            return Ok(());
-        }
         self.commit(vec![MetadataRecord::RegisterBroker {
             node_id: self.config.node_id,
             host: self.config.advertise_host.clone(),
@@ -177,6 +185,88 @@ impl Broker {
         }
     }
 
+    /// The group coordinator, created with its internal topic on first use.
+    async fn group_driver(&self) -> Result<Arc<GroupDriver>, CommitError> {
+        self.groups
+            .get_or_try_init(|| async {
+                let request = CreateTopic {
+                    name: OFFSETS_TOPIC,
+                    num_partitions: OFFSETS_TOPIC_PARTITIONS,
+                    replication_factor: -1,
+                    configs: offsets_topic::offsets_topic_configs(),
+                };
+                match self.create_topic(request).await {
+                    Ok(()) | Err(CommitError::Topic(TopicError::AlreadyExists(_))) => {}
+                    Err(e) => return Err(e),
+                }
+                let handle = self.partition(OFFSETS_TOPIC, 0).ok_or_else(|| {
+                    CommitError::Storage(DiskError::Io {
+                        path: OFFSETS_TOPIC.to_string(),
+                        detail: "the offsets partition did not open".to_string(),
+                    })
+                })?;
+                let incarnation = self
+                    .image()
+                    .brokers
+                    .get(&self.config.node_id)
+                    .map_or(0, |b| b.broker_epoch);
+                Ok(GroupDriver::start(handle, incarnation as u64))
+            })
+            .await
+            .cloned()
+    }
+
+    /// Sends one request to the group coordinator and waits for its answer.
+    /// `None` when the coordinator cannot be started (its topic cannot be
+    /// created or opened): the caller answers COORDINATOR_NOT_AVAILABLE.
+    pub async fn group_call(&self, request: GroupRequest) -> Result<GroupResponse, GroupError> {
+        match self.group_driver().await {
+            Ok(driver) => Ok(driver.call(request).await),
+            Err(e) => {
+                tracing::warn!(%e, "group coordinator unavailable");
+                Err(GroupError::CoordinatorNotAvailable)
+            }
+        }
+    }
+
+    /// The coordinator of every group: this node, at its advertised address.
+    pub fn coordinator_endpoint(&self) -> (i32, String, i32) {
+        (
+            self.config.node_id,
+            self.config.advertise_host.clone(),
+            self.config.advertise_port as i32,
+        )
+    }
+
+    /// A producer id never handed out before, even across restarts: ids come
+    /// from blocks whose end is committed to the metadata log first.
+    pub async fn allocate_producer_id(&self) -> Result<i64, CommitError> {
+        let mut ids = self.producer_ids.lock().await;
+        // At most two rounds: a block is committed, then an id is taken.
+        for _ in 0..2 {
+            if ids.needs_new_block() {
+                if let Some(block) = ids.propose_block() {
+                    match self
+                        .commit(vec![MetadataRecord::ProducerIdsBlock {
+                            end_id: block.end_id,
+                        }])
+                        .await
+                    {
+                        Ok(()) => ids.on_block_persisted(block),
+                        Err(e) => {
+                            ids.on_block_failed();
+                            return Err(e);
+                        }
+                    }
+                }
+            }
+            if let Some(id) = ids.next_id() {
+                return Ok(id);
+            }
+        }
+        unreachable!("a committed block always yields an id")
+    }
+
     /// Opens partitions the image assigns here and drops the ones it no
     /// longer has (deleted topics), removing their files.
     async fn reconcile(&self) {
@@ -229,8 +319,7 @@ impl Broker {
                 p.leader_epoch,
                 p.isr.clone(),
                 config,
-                !self.config.bugs.no_crc_check,
-                self.config.bugs.ack_before_sync,
+                self.config.bugs,
                 Arc::clone(&self.hw_changed),
                 now_ms(),
             )

@@ -14,6 +14,8 @@ pub struct BugSwitches {
     pub no_crc_check: bool,
     /// With `fsync.policy=always`, answer the producer before the sync is done.
     pub ack_before_sync: bool,
+    /// Idempotent producers' retries are appended again (no dedupe).
+    pub no_idempotence: bool,
 }
 
 #[derive(Debug, Clone)]

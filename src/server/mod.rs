@@ -4,9 +4,12 @@
 pub mod broker;
 pub mod config;
 pub mod connection;
+pub mod group_driver;
 pub mod housekeeping;
 pub mod metadata_journal;
+pub mod offsets_topic;
 pub mod partition_handle;
+pub mod producer_snapshots;
 
 use std::future::Future;
 use std::sync::Arc;

@@ -11,10 +11,13 @@ use tokio::sync::{oneshot, Notify};
 use crate::core::metadata::TopicId;
 use crate::core::partition::leader_epoch_cache::LeaderEpochCache;
 use crate::core::partition::{Acks, PartitionAction, PartitionReplica, ProduceWaitError};
+use crate::core::producer_state::{ProducerBatch, ProducerError, ProducerStateTable, Verdict};
 use crate::core::topic_config::{FsyncPolicy, TopicConfig};
 use crate::io::disk::{join, Disk, DiskError};
 use crate::log::record_batch::BatchHeader;
 use crate::log::{AppendInfo, LogConfig, LogError, PartitionLog, RecoveryReport};
+use crate::server::config::BugSwitches;
+use crate::server::producer_snapshots;
 
 const LEADER_EPOCH_FILE: &str = "leader-epoch-checkpoint";
 /// Identifies the topic a directory belongs to, so a deleted topic's leftover
@@ -31,6 +34,8 @@ pub enum ProduceError {
     Wait(ProduceWaitError),
     #[error("timed out waiting for the acknowledgement")]
     TimedOut,
+    #[error(transparent)]
+    Producer(#[from] ProducerError),
 }
 
 /// What a fetch of one partition returns.
@@ -49,9 +54,11 @@ struct PartitionState {
     waiters: BTreeMap<u64, oneshot::Sender<Result<(), ProduceWaitError>>>,
     next_request_id: u64,
     last_sync_ms: i64,
-    /// Test-only bug switch: answer before the sync (which the background
-    /// flusher then does a little later).
-    ack_before_sync: bool,
+    /// Idempotent producers' last batches, to drop retried duplicates.
+    producers: ProducerStateTable,
+    /// Test-only bug switches (ack-before-sync: answer before the sync, which
+    /// the background flusher then does a little later; no-idempotence).
+    bugs: BugSwitches,
 }
 
 pub struct PartitionHandle {
@@ -85,8 +92,7 @@ impl PartitionHandle {
         leader_epoch: i32,
         isr: Vec<i32>,
         config: TopicConfig,
-        verify_crc: bool,
-        ack_before_sync_bug: bool,
+        bugs: BugSwitches,
         hw_changed: Arc<Notify>,
         now_ms: i64,
     ) -> Result<(PartitionHandle, RecoveryReport), LogError> {
@@ -105,7 +111,7 @@ impl PartitionHandle {
         }
         let log_config = LogConfig {
             leader_epoch_max: leader_epoch,
-            ..config.log_config(verify_crc)
+            ..config.log_config(!bugs.no_crc_check)
         };
         let (mut log, report) = PartitionLog::open(Arc::clone(&disk), &dir, log_config, now_ms)?;
         if !disk.exists(&meta_path) {
@@ -132,6 +138,7 @@ impl PartitionHandle {
             sync_ignoring_removed(disk.as_ref(), path).await?;
         }
         log.complete_sync(&work);
+        let producers = producer_snapshots::load(disk.as_ref(), &log)?;
         let mut replica = PartitionReplica::new_leader(
             node_id,
             leader_epoch,
@@ -140,7 +147,7 @@ impl PartitionHandle {
             config.min_insync_replicas.max(1) as usize,
             log.log_end_offset(),
         );
-        replica.set_ack_before_sync_bug(ack_before_sync_bug);
+        replica.set_ack_before_sync_bug(bugs.ack_before_sync);
         let state = PartitionState {
             log,
             replica,
@@ -149,7 +156,8 @@ impl PartitionHandle {
             waiters: BTreeMap::new(),
             next_request_id: 0,
             last_sync_ms: now_ms,
-            ack_before_sync: ack_before_sync_bug,
+            producers,
+            bugs,
         };
         let handle = PartitionHandle {
             topic: topic.to_string(),
@@ -175,9 +183,10 @@ impl PartitionHandle {
         self.lock().config.clone()
     }
 
-    pub fn update_config(&self, config: TopicConfig, verify_crc: bool) {
+    pub fn update_config(&self, config: TopicConfig) {
         let mut state = self.lock();
         let leader_epoch_max = state.replica.leader_epoch();
+        let verify_crc = !state.bugs.no_crc_check;
         state.log.set_config(LogConfig {
             leader_epoch_max,
             ..config.log_config(verify_crc)
@@ -218,10 +227,39 @@ impl PartitionHandle {
                     required: state.config.min_insync_replicas,
                 });
             }
-            let epoch = state.replica.leader_epoch();
-            let info = state.log.append(&mut records, headers, epoch, now_ms)?;
-            let actions = state.replica.on_local_append(state.log.log_end_offset());
-            self.apply(state, actions);
+            let batches: Vec<ProducerBatch> =
+                headers.iter().map(ProducerBatch::from_header).collect();
+            let verdict = if state.bugs.no_idempotence {
+                Verdict::Append
+            } else {
+                state.producers.check_batches(&batches)?
+            };
+            let info = match verdict {
+                // A retry of batches already in the log: answer with their
+                // offsets once they are as durable as `acks` asks.
+                Verdict::Duplicate {
+                    base_offset,
+                    last_offset,
+                } => AppendInfo {
+                    base_offset,
+                    last_offset,
+                    log_start_offset: state.log.log_start_offset(),
+                },
+                Verdict::Append => {
+                    let epoch = state.replica.leader_epoch();
+                    let info = state.log.append(&mut records, headers, epoch, now_ms)?;
+                    if !state.bugs.no_idempotence {
+                        let mut base = info.base_offset;
+                        for batch in &batches {
+                            state.producers.on_appended(batch, base);
+                            base += batch.last_offset_delta as i64 + 1;
+                        }
+                    }
+                    let actions = state.replica.on_local_append(state.log.log_end_offset());
+                    self.apply(state, actions);
+                    info
+                }
+            };
             let waiter = if acks == Acks::None {
                 None
             } else {
@@ -236,7 +274,7 @@ impl PartitionHandle {
                 Some(rx)
             };
             let sync_now =
-                state.config.fsync_policy == FsyncPolicy::Always && !state.ack_before_sync;
+                state.config.fsync_policy == FsyncPolicy::Always && !state.bugs.ack_before_sync;
             (info, waiter, sync_now)
         };
         if fsync_always {
@@ -361,14 +399,21 @@ impl PartitionHandle {
     /// Syncs and writes the recovery point so the next start scans little.
     pub async fn checkpoint(&self, now_ms: i64) -> Result<(), LogError> {
         self.sync_files(now_ms, true).await?;
-        let path = {
-            let mut state = self.lock();
+        let paths = {
+            let mut guard = self.lock();
+            let state = &mut *guard;
             if state.log.has_unsynced_files() {
                 return Ok(()); // written meanwhile; next checkpoint
             }
-            state.log.write_recovery_point()?
+            // The log is synced to its end, so the producer table describes
+            // durable data only.
+            let snapshot =
+                producer_snapshots::write(self.disk.as_ref(), state.log.dir(), &state.producers)?;
+            [snapshot, state.log.write_recovery_point()?]
         };
-        self.disk.sync(&path).await?;
+        for path in &paths {
+            self.disk.sync(path).await?;
+        }
         Ok(())
     }
 

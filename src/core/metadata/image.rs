@@ -35,6 +35,8 @@ pub struct MetadataImage {
     pub topic_names: BTreeMap<TopicId, String>,
     /// Records applied so far (the next record's index in the metadata log).
     pub applied_count: u64,
+    /// End of the newest producer-id block handed to a broker.
+    pub producer_ids_end: i64,
 }
 
 impl MetadataImage {
@@ -147,6 +149,13 @@ impl MetadataImage {
                     Some(v) => topic.configs.insert(key.clone(), v.clone()),
                     None => topic.configs.remove(key),
                 };
+            }
+            MetadataRecord::ProducerIdsBlock { end_id } => {
+                assert!(
+                    *end_id > self.producer_ids_end,
+                    "producer id blocks only grow"
+                );
+                self.producer_ids_end = *end_id;
             }
             MetadataRecord::DeleteTopic { topic_id } => {
                 let name = self

@@ -47,4 +47,7 @@ pub enum MetadataRecord {
     },
     /// A topic and all its partitions are gone.
     DeleteTopic { topic_id: TopicId },
+    /// Producer ids below `end_id` may have been handed out (idempotence):
+    /// a restarted node never reuses one.
+    ProducerIdsBlock { end_id: i64 },
 }

@@ -1,0 +1,188 @@
+//! Drives the sans-IO [`GroupCoordinator`]: hands it requests, carries out
+//! its actions (answers, persists to `__consumer_offsets`), and runs its
+//! timers (session and rebalance deadlines).
+//!
+//! Persists are appended by one task, in the order the coordinator emitted
+//! them, so `on_persisted(id)` truthfully covers every persist up to `id`.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot, Notify};
+
+use crate::core::group::{
+    GroupAction, GroupConfig, GroupCoordinator, GroupError, GroupRecord, GroupRequest,
+    GroupResponse,
+};
+use crate::core::partition::Acks;
+use crate::io::clock::now_ms;
+use crate::log::record_batch;
+use crate::server::offsets_topic::{self, OFFSETS_TOPIC};
+use crate::server::partition_handle::PartitionHandle;
+
+/// How long a persist may wait for its fsync before it counts as failed.
+const PERSIST_TIMEOUT_MS: u64 = 30_000;
+/// The timer task wakes at least this often (a bound, not a tick rate).
+const TIMER_IDLE_MS: i64 = 1_000;
+
+struct DriverState {
+    coordinator: GroupCoordinator,
+    waiters: BTreeMap<u64, oneshot::Sender<GroupResponse>>,
+    next_request_id: u64,
+}
+
+pub struct GroupDriver {
+    state: Mutex<DriverState>,
+    persists: mpsc::UnboundedSender<(u64, Vec<GroupRecord>)>,
+    /// Woken when a request may have moved the next deadline earlier.
+    deadline_changed: Notify,
+}
+
+impl GroupDriver {
+    /// Loads the coordinator from the offsets partition and starts its
+    /// persist and timer tasks. `incarnation` must differ on every start.
+    pub fn start(offsets: Arc<PartitionHandle>, incarnation: u64) -> Arc<GroupDriver> {
+        let mut coordinator = GroupCoordinator::new(GroupConfig::default(), incarnation);
+        let (mut loaded, mut skipped) = (0usize, 0usize);
+        let (log_start, high_watermark, _) = offsets.offsets();
+        let mut offset = log_start;
+        while offset < high_watermark {
+            let Ok(read) = offsets.read(offset, offsets_topic::load_read_bytes()) else {
+                break;
+            };
+            if read.records.is_empty() {
+                break;
+            }
+            let mut next = offset;
+            for (_, header) in record_batch::headers(&read.records) {
+                next = header.next_offset();
+            }
+            let (records, bad) = offsets_topic::decode_batches(&read.records);
+            skipped += bad;
+            for record in &records {
+                coordinator.replay(record);
+            }
+            loaded += records.len();
+            assert!(next > offset, "loading makes progress");
+            offset = next;
+        }
+        tracing::info!(loaded, skipped, "group coordinator loaded {OFFSETS_TOPIC}");
+        let actions = coordinator.on_loaded(now_ms());
+        let (persists, persist_queue) = mpsc::unbounded_channel();
+        let driver = Arc::new(GroupDriver {
+            state: Mutex::new(DriverState {
+                coordinator,
+                waiters: BTreeMap::new(),
+                next_request_id: 0,
+            }),
+            persists,
+            deadline_changed: Notify::new(),
+        });
+        {
+            let mut state = driver.lock();
+            driver.carry_out(&mut state, actions);
+        }
+        tokio::spawn(persist_loop(Arc::clone(&driver), offsets, persist_queue));
+        tokio::spawn(timer_loop(Arc::clone(&driver)));
+        driver
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, DriverState> {
+        self.state.lock().expect("group driver poisoned")
+    }
+
+    /// One request in, its answer out (after whatever it needed persisted).
+    pub async fn call(&self, request: GroupRequest) -> GroupResponse {
+        let rx = {
+            let mut state = self.lock();
+            let request_id = state.next_request_id;
+            state.next_request_id += 1;
+            let (tx, rx) = oneshot::channel();
+            state.waiters.insert(request_id, tx);
+            let actions = state.coordinator.handle(now_ms(), request_id, request);
+            self.carry_out(&mut state, actions);
+            rx
+        };
+        self.deadline_changed.notify_one();
+        rx.await
+            .expect("the coordinator answers every request exactly once")
+    }
+
+    /// Carries out actions under the state lock, so persists are queued in
+    /// the order the coordinator emitted them.
+    fn carry_out(&self, state: &mut DriverState, actions: Vec<GroupAction>) {
+        for action in actions {
+            match action {
+                GroupAction::Respond {
+                    request_id,
+                    response,
+                } => {
+                    if let Some(waiter) = state.waiters.remove(&request_id) {
+                        let _ = waiter.send(response);
+                    }
+                }
+                GroupAction::Persist {
+                    persist_id,
+                    records,
+                } => {
+                    // The receiver lives as long as the node's runtime.
+                    let _ = self.persists.send((persist_id, records));
+                }
+            }
+        }
+    }
+
+    fn on_persist_result(&self, persist_id: u64, result: Result<(), GroupError>) {
+        let mut state = self.lock();
+        let now = now_ms();
+        let actions = match result {
+            Ok(()) => state.coordinator.on_persisted(now, persist_id),
+            Err(error) => state.coordinator.on_persist_failed(now, persist_id, error),
+        };
+        self.carry_out(&mut state, actions);
+    }
+}
+
+async fn persist_loop(
+    driver: Arc<GroupDriver>,
+    offsets: Arc<PartitionHandle>,
+    mut queue: mpsc::UnboundedReceiver<(u64, Vec<GroupRecord>)>,
+) {
+    while let Some((persist_id, records)) = queue.recv().await {
+        let now = now_ms();
+        let batch = offsets_topic::encode_batch(&records, now);
+        let result = match record_batch::validate_produced(&batch, usize::MAX) {
+            Ok(headers) => offsets
+                .produce(batch, &headers, Acks::All, PERSIST_TIMEOUT_MS, now)
+                .await
+                .map(|_| ()),
+            Err(e) => panic!("the coordinator's own batch is invalid: {e}"),
+        };
+        let result = result.map_err(|e| {
+            tracing::warn!(persist_id, %e, "persisting group records failed");
+            GroupError::CoordinatorNotAvailable
+        });
+        driver.on_persist_result(persist_id, result);
+    }
+}
+
+async fn timer_loop(driver: Arc<GroupDriver>) {
+    loop {
+        let wait_ms = {
+            let state = driver.lock();
+            let now = now_ms();
+            match state.coordinator.poll_timeout() {
+                Some(deadline) => (deadline - now).clamp(0, TIMER_IDLE_MS),
+                None => TIMER_IDLE_MS,
+            }
+        };
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(wait_ms as u64)) => {}
+            _ = driver.deadline_changed.notified() => {}
+        }
+        let mut state = driver.lock();
+        let actions = state.coordinator.on_tick(now_ms());
+        driver.carry_out(&mut state, actions);
+    }
+}

@@ -1,0 +1,127 @@
+//! `__consumer_offsets`: where the group coordinator's records live.
+//!
+//! Each [`GroupRecord`] is one Kafka record: key = bincode of its
+//! [`GroupRecord::key`] (so compaction keeps the latest per key), value =
+//! bincode of the record, null for tombstones. A persist of several records is
+//! one batch, appended with acks=all on a topic with `fsync.policy=always`:
+//! committed offsets survive kill -9 and power loss.
+
+use std::collections::BTreeMap;
+
+use bytes::{Bytes, BytesMut};
+use kafka_protocol::records::{
+    Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+};
+
+use crate::core::group::GroupRecord;
+use crate::core::topic_config::{FSYNC_POLICY, RETENTION_MS};
+
+pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
+/// One partition: this node coordinates every group.
+pub const OFFSETS_TOPIC_PARTITIONS: i32 = 1;
+/// Bytes read per step while loading the topic at start.
+const LOAD_READ_BYTES: usize = 1 << 20;
+
+/// The internal topic's configs: synced before every acknowledgement, and
+/// kept forever (compaction of this topic is the next step; until then
+/// time retention must not drop committed offsets).
+pub fn offsets_topic_configs() -> BTreeMap<String, String> {
+    let mut configs = BTreeMap::new();
+    configs.insert(FSYNC_POLICY.to_string(), "always".to_string());
+    configs.insert(RETENTION_MS.to_string(), "-1".to_string());
+    configs
+}
+
+/// Encodes records as one uncompressed v2 batch (offsets patched on append).
+pub fn encode_batch(records: &[GroupRecord], timestamp_ms: i64) -> Vec<u8> {
+    assert!(!records.is_empty(), "a persist carries records");
+    let kafka_records: Vec<Record> = records
+        .iter()
+        .enumerate()
+        .map(|(i, record)| Record {
+            transactional: false,
+            control: false,
+            delete_horizon: false,
+            partition_leader_epoch: 0,
+            producer_id: -1,
+            producer_epoch: -1,
+            timestamp_type: TimestampType::Creation,
+            offset: i as i64,
+            // The encoder starts a new batch when offset - sequence changes.
+            sequence: i as i32 - 1,
+            timestamp: timestamp_ms,
+            key: Some(Bytes::from(
+                bincode::serialize(&record.key()).expect("keys serialize"),
+            )),
+            value: if record.is_tombstone() {
+                None
+            } else {
+                Some(Bytes::from(
+                    bincode::serialize(record).expect("records serialize"),
+                ))
+            },
+            headers: Default::default(),
+        })
+        .collect();
+    let mut buf = BytesMut::new();
+    let options = RecordEncodeOptions {
+        version: 2,
+        compression: Compression::None,
+    };
+    RecordBatchEncoder::encode(&mut buf, kafka_records.iter(), &options)
+        .expect("group records encode");
+    buf.to_vec()
+}
+
+/// Decodes the group records of stored batches; tombstones are rebuilt from
+/// their keys. Undecodable records are skipped (and counted), never a panic:
+/// the bytes come from disk.
+pub fn decode_batches(bytes: &[u8]) -> (Vec<GroupRecord>, usize) {
+    let mut buf = Bytes::copy_from_slice(bytes);
+    let mut records = Vec::new();
+    let mut skipped = 0;
+    let Ok(sets) = RecordBatchDecoder::decode_all(&mut buf) else {
+        return (records, 1);
+    };
+    for set in sets {
+        for record in set.records {
+            if record.control {
+                continue;
+            }
+            let decoded = match (&record.value, &record.key) {
+                (Some(value), _) => bincode::deserialize::<GroupRecord>(value).ok(),
+                (None, Some(key)) => {
+                    bincode::deserialize::<crate::core::group::GroupRecordKey>(key)
+                        .ok()
+                        .map(tombstone_for)
+                }
+                (None, None) => None,
+            };
+            match decoded {
+                Some(r) => records.push(r),
+                None => skipped += 1,
+            }
+        }
+    }
+    (records, skipped)
+}
+
+fn tombstone_for(key: crate::core::group::GroupRecordKey) -> GroupRecord {
+    use crate::core::group::GroupRecordKey;
+    match key {
+        GroupRecordKey::Offset {
+            group_id,
+            topic,
+            partition,
+        } => GroupRecord::OffsetTombstone {
+            group_id,
+            topic,
+            partition,
+        },
+        GroupRecordKey::Group { group_id } => GroupRecord::GroupTombstone { group_id },
+    }
+}
+
+pub fn load_read_bytes() -> usize {
+    LOAD_READ_BYTES
+}
