@@ -45,6 +45,7 @@ pub const SEGMENT_MS: &str = "segment.ms";
 pub const INDEX_INTERVAL_BYTES: &str = "index.interval.bytes";
 pub const MAX_MESSAGE_BYTES: &str = "max.message.bytes";
 pub const CLEANUP_POLICY: &str = "cleanup.policy";
+pub const DELETE_RETENTION_MS: &str = "delete.retention.ms";
 pub const MIN_INSYNC_REPLICAS: &str = "min.insync.replicas";
 pub const UNCLEAN_LEADER_ELECTION: &str = "unclean.leader.election.enable";
 pub const MESSAGE_TIMESTAMP_TYPE: &str = "message.timestamp.type";
@@ -86,6 +87,12 @@ impl Default for TopicDefaults {
 /// A topic's effective configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TopicConfig {
+    /// `cleanup.policy` includes `compact`: keep the latest record per key.
+    pub compacted: bool,
+    /// `cleanup.policy` includes `delete`: retention deletes old segments.
+    pub delete_by_retention: bool,
+    /// `delete.retention.ms`: how long a compacted topic keeps tombstones.
+    pub delete_retention_ms: i64,
     pub fsync_policy: FsyncPolicy,
     pub fsync_interval_ms: i64,
     pub retention_ms: i64,
@@ -130,10 +137,25 @@ fn parse_long(key: &str, value: &str, min: i64) -> Result<i64, ConfigError> {
     }
 }
 
+/// `cleanup.policy`: (compact, delete by retention).
+fn parse_cleanup_policy(value: &str) -> Option<(bool, bool)> {
+    let mut compact = false;
+    let mut delete = false;
+    for part in value.split(',').map(str::trim) {
+        match part {
+            "compact" => compact = true,
+            "delete" => delete = true,
+            _ => return None,
+        }
+    }
+    (compact || delete).then_some((compact, delete))
+}
+
 /// Every config name a topic accepts, in DescribeConfigs order.
-pub const KNOWN_CONFIGS: [&str; 13] = [
+pub const KNOWN_CONFIGS: [&str; 14] = [
     CLEANUP_POLICY,
     COMPRESSION_TYPE,
+    DELETE_RETENTION_MS,
     FSYNC_INTERVAL_MS,
     FSYNC_POLICY,
     INDEX_INTERVAL_BYTES,
@@ -170,10 +192,11 @@ impl TopicConfig {
             INDEX_INTERVAL_BYTES => parse_long(key, value, 0).map(|_| ()),
             MAX_MESSAGE_BYTES => parse_long(key, value, 0).map(|_| ()),
             MIN_INSYNC_REPLICAS => parse_long(key, value, 1).map(|_| ()),
-            CLEANUP_POLICY => match value {
-                "delete" => Ok(()),
-                _ => bad("only cleanup.policy=delete is implemented"),
+            CLEANUP_POLICY => match parse_cleanup_policy(value) {
+                Some(_) => Ok(()),
+                None => bad("expected delete, compact, or compact,delete"),
             },
+            DELETE_RETENTION_MS => parse_long(key, value, 0).map(|_| ()),
             UNCLEAN_LEADER_ELECTION => match value {
                 "true" | "false" => Ok(()),
                 _ => bad("expected true or false"),
@@ -206,7 +229,17 @@ impl TopicConfig {
                 .and_then(|v| v.trim().parse::<i64>().ok())
                 .unwrap_or(default)
         };
+        let (compacted, delete_by_retention) = configs
+            .get(CLEANUP_POLICY)
+            .and_then(|v| parse_cleanup_policy(v))
+            .unwrap_or((false, true));
         TopicConfig {
+            compacted,
+            delete_by_retention,
+            delete_retention_ms: long(
+                DELETE_RETENTION_MS,
+                crate::log::compaction::DELETE_RETENTION_MS_DEFAULT,
+            ),
             fsync_policy: configs
                 .get(FSYNC_POLICY)
                 .and_then(|v| FsyncPolicy::parse(v))
@@ -227,10 +260,20 @@ impl TopicConfig {
             segment_bytes: self.segment_bytes.max(SEGMENT_BYTES_MIN) as u64,
             segment_ms: self.segment_ms,
             index_interval_bytes: self.index_interval_bytes.max(0) as u64,
-            retention_ms: self.retention_ms,
-            retention_bytes: self.retention_bytes,
+            // Without `delete` in the policy, retention never drops segments.
+            retention_ms: if self.delete_by_retention {
+                self.retention_ms
+            } else {
+                -1
+            },
+            retention_bytes: if self.delete_by_retention {
+                self.retention_bytes
+            } else {
+                -1
+            },
             verify_crc_on_recovery,
             leader_epoch_max: i32::MAX,
+            dense_offsets: !self.compacted,
         }
     }
 
@@ -245,6 +288,7 @@ impl TopicConfig {
             .map(|name| {
                 let value = match *name {
                     CLEANUP_POLICY => "delete".to_string(),
+                    DELETE_RETENTION_MS => effective.delete_retention_ms.to_string(),
                     COMPRESSION_TYPE => "producer".to_string(),
                     FSYNC_INTERVAL_MS => effective.fsync_interval_ms.to_string(),
                     FSYNC_POLICY => effective.fsync_policy.as_str().to_string(),

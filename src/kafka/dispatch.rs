@@ -4,19 +4,24 @@
 //! sees it, unsupported versions of ApiVersions get Kafka's
 //! UNSUPPORTED_VERSION answer, anything else malformed closes the connection.
 
+use std::net::SocketAddr;
+
 use bytes::{Buf, Bytes, BytesMut};
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::{
-    ApiKey, CreatePartitionsRequest, CreateTopicsRequest, DeleteTopicsRequest,
-    DescribeConfigsRequest, FetchRequest, InitProducerIdRequest, ListOffsetsRequest,
-    MetadataRequest, ProduceRequest, RequestHeader, ResponseHeader,
+    ApiKey, CreatePartitionsRequest, CreateTopicsRequest, DeleteGroupsRequest, DeleteTopicsRequest,
+    DescribeConfigsRequest, DescribeGroupsRequest, FetchRequest, FindCoordinatorRequest,
+    HeartbeatRequest, InitProducerIdRequest, JoinGroupRequest, LeaveGroupRequest,
+    ListGroupsRequest, ListOffsetsRequest, MetadataRequest, OffsetCommitRequest,
+    OffsetFetchRequest, ProduceRequest, RequestHeader, ResponseHeader, SyncGroupRequest,
 };
 use kafka_protocol::protocol::{Decodable, Encodable};
 
 use crate::kafka::supported_apis::{is_supported, supported_range};
 use crate::kafka::{
-    api_versions, create_partitions, create_topics, delete_topics, describe_configs, fetch,
-    init_producer_id, list_offsets, metadata, produce,
+    api_versions, create_partitions, create_topics, delete_groups, delete_topics, describe_configs,
+    describe_groups, fetch, find_coordinator, heartbeat, init_producer_id, join_group, leave_group,
+    list_groups, list_offsets, metadata, offset_commit, offset_fetch, produce, sync_group,
 };
 use crate::server::broker::Broker;
 
@@ -51,8 +56,18 @@ pub enum Reply {
     Nothing,
 }
 
-/// Decodes and handles one request frame.
-pub async fn handle_frame(broker: &Broker, mut frame: Bytes) -> Result<Reply, DispatchError> {
+/// Decodes and handles one request frame from an unknown peer.
+pub async fn handle_frame(broker: &Broker, frame: Bytes) -> Result<Reply, DispatchError> {
+    handle_frame_from(broker, frame, None).await
+}
+
+/// Decodes and handles one request frame from `peer` (shown as a group
+/// member's client host; empty when unknown).
+pub async fn handle_frame_from(
+    broker: &Broker,
+    mut frame: Bytes,
+    peer: Option<SocketAddr>,
+) -> Result<Reply, DispatchError> {
     if frame.len() < 8 {
         return Err(DispatchError::ShortHeader(frame.len()));
     }
@@ -167,6 +182,60 @@ pub async fn handle_frame(broker: &Broker, mut frame: Bytes) -> Result<Reply, Di
                 correlation_id,
                 &create_partitions::handle(broker, request).await,
             )?
+        }
+        ApiKey::FindCoordinator => {
+            let request = decode!(FindCoordinatorRequest);
+            let response = find_coordinator::handle(broker, request, version).await;
+            encode(api, version, correlation_id, &response)?
+        }
+        ApiKey::JoinGroup => {
+            let request = decode!(JoinGroupRequest);
+            let client_id = header.client_id.as_deref().unwrap_or_default();
+            // Kafka shows a member's host as Java's InetAddress does: "/ip".
+            let client_host = peer.map(|p| format!("/{}", p.ip())).unwrap_or_default();
+            let response =
+                join_group::handle(broker, request, version, client_id, &client_host).await;
+            encode(api, version, correlation_id, &response)?
+        }
+        ApiKey::SyncGroup => {
+            let request = decode!(SyncGroupRequest);
+            let response = sync_group::handle(broker, request, version).await;
+            encode(api, version, correlation_id, &response)?
+        }
+        ApiKey::Heartbeat => {
+            let request = decode!(HeartbeatRequest);
+            let response = heartbeat::handle(broker, request, version).await;
+            encode(api, version, correlation_id, &response)?
+        }
+        ApiKey::LeaveGroup => {
+            let request = decode!(LeaveGroupRequest);
+            let response = leave_group::handle(broker, request, version).await;
+            encode(api, version, correlation_id, &response)?
+        }
+        ApiKey::OffsetCommit => {
+            let request = decode!(OffsetCommitRequest);
+            let response = offset_commit::handle(broker, request, version).await;
+            encode(api, version, correlation_id, &response)?
+        }
+        ApiKey::OffsetFetch => {
+            let request = decode!(OffsetFetchRequest);
+            let response = offset_fetch::handle(broker, request, version).await;
+            encode(api, version, correlation_id, &response)?
+        }
+        ApiKey::ListGroups => {
+            let request = decode!(ListGroupsRequest);
+            let response = list_groups::handle(broker, request, version).await;
+            encode(api, version, correlation_id, &response)?
+        }
+        ApiKey::DescribeGroups => {
+            let request = decode!(DescribeGroupsRequest);
+            let response = describe_groups::handle(broker, request, version).await;
+            encode(api, version, correlation_id, &response)?
+        }
+        ApiKey::DeleteGroups => {
+            let request = decode!(DeleteGroupsRequest);
+            let response = delete_groups::handle(broker, request, version).await;
+            encode(api, version, correlation_id, &response)?
         }
         other => return Err(DispatchError::UnknownApi(other as i16)),
     };

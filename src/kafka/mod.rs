@@ -7,22 +7,48 @@
 pub mod api_versions;
 pub mod create_partitions;
 pub mod create_topics;
+pub mod delete_groups;
 pub mod delete_topics;
 pub mod describe_configs;
+pub mod describe_groups;
 pub mod dispatch;
 pub mod error_code;
 pub mod fetch;
+pub mod find_coordinator;
 pub mod frame;
+#[cfg(test)]
+mod group_snapshot_tests;
+pub mod heartbeat;
 pub mod init_producer_id;
+pub mod join_group;
+pub mod leave_group;
+pub mod list_groups;
 pub mod list_offsets;
 pub mod metadata;
+pub mod offset_commit;
+pub mod offset_fetch;
 pub mod produce;
 #[cfg(test)]
 mod snapshot_tests;
 pub mod supported_apis;
+pub mod sync_group;
 
 use kafka_protocol::protocol::StrBytes;
 
+use crate::core::group::{GroupError, GroupResponse};
+
 pub(crate) fn str_bytes(s: &str) -> StrBytes {
     StrBytes::from_string(s.to_string())
+}
+
+/// The group coordinator answered a request with another request's
+/// response: a bug, logged, and answered as COORDINATOR_NOT_AVAILABLE
+/// (retriable) rather than with a panic.
+pub(crate) fn unexpected_group_response(api: &str, response: &GroupResponse) -> GroupError {
+    tracing::error!(
+        api,
+        ?response,
+        "the group coordinator answered with the wrong response type"
+    );
+    GroupError::CoordinatorNotAvailable
 }

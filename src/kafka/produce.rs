@@ -101,9 +101,20 @@ async fn produce_partition(
         return Err(code(ResponseError::UnknownTopicOrPartition));
     };
     let records = records.ok_or(code(ResponseError::CorruptMessage))?;
-    let max_message_bytes = handle.config().max_message_bytes.max(0) as usize;
+    let config = handle.config();
+    let max_message_bytes = config.max_message_bytes.max(0) as usize;
     let headers = record_batch::validate_produced(&records, max_message_bytes)
         .map_err(|e| error_code::for_batch_error(&e))?;
+    if config.compacted {
+        // Compaction keeps the latest record per key: a keyless record has
+        // no place in such a topic (Kafka refuses it the same way).
+        crate::log::compaction::requires_keys(&records).map_err(|e| {
+            code(match e {
+                crate::log::compaction::KeyError::MissingKey => ResponseError::InvalidRecord,
+                _ => ResponseError::CorruptMessage,
+            })
+        })?;
+    }
     match handle
         .produce(records.to_vec(), &headers, acks, timeout_ms, now_ms())
         .await

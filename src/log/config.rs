@@ -18,6 +18,9 @@ pub struct LogConfig {
     /// batch's leader epoch, so recovery treats a stored batch claiming a
     /// later epoch as damaged.
     pub leader_epoch_max: i32,
+    /// Offsets follow each other without gaps: true except for compacted
+    /// topics, whose cleaned segments keep their records' original offsets.
+    pub dense_offsets: bool,
 }
 
 impl Default for LogConfig {
@@ -30,6 +33,7 @@ impl Default for LogConfig {
             retention_bytes: -1,
             verify_crc_on_recovery: true,
             leader_epoch_max: i32::MAX,
+            dense_offsets: true,
         }
     }
 }

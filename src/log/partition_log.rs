@@ -88,6 +88,8 @@ impl PartitionLog {
         now_ms: i64,
     ) -> Result<(PartitionLog, RecoveryReport), LogError> {
         disk.create_dir_all(dir)?;
+        // Finish or undo a compaction swap a crash interrupted.
+        crate::log::compaction_files::recover_interrupted_compaction(disk.as_ref(), dir)?;
         let mut bases: Vec<i64> = disk
             .list_dir(dir)?
             .iter()
@@ -107,7 +109,16 @@ impl PartitionLog {
         let mut dropping = false;
         for (i, base) in bases.iter().copied().enumerate() {
             let mut seg = Segment::new(dir, base, now_ms);
-            if dropping || expected_base.is_some_and(|e| e != base) {
+            // Segments continue each other; a compacted one may end before
+            // the next begins, never after.
+            let breaks_chain = expected_base.is_some_and(|e| {
+                if config.dense_offsets {
+                    e != base
+                } else {
+                    e > base
+                }
+            });
+            if dropping || breaks_chain {
                 // Data after a gap or a torn segment is not contiguous: drop it.
                 dropping = true;
                 for path in seg.file_paths() {
@@ -133,6 +144,7 @@ impl PartitionLog {
                     base,
                     config.verify_crc_on_recovery,
                     config.leader_epoch_max,
+                    config.dense_offsets,
                 )?;
                 rebuild_from_scan(disk.as_ref(), &mut seg, &scan, config.index_interval_bytes)?;
                 if scan.discarded_bytes > 0 {
@@ -366,7 +378,11 @@ impl PartitionLog {
             if seg.base_offset >= upper {
                 break;
             }
-            return self.read_from_segment(seg, offset, max_bytes, upper);
+            // A compacted segment may hold nothing at or after `offset` (or
+            // nothing at all): the records continue in a later segment.
+            if let Some(bytes) = self.read_from_segment(seg, offset, max_bytes, upper)? {
+                return Ok(bytes);
+            }
         }
         Ok(Vec::new())
     }
@@ -377,13 +393,13 @@ impl PartitionLog {
         offset: i64,
         max_bytes: usize,
         upper: i64,
-    ) -> Result<Vec<u8>, LogError> {
+    ) -> Result<Option<Vec<u8>>, LogError> {
         let path = seg.log_path();
         // Walk headers from the index hint to the batch holding `offset`.
         let mut position = seg.scan_start_position(offset);
         let start = loop {
             if position >= seg.size_bytes {
-                return Ok(Vec::new());
+                return Ok(None);
             }
             let head = self.disk.read_at(path, position, BATCH_HEADER_SIZE_BYTES)?;
             let header =
@@ -395,7 +411,7 @@ impl PartitionLog {
         };
         let (start_position, first) = start;
         if first.next_offset() > upper {
-            return Ok(Vec::new());
+            return Ok(Some(Vec::new()));
         }
         let want = (max_bytes.max(first.size_bytes) as u64).min(seg.size_bytes - start_position);
         let mut bytes = self.disk.read_at(path, start_position, want as usize)?;
@@ -408,7 +424,7 @@ impl PartitionLog {
             keep = at + header.size_bytes;
         }
         bytes.truncate(keep);
-        Ok(bytes)
+        Ok(Some(bytes))
     }
 
     /// The first record with a timestamp at or after `timestamp_ms`, as
@@ -473,6 +489,48 @@ impl PartitionLog {
             }
         }
         Ok(headers)
+    }
+
+    pub fn active_base_offset(&self) -> i64 {
+        self.active().base_offset
+    }
+
+    /// (base offset, size) of every segment but the active one, in order:
+    /// what the cleaner may compact.
+    pub fn sealed_segments(&self) -> Vec<(i64, u64)> {
+        let active = self.active().base_offset;
+        self.segments
+            .values()
+            .filter(|s| s.base_offset != active)
+            .map(|s| (s.base_offset, s.size_bytes))
+            .collect()
+    }
+
+    /// Installs a compacted segment in place of the sealed one with its base
+    /// (whose file the cleaner has just replaced). Its records keep their
+    /// offsets, so it ends at or before the original.
+    pub fn replace_segment(&mut self, segment: Segment) -> Result<(), LogError> {
+        self.check_online()?;
+        let base = segment.base_offset;
+        assert_ne!(
+            base,
+            self.active().base_offset,
+            "the active segment is never compacted"
+        );
+        let old = self
+            .segments
+            .get(&base)
+            .expect("a compacted segment replaces an existing one");
+        assert!(
+            segment.next_offset <= old.next_offset,
+            "compaction never adds offsets"
+        );
+        for path in segment.file_paths() {
+            self.unsynced_paths.insert(path.to_string());
+        }
+        self.unsynced_paths.insert(self.dir.clone());
+        self.segments.insert(base, segment);
+        Ok(())
     }
 
     /// Removes every record at or after `offset` (a batch holding `offset` is

@@ -21,7 +21,8 @@ pub struct SegmentScan {
 }
 
 /// Scans `path` from `start_position`, expecting the first batch at
-/// `min_offset` (the segment's base offset) and dense offsets after it.
+/// `min_offset` (the segment's base offset) and, with `dense_offsets`, no
+/// gaps after it (a compacted log may skip offsets, never go back).
 /// With `verify_crc == false` (the `no-crc-check` bug switch) corrupt batches
 /// whose headers look plausible are accepted.
 pub fn scan_segment(
@@ -31,6 +32,7 @@ pub fn scan_segment(
     min_offset: i64,
     verify_crc: bool,
     leader_epoch_max: i32,
+    dense_offsets: bool,
 ) -> DiskResult<SegmentScan> {
     let file_len = disk.file_len(path)?;
     let mut position = start_position;
@@ -76,7 +78,12 @@ pub fn scan_segment(
         // The CRC does not cover the base offset or the leader epoch (the
         // broker patches them), so a damaged tail can carry a bad one with a
         // good CRC: offsets must continue exactly, epochs must not go back.
-        if header.base_offset != expected_min_offset {
+        let continues = if dense_offsets {
+            header.base_offset == expected_min_offset
+        } else {
+            header.base_offset >= expected_min_offset
+        };
+        if !continues {
             stop_reason = Some(BatchError::Invalid {
                 reason: "offsets do not continue the log",
             });

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use tokio::net::TcpStream;
 
-use crate::kafka::dispatch::{handle_frame, Reply};
+use crate::kafka::dispatch::{handle_frame_from, Reply};
 use crate::kafka::frame::{read_frame, write_frame, FrameError};
 use crate::server::broker::Broker;
 
@@ -22,7 +22,7 @@ pub async fn serve(broker: Arc<Broker>, mut stream: TcpStream, peer: std::net::S
                 return;
             }
         };
-        match handle_frame(&broker, frame).await {
+        match handle_frame_from(&broker, frame, Some(peer)).await {
             Ok(Reply::Frame(bytes)) => {
                 if let Err(e) = write_frame(&mut stream, &bytes).await {
                     tracing::debug!(%peer, %e, "connection write failed");

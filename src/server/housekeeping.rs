@@ -34,6 +34,11 @@ pub async fn retention(broker: Arc<Broker>) {
             if let Err(e) = handle.apply_retention(now_ms()) {
                 tracing::warn!(topic = %handle.topic, partition = handle.partition, %e, "retention failed");
             }
+            // After retention, in the same task: the cleaner never races a
+            // segment deletion.
+            if let Err(e) = handle.compact(now_ms()).await {
+                tracing::warn!(topic = %handle.topic, partition = handle.partition, %e, "compaction failed");
+            }
         }
     }
 }

@@ -14,7 +14,7 @@ use kafka_protocol::records::{
 };
 
 use crate::core::group::GroupRecord;
-use crate::core::topic_config::{FSYNC_POLICY, RETENTION_MS};
+use crate::core::topic_config::{CLEANUP_POLICY, FSYNC_POLICY, SEGMENT_BYTES};
 
 pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
 /// One partition: this node coordinates every group.
@@ -22,13 +22,21 @@ pub const OFFSETS_TOPIC_PARTITIONS: i32 = 1;
 /// Bytes read per step while loading the topic at start.
 const LOAD_READ_BYTES: usize = 1 << 20;
 
+/// Segment size of the internal topic (Kafka's `offsets.topic.segment.bytes`):
+/// small enough that segments seal and get compacted.
+const OFFSETS_TOPIC_SEGMENT_BYTES: &str = "104857600";
+
 /// The internal topic's configs: synced before every acknowledgement, and
-/// kept forever (compaction of this topic is the next step; until then
-/// time retention must not drop committed offsets).
+/// compacted (the latest record per group and per partition commit is kept;
+/// time retention never drops committed offsets).
 pub fn offsets_topic_configs() -> BTreeMap<String, String> {
     let mut configs = BTreeMap::new();
     configs.insert(FSYNC_POLICY.to_string(), "always".to_string());
-    configs.insert(RETENTION_MS.to_string(), "-1".to_string());
+    configs.insert(CLEANUP_POLICY.to_string(), "compact".to_string());
+    configs.insert(
+        SEGMENT_BYTES.to_string(),
+        OFFSETS_TOPIC_SEGMENT_BYTES.to_string(),
+    );
     configs
 }
 

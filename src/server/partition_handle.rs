@@ -396,6 +396,88 @@ impl PartitionHandle {
         Ok(deleted)
     }
 
+    /// Cleans a compacted topic's sealed segments when some of them are
+    /// dirty (written since the last cleaning): keeps the latest record per
+    /// key at its offset, drops expired tombstones. Returns whether it ran.
+    /// Runs in the housekeeping task, never concurrently with retention.
+    pub async fn compact(&self, now_ms: i64) -> Result<bool, String> {
+        use crate::log::compaction::{self, CompactionParams, OFFSET_MAP_KEYS_MAX_DEFAULT};
+        use crate::log::compaction_files as files;
+        let dir = self.dir();
+        let (sealed, last_batch_offsets, params, index_interval) = {
+            let state = self.lock();
+            if !state.config.compacted || state.log.is_offline() {
+                return Ok(false);
+            }
+            let sealed = state.log.sealed_segments();
+            let checkpoint = files::read_cleaner_checkpoint(self.disk.as_ref(), &dir);
+            let first_unsealed = state.log.active_base_offset();
+            // Dirty = sealed since the last cleaning ended.
+            if !sealed.iter().any(|(base, _)| *base >= checkpoint) {
+                return Ok(false);
+            }
+            let params = CompactionParams {
+                dirty_start_offset: checkpoint,
+                uncleanable_offset: first_unsealed.min(state.replica.high_watermark()),
+                now_ms,
+                delete_retention_ms: state.config.delete_retention_ms,
+                offset_map_keys_max: OFFSET_MAP_KEYS_MAX_DEFAULT,
+            };
+            (
+                sealed,
+                state.producers.last_batch_offsets(),
+                params,
+                state.log.config().index_interval_bytes,
+            )
+        };
+        let mut inputs = Vec::with_capacity(sealed.len());
+        for (base, _) in &sealed {
+            inputs.push(
+                files::read_segment(self.disk.as_ref(), &dir, *base).map_err(|e| e.to_string())?,
+            );
+        }
+        let outcome = compaction::compact(&inputs, &last_batch_offsets, &params)
+            .map_err(|e| e.to_string())?;
+        for cleaned in outcome.segments.iter().filter(|s| s.changed) {
+            let expected_size = sealed
+                .iter()
+                .find(|(b, _)| *b == cleaned.base_offset)
+                .map_or(0, |(_, s)| *s);
+            files::prepare_cleaned_segment(self.disk.as_ref(), &dir, cleaned)
+                .await
+                .map_err(|e| e.to_string())?;
+            // Swap the file and the in-memory segment in one step: no read
+            // may see the new file through the old index.
+            let swapped = {
+                let mut state = self.lock();
+                let installed = files::swap_in_cleaned_segment(
+                    self.disk.as_ref(),
+                    &dir,
+                    cleaned,
+                    expected_size,
+                    index_interval,
+                    now_ms,
+                )
+                .map_err(|e| e.to_string())
+                .and_then(|seg| state.log.replace_segment(seg).map_err(|e| e.to_string()));
+                installed
+            };
+            if let Err(e) = swapped {
+                let _ = files::abort_cleaned_segment(self.disk.as_ref(), &dir, cleaned.base_offset)
+                    .await;
+                return Err(e);
+            }
+            files::sync_swapped_segment(self.disk.as_ref(), &dir, cleaned.base_offset)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        files::write_cleaner_checkpoint(self.disk.as_ref(), &dir, outcome.cleaned_end_offset)
+            .await
+            .map_err(|e| e.to_string())?;
+        tracing::info!(topic = %self.topic, partition = self.partition, stats = ?outcome.stats, "compacted");
+        Ok(true)
+    }
+
     /// Syncs and writes the recovery point so the next start scans little.
     pub async fn checkpoint(&self, now_ms: i64) -> Result<(), LogError> {
         self.sync_files(now_ms, true).await?;
