@@ -84,7 +84,7 @@ fn idempotent_producer_keeps_one_copy_of_each_record_across_kill9() {
             last_index = Some(index);
         }
     }
-    for record in first.iter().chain(delivered.into_iter()) {
+    for record in first.iter().chain(delivered) {
         assert!(
             seen.contains_key(record.value.as_ref().expect("value")),
             "acknowledged record {:?} is missing",

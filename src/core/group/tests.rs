@@ -732,7 +732,9 @@ fn the_protocol_is_the_one_most_members_prefer_among_common_ones() {
         r.require_known_member_id = false;
         r
     }));
-    let offers: [(&str, [(&str, &[u8]); 2]); 2] = [
+    // (member, its two (protocol, metadata) offers)
+    type Offer<'a> = (&'a str, [(&'a str, &'a [u8]); 2]);
+    let offers: [Offer; 2] = [
         ("b", [("range", b"r"), ("sticky", b"s")]),
         ("c", [("range", b"r"), ("rr", b"x")]),
     ];
