@@ -465,3 +465,45 @@ async fn produce_fetch_list_offsets() {
     .await;
     insta::assert_debug_snapshot!("list_offsets_v7_earliest_latest_timestamp", offsets);
 }
+
+/// Long poll: a fetch at the log end with `min_bytes` waits instead of
+/// answering empty, and the produce that brings data wakes it (bounded well
+/// below its `max_wait_ms`, so a missed wake-up fails the test).
+#[tokio::test]
+async fn a_waiting_fetch_is_answered_by_the_next_produce() {
+    let broker = broker().await;
+    let created: CreateTopicsResponse = call(
+        &broker,
+        ApiKey::CreateTopics,
+        7,
+        &create_request(vec![topic("polled", 1, &[])]),
+    )
+    .await;
+    assert_eq!(created.topics[0].error_code, 0);
+    let waiting = fetch_request("polled", 0, 0).with_max_wait_ms(60_000);
+    let fetch = call::<_, FetchResponse>(&broker, ApiKey::Fetch, 12, &waiting);
+    let produce = async {
+        // Let the fetch find the partition empty and start waiting first.
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        let records = batch(&[("k", "woken")]);
+        call::<_, ProduceResponse>(
+            &broker,
+            ApiKey::Produce,
+            9,
+            &produce_request("polled", 0, records),
+        )
+        .await
+    };
+    let bounded = tokio::time::timeout(std::time::Duration::from_secs(20), async {
+        tokio::join!(fetch, produce)
+    });
+    let (fetched, produced) = bounded.await.expect("the produce woke the waiting fetch");
+    assert_eq!(produced.responses[0].partition_responses[0].error_code, 0);
+    let (_, records) = summarise_fetch(fetched);
+    assert_eq!(
+        records[0].len(),
+        1,
+        "the fetch returned the produced record"
+    );
+    assert_eq!(records[0][0].value.as_deref(), Some("woken"));
+}
