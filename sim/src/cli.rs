@@ -15,6 +15,8 @@ enum Bug {
     NoCrcCheck,
     /// fsync.policy=always answers the producer before the sync is done.
     AckBeforeSync,
+    /// Idempotent producers' retried batches are appended again (no dedupe).
+    NoIdempotence,
 }
 
 #[derive(Debug, Parser)]
@@ -85,14 +87,18 @@ fn print_human(outcome: &SeedOutcome) {
     );
     let stats = &outcome.stats;
     println!(
-        "  partitions {} sends {} acked {} failed {} polls {} records read {} kills {} broker exits {}",
+        "  partitions {} sends {} acked {} failed {} retries {} (acked after a restart {}) producer inits {} polls {} records read {} kills {} pauses {} broker exits {}",
         stats.partitions,
         stats.sends,
         stats.acked,
         stats.send_failures,
+        stats.send_retries,
+        stats.acked_after_restart_resend,
+        stats.producer_inits,
         stats.polls,
         stats.records_read,
         stats.kills,
+        stats.pauses,
         stats.broker_exits
     );
     let disk: Vec<String> = stats
@@ -130,6 +136,7 @@ pub fn main() -> i32 {
     let bugs = BugSwitches {
         no_crc_check: args.bug.contains(&Bug::NoCrcCheck),
         ack_before_sync: args.bug.contains(&Bug::AckBeforeSync),
+        no_idempotence: args.bug.contains(&Bug::NoIdempotence),
     };
     let seeds = match (args.seed, args.seeds.clone()) {
         (Some(seed), _) => seed..seed + 1,

@@ -59,13 +59,29 @@ pub enum NemesisAction {
     },
     /// Runtime disk faults (EIO, ENOSPC) switched off.
     DiskHealed,
+    /// The broker node stops running (a GC pause, a stalled VM) for `ms`:
+    /// requests in flight time out on the client and are retried, then run.
+    Pause {
+        ms: u64,
+    },
+    Resume,
     /// No more faults from here on; the final checks start after this.
     FaultsStopped,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub enum EventKind {
-    /// A produce of `value` is about to be sent (every value is unique).
+    /// An idempotent producer got `producer_id` at `producer_epoch` from
+    /// InitProducerId (`reason`: why it (re)initialised); its sequences
+    /// start at 0 on every partition.
+    ProducerInit {
+        client: ClientId,
+        producer_id: i64,
+        producer_epoch: i16,
+        reason: String,
+    },
+    /// A produce of `value` is about to be sent (every value is unique; only
+    /// an idempotent producer resends it, as the same batch: `SendRetried`).
     SendInvoked {
         client: ClientId,
         partition: Partition,
@@ -83,6 +99,19 @@ pub enum EventKind {
         client: ClientId,
         partition: Partition,
         value: String,
+        error: String,
+    },
+    /// An idempotent producer resends the batch holding `values` (same
+    /// producer id, epoch, sequence, bytes) after attempt `attempt - 1`
+    /// failed with `error`. The broker must store it at most once.
+    SendRetried {
+        client: ClientId,
+        partition: Partition,
+        producer_id: i64,
+        producer_epoch: i16,
+        base_sequence: i32,
+        values: Vec<String>,
+        attempt: u32,
         error: String,
     },
     /// A fetch from `fetch_offset` returned `records` (only those at or past

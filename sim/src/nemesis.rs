@@ -7,6 +7,7 @@
 //! | EIO on write / fsync | `SimDiskFaults::{write,sync}_eio_probability` for a window | a produce whose write or sync failed is not acknowledged; the broker keeps serving or halts, never acks what is not durable |
 //! | disk full | `space_budget_bytes` just above the current use, for a window | ENOSPC fails produces, never corrupts the log |
 //! | broker exit | if `run` returns (e.g. it halts on a disk error), a supervisor restarts it without a power loss (the page cache survives a process exit) | recovery from a clean-ish stop |
+//! | pause | `Handle::pause` the broker node for 50 ms – 2.5 s, then `resume` (a GC pause, a stalled VM) | requests in flight time out on the client and idempotent producers resend them; the originals then run too, and the broker keeps one copy of each batch |
 //!
 //! Not injected: flipped bits in data already synced (`synced_bit_flip_probability`),
 //! which a single node does not claim to survive; network faults (one node,
@@ -42,8 +43,11 @@ pub struct NemesisPlan {
     /// Per-operation EIO rates during an EIO window.
     pub write_eio_probability: f64,
     pub sync_eio_probability: f64,
-    /// Relative weights of power loss, EIO window and disk-full window.
-    pub weights: [u32; 3],
+    /// How long a pause of the broker node lasts (ms).
+    pub node_pause_ms: (u64, u64),
+    /// Relative weights of power loss, EIO window, disk-full window and
+    /// node pause.
+    pub weights: [u32; 4],
     /// The crash-time fault rates the disk runs with (kept outside windows).
     pub crash_faults: SimDiskFaults,
 }
@@ -123,7 +127,7 @@ pub async fn run(plan: NemesisPlan, node: Arc<BrokerNode>, disk: Arc<SimDisk>, r
                 disk.set_faults(plan.crash_faults.clone());
                 recorder.record(EventKind::Nemesis(NemesisAction::DiskHealed));
             }
-            _ => {
+            2 => {
                 let budget_bytes = disk.used_bytes() + rng.gen_range(0..4096);
                 disk.set_faults(SimDiskFaults {
                     space_budget_bytes: Some(budget_bytes),
@@ -133,6 +137,17 @@ pub async fn run(plan: NemesisPlan, node: Arc<BrokerNode>, disk: Arc<SimDisk>, r
                 sleep(between(&mut rng, plan.window_ms)).await;
                 disk.set_faults(plan.crash_faults.clone());
                 recorder.record(EventKind::Nemesis(NemesisAction::DiskHealed));
+            }
+            _ => {
+                let pause = between(&mut rng, plan.node_pause_ms);
+                let handle = Handle::current();
+                handle.pause(node.id);
+                recorder.record(EventKind::Nemesis(NemesisAction::Pause {
+                    ms: pause.as_millis() as u64,
+                }));
+                sleep(pause).await;
+                handle.resume(node.id);
+                recorder.record(EventKind::Nemesis(NemesisAction::Resume));
             }
         }
     }

@@ -14,10 +14,18 @@ pub struct RunStats {
     pub sends: u64,
     pub acked: u64,
     pub send_failures: u64,
+    /// Idempotent producers' resends of a batch, and their InitProducerIds.
+    pub send_retries: u64,
+    pub producer_inits: u64,
+    /// Idempotent batches acknowledged after being resent across a broker
+    /// restart (the broker's rebuilt producer state had to recognise them).
+    pub acked_after_restart_resend: u64,
     pub polls: u64,
     pub records_read: u64,
     pub kills: u64,
     pub broker_exits: u64,
+    /// Times the nemesis paused the broker node.
+    pub pauses: u64,
     /// Disk counters, by name (see `SimDiskCounters`).
     pub disk: BTreeMap<String, u64>,
 }
@@ -26,7 +34,8 @@ pub struct RunStats {
 pub struct SeedOutcome {
     pub seed: u64,
     pub ok: bool,
-    /// Bug switches that were on (`no-crc-check`, `ack-before-sync`), and
+    /// Bug switches that were on (`no-crc-check`, `ack-before-sync`,
+    /// `no-idempotence`), and
     /// experiments (`experiment:synced-bit-flips`).
     pub bugs: Vec<String>,
     /// Violation counts by name.

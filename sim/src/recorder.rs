@@ -65,6 +65,17 @@ impl Recorder {
         self.lock().history.next_seq()
     }
 
+    /// How often the broker went down (killed or exited) so far.
+    pub fn broker_restarts(&self) -> u64 {
+        let recording = self.lock();
+        recording.stats.kills + recording.stats.broker_exits
+    }
+
+    /// Updates a statistic that no single event carries.
+    pub fn note(&self, update: impl FnOnce(&mut RunStats)) {
+        update(&mut self.lock().stats);
+    }
+
     /// A violation the harness itself found (liveness, panic).
     pub fn report(&self, violation: Violation) {
         self.lock().checkers.report(violation);
@@ -82,12 +93,15 @@ fn count(stats: &mut RunStats, kind: &EventKind) {
         EventKind::SendInvoked { .. } => stats.sends += 1,
         EventKind::SendAcked { .. } => stats.acked += 1,
         EventKind::SendFailed { .. } => stats.send_failures += 1,
+        EventKind::SendRetried { .. } => stats.send_retries += 1,
+        EventKind::ProducerInit { .. } => stats.producer_inits += 1,
         EventKind::Polled { records, .. } => {
             stats.polls += 1;
             stats.records_read += records.len() as u64;
         }
         EventKind::Nemesis(NemesisAction::Kill) => stats.kills += 1,
         EventKind::Nemesis(NemesisAction::BrokerExited { .. }) => stats.broker_exits += 1,
+        EventKind::Nemesis(NemesisAction::Pause { .. }) => stats.pauses += 1,
         _ => {}
     }
 }

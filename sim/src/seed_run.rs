@@ -60,6 +60,9 @@ impl SeedSpec {
         if self.bugs.ack_before_sync {
             names.push("ack-before-sync".to_string());
         }
+        if self.bugs.no_idempotence {
+            names.push("no-idempotence".to_string());
+        }
         if self.synced_bit_flip_probability > 0.0 {
             names.push("experiment:synced-bit-flips".to_string());
         }
@@ -97,7 +100,7 @@ struct Setup {
 fn draw_setup(seed: u64) -> Setup {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let crash_faults = crash_faults(&mut rng);
-    let workload = WorkloadConfig {
+    let mut workload = WorkloadConfig {
         seed,
         broker: SocketAddr::new(IpAddr::V4(BROKER_IP), BROKER_PORT),
         partitions: rng.gen_range(1..=3),
@@ -105,6 +108,9 @@ fn draw_setup(seed: u64) -> Setup {
         consumers: rng.gen_range(1..=2),
         batch_values_max: rng.gen_range(1..=4),
         produce_pause_ms: (0, rng.gen_range(5..=30)),
+        idempotent_producers: 0,
+        impatient_probability: 0.0,
+        impatient_timeout_ms: (1, 1),
         final_read_deadline: FINAL_READ_DEADLINE,
     };
     let plan = NemesisPlan {
@@ -116,13 +122,22 @@ fn draw_setup(seed: u64) -> Setup {
         window_ms: (200, 2_000),
         write_eio_probability: rng.gen_range(0.0..0.05),
         sync_eio_probability: rng.gen_range(0.0..0.05),
-        weights: [6, 1, 1],
+        node_pause_ms: (50, 2_500),
+        weights: [6, 1, 1, 2],
         crash_faults,
     };
     let sync_latency = SyncLatency {
         min_ms: 1,
         max_ms: rng.gen_range(2..=8),
     };
+    // Most seeds: every producer idempotent; the rest mix in plain ones.
+    workload.idempotent_producers = if rng.gen_bool(0.8) {
+        workload.producers
+    } else {
+        rng.gen_range(0..workload.producers)
+    };
+    workload.impatient_probability = rng.gen_range(0.02..0.25);
+    workload.impatient_timeout_ms = (1, rng.gen_range(4..=20));
     Setup {
         workload,
         plan,

@@ -3,10 +3,18 @@
 //! while consumers poll every partition incrementally; when told to stop,
 //! one final reader reads every partition from offset 0.
 //!
-//! Every operation and its outcome goes to the recorder. Values are never
-//! resent: a produce that fails or times out is recorded as failed (it may
-//! still be stored) and the next attempt uses fresh values, so any duplicate
-//! the checkers see is the broker's.
+//! Producers are plain or idempotent (drawn per seed). A plain producer
+//! never resends a value: a produce that fails or times out is recorded as
+//! failed (it may still be stored) and the next request uses fresh values.
+//! An idempotent producer resends a batch whose answer was lost — the same
+//! bytes, same producer id, epoch and sequence — until it is acknowledged or
+//! `ATTEMPTS_MAX` / `DELIVERY_TIMEOUT` run out, like a real client; the
+//! broker must keep one copy. Some of its attempts use an impatient timeout
+//! shorter than a round trip plus an fsync, so the answer is lost while the
+//! batch is stored and the resend really is a duplicate. Either way a value
+//! the checkers find twice is the broker's doing.
+//!
+//! Every operation and its outcome goes to the recorder.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -19,12 +27,20 @@ use rand_chacha::ChaCha8Rng;
 use tokio::time::{sleep, timeout};
 
 use crate::checker::{Violation, ViolationKind};
-use crate::client::{self, ApiVersionsInUse, ClientError, Connection, TOPIC};
+use crate::client::{
+    self, AfterFailure, ApiVersionsInUse, BatchIdentity, ClientError, Connection,
+    IdempotentProducer, TOPIC,
+};
 use crate::history::{ClientId, EventKind, Partition, FINAL_READER};
 use crate::recorder::Recorder;
 
 /// Every request gets this long before the client gives up on it.
 const REQUEST_TIMEOUT: Duration = Duration::from_millis(1_500);
+/// An idempotent producer sends one batch at most this many times...
+const ATTEMPTS_MAX: u32 = 100;
+/// ...and stops resending it this long after the first attempt (Kafka's
+/// `delivery.timeout.ms`, scaled to the run).
+const DELIVERY_TIMEOUT: Duration = Duration::from_secs(8);
 /// Pause after a failed connect or request, so a down broker is not spun on.
 const BACKOFF: Duration = Duration::from_millis(100);
 /// How long a consumer's fetch may wait on the broker for new data.
@@ -41,6 +57,13 @@ pub struct WorkloadConfig {
     pub consumers: u32,
     /// Values per produce request (one batch), drawn from 1..=this.
     pub batch_values_max: usize,
+    /// The first this many producers are idempotent; the rest are plain.
+    pub idempotent_producers: u32,
+    /// The chance that an idempotent producer's attempt uses an impatient
+    /// timeout, drawn from `impatient_timeout_ms`, instead of the request
+    /// timeout: the answer is then often lost although the batch is stored.
+    pub impatient_probability: f64,
+    pub impatient_timeout_ms: (u64, u64),
     /// Pause between one producer's requests, drawn from this range.
     pub produce_pause_ms: (u64, u64),
     /// How long the final reader may take, once started.
@@ -94,14 +117,18 @@ impl Session {
     }
 }
 
-/// Runs `call` on the session's connection with the request timeout, and
-/// drops the connection when it fails in a way that leaves it unusable.
+/// Runs `call` on the session's connection with the request timeout (or the
+/// one given), and drops the connection when it fails in a way that leaves
+/// it unusable (a timed-out request's answer may still come).
 macro_rules! with_timeout {
-    ($session:expr, |$connection:ident, $versions:ident| $call:expr) => {{
+    ($session:expr, |$connection:ident, $versions:ident| $call:expr) => {
+        with_timeout!($session, REQUEST_TIMEOUT, |$connection, $versions| $call)
+    };
+    ($session:expr, $timeout:expr, |$connection:ident, $versions:ident| $call:expr) => {{
         let result = match $session.get().await {
             Ok(live) => {
                 let ($connection, $versions) = (&mut live.0, live.1);
-                match timeout(REQUEST_TIMEOUT, $call).await {
+                match timeout($timeout, $call).await {
                     Ok(result) => result,
                     Err(_) => Err(ClientError::Io("request timed out".into())),
                 }
@@ -195,6 +222,170 @@ async fn produce_loop(
         if result.is_err() {
             sleep(BACKOFF).await;
         }
+    }
+}
+
+/// An idempotent producer: InitProducerId, then batches numbered per
+/// partition, each resent unchanged until acknowledged or out of attempts.
+/// An abandoned batch, OUT_OF_ORDER_SEQUENCE_NUMBER or UNKNOWN_PRODUCER_ID
+/// make it start over with a new producer id (recorded as `ProducerInit`).
+async fn idempotent_produce_loop(
+    client: ClientId,
+    config: Arc<WorkloadConfig>,
+    recorder: Recorder,
+    control: Arc<WorkloadControl>,
+    next_value: Arc<AtomicU64>,
+) {
+    let mut rng = task_rng(config.seed, client);
+    let mut session = Session::new(format!("idempotent-producer-{client}"), config.broker);
+    let mut producer = IdempotentProducer::default();
+    let mut init_reason = "start".to_string();
+    while !control.stop_producing.load(Ordering::Relaxed) {
+        let (low, high) = config.produce_pause_ms;
+        sleep(Duration::from_millis(rng.gen_range(low..=high))).await;
+        if producer.identity().is_none() {
+            match with_timeout!(session, |connection, versions| {
+                client::init_producer_id(connection, versions)
+            }) {
+                Ok(identity) => {
+                    producer.initialised(identity);
+                    recorder.record(EventKind::ProducerInit {
+                        client,
+                        producer_id: identity.producer_id,
+                        producer_epoch: identity.producer_epoch,
+                        reason: std::mem::take(&mut init_reason),
+                    });
+                }
+                Err(_) => {
+                    sleep(BACKOFF).await;
+                    continue;
+                }
+            }
+        }
+        let partition: Partition = rng.gen_range(0..config.partitions);
+        let count = rng.gen_range(1..=config.batch_values_max);
+        let values: Vec<String> = (0..count)
+            .map(|_| format!("v-{}", next_value.fetch_add(1, Ordering::Relaxed)))
+            .collect();
+        for value in &values {
+            recorder.record(EventKind::SendInvoked {
+                client,
+                partition,
+                value: value.clone(),
+            });
+        }
+        let identity = producer.next_batch(partition).expect("initialised above");
+        let timestamp_ms = recorder.elapsed_ms() as i64;
+        let result = match client::encode_batch_as(&values, timestamp_ms, Some(identity)) {
+            Ok(batch) => {
+                deliver(
+                    client,
+                    &config,
+                    &recorder,
+                    &mut session,
+                    &mut rng,
+                    partition,
+                    identity,
+                    &values,
+                    batch,
+                )
+                .await
+            }
+            Err(error) => Err(format!("encoding failed: {error}")),
+        };
+        match &result {
+            Ok(_) => producer.acknowledged(partition, values.len()),
+            Err(reason) => {
+                producer.reset();
+                init_reason = reason.clone();
+            }
+        }
+        for (index, value) in values.into_iter().enumerate() {
+            recorder.record(match &result {
+                Ok(base_offset) => EventKind::SendAcked {
+                    client,
+                    partition,
+                    value,
+                    offset: base_offset + index as i64,
+                },
+                Err(reason) => EventKind::SendFailed {
+                    client,
+                    partition,
+                    value,
+                    error: reason.clone(),
+                },
+            });
+        }
+        if result.is_err() {
+            sleep(BACKOFF).await;
+        }
+    }
+}
+
+/// Sends one idempotent batch until it is acknowledged (its base offset) or
+/// abandoned (why, which is also why the producer re-initialises).
+#[allow(clippy::too_many_arguments)]
+async fn deliver(
+    client: ClientId,
+    config: &WorkloadConfig,
+    recorder: &Recorder,
+    session: &mut Session,
+    rng: &mut ChaCha8Rng,
+    partition: Partition,
+    identity: BatchIdentity,
+    values: &[String],
+    batch: bytes::Bytes,
+) -> Result<i64, String> {
+    let started = tokio::time::Instant::now();
+    let restarts_before = recorder.broker_restarts();
+    let mut attempt = 1;
+    loop {
+        let client_timeout = if rng.gen_bool(config.impatient_probability) {
+            let (low, high) = config.impatient_timeout_ms;
+            Duration::from_millis(rng.gen_range(low..=high))
+        } else {
+            REQUEST_TIMEOUT
+        };
+        let result = with_timeout!(session, client_timeout, |connection, versions| {
+            client::produce_batch(
+                connection,
+                versions,
+                TOPIC,
+                partition,
+                batch.clone(),
+                REQUEST_TIMEOUT.as_millis() as i32,
+            )
+        });
+        let error = match result {
+            Ok(base_offset) => {
+                if attempt > 1 && recorder.broker_restarts() != restarts_before {
+                    recorder.note(|stats| stats.acked_after_restart_resend += 1);
+                }
+                return Ok(base_offset);
+            }
+            Err(error) => error,
+        };
+        match client::after_failure(&error) {
+            AfterFailure::Reinit => return Err(error.to_string()),
+            AfterFailure::Resend
+                if attempt >= ATTEMPTS_MAX || started.elapsed() >= DELIVERY_TIMEOUT =>
+            {
+                return Err(format!("gave up after {attempt} attempts: {error}"));
+            }
+            AfterFailure::Resend => {}
+        }
+        sleep(BACKOFF).await;
+        attempt += 1;
+        recorder.record(EventKind::SendRetried {
+            client,
+            partition,
+            producer_id: identity.producer_id,
+            producer_epoch: identity.producer_epoch,
+            base_sequence: identity.base_sequence,
+            values: values.to_vec(),
+            attempt,
+            error: error.to_string(),
+        });
     }
 }
 
@@ -345,13 +536,20 @@ pub async fn run(config: WorkloadConfig, recorder: Recorder, control: Arc<Worklo
     let next_value = Arc::new(AtomicU64::new(0));
     let mut tasks = Vec::new();
     for index in 0..config.producers {
-        tasks.push(tokio::spawn(produce_loop(
+        let (client, config, recorder, control, next_value) = (
             100 + index,
             config.clone(),
             recorder.clone(),
             control.clone(),
             next_value.clone(),
-        )));
+        );
+        tasks.push(if index < config.idempotent_producers {
+            tokio::spawn(idempotent_produce_loop(
+                client, config, recorder, control, next_value,
+            ))
+        } else {
+            tokio::spawn(produce_loop(client, config, recorder, control, next_value))
+        });
     }
     for index in 0..config.consumers {
         tasks.push(tokio::spawn(consume_loop(

@@ -39,3 +39,12 @@ fn no_crc_check_serves_corrupt_tails() {
     };
     assert!(first_seed_reporting(bugs, &["corrupt-read"]).is_some());
 }
+
+#[test]
+fn no_idempotence_stores_retried_batches_twice() {
+    let bugs = BugSwitches {
+        no_idempotence: true,
+        ..BugSwitches::default()
+    };
+    assert!(first_seed_reporting(bugs, &["duplicate"]).is_some());
+}

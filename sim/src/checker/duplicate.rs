@@ -1,6 +1,10 @@
 //! `duplicate`: one value is never stored at two offsets. Every value the
-//! workload sends is unique and never retried, so any duplicate is the
-//! broker's doing.
+//! workload sends is unique. A plain producer never resends one; an
+//! idempotent producer resends only the same batch (same producer id,
+//! epoch, sequence), which the broker must store once and answer with the
+//! original offsets. So any duplicate is the broker's doing; for a value that
+//! was resent the report says so (a retried batch kept twice: the
+//! idempotent producer's dedupe failed).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -12,6 +16,9 @@ pub struct Duplicate {
     /// Where each value was first observed.
     position: BTreeMap<String, (Partition, Offset)>,
     reported: BTreeSet<String>,
+    /// Values an idempotent producer resent: (producer id, epoch, base
+    /// sequence, attempts so far).
+    resent: BTreeMap<String, (i64, i16, i32, u32)>,
 }
 
 impl Duplicate {
@@ -28,10 +35,16 @@ impl Duplicate {
             .entry(value.to_string())
             .or_insert((partition, offset));
         if first != (partition, offset) && self.reported.insert(value.to_string()) {
-            let detail = format!(
+            let mut detail = format!(
                 "{value} at partition {} offset {} and at partition {partition} offset {offset}",
                 first.0, first.1
             );
+            if let Some((producer_id, epoch, sequence, attempts)) = self.resent.get(value) {
+                detail.push_str(&format!(
+                    " (sent {attempts} times in the batch of producer {producer_id} epoch {epoch} \
+                     sequence {sequence}: a retried batch was stored again)"
+                ));
+            }
             found.push(Violation::at(
                 ViolationKind::Duplicate,
                 event,
@@ -51,6 +64,21 @@ impl Checker for Duplicate {
                 offset,
                 ..
             } => self.saw(event, *partition, *offset, value, found),
+            EventKind::SendRetried {
+                producer_id,
+                producer_epoch,
+                base_sequence,
+                values,
+                attempt,
+                ..
+            } => {
+                for value in values {
+                    self.resent.insert(
+                        value.clone(),
+                        (*producer_id, *producer_epoch, *base_sequence, *attempt),
+                    );
+                }
+            }
             EventKind::Polled {
                 partition, records, ..
             } => {
@@ -68,6 +96,7 @@ impl Checker for Duplicate {
 #[cfg(test)]
 mod tests {
     use crate::checker::test_support::Script;
+    use crate::history::EventKind;
 
     #[test]
     fn value_at_two_offsets() {
@@ -75,6 +104,51 @@ mod tests {
         s.send(0, "a", Some(0));
         s.poll(1, 0, 0, &[(0, "a"), (1, "a")]);
         assert_eq!(s.names(), vec!["duplicate"]);
+    }
+
+    fn resend(s: &mut Script, values: &[&str], attempt: u32) {
+        s.push(EventKind::SendRetried {
+            client: 100,
+            partition: 0,
+            producer_id: 7,
+            producer_epoch: 0,
+            base_sequence: 3,
+            values: values.iter().map(|v| v.to_string()).collect(),
+            attempt,
+            error: "i/o: request timed out".into(),
+        });
+    }
+
+    #[test]
+    fn retried_batch_stored_twice_is_a_duplicate() {
+        let mut s = Script::default();
+        s.send(0, "a", None);
+        resend(&mut s, &["a"], 2);
+        s.push(EventKind::SendAcked {
+            client: 100,
+            partition: 0,
+            value: "a".into(),
+            offset: 4,
+        });
+        s.poll(1, 0, 3, &[(3, "a"), (4, "a")]);
+        assert_eq!(s.names(), vec!["duplicate"]);
+        let detail = &s.checkers.violations()[0].detail;
+        assert!(detail.contains("sent 2 times"), "{detail}");
+    }
+
+    #[test]
+    fn retried_batch_deduped_is_fine() {
+        let mut s = Script::default();
+        s.send(0, "a", None);
+        resend(&mut s, &["a"], 2);
+        s.push(EventKind::SendAcked {
+            client: 100,
+            partition: 0,
+            value: "a".into(),
+            offset: 3,
+        });
+        s.poll(1, 0, 3, &[(3, "a")]);
+        assert!(s.names().is_empty(), "{:?}", s.names());
     }
 
     #[test]

@@ -3,19 +3,25 @@
 //! over madsim's simulated TCP (the sim) or real TCP alike.
 //!
 //! It never retries on its own: a failed call returns an error and the
-//! caller (the workload) decides, because a retried produce could store a
-//! value twice and that must be the broker's fault, never the client's.
+//! caller (the workload) decides. A plain producer never resends a value; an
+//! idempotent one (`idempotent`) resends only the same batch with the same
+//! producer id, epoch and sequence, which the broker must recognise. Either
+//! way a value stored twice is the broker's fault, never the client's.
 
 mod admin;
 mod connection;
 mod fetch;
+mod idempotent;
 mod produce;
 mod versions;
 
 pub use admin::create_topic;
 pub use connection::Connection;
 pub use fetch::{decode_records, fetch, DecodedRecords, FetchResult};
-pub use produce::{encode_batch, produce};
+pub use idempotent::{
+    after_failure, init_producer_id, AfterFailure, IdempotentProducer, ProducerIdentity,
+};
+pub use produce::{encode_batch, encode_batch_as, produce, produce_batch, BatchIdentity};
 pub use versions::ApiVersionsInUse;
 
 /// Why a call failed.

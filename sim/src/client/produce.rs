@@ -1,4 +1,5 @@
-//! Produce: values into one v2 record batch, acks=all.
+//! Produce: values into one v2 record batch, acks=all; plain or idempotent
+//! (producer id, epoch and base sequence in the batch header).
 
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::indexmap::IndexMap;
@@ -15,8 +16,34 @@ use super::{ApiVersionsInUse, ClientError, Connection};
 /// fsync.policy=always, synced).
 const ACKS_ALL: i16 = -1;
 
-/// One uncompressed v2 batch holding `values` in order, no key.
+/// Who wrote an idempotent batch and where it sits in the producer's
+/// sequence space of one partition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchIdentity {
+    pub producer_id: i64,
+    pub producer_epoch: i16,
+    pub base_sequence: i32,
+}
+
+/// One uncompressed v2 batch holding `values` in order, no key, not
+/// idempotent (producer id -1).
 pub fn encode_batch(values: &[String], timestamp_ms: i64) -> Result<Bytes, ClientError> {
+    encode_batch_as(values, timestamp_ms, None)
+}
+
+/// One uncompressed v2 batch holding `values` in order, no key; with an
+/// identity, an idempotent batch whose record `i` has sequence
+/// `base_sequence + i` (the encoder keeps records in one batch only while
+/// `offset - sequence` is constant, so offsets and sequences advance together).
+pub fn encode_batch_as(
+    values: &[String],
+    timestamp_ms: i64,
+    identity: Option<BatchIdentity>,
+) -> Result<Bytes, ClientError> {
+    let (producer_id, producer_epoch, base_sequence) = match identity {
+        Some(id) => (id.producer_id, id.producer_epoch, id.base_sequence),
+        None => (-1, -1, -1),
+    };
     let records: Vec<Record> = values
         .iter()
         .enumerate()
@@ -25,11 +52,15 @@ pub fn encode_batch(values: &[String], timestamp_ms: i64) -> Result<Bytes, Clien
             control: false,
             delete_horizon: false,
             partition_leader_epoch: -1,
-            producer_id: -1,
-            producer_epoch: -1,
+            producer_id,
+            producer_epoch,
             timestamp_type: TimestampType::Creation,
             offset: index as i64,
-            sequence: -1,
+            sequence: if base_sequence < 0 {
+                -1
+            } else {
+                base_sequence.wrapping_add(index as i32) & i32::MAX
+            },
             timestamp: timestamp_ms,
             key: None,
             value: Some(Bytes::from(value.clone().into_bytes())),
@@ -46,8 +77,8 @@ pub fn encode_batch(values: &[String], timestamp_ms: i64) -> Result<Bytes, Clien
     Ok(buf.freeze())
 }
 
-/// Produces `values` as one batch to `topic`/`partition`; returns the base
-/// offset the broker assigned (value `i` is at base + i).
+/// Produces `values` as one plain batch to `topic`/`partition`; returns the
+/// base offset the broker assigned (value `i` is at base + i).
 pub async fn produce(
     connection: &mut Connection,
     versions: ApiVersionsInUse,
@@ -58,6 +89,19 @@ pub async fn produce(
     timeout_ms: i32,
 ) -> Result<i64, ClientError> {
     let batch = encode_batch(values, timestamp_ms)?;
+    produce_batch(connection, versions, topic, partition, batch, timeout_ms).await
+}
+
+/// Produces one already encoded batch (an idempotent producer resends the
+/// very same bytes); returns the base offset the broker assigned.
+pub async fn produce_batch(
+    connection: &mut Connection,
+    versions: ApiVersionsInUse,
+    topic: &str,
+    partition: i32,
+    batch: Bytes,
+    timeout_ms: i32,
+) -> Result<i64, ClientError> {
     let request = ProduceRequest::default()
         .with_acks(ACKS_ALL)
         .with_timeout_ms(timeout_ms)

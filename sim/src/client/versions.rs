@@ -8,10 +8,11 @@ use super::{ClientError, Connection};
 
 /// The versions this client speaks: (api, lowest we can use, highest).
 /// Produce and Fetch stay below the versions that name topics by id.
-const SUPPORTED: [(ApiKey, i16, i16); 3] = [
+const SUPPORTED: [(ApiKey, i16, i16); 4] = [
     (ApiKey::Produce, 3, 8),
     (ApiKey::Fetch, 4, 11),
     (ApiKey::CreateTopics, 2, 5),
+    (ApiKey::InitProducerId, 0, 4),
 ];
 
 /// The API versions negotiated with one broker.
@@ -20,6 +21,7 @@ pub struct ApiVersionsInUse {
     pub produce: i16,
     pub fetch: i16,
     pub create_topics: i16,
+    pub init_producer_id: i16,
 }
 
 /// ApiVersions v3, falling back to v0 if the broker does not speak v3 (it
@@ -65,6 +67,7 @@ impl ApiVersionsInUse {
             produce: chosen[0],
             fetch: chosen[1],
             create_topics: chosen[2],
+            init_producer_id: chosen[3],
         })
     }
 }
