@@ -12,3 +12,6 @@ pub mod io;
 pub mod kafka;
 pub mod log;
 pub mod server;
+
+#[cfg(test)]
+pub(crate) mod test_support;

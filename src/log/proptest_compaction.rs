@@ -148,7 +148,7 @@ fn params(now_ms: i64, dirty_start_offset: i64, uncleanable_offset: i64) -> Comp
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(96))]
+    #![proptest_config(crate::test_support::proptest_config(96))]
 
     #[test]
     fn compaction_keeps_the_latest_value_of_each_key_at_its_offset(log in gen_log(), cleanable_segments in 1usize..6) {

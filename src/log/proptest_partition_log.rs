@@ -617,7 +617,7 @@ fn appends() -> impl Strategy<Value = Vec<Op>> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+    #![proptest_config(crate::test_support::proptest_config(64))]
 
     /// The log behaves like the model under any interleaving of operations,
     /// crashes included (on a perfect disk a crash returns the log to its
@@ -702,7 +702,7 @@ proptest! {
 
 proptest! {
     // Real files and real fsyncs: fewer cases.
-    #![proptest_config(ProptestConfig { cases: 16, ..ProptestConfig::default() })]
+    #![proptest_config(crate::test_support::proptest_config(16))]
 
     /// The same model check on the host file system, with reopens (no
     /// crashes: a real crash cannot be staged in a unit test).

@@ -209,7 +209,7 @@ fn hostile_bytes() -> impl Strategy<Value = Vec<u8>> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+    #![proptest_config(crate::test_support::proptest_config(128))]
 
     /// What a client sends validates, and every header field the broker
     /// relies on reads back as the client encoded it.

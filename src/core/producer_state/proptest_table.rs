@@ -159,7 +159,7 @@ fn header(b: &ProducerBatch, base_offset: i64) -> BatchHeader {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(256))]
+    #![proptest_config(crate::test_support::proptest_config(256))]
 
     #[test]
     fn table_agrees_with_the_model(ops in proptest::collection::vec(op(), 1..120), snapshot_at in 0usize..120) {
