@@ -8,6 +8,7 @@
 
 use serde::Serialize;
 
+use crate::group_history::GroupEvent;
 use crate::trace_hash::TraceHash;
 
 pub type ClientId = u32;
@@ -65,6 +66,11 @@ pub enum NemesisAction {
         ms: u64,
     },
     Resume,
+    /// After faults stopped, the disk had failed a write or sync (or run
+    /// full): an operator restarts the broker process (no power loss), since
+    /// a log taken offline by a failed write stays offline until a restart
+    /// (e.g. `__consumer_offsets`, leaving groups without a coordinator).
+    HealingRestart,
     /// No more faults from here on; the final checks start after this.
     FaultsStopped,
 }
@@ -136,6 +142,9 @@ pub enum EventKind {
         partition: Partition,
         high_watermark: Offset,
     },
+    /// The group workload's joins, syncs, commits, offset fetches, resets,
+    /// leaves, crashes and its final drain.
+    Group(GroupEvent),
     Nemesis(NemesisAction),
 }
 

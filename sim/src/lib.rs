@@ -12,10 +12,13 @@
 
 pub mod checker;
 pub mod client;
+pub mod group_history;
 pub mod history;
 pub mod outcome;
 pub mod trace_hash;
 
+#[cfg(madsim)]
+pub mod group_workload;
 #[cfg(madsim)]
 pub mod nemesis;
 #[cfg(madsim)]

@@ -155,6 +155,17 @@ pub async fn run(plan: NemesisPlan, node: Arc<BrokerNode>, disk: Arc<SimDisk>, r
     recorder.record(EventKind::Nemesis(NemesisAction::FaultsStopped));
 }
 
+/// A process restart (the page cache survives) once faults have stopped,
+/// so logs a failed write took offline come back.
+pub async fn healing_restart(node: &BrokerNode, recorder: &Recorder) {
+    let handle = Handle::current();
+    node.held_down.store(true, Ordering::Relaxed);
+    handle.kill(node.id);
+    handle.restart(node.id);
+    node.held_down.store(false, Ordering::Relaxed);
+    recorder.record(EventKind::Nemesis(NemesisAction::HealingRestart));
+}
+
 /// The supervisor: restarts the broker whenever its `run` has returned (and
 /// the nemesis is not holding it down). Runs until `stop` is set.
 pub async fn supervise(node: Arc<BrokerNode>, recorder: Recorder, stop: Arc<AtomicBool>) {

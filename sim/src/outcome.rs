@@ -23,6 +23,10 @@ pub struct RunStats {
     pub polls: u64,
     pub records_read: u64,
     pub kills: u64,
+    /// Group members' successful SyncGroups, acknowledged commits, crashes.
+    pub group_generations_synced: u64,
+    pub group_commits: u64,
+    pub group_member_crashes: u64,
     pub broker_exits: u64,
     /// Times the nemesis paused the broker node.
     pub pauses: u64,

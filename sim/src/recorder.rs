@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::time::Instant;
 
 use crate::checker::{Checkers, Violation};
+use crate::group_history::GroupEvent;
 use crate::history::{EventKind, History, NemesisAction};
 use crate::outcome::RunStats;
 
@@ -99,6 +100,9 @@ fn count(stats: &mut RunStats, kind: &EventKind) {
             stats.polls += 1;
             stats.records_read += records.len() as u64;
         }
+        EventKind::Group(GroupEvent::Synced { .. }) => stats.group_generations_synced += 1,
+        EventKind::Group(GroupEvent::Committed { error: None, .. }) => stats.group_commits += 1,
+        EventKind::Group(GroupEvent::Crashed { .. }) => stats.group_member_crashes += 1,
         EventKind::Nemesis(NemesisAction::Kill) => stats.kills += 1,
         EventKind::Nemesis(NemesisAction::BrokerExited { .. }) => stats.broker_exits += 1,
         EventKind::Nemesis(NemesisAction::Pause { .. }) => stats.pauses += 1,

@@ -21,6 +21,8 @@ use rand_chacha::ChaCha8Rng;
 use tokio::time::sleep;
 
 use crate::checker::{Violation, ViolationKind};
+use crate::client::group::GroupVersions;
+use crate::group_workload::{self, GroupWorkloadConfig};
 use crate::history::{EventKind, NemesisAction};
 use crate::nemesis::{self, BrokerNode, NemesisPlan};
 use crate::outcome::{RunStats, SeedOutcome};
@@ -37,7 +39,10 @@ const QUIET: Duration = Duration::from_secs(3);
 /// Consumers stop this long after producers (in-flight produces settle).
 const DRAIN: Duration = Duration::from_secs(2);
 const FINAL_READ_DEADLINE: Duration = Duration::from_secs(10);
-const TIME_LIMIT: Duration = Duration::from_secs(60);
+/// How long the group's drain may take (crashed members' sessions expire
+/// first, then a rebalance, then the reads).
+const GROUP_DRAIN_DEADLINE: Duration = Duration::from_secs(30);
+const TIME_LIMIT: Duration = Duration::from_secs(90);
 /// How many violations an outcome carries in full.
 const EXAMPLES_MAX: usize = 8;
 
@@ -93,6 +98,7 @@ fn crash_faults(rng: &mut ChaCha8Rng) -> SimDiskFaults {
 
 struct Setup {
     workload: WorkloadConfig,
+    group: GroupWorkloadConfig,
     plan: NemesisPlan,
     sync_latency: SyncLatency,
 }
@@ -138,10 +144,31 @@ fn draw_setup(seed: u64) -> Setup {
     };
     workload.impatient_probability = rng.gen_range(0.02..0.25);
     workload.impatient_timeout_ms = (1, rng.gen_range(4..=20));
+    let group = draw_group(seed, &workload);
     Setup {
         workload,
+        group,
         plan,
         sync_latency,
+    }
+}
+
+/// The group workload's shape, from its own stream of the seed (so adding
+/// it changed no other draw).
+fn draw_group(seed: u64, workload: &WorkloadConfig) -> GroupWorkloadConfig {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x0067_726f_7570);
+    GroupWorkloadConfig {
+        seed,
+        broker: workload.broker,
+        partitions: workload.partitions,
+        members: rng.gen_range(1..=3),
+        versions: GroupVersions::draw(&mut rng),
+        lifetime_ms: (2_000, rng.gen_range(4_000..=12_000)),
+        crash_probability: rng.gen_range(0.1..0.5),
+        rejoin_pause_ms: (0, rng.gen_range(200..=2_000)),
+        commit_interval_ms: rng.gen_range(100..=1_000),
+        probe_probability: rng.gen_range(0.0..0.2),
+        drain_deadline: GROUP_DRAIN_DEADLINE,
     }
 }
 
@@ -183,6 +210,12 @@ async fn simulate(spec: SeedSpec, setup: Setup, disk: Arc<SimDisk>, recorder: Re
         recorder.clone(),
         control.clone(),
     ));
+    let stop_group = Arc::new(AtomicBool::new(false));
+    let group = client.spawn(group_workload::run(
+        setup.group,
+        recorder.clone(),
+        stop_group.clone(),
+    ));
     let stop_supervisor = Arc::new(AtomicBool::new(false));
     let supervisor = tokio::spawn(nemesis::supervise(
         node.clone(),
@@ -190,13 +223,19 @@ async fn simulate(spec: SeedSpec, setup: Setup, disk: Arc<SimDisk>, recorder: Re
         stop_supervisor.clone(),
     ));
 
-    nemesis::run(setup.plan, node, disk, recorder.clone()).await;
+    nemesis::run(setup.plan, node.clone(), disk.clone(), recorder.clone()).await;
+    let counters = disk.counters();
+    if counters.write_eio + counters.sync_eio + counters.enospc > 0 {
+        nemesis::healing_restart(&node, &recorder).await;
+    }
     sleep(QUIET).await;
     control.stop_producing.store(true, Ordering::Relaxed);
     sleep(DRAIN).await;
     control.stop_consuming.store(true, Ordering::Relaxed);
+    stop_group.store(true, Ordering::Relaxed);
     // The workload ends after its final read (itself bounded by a deadline).
     let _ = workload.await;
+    let _ = group.await;
     stop_supervisor.store(true, Ordering::Relaxed);
     let _ = supervisor.await;
 }

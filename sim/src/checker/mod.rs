@@ -7,6 +7,10 @@
 
 mod corrupt_read;
 mod duplicate;
+mod group_assignment_overlap;
+mod group_committed_past_hw;
+mod group_committed_regression;
+mod group_unconsumed;
 mod inconsistent_offsets;
 mod lost_write;
 mod nonmonotonic_poll;
@@ -21,6 +25,10 @@ use crate::history::{Event, Partition};
 
 pub use corrupt_read::CorruptRead;
 pub use duplicate::Duplicate;
+pub use group_assignment_overlap::GroupAssignmentOverlap;
+pub use group_committed_past_hw::CommittedPastHw;
+pub use group_committed_regression::CommittedOffsetRegression;
+pub use group_unconsumed::GroupUnconsumed;
 pub use inconsistent_offsets::InconsistentOffsets;
 pub use lost_write::LostWrite;
 pub use nonmonotonic_poll::NonmonotonicPoll;
@@ -47,6 +55,14 @@ pub enum ViolationKind {
     IntPollSkip,
     /// Acknowledged, but the final read never reached its offset.
     Unseen,
+    /// Within one generation, a partition assigned to two members.
+    GroupAssignmentOverlap,
+    /// A group's committed offset moved backwards (no reset).
+    CommittedOffsetRegression,
+    /// Acknowledged, but no group consumer read it, though the group drained.
+    GroupUnconsumed,
+    /// A committed offset past the highest high watermark observed.
+    CommittedPastHw,
     /// The simulation panicked (a broker assertion, or the sim's own).
     Panic,
     /// After faults stopped, the cluster did not serve the final read in time.
@@ -66,6 +82,10 @@ impl ViolationKind {
             ViolationKind::PollSkip => "poll-skip",
             ViolationKind::IntPollSkip => "int-poll-skip",
             ViolationKind::Unseen => "unseen",
+            ViolationKind::GroupAssignmentOverlap => "group-assignment-overlap",
+            ViolationKind::CommittedOffsetRegression => "committed-offset-regression",
+            ViolationKind::GroupUnconsumed => "group-unconsumed",
+            ViolationKind::CommittedPastHw => "committed-past-hw",
             ViolationKind::Panic => "panic",
             ViolationKind::Liveness => "liveness",
             ViolationKind::Nondeterminism => "nondeterminism",
@@ -118,6 +138,10 @@ impl Default for Checkers {
                 Box::<NonmonotonicPoll>::default(),
                 Box::<PollSkip>::default(),
                 Box::<Unseen>::default(),
+                Box::<GroupAssignmentOverlap>::default(),
+                Box::<CommittedOffsetRegression>::default(),
+                Box::<GroupUnconsumed>::default(),
+                Box::<CommittedPastHw>::default(),
             ],
             violations: Vec::new(),
         }
@@ -164,6 +188,7 @@ pub(crate) mod test_support {
     //! Builds small histories by hand for the checkers' tests.
 
     use super::*;
+    use crate::group_history::GroupEvent;
     use crate::history::{EventKind, History, Offset, ReadRecord, ReadValue};
 
     #[derive(Default)]
@@ -231,6 +256,52 @@ pub(crate) mod test_support {
 
         pub fn finish(&mut self) {
             self.checkers.finish();
+        }
+
+        /// SyncGroup gave `member` these partitions in `generation`.
+        pub fn synced(&mut self, member: &str, generation: i32, partitions: &[Partition]) {
+            let reader = crate::group_history::GROUP_READER_BASE + self.history.next_seq() as u32;
+            self.push(EventKind::Group(GroupEvent::Synced {
+                client: 200,
+                member_id: member.into(),
+                generation,
+                partitions: partitions.to_vec(),
+                reader,
+            }));
+        }
+
+        /// A commit of `offset`, sent now; acknowledged if `acked`.
+        pub fn commit(&mut self, partition: Partition, offset: Offset, acked: bool) {
+            let invoked_seq = self.history.next_seq();
+            self.push(EventKind::Group(GroupEvent::Committed {
+                client: 200,
+                member_id: "m".into(),
+                generation: 1,
+                partition,
+                invoked_seq,
+                offset,
+                probe: offset > 1_000_000,
+                error: (!acked).then(|| "kafka error 1".to_string()),
+            }));
+        }
+
+        /// OffsetFetch, sent now, answered `offset`.
+        pub fn offset_fetched(&mut self, partition: Partition, offset: Offset) {
+            let invoked_seq = self.history.next_seq();
+            self.push(EventKind::Group(GroupEvent::OffsetFetched {
+                client: 200,
+                partition,
+                invoked_seq,
+                offset,
+            }));
+        }
+
+        pub fn reset(&mut self, partition: Partition) {
+            self.push(EventKind::Group(GroupEvent::Reset {
+                client: 200,
+                partition,
+                from: 0,
+            }));
         }
 
         pub fn names(&self) -> Vec<&'static str> {

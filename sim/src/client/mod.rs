@@ -11,6 +11,7 @@
 mod admin;
 mod connection;
 mod fetch;
+pub mod group;
 mod idempotent;
 mod produce;
 mod versions;
