@@ -40,6 +40,9 @@ pub struct Broker {
     partitions: RwLock<BTreeMap<(String, i32), Arc<PartitionHandle>>>,
     /// Notified whenever any partition's high watermark moves.
     pub hw_changed: Arc<Notify>,
+    /// Notified when a partition log went offline after a storage failure:
+    /// the node then stops (see `server::run`).
+    pub storage_failed: Notify,
     /// Producer ids for InitProducerId, from blocks committed to metadata.
     producer_ids: tokio::sync::Mutex<ProducerIdAllocator>,
     /// The group coordinator, started on first use (like Kafka's lazily
@@ -85,6 +88,7 @@ impl Broker {
             image: RwLock::new(Arc::new(image)),
             partitions: RwLock::new(BTreeMap::new()),
             hw_changed: Arc::new(Notify::new()),
+            storage_failed: Notify::new(),
             config,
         });
         broker

@@ -16,6 +16,12 @@ pub async fn flusher(broker: Arc<Broker>) {
     loop {
         tokio::time::sleep(Duration::from_millis(FLUSH_TICK_MS)).await;
         for handle in broker.all_partitions() {
+            if handle.is_offline() {
+                // One data directory: a failed log means a failed directory.
+                tracing::error!(topic = %handle.topic, partition = handle.partition, "log offline: stopping the node");
+                broker.storage_failed.notify_one();
+                return;
+            }
             let now = now_ms();
             if handle.background_sync_due(now) {
                 if let Err(e) = handle.sync(now).await {

@@ -66,9 +66,20 @@ pub async fn run(
             }
         }
     };
-    tokio::select! {
-        _ = accept => {}
-        _ = shutdown => {}
+    let failed = tokio::select! {
+        _ = accept => false,
+        _ = shutdown => false,
+        _ = broker.storage_failed.notified() => true,
+    };
+    if failed {
+        // Like Kafka with its only log dir failed: stop at once. After a
+        // failed write or fsync the page cache may no longer match the disk,
+        // so nothing more is synced or acknowledged; a restart recovers from
+        // what the disk really holds.
+        for task in tasks {
+            task.abort();
+        }
+        return Err(BrokerError::Storage("a partition log failed; the node stops".to_string()));
     }
     tracing::info!("shutting down: syncing every partition");
     for task in tasks {

@@ -507,6 +507,11 @@ impl PartitionHandle {
         self.apply(state, actions);
     }
 
+    /// Whether a write or sync failed: the log takes no writes until restart.
+    pub fn is_offline(&self) -> bool {
+        self.lock().log.is_offline()
+    }
+
     pub fn dir(&self) -> String {
         self.lock().log.dir().to_string()
     }
