@@ -7,7 +7,9 @@ use proptest::test_runner::{Config, FileFailurePersistence};
 pub fn proptest_config(cases: u32) -> Config {
     Config {
         cases,
-        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("proptest-regressions"))),
+        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource(
+            "proptest-regressions",
+        ))),
         ..Config::default()
     }
 }

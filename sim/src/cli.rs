@@ -17,6 +17,8 @@ enum Bug {
     AckBeforeSync,
     /// Idempotent producers' retried batches are appended again (no dedupe).
     NoIdempotence,
+    /// The group coordinator acknowledges commits before they are durable.
+    CommitBeforePersist,
 }
 
 #[derive(Debug, Parser)]
@@ -137,6 +139,7 @@ pub fn main() -> i32 {
         no_crc_check: args.bug.contains(&Bug::NoCrcCheck),
         ack_before_sync: args.bug.contains(&Bug::AckBeforeSync),
         no_idempotence: args.bug.contains(&Bug::NoIdempotence),
+        commit_before_persist: args.bug.contains(&Bug::CommitBeforePersist),
     };
     let seeds = match (args.seed, args.seeds.clone()) {
         (Some(seed), _) => seed..seed + 1,

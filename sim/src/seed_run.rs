@@ -68,6 +68,9 @@ impl SeedSpec {
         if self.bugs.no_idempotence {
             names.push("no-idempotence".to_string());
         }
+        if self.bugs.commit_before_persist {
+            names.push("commit-before-persist".to_string());
+        }
         if self.synced_bit_flip_probability > 0.0 {
             names.push("experiment:synced-bit-flips".to_string());
         }

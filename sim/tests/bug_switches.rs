@@ -48,3 +48,16 @@ fn no_idempotence_stores_retried_batches_twice() {
     };
     assert!(first_seed_reporting(bugs, &["duplicate"]).is_some());
 }
+
+#[test]
+fn commit_before_persist_loses_acknowledged_commits() {
+    let bugs = BugSwitches {
+        commit_before_persist: true,
+        ..BugSwitches::default()
+    };
+    assert!(first_seed_reporting(
+        bugs,
+        &["committed-offset-regression", "group-assignment-overlap"]
+    )
+    .is_some());
+}

@@ -214,7 +214,11 @@ impl Broker {
                     .brokers
                     .get(&self.config.node_id)
                     .map_or(0, |b| b.broker_epoch);
-                Ok(GroupDriver::start(handle, incarnation as u64))
+                Ok(GroupDriver::start(
+                    handle,
+                    incarnation as u64,
+                    self.config.bugs,
+                ))
             })
             .await
             .cloned()

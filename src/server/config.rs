@@ -16,6 +16,9 @@ pub struct BugSwitches {
     pub ack_before_sync: bool,
     /// Idempotent producers' retries are appended again (no dedupe).
     pub no_idempotence: bool,
+    /// The group coordinator answers OffsetCommit (and everything else it
+    /// persists) before the records are durable in `__consumer_offsets`.
+    pub commit_before_persist: bool,
 }
 
 #[derive(Debug, Clone)]

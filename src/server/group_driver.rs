@@ -18,6 +18,7 @@ use crate::core::group::{
 use crate::core::partition::Acks;
 use crate::io::clock::now_ms;
 use crate::log::record_batch;
+use crate::server::config::BugSwitches;
 use crate::server::offsets_topic::{self, OFFSETS_TOPIC};
 use crate::server::partition_handle::PartitionHandle;
 
@@ -37,12 +38,18 @@ pub struct GroupDriver {
     persists: mpsc::UnboundedSender<(u64, Vec<GroupRecord>)>,
     /// Woken when a request may have moved the next deadline earlier.
     deadline_changed: Notify,
+    /// Test-only bug switch: treat persists as durable once queued.
+    commit_before_persist: bool,
 }
 
 impl GroupDriver {
     /// Loads the coordinator from the offsets partition and starts its
     /// persist and timer tasks. `incarnation` must differ on every start.
-    pub fn start(offsets: Arc<PartitionHandle>, incarnation: u64) -> Arc<GroupDriver> {
+    pub fn start(
+        offsets: Arc<PartitionHandle>,
+        incarnation: u64,
+        bugs: BugSwitches,
+    ) -> Arc<GroupDriver> {
         let mut coordinator = GroupCoordinator::new(GroupConfig::default(), incarnation);
         let (mut loaded, mut skipped) = (0usize, 0usize);
         let (log_start, high_watermark, _) = offsets.offsets();
@@ -78,6 +85,7 @@ impl GroupDriver {
             }),
             persists,
             deadline_changed: Notify::new(),
+            commit_before_persist: bugs.commit_before_persist,
         });
         {
             let mut state = driver.lock();
@@ -128,6 +136,10 @@ impl GroupDriver {
                 } => {
                     // The receiver lives as long as the node's runtime.
                     let _ = self.persists.send((persist_id, records));
+                    if self.commit_before_persist {
+                        let early = state.coordinator.on_persisted(now_ms(), persist_id);
+                        self.carry_out(state, early);
+                    }
                 }
             }
         }

@@ -79,7 +79,9 @@ pub async fn run(
         for task in tasks {
             task.abort();
         }
-        return Err(BrokerError::Storage("a partition log failed; the node stops".to_string()));
+        return Err(BrokerError::Storage(
+            "a partition log failed; the node stops".to_string(),
+        ));
     }
     tracing::info!("shutting down: syncing every partition");
     for task in tasks {
