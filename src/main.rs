@@ -169,25 +169,19 @@ fn build_config(cli: Cli) -> Result<(BrokerConfig, std::path::PathBuf), String> 
     Ok((config, data_dir))
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(term) => term,
-                Err(_) => {
-                    let _ = ctrl_c.await;
-                    return;
-                }
-            };
+/// Ctrl-C or SIGTERM. The handlers are installed when this is called, not
+/// when the future is first polled: the broker binds its port before it
+/// reaches its wait, and a SIGTERM in between must stop it cleanly too.
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    Ok(async move {
         tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
         }
-    }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
+    })
 }
 
 fn main() -> ExitCode {
@@ -225,7 +219,14 @@ async fn run_node() -> ExitCode {
         return ExitCode::from(1);
     }
     let disk = Arc::new(RealDisk::new(&data_dir));
-    match server::run(config, disk, shutdown_signal()).await {
+    let shutdown = match shutdown_signal() {
+        Ok(shutdown) => shutdown,
+        Err(e) => {
+            eprintln!("odradek: cannot install signal handlers: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match server::run(config, disk, shutdown).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("odradek: {e}");

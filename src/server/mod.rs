@@ -35,13 +35,15 @@ pub async fn run(
     disk: Arc<dyn Disk>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), BrokerError> {
-    let listener = tokio::net::TcpListener::bind(config.listen)
+    // Recover first, then listen: an open port means a broker ready to serve.
+    let listen = config.listen;
+    let broker = broker::Broker::open(config, disk).await?;
+    let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| BrokerError::Bind {
-            addr: config.listen.to_string(),
+            addr: listen.to_string(),
             detail: e.to_string(),
         })?;
-    let broker = broker::Broker::open(config, disk).await?;
     tracing::info!(
         node_id = broker.config.node_id,
         listen = %broker.config.listen,
