@@ -14,7 +14,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 use kafka_protocol::messages::create_topics_request::CreatableTopic;
 use kafka_protocol::messages::join_group_request::JoinGroupRequestProtocol;
 use kafka_protocol::messages::leave_group_request::MemberIdentity;
@@ -32,22 +32,17 @@ use kafka_protocol::messages::{
     GroupId, HeartbeatRequest, HeartbeatResponse, JoinGroupRequest, JoinGroupResponse,
     LeaveGroupRequest, LeaveGroupResponse, ListGroupsRequest, ListGroupsResponse,
     OffsetCommitRequest, OffsetCommitResponse, OffsetFetchRequest, OffsetFetchResponse,
-    ProduceRequest, ProduceResponse, RequestHeader, ResponseHeader, SyncGroupRequest,
-    SyncGroupResponse, TopicName,
+    ProduceRequest, ProduceResponse, SyncGroupRequest, SyncGroupResponse, TopicName,
 };
 use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
 use kafka_protocol::records::{
     Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
 };
 
-use crate::io::disk::Disk;
-use crate::io::sim_disk::{SimDisk, SimDiskFaults};
-use crate::kafka::dispatch::{handle_frame_from, Reply};
 use crate::kafka::supported_apis::supported_range;
+use crate::kafka::test_harness::{broker, call_as};
 use crate::server::broker::Broker;
-use crate::server::config::BrokerConfig;
 
-const CORRELATION_ID: i32 = 4343;
 const CLIENT_ID: &str = "snapshot-test";
 const SESSION_TIMEOUT_MS: i32 = 10_000;
 const REBALANCE_TIMEOUT_MS: i32 = 10_000;
@@ -64,15 +59,6 @@ const REBALANCE_IN_PROGRESS: i16 = 27;
 const NON_EMPTY_GROUP: i16 = 68;
 const GROUP_ID_NOT_FOUND: i16 = 69;
 const MEMBER_ID_REQUIRED: i16 = 79;
-
-async fn broker() -> Arc<Broker> {
-    let disk: Arc<dyn Disk> = Arc::new(SimDisk::new(1, SimDiskFaults::default()));
-    let config = BrokerConfig {
-        data_dir: "data".to_string(),
-        ..BrokerConfig::single_node_default()
-    };
-    Broker::open(config, disk).await.expect("broker opens")
-}
 
 fn s(v: &str) -> StrBytes {
     StrBytes::from_string(v.to_string())
@@ -94,39 +80,8 @@ async fn call<Req: Encodable, Resp: Decodable>(
     version: i16,
     request: &Req,
 ) -> Resp {
-    let mut frame = BytesMut::new();
-    RequestHeader::default()
-        .with_request_api_key(api as i16)
-        .with_request_api_version(version)
-        .with_correlation_id(CORRELATION_ID)
-        .with_client_id(Some(s(CLIENT_ID)))
-        .encode(&mut frame, api.request_header_version(version))
-        .expect("header encodes");
-    request
-        .encode(&mut frame, version)
-        .unwrap_or_else(|e| panic!("{api:?} v{version} request encodes: {e}"));
     let peer: SocketAddr = "127.0.0.1:50000".parse().expect("an address");
-    let reply = handle_frame_from(broker, frame.freeze(), Some(peer))
-        .await
-        .unwrap_or_else(|e| panic!("{api:?} v{version}: {e}"));
-    let Reply::Frame(mut response) = reply else {
-        panic!("{api:?} v{version}: no response")
-    };
-    decode_response(api, version, &mut response)
-}
-
-fn decode_response<Resp: Decodable>(api: ApiKey, version: i16, response: &mut Bytes) -> Resp {
-    let header = ResponseHeader::decode(response, api.response_header_version(version))
-        .expect("header decodes");
-    assert_eq!(header.correlation_id, CORRELATION_ID);
-    let body = Resp::decode(response, version)
-        .unwrap_or_else(|e| panic!("{api:?} v{version} response decodes: {e}"));
-    assert!(
-        !response.has_remaining(),
-        "{api:?} v{version}: {} trailing bytes",
-        response.remaining()
-    );
-    body
+    call_as(broker, api, version, request, CLIENT_ID, Some(peer)).await
 }
 
 async fn create_topic(broker: &Broker, name: &str, partitions: i32) {

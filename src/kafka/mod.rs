@@ -32,6 +32,8 @@ pub mod produce;
 mod snapshot_tests;
 pub mod supported_apis;
 pub mod sync_group;
+#[cfg(test)]
+mod test_harness;
 
 use kafka_protocol::protocol::StrBytes;
 

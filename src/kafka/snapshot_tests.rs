@@ -7,9 +7,7 @@
 //! Record bytes are summarised (offsets, keys, values) rather than
 //! snapshotted raw, and nothing wall-clock-dependent is recorded.
 
-use std::sync::Arc;
-
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 use kafka_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
 use kafka_protocol::messages::delete_topics_request::DeleteTopicState;
 use kafka_protocol::messages::describe_configs_request::DescribeConfigsResource;
@@ -21,32 +19,19 @@ use kafka_protocol::messages::{
     ApiKey, ApiVersionsRequest, ApiVersionsResponse, BrokerId, CreateTopicsRequest,
     CreateTopicsResponse, DeleteTopicsRequest, DeleteTopicsResponse, DescribeConfigsRequest,
     DescribeConfigsResponse, FetchRequest, FetchResponse, ListOffsetsRequest, ListOffsetsResponse,
-    MetadataRequest, MetadataResponse, ProduceRequest, ProduceResponse, RequestHeader,
-    ResponseHeader, TopicName,
+    MetadataRequest, MetadataResponse, ProduceRequest, ProduceResponse, RequestHeader, TopicName,
 };
 use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
 use kafka_protocol::records::{
     Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
 };
 
-use crate::io::disk::Disk;
-use crate::io::sim_disk::{SimDisk, SimDiskFaults};
 use crate::kafka::dispatch::{handle_frame, Reply};
+use crate::kafka::test_harness::{broker, call_as, decode_response, CORRELATION_ID};
 use crate::server::broker::Broker;
-use crate::server::config::BrokerConfig;
 
-const CORRELATION_ID: i32 = 4242;
 /// Producer timestamps: fixed, so fetched records snapshot the same every run.
 const RECORD_TIMESTAMP_MS: i64 = 1_600_000_000_000;
-
-async fn broker() -> Arc<Broker> {
-    let disk: Arc<dyn Disk> = Arc::new(SimDisk::new(1, SimDiskFaults::default()));
-    let config = BrokerConfig {
-        data_dir: "data".to_string(),
-        ..BrokerConfig::single_node_default()
-    };
-    Broker::open(config, disk).await.expect("broker opens")
-}
 
 fn name(s: &str) -> TopicName {
     TopicName(StrBytes::from_string(s.to_string()))
@@ -64,37 +49,7 @@ async fn call<Req: Encodable, Resp: Decodable>(
     version: i16,
     request: &Req,
 ) -> Resp {
-    let mut frame = BytesMut::new();
-    RequestHeader::default()
-        .with_request_api_key(api as i16)
-        .with_request_api_version(version)
-        .with_correlation_id(CORRELATION_ID)
-        .with_client_id(Some(str_bytes("snapshot-test")))
-        .encode(&mut frame, api.request_header_version(version))
-        .expect("header encodes");
-    request
-        .encode(&mut frame, version)
-        .expect("request encodes");
-    let reply = handle_frame(broker, frame.freeze())
-        .await
-        .expect("the broker answers");
-    let Reply::Frame(mut response) = reply else {
-        panic!("{api:?} v{version}: no response")
-    };
-    decode_response(api, version, &mut response)
-}
-
-fn decode_response<Resp: Decodable>(api: ApiKey, version: i16, response: &mut Bytes) -> Resp {
-    let header = ResponseHeader::decode(response, api.response_header_version(version))
-        .expect("header decodes");
-    assert_eq!(header.correlation_id, CORRELATION_ID);
-    let body = Resp::decode(response, version).expect("body decodes");
-    assert!(
-        !response.has_remaining(),
-        "{api:?} v{version}: {} trailing bytes",
-        response.remaining()
-    );
-    body
+    call_as(broker, api, version, request, "snapshot-test", None).await
 }
 
 fn create_request(topics: Vec<CreatableTopic>) -> CreateTopicsRequest {
