@@ -750,6 +750,7 @@ fn bounded<T: Send + 'static>(
 /// consumed exactly once.
 #[test]
 fn members_split_partitions_and_rebalance_when_a_third_joins() {
+    let _one_at_a_time = serial();
     const PARTITIONS: i32 = 4;
     let broker = BrokerProcess::start_default().expect("start broker");
     let bootstrap = broker.bootstrap();
@@ -883,6 +884,7 @@ fn members_split_partitions_and_rebalance_when_a_third_joins() {
 /// its committed offsets, and consume what is produced afterwards.
 #[test]
 fn consumer_killed_without_leaving_loses_its_partitions_after_the_session_timeout() {
+    let _one_at_a_time = serial();
     const PARTITIONS: i32 = 4;
     let broker = BrokerProcess::start_default().expect("start broker");
     let bootstrap = broker.bootstrap();
@@ -1124,11 +1126,13 @@ fn committed_offsets_survive(restart: Restart) {
 
 #[test]
 fn committed_offsets_resume_after_a_clean_restart() {
+    let _one_at_a_time = serial();
     committed_offsets_survive(Restart::Clean);
 }
 
 #[test]
 fn committed_offsets_resume_after_kill9() {
+    let _one_at_a_time = serial();
     committed_offsets_survive(Restart::Kill9);
 }
 
@@ -1137,6 +1141,7 @@ fn committed_offsets_resume_after_kill9() {
 /// even when the old incarnation's session would have expired.
 #[test]
 fn static_member_restart_keeps_its_partitions_without_a_rebalance() {
+    let _one_at_a_time = serial();
     const PARTITIONS: i32 = 4;
     let broker = BrokerProcess::start_default().expect("start broker");
     let bootstrap = broker.bootstrap();
@@ -1253,6 +1258,7 @@ fn static_member_restart_keeps_its_partitions_without_a_rebalance() {
 /// ILLEGAL_GENERATION (OffsetCommit v2).
 #[test]
 fn commits_from_non_members_and_stale_generations_are_refused() {
+    let _one_at_a_time = serial();
     const PARTITIONS: i32 = 2;
     let broker = BrokerProcess::start_default().expect("start broker");
     let bootstrap = broker.bootstrap();
@@ -1364,4 +1370,12 @@ fn commits_from_non_members_and_stale_generations_are_refused() {
     assert_clean(&member);
     assert_no_violations(&ownership);
     member.stop();
+}
+
+/// These tests reason about session timeouts (6 s) and heartbeats: run them
+/// one at a time so that, on a 2-core CI machine, one test's brokers and
+/// consumers cannot starve another's heartbeat threads into a false expiry.
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    SERIAL.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
