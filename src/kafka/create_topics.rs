@@ -48,6 +48,12 @@ pub async fn handle(
                 code(ResponseError::InvalidRequest),
                 "manual replica assignment is not supported".to_string(),
             ))
+        } else if name == crate::server::offsets_topic::OFFSETS_TOPIC {
+            // The group coordinator creates its own topic, with its configs.
+            Err((
+                code(ResponseError::InvalidTopicException),
+                "__consumer_offsets is internal: the group coordinator creates it".to_string(),
+            ))
         } else {
             let create = CreateTopic {
                 name: &name,

@@ -32,7 +32,12 @@ pub async fn handle(broker: &Broker, request: MetadataRequest, version: i16) -> 
     if let Some(names) = &requested {
         if broker.config.auto_create_topics && allow_auto {
             let image = broker.image();
-            for name in names.iter().filter(|n| !image.topics.contains_key(*n)) {
+            // Internal topics are created by their coordinator, never on demand.
+            let internal = crate::server::offsets_topic::OFFSETS_TOPIC;
+            for name in names
+                .iter()
+                .filter(|n| !image.topics.contains_key(*n) && *n != internal)
+            {
                 if let Err(e) = broker.ensure_topic(name).await {
                     creation_errors.insert(name.clone(), e);
                 }
