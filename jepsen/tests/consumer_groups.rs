@@ -1377,5 +1377,7 @@ fn commits_from_non_members_and_stale_generations_are_refused() {
 /// consumers cannot starve another's heartbeat threads into a false expiry.
 fn serial() -> std::sync::MutexGuard<'static, ()> {
     static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    SERIAL.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    SERIAL
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
