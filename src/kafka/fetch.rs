@@ -66,27 +66,27 @@ fn read_once(broker: &Broker, request: &FetchRequest) -> (FetchResponse, usize, 
                 );
                 continue;
             };
-            // Once something was returned, later partitions respect the
-            // budget strictly (KIP-74); the first may exceed it by one batch.
+            // Until something was returned a read gets at least one whole
+            // batch (KIP-74); after that the budget is strict, and a spent
+            // budget reads nothing (only the watermarks).
             let max_bytes = (p.partition_max_bytes.max(0) as usize).min(budget);
-            let read = if max_bytes == 0 && total > 0 {
-                handle.read(p.fetch_offset, 0).map(|mut r| {
-                    r.records.clear();
-                    r
-                })
+            let max_bytes = if total == 0 {
+                max_bytes.max(1)
             } else {
-                handle.read(p.fetch_offset, max_bytes)
+                max_bytes
             };
+            let read = handle.read(p.fetch_offset, max_bytes);
             match read {
                 Ok(read) => {
-                    let (log_start, high_watermark, _) = handle.offsets();
+                    // The watermarks read with the records, under one lock:
+                    // the response never claims a HW its records contradict.
                     let size = read.records.len();
                     total += size;
                     budget = budget.saturating_sub(size);
                     partitions.push(
-                        data.with_high_watermark(high_watermark)
-                            .with_last_stable_offset(high_watermark)
-                            .with_log_start_offset(log_start)
+                        data.with_high_watermark(read.high_watermark)
+                            .with_last_stable_offset(read.high_watermark)
+                            .with_log_start_offset(read.log_start_offset)
                             .with_records(Some(Bytes::from(read.records))),
                     );
                 }

@@ -14,7 +14,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use kafka_protocol::messages::create_topics_request::CreatableTopic;
 use kafka_protocol::messages::join_group_request::JoinGroupRequestProtocol;
 use kafka_protocol::messages::leave_group_request::MemberIdentity;
@@ -35,12 +35,10 @@ use kafka_protocol::messages::{
     ProduceRequest, ProduceResponse, SyncGroupRequest, SyncGroupResponse, TopicName,
 };
 use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
-use kafka_protocol::records::{
-    Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
-};
 
 use crate::kafka::supported_apis::supported_range;
 use crate::kafka::test_harness::{broker, call_as};
+use crate::log::batch_builder::uncompressed_batch;
 use crate::server::broker::Broker;
 
 const CLIENT_ID: &str = "snapshot-test";
@@ -98,33 +96,15 @@ async fn create_topic(broker: &Broker, name: &str, partitions: i32) {
 /// Produces `count` records to `topic`/`partition` (acks=1), moving its high
 /// watermark by `count`.
 async fn produce(broker: &Broker, topic: &str, partition: i32, count: usize) {
-    let records: Vec<Record> = (0..count)
-        .map(|i| Record {
-            transactional: false,
-            control: false,
-            delete_horizon: false,
-            partition_leader_epoch: -1,
-            producer_id: -1,
-            producer_epoch: -1,
-            timestamp_type: TimestampType::Creation,
-            offset: i as i64,
-            sequence: -1,
-            timestamp: 1_600_000_000_000 + i as i64,
-            key: Some(Bytes::from(format!("k{i}"))),
-            value: Some(Bytes::from(format!("v{i}"))),
-            headers: Default::default(),
+    let records: Vec<(Option<Bytes>, Option<Bytes>)> = (0..count)
+        .map(|i| {
+            (
+                Some(Bytes::from(format!("k{i}"))),
+                Some(Bytes::from(format!("v{i}"))),
+            )
         })
         .collect();
-    let mut buf = BytesMut::new();
-    RecordBatchEncoder::encode(
-        &mut buf,
-        &records,
-        &RecordEncodeOptions {
-            version: 2,
-            compression: Compression::None,
-        },
-    )
-    .expect("batch encodes");
+    let batch = Bytes::from(uncompressed_batch(&records, 1_600_000_000_000, 1));
     let request = ProduceRequest::default()
         .with_acks(1)
         .with_timeout_ms(5_000)
@@ -132,7 +112,7 @@ async fn produce(broker: &Broker, topic: &str, partition: i32, count: usize) {
             .with_name(topic_name(topic))
             .with_partition_data(vec![PartitionProduceData::default()
                 .with_index(partition)
-                .with_records(Some(buf.freeze()))])]);
+                .with_records(Some(batch))])]);
     let produced: ProduceResponse = call(broker, ApiKey::Produce, 9, &request).await;
     assert_eq!(
         produced.responses[0].partition_responses[0].error_code,

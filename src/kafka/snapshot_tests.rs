@@ -22,12 +22,11 @@ use kafka_protocol::messages::{
     MetadataRequest, MetadataResponse, ProduceRequest, ProduceResponse, RequestHeader, TopicName,
 };
 use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
-use kafka_protocol::records::{
-    Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
-};
+use kafka_protocol::records::RecordBatchDecoder;
 
 use crate::kafka::dispatch::{handle_frame, Reply};
 use crate::kafka::test_harness::{broker, call_as, decode_response, CORRELATION_ID};
+use crate::log::batch_builder::uncompressed_batch;
 use crate::server::broker::Broker;
 
 /// Producer timestamps: fixed, so fetched records snapshot the same every run.
@@ -94,36 +93,16 @@ fn metadata_of(topics: &[&str]) -> MetadataRequest {
 
 /// A client's uncompressed batch of (key, value) records at offsets 0..n.
 fn batch(records: &[(&str, &str)]) -> Bytes {
-    let records: Vec<Record> = records
+    let keyed: Vec<(Option<Bytes>, Option<Bytes>)> = records
         .iter()
-        .enumerate()
-        .map(|(i, (k, v))| Record {
-            transactional: false,
-            control: false,
-            delete_horizon: false,
-            partition_leader_epoch: -1,
-            producer_id: -1,
-            producer_epoch: -1,
-            timestamp_type: TimestampType::Creation,
-            offset: i as i64,
-            sequence: (-1i32).wrapping_add(i as i32),
-            timestamp: RECORD_TIMESTAMP_MS + i as i64,
-            key: Some(Bytes::from(k.to_string())),
-            value: Some(Bytes::from(v.to_string())),
-            headers: Default::default(),
+        .map(|(k, v)| {
+            (
+                Some(Bytes::from(k.to_string())),
+                Some(Bytes::from(v.to_string())),
+            )
         })
         .collect();
-    let mut buf = BytesMut::new();
-    RecordBatchEncoder::encode(
-        &mut buf,
-        &records,
-        &RecordEncodeOptions {
-            version: 2,
-            compression: Compression::None,
-        },
-    )
-    .expect("batch encodes");
-    buf.freeze()
+    Bytes::from(uncompressed_batch(&keyed, RECORD_TIMESTAMP_MS, 1))
 }
 
 fn produce_request(topic: &str, partition: i32, records: Bytes) -> ProduceRequest {

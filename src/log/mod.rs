@@ -5,6 +5,7 @@
 //! - `recovery`: scanning a segment at startup, finding the torn tail.
 //! - `partition_log`: append, read, truncate, retention, sync bookkeeping.
 
+pub mod batch_builder;
 pub mod compaction;
 pub mod compaction_batch;
 pub mod compaction_files;

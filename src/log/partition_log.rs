@@ -259,7 +259,7 @@ impl PartitionLog {
         let base_offset = self.log_end_offset();
         let record_count: i64 = headers.iter().map(|h| h.last_offset_delta as i64 + 1).sum();
         let last_offset = base_offset + record_count - 1;
-        self.maybe_roll(records.len() as u64, last_offset, now_ms)?;
+        self.maybe_roll(records.len() as u64, last_offset, now_ms);
 
         let mut patched = Vec::with_capacity(headers.len());
         let mut position = 0usize;
@@ -318,12 +318,7 @@ impl PartitionLog {
         })
     }
 
-    fn maybe_roll(
-        &mut self,
-        incoming_bytes: u64,
-        last_offset: i64,
-        now_ms: i64,
-    ) -> Result<(), LogError> {
+    fn maybe_roll(&mut self, incoming_bytes: u64, last_offset: i64, now_ms: i64) {
         let active = self.active();
         let too_big = active.size_bytes + incoming_bytes > self.config.segment_bytes;
         let too_old =
@@ -332,7 +327,6 @@ impl PartitionLog {
         if !active.is_empty() && (too_big || too_old || offsets_overflow) {
             self.roll(now_ms);
         }
-        Ok(())
     }
 
     /// Starts a new, empty active segment at the log end offset.
@@ -349,20 +343,27 @@ impl PartitionLog {
     /// Reads whole batches starting with the one holding `offset`, up to
     /// `max_bytes` (but always at least one batch), never including a batch
     /// that ends past `upper_bound_offset` (the high watermark).
+    /// Whether a read could start at `offset` (the log start to the log end).
+    pub fn check_offset(&self, offset: i64) -> Result<(), LogError> {
+        let (start, end) = (self.log_start_offset, self.log_end_offset());
+        if offset < start || offset > end {
+            return Err(LogError::OffsetOutOfRange {
+                requested: offset,
+                start,
+                end,
+            });
+        }
+        Ok(())
+    }
+
     pub fn read(
         &self,
         offset: i64,
         max_bytes: usize,
         upper_bound_offset: i64,
     ) -> Result<Vec<u8>, LogError> {
+        self.check_offset(offset)?;
         let end = self.log_end_offset();
-        if offset < self.log_start_offset || offset > end {
-            return Err(LogError::OffsetOutOfRange {
-                requested: offset,
-                start: self.log_start_offset,
-                end,
-            });
-        }
         let upper = upper_bound_offset.min(end);
         if offset >= upper {
             return Ok(Vec::new());
@@ -401,9 +402,7 @@ impl PartitionLog {
             if position >= seg.size_bytes {
                 return Ok(None);
             }
-            let head = self.disk.read_at(path, position, BATCH_HEADER_SIZE_BYTES)?;
-            let header =
-                record_batch::parse_header_prefix(&head).map_err(|e| corrupt(path, position, e))?;
+            let header = read_header_at(self.disk.as_ref(), path, position)?;
             if header.next_offset() > offset {
                 break (position, header);
             }
@@ -441,11 +440,7 @@ impl PartitionLog {
             let start_offset = seg.base_offset + seg.time_index.search_start(timestamp_ms) as i64;
             let mut position = seg.scan_start_position(start_offset);
             while position < seg.size_bytes {
-                let head = self
-                    .disk
-                    .read_at(seg.log_path(), position, BATCH_HEADER_SIZE_BYTES)?;
-                let header = record_batch::parse_header_prefix(&head)
-                    .map_err(|e| corrupt(seg.log_path(), position, e))?;
+                let header = read_header_at(self.disk.as_ref(), seg.log_path(), position)?;
                 if header.max_timestamp_ms >= timestamp_ms
                     && header.next_offset() > self.log_start_offset
                 {
@@ -477,11 +472,7 @@ impl PartitionLog {
         for seg in self.segments.range(first_base..).map(|(_, s)| s) {
             let mut position = seg.scan_start_position(offset);
             while position < seg.size_bytes {
-                let head = self
-                    .disk
-                    .read_at(seg.log_path(), position, BATCH_HEADER_SIZE_BYTES)?;
-                let header = record_batch::parse_header_prefix(&head)
-                    .map_err(|e| corrupt(seg.log_path(), position, e))?;
+                let header = read_header_at(self.disk.as_ref(), seg.log_path(), position)?;
                 if header.next_offset() > offset {
                     headers.push(header);
                 }
@@ -570,9 +561,7 @@ impl PartitionLog {
         let mut max_ts = -1;
         let mut cut = (seg.size_bytes, seg.next_offset);
         while position < seg.size_bytes {
-            let head = disk.read_at(seg.log_path(), position, BATCH_HEADER_SIZE_BYTES)?;
-            let header = record_batch::parse_header_prefix(&head)
-                .map_err(|e| corrupt(seg.log_path(), position, e))?;
+            let header = read_header_at(disk.as_ref(), seg.log_path(), position)?;
             if header.next_offset() > offset {
                 cut = (position, header.base_offset);
                 break;
@@ -744,6 +733,12 @@ fn first_record_at_or_after(
 
 fn is_index_path(path: &str) -> bool {
     path.ends_with(".index") || path.ends_with(".timeindex")
+}
+
+/// The header of the stored batch at `position` (only its 61 bytes are read).
+fn read_header_at(disk: &dyn Disk, path: &str, position: u64) -> Result<BatchHeader, LogError> {
+    let head = disk.read_at(path, position, BATCH_HEADER_SIZE_BYTES)?;
+    record_batch::parse_header_prefix(&head).map_err(|e| corrupt(path, position, e))
 }
 
 fn corrupt(path: &str, position: u64, e: record_batch::BatchError) -> LogError {

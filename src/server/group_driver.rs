@@ -55,7 +55,7 @@ impl GroupDriver {
         let (log_start, high_watermark, _) = offsets.offsets();
         let mut offset = log_start;
         while offset < high_watermark {
-            let Ok(read) = offsets.read(offset, offsets_topic::load_read_bytes()) else {
+            let Ok(read) = offsets.read(offset, offsets_topic::LOAD_READ_BYTES) else {
                 break;
             };
             if read.records.is_empty() {

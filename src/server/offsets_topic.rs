@@ -8,19 +8,18 @@
 
 use std::collections::BTreeMap;
 
-use bytes::{Bytes, BytesMut};
-use kafka_protocol::records::{
-    Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
-};
+use bytes::Bytes;
+use kafka_protocol::records::RecordBatchDecoder;
 
 use crate::core::group::GroupRecord;
 use crate::core::topic_config::{CLEANUP_POLICY, FSYNC_POLICY, SEGMENT_BYTES};
+use crate::log::batch_builder;
 
 pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
 /// One partition: this node coordinates every group.
 pub const OFFSETS_TOPIC_PARTITIONS: i32 = 1;
 /// Bytes read per step while loading the topic at start.
-const LOAD_READ_BYTES: usize = 1 << 20;
+pub const LOAD_READ_BYTES: usize = 1 << 20;
 
 /// Segment size of the internal topic (Kafka's `offsets.topic.segment.bytes`):
 /// small enough that segments seal and get compacted.
@@ -42,43 +41,16 @@ pub fn offsets_topic_configs() -> BTreeMap<String, String> {
 
 /// Encodes records as one uncompressed v2 batch (offsets patched on append).
 pub fn encode_batch(records: &[GroupRecord], timestamp_ms: i64) -> Vec<u8> {
-    assert!(!records.is_empty(), "a persist carries records");
-    let kafka_records: Vec<Record> = records
+    let keyed: Vec<(Option<Bytes>, Option<Bytes>)> = records
         .iter()
-        .enumerate()
-        .map(|(i, record)| Record {
-            transactional: false,
-            control: false,
-            delete_horizon: false,
-            partition_leader_epoch: 0,
-            producer_id: -1,
-            producer_epoch: -1,
-            timestamp_type: TimestampType::Creation,
-            offset: i as i64,
-            // The encoder starts a new batch when offset - sequence changes.
-            sequence: i as i32 - 1,
-            timestamp: timestamp_ms,
-            key: Some(Bytes::from(
-                bincode::serialize(&record.key()).expect("keys serialize"),
-            )),
-            value: if record.is_tombstone() {
-                None
-            } else {
-                Some(Bytes::from(
-                    bincode::serialize(record).expect("records serialize"),
-                ))
-            },
-            headers: Default::default(),
+        .map(|record| {
+            let key = Bytes::from(bincode::serialize(&record.key()).expect("keys serialize"));
+            let value = (!record.is_tombstone())
+                .then(|| Bytes::from(bincode::serialize(record).expect("records serialize")));
+            (Some(key), value)
         })
         .collect();
-    let mut buf = BytesMut::new();
-    let options = RecordEncodeOptions {
-        version: 2,
-        compression: Compression::None,
-    };
-    RecordBatchEncoder::encode(&mut buf, kafka_records.iter(), &options)
-        .expect("group records encode");
-    buf.to_vec()
+    batch_builder::uncompressed_batch(&keyed, timestamp_ms, 0)
 }
 
 /// Decodes the group records of stored batches; tombstones are rebuilt from
@@ -128,8 +100,4 @@ fn tombstone_for(key: crate::core::group::GroupRecordKey) -> GroupRecord {
         },
         GroupRecordKey::Group { group_id } => GroupRecord::GroupTombstone { group_id },
     }
-}
-
-pub fn load_read_bytes() -> usize {
-    LOAD_READ_BYTES
 }

@@ -353,10 +353,17 @@ impl PartitionHandle {
     }
 
     /// Reads up to `max_bytes` of committed batches from `offset`.
+    /// `max_bytes == 0` reads nothing (a fetch whose budget is spent) but
+    /// still checks the offset and reports the watermarks.
     pub fn read(&self, offset: i64, max_bytes: usize) -> Result<PartitionRead, LogError> {
         let state = self.lock();
         let high_watermark = state.replica.high_watermark();
-        let records = state.log.read(offset, max_bytes, high_watermark)?;
+        let records = if max_bytes == 0 {
+            state.log.check_offset(offset)?;
+            Vec::new()
+        } else {
+            state.log.read(offset, max_bytes, high_watermark)?
+        };
         Ok(PartitionRead {
             records,
             high_watermark,
