@@ -5,7 +5,8 @@
 //!   so the cost of the log's own bookkeeping can be told apart from the cost of the write.
 //! - `fetch_read`: a 1 MiB `PartitionLog::read` at random offsets of a pre-filled log on the
 //!   real file system (served from the page cache, as a consumer that keeps up is).
-//! - `validate_produced`: the CRC-32C check alone, the part of append that grows with bytes.
+//! - `validate_produced`: wave 1's header + CRC-32C check next to the full produce validation
+//!   (`client_batch`: every record decoded, as Kafka's LogValidator does), side by side.
 //!
 //! Benchmarks measure; nothing here asserts a timing.
 //!
@@ -23,6 +24,7 @@ use kafka_protocol::records::{
 use odradek::io::disk::Disk;
 use odradek::io::real_disk::RealDisk;
 use odradek::io::sim_disk::{SimDisk, SimDiskFaults};
+use odradek::log::client_batch::{validate_client_records, ValidationRules};
 use odradek::log::record_batch::validate_produced;
 use odradek::log::{LogConfig, PartitionLog};
 use rand::{Rng, SeedableRng};
@@ -174,10 +176,23 @@ fn bench_fetch_read(c: &mut Criterion) {
 
 fn bench_validate(c: &mut Criterion) {
     let batch = producer_batch(RECORDS_PER_BATCH, VALUE_BYTES);
+    let rules = ValidationRules {
+        max_batch_size_bytes: MAX_BATCH_SIZE_BYTES,
+        compacted: false,
+        target_codec: None,
+        log_append_time: false,
+        now_ms: NOW_MS,
+        produce_version: 9,
+    };
     let mut group = c.benchmark_group("validate_produced");
     group.throughput(Throughput::Bytes(batch.len() as u64));
-    group.bench_function("100x100B", |b| {
+    // Wave 1's check (header + CRC) next to Kafka's full validation (every record decoded,
+    // the record set's count, structure and max timestamp checked), in one run.
+    group.bench_function("header_and_crc/100x100B", |b| {
         b.iter(|| validate_produced(black_box(&batch), MAX_BATCH_SIZE_BYTES).expect("valid"))
+    });
+    group.bench_function("records_decoded/100x100B", |b| {
+        b.iter(|| validate_client_records(black_box(&batch), &rules).expect("valid"))
     });
     group.finish();
 }

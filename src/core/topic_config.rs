@@ -102,6 +102,11 @@ pub struct TopicConfig {
     pub index_interval_bytes: i64,
     pub max_message_bytes: i64,
     pub min_insync_replicas: i64,
+    /// `compression.type`: the codec id batches are stored with, or `None`
+    /// (`producer`) to keep each batch's own codec.
+    pub compression_codec: Option<i16>,
+    /// `message.timestamp.type=LogAppendTime`: the broker stamps batches.
+    pub log_append_time: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -202,12 +207,12 @@ impl TopicConfig {
                 _ => bad("expected true or false"),
             },
             MESSAGE_TIMESTAMP_TYPE => match value {
-                "CreateTime" => Ok(()),
-                _ => bad("only CreateTime is implemented"),
+                "CreateTime" | "LogAppendTime" => Ok(()),
+                _ => bad("expected CreateTime or LogAppendTime"),
             },
-            COMPRESSION_TYPE => match value {
-                "producer" => Ok(()),
-                _ => bad("only producer (store batches as sent) is implemented"),
+            COMPRESSION_TYPE => match crate::log::client_batch::codec_for_compression_type(value) {
+                Some(_) => Ok(()),
+                None => bad("expected producer, uncompressed, gzip, snappy, lz4 or zstd"),
             },
             _ => bad("unknown topic config"),
         }
@@ -252,6 +257,13 @@ impl TopicConfig {
             index_interval_bytes: long(INDEX_INTERVAL_BYTES, defaults.index_interval_bytes),
             max_message_bytes: long(MAX_MESSAGE_BYTES, defaults.max_message_bytes),
             min_insync_replicas: long(MIN_INSYNC_REPLICAS, defaults.min_insync_replicas),
+            compression_codec: configs
+                .get(COMPRESSION_TYPE)
+                .and_then(|v| crate::log::client_batch::codec_for_compression_type(v))
+                .unwrap_or(None),
+            log_append_time: configs
+                .get(MESSAGE_TIMESTAMP_TYPE)
+                .is_some_and(|v| v == "LogAppendTime"),
         }
     }
 

@@ -114,7 +114,7 @@ pub async fn handle_frame_from(
         ApiKey::Produce => {
             let request = decode!(ProduceRequest);
             let acks_none = request.acks == 0;
-            let response = produce::handle(broker, request).await;
+            let response = produce::handle(broker, request, version).await;
             if acks_none {
                 return Ok(Reply::Nothing);
             }

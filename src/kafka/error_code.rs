@@ -6,6 +6,7 @@ use crate::core::controller::TopicError;
 use crate::core::producer_state::ProducerError;
 use crate::log::record_batch::BatchError;
 use crate::log::LogError;
+use crate::server::broker::PartitionUnavailable;
 
 pub const NONE: i16 = 0;
 
@@ -28,6 +29,13 @@ pub fn for_log_error(e: &LogError) -> i16 {
     code(match e {
         LogError::OffsetOutOfRange { .. } => ResponseError::OffsetOutOfRange,
         LogError::Disk(_) | LogError::Offline { .. } => ResponseError::KafkaStorageError,
+    })
+}
+
+pub fn for_partition_unavailable(e: &PartitionUnavailable) -> i16 {
+    code(match e {
+        PartitionUnavailable::Unknown => ResponseError::UnknownTopicOrPartition,
+        PartitionUnavailable::Failed => ResponseError::KafkaStorageError,
     })
 }
 

@@ -27,9 +27,14 @@ pub fn handle(broker: &Broker, request: ListOffsetsRequest, version: i16) -> Lis
                 .map(|p| {
                     let response = ListOffsetsPartitionResponse::default()
                         .with_partition_index(p.partition_index);
-                    let Some(handle) = broker.partition(&name, p.partition_index) else {
-                        return response
-                            .with_error_code(code(ResponseError::UnknownTopicOrPartition));
+                    let handle = match broker.serving_partition(&name, p.partition_index) {
+                        Ok(handle) => handle,
+                        Err(e) => {
+                            return response
+                                .with_error_code(error_code::for_partition_unavailable(&e))
+                                .with_offset(-1)
+                                .with_timestamp(-1)
+                        }
                     };
                     let (log_start, high_watermark, _) = handle.offsets();
                     let found = match p.timestamp {

@@ -33,7 +33,7 @@ mod snapshot_tests;
 pub mod supported_apis;
 pub mod sync_group;
 #[cfg(test)]
-mod test_harness;
+pub(crate) mod test_harness;
 
 use kafka_protocol::protocol::StrBytes;
 

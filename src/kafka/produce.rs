@@ -3,21 +3,24 @@
 //! so one slow sync does not serialize the request.
 
 use kafka_protocol::error::ResponseError;
-use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
+use kafka_protocol::messages::produce_response::{
+    BatchIndexAndErrorMessage, PartitionProduceResponse, TopicProduceResponse,
+};
 use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
 
 use crate::core::partition::{Acks, ProduceWaitError};
+use crate::core::topic_config::TopicConfig;
 use crate::io::clock::now_ms;
 use crate::kafka::error_code::{self, code};
 use crate::kafka::str_bytes;
-use crate::log::record_batch;
+use crate::log::client_batch::{self, ValidationError, ValidationRules};
 use crate::server::broker::Broker;
 use crate::server::partition_handle::ProduceError;
 
 /// Bound on how long a produce may wait for its acknowledgement.
 const PRODUCE_TIMEOUT_MS_MAX: i64 = 300_000;
 
-pub async fn handle(broker: &Broker, request: ProduceRequest) -> ProduceResponse {
+pub async fn handle(broker: &Broker, request: ProduceRequest, version: i16) -> ProduceResponse {
     let acks = Acks::from_wire(request.acks);
     let timeout_ms = (request.timeout_ms as i64).clamp(0, PRODUCE_TIMEOUT_MS_MAX) as u64;
     let mut responses = Vec::with_capacity(request.topic_data.len());
@@ -29,21 +32,31 @@ pub async fn handle(broker: &Broker, request: ProduceRequest) -> ProduceResponse
             jobs.push(async move {
                 let index = partition.index;
                 let result = match acks {
-                    None => Err(code(ResponseError::InvalidRequiredAcks)),
+                    None => Err(PartitionFailure::code(ResponseError::InvalidRequiredAcks)),
                     Some(acks) => {
-                        produce_partition(broker, &name, index, partition.records, acks, timeout_ms)
-                            .await
+                        let request = PartitionProduce {
+                            topic: &name,
+                            index,
+                            records: partition.records,
+                            acks,
+                            timeout_ms,
+                            version,
+                        };
+                        produce_partition(broker, request).await
                     }
                 };
                 let response = PartitionProduceResponse::default().with_index(index);
                 match result {
-                    Ok((base_offset, log_start_offset)) => response
-                        .with_base_offset(base_offset)
-                        .with_log_start_offset(log_start_offset)
-                        .with_log_append_time_ms(-1),
-                    Err(error) => response
-                        .with_error_code(error)
+                    Ok(done) => response
+                        .with_base_offset(done.base_offset)
+                        .with_log_start_offset(done.log_start_offset)
+                        .with_log_append_time_ms(done.log_append_time_ms),
+                    Err(failure) => response
+                        .with_error_code(failure.error_code)
+                        .with_error_message(failure.message.map(|m| str_bytes(&m)))
+                        .with_record_errors(failure.record_errors)
                         .with_base_offset(-1)
+                        .with_log_append_time_ms(-1)
                         .with_log_start_offset(-1),
                 }
             });
@@ -56,6 +69,80 @@ pub async fn handle(broker: &Broker, request: ProduceRequest) -> ProduceResponse
         );
     }
     ProduceResponse::default().with_responses(responses)
+}
+
+/// Where an accepted batch landed.
+struct Produced {
+    base_offset: i64,
+    log_start_offset: i64,
+    /// The LogAppendTime the broker stamped, or -1 (CreateTime).
+    log_append_time_ms: i64,
+}
+
+/// A refused partition: its error code, and for validation failures the
+/// message and the records at fault (KIP-467, Produce v8+).
+struct PartitionFailure {
+    error_code: i16,
+    message: Option<String>,
+    record_errors: Vec<BatchIndexAndErrorMessage>,
+}
+
+impl PartitionFailure {
+    fn code(error: ResponseError) -> PartitionFailure {
+        PartitionFailure::from(code(error))
+    }
+}
+
+impl From<i16> for PartitionFailure {
+    fn from(error_code: i16) -> PartitionFailure {
+        PartitionFailure {
+            error_code,
+            message: None,
+            record_errors: Vec::new(),
+        }
+    }
+}
+
+impl From<ValidationError> for PartitionFailure {
+    fn from(e: ValidationError) -> PartitionFailure {
+        let message = Some(e.to_string());
+        let (error, record_errors) = match e {
+            ValidationError::Corrupt(_) => (ResponseError::CorruptMessage, Vec::new()),
+            ValidationError::TooLarge { .. } => (ResponseError::MessageTooLarge, Vec::new()),
+            ValidationError::InvalidRecord { record_errors, .. } => {
+                (ResponseError::InvalidRecord, record_errors)
+            }
+            ValidationError::InvalidTimestamp { record_errors, .. } => {
+                (ResponseError::InvalidTimestamp, record_errors)
+            }
+            ValidationError::UnsupportedCompression(_) => {
+                (ResponseError::UnsupportedCompressionType, Vec::new())
+            }
+            ValidationError::NotInTransaction(_) => (ResponseError::InvalidTxnState, Vec::new()),
+        };
+        PartitionFailure {
+            error_code: code(error),
+            message,
+            record_errors: record_errors
+                .into_iter()
+                .map(|r| {
+                    BatchIndexAndErrorMessage::default()
+                        .with_batch_index(r.batch_index)
+                        .with_batch_index_error_message(Some(str_bytes(&r.message)))
+                })
+                .collect(),
+        }
+    }
+}
+
+/// One partition's part of a Produce request.
+struct PartitionProduce<'a> {
+    topic: &'a str,
+    index: i32,
+    records: Option<bytes::Bytes>,
+    acks: Acks,
+    timeout_ms: u64,
+    version: i16,
 }
 
 /// Runs futures concurrently on this task, keeping their order.
@@ -87,48 +174,61 @@ async fn join_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
 
 async fn produce_partition(
     broker: &Broker,
-    topic: &str,
-    index: i32,
-    records: Option<bytes::Bytes>,
-    acks: Acks,
-    timeout_ms: u64,
-) -> Result<(i64, i64), i16> {
-    if topic == crate::server::offsets_topic::OFFSETS_TOPIC {
+    request: PartitionProduce<'_>,
+) -> Result<Produced, PartitionFailure> {
+    if request.topic == crate::server::offsets_topic::OFFSETS_TOPIC {
         // Only the group coordinator writes its internal topic.
-        return Err(code(ResponseError::InvalidTopicException));
+        return Err(PartitionFailure::code(ResponseError::InvalidTopicException));
     }
-    let Some(handle) = broker.partition(topic, index) else {
-        return Err(code(ResponseError::UnknownTopicOrPartition));
-    };
-    let records = records.ok_or(code(ResponseError::CorruptMessage))?;
-    let config = handle.config();
-    let max_message_bytes = config.max_message_bytes.max(0) as usize;
-    let headers = record_batch::validate_produced(&records, max_message_bytes)
-        .map_err(|e| error_code::for_batch_error(&e))?;
-    if config.compacted {
-        // Compaction keeps the latest record per key: a keyless record has
-        // no place in such a topic (Kafka refuses it the same way).
-        crate::log::compaction::requires_keys(&records).map_err(|e| {
-            code(match e {
-                crate::log::compaction::KeyError::MissingKey => ResponseError::InvalidRecord,
-                _ => ResponseError::CorruptMessage,
-            })
-        })?;
-    }
-    match handle
-        .produce(records.to_vec(), &headers, acks, timeout_ms, now_ms())
-        .await
-    {
-        Ok(info) => Ok((info.base_offset, info.log_start_offset)),
-        Err(ProduceError::Log(e)) => Err(error_code::for_log_error(&e)),
-        Err(ProduceError::NotEnoughReplicas { .. }) => Err(code(ResponseError::NotEnoughReplicas)),
+    let handle = broker
+        .serving_partition(request.topic, request.index)
+        .map_err(|e| PartitionFailure::from(error_code::for_partition_unavailable(&e)))?;
+    let records = request
+        .records
+        .ok_or(PartitionFailure::code(ResponseError::CorruptMessage))?;
+    let now = now_ms();
+    let rules = validation_rules(&handle.config(), request.version, now);
+    let batch = client_batch::validate_client_records(&records, &rules)?;
+    drop(records);
+    let produced = handle
+        .produce(
+            batch.bytes,
+            &[batch.header],
+            request.acks,
+            request.timeout_ms,
+            now,
+        )
+        .await;
+    let failure = |e: ResponseError| Err(PartitionFailure::code(e));
+    match produced {
+        Ok(info) => Ok(Produced {
+            base_offset: info.base_offset,
+            log_start_offset: info.log_start_offset,
+            log_append_time_ms: batch.log_append_time_ms,
+        }),
+        Err(ProduceError::Log(e)) => Err(PartitionFailure::from(error_code::for_log_error(&e))),
+        Err(ProduceError::NotEnoughReplicas { .. }) => failure(ResponseError::NotEnoughReplicas),
         Err(ProduceError::Wait(ProduceWaitError::NotEnoughReplicasAfterAppend)) => {
-            Err(code(ResponseError::NotEnoughReplicasAfterAppend))
+            failure(ResponseError::NotEnoughReplicasAfterAppend)
         }
         Err(ProduceError::Wait(ProduceWaitError::NotLeader)) => {
-            Err(code(ResponseError::NotLeaderOrFollower))
+            failure(ResponseError::NotLeaderOrFollower)
         }
-        Err(ProduceError::TimedOut) => Err(code(ResponseError::RequestTimedOut)),
-        Err(ProduceError::Producer(e)) => Err(error_code::for_producer_error(&e)),
+        Err(ProduceError::TimedOut) => failure(ResponseError::RequestTimedOut),
+        Err(ProduceError::Producer(e)) => {
+            Err(PartitionFailure::from(error_code::for_producer_error(&e)))
+        }
+    }
+}
+
+/// What the topic's configs ask of a produced batch.
+fn validation_rules(config: &TopicConfig, version: i16, now_ms: i64) -> ValidationRules {
+    ValidationRules {
+        max_batch_size_bytes: config.max_message_bytes.max(0) as usize,
+        compacted: config.compacted,
+        target_codec: config.compression_codec,
+        log_append_time: config.log_append_time,
+        now_ms,
+        produce_version: version,
     }
 }

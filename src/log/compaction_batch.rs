@@ -16,7 +16,7 @@
 //! ```
 
 use bytes::{Buf, Bytes, BytesMut};
-use kafka_protocol::compression::{self as codec, Compressor, Decompressor};
+use kafka_protocol::compression::{self as codec, Compressor};
 
 use crate::log::record_batch::{self, BatchError, BatchHeader, BATCH_HEADER_SIZE_BYTES};
 
@@ -118,17 +118,19 @@ pub fn open_batch(batch: &[u8]) -> Result<OpenedBatch, RecordsError> {
 }
 
 fn decompress(codec_id: i16, section: &mut Bytes) -> Result<Bytes, RecordsError> {
-    let take = |b: &mut Bytes| Ok(b.copy_to_bytes(b.remaining()));
-    let result = match codec_id {
-        0 => return Ok(section.clone()),
-        1 => <codec::Gzip as Decompressor<Bytes>>::decompress(section, take),
-        2 => <codec::Snappy as Decompressor<Bytes>>::decompress(section, take),
-        3 => <codec::Lz4 as Decompressor<Bytes>>::decompress(section, take),
-        4 => <codec::Zstd as Decompressor<Bytes>>::decompress(section, take),
-        other => return Err(RecordsError::UnknownCodec { codec: other }),
-    };
-    result.map_err(|e| RecordsError::Decompress {
-        detail: e.to_string(),
+    crate::log::decompress::decompress_bounded(
+        codec_id,
+        section,
+        DECOMPRESSED_RECORDS_SIZE_BYTES_MAX,
+    )
+    .map(Bytes::from)
+    .map_err(|e| match e {
+        crate::log::decompress::DecompressError::UnknownCodec { codec } => {
+            RecordsError::UnknownCodec { codec }
+        }
+        other => RecordsError::Decompress {
+            detail: other.to_string(),
+        },
     })
 }
 
@@ -201,7 +203,7 @@ fn read_nullable(buf: &mut Bytes) -> Result<Option<Bytes>, RecordsError> {
     Ok(Some(buf.split_to(len as usize)))
 }
 
-fn parse_record(buf: &mut Bytes, base_timestamp_ms: i64) -> Result<StoredRecord, RecordsError> {
+pub fn parse_record(buf: &mut Bytes, base_timestamp_ms: i64) -> Result<StoredRecord, RecordsError> {
     let length = read_varint(buf)?;
     if length < 0 || length as usize > buf.remaining() {
         return Err(RecordsError::BadRecord {
@@ -286,6 +288,33 @@ pub fn rewrite_batch(
         records.len() as i32,
     );
     compress(original.compression_codec(), &plain, &mut out)?;
+    Ok(finish(out))
+}
+
+/// Writes `original` again holding `records` (its records, with their offset
+/// deltas as given) compressed with `codec`: the produce path's rebuild when
+/// the topic's `compression.type` differs from the producer's codec.
+pub fn encode_batch(
+    original: &BatchHeader,
+    records: &[StoredRecord],
+    codec: i16,
+) -> Result<Vec<u8>, RecordsError> {
+    assert!(!records.is_empty(), "a produced batch has records");
+    assert_eq!(records.len() as i64, original.last_offset_delta as i64 + 1);
+    let mut plain = Vec::new();
+    for record in records {
+        write_record(&mut plain, record, original.base_timestamp_ms);
+    }
+    let attributes =
+        (original.attributes & !ATTR_COMPRESSION_MASK) | (codec & ATTR_COMPRESSION_MASK);
+    let mut out = header_bytes(
+        original,
+        attributes,
+        original.base_timestamp_ms,
+        original.max_timestamp_ms,
+        records.len() as i32,
+    );
+    compress(codec, &plain, &mut out)?;
     Ok(finish(out))
 }
 

@@ -6,10 +6,12 @@
 //! - `partition_log`: append, read, truncate, retention, sync bookkeeping.
 
 pub mod batch_builder;
+pub mod client_batch;
 pub mod compaction;
 pub mod compaction_batch;
 pub mod compaction_files;
 pub mod config;
+pub mod decompress;
 pub mod offset_index;
 pub mod partition_log;
 #[cfg(test)]

@@ -228,6 +228,22 @@ pub fn patch_leader_epoch(batch: &mut [u8], leader_epoch: i32) {
     batch[12..16].copy_from_slice(&leader_epoch.to_be_bytes());
 }
 
+/// Writes a batch's attributes (inside the CRC: call [`patch_crc`] after).
+pub fn patch_attributes(batch: &mut [u8], attributes: i16) {
+    batch[21..23].copy_from_slice(&attributes.to_be_bytes());
+}
+
+/// Writes a batch's max timestamp (inside the CRC: call [`patch_crc`] after).
+pub fn patch_max_timestamp(batch: &mut [u8], max_timestamp_ms: i64) {
+    batch[35..43].copy_from_slice(&max_timestamp_ms.to_be_bytes());
+}
+
+/// Recomputes the CRC of a complete batch after a patch inside its region.
+pub fn patch_crc(batch: &mut [u8]) {
+    let crc = compute_crc(batch);
+    batch[17..21].copy_from_slice(&crc.to_be_bytes());
+}
+
 /// Iterates over the complete batches of `bytes` (headers only, no CRC check),
 /// stopping at the first incomplete or invalid one.
 pub fn headers(bytes: &[u8]) -> impl Iterator<Item = (usize, BatchHeader)> + '_ {

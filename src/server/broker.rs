@@ -31,6 +31,15 @@ pub enum CommitError {
     Storage(#[from] DiskError),
 }
 
+/// Why a request cannot use a partition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum PartitionUnavailable {
+    #[error("this node hosts no such partition")]
+    Unknown,
+    #[error("the partition stopped after an internal error; a restart recovers it")]
+    Failed,
+}
+
 pub struct Broker {
     pub config: BrokerConfig,
     pub defaults: TopicDefaults,
@@ -107,6 +116,23 @@ impl Broker {
     pub fn partition(&self, topic: &str, partition: i32) -> Option<Arc<PartitionHandle>> {
         let partitions = self.partitions.read().expect("partitions lock poisoned");
         partitions.get(&(topic.to_string(), partition)).cloned()
+    }
+
+    /// The partition, if this node hosts it and it can serve: a partition
+    /// stopped by an internal error answers KAFKA_STORAGE_ERROR while every
+    /// other partition goes on.
+    pub fn serving_partition(
+        &self,
+        topic: &str,
+        partition: i32,
+    ) -> Result<Arc<PartitionHandle>, PartitionUnavailable> {
+        let handle = self
+            .partition(topic, partition)
+            .ok_or(PartitionUnavailable::Unknown)?;
+        if handle.has_failed() {
+            return Err(PartitionUnavailable::Failed);
+        }
+        Ok(handle)
     }
 
     pub fn all_partitions(&self) -> Vec<Arc<PartitionHandle>> {

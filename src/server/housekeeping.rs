@@ -1,33 +1,73 @@
-//! Background work of a node: the `interval` fsync flusher, retention, and
-//! recovery-point checkpoints. Each loop is bounded by the node's lifetime.
+//! Background work of a node: the `interval` fsync flusher, retention and
+//! compaction, and recovery-point checkpoints. Each loop is bounded by the
+//! node's lifetime and supervised by `server::run`: a loop that ends stops
+//! the node loudly.
+//!
+//! One partition's failure never stops the loop: each partition's work runs
+//! as a task of its own, so a panic (a bug) in it fails that partition only
+//! (its state is poisoned and it serves nothing more until a restart) and the
+//! loop goes on with the others. Under the simulator a panic still stops the
+//! whole simulation, so that the bug is found.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::io::clock::now_ms;
 use crate::server::broker::Broker;
+use crate::server::partition_handle::PartitionHandle;
 
 /// How often the flusher looks for partitions due a sync.
 const FLUSH_TICK_MS: u64 = 50;
 /// How often synced partitions write their recovery point.
 const CHECKPOINT_INTERVAL_MS: u64 = 30_000;
 
+/// Runs one partition's share of a background pass in a task of its own and
+/// waits for it; a panic is logged against the partition and contained.
+async fn isolated<F>(handle: &Arc<PartitionHandle>, work: &'static str, job: F)
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    if let Err(e) = tokio::spawn(job).await {
+        tracing::error!(
+            topic = %handle.topic,
+            partition = handle.partition,
+            work,
+            %e,
+            "a background pass failed on this partition; it stops serving until a restart"
+        );
+    }
+}
+
+/// The partitions a background pass should visit: failed ones are skipped.
+fn live_partitions(broker: &Broker) -> Vec<Arc<PartitionHandle>> {
+    broker
+        .all_partitions()
+        .into_iter()
+        .filter(|h| !h.has_failed())
+        .collect()
+}
+
 pub async fn flusher(broker: Arc<Broker>) {
     loop {
         tokio::time::sleep(Duration::from_millis(FLUSH_TICK_MS)).await;
-        for handle in broker.all_partitions() {
-            if handle.is_offline() {
-                // One data directory: a failed log means a failed directory.
-                tracing::error!(topic = %handle.topic, partition = handle.partition, "log offline: stopping the node");
-                broker.storage_failed.notify_one();
-                return;
-            }
-            let now = now_ms();
-            if handle.background_sync_due(now) {
-                if let Err(e) = handle.sync(now).await {
-                    tracing::warn!(topic = %handle.topic, partition = handle.partition, %e, "background sync failed");
+        for handle in live_partitions(&broker) {
+            let (h, b) = (Arc::clone(&handle), Arc::clone(&broker));
+            isolated(&handle, "sync", async move {
+                if h.is_offline() {
+                    // One data directory: a failed log means a failed directory.
+                    tracing::error!(topic = %h.topic, partition = h.partition, "log offline: stopping the node");
+                    b.storage_failed.notify_one();
+                    return;
                 }
-            }
+                let now = now_ms();
+                if h.background_sync_due(now) {
+                    if let Err(e) = h.sync(now).await {
+                        tracing::warn!(topic = %h.topic, partition = h.partition, %e, "background sync failed");
+                    }
+                }
+            })
+            .await;
         }
     }
 }
@@ -36,15 +76,19 @@ pub async fn retention(broker: Arc<Broker>) {
     let interval = Duration::from_millis(broker.config.retention_check_interval_ms.max(10));
     loop {
         tokio::time::sleep(interval).await;
-        for handle in broker.all_partitions() {
-            if let Err(e) = handle.apply_retention(now_ms()) {
-                tracing::warn!(topic = %handle.topic, partition = handle.partition, %e, "retention failed");
-            }
-            // After retention, in the same task: the cleaner never races a
-            // segment deletion.
-            if let Err(e) = handle.compact(now_ms()).await {
-                tracing::warn!(topic = %handle.topic, partition = handle.partition, %e, "compaction failed");
-            }
+        for handle in live_partitions(&broker) {
+            let h = Arc::clone(&handle);
+            isolated(&handle, "retention and compaction", async move {
+                if let Err(e) = h.apply_retention(now_ms()) {
+                    tracing::warn!(topic = %h.topic, partition = h.partition, %e, "retention failed");
+                }
+                // After retention, in the same task: the cleaner never races a
+                // segment deletion.
+                if let Err(e) = h.compact(now_ms()).await {
+                    tracing::warn!(topic = %h.topic, partition = h.partition, %e, "compaction failed");
+                }
+            })
+            .await;
         }
     }
 }
@@ -52,10 +96,46 @@ pub async fn retention(broker: Arc<Broker>) {
 pub async fn checkpointer(broker: Arc<Broker>) {
     loop {
         tokio::time::sleep(Duration::from_millis(CHECKPOINT_INTERVAL_MS)).await;
-        for handle in broker.all_partitions() {
-            if let Err(e) = handle.checkpoint(now_ms()).await {
-                tracing::warn!(topic = %handle.topic, partition = handle.partition, %e, "checkpoint failed");
-            }
+        for handle in live_partitions(&broker) {
+            let h = Arc::clone(&handle);
+            isolated(&handle, "checkpoint", async move {
+                if let Err(e) = h.checkpoint(now_ms()).await {
+                    tracing::warn!(topic = %h.topic, partition = h.partition, %e, "checkpoint failed");
+                }
+            })
+            .await;
         }
     }
+}
+
+/// The background loops of a node, by name, for `server::run` to supervise.
+pub fn spawn_all(broker: &Arc<Broker>) -> Vec<(&'static str, tokio::task::JoinHandle<()>)> {
+    vec![
+        ("flusher", tokio::spawn(flusher(Arc::clone(broker)))),
+        ("retention", tokio::spawn(retention(Arc::clone(broker)))),
+        (
+            "checkpointer",
+            tokio::spawn(checkpointer(Arc::clone(broker))),
+        ),
+    ]
+}
+
+/// Resolves when the first of `tasks` ends (they loop forever, so an end is
+/// a panic or a bug), with its name and how it ended.
+pub async fn first_to_end(
+    tasks: &mut [(&'static str, tokio::task::JoinHandle<()>)],
+) -> (&'static str, String) {
+    std::future::poll_fn(|cx| {
+        for (name, task) in tasks.iter_mut() {
+            if let std::task::Poll::Ready(result) = std::pin::Pin::new(task).poll(cx) {
+                let how = match result {
+                    Ok(()) => "returned".to_string(),
+                    Err(e) => e.to_string(),
+                };
+                return std::task::Poll::Ready((*name, how));
+            }
+        }
+        std::task::Poll::Pending
+    })
+    .await
 }

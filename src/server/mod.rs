@@ -6,6 +6,8 @@ pub mod config;
 pub mod connection;
 pub mod group_driver;
 pub mod housekeeping;
+#[cfg(all(test, not(madsim)))]
+mod isolation_tests;
 pub mod metadata_journal;
 pub mod offsets_topic;
 pub mod partition_handle;
@@ -23,6 +25,8 @@ pub enum BrokerError {
     Bind { addr: String, detail: String },
     #[error("cannot open the data directory: {0}")]
     Storage(String),
+    #[error("background task {task} ended ({how})")]
+    TaskEnded { task: &'static str, how: String },
 }
 
 /// Runs a broker until `shutdown` completes, then stops cleanly: stops
@@ -50,11 +54,7 @@ pub async fn run(
         data_dir = %broker.config.data_dir,
         "odradek broker ready"
     );
-    let tasks = vec![
-        tokio::spawn(housekeeping::flusher(Arc::clone(&broker))),
-        tokio::spawn(housekeeping::retention(Arc::clone(&broker))),
-        tokio::spawn(housekeeping::checkpointer(Arc::clone(&broker))),
-    ];
+    let mut tasks = housekeeping::spawn_all(&broker);
     let accept = async {
         loop {
             match listener.accept().await {
@@ -68,29 +68,51 @@ pub async fn run(
             }
         }
     };
-    let failed = tokio::select! {
-        _ = accept => false,
-        _ = shutdown => false,
-        _ = broker.storage_failed.notified() => true,
+    enum Stop {
+        Requested,
+        StorageFailed,
+        TaskEnded(&'static str, String),
+    }
+    let stop = tokio::select! {
+        _ = accept => Stop::Requested,
+        _ = shutdown => Stop::Requested,
+        _ = broker.storage_failed.notified() => Stop::StorageFailed,
+        (name, how) = housekeeping::first_to_end(&mut tasks) => Stop::TaskEnded(name, how),
     };
-    if failed {
-        // Like Kafka with its only log dir failed: stop at once. After a
-        // failed write or fsync the page cache may no longer match the disk,
-        // so nothing more is synced or acknowledged; a restart recovers from
-        // what the disk really holds.
-        for task in tasks {
-            task.abort();
+    match stop {
+        Stop::Requested => {}
+        Stop::StorageFailed => {
+            // Like Kafka with its only log dir failed: stop at once. After a
+            // failed write or fsync the page cache may no longer match the
+            // disk, so nothing more is synced or acknowledged; a restart
+            // recovers from what the disk really holds.
+            for (_, task) in tasks {
+                task.abort();
+            }
+            return Err(BrokerError::Storage(
+                "a partition log failed; the node stops".to_string(),
+            ));
         }
-        return Err(BrokerError::Storage(
-            "a partition log failed; the node stops".to_string(),
-        ));
+        Stop::TaskEnded(name, how) => {
+            // A background loop never ends on its own: without it no
+            // `interval` topic is synced and retention stops, so the node
+            // stops loudly rather than run on without it.
+            tracing::error!(task = name, how, "a background task ended: the node stops");
+            for (_, task) in tasks {
+                task.abort();
+            }
+            return Err(BrokerError::TaskEnded { task: name, how });
+        }
     }
     tracing::info!("shutting down: syncing every partition");
-    for task in tasks {
+    for (_, task) in tasks {
         task.abort();
     }
     drop(listener);
     for handle in broker.all_partitions() {
+        if handle.has_failed() {
+            continue;
+        }
         if let Err(e) = handle.checkpoint(crate::io::clock::now_ms()).await {
             tracing::warn!(topic = %handle.topic, partition = handle.partition, %e, "final sync failed");
         }

@@ -175,6 +175,25 @@ impl PartitionHandle {
         self.state.lock().expect("partition state poisoned")
     }
 
+    /// Whether a panic (a bug) interrupted a change of this partition's
+    /// state. Such a partition serves nothing more until a restart recovers
+    /// it from disk; requests and background tasks check this first, so the
+    /// failure stays inside the partition.
+    pub fn has_failed(&self) -> bool {
+        self.state.is_poisoned()
+    }
+
+    /// Puts the partition in the state a bug would leave it in: a panic
+    /// while its lock was held.
+    #[cfg(test)]
+    pub fn poison_for_test(&self) {
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let _guard = self.state.lock();
+            panic!("a bug while the partition lock is held (test)");
+        }));
+        assert!(self.has_failed());
+    }
+
     pub fn leader_epoch(&self) -> i32 {
         self.lock().replica.leader_epoch()
     }
