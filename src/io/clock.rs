@@ -1,5 +1,7 @@
 //! Wall-clock time for the broker. In a `--cfg madsim` build this is the
-//! simulator's clock (which the nemesis may skew); otherwise the host clock.
+//! simulator's clock, one for the whole simulation (no nemesis skews it yet;
+//! per-node clocks come with the simulator's clock faults); otherwise the
+//! host clock.
 //! The core never calls this: it is handed `now_ms` by the server.
 
 /// Milliseconds since the Unix epoch.
