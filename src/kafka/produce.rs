@@ -93,8 +93,9 @@ async fn produce_partition(
     acks: Acks,
     timeout_ms: u64,
 ) -> Result<(i64, i64), i16> {
-    if topic == crate::server::offsets_topic::OFFSETS_TOPIC {
-        // Only the group coordinator writes its internal topic.
+    if crate::core::topic_name::is_internal(topic) {
+        // Only its coordinator writes an internal topic (Kafka: "Cannot
+        // append to internal topic").
         return Err(code(ResponseError::InvalidTopicException));
     }
     let Some(handle) = broker.partition(topic, index) else {

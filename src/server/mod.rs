@@ -9,6 +9,7 @@ pub mod housekeeping;
 pub mod metadata_journal;
 pub mod offsets_topic;
 pub mod partition_handle;
+pub mod partition_metadata;
 pub mod producer_snapshots;
 
 use std::future::Future;
