@@ -70,6 +70,10 @@ struct Cli {
     /// Largest request accepted, in bytes (Kafka: socket.request.max.bytes). Default 100 MiB.
     #[arg(long, env = "ODRADEK_MAX_REQUEST_SIZE_BYTES")]
     max_request_size_bytes: Option<usize>,
+    /// Largest Fetch response built for a consumer, in bytes (Kafka:
+    /// fetch.max.bytes). Default 55 MiB.
+    #[arg(long, env = "ODRADEK_FETCH_MAX_BYTES")]
+    fetch_max_bytes: Option<i32>,
 }
 
 fn file_settings(path: &std::path::Path) -> Result<BTreeMap<String, toml::Value>, String> {
@@ -102,6 +106,7 @@ fn build_config(cli: Cli) -> Result<(BrokerConfig, std::path::PathBuf), String> 
         "default-retention-bytes",
         "default-segment-bytes",
         "max-request-size-bytes",
+        "fetch-max-bytes",
     ];
     if let Some(unknown) = file.keys().find(|k| !known.contains(&k.as_str())) {
         return Err(format!("unknown setting {unknown:?} in the config file"));
@@ -164,6 +169,14 @@ fn build_config(cli: Cli) -> Result<(BrokerConfig, std::path::PathBuf), String> 
         .max_request_size_bytes
         .or(int("max-request-size-bytes").map(|v| v as usize))
         .unwrap_or(config.max_request_size_bytes);
+    config.fetch_max_bytes = cli
+        .fetch_max_bytes
+        .or(int("fetch-max-bytes").map(|v| v.clamp(0, i32::MAX as i64) as i32))
+        .unwrap_or(config.fetch_max_bytes);
+    if config.fetch_max_bytes < 1024 {
+        // Kafka's own lower bound for the setting.
+        return Err("fetch-max-bytes must be at least 1024".into());
+    }
     // The disk is rooted at the data dir; the broker's paths are relative to it.
     config.data_dir = String::new();
     Ok((config, data_dir))

@@ -7,9 +7,9 @@ use std::collections::BTreeMap;
 
 use crate::core::metadata::{MetadataImage, MetadataRecord, TopicId};
 use crate::core::topic_config::{ConfigError, TopicConfig};
+use crate::core::topic_name;
 
-/// Kafka's limit on topic name length.
-pub const TOPIC_NAME_LENGTH_MAX: usize = 249;
+pub use crate::core::topic_name::TOPIC_NAME_LENGTH_MAX;
 /// A bound on partitions per topic, so one request cannot exhaust the node.
 pub const PARTITIONS_PER_TOPIC_MAX: i32 = 10_000;
 
@@ -19,8 +19,21 @@ pub enum TopicError {
     AlreadyExists(String),
     #[error("topic {0} does not exist")]
     Unknown(String),
-    #[error("invalid topic name {name:?}: {reason}")]
-    InvalidName { name: String, reason: &'static str },
+    #[error("Topic name is invalid: {reason}")]
+    InvalidName { name: String, reason: String },
+    /// An internal topic's name, or one colliding with it after `.`/`_`
+    /// folding: only its coordinator creates it.
+    #[error(
+        "Topic '{name}' is reserved: {reserved} is an internal topic created only by the broker"
+    )]
+    Reserved {
+        name: String,
+        reserved: &'static str,
+    },
+    /// Kafka's `Topic.hasCollision`: equal to an existing name once `.` is
+    /// folded to `_`.
+    #[error("Topic '{name}' collides with existing topic: {existing}")]
+    Collision { name: String, existing: String },
     #[error("invalid partition count {0}")]
     InvalidPartitions(i32),
     #[error("replication factor {requested} exceeds the {available} live brokers")]
@@ -29,30 +42,15 @@ pub enum TopicError {
     InvalidConfig(#[from] ConfigError),
 }
 
-/// Checks a topic name the way Kafka does.
+/// Checks a topic name's syntax the way Kafka does (`Topic.validate`).
 pub fn validate_topic_name(name: &str) -> Result<(), TopicError> {
-    let bad = |reason| {
-        Err(TopicError::InvalidName {
+    match topic_name::invalid_reason(name) {
+        Some(reason) => Err(TopicError::InvalidName {
             name: name.to_string(),
             reason,
-        })
-    };
-    if name.is_empty() {
-        return bad("empty");
+        }),
+        None => Ok(()),
     }
-    if name == "." || name == ".." {
-        return bad("'.' and '..' are not allowed");
-    }
-    if name.len() > TOPIC_NAME_LENGTH_MAX {
-        return bad("longer than 249 characters");
-    }
-    if !name
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-')
-    {
-        return bad("only ASCII letters, digits, '.', '_' and '-' are allowed");
-    }
-    Ok(())
 }
 
 /// A new topic id, derived from the name and the metadata log position so
@@ -87,6 +85,8 @@ pub struct CreateTopic<'a> {
     pub configs: BTreeMap<String, String>,
 }
 
+/// A topic a client asked for (CreateTopics, or auto-creation on demand):
+/// refuses the internal names and every name folding to one of them.
 pub fn create_topic(
     image: &MetadataImage,
     request: &CreateTopic<'_>,
@@ -94,8 +94,48 @@ pub fn create_topic(
     cluster_id: &str,
 ) -> Result<Vec<MetadataRecord>, TopicError> {
     validate_topic_name(request.name)?;
+    if let Some(reserved) = topic_name::reserved_collision(request.name) {
+        return Err(TopicError::Reserved {
+            name: request.name.to_string(),
+            reserved,
+        });
+    }
+    create_validated(image, request, default_partitions, cluster_id)
+}
+
+/// A coordinator's own topic (`topic_name::INTERNAL_TOPICS`), created by the
+/// broker itself with the coordinator's configs.
+pub fn create_internal_topic(
+    image: &MetadataImage,
+    request: &CreateTopic<'_>,
+    default_partitions: i32,
+    cluster_id: &str,
+) -> Result<Vec<MetadataRecord>, TopicError> {
+    validate_topic_name(request.name)?;
+    assert!(
+        topic_name::is_internal(request.name),
+        "{} is not an internal topic",
+        request.name
+    );
+    create_validated(image, request, default_partitions, cluster_id)
+}
+
+fn create_validated(
+    image: &MetadataImage,
+    request: &CreateTopic<'_>,
+    default_partitions: i32,
+    cluster_id: &str,
+) -> Result<Vec<MetadataRecord>, TopicError> {
     if image.topics.contains_key(request.name) {
         return Err(TopicError::AlreadyExists(request.name.to_string()));
+    }
+    if let Some(existing) =
+        topic_name::collision(request.name, image.topics.keys().map(String::as_str))
+    {
+        return Err(TopicError::Collision {
+            name: request.name.to_string(),
+            existing: existing.to_string(),
+        });
     }
     let partitions = if request.num_partitions == -1 {
         default_partitions
@@ -265,5 +305,64 @@ mod tests {
             delete_topic(&image, "nope"),
             Err(TopicError::Unknown("nope".into()))
         );
+    }
+
+    fn mk(name: &str) -> CreateTopic<'_> {
+        CreateTopic {
+            name,
+            num_partitions: 1,
+            replication_factor: -1,
+            configs: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn clients_cannot_create_internal_names_or_their_folds() {
+        let image = image_with_broker();
+        for name in [
+            "__cluster_metadata",
+            "__transaction_state",
+            "__consumer_offsets",
+            "__share_group_state",
+            "__consumer.offsets",
+            "__cluster.metadata",
+        ] {
+            assert!(
+                matches!(
+                    create_topic(&image, &mk(name), 1, "c"),
+                    Err(TopicError::Reserved { .. })
+                ),
+                "{name}"
+            );
+        }
+        // The coordinator creates its own topic.
+        assert!(create_internal_topic(&image, &mk("__consumer_offsets"), 1, "c").is_ok());
+    }
+
+    #[test]
+    fn a_name_colliding_after_folding_is_refused() {
+        let mut image = image_with_broker();
+        create_topic(&image, &mk("a_b"), 1, "c")
+            .unwrap()
+            .iter()
+            .for_each(|r| image.apply(r));
+        let refused = create_topic(&image, &mk("a.b"), 1, "c").unwrap_err();
+        assert_eq!(
+            refused,
+            TopicError::Collision {
+                name: "a.b".into(),
+                existing: "a_b".into()
+            }
+        );
+        assert_eq!(
+            refused.to_string(),
+            "Topic 'a.b' collides with existing topic: a_b"
+        );
+        // The same name is "already exists", as in Kafka.
+        assert_eq!(
+            create_topic(&image, &mk("a_b"), 1, "c"),
+            Err(TopicError::AlreadyExists("a_b".into()))
+        );
+        assert!(create_topic(&image, &mk("a-b"), 1, "c").is_ok());
     }
 }

@@ -4,6 +4,7 @@
 //! - `topic_config`: typed topic configs with Kafka's names and defaults.
 //! - `metadata`: the cluster metadata records and the image they build.
 //! - `controller`: turns admin requests into metadata records.
+//! - `topic_name`: legal, internal and colliding topic names.
 //! - `partition`: a partition replica: leader epoch, ISR, high watermark,
 //!   produce requests waiting for their acknowledgement.
 //! - `group`: the consumer group coordinator (classic protocol) and the
@@ -15,3 +16,4 @@ pub mod metadata;
 pub mod partition;
 pub mod producer_state;
 pub mod topic_config;
+pub mod topic_name;

@@ -11,6 +11,7 @@ use kafka_protocol::messages::{CreateTopicsRequest, CreateTopicsResponse};
 
 use crate::core::controller::{self, CreateTopic};
 use crate::core::topic_config::TopicConfig;
+use crate::core::topic_name::CLUSTER_METADATA_TOPIC;
 use crate::kafka::error_code::{self, code};
 use crate::kafka::str_bytes;
 use crate::server::broker::{Broker, CommitError};
@@ -48,11 +49,12 @@ pub async fn handle(
                 code(ResponseError::InvalidRequest),
                 "manual replica assignment is not supported".to_string(),
             ))
-        } else if name == crate::server::offsets_topic::OFFSETS_TOPIC {
-            // The group coordinator creates its own topic, with its configs.
+        } else if name == CLUSTER_METADATA_TOPIC {
+            // Kafka's KafkaApis refuses this one name before the controller
+            // sees it; the controller refuses the other internal names.
             Err((
-                code(ResponseError::InvalidTopicException),
-                "__consumer_offsets is internal: the group coordinator creates it".to_string(),
+                code(ResponseError::InvalidRequest),
+                format!("Creation of internal topic {CLUSTER_METADATA_TOPIC} is prohibited."),
             ))
         } else {
             let create = CreateTopic {

@@ -18,7 +18,9 @@ pub fn for_topic_error(e: &TopicError) -> i16 {
     code(match e {
         TopicError::AlreadyExists(_) => ResponseError::TopicAlreadyExists,
         TopicError::Unknown(_) => ResponseError::UnknownTopicOrPartition,
-        TopicError::InvalidName { .. } => ResponseError::InvalidTopicException,
+        TopicError::InvalidName { .. }
+        | TopicError::Reserved { .. }
+        | TopicError::Collision { .. } => ResponseError::InvalidTopicException,
         TopicError::InvalidPartitions(_) => ResponseError::InvalidPartitions,
         TopicError::InvalidReplicationFactor { .. } => ResponseError::InvalidReplicationFactor,
         TopicError::InvalidConfig(_) => ResponseError::InvalidConfig,

@@ -1,117 +1,254 @@
 //! Fetch: serve committed batches (below the high watermark) as stored,
 //! long-polling up to `max_wait_ms` until `min_bytes` are available.
 //!
-//! Limits follow KIP-74: `partition_max_bytes` per partition and `max_bytes`
-//! per response, except that the first non-empty partition always returns at
-//! least one whole batch so a large batch can never stall a consumer.
+//! Sizes follow Kafka's rule (see `fetch_budget`): the response limit bounds
+//! the whole reply, per-partition limits apply within it, and only the first
+//! batch of the first non-empty partition may exceed them. A partition named
+//! twice is read and answered once, as Kafka's request map keeps one entry
+//! per partition (at its first position, with its last parameters).
+//!
+//! A waiting fetch is woken only by the partitions it reads.
 
+use std::collections::BTreeMap;
+use std::future::Future as _;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
 use bytes::Bytes;
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
 use kafka_protocol::messages::{FetchRequest, FetchResponse, TopicName};
+use tokio::sync::futures::Notified;
 
 use crate::kafka::error_code::{self, code};
+use crate::kafka::fetch_budget::{FetchBudget, PartitionLimit};
 use crate::kafka::str_bytes;
 use crate::server::broker::Broker;
+use crate::server::partition_handle::PartitionHandle;
 
 /// Bound on how long one fetch may wait.
 const FETCH_WAIT_MS_MAX: i64 = 60_000;
 
+/// One partition the request asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Wanted {
+    topic: String,
+    partition: i32,
+    fetch_offset: i64,
+    partition_max_bytes: i32,
+}
+
 pub async fn handle(broker: &Broker, request: FetchRequest) -> FetchResponse {
+    let wanted = distinct_partitions(&request);
     let wait_ms = (request.max_wait_ms as i64).clamp(0, FETCH_WAIT_MS_MAX) as u64;
     let deadline = tokio::time::Instant::now() + Duration::from_millis(wait_ms);
-    let min_bytes = request.min_bytes.max(0) as usize;
+    let response_max_bytes =
+        FetchBudget::new(request.max_bytes, broker.config.fetch_max_bytes).response_max_bytes();
+    // Kafka waits for no more than the response may hold.
+    let min_bytes = (request.min_bytes as i64).min(response_max_bytes);
     loop {
+        let handles: Vec<Option<Arc<PartitionHandle>>> = wanted
+            .iter()
+            .map(|w| broker.partition(&w.topic, w.partition))
+            .collect();
         // Register interest before reading so a high watermark move between
         // the read and the wait is not missed.
-        let notified = broker.hw_changed.notified();
-        tokio::pin!(notified);
-        notified.as_mut().enable();
-        let (response, total_bytes, any_error) = read_once(broker, &request);
+        let mut waits: Vec<Pin<Box<Notified<'_>>>> = handles
+            .iter()
+            .flatten()
+            .map(|h| Box::pin(h.hw_changed().notified()))
+            .collect();
+        for wait in &mut waits {
+            wait.as_mut().enable();
+        }
+        let (response, total_bytes, any_error) =
+            read_once(broker, request.max_bytes, &wanted, &handles);
         let now = tokio::time::Instant::now();
-        if total_bytes >= min_bytes || any_error || now >= deadline {
+        if total_bytes as i64 >= min_bytes || any_error || waits.is_empty() || now >= deadline {
             return response;
         }
         tokio::select! {
-            _ = &mut notified => {}
+            _ = any_notified(&mut waits) => {}
             _ = tokio::time::sleep_until(deadline) => {}
         }
     }
 }
 
-fn read_once(broker: &Broker, request: &FetchRequest) -> (FetchResponse, usize, bool) {
-    let mut budget = if request.max_bytes <= 0 {
-        usize::MAX
-    } else {
-        request.max_bytes as usize
-    };
-    let mut total = 0usize;
-    let mut any_error = false;
-    let mut topics = Vec::with_capacity(request.topics.len());
+/// Each partition once, at its first position, with the parameters of its
+/// last mention (a `LinkedHashMap` put, as Kafka builds its fetch data).
+fn distinct_partitions(request: &FetchRequest) -> Vec<Wanted> {
+    let mut wanted: Vec<Wanted> = Vec::new();
+    let mut index: BTreeMap<(String, i32), usize> = BTreeMap::new();
     for topic in &request.topics {
         let name = topic.topic.0.to_string();
-        let mut partitions = Vec::with_capacity(topic.partitions.len());
         for p in &topic.partitions {
-            let data = PartitionData::default().with_partition_index(p.partition);
-            let Some(handle) = broker.partition(&name, p.partition) else {
-                any_error = true;
-                partitions.push(
-                    data.with_error_code(code(ResponseError::UnknownTopicOrPartition))
-                        .with_high_watermark(-1)
-                        .with_last_stable_offset(-1)
-                        .with_log_start_offset(-1)
-                        .with_records(Some(Bytes::new())),
-                );
-                continue;
+            let entry = Wanted {
+                topic: name.clone(),
+                partition: p.partition,
+                fetch_offset: p.fetch_offset,
+                partition_max_bytes: p.partition_max_bytes,
             };
-            // Until something was returned a read gets at least one whole
-            // batch (KIP-74); after that the budget is strict, and a spent
-            // budget reads nothing (only the watermarks).
-            let max_bytes = (p.partition_max_bytes.max(0) as usize).min(budget);
-            let max_bytes = if total == 0 {
-                max_bytes.max(1)
-            } else {
-                max_bytes
-            };
-            let read = handle.read(p.fetch_offset, max_bytes);
-            match read {
-                Ok(read) => {
-                    // The watermarks read with the records, under one lock:
-                    // the response never claims a HW its records contradict.
-                    let size = read.records.len();
-                    total += size;
-                    budget = budget.saturating_sub(size);
-                    partitions.push(
-                        data.with_high_watermark(read.high_watermark)
-                            .with_last_stable_offset(read.high_watermark)
-                            .with_log_start_offset(read.log_start_offset)
-                            .with_records(Some(Bytes::from(read.records))),
-                    );
-                }
-                Err(e) => {
-                    any_error = true;
-                    let (log_start, high_watermark, _) = handle.offsets();
-                    partitions.push(
-                        data.with_error_code(error_code::for_log_error(&e))
-                            .with_high_watermark(high_watermark)
-                            .with_last_stable_offset(high_watermark)
-                            .with_log_start_offset(log_start)
-                            .with_records(Some(Bytes::new())),
-                    );
+            match index.get(&(name.clone(), p.partition)) {
+                Some(&at) => wanted[at] = entry,
+                None => {
+                    index.insert((name.clone(), p.partition), wanted.len());
+                    wanted.push(entry);
                 }
             }
         }
-        topics.push(
-            FetchableTopicResponse::default()
-                .with_topic(TopicName(str_bytes(&name)))
-                .with_partitions(partitions),
-        );
+    }
+    wanted
+}
+
+/// Resolves when any of the partitions' notifications fires.
+async fn any_notified(waits: &mut [Pin<Box<Notified<'_>>>]) {
+    std::future::poll_fn(|cx| {
+        for wait in waits.iter_mut() {
+            if wait.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(());
+            }
+        }
+        Poll::Pending
+    })
+    .await
+}
+
+fn read_once(
+    broker: &Broker,
+    request_max_bytes: i32,
+    wanted: &[Wanted],
+    handles: &[Option<Arc<PartitionHandle>>],
+) -> (FetchResponse, usize, bool) {
+    let mut budget = FetchBudget::new(request_max_bytes, broker.config.fetch_max_bytes);
+    let mut total = 0usize;
+    let mut any_error = false;
+    let mut topics: Vec<FetchableTopicResponse> = Vec::new();
+    for (w, handle) in wanted.iter().zip(handles) {
+        let data = match handle {
+            // Kafka answers these outside the read loop: they use no budget.
+            None => PartitionData::default()
+                .with_partition_index(w.partition)
+                .with_error_code(code(ResponseError::UnknownTopicOrPartition))
+                .with_high_watermark(-1)
+                .with_last_stable_offset(-1)
+                .with_log_start_offset(-1)
+                .with_records(Some(Bytes::new())),
+            // A partition stopped by an internal error serves nothing more.
+            Some(handle) if handle.has_failed() => PartitionData::default()
+                .with_partition_index(w.partition)
+                .with_error_code(code(ResponseError::KafkaStorageError))
+                .with_high_watermark(-1)
+                .with_last_stable_offset(-1)
+                .with_log_start_offset(-1)
+                .with_records(Some(Bytes::new())),
+            Some(handle) => read_partition(handle, w, &mut budget),
+        };
+        any_error |= data.error_code != 0;
+        total += data.records.as_ref().map_or(0, Bytes::len);
+        // Consecutive partitions of one topic share its entry (Kafka's
+        // FetchResponse keeps the request order the same way).
+        match topics.last_mut() {
+            Some(last) if last.topic.0.as_str() == w.topic => last.partitions.push(data),
+            _ => topics.push(
+                FetchableTopicResponse::default()
+                    .with_topic(TopicName(str_bytes(&w.topic)))
+                    .with_partitions(vec![data]),
+            ),
+        }
     }
     (
         FetchResponse::default().with_responses(topics),
         total,
         any_error,
     )
+}
+
+fn read_partition(handle: &PartitionHandle, w: &Wanted, budget: &mut FetchBudget) -> PartitionData {
+    let data = PartitionData::default().with_partition_index(w.partition);
+    let read = match budget.next_limit(w.partition_max_bytes) {
+        PartitionLimit::Read {
+            max_bytes,
+            min_one_batch,
+        } => handle
+            .read_limited(w.fetch_offset, max_bytes, min_one_batch)
+            .map_err(|e| error_code::for_log_error(&e)),
+        // Kafka fails such a read ("Invalid max size") only when there is
+        // something to read; at the log end it answers with no records.
+        PartitionLimit::Invalid { max_bytes } => {
+            match handle.read_limited(w.fetch_offset, 0, false) {
+                Ok(read) if w.fetch_offset < read.high_watermark => {
+                    tracing::debug!(max_bytes, "fetch with a negative size limit");
+                    Err(code(ResponseError::UnknownServerError))
+                }
+                other => other.map_err(|e| error_code::for_log_error(&e)),
+            }
+        }
+    };
+    match read {
+        Ok(read) => {
+            // The watermarks read with the records, under one lock: the
+            // response never claims a HW its records contradict.
+            budget.spend(read.records.len());
+            data.with_high_watermark(read.high_watermark)
+                .with_last_stable_offset(read.high_watermark)
+                .with_log_start_offset(read.log_start_offset)
+                .with_records(Some(Bytes::from(read.records)))
+        }
+        Err(error) => {
+            budget.spend(0);
+            let (log_start, high_watermark, _) = handle.offsets();
+            data.with_error_code(error)
+                .with_high_watermark(high_watermark)
+                .with_last_stable_offset(high_watermark)
+                .with_log_start_offset(log_start)
+                .with_records(Some(Bytes::new()))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
+
+    use super::*;
+
+    fn partition(index: i32, offset: i64, max_bytes: i32) -> FetchPartition {
+        FetchPartition::default()
+            .with_partition(index)
+            .with_fetch_offset(offset)
+            .with_partition_max_bytes(max_bytes)
+    }
+
+    #[test]
+    fn a_partition_named_twice_is_read_once_with_its_last_parameters() {
+        let request = FetchRequest::default().with_topics(vec![
+            FetchTopic::default()
+                .with_topic(TopicName(str_bytes("a")))
+                .with_partitions(vec![partition(0, 1, 10), partition(1, 0, 10)]),
+            FetchTopic::default()
+                .with_topic(TopicName(str_bytes("b")))
+                .with_partitions(vec![partition(0, 0, 10)]),
+            FetchTopic::default()
+                .with_topic(TopicName(str_bytes("a")))
+                .with_partitions((0..200).map(|i| partition(0, 5, i)).collect::<Vec<_>>()),
+        ]);
+        let wanted = distinct_partitions(&request);
+        let keys: Vec<(&str, i32, i64, i32)> = wanted
+            .iter()
+            .map(|w| {
+                (
+                    w.topic.as_str(),
+                    w.partition,
+                    w.fetch_offset,
+                    w.partition_max_bytes,
+                )
+            })
+            .collect();
+        assert_eq!(
+            keys,
+            vec![("a", 0, 5, 199), ("a", 1, 0, 10), ("b", 0, 0, 10)]
+        );
+    }
 }

@@ -8,6 +8,7 @@ use kafka_protocol::messages::metadata_response::{
 use kafka_protocol::messages::{BrokerId, MetadataRequest, MetadataResponse, TopicName};
 
 use crate::core::metadata::{MetadataImage, TopicImage};
+use crate::core::topic_name;
 use crate::kafka::error_code::{self, code};
 use crate::kafka::str_bytes;
 use crate::server::broker::{Broker, CommitError};
@@ -32,11 +33,11 @@ pub async fn handle(broker: &Broker, request: MetadataRequest, version: i16) -> 
     if let Some(names) = &requested {
         if broker.config.auto_create_topics && allow_auto {
             let image = broker.image();
-            // Internal topics are created by their coordinator, never on demand.
-            let internal = crate::server::offsets_topic::OFFSETS_TOPIC;
+            // Internal topics are created by their coordinator, never on
+            // demand; other reserved names are refused by the controller.
             for name in names
                 .iter()
-                .filter(|n| !image.topics.contains_key(*n) && *n != internal)
+                .filter(|n| !image.topics.contains_key(*n) && !topic_name::is_internal(n))
             {
                 if let Err(e) = broker.ensure_topic(name).await {
                     creation_errors.insert(name.clone(), e);
@@ -107,6 +108,6 @@ fn topic_entry(image: &MetadataImage, topic: &TopicImage) -> MetadataResponseTop
     MetadataResponseTopic::default()
         .with_name(Some(TopicName(str_bytes(&topic.name))))
         .with_topic_id(uuid::Uuid::from_bytes(topic.topic_id))
-        .with_is_internal(topic.name == crate::server::offsets_topic::OFFSETS_TOPIC)
+        .with_is_internal(topic_name::is_internal(&topic.name))
         .with_partitions(partitions)
 }

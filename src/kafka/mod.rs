@@ -14,6 +14,7 @@ pub mod describe_groups;
 pub mod dispatch;
 pub mod error_code;
 pub mod fetch;
+pub mod fetch_budget;
 pub mod find_coordinator;
 pub mod frame;
 #[cfg(test)]

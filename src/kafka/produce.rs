@@ -176,8 +176,9 @@ async fn produce_partition(
     broker: &Broker,
     request: PartitionProduce<'_>,
 ) -> Result<Produced, PartitionFailure> {
-    if request.topic == crate::server::offsets_topic::OFFSETS_TOPIC {
-        // Only the group coordinator writes its internal topic.
+    if crate::core::topic_name::is_internal(request.topic) {
+        // Only its coordinator writes an internal topic (Kafka: "Cannot
+        // append to internal topic").
         return Err(PartitionFailure::code(ResponseError::InvalidTopicException));
     }
     let handle = broker

@@ -4,6 +4,7 @@
 //! - `segment`, `offset_index`, `time_index`: one segment and its indexes.
 //! - `recovery`: scanning a segment at startup, finding the torn tail.
 //! - `partition_log`: append, read, truncate, retention, sync bookkeeping.
+//! - `read_plan`: a read planned under the partition lock, executed without it.
 
 pub mod batch_builder;
 pub mod client_batch;
@@ -20,6 +21,7 @@ mod proptest_compaction;
 mod proptest_partition_log;
 #[cfg(test)]
 mod proptest_record_batch;
+pub mod read_plan;
 pub mod record_batch;
 pub mod recovery;
 pub mod segment;

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use crate::io::disk::{join, Disk, DiskError};
 use crate::log::config::LogConfig;
 use crate::log::offset_index::OffsetIndex;
+use crate::log::read_plan::{PlannedSegment, ReadOutcome, ReadPlan, PLAN_SEGMENTS_MAX};
 use crate::log::record_batch::{self, BatchHeader, BATCH_HEADER_SIZE_BYTES};
 use crate::log::recovery::{scan_segment, SegmentScan};
 use crate::log::segment::{self, Segment};
@@ -77,6 +78,12 @@ pub struct PartitionLog {
     failure: Option<String>,
     /// A recovery point lowered by a truncation, to sync before anything else.
     recovery_point_to_sync: Option<String>,
+    /// Bumped whenever bytes already in a segment file may change or vanish
+    /// (retention, compaction, truncation, removal): a read planned before
+    /// and executed after such a change is discarded (see `read_plan`).
+    file_generation: u64,
+    /// Set when the partition is being removed: reads fail from then on.
+    reads_closed: bool,
 }
 
 impl PartitionLog {
@@ -179,6 +186,8 @@ impl PartitionLog {
             unsynced_paths: BTreeSet::new(),
             failure: None,
             recovery_point_to_sync: None,
+            file_generation: 0,
+            reads_closed: false,
         };
         for seg in log.segments.values() {
             for path in seg.file_paths() {
@@ -340,9 +349,6 @@ impl PartitionLog {
         self.unsynced_paths.insert(self.dir.clone());
     }
 
-    /// Reads whole batches starting with the one holding `offset`, up to
-    /// `max_bytes` (but always at least one batch), never including a batch
-    /// that ends past `upper_bound_offset` (the high watermark).
     /// Whether a read could start at `offset` (the log start to the log end).
     pub fn check_offset(&self, offset: i64) -> Result<(), LogError> {
         let (start, end) = (self.log_start_offset, self.log_end_offset());
@@ -356,74 +362,92 @@ impl PartitionLog {
         Ok(())
     }
 
+    /// Reads whole batches starting with the one holding `offset`, up to
+    /// `max_bytes` (but always at least one batch), never including a batch
+    /// that ends past `upper_bound_offset` (the high watermark).
     pub fn read(
         &self,
         offset: i64,
         max_bytes: usize,
         upper_bound_offset: i64,
     ) -> Result<Vec<u8>, LogError> {
+        let mut from = offset;
+        loop {
+            let plan = self.plan_read(from, max_bytes, true, upper_bound_offset)?;
+            match plan.execute(self.disk.as_ref())? {
+                ReadOutcome::Bytes(bytes) => return Ok(bytes),
+                ReadOutcome::ContinueFrom(next) => from = next,
+            }
+        }
+    }
+
+    /// Plans a read of whole batches from the one holding `offset`: at most
+    /// `max_bytes`, except that with `min_one_batch` the first batch is
+    /// returned whatever its size (KIP-74); none ending past
+    /// `upper_bound_offset`. Touches no file: the caller executes the plan
+    /// after releasing its lock, then checks [`PartitionLog::file_generation`].
+    pub fn plan_read(
+        &self,
+        offset: i64,
+        max_bytes: usize,
+        min_one_batch: bool,
+        upper_bound_offset: i64,
+    ) -> Result<ReadPlan, LogError> {
+        if self.reads_closed {
+            return Err(LogError::Offline {
+                dir: self.dir.clone(),
+                cause: "the partition is being removed".to_string(),
+            });
+        }
         self.check_offset(offset)?;
-        let end = self.log_end_offset();
-        let upper = upper_bound_offset.min(end);
-        if offset >= upper {
-            return Ok(Vec::new());
+        let upper_offset = upper_bound_offset.min(self.log_end_offset());
+        if offset >= upper_offset || (max_bytes == 0 && !min_one_batch) {
+            return Ok(ReadPlan::empty(offset, self.file_generation));
         }
         let first_base = match self.segments.range(..=offset).next_back() {
             Some((base, _)) => *base,
             None => self.log_start_offset,
         };
+        let mut segments = Vec::new();
+        let mut continue_from = None;
         for seg in self.segments.range(first_base..).map(|(_, s)| s) {
             if seg.next_offset <= offset {
                 continue;
             }
-            if seg.base_offset >= upper {
+            if seg.base_offset >= upper_offset {
                 break;
             }
-            // A compacted segment may hold nothing at or after `offset` (or
-            // nothing at all): the records continue in a later segment.
-            if let Some(bytes) = self.read_from_segment(seg, offset, max_bytes, upper)? {
-                return Ok(bytes);
+            if segments.len() == PLAN_SEGMENTS_MAX {
+                continue_from = Some(seg.base_offset);
+                break;
             }
+            segments.push(PlannedSegment {
+                log_path: seg.log_path().to_string(),
+                size_bytes: seg.size_bytes,
+                scan_position: seg.scan_start_position(offset),
+            });
         }
-        Ok(Vec::new())
+        Ok(ReadPlan {
+            offset,
+            max_bytes,
+            min_one_batch,
+            upper_offset,
+            segments,
+            continue_from,
+            file_generation: self.file_generation,
+        })
     }
 
-    fn read_from_segment(
-        &self,
-        seg: &Segment,
-        offset: i64,
-        max_bytes: usize,
-        upper: i64,
-    ) -> Result<Option<Vec<u8>>, LogError> {
-        let path = seg.log_path();
-        // Walk headers from the index hint to the batch holding `offset`.
-        let mut position = seg.scan_start_position(offset);
-        let start = loop {
-            if position >= seg.size_bytes {
-                return Ok(None);
-            }
-            let header = read_header_at(self.disk.as_ref(), path, position)?;
-            if header.next_offset() > offset {
-                break (position, header);
-            }
-            position += header.size_bytes as u64;
-        };
-        let (start_position, first) = start;
-        if first.next_offset() > upper {
-            return Ok(Some(Vec::new()));
-        }
-        let want = (max_bytes.max(first.size_bytes) as u64).min(seg.size_bytes - start_position);
-        let mut bytes = self.disk.read_at(path, start_position, want as usize)?;
-        // Keep whole batches below the upper bound.
-        let mut keep = 0usize;
-        for (at, header) in record_batch::headers(&bytes) {
-            if header.next_offset() > upper {
-                break;
-            }
-            keep = at + header.size_bytes;
-        }
-        bytes.truncate(keep);
-        Ok(Some(bytes))
+    /// See the `file_generation` field.
+    pub fn file_generation(&self) -> u64 {
+        self.file_generation
+    }
+
+    /// The partition is being removed: reads planned before fail their
+    /// generation check, later ones fail to plan.
+    pub fn close_reads(&mut self) {
+        self.reads_closed = true;
+        self.file_generation += 1;
     }
 
     /// The first record with a timestamp at or after `timestamp_ms`, as
@@ -521,6 +545,7 @@ impl PartitionLog {
         }
         self.unsynced_paths.insert(self.dir.clone());
         self.segments.insert(base, segment);
+        self.file_generation += 1;
         Ok(())
     }
 
@@ -532,6 +557,8 @@ impl PartitionLog {
         if offset >= self.log_end_offset() {
             return Ok(());
         }
+        // Before any file changes: a read racing the cut is discarded.
+        self.file_generation += 1;
         // Segments below the recovery point are trusted at the next start, so
         // the point must come down before the truncation can become durable:
         // the lowered point is synced first in the next sync.
@@ -611,6 +638,9 @@ impl PartitionLog {
             } else {
                 break;
             }
+        }
+        if !doomed.is_empty() {
+            self.file_generation += 1;
         }
         for base in &doomed {
             let seg = self.segments.remove(base).expect("listed");
@@ -736,7 +766,11 @@ fn is_index_path(path: &str) -> bool {
 }
 
 /// The header of the stored batch at `position` (only its 61 bytes are read).
-fn read_header_at(disk: &dyn Disk, path: &str, position: u64) -> Result<BatchHeader, LogError> {
+pub(crate) fn read_header_at(
+    disk: &dyn Disk,
+    path: &str,
+    position: u64,
+) -> Result<BatchHeader, LogError> {
     let head = disk.read_at(path, position, BATCH_HEADER_SIZE_BYTES)?;
     record_batch::parse_header_prefix(&head).map_err(|e| corrupt(path, position, e))
 }

@@ -12,16 +12,23 @@ use crate::core::group::{GroupError, GroupRequest, GroupResponse};
 use crate::core::metadata::{MetadataImage, MetadataRecord, TopicImage};
 use crate::core::producer_state::ProducerIdAllocator;
 use crate::core::topic_config::{TopicConfig, TopicDefaults};
+use crate::core::topic_name;
 use crate::io::clock::now_ms;
 use crate::io::disk::{join, Disk, DiskError};
 use crate::server::config::BrokerConfig;
 use crate::server::group_driver::GroupDriver;
-use crate::server::metadata_journal::MetadataJournal;
+use crate::server::metadata_journal::{self, MetadataJournal};
 use crate::server::offsets_topic::{self, OFFSETS_TOPIC, OFFSETS_TOPIC_PARTITIONS};
 use crate::server::partition_handle::{partition_dir, PartitionHandle};
 use crate::server::BrokerError;
 
-const METADATA_DIR: &str = "__cluster_metadata-0";
+/// The metadata journal's directory. '@' is outside the topic name
+/// alphabet, so no partition directory (`<topic>-<partition>`) can ever be
+/// this directory, whatever a client names its topic.
+const METADATA_DIR: &str = "@cluster_metadata";
+/// Where the journal lived before: a name a topic `__cluster_metadata`
+/// would have had. Renamed to [`METADATA_DIR`] at start.
+const LEGACY_METADATA_DIR: &str = "__cluster_metadata-0";
 
 #[derive(Debug, thiserror::Error)]
 pub enum CommitError {
@@ -47,8 +54,6 @@ pub struct Broker {
     journal: tokio::sync::Mutex<MetadataJournal>,
     image: RwLock<Arc<MetadataImage>>,
     partitions: RwLock<BTreeMap<(String, i32), Arc<PartitionHandle>>>,
-    /// Notified whenever any partition's high watermark moves.
-    pub hw_changed: Arc<Notify>,
     /// Notified when a partition log went offline after a storage failure:
     /// the node then stops (see `server::run`).
     pub storage_failed: Notify,
@@ -68,6 +73,9 @@ impl Broker {
     ) -> Result<Arc<Broker>, BrokerError> {
         let storage = |e: DiskError| BrokerError::Storage(e.to_string());
         disk.create_dir_all(&config.data_dir).map_err(storage)?;
+        migrate_metadata_dir(disk.as_ref(), &config.data_dir)
+            .await
+            .map_err(storage)?;
         let metadata_dir = join(&config.data_dir, METADATA_DIR);
         let (journal, records) =
             MetadataJournal::open(Arc::clone(&disk), &metadata_dir).map_err(storage)?;
@@ -96,7 +104,6 @@ impl Broker {
             journal: tokio::sync::Mutex::new(journal),
             image: RwLock::new(Arc::new(image)),
             partitions: RwLock::new(BTreeMap::new()),
-            hw_changed: Arc::new(Notify::new()),
             storage_failed: Notify::new(),
             config,
         });
@@ -225,7 +232,19 @@ impl Broker {
                     replication_factor: -1,
                     configs: offsets_topic::offsets_topic_configs(),
                 };
-                match self.create_topic(request).await {
+                let default_partitions = self.config.default_partitions;
+                let cluster_id = self.config.cluster_id.clone();
+                let created = self
+                    .commit_checked(|image| {
+                        controller::create_internal_topic(
+                            image,
+                            &request,
+                            default_partitions,
+                            &cluster_id,
+                        )
+                    })
+                    .await;
+                match created {
                     Ok(()) | Err(CommitError::Topic(TopicError::AlreadyExists(_))) => {}
                     Err(e) => return Err(e),
                 }
@@ -354,7 +373,6 @@ impl Broker {
                 p.isr.clone(),
                 config,
                 self.config.bugs,
-                Arc::clone(&self.hw_changed),
                 now_ms(),
             )
             .await;
@@ -371,7 +389,6 @@ impl Broker {
                 }
             }
         }
-        self.hw_changed.notify_waiters();
     }
 
     /// Removes partition directories of topics the image does not have
@@ -385,6 +402,7 @@ impl Broker {
             }
         }
         for name in self.disk.list_dir(&self.config.data_dir)? {
+            // The journal's directory (old or new name) never looks like one.
             if name == METADATA_DIR || !looks_like_partition_dir(&name) {
                 continue;
             }
@@ -398,14 +416,52 @@ impl Broker {
     }
 }
 
-/// `<topic>-<partition>` with a valid topic name and a number.
+/// `<topic>-<partition>` with a number and a name that can be a topic: a
+/// legal name that is not reserved (so never the legacy journal directory
+/// `__cluster_metadata-0`), or an internal topic's name.
 fn looks_like_partition_dir(name: &str) -> bool {
     match name.rsplit_once('-') {
         Some((topic, index)) => {
             !index.is_empty()
                 && index.bytes().all(|b| b.is_ascii_digit())
-                && controller::validate_topic_name(topic).is_ok()
+                && topic_name::invalid_reason(topic).is_none()
+                && (topic_name::is_internal(topic)
+                    || topic_name::reserved_collision(topic).is_none())
         }
         None => false,
     }
+}
+
+/// Moves a journal from [`LEGACY_METADATA_DIR`] to [`METADATA_DIR`], durably
+/// (the data directory is synced after the rename), before it is opened.
+/// Only a directory holding a journal is moved; if both exist the new one is
+/// the journal and the old one is left alone for an operator to look at.
+async fn migrate_metadata_dir(disk: &dyn Disk, data_dir: &str) -> Result<(), DiskError> {
+    let legacy = join(data_dir, LEGACY_METADATA_DIR);
+    let current = join(data_dir, METADATA_DIR);
+    if !disk.exists(&legacy) {
+        return Ok(());
+    }
+    if disk.exists(&current) {
+        tracing::warn!(
+            legacy,
+            current,
+            "both metadata directories exist: using the new one, leaving the old one untouched"
+        );
+        return Ok(());
+    }
+    if !disk.exists(&join(&legacy, metadata_journal::JOURNAL_FILE)) {
+        tracing::warn!(
+            legacy,
+            "no metadata journal in the legacy directory: left untouched"
+        );
+        return Ok(());
+    }
+    tracing::info!(
+        legacy,
+        current,
+        "moving the metadata journal out of the topic namespace"
+    );
+    disk.rename(&legacy, &current)?;
+    disk.sync(data_dir).await
 }

@@ -21,6 +21,9 @@ pub struct BugSwitches {
     pub commit_before_persist: bool,
 }
 
+/// Kafka's default `fetch.max.bytes`: 55 MiB.
+pub const FETCH_MAX_BYTES_DEFAULT: i32 = 55 * 1024 * 1024;
+
 #[derive(Debug, Clone)]
 pub struct BrokerConfig {
     /// `node.id`: this node's id in the cluster.
@@ -49,6 +52,10 @@ pub struct BrokerConfig {
     pub default_segment_bytes: i64,
     /// `socket.request.max.bytes`: the largest request frame accepted.
     pub max_request_size_bytes: usize,
+    /// `fetch.max.bytes` (KIP-541): caps the response limit a consumer's
+    /// Fetch asks for, so one request cannot make the broker build a reply
+    /// of any size.
+    pub fetch_max_bytes: i32,
     /// `cluster.id` reported in Metadata.
     pub cluster_id: String,
     pub bugs: BugSwitches,
@@ -72,6 +79,7 @@ impl BrokerConfig {
             default_retention_bytes: -1,
             default_segment_bytes: 1 << 30,
             max_request_size_bytes: 100 * 1024 * 1024,
+            fetch_max_bytes: FETCH_MAX_BYTES_DEFAULT,
             cluster_id: "odradek-cluster".to_string(),
             bugs: BugSwitches::default(),
         }

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use crate::core::metadata::MetadataRecord;
 use crate::io::disk::{join, Disk, DiskError};
 
-const JOURNAL_FILE: &str = "journal.log";
+pub const JOURNAL_FILE: &str = "journal.log";
 const FRAME_HEADER_BYTES: usize = 8;
 /// No metadata record comes near this; a larger length is corruption.
 const RECORD_SIZE_MAX_BYTES: usize = 1 << 20;

@@ -11,6 +11,7 @@ mod isolation_tests;
 pub mod metadata_journal;
 pub mod offsets_topic;
 pub mod partition_handle;
+pub mod partition_metadata;
 pub mod producer_snapshots;
 
 use std::future::Future;

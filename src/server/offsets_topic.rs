@@ -15,7 +15,7 @@ use crate::core::group::GroupRecord;
 use crate::core::topic_config::{CLEANUP_POLICY, FSYNC_POLICY, SEGMENT_BYTES};
 use crate::log::batch_builder;
 
-pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
+pub const OFFSETS_TOPIC: &str = crate::core::topic_name::GROUP_METADATA_TOPIC;
 /// One partition: this node coordinates every group.
 pub const OFFSETS_TOPIC_PARTITIONS: i32 = 1;
 /// Bytes read per step while loading the topic at start.

@@ -14,15 +14,15 @@ use crate::core::partition::{Acks, PartitionAction, PartitionReplica, ProduceWai
 use crate::core::producer_state::{ProducerBatch, ProducerError, ProducerStateTable, Verdict};
 use crate::core::topic_config::{FsyncPolicy, TopicConfig};
 use crate::io::disk::{join, Disk, DiskError};
+use crate::log::read_plan::ReadOutcome;
 use crate::log::record_batch::BatchHeader;
 use crate::log::{AppendInfo, LogConfig, LogError, PartitionLog, RecoveryReport};
 use crate::server::config::BugSwitches;
+use crate::server::partition_metadata::{self, DirOwner};
 use crate::server::producer_snapshots;
 
 const LEADER_EPOCH_FILE: &str = "leader-epoch-checkpoint";
-/// Identifies the topic a directory belongs to, so a deleted topic's leftover
-/// directory is never mistaken for a new topic of the same name.
-pub const PARTITION_METADATA_FILE: &str = "partition.metadata";
+pub use crate::server::partition_metadata::{hex, PARTITION_METADATA_FILE};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProduceError {
@@ -61,6 +61,9 @@ struct PartitionState {
     bugs: BugSwitches,
 }
 
+/// Times a read is planned again after racing a change of the files.
+pub const READ_ATTEMPTS_MAX: usize = 4;
+
 pub struct PartitionHandle {
     pub topic: String,
     pub topic_id: TopicId,
@@ -70,8 +73,9 @@ pub struct PartitionHandle {
     /// One sync at a time per partition; producers queued behind it find
     /// their records already synced (group commit).
     sync_gate: tokio::sync::Mutex<()>,
-    /// Woken whenever a high watermark moves (long-polling fetches wait on it).
-    hw_changed: Arc<Notify>,
+    /// Woken when this partition's high watermark moves or the partition is
+    /// removed: long-polling fetches wait on the partitions they read only.
+    hw_changed: Notify,
 }
 
 /// Where a partition's files live: `<data dir>/<topic>-<partition>`.
@@ -93,18 +97,33 @@ impl PartitionHandle {
         isr: Vec<i32>,
         config: TopicConfig,
         bugs: BugSwitches,
-        hw_changed: Arc<Notify>,
         now_ms: i64,
     ) -> Result<(PartitionHandle, RecoveryReport), LogError> {
         let dir = partition_dir(data_dir, topic, partition);
-        let id_text = format!("topic_id {}\n", hex(&topic_id));
+        let id_text = partition_metadata::encode(&topic_id);
         let meta_path = join(&dir, PARTITION_METADATA_FILE);
-        if disk.exists(&dir) {
-            let stored = disk.read_at(&meta_path, 0, 128).unwrap_or_default();
-            if stored != id_text.as_bytes() {
+        // Only a readable file naming another topic id removes anything; an
+        // unreadable one refuses the partition (the `?`), a missing one is
+        // adopted.
+        let owner = if disk.exists(&dir) {
+            partition_metadata::read_owner(disk.as_ref(), &dir, &topic_id)?
+        } else {
+            DirOwner::Unnamed
+        };
+        match owner {
+            DirOwner::This => {}
+            DirOwner::Unnamed if disk.exists(&dir) => {
                 tracing::warn!(
                     dir,
-                    "removing a directory left by another topic of the same name"
+                    "adopting a partition directory without {PARTITION_METADATA_FILE}"
+                );
+            }
+            DirOwner::Unnamed => {}
+            DirOwner::Other(other) => {
+                tracing::warn!(
+                    dir,
+                    other = hex(&other),
+                    "removing a directory left by a deleted topic of the same name"
                 );
                 disk.remove_dir_all(&dir)?;
             }
@@ -114,7 +133,7 @@ impl PartitionHandle {
             ..config.log_config(!bugs.no_crc_check)
         };
         let (mut log, report) = PartitionLog::open(Arc::clone(&disk), &dir, log_config, now_ms)?;
-        if !disk.exists(&meta_path) {
+        if owner != DirOwner::This {
             disk.write_file(&meta_path, id_text.as_bytes())?;
             disk.sync(&meta_path).await?;
         }
@@ -166,9 +185,15 @@ impl PartitionHandle {
             disk,
             state: Mutex::new(state),
             sync_gate: tokio::sync::Mutex::new(()),
-            hw_changed,
+            hw_changed: Notify::new(),
         };
         Ok((handle, report))
+    }
+
+    /// Notified when the high watermark moves or the partition is removed.
+    /// Enable the `Notified` before reading, so no move is missed.
+    pub fn hw_changed(&self) -> &Notify {
+        &self.hw_changed
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, PartitionState> {
@@ -371,23 +396,66 @@ impl PartitionHandle {
         }
     }
 
-    /// Reads up to `max_bytes` of committed batches from `offset`.
-    /// `max_bytes == 0` reads nothing (a fetch whose budget is spent) but
-    /// still checks the offset and reports the watermarks.
+    /// Reads up to `max_bytes` of committed batches from `offset`, at least
+    /// one batch whatever its size (for readers that must make progress).
     pub fn read(&self, offset: i64, max_bytes: usize) -> Result<PartitionRead, LogError> {
-        let state = self.lock();
-        let high_watermark = state.replica.high_watermark();
-        let records = if max_bytes == 0 {
-            state.log.check_offset(offset)?;
-            Vec::new()
-        } else {
-            state.log.read(offset, max_bytes, high_watermark)?
-        };
-        Ok(PartitionRead {
-            records,
-            high_watermark,
-            log_start_offset: state.log.log_start_offset(),
-        })
+        self.read_limited(offset, max_bytes, true)
+    }
+
+    /// Reads committed batches from `offset`: at most `max_bytes`, except
+    /// that with `min_one_batch` the first batch comes whatever its size
+    /// (KIP-74). With `max_bytes == 0` and no `min_one_batch` it reads
+    /// nothing but still checks the offset and reports the watermarks.
+    ///
+    /// The files are read without the partition lock held: only the plan
+    /// (segments, positions, high watermark) is taken under it. A read that
+    /// raced retention, compaction or truncation is planned again; after
+    /// [`READ_ATTEMPTS_MAX`] such races it returns no records.
+    pub fn read_limited(
+        &self,
+        offset: i64,
+        max_bytes: usize,
+        min_one_batch: bool,
+    ) -> Result<PartitionRead, LogError> {
+        let mut from = offset;
+        let mut races = 0;
+        loop {
+            let (plan, high_watermark, log_start_offset) = {
+                let state = self.lock();
+                let high_watermark = state.replica.high_watermark();
+                let plan = state
+                    .log
+                    .plan_read(from, max_bytes, min_one_batch, high_watermark)?;
+                (plan, high_watermark, state.log.log_start_offset())
+            };
+            let outcome = plan.execute(self.disk.as_ref());
+            if self.lock().log.file_generation() != plan.file_generation {
+                // The files changed under the read: its bytes (or its error)
+                // may belong to another version of the file.
+                races += 1;
+                if races < READ_ATTEMPTS_MAX {
+                    continue;
+                }
+                tracing::debug!(topic = %self.topic, partition = self.partition, "read kept racing file changes");
+                return Ok(PartitionRead {
+                    records: Vec::new(),
+                    high_watermark,
+                    log_start_offset,
+                });
+            }
+            match outcome? {
+                ReadOutcome::Bytes(records) => {
+                    return Ok(PartitionRead {
+                        records,
+                        high_watermark,
+                        log_start_offset,
+                    })
+                }
+                // Compacted segments with nothing past `from`: each step
+                // moves forward, so this ends.
+                ReadOutcome::ContinueFrom(next) => from = next,
+            }
+        }
     }
 
     /// (log start offset, high watermark, log end offset).
@@ -531,6 +599,9 @@ impl PartitionHandle {
         let state = &mut *guard;
         let actions = state.replica.resign();
         self.apply(state, actions);
+        state.log.close_reads();
+        // Waiting fetches look again and find the partition gone.
+        self.hw_changed.notify_waiters();
     }
 
     /// Whether a write or sync failed: the log takes no writes until restart.
@@ -548,8 +619,4 @@ async fn sync_ignoring_removed(disk: &dyn Disk, path: &str) -> Result<(), DiskEr
         Err(DiskError::NotFound { .. }) => Ok(()),
         other => other,
     }
-}
-
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

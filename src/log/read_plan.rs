@@ -1,0 +1,242 @@
+//! A read of a partition log in two steps, so that the disk is never read
+//! under the partition lock: [`crate::log::PartitionLog::plan_read`] copies
+//! what the read needs from memory (which segments, where to start, the upper
+//! bound) while the caller holds the lock; [`ReadPlan::execute`] reads the
+//! bytes after the lock is released.
+//!
+//! Meanwhile retention may delete a planned file, compaction may replace it
+//! and truncation may cut it (and appends refill it with other batches). The
+//! plan carries the log's file generation, which each of those bumps: the
+//! caller compares it with the log's after the read and discards a read that
+//! raced one of them (it plans again). A raced read may fail or return bytes
+//! of the new file; it never panics, and its bytes are never served.
+
+use crate::io::disk::Disk;
+use crate::log::partition_log::read_header_at;
+use crate::log::record_batch;
+use crate::log::LogError;
+
+/// Segments one plan covers. A read ends in the first segment holding a
+/// batch at or after its offset, nearly always the first one; only a
+/// compacted log can have segments with nothing left past the offset.
+pub const PLAN_SEGMENTS_MAX: usize = 8;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct PlannedSegment {
+    pub log_path: String,
+    /// The segment's size when planned: bytes past it are not read.
+    pub size_bytes: u64,
+    /// Where to start walking headers (the offset index's hint).
+    pub scan_position: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadPlan {
+    pub(crate) offset: i64,
+    pub(crate) max_bytes: usize,
+    pub(crate) min_one_batch: bool,
+    /// No batch ending past this offset is returned (the high watermark).
+    pub(crate) upper_offset: i64,
+    pub(crate) segments: Vec<PlannedSegment>,
+    /// Where to plan again when nothing was found in `segments` and more
+    /// segments lie below `upper_offset`.
+    pub(crate) continue_from: Option<i64>,
+    /// The log's file generation when planned.
+    pub file_generation: u64,
+}
+
+/// What executing a plan found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReadOutcome {
+    /// Whole batches (possibly none).
+    Bytes(Vec<u8>),
+    /// Nothing in the planned segments: plan again from this offset.
+    ContinueFrom(i64),
+}
+
+impl ReadPlan {
+    /// A plan that reads nothing.
+    pub(crate) fn empty(offset: i64, file_generation: u64) -> ReadPlan {
+        ReadPlan {
+            offset,
+            max_bytes: 0,
+            min_one_batch: false,
+            upper_offset: offset,
+            segments: Vec::new(),
+            continue_from: None,
+            file_generation,
+        }
+    }
+
+    /// Reads the planned bytes. Holds no lock; see the module comment for
+    /// what a concurrent change of the files does to the result.
+    pub fn execute(&self, disk: &dyn Disk) -> Result<ReadOutcome, LogError> {
+        for segment in &self.segments {
+            if let Some(bytes) = self.read_from_segment(disk, segment)? {
+                return Ok(ReadOutcome::Bytes(bytes));
+            }
+        }
+        Ok(match self.continue_from {
+            Some(offset) => ReadOutcome::ContinueFrom(offset),
+            None => ReadOutcome::Bytes(Vec::new()),
+        })
+    }
+
+    /// `None` when the segment holds nothing at or after the offset.
+    fn read_from_segment(
+        &self,
+        disk: &dyn Disk,
+        segment: &PlannedSegment,
+    ) -> Result<Option<Vec<u8>>, LogError> {
+        let path = segment.log_path.as_str();
+        // Walk headers from the index hint to the batch holding the offset.
+        let mut position = segment.scan_position;
+        let (start, first) = loop {
+            if position >= segment.size_bytes {
+                return Ok(None);
+            }
+            let header = read_header_at(disk, path, position)?;
+            if header.next_offset() > self.offset {
+                break (position, header);
+            }
+            position += header.size_bytes as u64;
+        };
+        if first.next_offset() > self.upper_offset {
+            return Ok(Some(Vec::new()));
+        }
+        let limit = if self.min_one_batch {
+            self.max_bytes.max(first.size_bytes)
+        } else {
+            self.max_bytes
+        };
+        if limit < first.size_bytes {
+            // Kafka (fetch v3+) answers an incomplete first batch with no
+            // records: a later partition must not exceed the response limit.
+            return Ok(Some(Vec::new()));
+        }
+        let want = (limit as u64).min(segment.size_bytes.saturating_sub(start));
+        let mut bytes = disk.read_at(path, start, want as usize)?;
+        // Keep whole batches below the upper bound.
+        let mut keep = 0usize;
+        for (at, header) in record_batch::headers(&bytes) {
+            if header.next_offset() > self.upper_offset {
+                break;
+            }
+            keep = at + header.size_bytes;
+        }
+        bytes.truncate(keep);
+        Ok(Some(bytes))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::io::sim_disk::{SimDisk, SimDiskFaults};
+    use crate::log::record_batch::test_support::batch;
+    use crate::log::{LogConfig, PartitionLog};
+
+    const NOW_MS: i64 = 1_700_000_000_000;
+
+    struct Fixture {
+        log: PartitionLog,
+        disk: Arc<dyn Disk>,
+        batch_bytes: usize,
+    }
+
+    /// A log of `batches` one-record batches of 100-byte values, one
+    /// segment each.
+    fn fixture(batches: usize) -> Fixture {
+        let disk: Arc<dyn Disk> = Arc::new(SimDisk::new(1, SimDiskFaults::default()));
+        let config = LogConfig {
+            segment_bytes: 100,
+            ..LogConfig::default()
+        };
+        let (log, _) = PartitionLog::open(Arc::clone(&disk), "d/t-0", config, NOW_MS).unwrap();
+        let mut fixture = Fixture {
+            log,
+            disk,
+            batch_bytes: 0,
+        };
+        for i in 0..batches {
+            fixture.batch_bytes = fixture.append(b'a' + i as u8);
+        }
+        fixture
+    }
+
+    impl Fixture {
+        fn append(&mut self, fill: u8) -> usize {
+            let mut records = batch(&[&[fill; 100]], NOW_MS);
+            let size = records.len();
+            let headers: Vec<_> = record_batch::headers(&records).map(|(_, h)| h).collect();
+            self.log.append(&mut records, &headers, 0, NOW_MS).unwrap();
+            size
+        }
+
+        fn read(&self, offset: i64, max_bytes: usize, min_one: bool) -> Vec<u8> {
+            let end = self.log.log_end_offset();
+            let plan = self.log.plan_read(offset, max_bytes, min_one, end).unwrap();
+            match plan.execute(self.disk.as_ref()).unwrap() {
+                ReadOutcome::Bytes(bytes) => bytes,
+                ReadOutcome::ContinueFrom(o) => panic!("continue from {o}"),
+            }
+        }
+    }
+
+    #[test]
+    fn the_first_batch_passes_the_limits_only_when_asked() {
+        let f = fixture(3);
+        let size = f.batch_bytes;
+        assert_eq!(f.read(0, 0, true).len(), size, "one batch past a 0 limit");
+        assert!(f.read(0, 0, false).is_empty());
+        assert!(
+            f.read(1, size - 1, false).is_empty(),
+            "an incomplete first batch is no batch"
+        );
+        assert_eq!(f.read(1, size, false).len(), size);
+        assert_eq!(f.read(2, 10 * size, false).len(), size);
+    }
+
+    #[test]
+    fn a_read_racing_retention_fails_or_is_discarded() {
+        let mut f = fixture(4);
+        let plan = f.log.plan_read(0, 1 << 20, true, 4).unwrap();
+        f.log.set_config(LogConfig {
+            retention_bytes: 1,
+            ..*f.log.config()
+        });
+        assert!(f.log.apply_retention(NOW_MS).unwrap() > 0);
+        assert_ne!(f.log.file_generation(), plan.file_generation);
+        assert!(
+            plan.execute(f.disk.as_ref()).is_err(),
+            "the planned segment is gone"
+        );
+    }
+
+    #[test]
+    fn a_read_racing_truncation_and_new_appends_is_discarded() {
+        let mut f = fixture(4);
+        let plan = f.log.plan_read(3, 1 << 20, true, 4).unwrap();
+        f.log.truncate_to(2).unwrap();
+        f.append(b'z');
+        f.append(b'z');
+        // Whatever the stale plan reads now, its generation tells the caller
+        // to throw it away.
+        let _ = plan.execute(f.disk.as_ref());
+        assert_ne!(f.log.file_generation(), plan.file_generation);
+    }
+
+    #[test]
+    fn closed_reads_fail() {
+        let mut f = fixture(1);
+        let plan = f.log.plan_read(0, 1 << 20, true, 1).unwrap();
+        f.log.close_reads();
+        assert_ne!(f.log.file_generation(), plan.file_generation);
+        assert!(matches!(
+            f.log.plan_read(0, 1 << 20, true, 1),
+            Err(LogError::Offline { .. })
+        ));
+    }
+}
