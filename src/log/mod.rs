@@ -6,6 +6,7 @@
 //! - `partition_log`: append, read, truncate, retention, sync bookkeeping.
 
 pub mod batch_builder;
+pub mod cleaner_decision;
 pub mod compaction;
 pub mod compaction_batch;
 pub mod compaction_files;

@@ -51,6 +51,9 @@ pub struct BrokerConfig {
     pub max_request_size_bytes: usize,
     /// `cluster.id` reported in Metadata.
     pub cluster_id: String,
+    /// The data directory as the host names it (`log.dirs`, reported by
+    /// DescribeLogDirs); `data_dir` is relative to the disk's root.
+    pub log_dir_display: String,
     pub bugs: BugSwitches,
 }
 
@@ -73,6 +76,7 @@ impl BrokerConfig {
             default_segment_bytes: 1 << 30,
             max_request_size_bytes: 100 * 1024 * 1024,
             cluster_id: "odradek-cluster".to_string(),
+            log_dir_display: "data".to_string(),
             bugs: BugSwitches::default(),
         }
     }
