@@ -65,7 +65,7 @@ pub fn handle(broker: &Broker, request: DescribeConfigsRequest) -> DescribeConfi
                 )),
             };
             match rows {
-                Ok(rows) => result.with_configs(
+                Ok(rows) => result.with_error_message(None).with_configs(
                     rows.into_iter()
                         .filter(|r| wanted(&r.name))
                         .map(|r| entry(r, &request))

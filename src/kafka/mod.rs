@@ -4,6 +4,8 @@
 //!
 //! One file per API; `dispatch` routes a decoded request to its handler.
 
+#[cfg(test)]
+mod admin_snapshot_tests;
 pub mod alter_configs;
 pub mod alter_topic_config;
 pub mod api_versions;
