@@ -179,6 +179,10 @@ fn build_config(cli: Cli) -> Result<(BrokerConfig, std::path::PathBuf), String> 
     }
     // The disk is rooted at the data dir; the broker's paths are relative to it.
     config.data_dir = String::new();
+    config.log_dir_display = std::path::absolute(&data_dir)
+        .unwrap_or_else(|_| data_dir.clone())
+        .display()
+        .to_string();
     Ok((config, data_dir))
 }
 

@@ -35,8 +35,6 @@ const POLL_MAX_WAIT_MS: i32 = 50;
 const SESSION_TIMEOUT_MS: i32 = 6_000;
 const REBALANCE_TIMEOUT_MS: i32 = 8_000;
 const HEARTBEAT_INTERVAL: Duration = Duration::from_millis(1_000);
-/// A probe commit goes this far past the highest high watermark seen.
-const PROBE_DISTANCE: Offset = 1_000_000;
 /// The drainer's member slot.
 const DRAINER: ClientId = 299;
 
@@ -62,8 +60,6 @@ pub struct GroupWorkloadConfig {
     /// Pause before a slot's next member joins (ms).
     pub rejoin_pause_ms: (u64, u64),
     pub commit_interval_ms: u64,
-    /// The chance a commit round also sends a probe past the high watermark.
-    pub probe_probability: f64,
     /// How long the drain may take once started.
     pub drain_deadline: Duration,
 }
@@ -416,7 +412,6 @@ async fn consume(
     session: &mut Session,
     membership: &Membership,
     life_ends: Instant,
-    rng: &mut ChaCha8Rng,
 ) -> Ended {
     let Some(mut positions) =
         fetch_positions(client, shared, session, &membership.partitions).await
@@ -425,7 +420,6 @@ async fn consume(
             forget_member_id: false,
         };
     };
-    let mut high_watermarks: BTreeMap<Partition, Offset> = BTreeMap::new();
     let mut committed: BTreeMap<Partition, Offset> = positions.clone();
     let mut next_heartbeat = Instant::now() + HEARTBEAT_INTERVAL;
     let commit_interval = Duration::from_millis(shared.config.commit_interval_ms);
@@ -446,9 +440,8 @@ async fn consume(
             )
             .await
             {
-                Ok((next, high_watermark)) => {
+                Ok((next, _high_watermark)) => {
                     positions.insert(partition, next);
-                    high_watermarks.insert(partition, high_watermark);
                 }
                 Err(error) if code(&error) == Some(OFFSET_OUT_OF_RANGE) => {
                     shared.recorder.record(EventKind::Group(GroupEvent::Reset {
@@ -475,13 +468,6 @@ async fn consume(
             match commit(client, shared, session, membership, &due, false).await {
                 Ok(()) => committed.extend(due),
                 Err(error) => group_error = code(&error),
-            }
-            if rng.gen_bool(shared.config.probe_probability) {
-                if let Some(&partition) = membership.partitions.first() {
-                    let seen = high_watermarks.get(&partition).copied().unwrap_or(0);
-                    let probe = [(partition, seen + PROBE_DISTANCE)];
-                    let _ = commit(client, shared, session, membership, &probe, true).await;
-                }
             }
         }
         if group_error.is_none() && Instant::now() >= next_heartbeat {
@@ -553,7 +539,7 @@ async fn member_slot(client: ClientId, shared: Arc<Shared>) {
                 break;
             };
             let ends = *life_ends.get_or_insert_with(|| Instant::now() + life);
-            let ended = consume(client, &shared, &mut session, &membership, ends, &mut rng).await;
+            let ended = consume(client, &shared, &mut session, &membership, ends).await;
             match ended {
                 Ended::Rejoin { forget_member_id } => {
                     if forget_member_id {

@@ -170,7 +170,6 @@ fn draw_group(seed: u64, workload: &WorkloadConfig) -> GroupWorkloadConfig {
         crash_probability: rng.gen_range(0.1..0.5),
         rejoin_pause_ms: (0, rng.gen_range(200..=2_000)),
         commit_interval_ms: rng.gen_range(100..=1_000),
-        probe_probability: rng.gen_range(0.0..0.2),
         drain_deadline: GROUP_DRAIN_DEADLINE,
     }
 }

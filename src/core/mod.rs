@@ -5,11 +5,17 @@
 //! - `metadata`: the cluster metadata records and the image they build.
 //! - `controller`: turns admin requests into metadata records.
 //! - `topic_name`: legal, internal and colliding topic names.
+//! - `config_catalog`: types, broker synonyms and documentation of topic
+//!   configs (DescribeConfigs).
+//! - `config_change`: AlterConfigs / IncrementalAlterConfigs over a topic's
+//!   explicit configs.
 //! - `partition`: a partition replica: leader epoch, ISR, high watermark,
 //!   produce requests waiting for their acknowledgement.
 //! - `group`: the consumer group coordinator (classic protocol) and the
 //!   committed offsets it persists.
 
+pub mod config_catalog;
+pub mod config_change;
 pub mod controller;
 pub mod group;
 pub mod metadata;

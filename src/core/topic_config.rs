@@ -36,6 +36,100 @@ impl FsyncPolicy {
     }
 }
 
+/// `compression.type`: the codec the broker stores batches in. `producer`
+/// keeps each batch as the producer compressed it; any other value makes the
+/// broker recompress batches whose codec differs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CompressionType {
+    Producer,
+    Uncompressed,
+    Gzip,
+    Snappy,
+    Lz4,
+    Zstd,
+}
+
+impl CompressionType {
+    pub fn parse(s: &str) -> Option<CompressionType> {
+        match s {
+            "producer" => Some(CompressionType::Producer),
+            "uncompressed" => Some(CompressionType::Uncompressed),
+            "gzip" => Some(CompressionType::Gzip),
+            "snappy" => Some(CompressionType::Snappy),
+            "lz4" => Some(CompressionType::Lz4),
+            "zstd" => Some(CompressionType::Zstd),
+            _ => None,
+        }
+    }
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            CompressionType::Producer => "producer",
+            CompressionType::Uncompressed => "uncompressed",
+            CompressionType::Gzip => "gzip",
+            CompressionType::Snappy => "snappy",
+            CompressionType::Lz4 => "lz4",
+            CompressionType::Zstd => "zstd",
+        }
+    }
+    /// The record batch attribute codec (bits 0–2) batches must be stored
+    /// with; `None` for `producer` (any codec, kept as sent).
+    pub fn batch_codec(&self) -> Option<i16> {
+        match self {
+            CompressionType::Producer => None,
+            CompressionType::Uncompressed => Some(0),
+            CompressionType::Gzip => Some(1),
+            CompressionType::Snappy => Some(2),
+            CompressionType::Lz4 => Some(3),
+            CompressionType::Zstd => Some(4),
+        }
+    }
+}
+
+/// `message.timestamp.type`: whose clock a stored batch's timestamp is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimestampType {
+    /// The producer's timestamps are kept.
+    CreateTime,
+    /// The broker stamps each batch with its clock when appending.
+    LogAppendTime,
+}
+
+impl TimestampType {
+    pub fn parse(s: &str) -> Option<TimestampType> {
+        match s {
+            "CreateTime" => Some(TimestampType::CreateTime),
+            "LogAppendTime" => Some(TimestampType::LogAppendTime),
+            _ => None,
+        }
+    }
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            TimestampType::CreateTime => "CreateTime",
+            TimestampType::LogAppendTime => "LogAppendTime",
+        }
+    }
+}
+
+/// `min.cleanable.dirty.ratio`, in [0, 1]: a finite number, so the topic
+/// config stays `Eq`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DirtyRatio(f64);
+
+impl Eq for DirtyRatio {}
+
+impl DirtyRatio {
+    /// Kafka's default, 0.5.
+    pub const DEFAULT: DirtyRatio = DirtyRatio(0.5);
+
+    pub fn parse(s: &str) -> Option<DirtyRatio> {
+        let v: f64 = s.trim().parse().ok()?;
+        (v.is_finite() && (0.0..=1.0).contains(&v)).then_some(DirtyRatio(v))
+    }
+    pub fn get(&self) -> f64 {
+        self.0
+    }
+}
+
 pub const FSYNC_POLICY: &str = "fsync.policy";
 pub const FSYNC_INTERVAL_MS: &str = "fsync.interval.ms";
 pub const RETENTION_MS: &str = "retention.ms";
@@ -50,6 +144,9 @@ pub const MIN_INSYNC_REPLICAS: &str = "min.insync.replicas";
 pub const UNCLEAN_LEADER_ELECTION: &str = "unclean.leader.election.enable";
 pub const MESSAGE_TIMESTAMP_TYPE: &str = "message.timestamp.type";
 pub const COMPRESSION_TYPE: &str = "compression.type";
+pub const MIN_COMPACTION_LAG_MS: &str = "min.compaction.lag.ms";
+pub const MAX_COMPACTION_LAG_MS: &str = "max.compaction.lag.ms";
+pub const MIN_CLEANABLE_DIRTY_RATIO: &str = "min.cleanable.dirty.ratio";
 
 /// Smallest `segment.bytes` accepted: one batch header plus a little.
 const SEGMENT_BYTES_MIN: i64 = 1024;
@@ -66,6 +163,10 @@ pub struct TopicDefaults {
     pub index_interval_bytes: i64,
     pub max_message_bytes: i64,
     pub min_insync_replicas: i64,
+    /// `compression.type` (broker: `compression.type`).
+    pub compression_type: CompressionType,
+    /// `message.timestamp.type` (broker: `log.message.timestamp.type`).
+    pub message_timestamp_type: TimestampType,
 }
 
 impl Default for TopicDefaults {
@@ -80,6 +181,8 @@ impl Default for TopicDefaults {
             index_interval_bytes: 4096,
             max_message_bytes: 1_048_588,
             min_insync_replicas: 1,
+            compression_type: CompressionType::Producer,
+            message_timestamp_type: TimestampType::CreateTime,
         }
     }
 }
@@ -102,11 +205,20 @@ pub struct TopicConfig {
     pub index_interval_bytes: i64,
     pub max_message_bytes: i64,
     pub min_insync_replicas: i64,
-    /// `compression.type`: the codec id batches are stored with, or `None`
-    /// (`producer`) to keep each batch's own codec.
-    pub compression_codec: Option<i16>,
-    /// `message.timestamp.type=LogAppendTime`: the broker stamps batches.
-    pub log_append_time: bool,
+    /// `compression.type`: the codec batches are stored in.
+    pub compression_type: CompressionType,
+    /// `message.timestamp.type`: CreateTime keeps the producer's
+    /// timestamps, LogAppendTime stamps batches with the broker's clock.
+    pub message_timestamp_type: TimestampType,
+    /// `min.compaction.lag.ms`: the cleaner leaves records younger than
+    /// this (by their segment's largest timestamp) uncompacted.
+    pub min_compaction_lag_ms: i64,
+    /// `max.compaction.lag.ms`: a dirty segment whose first batch is older
+    /// than this is cleaned whatever the dirty ratio.
+    pub max_compaction_lag_ms: i64,
+    /// `min.cleanable.dirty.ratio`: clean only when dirty bytes / (clean +
+    /// dirty bytes) exceeds this.
+    pub min_cleanable_dirty_ratio: DirtyRatio,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -157,15 +269,18 @@ fn parse_cleanup_policy(value: &str) -> Option<(bool, bool)> {
 }
 
 /// Every config name a topic accepts, in DescribeConfigs order.
-pub const KNOWN_CONFIGS: [&str; 14] = [
+pub const KNOWN_CONFIGS: [&str; 17] = [
     CLEANUP_POLICY,
     COMPRESSION_TYPE,
     DELETE_RETENTION_MS,
     FSYNC_INTERVAL_MS,
     FSYNC_POLICY,
     INDEX_INTERVAL_BYTES,
+    MAX_COMPACTION_LAG_MS,
     MAX_MESSAGE_BYTES,
     MESSAGE_TIMESTAMP_TYPE,
+    MIN_CLEANABLE_DIRTY_RATIO,
+    MIN_COMPACTION_LAG_MS,
     MIN_INSYNC_REPLICAS,
     RETENTION_BYTES,
     RETENTION_MS,
@@ -206,22 +321,42 @@ impl TopicConfig {
                 "true" | "false" => Ok(()),
                 _ => bad("expected true or false"),
             },
-            MESSAGE_TIMESTAMP_TYPE => match value {
-                "CreateTime" | "LogAppendTime" => Ok(()),
-                _ => bad("expected CreateTime or LogAppendTime"),
-            },
-            COMPRESSION_TYPE => match crate::log::client_batch::codec_for_compression_type(value) {
+            MESSAGE_TIMESTAMP_TYPE => match TimestampType::parse(value) {
                 Some(_) => Ok(()),
-                None => bad("expected producer, uncompressed, gzip, snappy, lz4 or zstd"),
+                None => bad("expected CreateTime or LogAppendTime"),
+            },
+            COMPRESSION_TYPE => match CompressionType::parse(value) {
+                Some(_) => Ok(()),
+                None => bad("expected uncompressed, zstd, lz4, snappy, gzip or producer"),
+            },
+            MIN_COMPACTION_LAG_MS => parse_long(key, value, 0).map(|_| ()),
+            MAX_COMPACTION_LAG_MS => parse_long(key, value, 1).map(|_| ()),
+            MIN_CLEANABLE_DIRTY_RATIO => match DirtyRatio::parse(value) {
+                Some(_) => Ok(()),
+                None => bad("expected a number between 0 and 1"),
             },
             _ => bad("unknown topic config"),
         }
     }
 
+    /// Checks a topic's explicit configs, each alone and together (Kafka's
+    /// `LogConfig.validateValues`: the minimum compaction lag may not exceed
+    /// the maximum).
     pub fn validate(configs: &BTreeMap<String, String>) -> Result<(), ConfigError> {
         configs
             .iter()
-            .try_for_each(|(k, v)| Self::validate_entry(k, v))
+            .try_for_each(|(k, v)| Self::validate_entry(k, v))?;
+        let lag = |key| configs.get(key).and_then(|v| v.trim().parse::<i64>().ok());
+        let min_lag = lag(MIN_COMPACTION_LAG_MS).unwrap_or(0);
+        let max_lag = lag(MAX_COMPACTION_LAG_MS).unwrap_or(i64::MAX);
+        if min_lag > max_lag {
+            return Err(ConfigError {
+                key: MIN_COMPACTION_LAG_MS.into(),
+                value: min_lag.to_string(),
+                reason: "greater than max.compaction.lag.ms",
+            });
+        }
+        Ok(())
     }
 
     /// The effective config: explicit values over broker defaults. Inputs
@@ -257,13 +392,20 @@ impl TopicConfig {
             index_interval_bytes: long(INDEX_INTERVAL_BYTES, defaults.index_interval_bytes),
             max_message_bytes: long(MAX_MESSAGE_BYTES, defaults.max_message_bytes),
             min_insync_replicas: long(MIN_INSYNC_REPLICAS, defaults.min_insync_replicas),
-            compression_codec: configs
+            compression_type: configs
                 .get(COMPRESSION_TYPE)
-                .and_then(|v| crate::log::client_batch::codec_for_compression_type(v))
-                .unwrap_or(None),
-            log_append_time: configs
+                .and_then(|v| CompressionType::parse(v))
+                .unwrap_or(defaults.compression_type),
+            message_timestamp_type: configs
                 .get(MESSAGE_TIMESTAMP_TYPE)
-                .is_some_and(|v| v == "LogAppendTime"),
+                .and_then(|v| TimestampType::parse(v))
+                .unwrap_or(defaults.message_timestamp_type),
+            min_compaction_lag_ms: long(MIN_COMPACTION_LAG_MS, 0),
+            max_compaction_lag_ms: long(MAX_COMPACTION_LAG_MS, i64::MAX),
+            min_cleanable_dirty_ratio: configs
+                .get(MIN_CLEANABLE_DIRTY_RATIO)
+                .and_then(|v| DirtyRatio::parse(v))
+                .unwrap_or(DirtyRatio::DEFAULT),
         }
     }
 
@@ -301,12 +443,17 @@ impl TopicConfig {
                 let value = match *name {
                     CLEANUP_POLICY => "delete".to_string(),
                     DELETE_RETENTION_MS => effective.delete_retention_ms.to_string(),
-                    COMPRESSION_TYPE => "producer".to_string(),
+                    COMPRESSION_TYPE => effective.compression_type.as_str().to_string(),
+                    MAX_COMPACTION_LAG_MS => effective.max_compaction_lag_ms.to_string(),
+                    MIN_COMPACTION_LAG_MS => effective.min_compaction_lag_ms.to_string(),
+                    MIN_CLEANABLE_DIRTY_RATIO => {
+                        effective.min_cleanable_dirty_ratio.get().to_string()
+                    }
                     FSYNC_INTERVAL_MS => effective.fsync_interval_ms.to_string(),
                     FSYNC_POLICY => effective.fsync_policy.as_str().to_string(),
                     INDEX_INTERVAL_BYTES => effective.index_interval_bytes.to_string(),
                     MAX_MESSAGE_BYTES => effective.max_message_bytes.to_string(),
-                    MESSAGE_TIMESTAMP_TYPE => "CreateTime".to_string(),
+                    MESSAGE_TIMESTAMP_TYPE => effective.message_timestamp_type.as_str().to_string(),
                     MIN_INSYNC_REPLICAS => effective.min_insync_replicas.to_string(),
                     RETENTION_BYTES => effective.retention_bytes.to_string(),
                     RETENTION_MS => effective.retention_ms.to_string(),
@@ -350,5 +497,49 @@ mod tests {
             (retention.value.as_str(), retention.is_default),
             ("1000", false)
         );
+    }
+
+    #[test]
+    fn kafka_values_of_compression_timestamps_and_the_cleaner_are_typed() {
+        let mut configs = BTreeMap::new();
+        configs.insert(COMPRESSION_TYPE.to_string(), "zstd".to_string());
+        configs.insert(
+            MESSAGE_TIMESTAMP_TYPE.to_string(),
+            "LogAppendTime".to_string(),
+        );
+        configs.insert(MIN_COMPACTION_LAG_MS.to_string(), "100".to_string());
+        configs.insert(MAX_COMPACTION_LAG_MS.to_string(), "1000".to_string());
+        configs.insert(MIN_CLEANABLE_DIRTY_RATIO.to_string(), "0.25".to_string());
+        assert_eq!(TopicConfig::validate(&configs), Ok(()));
+        let c = TopicConfig::resolve(&configs, &TopicDefaults::default());
+        assert_eq!(c.compression_type, CompressionType::Zstd);
+        assert_eq!(c.compression_type.batch_codec(), Some(4));
+        assert_eq!(c.message_timestamp_type, TimestampType::LogAppendTime);
+        assert_eq!(c.min_compaction_lag_ms, 100);
+        assert_eq!(c.max_compaction_lag_ms, 1000);
+        assert_eq!(c.min_cleanable_dirty_ratio.get(), 0.25);
+
+        let defaults = TopicConfig::resolve(&BTreeMap::new(), &TopicDefaults::default());
+        assert_eq!(defaults.compression_type, CompressionType::Producer);
+        assert_eq!(defaults.compression_type.batch_codec(), None);
+        assert_eq!(defaults.message_timestamp_type, TimestampType::CreateTime);
+        assert_eq!(defaults.min_compaction_lag_ms, 0);
+        assert_eq!(defaults.max_compaction_lag_ms, i64::MAX);
+        assert_eq!(defaults.min_cleanable_dirty_ratio, DirtyRatio::DEFAULT);
+
+        for codec in ["producer", "uncompressed", "gzip", "snappy", "lz4", "zstd"] {
+            assert_eq!(TopicConfig::validate_entry(COMPRESSION_TYPE, codec), Ok(()));
+        }
+        assert!(TopicConfig::validate_entry(COMPRESSION_TYPE, "brotli").is_err());
+        assert!(TopicConfig::validate_entry(MESSAGE_TIMESTAMP_TYPE, "createtime").is_err());
+        assert!(TopicConfig::validate_entry(MIN_CLEANABLE_DIRTY_RATIO, "1.5").is_err());
+        assert!(TopicConfig::validate_entry(MIN_CLEANABLE_DIRTY_RATIO, "NaN").is_err());
+        assert!(TopicConfig::validate_entry(MIN_COMPACTION_LAG_MS, "-1").is_err());
+        assert!(TopicConfig::validate_entry(MAX_COMPACTION_LAG_MS, "0").is_err());
+        // The minimum lag may not exceed the maximum.
+        let mut lags = BTreeMap::new();
+        lags.insert(MIN_COMPACTION_LAG_MS.to_string(), "10".to_string());
+        lags.insert(MAX_COMPACTION_LAG_MS.to_string(), "5".to_string());
+        assert!(TopicConfig::validate(&lags).is_err());
     }
 }

@@ -9,15 +9,23 @@ use std::net::SocketAddr;
 use bytes::{Buf, Bytes, BytesMut};
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::{
+    AlterConfigsRequest, DeleteRecordsRequest, DescribeClusterRequest, DescribeLogDirsRequest,
+    IncrementalAlterConfigsRequest,
+};
+use kafka_protocol::messages::{
     ApiKey, CreatePartitionsRequest, CreateTopicsRequest, DeleteGroupsRequest, DeleteTopicsRequest,
     DescribeConfigsRequest, DescribeGroupsRequest, FetchRequest, FindCoordinatorRequest,
     HeartbeatRequest, InitProducerIdRequest, JoinGroupRequest, LeaveGroupRequest,
     ListGroupsRequest, ListOffsetsRequest, MetadataRequest, OffsetCommitRequest,
-    OffsetFetchRequest, ProduceRequest, RequestHeader, ResponseHeader, SyncGroupRequest,
+    OffsetFetchRequest, ProduceRequest, ProduceResponse, RequestHeader, ResponseHeader,
+    SyncGroupRequest,
 };
 use kafka_protocol::protocol::{Decodable, Encodable};
 
 use crate::kafka::supported_apis::{is_supported, supported_range};
+use crate::kafka::{
+    alter_configs, delete_records, describe_cluster, describe_log_dirs, incremental_alter_configs,
+};
 use crate::kafka::{
     api_versions, create_partitions, create_topics, delete_groups, delete_topics, describe_configs,
     describe_groups, fetch, find_coordinator, heartbeat, init_producer_id, join_group, leave_group,
@@ -40,6 +48,11 @@ pub enum DispatchError {
         version: i16,
         detail: String,
     },
+    /// Kafka closes the connection when an acks=0 produce fails: the client
+    /// gets no response, so a closed connection is how it learns (it then
+    /// refreshes metadata and retries).
+    #[error("acks=0 produce failed, closing so the client notices: {failed}")]
+    UnacknowledgedProduceFailed { failed: String },
     #[error("cannot encode the {api:?} v{version} response: {detail}")]
     Encode {
         api: ApiKey,
@@ -116,7 +129,10 @@ pub async fn handle_frame_from(
             let acks_none = request.acks == 0;
             let response = produce::handle(broker, request, version).await;
             if acks_none {
-                return Ok(Reply::Nothing);
+                return match produce_failures(&response) {
+                    None => Ok(Reply::Nothing),
+                    Some(failed) => Err(DispatchError::UnacknowledgedProduceFailed { failed }),
+                };
             }
             encode(api, version, correlation_id, &response)?
         }
@@ -237,6 +253,31 @@ pub async fn handle_frame_from(
             let response = delete_groups::handle(broker, request, version).await;
             encode(api, version, correlation_id, &response)?
         }
+        ApiKey::AlterConfigs => {
+            let request = decode!(AlterConfigsRequest);
+            let response = alter_configs::handle(broker, request).await;
+            encode(api, version, correlation_id, &response)?
+        }
+        ApiKey::IncrementalAlterConfigs => {
+            let request = decode!(IncrementalAlterConfigsRequest);
+            let response = incremental_alter_configs::handle(broker, request).await;
+            encode(api, version, correlation_id, &response)?
+        }
+        ApiKey::DeleteRecords => {
+            let request = decode!(DeleteRecordsRequest);
+            let response = delete_records::handle(broker, request).await;
+            encode(api, version, correlation_id, &response)?
+        }
+        ApiKey::DescribeCluster => {
+            let request = decode!(DescribeClusterRequest);
+            let response = describe_cluster::handle(broker, request, version);
+            encode(api, version, correlation_id, &response)?
+        }
+        ApiKey::DescribeLogDirs => {
+            let request = decode!(DescribeLogDirsRequest);
+            let response = describe_log_dirs::handle(broker, request);
+            encode(api, version, correlation_id, &response)?
+        }
         other => return Err(DispatchError::UnknownApi(other as i16)),
     };
     if frame.has_remaining() {
@@ -248,6 +289,23 @@ pub async fn handle_frame_from(
         );
     }
     Ok(Reply::Frame(reply))
+}
+
+/// The partitions a produce response refused, as "topic-partition: error
+/// code" (`None` when every partition succeeded).
+fn produce_failures(response: &ProduceResponse) -> Option<String> {
+    let failed: Vec<String> = response
+        .responses
+        .iter()
+        .flat_map(|topic| {
+            topic
+                .partition_responses
+                .iter()
+                .filter(|p| p.error_code != 0)
+                .map(move |p| format!("{}-{}: error {}", &*topic.name, p.index, p.error_code))
+        })
+        .collect();
+    (!failed.is_empty()).then(|| failed.join(", "))
 }
 
 /// Encodes a response header and body at the request's version.

@@ -1,7 +1,13 @@
 //! FindCoordinator: every group's coordinator is this node (one offsets
 //! partition, hosted here). v0–v3 ask for one key; v4+ batch several keys
-//! and get one `coordinators` entry each. Transaction coordinators do not
-//! exist yet: their keys get COORDINATOR_NOT_AVAILABLE.
+//! and get one `coordinators` entry each.
+//!
+//! Transaction coordinators do not exist yet. Their keys get
+//! TRANSACTIONAL_ID_AUTHORIZATION_FAILED with a message saying so: librdkafka
+//! (rdkafka_txnmgr.c, `rd_kafka_txn_handle_FindCoordinator`) and the Java
+//! client treat that code as fatal, so `init_transactions` fails at once
+//! with the message, instead of retrying COORDINATOR_NOT_AVAILABLE until
+//! its timeout.
 
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::find_coordinator_response::Coordinator;
@@ -16,6 +22,11 @@ use crate::server::broker::Broker;
 const KEY_TYPE_GROUP: i8 = 0;
 const KEY_TYPE_TRANSACTION: i8 = 1;
 
+/// What a transactional client is told (shown by librdkafka in its fatal
+/// error).
+pub const TRANSACTIONS_UNSUPPORTED: &str =
+    "odradek does not support transactions yet (transactional.id cannot be used)";
+
 /// One key's answer: the coordinator's (node id, host, port), or an error.
 type Answer = Result<(i32, String, i32), (i16, &'static str)>;
 
@@ -23,8 +34,8 @@ fn answer(broker: &Broker, key_type: i8) -> Answer {
     match key_type {
         KEY_TYPE_GROUP => Ok(broker.coordinator_endpoint()),
         KEY_TYPE_TRANSACTION => Err((
-            code(ResponseError::CoordinatorNotAvailable),
-            "transactions are not supported yet",
+            code(ResponseError::TransactionalIdAuthorizationFailed),
+            TRANSACTIONS_UNSUPPORTED,
         )),
         _ => Err((
             code(ResponseError::InvalidRequest),

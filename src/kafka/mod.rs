@@ -4,13 +4,20 @@
 //!
 //! One file per API; `dispatch` routes a decoded request to its handler.
 
+#[cfg(test)]
+mod admin_snapshot_tests;
+pub mod alter_configs;
+pub mod alter_topic_config;
 pub mod api_versions;
 pub mod create_partitions;
 pub mod create_topics;
 pub mod delete_groups;
+pub mod delete_records;
 pub mod delete_topics;
+pub mod describe_cluster;
 pub mod describe_configs;
 pub mod describe_groups;
+pub mod describe_log_dirs;
 pub mod dispatch;
 pub mod error_code;
 pub mod fetch;
@@ -20,6 +27,7 @@ pub mod frame;
 #[cfg(test)]
 mod group_snapshot_tests;
 pub mod heartbeat;
+pub mod incremental_alter_configs;
 pub mod init_producer_id;
 pub mod join_group;
 pub mod leave_group;

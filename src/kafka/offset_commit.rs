@@ -1,16 +1,15 @@
 //! OffsetCommit v2–v9 (the codec's range; Kafka 4 also dropped v0–v1).
 //!
-//! The broker answers two cases itself, the rest go to the group
-//! coordinator, and the answers are merged back in request order:
+//! The broker answers a partition this node does not know itself
+//! (UNKNOWN_TOPIC_OR_PARTITION, as Kafka's KafkaApis does before the
+//! coordinator sees the request); the rest go to the group coordinator, and
+//! the answers are merged back in request order.
 //!
-//! - a partition this node does not know: UNKNOWN_TOPIC_OR_PARTITION, as
-//!   Kafka (which answers unknown topics before the coordinator sees them);
-//! - an offset past the partition's high watermark: OFFSET_OUT_OF_RANGE.
-//!   Kafka accepts any offset here; odradek rejects these to keep the
-//!   invariant "a committed offset never points past the high watermark"
-//!   (docs: DESIGN.md, consumer groups). A real consumer commits the
-//!   position after records it has read, which is at most the high
-//!   watermark, so only a buggy or malicious client sees this error.
+//! Any offset is accepted, as in Kafka: the broker does not compare it with
+//! the high watermark (clients store positions of their own, e.g. with
+//! metadata, and librdkafka's tests commit offsets past the end). Metadata
+//! longer than `offset.metadata.max.bytes` is refused by the coordinator
+//! (OFFSET_METADATA_TOO_LARGE), after its group checks, as Kafka orders them.
 //!
 //! If nothing is left for the coordinator, it is not asked (Kafka also
 //! answers at once when every topic is rejected).
@@ -57,9 +56,6 @@ pub async fn handle(
         for p in &topic.partitions {
             let outcome = match broker.partition(&name, p.partition_index) {
                 None => Outcome::Local(code(ResponseError::UnknownTopicOrPartition)),
-                Some(handle) if p.committed_offset > handle.offsets().1 => {
-                    Outcome::Local(code(ResponseError::OffsetOutOfRange))
-                }
                 Some(_) => {
                     passed.push(OffsetCommitPartition {
                         partition_index: p.partition_index,

@@ -9,7 +9,7 @@ use kafka_protocol::messages::produce_response::{
 use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
 
 use crate::core::partition::{Acks, ProduceWaitError};
-use crate::core::topic_config::TopicConfig;
+use crate::core::topic_config::{TimestampType, TopicConfig};
 use crate::io::clock::now_ms;
 use crate::kafka::error_code::{self, code};
 use crate::kafka::str_bytes;
@@ -227,8 +227,8 @@ fn validation_rules(config: &TopicConfig, version: i16, now_ms: i64) -> Validati
     ValidationRules {
         max_batch_size_bytes: config.max_message_bytes.max(0) as usize,
         compacted: config.compacted,
-        target_codec: config.compression_codec,
-        log_append_time: config.log_append_time,
+        target_codec: config.compression_type.batch_codec(),
+        log_append_time: config.message_timestamp_type == TimestampType::LogAppendTime,
         now_ms,
         produce_version: version,
     }

@@ -445,19 +445,6 @@ fn stamp_timestamps(batch: &mut [u8], log_append_time: bool, max_timestamp_ms: i
     record_batch::patch_crc(batch);
 }
 
-/// Codec ids by Kafka's `compression.type` names (`producer` is `None`).
-pub fn codec_for_compression_type(name: &str) -> Option<Option<i16>> {
-    Some(match name {
-        "producer" => None,
-        "uncompressed" => Some(CODEC_NONE),
-        "gzip" => Some(decompress::CODEC_GZIP),
-        "snappy" => Some(decompress::CODEC_SNAPPY),
-        "lz4" => Some(decompress::CODEC_LZ4),
-        "zstd" => Some(CODEC_ZSTD),
-        _ => return None,
-    })
-}
-
 #[cfg(test)]
 #[path = "client_batch_tests.rs"]
 mod tests;

@@ -80,6 +80,19 @@ pub fn read_segment(
     Ok(SegmentBatches::from_file_bytes(base_offset, &bytes)?)
 }
 
+/// The max timestamp of a sealed segment's first batch (Kafka's
+/// `getFirstBatchTimestamp`, for `max.compaction.lag.ms`); `None` when the
+/// segment is empty or unreadable.
+pub fn first_batch_max_timestamp(disk: &dyn Disk, dir: &str, base_offset: i64) -> Option<i64> {
+    let path = join(dir, &segment::log_file_name(base_offset));
+    let bytes = disk
+        .read_at(&path, 0, crate::log::record_batch::BATCH_HEADER_SIZE_BYTES)
+        .ok()?;
+    crate::log::record_batch::parse_header_prefix(&bytes)
+        .ok()
+        .map(|h| h.max_timestamp_ms)
+}
+
 /// Step 1 of the swap (see the module docs).
 pub async fn prepare_cleaned_segment(
     disk: &dyn Disk,

@@ -7,6 +7,7 @@
 //! - `read_plan`: a read planned under the partition lock, executed without it.
 
 pub mod batch_builder;
+pub mod cleaner_decision;
 pub mod client_batch;
 pub mod compaction;
 pub mod compaction_batch;

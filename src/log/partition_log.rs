@@ -19,6 +19,9 @@ use crate::log::recovery::{scan_segment, SegmentScan};
 use crate::log::segment::{self, Segment};
 use crate::log::time_index::TimeIndex;
 
+mod log_start;
+pub use log_start::{read_log_start, LogStartAdvance, LOG_START_FILE};
+
 /// Name of the file holding an offset below which every segment was synced.
 const RECOVERY_POINT_FILE: &str = "recovery-point";
 
@@ -168,12 +171,16 @@ impl PartitionLog {
         if segments.is_empty() {
             segments.insert(0, Segment::new(dir, 0, now_ms));
         }
-        let log_start_offset = *segments.keys().next().expect("at least one segment");
         let log_end_offset = segments
             .values()
             .next_back()
             .expect("non-empty")
             .next_offset;
+        // DeleteRecords may have moved the start into the first segment.
+        let first_base = *segments.keys().next().expect("at least one segment");
+        let log_start_offset = read_log_start(disk.as_ref(), dir).map_or(first_base, |persisted| {
+            persisted.clamp(first_base, log_end_offset)
+        });
         let mut log = PartitionLog {
             disk,
             dir: dir.to_string(),
@@ -521,6 +528,21 @@ impl PartitionLog {
             .collect()
     }
 
+    /// What the cleaner's decision needs of every sealed segment, in order.
+    pub fn sealed_segment_summaries(&self) -> Vec<crate::log::cleaner_decision::SealedSegment> {
+        let active = self.active().base_offset;
+        self.segments
+            .values()
+            .filter(|s| s.base_offset != active)
+            .map(|s| crate::log::cleaner_decision::SealedSegment {
+                base_offset: s.base_offset,
+                next_offset: s.next_offset,
+                size_bytes: s.size_bytes,
+                max_timestamp_ms: s.max_timestamp_ms,
+            })
+            .collect()
+    }
+
     /// Installs a compacted segment in place of the sealed one with its base
     /// (whose file the cleaner has just replaced). Its records keep their
     /// offsets, so it ends at or before the original.
@@ -651,7 +673,9 @@ impl PartitionLog {
         }
         if !doomed.is_empty() {
             self.unsynced_paths.insert(self.dir.clone());
-            self.log_start_offset = *self.segments.keys().next().expect("active segment kept");
+            // Never below a start DeleteRecords set inside a kept segment.
+            let first_base = *self.segments.keys().next().expect("active segment kept");
+            self.log_start_offset = self.log_start_offset.max(first_base);
             self.durable_end_offset = self.durable_end_offset.max(self.log_start_offset);
         }
         Ok(doomed.len())

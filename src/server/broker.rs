@@ -356,7 +356,13 @@ impl Broker {
             }
         }
         for (topic_name, index) in wanted {
-            if self.partition(&topic_name, index).is_some() {
+            if let Some(handle) = self.partition(&topic_name, index) {
+                // A config change (AlterConfigs) takes effect on the live
+                // partition: retention, segments, fsync, min ISR, cleaner.
+                let config = self.topic_config(&image.topics[&topic_name]);
+                if handle.config() != config {
+                    handle.update_config(config);
+                }
                 continue;
             }
             let topic = &image.topics[&topic_name];

@@ -58,6 +58,9 @@ pub struct BrokerConfig {
     pub fetch_max_bytes: i32,
     /// `cluster.id` reported in Metadata.
     pub cluster_id: String,
+    /// The data directory as the host names it (`log.dirs`, reported by
+    /// DescribeLogDirs); `data_dir` is relative to the disk's root.
+    pub log_dir_display: String,
     pub bugs: BugSwitches,
 }
 
@@ -81,6 +84,7 @@ impl BrokerConfig {
             max_request_size_bytes: 100 * 1024 * 1024,
             fetch_max_bytes: FETCH_MAX_BYTES_DEFAULT,
             cluster_id: "odradek-cluster".to_string(),
+            log_dir_display: "data".to_string(),
             bugs: BugSwitches::default(),
         }
     }

@@ -236,6 +236,9 @@ impl PartitionHandle {
             ..config.log_config(verify_crc)
         });
         state.replica.set_fsync_policy(config.fsync_policy);
+        state
+            .replica
+            .set_min_insync_replicas(config.min_insync_replicas.max(1) as usize);
         state.config = config;
     }
 
@@ -458,6 +461,11 @@ impl PartitionHandle {
         }
     }
 
+    /// Bytes of all the log's segments (DescribeLogDirs).
+    pub fn size_bytes(&self) -> u64 {
+        self.lock().log.size_bytes()
+    }
+
     /// (log start offset, high watermark, log end offset).
     pub fn offsets(&self) -> (i64, i64, i64) {
         let state = self.lock();
@@ -490,11 +498,52 @@ impl PartitionHandle {
         Ok(deleted)
     }
 
+    /// DeleteRecords: moves the log start offset up to `offset` (-1: the
+    /// high watermark), deletes the segments wholly below it, and returns
+    /// the new log start once it is durable (file, then directory, synced).
+    /// Kafka's checks: a topic without `delete` in its cleanup policy is a
+    /// policy violation; an offset below 0 or past the high watermark is out
+    /// of range; an offset at or below the current start changes nothing.
+    pub async fn advance_log_start(&self, offset: i64) -> Result<i64, DeleteRecordsError> {
+        let advance = {
+            let mut guard = self.lock();
+            let state = &mut *guard;
+            if !state.config.delete_by_retention {
+                return Err(DeleteRecordsError::PolicyViolation);
+            }
+            let high_watermark = state.replica.high_watermark();
+            let target = if offset == -1 { high_watermark } else { offset };
+            if target < 0 || target > high_watermark {
+                return Err(DeleteRecordsError::OutOfRange {
+                    requested: offset,
+                    high_watermark,
+                });
+            }
+            let advance = state.log.advance_log_start(target)?;
+            if !advance.sync_paths.is_empty() {
+                let start = advance.log_start_offset;
+                state.epoch_cache.truncate_before(start);
+                let actions = state.replica.on_log_start_advanced(start);
+                self.apply(state, actions);
+                tracing::info!(topic = %self.topic, partition = self.partition, log_start = start, deleted = advance.segments_deleted, "records deleted");
+            }
+            advance
+        };
+        for path in &advance.sync_paths {
+            if let Err(e) = self.disk.sync(path).await {
+                self.lock().log.sync_failed(&e);
+                return Err(DeleteRecordsError::Log(LogError::Disk(e)));
+            }
+        }
+        Ok(advance.log_start_offset)
+    }
+
     /// Cleans a compacted topic's sealed segments when some of them are
     /// dirty (written since the last cleaning): keeps the latest record per
     /// key at its offset, drops expired tombstones. Returns whether it ran.
     /// Runs in the housekeeping task, never concurrently with retention.
     pub async fn compact(&self, now_ms: i64) -> Result<bool, String> {
+        use crate::log::cleaner_decision::{cleanable_until, CleanerPolicy};
         use crate::log::compaction::{self, CompactionParams, OFFSET_MAP_KEYS_MAX_DEFAULT};
         use crate::log::compaction_files as files;
         let dir = self.dir();
@@ -506,13 +555,27 @@ impl PartitionHandle {
             let sealed = state.log.sealed_segments();
             let checkpoint = files::read_cleaner_checkpoint(self.disk.as_ref(), &dir);
             let first_unsealed = state.log.active_base_offset();
-            // Dirty = sealed since the last cleaning ended.
-            if !sealed.iter().any(|(base, _)| *base >= checkpoint) {
+            // Kafka's LogCleanerManager: clean when the dirty ratio is high
+            // enough or a dirty segment is past max.compaction.lag.ms; never
+            // records younger than min.compaction.lag.ms.
+            let policy = CleanerPolicy {
+                min_compaction_lag_ms: state.config.min_compaction_lag_ms,
+                max_compaction_lag_ms: state.config.max_compaction_lag_ms,
+                min_cleanable_dirty_ratio: state.config.min_cleanable_dirty_ratio.get(),
+            };
+            let Some(uncleanable_offset) = cleanable_until(
+                &state.log.sealed_segment_summaries(),
+                checkpoint,
+                first_unsealed.min(state.replica.high_watermark()),
+                now_ms,
+                &policy,
+                |base| files::first_batch_max_timestamp(self.disk.as_ref(), &dir, base),
+            ) else {
                 return Ok(false);
-            }
+            };
             let params = CompactionParams {
                 dirty_start_offset: checkpoint,
-                uncleanable_offset: first_unsealed.min(state.replica.high_watermark()),
+                uncleanable_offset,
                 now_ms,
                 delete_retention_ms: state.config.delete_retention_ms,
                 offset_map_keys_max: OFFSET_MAP_KEYS_MAX_DEFAULT,
@@ -619,4 +682,15 @@ async fn sync_ignoring_removed(disk: &dyn Disk, path: &str) -> Result<(), DiskEr
         Err(DiskError::NotFound { .. }) => Ok(()),
         other => other,
     }
+}
+
+/// Why DeleteRecords refused a partition.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DeleteRecordsError {
+    #[error("offset {requested} is not between 0 and the high watermark {high_watermark}")]
+    OutOfRange { requested: i64, high_watermark: i64 },
+    #[error("records of a topic whose cleanup.policy lacks delete cannot be deleted")]
+    PolicyViolation,
+    #[error(transparent)]
+    Log(#[from] LogError),
 }

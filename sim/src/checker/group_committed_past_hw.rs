@@ -1,10 +1,13 @@
-//! `committed-past-hw`: a committed offset never points past the high
-//! watermark. A consumer commits the position after records it read, which
-//! is at most the high watermark its fetch saw; the workload also sends
-//! probe commits far past anything produced, which the broker must refuse
-//! (OFFSET_OUT_OF_RANGE). An acknowledged commit, or an OffsetFetch answer,
-//! beyond the highest high watermark any fetch observed so far is a
-//! violation.
+//! `committed-past-hw`: an offset the workload committed from a real
+//! consume never points past the high watermark. The broker accepts any
+//! offset, as Kafka does (it no longer refuses commits past the high
+//! watermark, so the workload no longer sends probe commits); what still
+//! must hold is that the group workload, which commits only the position
+//! after records it read, never gets a position past the high watermark its
+//! fetches saw, and that OffsetFetch answers only what was committed. An
+//! acknowledged commit, or an OffsetFetch answer, beyond the highest high
+//! watermark any fetch observed so far is a violation (a broker that served
+//! records past its high watermark, or invented a committed offset).
 
 use std::collections::BTreeMap;
 
@@ -81,7 +84,7 @@ mod tests {
     use crate::checker::test_support::Script;
 
     #[test]
-    fn an_acknowledged_probe_is_past_the_high_watermark() {
+    fn an_acknowledged_commit_past_the_high_watermark() {
         let mut s = Script::default();
         s.send(0, "a", Some(0));
         s.poll(10_000, 0, 0, &[(0, "a")]);
@@ -97,7 +100,7 @@ mod tests {
     }
 
     #[test]
-    fn commits_up_to_the_high_watermark_and_refused_probes_pass() {
+    fn commits_up_to_the_high_watermark_and_refused_commits_pass() {
         let mut s = Script::default();
         s.send(0, "a", Some(0));
         s.poll(10_000, 0, 0, &[(0, "a")]);

@@ -84,10 +84,9 @@ pub struct OffsetCommitTopic {
     pub partitions: Vec<OffsetCommitPartition>,
 }
 
-/// The coordinator does not know topics or high watermarks: the broker
-/// answers partitions of unknown topics (UNKNOWN_TOPIC_OR_PARTITION) and
-/// offsets past the high watermark itself, passes only the rest here, and
-/// merges the two responses.
+/// The coordinator does not know topics: the broker answers partitions of
+/// unknown topics (UNKNOWN_TOPIC_OR_PARTITION) itself, passes only the rest
+/// here, and merges the two responses. Any offset is accepted, as in Kafka.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OffsetCommitRequest {
     pub group_id: String,

@@ -110,6 +110,11 @@ impl PartitionReplica {
     pub fn set_fsync_policy(&mut self, policy: FsyncPolicy) {
         self.fsync_policy = policy;
     }
+    /// `min.insync.replicas` changed (AlterConfigs): later acks=all
+    /// produces need this many in-sync replicas.
+    pub fn set_min_insync_replicas(&mut self, count: usize) {
+        self.min_insync_replicas = count.max(1);
+    }
     pub fn leader_epoch(&self) -> i32 {
         self.leader_epoch
     }
