@@ -19,7 +19,7 @@
 use bytes::Bytes;
 
 use crate::log::compaction_batch::{self, RecordsError, StoredRecord};
-use crate::log::decompress::{self, DecompressError, CODEC_NONE, CODEC_ZSTD};
+use crate::log::decompress::{self, DecompressError, CODEC_ZSTD};
 use crate::log::record_batch::{self, BatchError, BatchHeader, BATCH_HEADER_SIZE_BYTES};
 
 /// Timestamp-type attribute bit (set: LogAppendTime).
