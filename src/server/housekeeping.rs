@@ -1,5 +1,6 @@
-//! Background work of a node: the `interval` fsync flusher, retention, and
-//! recovery-point checkpoints. Each loop is bounded by the node's lifetime.
+//! Background work of a node: the `interval` fsync flusher, retention,
+//! recovery-point checkpoints and producer-id expiry. Each loop is bounded
+//! by the node's lifetime.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -55,6 +56,23 @@ pub async fn checkpointer(broker: Arc<Broker>) {
         for handle in broker.all_partitions() {
             if let Err(e) = handle.checkpoint(now_ms()).await {
                 tracing::warn!(topic = %handle.topic, partition = handle.partition, %e, "checkpoint failed");
+            }
+        }
+    }
+}
+
+/// Kafka's `producer.id.expiration.check.interval.ms` default: how often
+/// partitions forget producers idle for `producer.id.expiration.ms`.
+pub const PRODUCER_ID_EXPIRATION_CHECK_INTERVAL_MS: u64 = 600_000;
+
+pub async fn producer_expiry(broker: Arc<Broker>) {
+    let interval = Duration::from_millis(PRODUCER_ID_EXPIRATION_CHECK_INTERVAL_MS);
+    loop {
+        tokio::time::sleep(interval).await;
+        for handle in broker.all_partitions() {
+            let expired = handle.expire_producers(now_ms());
+            if expired > 0 {
+                tracing::debug!(topic = %handle.topic, partition = handle.partition, expired, "expired idle producer ids");
             }
         }
     }

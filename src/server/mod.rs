@@ -4,18 +4,21 @@
 pub mod broker;
 pub mod config;
 pub mod connection;
+pub mod connection_limits;
 pub mod group_driver;
 pub mod housekeeping;
 pub mod metadata_journal;
 pub mod offsets_topic;
 pub mod partition_handle;
 pub mod producer_snapshots;
+#[cfg(test)]
+mod producer_limits_tests;
 
 use std::future::Future;
 use std::sync::Arc;
 
 use crate::io::disk::Disk;
-pub use config::{BrokerConfig, BugSwitches};
+pub use config::{BrokerConfig, BugSwitches, Limits};
 
 #[derive(Debug, thiserror::Error)]
 pub enum BrokerError {
@@ -54,14 +57,31 @@ pub async fn run(
         tokio::spawn(housekeeping::flusher(Arc::clone(&broker))),
         tokio::spawn(housekeeping::retention(Arc::clone(&broker))),
         tokio::spawn(housekeeping::checkpointer(Arc::clone(&broker))),
+        tokio::spawn(housekeeping::producer_expiry(Arc::clone(&broker))),
     ];
+    let limits = connection_limits::ConnectionLimits::new(broker.config.limits);
     let accept = async {
         loop {
             match listener.accept().await {
-                Ok((stream, peer)) => {
-                    tokio::spawn(connection::serve(Arc::clone(&broker), stream, peer));
-                }
+                Ok((stream, peer)) => match limits.admit(peer.ip()) {
+                    Ok(slot) => {
+                        tokio::spawn(connection::serve(
+                            Arc::clone(&broker),
+                            stream,
+                            peer,
+                            Arc::clone(&limits),
+                            slot,
+                        ));
+                    }
+                    Err(refused) => {
+                        // Kafka closes a connection over its quota at once.
+                        tracing::warn!(%peer, %refused, "connection refused");
+                        drop(stream);
+                    }
+                },
                 Err(e) => {
+                    // Out of file descriptors (EMFILE) lands here: accepts
+                    // wait a little, nothing else is affected.
                     tracing::warn!(%e, "accept failed");
                     tokio::time::sleep(std::time::Duration::from_millis(10)).await;
                 }
