@@ -233,8 +233,7 @@ fn build_config(cli: Cli) -> Result<(BrokerConfig, std::path::PathBuf), String> 
     }
     if limits.queued_max_request_bytes == 0 || limits.cleaner_dedupe_buffer_bytes == 0 {
         return Err(
-            "queued-max-request-bytes and log-cleaner-dedupe-buffer-size must be at least 1"
-                .into(),
+            "queued-max-request-bytes and log-cleaner-dedupe-buffer-size must be at least 1".into(),
         );
     }
     if limits.producer_id_expiration_ms < 1 {

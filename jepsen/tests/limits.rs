@@ -51,10 +51,16 @@ fn connections_over_the_per_address_limit_are_closed_and_counted_out() {
         .map(|_| RawConnection::connect(broker.addr()).expect("connect"))
         .collect();
     for connection in &mut open {
-        assert!(answers(connection), "a connection within the limit is served");
+        assert!(
+            answers(connection),
+            "a connection within the limit is served"
+        );
     }
     let mut over = RawConnection::connect(broker.addr()).expect("connect");
-    assert!(!answers(&mut over), "the fourth connection from 127.0.0.1 is closed");
+    assert!(
+        !answers(&mut over),
+        "the fourth connection from 127.0.0.1 is closed"
+    );
     // Closing one gives its place back (the count decrements on every exit).
     drop(open.pop());
     let deadline = Instant::now() + REPLY_TIMEOUT;
@@ -68,7 +74,10 @@ fn connections_over_the_per_address_limit_are_closed_and_counted_out() {
     };
     assert!(answers(&mut replacement));
     for connection in &mut open {
-        assert!(answers(connection), "the connections within the limit stay served");
+        assert!(
+            answers(connection),
+            "the connections within the limit stay served"
+        );
     }
     assert!(broker.is_running());
     assert!(broker.log_tail().contains("max.connections.per.ip"));
@@ -149,4 +158,109 @@ fn announced_frames_hold_only_the_bytes_that_arrived() {
     let record = TestRecord::value("still served");
     produce_acked(&producer, &health, Some(0), std::slice::from_ref(&record));
     assert!(broker.is_running());
+}
+
+/// The soft and hard "Max open files" of a process.
+fn open_files_limits(pid: u32) -> (u64, u64) {
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).expect("read limits");
+    let line = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .expect("Max open files line");
+    let fields: Vec<u64> = line
+        .split_whitespace()
+        .filter_map(|f| f.parse().ok())
+        .collect();
+    (fields[0], fields[1])
+}
+
+#[test]
+fn the_descriptor_limit_is_raised_at_start() {
+    let broker = BrokerOptions::default()
+        .nofile_limit(256, 4096)
+        .start()
+        .expect("start broker");
+    let pid = broker.pid().expect("pid");
+    assert_eq!(open_files_limits(pid), (4096, 4096));
+}
+
+#[test]
+fn running_out_of_descriptors_fails_requests_never_a_log() {
+    // 160 descriptors: a cache of 40 log files, 16 partitions need 48.
+    let mut broker = BrokerOptions::default()
+        .nofile_limit(160, 160)
+        .start()
+        .expect("start broker");
+    let bootstrap = broker.bootstrap();
+    let topic = unique_topic("fds");
+    create_topic(&bootstrap, &topic, 16, &[]);
+    let producer = producer(&bootstrap, &[("acks", "all")]);
+    let mut expected = Vec::new();
+    for partition in 0..16 {
+        let record = TestRecord::value(format!("before {partition}"));
+        produce_acked(
+            &producer,
+            &topic,
+            Some(partition),
+            std::slice::from_ref(&record),
+        );
+        expected.push((partition, record));
+    }
+    // Take every descriptor left: the broker accepts until EMFILE, the rest
+    // wait in the listen backlog.
+    let hoard: Vec<RawConnection> = (0..200)
+        .filter_map(|_| RawConnection::connect(broker.addr()).ok())
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+    // Appends now need to reopen evicted files. They may fail (and be
+    // retried by the client); the logs must stay online.
+    let during: Vec<bool> = (0..16)
+        .map(|partition| {
+            let record = TestRecord::value(format!("during {partition}"));
+            let reports = produce(
+                &producer,
+                &topic,
+                Some(partition),
+                std::slice::from_ref(&record),
+            );
+            reports[0].is_ok()
+        })
+        .collect();
+    eprintln!(
+        "{} of 16 produces acknowledged while descriptors ran out",
+        during.iter().filter(|ok| **ok).count()
+    );
+    drop(hoard);
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        broker.is_running(),
+        "the broker stopped:\n{}",
+        broker.log_tail()
+    );
+    assert!(
+        !broker.log_tail().contains("goes offline"),
+        "a log went offline:\n{}",
+        broker.log_tail()
+    );
+    for partition in 0..16 {
+        let record = TestRecord::value(format!("after {partition}"));
+        produce_acked(
+            &producer,
+            &topic,
+            Some(partition),
+            std::slice::from_ref(&record),
+        );
+    }
+    let consumer = consumer(&bootstrap, &[]);
+    for (partition, record) in expected {
+        let read = read_partition(
+            &consumer,
+            &topic,
+            partition,
+            rdkafka::Offset::Beginning,
+            1,
+            READ_TIMEOUT,
+        );
+        assert_eq!(read[0].record, record, "partition {partition}");
+    }
 }

@@ -113,7 +113,11 @@ impl RealDisk {
         let file = match open() {
             Err(e) if is_out_of_descriptors(&e) => {
                 // Our own cache may hold the descriptors: give them back, retry.
-                tracing::warn!(path, open_files = files.by_path.len(), "out of file descriptors: closing cached files");
+                tracing::warn!(
+                    path,
+                    open_files = files.by_path.len(),
+                    "out of file descriptors: closing cached files"
+                );
                 files.clear();
                 open()
             }
@@ -289,7 +293,9 @@ mod tests {
             assert_eq!(e, DiskError::TooManyOpenFiles { path: "x".into() });
             assert!(e.is_resource_exhaustion());
         }
-        assert!(!to_disk_error("x", std::io::Error::from_raw_os_error(libc::EIO))
-            .is_resource_exhaustion());
+        assert!(
+            !to_disk_error("x", std::io::Error::from_raw_os_error(libc::EIO))
+                .is_resource_exhaustion()
+        );
     }
 }

@@ -323,7 +323,8 @@ pub fn clean_segment(
     let mut cleaned = Vec::with_capacity(batches.len());
     for (stored, batch) in segment.batches.iter().zip(&batches) {
         stats.records_read += batch.records.len() as u64;
-        if let Some(bytes) = clean_batch(stored, batch, &plan.map, last_batch_offsets, params, stats)?
+        if let Some(bytes) =
+            clean_batch(stored, batch, &plan.map, last_batch_offsets, params, stats)?
         {
             cleaned.push(bytes);
         }

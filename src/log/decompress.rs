@@ -70,10 +70,7 @@ fn corrupt(e: impl std::fmt::Display) -> DecompressError {
 fn read_bounded(decoder: impl Read, max: usize) -> Result<Vec<u8>, DecompressError> {
     let mut out = Vec::new();
     let limit = (max as u64).saturating_add(1);
-    decoder
-        .take(limit)
-        .read_to_end(&mut out)
-        .map_err(corrupt)?;
+    decoder.take(limit).read_to_end(&mut out).map_err(corrupt)?;
     if out.len() > max {
         return Err(DecompressError::TooLarge { max });
     }

@@ -31,9 +31,10 @@ pub async fn serve(
     let max = broker.config.max_request_size_bytes;
     let idle = Duration::from_millis(limits.limits().connections_max_idle_ms.max(1));
     loop {
-        let deadline = tokio::time::Instant::now() + idle;
-        let size = match tokio::time::timeout_at(deadline, read_frame_size(&mut stream, max)).await
-        {
+        // std's clock: madsim simulates it (and has no `timeout_at`).
+        let deadline = std::time::Instant::now() + idle;
+        let left = || deadline.saturating_duration_since(std::time::Instant::now());
+        let size = match tokio::time::timeout(left(), read_frame_size(&mut stream, max)).await {
             Ok(Ok(size)) => size,
             Ok(Err(FrameError::Closed)) => return,
             Ok(Err(e)) => {
@@ -48,8 +49,7 @@ pub async fn serve(
         // Held until the response is written: the request's bytes (and what
         // handling it builds from them) stay accounted while they live.
         let _reserved = limits.reserve_request_bytes(size).await;
-        let frame = match tokio::time::timeout_at(deadline, read_frame_body(&mut stream, size)).await
-        {
+        let frame = match tokio::time::timeout(left(), read_frame_body(&mut stream, size)).await {
             Ok(Ok(frame)) => frame,
             Ok(Err(e)) => {
                 tracing::info!(%peer, %e, "closing connection: bad frame");

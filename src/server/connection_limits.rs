@@ -136,7 +136,11 @@ impl ConnectionLimits {
 
 impl Drop for RequestBytes {
     fn drop(&mut self) {
-        let mut used = self.owner.request_bytes.lock().expect("request bytes poisoned");
+        let mut used = self
+            .owner
+            .request_bytes
+            .lock()
+            .expect("request bytes poisoned");
         *used = used.saturating_sub(self.bytes);
         drop(used);
         self.owner.request_bytes_freed.notify_waiters();
@@ -178,7 +182,11 @@ mod tests {
         let a2 = l.admit(a).unwrap();
         assert!(matches!(
             l.admit(a),
-            Err(Refused::TooManyFromAddress { open: 2, max: 2, .. })
+            Err(Refused::TooManyFromAddress {
+                open: 2,
+                max: 2,
+                ..
+            })
         ));
         let b1 = l.admit(b).unwrap();
         assert!(matches!(

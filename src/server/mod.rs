@@ -10,9 +10,9 @@ pub mod housekeeping;
 pub mod metadata_journal;
 pub mod offsets_topic;
 pub mod partition_handle;
-pub mod producer_snapshots;
 #[cfg(test)]
 mod producer_limits_tests;
+pub mod producer_snapshots;
 
 use std::future::Future;
 use std::sync::Arc;
