@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use clap::Parser;
 use odradek::core::topic_config::FsyncPolicy;
-use odradek::io::real_disk::RealDisk;
+use odradek::io::real_disk::{RealDisk, OPEN_FILES_MAX_DEFAULT};
 use odradek::server::{self, BrokerConfig};
 
 #[derive(Parser, Debug)]
@@ -74,6 +74,34 @@ struct Cli {
     /// fetch.max.bytes). Default 55 MiB.
     #[arg(long, env = "ODRADEK_FETCH_MAX_BYTES")]
     fetch_max_bytes: Option<i32>,
+    /// Open client connections at most; one over it is closed at once
+    /// (Kafka: max.connections). Default 10000.
+    #[arg(long, env = "ODRADEK_MAX_CONNECTIONS")]
+    max_connections: Option<usize>,
+    /// Open connections from one client address at most
+    /// (Kafka: max.connections.per.ip). Default 2147483647.
+    #[arg(long, env = "ODRADEK_MAX_CONNECTIONS_PER_IP")]
+    max_connections_per_ip: Option<usize>,
+    /// Close a connection that completes no request for this long
+    /// (Kafka: connections.max.idle.ms). Default 600000.
+    #[arg(long, env = "ODRADEK_CONNECTIONS_MAX_IDLE_MS")]
+    connections_max_idle_ms: Option<u64>,
+    /// Request bytes all connections may hold in memory together
+    /// (Kafka: queued.max.request.bytes). Default 100 MiB.
+    #[arg(long, env = "ODRADEK_QUEUED_MAX_REQUEST_BYTES")]
+    queued_max_request_bytes: Option<usize>,
+    /// Forget an idempotent producer this long after its last batch
+    /// (Kafka: producer.id.expiration.ms). Default 86400000.
+    #[arg(long, env = "ODRADEK_PRODUCER_ID_EXPIRATION_MS")]
+    producer_id_expiration_ms: Option<i64>,
+    /// Idempotent producers a partition remembers at most; the least
+    /// recently active is forgotten first. Default 10000.
+    #[arg(long, env = "ODRADEK_PRODUCER_STATE_MAX_PRODUCERS_PER_PARTITION")]
+    producer_state_max_producers_per_partition: Option<usize>,
+    /// Memory of the compaction offset map, in bytes
+    /// (Kafka: log.cleaner.dedupe.buffer.size). Default 128 MiB.
+    #[arg(long, env = "ODRADEK_LOG_CLEANER_DEDUPE_BUFFER_SIZE")]
+    log_cleaner_dedupe_buffer_size: Option<usize>,
 }
 
 fn file_settings(path: &std::path::Path) -> Result<BTreeMap<String, toml::Value>, String> {
@@ -107,6 +135,13 @@ fn build_config(cli: Cli) -> Result<(BrokerConfig, std::path::PathBuf), String> 
         "default-segment-bytes",
         "max-request-size-bytes",
         "fetch-max-bytes",
+        "max-connections",
+        "max-connections-per-ip",
+        "connections-max-idle-ms",
+        "queued-max-request-bytes",
+        "producer-id-expiration-ms",
+        "producer-state-max-producers-per-partition",
+        "log-cleaner-dedupe-buffer-size",
     ];
     if let Some(unknown) = file.keys().find(|k| !known.contains(&k.as_str())) {
         return Err(format!("unknown setting {unknown:?} in the config file"));
@@ -177,6 +212,46 @@ fn build_config(cli: Cli) -> Result<(BrokerConfig, std::path::PathBuf), String> 
         // Kafka's own lower bound for the setting.
         return Err("fetch-max-bytes must be at least 1024".into());
     }
+    let limits = &mut config.limits;
+    limits.max_connections = cli
+        .max_connections
+        .or(int("max-connections").map(|v| v as usize))
+        .unwrap_or(limits.max_connections);
+    limits.max_connections_per_ip = cli
+        .max_connections_per_ip
+        .or(int("max-connections-per-ip").map(|v| v as usize))
+        .unwrap_or(limits.max_connections_per_ip);
+    limits.connections_max_idle_ms = cli
+        .connections_max_idle_ms
+        .or(int("connections-max-idle-ms").map(|v| v as u64))
+        .unwrap_or(limits.connections_max_idle_ms);
+    limits.queued_max_request_bytes = cli
+        .queued_max_request_bytes
+        .or(int("queued-max-request-bytes").map(|v| v as usize))
+        .unwrap_or(limits.queued_max_request_bytes);
+    limits.producer_id_expiration_ms = cli
+        .producer_id_expiration_ms
+        .or(int("producer-id-expiration-ms"))
+        .unwrap_or(limits.producer_id_expiration_ms);
+    limits.max_producers_per_partition = cli
+        .producer_state_max_producers_per_partition
+        .or(int("producer-state-max-producers-per-partition").map(|v| v as usize))
+        .unwrap_or(limits.max_producers_per_partition);
+    limits.cleaner_dedupe_buffer_bytes = cli
+        .log_cleaner_dedupe_buffer_size
+        .or(int("log-cleaner-dedupe-buffer-size").map(|v| v as usize))
+        .unwrap_or(limits.cleaner_dedupe_buffer_bytes);
+    if limits.max_connections == 0 || limits.max_connections_per_ip == 0 {
+        return Err("max-connections and max-connections-per-ip must be at least 1".into());
+    }
+    if limits.queued_max_request_bytes == 0 || limits.cleaner_dedupe_buffer_bytes == 0 {
+        return Err(
+            "queued-max-request-bytes and log-cleaner-dedupe-buffer-size must be at least 1".into(),
+        );
+    }
+    if limits.producer_id_expiration_ms < 1 {
+        return Err("producer-id-expiration-ms must be at least 1".into());
+    }
     // The disk is rooted at the data dir; the broker's paths are relative to it.
     config.data_dir = String::new();
     config.log_dir_display = std::path::absolute(&data_dir)
@@ -184,6 +259,43 @@ fn build_config(cli: Cli) -> Result<(BrokerConfig, std::path::PathBuf), String> 
         .display()
         .to_string();
     Ok((config, data_dir))
+}
+
+/// Raises the soft `RLIMIT_NOFILE` to the hard limit (the default soft
+/// limit, often 1024, is far below what a broker with many partitions and
+/// connections needs) and returns the soft limit in force.
+fn raise_descriptor_limit() -> usize {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit only read and write the struct passed.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        return 1024;
+    }
+    // An unlimited hard limit is capped at Linux's default `fs.nr_open`.
+    let target = if limit.rlim_max == libc::RLIM_INFINITY {
+        1 << 20
+    } else {
+        limit.rlim_max
+    };
+    if limit.rlim_cur < target {
+        let raised = libc::rlimit {
+            rlim_cur: target,
+            rlim_max: limit.rlim_max,
+        };
+        // SAFETY: as above.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
+            limit = raised;
+        } else {
+            tracing::warn!(
+                soft = limit.rlim_cur,
+                hard = limit.rlim_max,
+                "cannot raise the file descriptor limit"
+            );
+        }
+    }
+    usize::try_from(limit.rlim_cur).unwrap_or(usize::MAX)
 }
 
 /// Ctrl-C or SIGTERM. The handlers are installed when this is called, not
@@ -235,7 +347,17 @@ async fn run_node() -> ExitCode {
         eprintln!("odradek: cannot create {}: {e}", data_dir.display());
         return ExitCode::from(1);
     }
-    let disk = Arc::new(RealDisk::new(&data_dir));
+    let descriptors = raise_descriptor_limit();
+    // A quarter of the descriptors for cached log files, the rest for
+    // connections, sockets of the runtime and files opened once.
+    let open_files_max = (descriptors / 4).clamp(16, OPEN_FILES_MAX_DEFAULT);
+    tracing::info!(
+        descriptors,
+        open_files_max,
+        max_connections = config.limits.max_connections,
+        "file descriptor limit"
+    );
+    let disk = Arc::new(RealDisk::with_open_files_max(&data_dir, open_files_max));
     let shutdown = match shutdown_signal() {
         Ok(shutdown) => shutdown,
         Err(e) => {

@@ -50,6 +50,8 @@ pub struct BrokerOptions {
     pub default_fsync_policy: Option<FsyncPolicy>,
     /// Passed verbatim after the options above.
     pub extra_args: Vec<String>,
+    /// (soft, hard) `RLIMIT_NOFILE` the broker starts with; `None` inherits the test's.
+    pub nofile_limit: Option<(u64, u64)>,
 }
 
 impl Default for BrokerOptions {
@@ -61,6 +63,7 @@ impl Default for BrokerOptions {
             retention_check_interval_ms: None,
             default_fsync_policy: None,
             extra_args: Vec::new(),
+            nofile_limit: None,
         }
     }
 }
@@ -83,6 +86,12 @@ impl BrokerOptions {
 
     pub fn default_fsync_policy(mut self, policy: FsyncPolicy) -> Self {
         self.default_fsync_policy = Some(policy);
+        self
+    }
+
+    /// Starts the broker with this (soft, hard) file-descriptor limit.
+    pub fn nofile_limit(mut self, soft: u64, hard: u64) -> Self {
+        self.nofile_limit = Some((soft, hard));
         self
     }
 
@@ -259,6 +268,24 @@ impl BrokerProcess {
             .stderr(Stdio::from(log));
         if std::env::var_os("RUST_LOG").is_none() {
             command.env("RUST_LOG", "info");
+        }
+        if let Some((soft, hard)) = self.options.nofile_limit {
+            use std::os::unix::process::CommandExt;
+            let limit = libc::rlimit {
+                rlim_cur: soft as libc::rlim_t,
+                rlim_max: hard as libc::rlim_t,
+            };
+            // SAFETY: setrlimit is async-signal-safe and only reads `limit`,
+            // a copy owned by the closure.
+            unsafe {
+                command.pre_exec(move || {
+                    if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) == 0 {
+                        Ok(())
+                    } else {
+                        Err(io::Error::last_os_error())
+                    }
+                });
+            }
         }
         let child = command.spawn().map_err(|err| {
             io::Error::new(err.kind(), format!("spawning {:?}: {err}", self.binary))

@@ -23,6 +23,20 @@ pub enum DiskError {
     NoSpace { path: String },
     #[error("I/O error on {path}: {detail}")]
     Io { path: String, detail: String },
+    /// The process (EMFILE) or system (ENFILE) is out of file descriptors:
+    /// the file could not be opened, so nothing was read, written or synced.
+    /// Not a storage failure: the caller fails its request and the log stays
+    /// online.
+    #[error("too many open files opening {path}")]
+    TooManyOpenFiles { path: String },
+}
+
+impl DiskError {
+    /// Whether the operation failed before touching the file (so the log's
+    /// state on disk is unchanged and it must not go offline).
+    pub fn is_resource_exhaustion(&self) -> bool {
+        matches!(self, DiskError::TooManyOpenFiles { .. })
+    }
 }
 
 pub type DiskResult<T> = Result<T, DiskError>;

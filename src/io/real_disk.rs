@@ -1,8 +1,14 @@
 //! The [`Disk`] on the host file system, rooted at a directory.
 //!
-//! Open files are cached so appends and reads do not reopen them. `sync`
-//! runs `fsync` on tokio's blocking pool, so a slow device never stalls the
-//! async runtime that serves connections.
+//! Open files are cached so appends and reads do not reopen them; the cache
+//! holds at most `open_files_max` descriptors (the least recently used is
+//! closed first), a share of the process's file-descriptor limit that
+//! `main.rs` sizes. When an open fails for lack of descriptors (EMFILE or
+//! ENFILE) the cache closes every handle it holds and tries once more; if
+//! that fails too the operation fails with [`DiskError::TooManyOpenFiles`],
+//! which the log treats as a failed request, never as a storage failure.
+//! `sync` runs `fsync` on tokio's blocking pool, so a slow device never
+//! stalls the async runtime that serves connections.
 
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
@@ -13,20 +19,79 @@ use std::sync::{Arc, Mutex};
 
 use crate::io::disk::{Disk, DiskError, DiskResult, SyncFuture};
 
-/// Open files kept at most; past this the cache is cleared (simple, bounded).
-const OPEN_FILES_MAX: usize = 4096;
+/// Open files kept at most by default (see [`RealDisk::with_open_files_max`]).
+pub const OPEN_FILES_MAX_DEFAULT: usize = 4096;
+
+/// The open-file cache: handles by path, and paths by last use.
+#[derive(Default)]
+struct OpenFiles {
+    by_path: BTreeMap<String, (Arc<File>, u64)>,
+    by_use: BTreeMap<u64, String>,
+    clock: u64,
+}
+
+impl OpenFiles {
+    fn get(&mut self, path: &str) -> Option<Arc<File>> {
+        let (file, used) = self.by_path.get_mut(path)?;
+        self.by_use.remove(used);
+        self.clock += 1;
+        *used = self.clock;
+        self.by_use.insert(self.clock, path.to_string());
+        Some(Arc::clone(file))
+    }
+
+    fn insert(&mut self, path: &str, file: Arc<File>, max: usize) {
+        while self.by_path.len() >= max.max(1) {
+            let Some((_, oldest)) = self.by_use.pop_first() else {
+                break;
+            };
+            self.by_path.remove(&oldest);
+        }
+        self.clock += 1;
+        self.by_use.insert(self.clock, path.to_string());
+        if let Some((_, used)) = self.by_path.insert(path.to_string(), (file, self.clock)) {
+            self.by_use.remove(&used);
+        }
+    }
+
+    fn retain(&mut self, keep: impl Fn(&str) -> bool) {
+        self.by_path.retain(|p, _| keep(p));
+        self.by_use.retain(|_, p| keep(p));
+    }
+
+    fn clear(&mut self) {
+        self.by_path.clear();
+        self.by_use.clear();
+    }
+}
 
 pub struct RealDisk {
     root: PathBuf,
-    open_files: Mutex<BTreeMap<String, Arc<File>>>,
+    open_files: Mutex<OpenFiles>,
+    open_files_max: usize,
 }
 
 impl RealDisk {
     pub fn new(root: impl Into<PathBuf>) -> RealDisk {
+        RealDisk::with_open_files_max(root, OPEN_FILES_MAX_DEFAULT)
+    }
+
+    /// A disk whose cache keeps at most `open_files_max` files open.
+    pub fn with_open_files_max(root: impl Into<PathBuf>, open_files_max: usize) -> RealDisk {
         RealDisk {
             root: root.into(),
-            open_files: Mutex::new(BTreeMap::new()),
+            open_files: Mutex::new(OpenFiles::default()),
+            open_files_max: open_files_max.max(1),
         }
+    }
+
+    /// Files the cache holds open now.
+    pub fn open_file_count(&self) -> usize {
+        self.open_files
+            .lock()
+            .expect("disk file cache poisoned")
+            .by_path
+            .len()
     }
 
     fn full(&self, path: &str) -> PathBuf {
@@ -36,29 +101,52 @@ impl RealDisk {
     fn file(&self, path: &str, create: bool) -> DiskResult<Arc<File>> {
         let mut files = self.open_files.lock().expect("disk file cache poisoned");
         if let Some(f) = files.get(path) {
-            return Ok(Arc::clone(f));
+            return Ok(f);
         }
-        let file = OpenOptions::new()
-            .read(true)
-            .append(true)
-            .create(create)
-            .open(self.full(path))
-            .map_err(|e| to_disk_error(path, e))?;
-        if files.len() >= OPEN_FILES_MAX {
-            files.clear();
+        let open = || {
+            OpenOptions::new()
+                .read(true)
+                .append(true)
+                .create(create)
+                .open(self.full(path))
+        };
+        let file = match open() {
+            Err(e) if is_out_of_descriptors(&e) => {
+                // Our own cache may hold the descriptors: give them back, retry.
+                tracing::warn!(
+                    path,
+                    open_files = files.by_path.len(),
+                    "out of file descriptors: closing cached files"
+                );
+                files.clear();
+                open()
+            }
+            other => other,
         }
+        .map_err(|e| to_disk_error(path, e))?;
         let file = Arc::new(file);
-        files.insert(path.to_string(), Arc::clone(&file));
+        files.insert(path, Arc::clone(&file), self.open_files_max);
         Ok(file)
     }
 
     fn forget(&self, prefix: &str) {
         let mut files = self.open_files.lock().expect("disk file cache poisoned");
-        files.retain(|p, _| p != prefix && !p.starts_with(&format!("{prefix}/")));
+        let under = format!("{prefix}/");
+        files.retain(|p| p != prefix && !p.starts_with(&under));
     }
 }
 
+/// EMFILE (this process) or ENFILE (the whole system).
+fn is_out_of_descriptors(e: &std::io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::EMFILE) | Some(libc::ENFILE))
+}
+
 fn to_disk_error(path: &str, e: std::io::Error) -> DiskError {
+    if is_out_of_descriptors(&e) {
+        return DiskError::TooManyOpenFiles {
+            path: path.to_string(),
+        };
+    }
     match e.kind() {
         ErrorKind::NotFound => DiskError::NotFound {
             path: path.to_string(),
@@ -177,5 +265,37 @@ impl Disk for RealDisk {
                 }),
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_open_file_cache_stays_within_its_bound() {
+        let dir = tempfile::tempdir().unwrap();
+        let disk = RealDisk::with_open_files_max(dir.path(), 2);
+        for name in ["a", "b", "c", "a", "d"] {
+            disk.append(name, name.as_bytes()).unwrap();
+            assert!(disk.open_file_count() <= 2);
+        }
+        // Evicted files reopen on demand; recently used ones stay cached.
+        assert_eq!(disk.read_at("a", 0, 10).unwrap(), b"aa");
+        assert_eq!(disk.read_at("b", 0, 10).unwrap(), b"b");
+        assert_eq!(disk.open_file_count(), 2);
+    }
+
+    #[test]
+    fn out_of_descriptors_is_not_an_io_failure() {
+        for errno in [libc::EMFILE, libc::ENFILE] {
+            let e = to_disk_error("x", std::io::Error::from_raw_os_error(errno));
+            assert_eq!(e, DiskError::TooManyOpenFiles { path: "x".into() });
+            assert!(e.is_resource_exhaustion());
+        }
+        assert!(
+            !to_disk_error("x", std::io::Error::from_raw_os_error(libc::EIO))
+                .is_resource_exhaustion()
+        );
     }
 }

@@ -150,7 +150,7 @@ pub fn validate_client_records(
         DECOMPRESSED_BATCH_SIZE_BYTES_MAX,
     )
     .map_err(|e| match e {
-        DecompressError::UnknownCodec { codec } => {
+        DecompressError::UnknownCodec(codec) => {
             ValidationError::UnsupportedCompression(format!("unknown compression codec {codec}"))
         }
         other => ValidationError::Corrupt(other.to_string()),

@@ -10,9 +10,13 @@
 //! - The dirty section starts at `dirty_start_offset` (the cleaner
 //!   checkpoint: below it every key appears once). Its records build an
 //!   offset map key → latest offset, segment by segment, until
-//!   [`CompactionParams::offset_map_keys_max`] (at least one dirty segment is
+//!   [`CompactionParams::offset_map_bytes_max`] (at least one dirty segment is
 //!   always mapped). Segments up to the end of the mapped ones are cleaned;
 //!   the end is the next checkpoint.
+//! - Memory: the map (bounded in bytes) plus one segment. [`plan_cleaning`]
+//!   reads the segments one at a time to build the map, then
+//!   [`clean_segment`] cleans them one at a time; [`compact`] runs both
+//!   passes over segments already in memory.
 //! - A record is kept if its key maps to an offset not above its own (or is
 //!   not in the map: a clean record whose key was not written again).
 //!   Records without a key are removed (Kafka counts them invalid; the
@@ -50,9 +54,9 @@ use crate::log::record_batch::{self, BatchError, BatchHeader};
 
 /// Kafka's default `delete.retention.ms` (one day).
 pub const DELETE_RETENTION_MS_DEFAULT: i64 = 86_400_000;
-/// Default bound of the offset map (Kafka sizes it in bytes,
-/// `log.cleaner.dedupe.buffer.size`; we count keys).
-pub const OFFSET_MAP_KEYS_MAX_DEFAULT: usize = 1 << 20;
+/// Kafka's default `log.cleaner.dedupe.buffer.size` (128 MiB): the offset
+/// map's memory at most (see [`OffsetMap`]).
+pub const OFFSET_MAP_BYTES_MAX_DEFAULT: usize = 128 << 20;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CompactionError {
@@ -68,6 +72,8 @@ pub enum CompactionError {
     },
     #[error("segments are not in offset order at {base_offset}")]
     Order { base_offset: i64 },
+    #[error("segment {base_offset} cannot be read: {detail}")]
+    Read { base_offset: i64, detail: String },
 }
 
 /// Why a produced record set is refused on a compacted topic.
@@ -127,7 +133,8 @@ pub struct CompactionParams {
     pub now_ms: i64,
     /// `delete.retention.ms`.
     pub delete_retention_ms: i64,
-    pub offset_map_keys_max: usize,
+    /// `log.cleaner.dedupe.buffer.size`: the offset map's bytes at most.
+    pub offset_map_bytes_max: usize,
 }
 
 /// One cleaned segment: same base offset, new batches.
@@ -185,43 +192,91 @@ fn open_all(segment: &SegmentBatches) -> Result<Vec<OpenedBatch>, CompactionErro
         .collect()
 }
 
-/// Compacts `segments` (sealed, in offset order). `last_batch_offsets`: for
-/// each producer in the producer state, the last offset of its last batch
-/// ([`crate::core::producer_state::ProducerStateTable::last_batch_offsets`]).
-pub fn compact(
-    segments: &[SegmentBatches],
-    last_batch_offsets: &BTreeMap<i64, i64>,
+/// What one offset-map entry is charged beyond its key's bytes (the key's
+/// `Bytes` handle, the offset and the tree node's share).
+pub const OFFSET_MAP_ENTRY_OVERHEAD_BYTES: usize = 64;
+
+/// Key → latest offset over the dirty section, charged in bytes against
+/// `log.cleaner.dedupe.buffer.size`. Kafka keeps a 16-byte hash per key (24
+/// bytes an entry); odradek keeps the key itself (no collisions), so an entry
+/// costs its key's length plus [`OFFSET_MAP_ENTRY_OVERHEAD_BYTES`].
+#[derive(Debug, Clone, Default)]
+pub struct OffsetMap {
+    latest: BTreeMap<Bytes, i64>,
+    bytes: usize,
+}
+
+impl OffsetMap {
+    fn cost(key: &Bytes) -> usize {
+        key.len() + OFFSET_MAP_ENTRY_OVERHEAD_BYTES
+    }
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+    pub fn len(&self) -> usize {
+        self.latest.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.latest.is_empty()
+    }
+    fn get(&self, key: &Bytes) -> Option<&i64> {
+        self.latest.get(key)
+    }
+    /// Bytes that `keys` would add (keys already mapped cost nothing).
+    fn growth(&self, keys: &BTreeMap<Bytes, i64>) -> usize {
+        keys.keys()
+            .filter(|k| !self.latest.contains_key(*k))
+            .map(Self::cost)
+            .sum()
+    }
+    fn extend(&mut self, keys: BTreeMap<Bytes, i64>) {
+        self.bytes += self.growth(&keys);
+        self.latest.extend(keys);
+    }
+}
+
+/// The result of the first pass: the offset map and the segments to clean.
+#[derive(Debug, Clone)]
+pub struct CleaningPlan {
+    pub map: OffsetMap,
+    /// Base offsets of the segments to clean, in offset order (a prefix of
+    /// the sealed segments).
+    pub segments: Vec<i64>,
+    /// The next cleaner checkpoint (end of the cleaned section).
+    pub cleaned_end_offset: i64,
+}
+
+/// First pass of a cleaning: reads the sealed segments `bases` one at a time
+/// through `load` (only one is held at once) and builds the offset map over
+/// the dirty section, until `offset_map_bytes_max` (at least one dirty
+/// segment is always mapped). Then each planned segment is cleaned with
+/// [`clean_segment`], again one at a time.
+pub fn plan_cleaning(
+    bases: &[i64],
+    mut load: impl FnMut(i64) -> Result<SegmentBatches, CompactionError>,
     params: &CompactionParams,
-) -> Result<CompactionOutcome, CompactionError> {
+) -> Result<CleaningPlan, CompactionError> {
     assert!(params.delete_retention_ms >= 0);
-    assert!(params.offset_map_keys_max > 0);
-    // The cleanable prefix.
-    let mut cleanable: Vec<(&SegmentBatches, i64)> = Vec::new();
+    assert!(params.offset_map_bytes_max > 0);
+    let mut map = OffsetMap::default();
+    let mut planned = Vec::new();
+    let mut cleaned_end_offset = params.dirty_start_offset;
     let mut previous_end = i64::MIN;
-    for segment in segments {
+    let mut mapped_dirty_segments = 0usize;
+    for base in bases {
+        let segment = load(*base)?;
         if segment.base_offset < previous_end {
             return Err(CompactionError::Order {
                 base_offset: segment.base_offset,
             });
         }
-        let end = segment_end_offset(segment)?;
+        let end = segment_end_offset(&segment)?;
         if end > params.uncleanable_offset {
-            break;
+            break; // the cleanable prefix ends here
         }
         previous_end = end;
-        cleanable.push((segment, end));
-    }
-
-    // The offset map over the dirty section.
-    let mut map: BTreeMap<Bytes, i64> = BTreeMap::new();
-    let mut opened: Vec<Vec<OpenedBatch>> = Vec::new();
-    let mut cleaned_end_offset = cleanable
-        .last()
-        .map_or(params.dirty_start_offset, |(_, end)| *end);
-    let mut mapped_dirty_segments = 0usize;
-    for (segment, end) in &cleanable {
-        let batches = open_all(segment)?;
-        if *end > params.dirty_start_offset {
+        if end > params.dirty_start_offset {
+            let batches = open_all(&segment)?;
             let mut keys_added = BTreeMap::new();
             for batch in batches.iter().filter(|b| !b.header.is_control()) {
                 for record in &batch.records {
@@ -234,50 +289,85 @@ pub fn compact(
                     }
                 }
             }
-            let new_keys = keys_added.keys().filter(|k| !map.contains_key(*k)).count();
-            if mapped_dirty_segments > 0 && map.len() + new_keys > params.offset_map_keys_max {
-                cleaned_end_offset = segment.base_offset;
-                break;
+            if mapped_dirty_segments > 0
+                && map.bytes() + map.growth(&keys_added) > params.offset_map_bytes_max
+            {
+                return Ok(CleaningPlan {
+                    map,
+                    segments: planned,
+                    cleaned_end_offset: segment.base_offset,
+                });
             }
             map.extend(keys_added);
             mapped_dirty_segments += 1;
         }
-        opened.push(batches);
+        planned.push(segment.base_offset);
+        cleaned_end_offset = end;
     }
+    Ok(CleaningPlan {
+        map,
+        segments: planned,
+        cleaned_end_offset,
+    })
+}
 
-    // Rewrite.
-    let mut stats = CompactionStats::default();
-    let mut out = Vec::new();
-    for ((segment, _), batches) in cleanable.iter().zip(opened) {
-        let mut cleaned = Vec::with_capacity(batches.len());
-        for (stored, batch) in segment.batches.iter().zip(&batches) {
-            stats.records_read += batch.records.len() as u64;
-            if let Some(bytes) =
-                clean_batch(stored, batch, &map, last_batch_offsets, params, &mut stats)?
-            {
-                cleaned.push(bytes);
-            }
+/// Second pass for one segment of the plan: its cleaned form.
+pub fn clean_segment(
+    segment: &SegmentBatches,
+    plan: &CleaningPlan,
+    last_batch_offsets: &BTreeMap<i64, i64>,
+    params: &CompactionParams,
+    stats: &mut CompactionStats,
+) -> Result<CleanedSegment, CompactionError> {
+    let batches = open_all(segment)?;
+    let mut cleaned = Vec::with_capacity(batches.len());
+    for (stored, batch) in segment.batches.iter().zip(&batches) {
+        stats.records_read += batch.records.len() as u64;
+        if let Some(bytes) =
+            clean_batch(stored, batch, &plan.map, last_batch_offsets, params, stats)?
+        {
+            cleaned.push(bytes);
         }
-        let changed = cleaned != segment.batches;
-        out.push(CleanedSegment {
-            base_offset: segment.base_offset,
-            batches: cleaned,
-            changed,
-        });
     }
-    for (segment, (input, end)) in out.iter().zip(&cleanable) {
-        assert_eq!(
-            segment.base_offset, input.base_offset,
-            "segments are cleaned one for one"
-        );
-        assert!(
-            *end <= cleaned_end_offset,
-            "only segments below the checkpoint are cleaned"
-        );
+    let changed = cleaned != segment.batches;
+    Ok(CleanedSegment {
+        base_offset: segment.base_offset,
+        batches: cleaned,
+        changed,
+    })
+}
+
+/// Compacts `segments` (sealed, in offset order), all in memory: the two
+/// passes of [`plan_cleaning`] and [`clean_segment`] over a slice.
+/// `last_batch_offsets`: for each producer in the producer state, the last
+/// offset of its last batch
+/// ([`crate::core::producer_state::ProducerStateTable::last_batch_offsets`]).
+pub fn compact(
+    segments: &[SegmentBatches],
+    last_batch_offsets: &BTreeMap<i64, i64>,
+    params: &CompactionParams,
+) -> Result<CompactionOutcome, CompactionError> {
+    let bases: Vec<i64> = segments.iter().map(|s| s.base_offset).collect();
+    let mut next = segments.iter();
+    let plan = plan_cleaning(
+        &bases,
+        |_| Ok(next.next().expect("one load per base").clone()),
+        params,
+    )?;
+    let mut stats = CompactionStats::default();
+    let mut out = Vec::with_capacity(plan.segments.len());
+    for segment in &segments[..plan.segments.len()] {
+        out.push(clean_segment(
+            segment,
+            &plan,
+            last_batch_offsets,
+            params,
+            &mut stats,
+        )?);
     }
     Ok(CompactionOutcome {
         segments: out,
-        cleaned_end_offset,
+        cleaned_end_offset: plan.cleaned_end_offset,
         stats,
     })
 }
@@ -286,7 +376,7 @@ pub fn compact(
 fn clean_batch(
     stored: &[u8],
     batch: &OpenedBatch,
-    map: &BTreeMap<Bytes, i64>,
+    map: &OffsetMap,
     last_batch_offsets: &BTreeMap<i64, i64>,
     params: &CompactionParams,
     stats: &mut CompactionStats,
@@ -389,7 +479,7 @@ mod tests {
             uncleanable_offset: 100,
             now_ms,
             delete_retention_ms: 1_000,
-            offset_map_keys_max: OFFSET_MAP_KEYS_MAX_DEFAULT,
+            offset_map_bytes_max: OFFSET_MAP_BYTES_MAX_DEFAULT,
         }
     }
 
@@ -579,7 +669,7 @@ mod tests {
             })
             .collect();
         let mut p = params(0);
-        p.offset_map_keys_max = 3;
+        p.offset_map_bytes_max = 3 * (2 + OFFSET_MAP_ENTRY_OVERHEAD_BYTES); // three 2-byte keys
         let out = compact(&segments, &BTreeMap::new(), &p).unwrap();
         assert_eq!(out.cleaned_end_offset, 2);
         assert_eq!(out.segments.len(), 1);

@@ -18,6 +18,7 @@
 use bytes::{Buf, Bytes, BytesMut};
 use kafka_protocol::compression::{self as codec, Compressor};
 
+use crate::log::decompress::{decompress_bounded, DecompressError};
 use crate::log::record_batch::{self, BatchError, BatchHeader, BATCH_HEADER_SIZE_BYTES};
 
 /// Attribute bits of a v2 batch header.
@@ -25,7 +26,10 @@ pub const ATTR_COMPRESSION_MASK: i16 = 0x07;
 pub const ATTR_DELETE_HORIZON: i16 = 0x40;
 /// Records decoded from one batch at most (a batch claiming more is refused).
 pub const RECORDS_PER_BATCH_MAX: usize = 1 << 20;
-/// Decompressed size of one batch's records at most.
+/// Decompressed size of one batch's records at most, checked while
+/// decompressing (`crate::log::decompress`). Kafka has no such bound; 64 MiB
+/// is far above any batch a producer builds (`max.message.bytes` defaults to
+/// 1 MiB) and keeps a 1 KiB compression bomb from costing gigabytes.
 pub const DECOMPRESSED_RECORDS_SIZE_BYTES_MAX: usize = 64 << 20;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -81,13 +85,8 @@ pub fn open_batch(batch: &[u8]) -> Result<OpenedBatch, RecordsError> {
             reason: "too many records",
         });
     }
-    let mut section = Bytes::copy_from_slice(&batch[BATCH_HEADER_SIZE_BYTES..header.size_bytes]);
-    let plain = decompress(header.compression_codec(), &mut section)?;
-    if plain.len() > DECOMPRESSED_RECORDS_SIZE_BYTES_MAX {
-        return Err(RecordsError::Decompress {
-            detail: "records too large".into(),
-        });
-    }
+    let section = &batch[BATCH_HEADER_SIZE_BYTES..header.size_bytes];
+    let plain = decompress(header.compression_codec(), section)?;
     let mut buf = plain;
     let mut records = Vec::with_capacity(count.min(buf.len()));
     for _ in 0..count {
@@ -117,21 +116,16 @@ pub fn open_batch(batch: &[u8]) -> Result<OpenedBatch, RecordsError> {
     Ok(OpenedBatch { header, records })
 }
 
-fn decompress(codec_id: i16, section: &mut Bytes) -> Result<Bytes, RecordsError> {
-    crate::log::decompress::decompress_bounded(
-        codec_id,
-        section,
-        DECOMPRESSED_RECORDS_SIZE_BYTES_MAX,
-    )
-    .map(Bytes::from)
-    .map_err(|e| match e {
-        crate::log::decompress::DecompressError::UnknownCodec { codec } => {
-            RecordsError::UnknownCodec { codec }
-        }
-        other => RecordsError::Decompress {
-            detail: other.to_string(),
-        },
-    })
+/// Decompresses a batch's records section, bounded while it decompresses
+/// (a compressed bomb is refused after producing at most the bound).
+fn decompress(codec_id: i16, section: &[u8]) -> Result<Bytes, RecordsError> {
+    match decompress_bounded(codec_id, section, DECOMPRESSED_RECORDS_SIZE_BYTES_MAX) {
+        Ok(plain) => Ok(Bytes::from(plain)),
+        Err(DecompressError::UnknownCodec(codec)) => Err(RecordsError::UnknownCodec { codec }),
+        Err(e) => Err(RecordsError::Decompress {
+            detail: e.to_string(),
+        }),
+    }
 }
 
 fn compress(codec_id: i16, plain: &[u8], out: &mut Vec<u8>) -> Result<(), RecordsError> {
@@ -435,6 +429,29 @@ mod tests {
     use super::test_support::keyed_batch;
     use super::*;
     use kafka_protocol::records::{Compression, RecordBatchDecoder};
+
+    #[test]
+    fn a_stored_compression_bomb_is_refused_while_decompressing() {
+        // A valid batch whose gzip section expands to 1 GiB of zeros.
+        let kvs = vec![(Some(b"k".to_vec()), Some(b"v".to_vec()), 1_000)];
+        let small = keyed_batch(0, &kvs, Compression::Gzip, (-1, -1, -1));
+        let mut bomb = small[..BATCH_HEADER_SIZE_BYTES].to_vec();
+        bomb.extend_from_slice(&crate::log::decompress::test_support::gzip_zeros(1 << 30));
+        let length = (bomb.len() - 12) as i32;
+        bomb[8..12].copy_from_slice(&length.to_be_bytes());
+        let crc = record_batch::compute_crc(&bomb);
+        bomb[17..21].copy_from_slice(&crc.to_be_bytes());
+        let started = std::time::Instant::now();
+        assert!(matches!(
+            open_batch(&bomb),
+            Err(RecordsError::Decompress { .. })
+        ));
+        assert!(
+            started.elapsed().as_millis() < 1_000,
+            "took {:?}",
+            started.elapsed()
+        );
+    }
 
     #[test]
     fn opening_and_rewriting_keeps_every_field_for_each_codec() {

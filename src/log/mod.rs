@@ -15,6 +15,8 @@ pub mod compaction_files;
 pub mod config;
 pub mod decompress;
 pub mod offset_index;
+#[cfg(test)]
+mod out_of_descriptors_tests;
 pub mod partition_log;
 #[cfg(test)]
 mod proptest_compaction;

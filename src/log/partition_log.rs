@@ -304,6 +304,10 @@ impl PartitionLog {
         let start_size = seg.size_bytes;
         let log_path = seg.log_path().to_string();
         if let Err(e) = disk.append(&log_path, records) {
+            if e.is_resource_exhaustion() {
+                // The file could not even be opened: nothing was written.
+                return Err(LogError::Disk(e));
+            }
             // Put the file back as it was, or stop taking writes.
             if disk.truncate(&log_path, start_size).is_err() {
                 return Err(self.fail(&e));
@@ -733,7 +737,17 @@ impl PartitionLog {
 
     /// A sync failed: after a failed fsync the page cache may have dropped
     /// the data (fsyncgate), so the log stops taking writes until restart.
-    pub fn sync_failed(&mut self, error: &DiskError) {
+    /// Out of file descriptors is not such a failure: the file was not
+    /// opened, so nothing was synced and nothing was lost; the data stays
+    /// unsynced and the next sync tries again.
+    pub fn sync_failed(&mut self, error: &DiskError, work: &SyncWork) {
+        if error.is_resource_exhaustion() {
+            tracing::warn!(dir = %self.dir, %error, "sync postponed: out of file descriptors");
+            // Every path of the work is synced again next time (syncing one
+            // that did succeed again is harmless).
+            self.unsynced_paths.extend(work.paths.iter().cloned());
+            return;
+        }
         self.fail(error);
     }
 
@@ -777,12 +791,15 @@ fn first_record_at_or_after(
     timestamp_ms: i64,
     min_offset: i64,
 ) -> Option<(i64, i64)> {
-    let mut buf = bytes::Bytes::copy_from_slice(batch);
-    let set = kafka_protocol::records::RecordBatchDecoder::decode(&mut buf).ok()?;
-    set.records
+    // Decompression is bounded while it runs: a stored bomb costs at most
+    // `DECOMPRESSED_RECORDS_SIZE_BYTES_MAX`, then falls back like any batch
+    // that does not decode.
+    let opened = crate::log::compaction_batch::open_batch(batch).ok()?;
+    opened
+        .records
         .iter()
-        .find(|r| r.timestamp >= timestamp_ms && r.offset >= min_offset)
-        .map(|r| (r.offset, r.timestamp))
+        .map(|r| (opened.offset_of(r), r.timestamp_ms))
+        .find(|(offset, timestamp)| *timestamp >= timestamp_ms && *offset >= min_offset)
 }
 
 fn is_index_path(path: &str) -> bool {

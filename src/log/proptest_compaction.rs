@@ -11,7 +11,7 @@ use crate::core::producer_state::ProducerStateTable;
 use crate::io::disk::{join, Disk};
 use crate::io::sim_disk::{SimDisk, SimDiskFaults};
 use crate::log::compaction::{
-    compact, CleanedSegment, CompactionParams, SegmentBatches, OFFSET_MAP_KEYS_MAX_DEFAULT,
+    compact, CleanedSegment, CompactionParams, SegmentBatches, OFFSET_MAP_BYTES_MAX_DEFAULT,
 };
 use crate::log::compaction_batch::open_batch;
 use crate::log::compaction_batch::test_support::{keyed_batch, Kv};
@@ -143,7 +143,7 @@ fn params(now_ms: i64, dirty_start_offset: i64, uncleanable_offset: i64) -> Comp
         uncleanable_offset,
         now_ms,
         delete_retention_ms: RETENTION_MS,
-        offset_map_keys_max: OFFSET_MAP_KEYS_MAX_DEFAULT,
+        offset_map_bytes_max: OFFSET_MAP_BYTES_MAX_DEFAULT,
     }
 }
 

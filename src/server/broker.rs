@@ -384,6 +384,7 @@ impl Broker {
             .await;
             match opened {
                 Ok((handle, report)) => {
+                    handle.set_limits(self.config.limits);
                     if report.truncated_bytes > 0 || report.segments_dropped > 0 {
                         tracing::warn!(topic = %topic_name, partition = index, ?report, "recovered a damaged log");
                     }

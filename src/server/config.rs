@@ -61,7 +61,51 @@ pub struct BrokerConfig {
     /// The data directory as the host names it (`log.dirs`, reported by
     /// DescribeLogDirs); `data_dir` is relative to the disk's root.
     pub log_dir_display: String,
+    /// The resource limits a client can reach (docs/limits.md).
+    pub limits: Limits,
     pub bugs: BugSwitches,
+}
+
+/// Every resource a client can consume, bounded. Kafka's names where Kafka
+/// has the setting; docs/limits.md lists them with their defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// `max.connections`: open client connections at most; a connection
+    /// accepted over it is closed at once.
+    pub max_connections: usize,
+    /// `max.connections.per.ip`: open connections from one client address.
+    pub max_connections_per_ip: usize,
+    /// `connections.max.idle.ms`: a connection that sends no complete request
+    /// for this long is closed.
+    pub connections_max_idle_ms: u64,
+    /// `queued.max.request.bytes`: request bytes held in memory by all
+    /// connections together (read, queued or being handled). A frame's
+    /// body is read only once its size fits; until then the connection waits.
+    pub queued_max_request_bytes: usize,
+    /// `producer.id.expiration.ms`: a partition forgets an idempotent
+    /// producer this long after the timestamp of its last batch.
+    pub producer_id_expiration_ms: i64,
+    /// `producer.state.max.producers.per.partition` (odradek's): producer
+    /// ids a partition remembers at most; past it, the least recently
+    /// active one is forgotten first.
+    pub max_producers_per_partition: usize,
+    /// `log.cleaner.dedupe.buffer.size`: bytes of the compaction offset map
+    /// (keys plus per-entry overhead) at most.
+    pub cleaner_dedupe_buffer_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_connections: 10_000,
+            max_connections_per_ip: i32::MAX as usize,
+            connections_max_idle_ms: 600_000,
+            queued_max_request_bytes: 100 * 1024 * 1024,
+            producer_id_expiration_ms: 86_400_000,
+            max_producers_per_partition: 10_000,
+            cleaner_dedupe_buffer_bytes: 128 * 1024 * 1024,
+        }
+    }
 }
 
 impl BrokerConfig {
@@ -85,6 +129,7 @@ impl BrokerConfig {
             fetch_max_bytes: FETCH_MAX_BYTES_DEFAULT,
             cluster_id: "odradek-cluster".to_string(),
             log_dir_display: "data".to_string(),
+            limits: Limits::default(),
             bugs: BugSwitches::default(),
         }
     }

@@ -1,5 +1,5 @@
 //! Background work of a node: the `interval` fsync flusher, retention and
-//! compaction, and recovery-point checkpoints. Each loop is bounded by the
+//! compaction, recovery-point checkpoints and producer-id expiry. Each loop is bounded by the
 //! node's lifetime and supervised by `server::run`: a loop that ends stops
 //! the node loudly.
 //!
@@ -117,6 +117,10 @@ pub fn spawn_all(broker: &Arc<Broker>) -> Vec<(&'static str, tokio::task::JoinHa
             "checkpointer",
             tokio::spawn(checkpointer(Arc::clone(broker))),
         ),
+        (
+            "producer_expiry",
+            tokio::spawn(producer_expiry(Arc::clone(broker))),
+        ),
     ]
 }
 
@@ -138,4 +142,25 @@ pub async fn first_to_end(
         std::task::Poll::Pending
     })
     .await
+}
+
+/// Kafka's `producer.id.expiration.check.interval.ms` default: how often
+/// partitions forget producers idle for `producer.id.expiration.ms`.
+pub const PRODUCER_ID_EXPIRATION_CHECK_INTERVAL_MS: u64 = 600_000;
+
+pub async fn producer_expiry(broker: Arc<Broker>) {
+    let interval = Duration::from_millis(PRODUCER_ID_EXPIRATION_CHECK_INTERVAL_MS);
+    loop {
+        tokio::time::sleep(interval).await;
+        for handle in live_partitions(&broker) {
+            let h = Arc::clone(&handle);
+            isolated(&handle, "producer expiry", async move {
+                let expired = h.expire_producers(now_ms());
+                if expired > 0 {
+                    tracing::debug!(topic = %h.topic, partition = h.partition, expired, "expired idle producer ids");
+                }
+            })
+            .await;
+        }
+    }
 }

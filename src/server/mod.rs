@@ -4,6 +4,7 @@
 pub mod broker;
 pub mod config;
 pub mod connection;
+pub mod connection_limits;
 pub mod group_driver;
 pub mod housekeeping;
 #[cfg(all(test, not(madsim)))]
@@ -12,13 +13,15 @@ pub mod metadata_journal;
 pub mod offsets_topic;
 pub mod partition_handle;
 pub mod partition_metadata;
+#[cfg(test)]
+mod producer_limits_tests;
 pub mod producer_snapshots;
 
 use std::future::Future;
 use std::sync::Arc;
 
 use crate::io::disk::Disk;
-pub use config::{BrokerConfig, BugSwitches};
+pub use config::{BrokerConfig, BugSwitches, Limits};
 
 #[derive(Debug, thiserror::Error)]
 pub enum BrokerError {
@@ -56,13 +59,29 @@ pub async fn run(
         "odradek broker ready"
     );
     let mut tasks = housekeeping::spawn_all(&broker);
+    let limits = connection_limits::ConnectionLimits::new(broker.config.limits);
     let accept = async {
         loop {
             match listener.accept().await {
-                Ok((stream, peer)) => {
-                    tokio::spawn(connection::serve(Arc::clone(&broker), stream, peer));
-                }
+                Ok((stream, peer)) => match limits.admit(peer.ip()) {
+                    Ok(slot) => {
+                        tokio::spawn(connection::serve(
+                            Arc::clone(&broker),
+                            stream,
+                            peer,
+                            Arc::clone(&limits),
+                            slot,
+                        ));
+                    }
+                    Err(refused) => {
+                        // Kafka closes a connection over its quota at once.
+                        tracing::warn!(%peer, %refused, "connection refused");
+                        drop(stream);
+                    }
+                },
                 Err(e) => {
+                    // Out of file descriptors (EMFILE) lands here: accepts
+                    // wait a little, nothing else is affected.
                     tracing::warn!(%e, "accept failed");
                     tokio::time::sleep(std::time::Duration::from_millis(10)).await;
                 }

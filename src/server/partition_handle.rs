@@ -17,7 +17,7 @@ use crate::io::disk::{join, Disk, DiskError};
 use crate::log::read_plan::ReadOutcome;
 use crate::log::record_batch::BatchHeader;
 use crate::log::{AppendInfo, LogConfig, LogError, PartitionLog, RecoveryReport};
-use crate::server::config::BugSwitches;
+use crate::server::config::{BugSwitches, Limits};
 use crate::server::partition_metadata::{self, DirOwner};
 use crate::server::producer_snapshots;
 
@@ -59,6 +59,9 @@ struct PartitionState {
     /// Test-only bug switches (ack-before-sync: answer before the sync, which
     /// the background flusher then does a little later; no-idempotence).
     bugs: BugSwitches,
+    /// The broker's resource limits this partition applies (producer ids,
+    /// compaction memory).
+    limits: Limits,
 }
 
 /// Times a read is planned again after racing a change of the files.
@@ -177,6 +180,7 @@ impl PartitionHandle {
             last_sync_ms: now_ms,
             producers,
             bugs,
+            limits: Limits::default(),
         };
         let handle = PartitionHandle {
             topic: topic.to_string(),
@@ -221,6 +225,25 @@ impl PartitionHandle {
 
     pub fn leader_epoch(&self) -> i32 {
         self.lock().replica.leader_epoch()
+    }
+
+    /// Applies the broker's limits (set once, after opening).
+    pub fn set_limits(&self, limits: Limits) {
+        self.lock().limits = limits;
+    }
+
+    /// Forgets idempotent producers idle for `producer.id.expiration.ms`
+    /// (by the timestamp of their last batch, as Kafka does). Holds the
+    /// partition lock only for the table scan. Returns how many went.
+    pub fn expire_producers(&self, now_ms: i64) -> usize {
+        let mut state = self.lock();
+        let expiration_ms = state.limits.producer_id_expiration_ms.max(0);
+        state.producers.expire(now_ms, expiration_ms).len()
+    }
+
+    /// Idempotent producers the partition remembers now.
+    pub fn producer_count(&self) -> usize {
+        self.lock().producers.producer_count()
     }
 
     pub fn config(&self) -> TopicConfig {
@@ -301,6 +324,13 @@ impl PartitionHandle {
                             state.producers.on_appended(batch, base);
                             base += batch.last_offset_delta as i64 + 1;
                         }
+                        let max = state.limits.max_producers_per_partition;
+                        let evicted = state.producers.evict_least_recent(max, |id| {
+                            batches.iter().any(|b| b.producer_id == id)
+                        });
+                        if !evicted.is_empty() {
+                            tracing::debug!(topic = %self.topic, partition = self.partition, evicted = evicted.len(), max, "forgot least recent producers (producer.state.max.producers.per.partition)");
+                        }
                     }
                     let actions = state.replica.on_local_append(state.log.log_end_offset());
                     self.apply(state, actions);
@@ -371,7 +401,7 @@ impl PartitionHandle {
         for path in &work.paths {
             if let Err(e) = sync_ignoring_removed(self.disk.as_ref(), path).await {
                 let mut state = self.lock();
-                state.log.sync_failed(&e);
+                state.log.sync_failed(&e, &work);
                 return Err(LogError::Disk(e));
             }
         }
@@ -544,7 +574,7 @@ impl PartitionHandle {
     /// Runs in the housekeeping task, never concurrently with retention.
     pub async fn compact(&self, now_ms: i64) -> Result<bool, String> {
         use crate::log::cleaner_decision::{cleanable_until, CleanerPolicy};
-        use crate::log::compaction::{self, CompactionParams, OFFSET_MAP_KEYS_MAX_DEFAULT};
+        use crate::log::compaction::{self, CompactionParams, CompactionStats};
         use crate::log::compaction_files as files;
         let dir = self.dir();
         let (sealed, last_batch_offsets, params, index_interval) = {
@@ -578,7 +608,7 @@ impl PartitionHandle {
                 uncleanable_offset,
                 now_ms,
                 delete_retention_ms: state.config.delete_retention_ms,
-                offset_map_keys_max: OFFSET_MAP_KEYS_MAX_DEFAULT,
+                offset_map_bytes_max: state.limits.cleaner_dedupe_buffer_bytes.max(1),
             };
             (
                 sealed,
@@ -587,15 +617,28 @@ impl PartitionHandle {
                 state.log.config().index_interval_bytes,
             )
         };
-        let mut inputs = Vec::with_capacity(sealed.len());
-        for (base, _) in &sealed {
-            inputs.push(
-                files::read_segment(self.disk.as_ref(), &dir, *base).map_err(|e| e.to_string())?,
-            );
-        }
-        let outcome = compaction::compact(&inputs, &last_batch_offsets, &params)
-            .map_err(|e| e.to_string())?;
-        for cleaned in outcome.segments.iter().filter(|s| s.changed) {
+        // Two passes, one segment in memory at a time: build the offset map,
+        // then clean and swap each planned segment.
+        let disk = self.disk.as_ref();
+        let load = |base: i64| {
+            files::read_segment(disk, &dir, base).map_err(|e| compaction::CompactionError::Read {
+                base_offset: base,
+                detail: e.to_string(),
+            })
+        };
+        let bases: Vec<i64> = sealed.iter().map(|(base, _)| *base).collect();
+        let plan = compaction::plan_cleaning(&bases, load, &params).map_err(|e| e.to_string())?;
+        let mut stats = CompactionStats::default();
+        for base in &plan.segments {
+            let input = load(*base).map_err(|e| e.to_string())?;
+            let cleaned =
+                compaction::clean_segment(&input, &plan, &last_batch_offsets, &params, &mut stats)
+                    .map_err(|e| e.to_string())?;
+            drop(input);
+            if !cleaned.changed {
+                continue;
+            }
+            let cleaned = &cleaned;
             let expected_size = sealed
                 .iter()
                 .find(|(b, _)| *b == cleaned.base_offset)
@@ -628,10 +671,10 @@ impl PartitionHandle {
                 .await
                 .map_err(|e| e.to_string())?;
         }
-        files::write_cleaner_checkpoint(self.disk.as_ref(), &dir, outcome.cleaned_end_offset)
+        files::write_cleaner_checkpoint(self.disk.as_ref(), &dir, plan.cleaned_end_offset)
             .await
             .map_err(|e| e.to_string())?;
-        tracing::info!(topic = %self.topic, partition = self.partition, stats = ?outcome.stats, "compacted");
+        tracing::info!(topic = %self.topic, partition = self.partition, ?stats, map_keys = plan.map.len(), map_bytes = plan.map.bytes(), "compacted");
         Ok(true)
     }
 

@@ -447,6 +447,37 @@ impl ProducerStateTable {
         }
         expired
     }
+
+    /// Bounds the table to `max_producers` entries
+    /// (`producer.state.max.producers.per.partition`): forgets the least
+    /// recently active producers (oldest last batch timestamp, then lowest
+    /// id) that `keep` does not protect. Kafka has no such bound (only
+    /// expiry); a forgotten producer is treated as an expired one: its next
+    /// batch is accepted at any sequence (KIP-360), so the cost is the
+    /// duplicate check of an idle producer, never a refused client.
+    /// Returns the ids removed.
+    pub fn evict_least_recent(
+        &mut self,
+        max_producers: usize,
+        keep: impl Fn(i64) -> bool,
+    ) -> Vec<i64> {
+        if self.producers.len() <= max_producers {
+            return Vec::new();
+        }
+        let mut candidates: Vec<(i64, i64)> = self
+            .producers
+            .iter()
+            .filter(|(id, _)| !keep(**id))
+            .map(|(id, e)| (e.last_timestamp_ms, *id))
+            .collect();
+        candidates.sort_unstable();
+        let excess = self.producers.len() - max_producers;
+        let evicted: Vec<i64> = candidates.iter().take(excess).map(|(_, id)| *id).collect();
+        for id in &evicted {
+            self.producers.remove(id);
+        }
+        evicted
+    }
 }
 
 fn empty_entry(batch: &ProducerBatch) -> ProducerEntry {
@@ -652,5 +683,26 @@ mod tests {
             vec![1]
         );
         assert_eq!(table.producer_count(), 0);
+    }
+
+    #[test]
+    fn the_table_is_bounded_by_forgetting_the_least_recent_producers() {
+        let mut table = ProducerStateTable::new(0);
+        for (id, ts) in [(1, 500), (2, 100), (3, 900), (4, 300)] {
+            append(
+                &mut table,
+                ProducerBatch {
+                    max_timestamp_ms: ts,
+                    ..batch(id, 0, 0, 1)
+                },
+            );
+        }
+        assert!(table.evict_least_recent(4, |_| false).is_empty());
+        // Producer 2 is the least recent but protected (it just appended).
+        assert_eq!(table.evict_least_recent(2, |id| id == 2), vec![4, 1]);
+        assert_eq!(table.producer_count(), 2);
+        assert!(table.entry(2).is_some() && table.entry(3).is_some());
+        // A forgotten producer is accepted again at any sequence.
+        assert_eq!(table.check(&batch(1, 0, 17, 1)), Ok(Verdict::Append));
     }
 }
