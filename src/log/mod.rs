@@ -10,6 +10,7 @@ pub mod compaction;
 pub mod compaction_batch;
 pub mod compaction_files;
 pub mod config;
+pub mod log_start;
 pub mod offset_index;
 pub mod partition_log;
 #[cfg(test)]

@@ -37,7 +37,7 @@ pub async fn retention(broker: Arc<Broker>) {
     loop {
         tokio::time::sleep(interval).await;
         for handle in broker.all_partitions() {
-            if let Err(e) = handle.apply_retention(now_ms()) {
+            if let Err(e) = handle.apply_retention(now_ms()).await {
                 tracing::warn!(topic = %handle.topic, partition = handle.partition, %e, "retention failed");
             }
             // After retention, in the same task: the cleaner never races a
