@@ -93,9 +93,22 @@ fn fresh_log(kind: &DiskKind) -> (PartitionLog, Option<tempfile::TempDir>) {
         // A new SimDisk each time, so the bytes of the previous log are freed.
         DiskKind::Sim => (Arc::new(SimDisk::new(0, SimDiskFaults::default())), None),
     };
-    let (log, _report) =
-        PartitionLog::open(disk, "bench-0", LogConfig::default(), NOW_MS).expect("open log");
+    let (log, _report) = open_log(disk);
     (log, dir)
+}
+
+/// Opens a log; a RealDisk's sync needs a tokio runtime for its blocking pool.
+fn open_log(disk: Arc<dyn Disk>) -> (PartitionLog, odradek::log::RecoveryReport) {
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime")
+        .block_on(PartitionLog::open(
+            disk,
+            "bench-0",
+            LogConfig::default(),
+            NOW_MS,
+        ))
+        .expect("open log")
 }
 
 fn bench_append(c: &mut Criterion) {
@@ -142,8 +155,7 @@ fn bench_append(c: &mut Criterion) {
 fn bench_fetch_read(c: &mut Criterion) {
     let dir = tempfile::TempDir::new().expect("temp dir");
     let disk: Arc<dyn Disk> = Arc::new(RealDisk::new(dir.path()));
-    let (mut log, _) =
-        PartitionLog::open(disk, "bench-0", LogConfig::default(), NOW_MS).expect("open log");
+    let (mut log, _) = open_log(disk);
     let mut batch = producer_batch(RECORDS_PER_BATCH, VALUE_BYTES);
     while (log.size_bytes() as usize) < FILLED_LOG_BYTES {
         let headers = validate_produced(&batch, MAX_BATCH_SIZE_BYTES).expect("valid batch");

@@ -13,3 +13,13 @@ pub fn proptest_config(cases: u32) -> Config {
         ..Config::default()
     }
 }
+
+/// Runs a future to completion on a fresh current-thread runtime (tests of
+/// async log code from plain `#[test]`s and proptests).
+pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("test runtime")
+        .block_on(future)
+}

@@ -165,3 +165,58 @@ fn time_retention_deletes_old_segments_and_the_log_stays_usable() {
         "the new record is the last one read from earliest"
     );
 }
+
+/// Issue 10, item 3: time retention deletes every record, the broker restarts (cleanly, then
+/// with kill -9), and the next record still gets the offset after the last one ever written:
+/// the log start offset is durable, so an empty log never starts over at 0.
+#[test]
+fn a_log_emptied_by_retention_keeps_its_offsets_across_restarts() {
+    let mut broker = broker();
+    let bootstrap = broker.bootstrap();
+    let topic = unique_topic("retention-empty");
+    create_topic(
+        &bootstrap,
+        &topic,
+        1,
+        &[("segment.bytes", SEGMENT_BYTES), ("retention.ms", "1000")],
+    );
+    let records = produce_records(&bootstrap, &topic);
+    let end = records.len() as i64;
+
+    // Wait until retention has deleted everything: the earliest offset reaches the end.
+    let deadline = Instant::now() + RETENTION_WAIT;
+    loop {
+        let (low, high) = watermarks(&bootstrap, &topic, 0);
+        assert_eq!(high, end, "retention must not change the log end");
+        if low == end {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "earliest offset {low} still below {end} after {RETENTION_WAIT:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    broker.restart().expect("restart");
+    assert_eq!(
+        watermarks(&bootstrap, &topic, 0),
+        (end, end),
+        "an emptied log keeps its offsets across a restart\n{}",
+        broker.log_tail()
+    );
+    let producer = producer(&bootstrap, &[("acks", "all")]);
+    let next = vec![TestRecord::value("after retention and restart")];
+    assert_eq!(
+        produce_acked(&producer, &topic, Some(0), &next),
+        vec![(0, end)],
+        "the first record after the restart follows the last one ever written"
+    );
+    drop(producer);
+
+    broker.kill9().expect("kill -9");
+    broker.restart().expect("restart after kill -9");
+    let (low, high) = watermarks(&bootstrap, &topic, 0);
+    assert!(low >= end, "earliest offset {low} went back below {end}");
+    assert_eq!(high, end + 1, "the acknowledged record is kept");
+}

@@ -7,9 +7,27 @@
 //! Paths are `/`-separated strings relative to the disk's root, so a simulated
 //! disk can key files by name and a real one can join them onto its data dir.
 //!
-//! Every method except [`Disk::sync`] is a page-cache operation: cheap enough
-//! to run on the async runtime. `sync` is the only call that may wait for the
-//! device, so it returns a future; the real disk runs it on a blocking thread.
+//! Every method except [`Disk::sync`] and [`Disk::write_file_durably`] is a
+//! page-cache operation: cheap enough to run on the async runtime. Those two
+//! are the only calls that may wait for the device, so they return a future;
+//! the real disk runs them on a blocking thread.
+//!
+//! # What is durable when
+//!
+//! - Bytes written by `append`/`truncate` are durable once `sync(file)`
+//!   returns Ok.
+//! - A name created, removed or renamed in a directory is durable once
+//!   `sync(dir)` returns Ok. Callers sync a file's data *before* the
+//!   directory entry that names it, never the other way round: a durable
+//!   name with lost data is an empty or partial file after a crash.
+//! - A small file replaced whole (checkpoints, `partition.metadata`,
+//!   snapshots) goes through [`Disk::write_file_durably`]: the new content
+//!   is written under a temp name and fsynced, renamed over the old name, and
+//!   the directory is fsynced. A crash leaves the old content or the new,
+//!   never a mix or an empty file, and Ok means the new content is durable.
+//! - [`Disk::write_file_unsynced`] replaces a file in the page cache only. It
+//!   is for files recovery can rebuild (segment indexes), which the log
+//!   tracks as unsynced and never vouches for until it has synced them.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -59,15 +77,32 @@ pub trait Disk: Send + Sync + 'static {
     fn append(&self, path: &str, data: &[u8]) -> DiskResult<()>;
     /// Shrinks (or extends with zeroes) a file to `len` bytes.
     fn truncate(&self, path: &str, len: u64) -> DiskResult<()>;
-    /// Replaces the whole content of `path` (write to a temp name + rename).
-    /// Durable only after `sync(path)`.
-    fn write_file(&self, path: &str, data: &[u8]) -> DiskResult<()>;
+    /// Replaces the whole content of `path` (write to a temp name + rename)
+    /// in the page cache. Nothing is durable, not even the name: a crash may
+    /// leave the old file, or (once the directory is synced) the new name
+    /// with partial or empty content. Only for files recovery can rebuild;
+    /// they are durable after `sync(path)` and then `sync(parent dir)`.
+    fn write_file_unsynced(&self, path: &str, data: &[u8]) -> DiskResult<()>;
+    /// Replaces the whole content of `path` durably: writes `<path>.tmp`,
+    /// fsyncs it, renames it over `path`, fsyncs the parent directory. When
+    /// the future returns Ok the new content is durable under `path`; a
+    /// crash before that leaves the old content (or no file if there was
+    /// none), never a partial one.
+    fn write_file_durably(&self, path: &str, data: &[u8]) -> SyncFuture;
     fn remove_file(&self, path: &str) -> DiskResult<()>;
     fn remove_dir_all(&self, dir: &str) -> DiskResult<()>;
     fn rename(&self, from: &str, to: &str) -> DiskResult<()>;
     /// Makes every write to `path` so far durable (fsync). For a directory,
     /// makes its entries (creations, removals, renames) durable.
     fn sync(&self, path: &str) -> SyncFuture;
+}
+
+/// The directory holding `path` (`""` for a top-level name).
+pub fn parent_dir(path: &str) -> &str {
+    match path.rfind('/') {
+        Some(i) => &path[..i],
+        None => "",
+    }
 }
 
 /// Joins a directory and a name with `/`.

@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::io::{ErrorKind, Write};
 use std::os::unix::fs::FileExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use crate::io::disk::{Disk, DiskError, DiskResult, SyncFuture};
@@ -67,7 +67,7 @@ impl OpenFiles {
 
 pub struct RealDisk {
     root: PathBuf,
-    open_files: Mutex<OpenFiles>,
+    open_files: Arc<Mutex<OpenFiles>>,
     open_files_max: usize,
 }
 
@@ -80,7 +80,7 @@ impl RealDisk {
     pub fn with_open_files_max(root: impl Into<PathBuf>, open_files_max: usize) -> RealDisk {
         RealDisk {
             root: root.into(),
-            open_files: Mutex::new(OpenFiles::default()),
+            open_files: Arc::new(Mutex::new(OpenFiles::default())),
             open_files_max: open_files_max.max(1),
         }
     }
@@ -130,15 +130,31 @@ impl RealDisk {
     }
 
     fn forget(&self, prefix: &str) {
-        let mut files = self.open_files.lock().expect("disk file cache poisoned");
-        let under = format!("{prefix}/");
-        files.retain(|p| p != prefix && !p.starts_with(&under));
+        forget_cached(&self.open_files, prefix);
     }
+}
+
+fn forget_cached(open_files: &Mutex<OpenFiles>, prefix: &str) {
+    let mut files = open_files.lock().expect("disk file cache poisoned");
+    let under = format!("{prefix}/");
+    files.retain(|p| p != prefix && !p.starts_with(&under));
 }
 
 /// EMFILE (this process) or ENFILE (the whole system).
 fn is_out_of_descriptors(e: &std::io::Error) -> bool {
     matches!(e.raw_os_error(), Some(libc::EMFILE) | Some(libc::ENFILE))
+}
+/// Temp file, fsync, rename, fsync of the directory: the new content is
+/// durable under `path` when this returns Ok, and a crash at any point
+/// leaves the old content or the new one.
+fn replace_durably(full: &Path, tmp: &Path, data: &[u8]) -> std::io::Result<()> {
+    let mut file = File::create(tmp)?;
+    file.write_all(data)?;
+    file.sync_all()?;
+    drop(file);
+    std::fs::rename(tmp, full)?;
+    let dir = full.parent().unwrap_or_else(|| Path::new("."));
+    File::open(dir)?.sync_all()
 }
 
 fn to_disk_error(path: &str, e: std::io::Error) -> DiskError {
@@ -213,7 +229,30 @@ impl Disk for RealDisk {
         file.set_len(len).map_err(|e| to_disk_error(path, e))
     }
 
-    fn write_file(&self, path: &str, data: &[u8]) -> DiskResult<()> {
+    fn write_file_durably(&self, path: &str, data: &[u8]) -> SyncFuture {
+        let (full, tmp) = (self.full(path), self.full(&format!("{path}.tmp")));
+        let data = data.to_vec();
+        let open_files = Arc::clone(&self.open_files);
+        let path = path.to_string();
+        Box::pin(async move {
+            // The cached handle (if any) is the old inode: drop it before and
+            // after, so no read sees the old content once this returns.
+            forget_cached(&open_files, &path);
+            #[allow(deprecated)]
+            let job = tokio::task::spawn_blocking(move || replace_durably(&full, &tmp, &data));
+            let result = match job.await {
+                Ok(result) => result.map_err(|e| to_disk_error(&path, e)),
+                Err(e) => Err(DiskError::Io {
+                    path: path.clone(),
+                    detail: format!("write task failed: {e}"),
+                }),
+            };
+            forget_cached(&open_files, &path);
+            result
+        })
+    }
+
+    fn write_file_unsynced(&self, path: &str, data: &[u8]) -> DiskResult<()> {
         let tmp = format!("{path}.tmp");
         std::fs::write(self.full(&tmp), data).map_err(|e| to_disk_error(&tmp, e))?;
         self.forget(path);

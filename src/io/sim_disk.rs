@@ -16,7 +16,12 @@
 //! What makes what durable (our choice; stricter than ext4 in some ways,
 //! laxer than POSIX in one):
 //!
-//! - `append`, `truncate`, `write_file` change only current state.
+//! - `append`, `truncate`, `write_file_unsynced` change only current state.
+//! - `write_file_durably` writes `<path>.tmp` at once; when its future
+//!   completes (after the sync latency, if no crash came first) the temp
+//!   file is made durable, renamed over `path` and the directory synced, in
+//!   one step. A crash before that leaves the old file (and perhaps the temp
+//!   file, if the directory was synced meanwhile).
 //! - `sync(file)` makes the file's bytes durable *and* its entry: the file is
 //!   durably reachable under its current name (and no longer under a name it
 //!   was renamed from), and its ancestor directories exist durably. POSIX
@@ -31,7 +36,9 @@
 //!   relies on a directory without also syncing a file in it).
 //! - So a file created and never synced vanishes at a crash; a removal or a
 //!   rename not followed by a sync of the parent directory (or of the renamed
-//!   file) is undone; `write_file` is atomic: old content or, once synced, new.
+//!   file) is undone; `write_file_unsynced` is atomic in this model (old
+//!   content or, once synced, new), but a directory sync alone makes the new
+//!   name durable without its bytes, as on a real file system.
 //!
 //! # Crash faults (drawn at [`SimDisk::crash`])
 //!
@@ -54,7 +61,7 @@
 //!
 //! # Runtime faults
 //!
-//! `write_eio_probability` fails an `append`/`truncate`/`write_file` with EIO
+//! `write_eio_probability` fails an `append`/`truncate`/`write_file_*` with EIO
 //! and changes nothing; `sync_eio_probability` fails a sync and makes nothing
 //! durable (the unsynced data stays in the page cache, still volatile; a later
 //! successful sync makes it durable — the kinder, pre-"fsyncgate" semantics);
@@ -91,7 +98,7 @@ pub struct SimDiskFaults {
     /// Experiment beyond the single-node promise: at a crash, flip one bit in
     /// already-synced data of a random file.
     pub synced_bit_flip_probability: f64,
-    /// Per `append`/`truncate`/`write_file`: fail with EIO.
+    /// Per `append`/`truncate`/`write_file_*`: fail with EIO.
     pub write_eio_probability: f64,
     /// Per `sync`: fail with EIO.
     pub sync_eio_probability: f64,
@@ -385,6 +392,33 @@ impl State {
             self.durable_names.extend(entries);
         }
         self.collect_garbage();
+    }
+
+    /// Completes a `write_file_durably` requested in `generation`: makes the
+    /// temp inode durable, renames it over `path`, syncs the directory.
+    fn finish_durable_write(
+        &mut self,
+        path: &str,
+        tmp: &str,
+        ino: u64,
+        generation: u64,
+    ) -> DiskResult<()> {
+        if generation != self.generation || self.names.get(tmp) != Some(&ino) {
+            return Err(io_error(path, "write interrupted by a crash"));
+        }
+        if self.chance(self.faults.sync_eio_probability) {
+            self.counters.sync_eio += 1;
+            return Err(io_error(path, "EIO on fsync (injected)"));
+        }
+        self.inodes
+            .get_mut(&ino)
+            .expect("every name points at an inode")
+            .make_durable();
+        self.names.remove(tmp);
+        self.names.insert(path.to_string(), ino);
+        self.sync_dir(parent_of(path));
+        self.counters.syncs_completed += 1;
+        Ok(())
     }
 
     /// Completes a sync requested in `generation`.
@@ -706,7 +740,38 @@ impl Disk for SimDisk {
         Ok(())
     }
 
-    fn write_file(&self, path: &str, data: &[u8]) -> DiskResult<()> {
+    fn write_file_durably(&self, path: &str, data: &[u8]) -> SyncFuture {
+        let path = normalize(path);
+        let tmp = format!("{path}.tmp");
+        let mut state = self.lock();
+        if let Err(e) = state
+            .require_parent_dir(&path)
+            .and_then(|()| state.check_write(&tmp, data.len() as u64))
+        {
+            return Box::pin(std::future::ready(Err(e)));
+        }
+        let ino = state.new_inode(data.to_vec());
+        state.names.insert(tmp.clone(), ino);
+        state.collect_garbage();
+        let generation = state.generation;
+        let latency = state.sync_latency;
+        if latency.max_ms == 0 {
+            let result = state.finish_durable_write(&path, &tmp, ino, generation);
+            return Box::pin(std::future::ready(result));
+        }
+        let latency_ms = state.rng.gen_range(latency.min_ms..=latency.max_ms);
+        drop(state);
+        let shared = Arc::clone(&self.state);
+        Box::pin(async move {
+            tokio::time::sleep(Duration::from_millis(latency_ms)).await;
+            let mut state = shared
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            state.finish_durable_write(&path, &tmp, ino, generation)
+        })
+    }
+
+    fn write_file_unsynced(&self, path: &str, data: &[u8]) -> DiskResult<()> {
         let path = normalize(path);
         let mut state = self.lock();
         state.require_parent_dir(&path)?;
@@ -969,18 +1034,64 @@ mod tests {
         assert_eq!(read_all(&disk, "data/t-0/0.log"), b"0123456789");
     }
 
+    /// Polls a zero-latency durable write, which is ready at once.
+    fn write_durably(disk: &SimDisk, path: &str, data: &[u8]) -> DiskResult<()> {
+        let mut future = disk.write_file_durably(path, data);
+        let waker = noop_waker();
+        match future.as_mut().poll(&mut Context::from_waker(&waker)) {
+            Poll::Ready(result) => result,
+            Poll::Pending => panic!("a zero-latency write must be ready"),
+        }
+    }
+
     #[test]
-    fn write_file_is_atomic_until_synced() {
+    fn unsynced_replacement_is_atomic_until_synced() {
         let disk = disk_with(SimDiskFaults::default());
-        disk.write_file("data/meta", b"old").unwrap();
+        disk.write_file_unsynced("data/meta", b"old").unwrap();
         sync(&disk, "data/meta").unwrap();
-        disk.write_file("data/meta", b"new").unwrap();
+        disk.write_file_unsynced("data/meta", b"new").unwrap();
         disk.crash();
         assert_eq!(read_all(&disk, "data/meta"), b"old");
-        disk.write_file("data/meta", b"new").unwrap();
+        disk.write_file_unsynced("data/meta", b"new").unwrap();
         sync(&disk, "data/meta").unwrap();
         disk.crash();
         assert_eq!(read_all(&disk, "data/meta"), b"new");
+    }
+
+    /// What the unsynced replacement warns about: syncing the directory
+    /// alone makes the new name durable without its bytes.
+    #[test]
+    fn unsynced_replacement_with_only_its_dir_synced_comes_back_empty() {
+        let disk = disk_with(SimDiskFaults::default());
+        disk.write_file_unsynced("data/meta", b"old").unwrap();
+        sync(&disk, "data/meta").unwrap();
+        disk.write_file_unsynced("data/meta", b"new").unwrap();
+        sync(&disk, "data").unwrap();
+        disk.crash();
+        assert_eq!(read_all(&disk, "data/meta"), b"");
+    }
+
+    #[test]
+    fn durable_write_survives_a_crash_and_leaves_no_temp_file() {
+        let disk = disk_with(SimDiskFaults::default());
+        write_durably(&disk, "data/meta", b"old").unwrap();
+        write_durably(&disk, "data/meta", b"new").unwrap();
+        disk.crash();
+        assert_eq!(read_all(&disk, "data/meta"), b"new");
+        assert_eq!(disk.list_dir("data").unwrap(), vec!["meta", "t-0"]);
+    }
+
+    #[test]
+    fn failed_durable_write_keeps_the_old_content() {
+        let disk = disk_with(SimDiskFaults::default());
+        write_durably(&disk, "data/meta", b"old").unwrap();
+        disk.set_faults(SimDiskFaults {
+            sync_eio_probability: 1.0,
+            ..SimDiskFaults::default()
+        });
+        assert!(write_durably(&disk, "data/meta", b"new").is_err());
+        disk.crash();
+        assert_eq!(read_all(&disk, "data/meta"), b"old");
     }
 
     #[test]

@@ -4,14 +4,14 @@
 //!
 //! The swap, per segment `<base>`:
 //! 1. [`prepare_cleaned_segment`] (async; the original stays readable):
-//!    write `<base>.log.cleaned`, sync it; rename it to `<base>.log.swap`,
+//!    write `<base>.log.cleaned` durably; rename it to `<base>.log.swap`,
 //!    sync the dir (**commit point**); remove `<base>.index` and
 //!    `<base>.timeindex`, sync the dir.
 //! 2. [`swap_in_cleaned_segment`] (no await: call it and
 //!    `PartitionLog::replace_segment` in the same step, so no read sees the
 //!    new file through the old in-memory index): rename `.swap` over
 //!    `<base>.log`, rebuild the in-memory indexes and write the index files.
-//! 3. [`sync_swapped_segment`]: sync the dir and the index files.
+//! 3. [`sync_swapped_segment`]: sync the index files, then the dir.
 //!
 //! Recovery rule ([`recover_interrupted_compaction`], run before the log is
 //! opened): a `.log.cleaned` file is an unfinished write: delete it (the
@@ -101,8 +101,8 @@ pub async fn prepare_cleaned_segment(
 ) -> DiskResult<()> {
     let base = cleaned.base_offset;
     let (cleaned_file, swap_file) = (cleaned_path(dir, base), swap_path(dir, base));
-    disk.write_file(&cleaned_file, &cleaned.batches.concat())?;
-    disk.sync(&cleaned_file).await?;
+    disk.write_file_durably(&cleaned_file, &cleaned.batches.concat())
+        .await?;
     disk.rename(&cleaned_file, &swap_file)?;
     disk.sync(dir).await?;
     remove_if_exists(disk, &join(dir, &segment::index_file_name(base)))?;
@@ -139,12 +139,14 @@ pub fn swap_in_cleaned_segment(
 }
 
 /// Step 3 of the swap.
+/// The index files' bytes first, then the directory that names them (and
+/// the renamed log file): a durable name never points at lost bytes.
 pub async fn sync_swapped_segment(disk: &dyn Disk, dir: &str, base_offset: i64) -> DiskResult<()> {
-    disk.sync(dir).await?;
     disk.sync(&join(dir, &segment::index_file_name(base_offset)))
         .await?;
     disk.sync(&join(dir, &segment::time_index_file_name(base_offset)))
-        .await
+        .await?;
+    disk.sync(dir).await
 }
 
 /// Drops an unfinished swap of `base_offset` (before retention or
@@ -193,8 +195,8 @@ pub fn read_cleaner_checkpoint(disk: &dyn Disk, dir: &str) -> i64 {
 pub async fn write_cleaner_checkpoint(disk: &dyn Disk, dir: &str, offset: i64) -> DiskResult<()> {
     assert!(offset >= 0);
     let path = join(dir, CLEANER_CHECKPOINT_FILE);
-    disk.write_file(&path, format!("{offset}\n").as_bytes())?;
-    disk.sync(&path).await
+    disk.write_file_durably(&path, format!("{offset}\n").as_bytes())
+        .await
 }
 
 /// One cleaning run's result: the segments to install in the log, in order.

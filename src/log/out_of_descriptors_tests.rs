@@ -51,8 +51,11 @@ impl Disk for ExhaustedDisk {
         self.check(path)?;
         self.inner.truncate(path, len)
     }
-    fn write_file(&self, path: &str, data: &[u8]) -> DiskResult<()> {
-        self.inner.write_file(path, data)
+    fn write_file_unsynced(&self, path: &str, data: &[u8]) -> DiskResult<()> {
+        self.inner.write_file_unsynced(path, data)
+    }
+    fn write_file_durably(&self, path: &str, data: &[u8]) -> SyncFuture {
+        self.inner.write_file_durably(path, data)
     }
     fn remove_file(&self, path: &str) -> DiskResult<()> {
         self.inner.remove_file(path)
@@ -82,7 +85,13 @@ fn an_append_that_cannot_open_its_file_fails_alone() {
         exhausted: AtomicBool::new(false),
     });
     let (mut log, _) =
-        PartitionLog::open(disk.clone(), "t-0", LogConfig::default(), 1_000).unwrap();
+        crate::test_support::block_on(PartitionLog::open(
+            disk.clone(),
+            "t-0",
+            LogConfig::default(),
+            1_000,
+        ))
+        .unwrap();
     assert_eq!(append(&mut log, b"a").unwrap(), 0);
     disk.exhausted.store(true, Ordering::SeqCst);
     assert!(append(&mut log, b"b").is_err());
@@ -99,7 +108,13 @@ fn a_sync_that_cannot_open_its_file_is_retried_later() {
         exhausted: AtomicBool::new(false),
     });
     let (mut log, _) =
-        PartitionLog::open(disk.clone(), "t-0", LogConfig::default(), 1_000).unwrap();
+        crate::test_support::block_on(PartitionLog::open(
+            disk.clone(),
+            "t-0",
+            LogConfig::default(),
+            1_000,
+        ))
+        .unwrap();
     append(&mut log, b"a").unwrap();
     let work = log.take_sync_work();
     assert!(!work.paths.is_empty());

@@ -10,8 +10,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use crate::io::disk::{join, Disk, DiskError};
+use crate::io::disk::{join, parent_dir, Disk, DiskError};
 use crate::log::config::LogConfig;
+use crate::log::log_start::{self, SmallFileWrite};
 use crate::log::offset_index::OffsetIndex;
 use crate::log::read_plan::{PlannedSegment, ReadOutcome, ReadPlan, PLAN_SEGMENTS_MAX};
 use crate::log::record_batch::{self, BatchHeader, BATCH_HEADER_SIZE_BYTES};
@@ -19,8 +20,6 @@ use crate::log::recovery::{scan_segment, SegmentScan};
 use crate::log::segment::{self, Segment};
 use crate::log::time_index::TimeIndex;
 
-mod log_start;
-pub use log_start::{read_log_start, LogStartAdvance, LOG_START_FILE};
 
 /// Name of the file holding an offset below which every segment was synced.
 const RECOVERY_POINT_FILE: &str = "recovery-point";
@@ -73,6 +72,10 @@ pub struct PartitionLog {
     config: LogConfig,
     segments: BTreeMap<i64, Segment>,
     log_start_offset: i64,
+    /// The log start offset known durable (in `log-start-offset`). Segments
+    /// wholly below it may be deleted; those between it and
+    /// `log_start_offset` are kept until the new start is durable.
+    log_start_persisted: i64,
     durable_end_offset: i64,
     /// Files (and the dir) written since their last sync.
     unsynced_paths: BTreeSet<String>,
@@ -91,15 +94,28 @@ pub struct PartitionLog {
 
 impl PartitionLog {
     /// Opens (or creates) the log in `dir`, recovering torn tails.
-    pub fn open(
+    ///
+    /// Async because recovery may have to lower the recovery point durably
+    /// before it rewrites the indexes of a segment the point vouched for.
+    pub async fn open(
         disk: Arc<dyn Disk>,
         dir: &str,
         config: LogConfig,
         now_ms: i64,
     ) -> Result<(PartitionLog, RecoveryReport), LogError> {
-        disk.create_dir_all(dir)?;
+        if !disk.exists(dir) {
+            disk.create_dir_all(dir)?;
+            // The new directory's name is durable before anything in it is.
+            disk.sync(parent_dir(dir)).await?;
+        }
         // Finish or undo a compaction swap a crash interrupted.
         crate::log::compaction_files::recover_interrupted_compaction(disk.as_ref(), dir)?;
+        // A durable replacement a crash interrupted left its temp file.
+        for name in disk.list_dir(dir)? {
+            if name.ends_with(".tmp") {
+                remove_if_exists(disk.as_ref(), &join(dir, &name))?;
+            }
+        }
         let mut bases: Vec<i64> = disk
             .list_dir(dir)?
             .iter()
@@ -107,12 +123,11 @@ impl PartitionLog {
             .collect();
         bases.sort_unstable();
         let recovery_point = read_recovery_point(disk.as_ref(), dir);
-        // Segments wholly below the recovery point were synced: trust their
-        // indexes. Scan from the segment holding the last offset below the
-        // point onwards. (Not from a segment starting exactly at the point:
-        // the one before it may have been scanned, its indexes rewritten and
-        // not yet synced, by an earlier recovery with the same point.)
-        let first_scanned = bases.iter().rposition(|b| *b < recovery_point).unwrap_or(0);
+        let checkpointed_start = log_start::read(disk.as_ref(), dir);
+        // Segments wholly below the recovery point were synced, indexes
+        // included: trust their indexes. Scan from the segment holding the
+        // last offset below the point onwards.
+        let mut first_scanned = bases.iter().rposition(|b| *b < recovery_point).unwrap_or(0);
         let mut report = RecoveryReport::default();
         let mut segments = BTreeMap::new();
         let mut expected_base: Option<i64> = None;
@@ -143,6 +158,22 @@ impl PartitionLog {
             } else {
                 false
             };
+            if i < first_scanned && !loaded {
+                // The point vouched for indexes that are missing or do not
+                // fit: lower it, durably, before rewriting them, so that a
+                // crash before they are synced never leaves a point that
+                // vouches for half-written indexes.
+                tracing::warn!(
+                    dir,
+                    base,
+                    recovery_point,
+                    "indexes below the recovery point are unusable: rescanning from here"
+                );
+                let lowered = recovery_point_write(dir, base);
+                disk.write_file_durably(&lowered.path, &lowered.bytes)
+                    .await?;
+                first_scanned = i;
+            }
             if loaded {
                 report.segments_loaded += 1;
             } else {
@@ -168,25 +199,41 @@ impl PartitionLog {
             expected_base = Some(seg.next_offset);
             segments.insert(base, seg);
         }
-        if segments.is_empty() {
-            segments.insert(0, Segment::new(dir, 0, now_ms));
+        let log_end_offset = segments.values().next_back().map_or(0, |s| s.next_offset);
+        if log_end_offset < checkpointed_start {
+            // Every record below the durable start was deleted, and the ones
+            // after it (if any) were lost or their files vanished: the log
+            // starts over at the start, never below it (no offset reused).
+            tracing::warn!(
+                dir,
+                log_end_offset,
+                checkpointed_start,
+                "the log ends below its checkpointed start: starting empty at the start"
+            );
+            for seg in std::mem::take(&mut segments).into_values() {
+                for path in seg.file_paths() {
+                    remove_if_exists(disk.as_ref(), path)?;
+                }
+            }
         }
+        if segments.is_empty() {
+            let base = checkpointed_start;
+            segments.insert(base, Segment::new(dir, base, now_ms));
+        }
+        let first_base = *segments.keys().next().expect("at least one segment");
+        let log_start_offset = first_base.max(checkpointed_start);
         let log_end_offset = segments
             .values()
             .next_back()
             .expect("non-empty")
             .next_offset;
-        // DeleteRecords may have moved the start into the first segment.
-        let first_base = *segments.keys().next().expect("at least one segment");
-        let log_start_offset = read_log_start(disk.as_ref(), dir).map_or(first_base, |persisted| {
-            persisted.clamp(first_base, log_end_offset)
-        });
         let mut log = PartitionLog {
             disk,
             dir: dir.to_string(),
             config,
             segments,
             log_start_offset,
+            log_start_persisted: checkpointed_start,
             // What recovery kept is what survived: treat it as durable once
             // the repairs below are synced.
             durable_end_offset: 0,
@@ -203,6 +250,9 @@ impl PartitionLog {
         }
         log.unsynced_paths.insert(log.dir.clone());
         log.durable_end_offset = log.log_start_offset;
+        // Segments wholly below a durable start were being deleted when the
+        // node stopped: finish the deletion.
+        log.delete_segments_below(log.log_start_persisted)?;
         assert!(log.log_start_offset <= log_end_offset);
         Ok((log, report))
     }
@@ -303,6 +353,18 @@ impl PartitionLog {
             .expect("active segment");
         let start_size = seg.size_bytes;
         let log_path = seg.log_path().to_string();
+        let creates_files = start_size == 0;
+        if creates_files {
+            // A segment's three files are created together, so a segment
+            // below the recovery point always has its index files, and a
+            // missing one means damage. Their names need a dir sync.
+            let [_, index_path, time_index_path] = seg.file_paths();
+            for path in [index_path, time_index_path] {
+                if let Err(e) = disk.append(path, &[]) {
+                    return Err(LogError::Disk(e));
+                }
+            }
+        }
         if let Err(e) = disk.append(&log_path, records) {
             if e.is_resource_exhaustion() {
                 // The file could not even be opened: nothing was written.
@@ -325,6 +387,9 @@ impl PartitionLog {
         }
         for path in seg.file_paths() {
             self.unsynced_paths.insert(path.to_string());
+        }
+        if creates_files {
+            self.unsynced_paths.insert(self.dir.clone());
         }
         if let Err(e) = index_result {
             // The data is written but an index is not: recovery rebuilds it.
@@ -591,7 +656,7 @@ impl PartitionLog {
         if read_recovery_point(self.disk.as_ref(), &self.dir) > offset {
             let path = join(&self.dir, RECOVERY_POINT_FILE);
             self.disk
-                .write_file(&path, format!("{offset}\n").as_bytes())?;
+                .write_file_unsynced(&path, format!("{offset}\n").as_bytes())?;
             self.recovery_point_to_sync = Some(path);
         }
         let doomed: Vec<i64> = self.segments.range(offset + 1..).map(|(b, _)| *b).collect();
@@ -632,9 +697,12 @@ impl PartitionLog {
         Ok(())
     }
 
-    /// Deletes whole segments past `retention.ms` or `retention.bytes`. The
-    /// active segment is rolled first when every record in it has expired.
-    /// Returns how many segments were deleted.
+    /// Moves the log start past whole segments beyond `retention.ms` or
+    /// `retention.bytes`. The active segment is rolled first when every
+    /// record in it has expired. Returns how many segments fell below the
+    /// new start; they are deleted by
+    /// [`PartitionLog::complete_log_start_write`], once the new start is
+    /// durable (see [`PartitionLog::pending_log_start_write`]).
     pub fn apply_retention(&mut self, now_ms: i64) -> Result<usize, LogError> {
         self.check_online()?;
         let retention_ms = self.config.retention_ms;
@@ -649,25 +717,83 @@ impl PartitionLog {
         if !self.active().is_empty() && expired(self.active()) {
             self.roll(now_ms);
         }
-        let mut total = self.size_bytes() as i64;
-        let mut doomed = Vec::new();
+        // Segments wholly below the start await their deletion: skip them.
+        let first_live = self
+            .segments
+            .range(..=self.log_start_offset)
+            .next_back()
+            .map_or(self.log_start_offset, |(base, _)| *base);
+        let live: Vec<&Segment> = self.segments.range(first_live..).map(|(_, s)| s).collect();
+        let mut total: i64 = live.iter().map(|s| s.size_bytes as i64).sum();
+        let mut new_start = None;
+        let mut doomed = 0;
         let active_base = self.active().base_offset;
-        for seg in self.segments.values() {
+        for (i, seg) in live.iter().enumerate() {
             if seg.base_offset == active_base {
                 break;
             }
             let over_size = self.config.retention_bytes >= 0
                 && total - seg.size_bytes as i64 >= self.config.retention_bytes;
             if expired(seg) || over_size {
-                doomed.push(seg.base_offset);
+                doomed += 1;
                 total -= seg.size_bytes as i64;
+                new_start = Some(live[i + 1].base_offset);
             } else {
                 break;
             }
         }
-        if !doomed.is_empty() {
-            self.file_generation += 1;
+        if let Some(start) = new_start {
+            self.advance_log_start_offset(start)?;
         }
+        Ok(doomed)
+    }
+
+    /// Moves the log start offset up to `offset` (retention, DeleteRecords):
+    /// records below it are no longer served. The move is in memory; the
+    /// caller then makes it durable with [`PartitionLog::pending_log_start_write`]
+    /// and [`PartitionLog::complete_log_start_write`], which deletes the
+    /// segments wholly below it, so no deletion is ever durable before the
+    /// start that explains it. Returns whether the start moved.
+    pub fn advance_log_start_offset(&mut self, offset: i64) -> Result<bool, LogError> {
+        self.check_online()?;
+        if offset > self.log_end_offset() || offset < 0 {
+            return Err(LogError::OffsetOutOfRange {
+                requested: offset,
+                start: self.log_start_offset,
+                end: self.log_end_offset(),
+            });
+        }
+        if offset <= self.log_start_offset {
+            return Ok(false);
+        }
+        self.log_start_offset = offset;
+        self.durable_end_offset = self.durable_end_offset.max(offset);
+        Ok(true)
+    }
+
+    /// The durable write that records the current log start, if it moved
+    /// since it was last recorded. Write it with `Disk::write_file_durably`,
+    /// then call [`PartitionLog::complete_log_start_write`].
+    pub fn pending_log_start_write(&self) -> Option<SmallFileWrite> {
+        (self.log_start_offset > self.log_start_persisted)
+            .then(|| log_start::write_of(&self.dir, self.log_start_offset))
+    }
+
+    /// Records that `write` is durable and deletes the segments wholly below
+    /// the durable start (those whose successor starts at or below it).
+    /// Returns how many were deleted.
+    pub fn complete_log_start_write(&mut self, write: &SmallFileWrite) -> Result<usize, LogError> {
+        self.log_start_persisted = self.log_start_persisted.max(write.offset);
+        self.delete_segments_below(self.log_start_persisted)
+    }
+
+    fn delete_segments_below(&mut self, offset: i64) -> Result<usize, LogError> {
+        let bases: Vec<i64> = self.segments.keys().copied().collect();
+        let doomed: Vec<i64> = bases
+            .windows(2)
+            .take_while(|pair| pair[1] <= offset)
+            .map(|pair| pair[0])
+            .collect();
         for base in &doomed {
             let seg = self.segments.remove(base).expect("listed");
             for path in seg.file_paths() {
@@ -677,11 +803,13 @@ impl PartitionLog {
         }
         if !doomed.is_empty() {
             self.unsynced_paths.insert(self.dir.clone());
-            // Never below a start DeleteRecords set inside a kept segment.
-            let first_base = *self.segments.keys().next().expect("active segment kept");
-            self.log_start_offset = self.log_start_offset.max(first_base);
-            self.durable_end_offset = self.durable_end_offset.max(self.log_start_offset);
+            // Reads planned over the deleted files must be planned again.
+            self.file_generation += 1;
         }
+        assert!(
+            !self.segments.is_empty(),
+            "the active segment is never deleted"
+        );
         Ok(doomed.len())
     }
 
@@ -697,27 +825,28 @@ impl PartitionLog {
                 .into_iter()
                 .partition(|p| is_index_path(p));
         self.unsynced_paths = indexes;
-        let paths = self
-            .recovery_point_to_sync
-            .take()
-            .into_iter()
-            .chain(data)
-            .collect();
-        SyncWork {
-            paths,
-            end_offset: self.log_end_offset(),
-        }
+        self.sync_work(data)
     }
 
     /// Takes every file written since the last sync, indexes included: the
     /// work to do before writing a recovery point.
     pub fn take_full_sync_work(&mut self) -> SyncWork {
         let all = std::mem::take(&mut self.unsynced_paths);
+        self.sync_work(all)
+    }
+
+    /// Orders the paths to sync: a lowered recovery point first (it must be
+    /// durable before the truncation it allows for), then files, then
+    /// directories, so a file's bytes are durable before the entry naming it.
+    fn sync_work(&mut self, paths: BTreeSet<String>) -> SyncWork {
+        let (dirs, files): (Vec<String>, Vec<String>) =
+            paths.into_iter().partition(|p| *p == self.dir);
         let paths = self
             .recovery_point_to_sync
             .take()
             .into_iter()
-            .chain(all)
+            .chain(files)
+            .chain(dirs)
             .collect();
         SyncWork {
             paths,
@@ -764,16 +893,31 @@ impl PartitionLog {
             || self.durable_end_offset < self.log_end_offset()
     }
 
-    /// Writes the recovery point (a durable offset) so the next start only
-    /// scans segments from there. Call only after a full sync
-    /// ([`PartitionLog::take_full_sync_work`]): segments below the point are
-    /// trusted with their index files.
-    pub fn write_recovery_point(&mut self) -> Result<String, LogError> {
-        let path = join(&self.dir, RECOVERY_POINT_FILE);
-        let point = self.durable_end_offset;
-        self.disk
-            .write_file(&path, format!("{point}\n").as_bytes())?;
-        Ok(path)
+    /// The recovery point to write (with `Disk::write_file_durably`) so the
+    /// next start only scans segments from there: the durable end, capped so
+    /// that it never vouches for a segment with a file still unsynced. A
+    /// segment is trusted at the next start when a later segment begins
+    /// below the point, so the cap is the end of the first segment with an
+    /// unsynced file: from that segment on, recovery scans and rebuilds.
+    /// This holds whatever the caller synced before asking.
+    pub fn recovery_point_write(&self) -> SmallFileWrite {
+        let first_unsynced_end = self
+            .segments
+            .values()
+            .find(|seg| {
+                seg.file_paths()
+                    .iter()
+                    .any(|p| self.unsynced_paths.contains(*p))
+            })
+            .map_or(i64::MAX, |seg| seg.next_offset);
+        // A file created or removed in the directory is durable only after
+        // the directory sync: until then nothing is vouched for.
+        let dir_unsynced = self.unsynced_paths.contains(&self.dir);
+        let mut point = self.durable_end_offset.min(first_unsynced_end);
+        if dir_unsynced || self.recovery_point_to_sync.is_some() {
+            point = point.min(self.log_start_offset);
+        }
+        recovery_point_write(&self.dir, point)
     }
 
     /// Deletes the whole log directory (topic deletion).
@@ -830,6 +974,14 @@ fn remove_if_exists(disk: &dyn Disk, path: &str) -> Result<(), DiskError> {
     }
 }
 
+fn recovery_point_write(dir: &str, point: i64) -> SmallFileWrite {
+    SmallFileWrite {
+        path: join(dir, RECOVERY_POINT_FILE),
+        bytes: format!("{point}\n").into_bytes(),
+        offset: point,
+    }
+}
+
 fn read_recovery_point(disk: &dyn Disk, dir: &str) -> i64 {
     let path = join(dir, RECOVERY_POINT_FILE);
     let Ok(bytes) = disk.read_at(&path, 0, 32) else {
@@ -866,6 +1018,12 @@ fn load_clean_segment(
     ) else {
         return Ok(false);
     };
+    // A non-empty segment has at least one time index entry (unless none of
+    // its batches has a timestamp): an empty one is a file whose name became
+    // durable without its bytes. Rebuild rather than serve from it.
+    if size > 0 && time_index.entries().is_empty() {
+        return Ok(false);
+    }
     let max_ts = time_index.last_timestamp_ms().unwrap_or(-1);
     seg.install_loaded(size, next_offset, max_ts, offset_index, time_index);
     Ok(true)

@@ -288,7 +288,10 @@ fn a_crash_at_any_step_of_the_swap_leaves_the_old_or_the_new_segment() {
     let time_index = join(DIR, &segment::time_index_file_name(0));
     type Step<'a> = Box<dyn Fn(&SimDisk) + 'a>;
     let steps: Vec<Step> = vec![
-        Box::new(|d| d.write_file(&cleaned_file, &cleaned_bytes).unwrap()),
+        Box::new(|d| {
+            d.write_file_unsynced(&cleaned_file, &cleaned_bytes)
+                .unwrap()
+        }),
         Box::new(|d| d.sync_now(&cleaned_file).unwrap()),
         Box::new(|d| d.rename(&cleaned_file, &swap_file).unwrap()),
         Box::new(|d| d.sync_now(DIR).unwrap()),

@@ -21,6 +21,7 @@ use proptest::sample::Index;
 use crate::io::disk::{join, Disk, DiskError};
 use crate::io::real_disk::RealDisk;
 use crate::io::sim_disk::{SimDisk, SimDiskFaults};
+use crate::log::log_start::SmallFileWrite;
 use crate::log::record_batch;
 use crate::log::segment::parse_log_file_name;
 use crate::log::{LogConfig, LogError, PartitionLog};
@@ -214,8 +215,9 @@ impl Harness {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .build()
             .expect("runtime");
-        let (log, report) =
-            PartitionLog::open(Arc::clone(&disk), DIR, config, NOW_MS).expect("opens");
+        let (log, report) = runtime
+            .block_on(PartitionLog::open(Arc::clone(&disk), DIR, config, NOW_MS))
+            .expect("opens");
         assert_eq!(report.truncated_bytes, 0);
         Harness {
             disk,
@@ -308,10 +310,11 @@ impl Harness {
                 self.log = None;
                 sim.crash();
                 // A perfect disk drops exactly the unsynced changes: no
-                // torn tail to cut, no segment to drop.
+                // torn tail to cut. (A segment created after the last sync
+                // may come back empty, its name made durable by a directory
+                // sync: recovery drops it as past the end.)
                 let report = self.reopen();
                 prop_assert_eq!(report.truncated_bytes, 0);
-                prop_assert_eq!(report.segments_dropped, 0);
                 self.model = self.durable.clone();
             }
         }
@@ -432,8 +435,8 @@ impl Harness {
         self.log().complete_sync(&work);
         assert_eq!(self.log().durable_end_offset(), self.model.end);
         if write_recovery_point {
-            let path = self.log().write_recovery_point().unwrap();
-            sync_path(&self.runtime, self.disk.as_ref(), &path);
+            let write = self.log().recovery_point_write();
+            self.write_durably(&write);
         }
         self.durable = self.model.clone();
     }
@@ -454,6 +457,7 @@ impl Harness {
         prop_assert!(start == self.model.end || self.model.batches.iter().any(|b| b.base == start));
         self.model.batches.retain(|b| b.base >= start);
         self.model.start = start;
+        self.persist_log_start();
         let size = self.log().size_bytes() as i64;
         if deleted > 0 {
             prop_assert!(
@@ -480,19 +484,51 @@ impl Harness {
 
     fn reopen(&mut self) -> crate::log::RecoveryReport {
         self.log = None;
-        let (log, report) =
-            PartitionLog::open(Arc::clone(&self.disk), DIR, self.config, NOW_MS).expect("reopens");
+        let (log, report) = open_log(&self.runtime, &self.disk, self.config).expect("reopens");
         self.log = Some(log);
         report
+    }
+
+    fn write_durably(&self, write: &SmallFileWrite) {
+        self.runtime
+            .block_on(self.disk.write_file_durably(&write.path, &write.bytes))
+            .unwrap();
+    }
+
+    /// Makes a moved log start durable, then lets the log delete the
+    /// segments below it (what the server does after retention).
+    fn persist_log_start(&mut self) {
+        if let Some(write) = self.log().pending_log_start_write() {
+            // TODO(issue 10): a start persisted over an unsynced truncation
+            // applies, after a crash, to the pre-truncation records; the
+            // model does not describe that yet, so sync first here.
+            self.sync(false);
+            self.write_durably(&write);
+            self.log().complete_log_start_write(&write).unwrap();
+        }
+        // A durable start is part of what a crash leaves.
+        self.durable.start = self.model.start;
+        // A start the crash leaves inside an older batch serves that whole
+        // batch (as Kafka does), so keep batches that reach past it.
+        self.durable.batches.retain(|b| b.next() > self.model.start);
+        self.durable.end = self.durable.end.max(self.model.start);
     }
 
     fn check_invariants(&mut self) -> Result<(), TestCaseError> {
         let (start, end, size) = (self.model.start, self.model.end, self.model.size());
         let all = self.model.all_bytes();
+        // A durable start that a crash left inside a segment (the segment
+        // it began was lost) keeps the records below it in that segment.
+        let start_is_a_base =
+            self.segment_bases().contains(&start) || self.segment_bases().is_empty();
         let log = self.log();
         prop_assert_eq!(log.log_start_offset(), start);
         prop_assert_eq!(log.log_end_offset(), end);
-        prop_assert_eq!(log.size_bytes(), size);
+        if start_is_a_base || start == 0 {
+            prop_assert_eq!(log.size_bytes(), size);
+        } else {
+            prop_assert!(log.size_bytes() >= size);
+        }
         prop_assert!(log.durable_end_offset() <= end);
         // Everything reads back, byte for byte, segment by segment.
         let mut read = Vec::new();
@@ -519,6 +555,14 @@ fn sync_path(runtime: &tokio::runtime::Runtime, disk: &dyn Disk, path: &str) {
         Ok(()) | Err(DiskError::NotFound { .. }) => {}
         Err(e) => panic!("sync {path}: {e}"),
     }
+}
+
+fn open_log(
+    runtime: &tokio::runtime::Runtime,
+    disk: &Arc<dyn Disk>,
+    config: LogConfig,
+) -> Result<(PartitionLog, crate::log::RecoveryReport), LogError> {
+    runtime.block_on(PartitionLog::open(Arc::clone(disk), DIR, config, NOW_MS))
 }
 
 fn sim_disk() -> Arc<SimDisk> {
@@ -688,16 +732,63 @@ proptest! {
         drop(h.log.take());
 
         let lax = LogConfig { verify_crc_on_recovery: false, ..config };
-        let (log, report) = PartitionLog::open(Arc::clone(&h.disk), DIR, lax, NOW_MS).unwrap();
+        let (log, report) = open_log(&h.runtime, &h.disk, lax).unwrap();
         prop_assert_eq!(report.truncated_bytes, 0);
         prop_assert_eq!(log.log_end_offset(), end + 2);
         prop_assert_eq!(log.read(end, 1 << 20, i64::MAX).unwrap(), damaged.clone());
         drop(log);
 
-        let (log, report) = PartitionLog::open(Arc::clone(&h.disk), DIR, config, NOW_MS).unwrap();
+        let (log, report) = open_log(&h.runtime, &h.disk, config).unwrap();
         prop_assert_eq!(report.truncated_bytes, damaged.len() as u64);
         prop_assert_eq!(log.log_end_offset(), end);
     }
+}
+
+/// The open finding of issue 3's closing note, as a fixed case: a segment
+/// below the recovery point whose offset index was never created (too few
+/// bytes for an entry) was rescanned at reopen and its indexes rewritten; a
+/// data-only sync then made the new index names durable without their bytes,
+/// and after a crash the segment loaded from an empty time index, so a
+/// ListOffsets by timestamp skipped its records (answered 1 instead of 0).
+#[test]
+fn a_rescanned_segment_below_the_recovery_point_keeps_its_time_index() {
+    let config = LogConfig {
+        segment_bytes: 1024,
+        segment_ms: -1,
+        index_interval_bytes: 64,
+        retention_ms: -1,
+        retention_bytes: -1,
+        verify_crc_on_recovery: true,
+        ..LogConfig::default()
+    };
+    let sim = sim_disk();
+    let mut h = Harness::new(Arc::clone(&sim) as Arc<dyn Disk>, Some(sim), config);
+    let ops = [
+        Op::Append {
+            batches: vec![(1, 0, 0)],
+            compression: Compression::None,
+        },
+        Op::Append {
+            batches: vec![(2, 299, 0), (4, 299, 0)],
+            compression: Compression::None,
+        },
+        Op::Sync {
+            write_recovery_point: true,
+        },
+        Op::Reopen,
+        Op::Sync {
+            write_recovery_point: false,
+        },
+        Op::Crash,
+    ];
+    for op in &ops {
+        h.run(op).unwrap();
+    }
+    assert_eq!(h.segment_bases().len(), 2, "the second append rolled");
+    assert_eq!(
+        h.log().find_offset_by_timestamp(999).unwrap(),
+        Some((0, 1_000))
+    );
 }
 
 proptest! {

@@ -154,7 +154,13 @@ mod tests {
             segment_bytes: 100,
             ..LogConfig::default()
         };
-        let (log, _) = PartitionLog::open(Arc::clone(&disk), "d/t-0", config, NOW_MS).unwrap();
+        let (log, _) = crate::test_support::block_on(PartitionLog::open(
+            Arc::clone(&disk),
+            "d/t-0",
+            config,
+            NOW_MS,
+        ))
+        .unwrap();
         let mut fixture = Fixture {
             log,
             disk,

@@ -155,8 +155,8 @@ impl Segment {
 
     /// Rewrites both index files from memory (after recovery or truncation).
     pub fn rewrite_indexes(&self, disk: &dyn Disk) -> DiskResult<()> {
-        disk.write_file(&self.index_path, &self.offset_index.encode())?;
-        disk.write_file(&self.time_index_path, &self.time_index.encode())
+        disk.write_file_unsynced(&self.index_path, &self.offset_index.encode())?;
+        disk.write_file_unsynced(&self.time_index_path, &self.time_index.encode())
     }
 
     /// The file position to start scanning from for `offset`.

@@ -77,8 +77,8 @@ impl Broker {
             .await
             .map_err(storage)?;
         let metadata_dir = join(&config.data_dir, METADATA_DIR);
-        let (journal, records) =
-            MetadataJournal::open(Arc::clone(&disk), &metadata_dir).map_err(storage)?;
+        let (journal, records) = MetadataJournal::open(Arc::clone(&disk), &metadata_dir)
+            .map_err(|e| BrokerError::Storage(e.to_string()))?;
         let mut image = MetadataImage::default();
         for record in &records {
             image.apply(record);
@@ -112,6 +112,13 @@ impl Broker {
             .await
             .map_err(|e| BrokerError::Storage(e.to_string()))?;
         broker.remove_orphan_dirs().map_err(storage)?;
+        // The metadata directory, if just created, and orphan removals are
+        // durable before anything depends on them.
+        broker
+            .disk
+            .sync(&broker.config.data_dir)
+            .await
+            .map_err(storage)?;
         broker.reconcile().await;
         Ok(broker)
     }
@@ -353,6 +360,11 @@ impl Broker {
             handle.resign();
             if let Err(e) = self.disk.remove_dir_all(&handle.dir()) {
                 tracing::error!(dir = handle.dir(), %e, "cannot remove a deleted partition's files");
+            }
+            // A removal not made durable would bring the files back after a
+            // crash (then removed again as orphans, but only after a restart).
+            if let Err(e) = self.disk.sync(&self.config.data_dir).await {
+                tracing::error!(%e, "cannot sync the data directory after removing a partition");
             }
         }
         for (topic_name, index) in wanted {

@@ -79,7 +79,7 @@ pub async fn retention(broker: Arc<Broker>) {
         for handle in live_partitions(&broker) {
             let h = Arc::clone(&handle);
             isolated(&handle, "retention and compaction", async move {
-                if let Err(e) = h.apply_retention(now_ms()) {
+                if let Err(e) = h.apply_retention(now_ms()).await {
                     tracing::warn!(topic = %h.topic, partition = h.partition, %e, "retention failed");
                 }
                 // After retention, in the same task: the cleaner never races a

@@ -76,6 +76,9 @@ pub struct PartitionHandle {
     /// One sync at a time per partition; producers queued behind it find
     /// their records already synced (group commit).
     sync_gate: tokio::sync::Mutex<()>,
+    /// One move of the log start at a time, so its durable writes never
+    /// cross (retention and DeleteRecords).
+    log_start_gate: tokio::sync::Mutex<()>,
     /// Woken when this partition's high watermark moves or the partition is
     /// removed: long-polling fetches wait on the partitions they read only.
     hw_changed: Notify,
@@ -129,16 +132,18 @@ impl PartitionHandle {
                     "removing a directory left by a deleted topic of the same name"
                 );
                 disk.remove_dir_all(&dir)?;
+                disk.sync(data_dir).await?;
             }
         }
         let log_config = LogConfig {
             leader_epoch_max: leader_epoch,
             ..config.log_config(!bugs.no_crc_check)
         };
-        let (mut log, report) = PartitionLog::open(Arc::clone(&disk), &dir, log_config, now_ms)?;
+        let (mut log, report) =
+            PartitionLog::open(Arc::clone(&disk), &dir, log_config, now_ms).await?;
         if owner != DirOwner::This {
-            disk.write_file(&meta_path, id_text.as_bytes())?;
-            disk.sync(&meta_path).await?;
+            disk.write_file_durably(&meta_path, id_text.as_bytes())
+                .await?;
         }
         let epoch_path = join(&dir, LEADER_EPOCH_FILE);
         let mut epoch_cache = match disk.file_len(&epoch_path) {
@@ -151,8 +156,8 @@ impl PartitionHandle {
         };
         epoch_cache.truncate_from(log.log_end_offset() + 1);
         if epoch_cache.assign(leader_epoch, log.log_end_offset()) {
-            disk.write_file(&epoch_path, epoch_cache.encode().as_bytes())?;
-            disk.sync(&epoch_path).await?;
+            disk.write_file_durably(&epoch_path, epoch_cache.encode().as_bytes())
+                .await?;
         }
         // Make recovery's repairs durable before serving anything.
         let work = log.take_full_sync_work();
@@ -189,6 +194,7 @@ impl PartitionHandle {
             disk,
             state: Mutex::new(state),
             sync_gate: tokio::sync::Mutex::new(()),
+            log_start_gate: tokio::sync::Mutex::new(()),
             hw_changed: Notify::new(),
         };
         Ok((handle, report))
@@ -513,29 +519,27 @@ impl PartitionHandle {
         Ok(found.filter(|(offset, _)| *offset < state.replica.high_watermark()))
     }
 
-    /// Applies retention; returns how many segments were deleted.
-    pub fn apply_retention(&self, now_ms: i64) -> Result<usize, LogError> {
-        let mut guard = self.lock();
-        let state = &mut *guard;
-        let deleted = state.log.apply_retention(now_ms)?;
+    /// Applies retention; returns how many segments fell below the new log
+    /// start (deleted once the start is durable, before this returns).
+    pub async fn apply_retention(&self, now_ms: i64) -> Result<usize, LogError> {
+        let _gate = self.log_start_gate.lock().await;
+        let deleted = self.lock().log.apply_retention(now_ms)?;
         if deleted > 0 {
-            let start = state.log.log_start_offset();
-            state.epoch_cache.truncate_before(start);
-            let actions = state.replica.on_log_start_advanced(start);
-            self.apply(state, actions);
+            let start = self.persist_log_start().await?;
             tracing::info!(topic = %self.topic, partition = self.partition, deleted, log_start = start, "retention deleted segments");
         }
         Ok(deleted)
     }
 
     /// DeleteRecords: moves the log start offset up to `offset` (-1: the
-    /// high watermark), deletes the segments wholly below it, and returns
-    /// the new log start once it is durable (file, then directory, synced).
+    /// high watermark) and returns the new log start once it is durable;
+    /// segments wholly below it are then deleted.
     /// Kafka's checks: a topic without `delete` in its cleanup policy is a
     /// policy violation; an offset below 0 or past the high watermark is out
     /// of range; an offset at or below the current start changes nothing.
     pub async fn advance_log_start(&self, offset: i64) -> Result<i64, DeleteRecordsError> {
-        let advance = {
+        let _gate = self.log_start_gate.lock().await;
+        {
             let mut guard = self.lock();
             let state = &mut *guard;
             if !state.config.delete_by_retention {
@@ -549,23 +553,46 @@ impl PartitionHandle {
                     high_watermark,
                 });
             }
-            let advance = state.log.advance_log_start(target)?;
-            if !advance.sync_paths.is_empty() {
-                let start = advance.log_start_offset;
-                state.epoch_cache.truncate_before(start);
-                let actions = state.replica.on_log_start_advanced(start);
-                self.apply(state, actions);
-                tracing::info!(topic = %self.topic, partition = self.partition, log_start = start, deleted = advance.segments_deleted, "records deleted");
-            }
-            advance
-        };
-        for path in &advance.sync_paths {
-            if let Err(e) = self.disk.sync(path).await {
-                self.lock().log.sync_failed(&e);
-                return Err(DeleteRecordsError::Log(LogError::Disk(e)));
-            }
+            state.log.advance_log_start_offset(target)?;
         }
-        Ok(advance.log_start_offset)
+        let start = self.persist_log_start().await?;
+        tracing::info!(topic = %self.topic, partition = self.partition, log_start = start, "records deleted");
+        Ok(start)
+    }
+
+    /// Moves the log start offset up to `offset` (DeleteRecords), durably:
+    /// when this returns Ok the new start survives a crash, and segments
+    /// wholly below it are deleted. Returns the log start offset.
+    pub async fn advance_log_start_offset(&self, offset: i64) -> Result<i64, LogError> {
+        let _gate = self.log_start_gate.lock().await;
+        self.lock().log.advance_log_start_offset(offset)?;
+        self.persist_log_start().await
+    }
+
+    /// Writes the in-memory log start durably, then lets the log delete the
+    /// segments below it, and tells the replica and the epoch cache. The
+    /// caller holds `log_start_gate`, so writes of the file never cross.
+    async fn persist_log_start(&self) -> Result<i64, LogError> {
+        let pending = self.lock().log.pending_log_start_write();
+        let Some(write) = pending else {
+            return Ok(self.lock().log.log_start_offset());
+        };
+        if let Err(e) = self
+            .disk
+            .write_file_durably(&write.path, &write.bytes)
+            .await
+        {
+            self.lock().log.sync_failed(&e);
+            return Err(LogError::Disk(e));
+        }
+        let mut guard = self.lock();
+        let state = &mut *guard;
+        state.log.complete_log_start_write(&write)?;
+        let start = state.log.log_start_offset();
+        state.epoch_cache.truncate_before(start);
+        let actions = state.replica.on_log_start_advanced(start);
+        self.apply(state, actions);
+        Ok(start)
     }
 
     /// Cleans a compacted topic's sealed segments when some of them are
@@ -681,21 +708,24 @@ impl PartitionHandle {
     /// Syncs and writes the recovery point so the next start scans little.
     pub async fn checkpoint(&self, now_ms: i64) -> Result<(), LogError> {
         self.sync_files(now_ms, true).await?;
-        let paths = {
-            let mut guard = self.lock();
-            let state = &mut *guard;
+        let writes = {
+            let state = self.lock();
             if state.log.has_unsynced_files() {
                 return Ok(()); // written meanwhile; next checkpoint
             }
             // The log is synced to its end, so the producer table describes
             // durable data only.
-            let snapshot =
-                producer_snapshots::write(self.disk.as_ref(), state.log.dir(), &state.producers)?;
-            [snapshot, state.log.write_recovery_point()?]
+            [
+                producer_snapshots::snapshot_write(state.log.dir(), &state.producers),
+                state.log.recovery_point_write(),
+            ]
         };
-        for path in &paths {
-            self.disk.sync(path).await?;
+        for write in &writes {
+            self.disk
+                .write_file_durably(&write.path, &write.bytes)
+                .await?;
         }
+        producer_snapshots::remove_old(self.disk.as_ref(), &self.dir())?;
         Ok(())
     }
 

@@ -107,15 +107,15 @@ mod tests {
     fn only_another_topic_id_names_a_leftover() {
         let disk = disk();
         assert_eq!(read_owner(&disk, "d", &ID), Ok(DirOwner::Unnamed));
-        disk.write_file("d/partition.metadata", b"").unwrap();
+        disk.write_file_unsynced("d/partition.metadata", b"").unwrap();
         assert_eq!(read_owner(&disk, "d", &ID), Ok(DirOwner::Unnamed));
-        disk.write_file("d/partition.metadata", encode(&ID).as_bytes())
+        disk.write_file_unsynced("d/partition.metadata", encode(&ID).as_bytes())
             .unwrap();
         assert_eq!(read_owner(&disk, "d", &ID), Ok(DirOwner::This));
-        disk.write_file("d/partition.metadata", encode(&[9; 16]).as_bytes())
+        disk.write_file_unsynced("d/partition.metadata", encode(&[9; 16]).as_bytes())
             .unwrap();
         assert_eq!(read_owner(&disk, "d", &ID), Ok(DirOwner::Other([9; 16])));
-        disk.write_file("d/partition.metadata", b"topic_id zz\n")
+        disk.write_file_unsynced("d/partition.metadata", b"topic_id zz\n")
             .unwrap();
         assert!(read_owner(&disk, "d", &ID).is_err());
     }

@@ -10,6 +10,7 @@
 use crate::core::producer_state::snapshot::{parse_snapshot_file_name, snapshot_file_name};
 use crate::core::producer_state::ProducerStateTable;
 use crate::io::disk::{join, Disk, DiskError};
+use crate::log::log_start::SmallFileWrite;
 use crate::log::{LogError, PartitionLog};
 
 /// Snapshots kept per partition (the newest ones).
@@ -57,17 +58,24 @@ pub fn load(disk: &dyn Disk, log: &PartitionLog) -> Result<ProducerStateTable, L
     Ok(table)
 }
 
-/// Writes a snapshot of `table` (which must describe the log up to its
-/// durable end) and removes older ones beyond the few kept. Returns the path
-/// to sync.
-pub fn write(disk: &dyn Disk, dir: &str, table: &ProducerStateTable) -> Result<String, DiskError> {
-    let path = join(dir, &snapshot_file_name(table.map_end_offset()));
-    disk.write_file(&path, &table.snapshot())?;
+/// The durable write of a snapshot of `table` (which must describe the log
+/// up to its durable end). Write it with `Disk::write_file_durably`, then
+/// call [`remove_old`].
+pub fn snapshot_write(dir: &str, table: &ProducerStateTable) -> SmallFileWrite {
+    SmallFileWrite {
+        path: join(dir, &snapshot_file_name(table.map_end_offset())),
+        bytes: table.snapshot(),
+        offset: table.map_end_offset(),
+    }
+}
+
+/// Removes snapshots older than the few kept.
+pub fn remove_old(disk: &dyn Disk, dir: &str) -> Result<(), DiskError> {
     let offsets = snapshot_offsets(disk, dir)?;
     if offsets.len() > SNAPSHOTS_KEPT {
         for offset in &offsets[..offsets.len() - SNAPSHOTS_KEPT] {
             let _ = disk.remove_file(&join(dir, &snapshot_file_name(*offset)));
         }
     }
-    Ok(path)
+    Ok(())
 }
