@@ -117,7 +117,7 @@ fn honest_batch(g: &mut Gen) -> Vec<u8> {
             timestamp_type: TimestampType::Creation,
             offset: i as i64,
             sequence: if idempotent { base_sequence + i } else { -1 },
-            timestamp: base_ts.wrapping_add(i as i64),
+            timestamp: base_ts.saturating_add(i as i64),
             key: g.opt(0.5, |g| g.bytes(8)),
             value: g.opt(0.1, |g| g.bytes(64)),
             headers: headers(g),

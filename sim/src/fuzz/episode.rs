@@ -11,6 +11,7 @@
 //! group coordinator), so a finding is replayed by running its episode.
 
 use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -120,10 +121,18 @@ impl Stats {
 /// process-wide; the broker's spawned tasks run on this thread too).
 static PANICS: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
-/// Replaces the panic hook with one that records the panic (message and
-/// location) for the running episode instead of printing it.
+/// True while an episode runs: its panics are findings, not crashes.
+static IN_EPISODE: AtomicBool = AtomicBool::new(false);
+
+/// Installs a panic hook that records a panic during an episode (message
+/// and location) instead of printing it; other panics (the fuzzer's own, a
+/// test's assertion) go to the previous hook.
 pub fn install_panic_hook() {
-    std::panic::set_hook(Box::new(|info| {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if !IN_EPISODE.load(Ordering::SeqCst) {
+            return previous(info);
+        }
         let location = info
             .location()
             .map(|l| format!("{}:{}", l.file(), l.line()))
@@ -166,8 +175,28 @@ pub fn run_episode(seed: u64, settings: &Settings) -> Stats {
         .build()
         .expect("a tokio runtime");
     take_panics();
-    let stats = runtime.block_on(episode(seed, settings));
+    IN_EPISODE.store(true, Ordering::SeqCst);
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        runtime.block_on(episode(seed, settings))
+    }));
     drop(runtime);
+    IN_EPISODE.store(false, Ordering::SeqCst);
+    // A panic outside the broker's tasks (in the episode itself, or in
+    // broker code it calls directly) is a finding too.
+    let stats = result.unwrap_or_else(|_| Stats {
+        episodes: 1,
+        findings: take_panics()
+            .into_iter()
+            .map(|detail| Finding {
+                oracle: "panic",
+                episode_seed: seed,
+                step: usize::MAX,
+                request: "outside a request task (see location)".to_string(),
+                detail,
+            })
+            .collect(),
+        ..Stats::default()
+    });
     stats
 }
 

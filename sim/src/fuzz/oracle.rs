@@ -128,3 +128,93 @@ impl Watch {
         violation
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(t: &str, p: i32) -> (String, i32) {
+        (t.to_string(), p)
+    }
+
+    fn watch_at(offsets: (i64, i64, i64)) -> Watch {
+        let mut w = Watch::new([key("t", 0), key("t", 1)]);
+        let now = [(key("t", 0), Some(offsets)), (key("t", 1), Some(offsets))];
+        w.check_step(now.into_iter().collect(), Permission::AppendAnywhere);
+        w
+    }
+
+    fn moved(to: (i64, i64, i64)) -> BTreeMap<(String, i32), Offsets> {
+        [(key("t", 0), Some(to)), (key("t", 1), Some((0, 3, 3)))]
+            .into_iter()
+            .collect()
+    }
+
+    #[test]
+    fn a_refused_request_may_not_move_a_watermark() {
+        let mut w = watch_at((0, 3, 3));
+        let v = w.check_step(moved((0, 4, 4)), Permission::Nothing);
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert!(v[0].starts_with("t-0"));
+    }
+
+    #[test]
+    fn a_produce_may_append_only_where_it_says_it_did() {
+        let refused = Summary {
+            produced: vec![("t".into(), 0, 87), ("t".into(), 1, 0)],
+            ..Summary::default()
+        };
+        let mut w = watch_at((0, 3, 3));
+        assert_eq!(
+            w.check_step(moved((0, 4, 4)), Permission::Answered(&refused))
+                .len(),
+            1
+        );
+        let accepted = Summary {
+            produced: vec![("t".into(), 0, 0)],
+            ..Summary::default()
+        };
+        let mut w = watch_at((0, 3, 3));
+        assert!(w
+            .check_step(moved((0, 4, 4)), Permission::Answered(&accepted))
+            .is_empty());
+        // Even an accepted write never moves the log start or truncates.
+        let mut w = watch_at((0, 3, 3));
+        assert_eq!(
+            w.check_step(moved((1, 4, 4)), Permission::Answered(&accepted))
+                .len(),
+            1
+        );
+        let mut w = watch_at((0, 3, 3));
+        assert_eq!(
+            w.check_step(moved((0, 2, 2)), Permission::AppendAnywhere)
+                .len(),
+            1
+        );
+    }
+
+    #[test]
+    fn a_topic_disappears_only_when_its_deletion_succeeded() {
+        let gone: BTreeMap<_, _> = [(key("t", 0), None), (key("t", 1), None)]
+            .into_iter()
+            .collect();
+        let mut w = watch_at((0, 3, 3));
+        assert_eq!(w.check_step(gone.clone(), Permission::Nothing).len(), 2);
+        let deleted = Summary {
+            deleted: vec!["t".into()],
+            ..Summary::default()
+        };
+        let mut w = watch_at((0, 3, 3));
+        assert!(w
+            .check_step(gone, Permission::Answered(&deleted))
+            .is_empty());
+    }
+
+    #[test]
+    fn content_may_only_grow() {
+        let mut w = watch_at((0, 3, 3));
+        assert_eq!(w.check_content(key("t", 0), b"abc".to_vec()), None);
+        assert_eq!(w.check_content(key("t", 0), b"abcd".to_vec()), None);
+        assert!(w.check_content(key("t", 0), b"abXd".to_vec()).is_some());
+    }
+}
