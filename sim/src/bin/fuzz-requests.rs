@@ -84,7 +84,7 @@ mod cli {
         } else {
             let deadline = started + Duration::from_secs(args.seconds);
             let mut index = 0;
-            while Instant::now() < deadline && args.episodes.map_or(true, |n| index < n) {
+            while Instant::now() < deadline && !matches!(args.episodes, Some(n) if index >= n) {
                 total.merge(run_episode(episode_seed(args.seed, index), &settings));
                 index += 1;
             }

@@ -183,7 +183,7 @@ pub fn run_episode(seed: u64, settings: &Settings) -> Stats {
     IN_EPISODE.store(false, Ordering::SeqCst);
     // A panic outside the broker's tasks (in the episode itself, or in
     // broker code it calls directly) is a finding too.
-    let stats = result.unwrap_or_else(|_| Stats {
+    result.unwrap_or_else(|_| Stats {
         episodes: 1,
         findings: take_panics()
             .into_iter()
@@ -196,8 +196,7 @@ pub fn run_episode(seed: u64, settings: &Settings) -> Stats {
             })
             .collect(),
         ..Stats::default()
-    });
-    stats
+    })
 }
 
 struct Run<'a> {
