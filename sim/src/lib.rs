@@ -12,6 +12,8 @@
 
 pub mod checker;
 pub mod client;
+#[cfg(not(madsim))]
+pub mod fuzz;
 pub mod group_history;
 pub mod history;
 pub mod outcome;
