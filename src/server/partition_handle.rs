@@ -16,7 +16,7 @@ use crate::core::topic_config::{FsyncPolicy, TopicConfig};
 use crate::io::disk::{join, Disk, DiskError};
 use crate::log::read_plan::ReadOutcome;
 use crate::log::record_batch::BatchHeader;
-use crate::log::{AppendInfo, LogConfig, LogError, PartitionLog, RecoveryReport};
+use crate::log::{AppendInfo, LogConfig, LogError, PartitionLog, RecoveryReport, SyncWork};
 use crate::server::config::{BugSwitches, Limits};
 use crate::server::partition_metadata::{self, DirOwner};
 use crate::server::producer_snapshots;
@@ -582,7 +582,7 @@ impl PartitionHandle {
             .write_file_durably(&write.path, &write.bytes)
             .await
         {
-            self.lock().log.sync_failed(&e);
+            self.lock().log.sync_failed(&e, &SyncWork::default());
             return Err(LogError::Disk(e));
         }
         let mut guard = self.lock();

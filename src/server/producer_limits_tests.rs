@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use kafka_protocol::records::Compression;
-use tokio::sync::Notify;
 
 use crate::core::partition::Acks;
 use crate::core::topic_config::{TopicConfig, TopicDefaults};
@@ -32,7 +31,6 @@ async fn partition(limits: Limits) -> PartitionHandle {
         vec![1],
         config,
         BugSwitches::default(),
-        Arc::new(Notify::new()),
         NOW_MS,
     )
     .await
