@@ -214,6 +214,11 @@ mod tests {
             ..*f.log.config()
         });
         assert!(f.log.apply_retention(NOW_MS).unwrap() > 0);
+        // The segments go once the new log start is durable.
+        let write = f.log.pending_log_start_write().expect("the start moved");
+        crate::test_support::block_on(f.disk.write_file_durably(&write.path, &write.bytes))
+            .unwrap();
+        f.log.complete_log_start_write(&write).unwrap();
         assert_ne!(f.log.file_generation(), plan.file_generation);
         assert!(
             plan.execute(f.disk.as_ref()).is_err(),
