@@ -41,21 +41,27 @@ fn status_kib(pid: u32, field: &str) -> u64 {
 }
 
 #[test]
-#[ignore = "TODO(limits): the fourth connection was answered on the release binary; not yet diagnosed (unit tests of ConnectionLimits pass)"]
 fn connections_over_the_per_address_limit_are_closed_and_counted_out() {
     let mut broker = BrokerOptions::default()
         .arg("--max-connections-per-ip")
         .arg("3")
         .start()
         .expect("start broker");
-    let mut open: Vec<RawConnection> = (0..3)
-        .map(|_| RawConnection::connect(broker.addr()).expect("connect"))
-        .collect();
-    for connection in &mut open {
-        assert!(
-            answers(connection),
-            "a connection within the limit is served"
-        );
+    // The harness's readiness probe holds a place until the broker sees it
+    // closed, so the first places may free up a moment late.
+    let mut open: Vec<RawConnection> = Vec::new();
+    let deadline = Instant::now() + REPLY_TIMEOUT;
+    while open.len() < 3 {
+        let mut connection = RawConnection::connect(broker.addr()).expect("connect");
+        if answers(&mut connection) {
+            open.push(connection);
+        } else {
+            assert!(
+                Instant::now() < deadline,
+                "a connection within the limit is served"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
     let mut over = RawConnection::connect(broker.addr()).expect("connect");
     assert!(

@@ -84,14 +84,13 @@ fn an_append_that_cannot_open_its_file_fails_alone() {
         inner: SimDisk::new(1, SimDiskFaults::default()),
         exhausted: AtomicBool::new(false),
     });
-    let (mut log, _) =
-        crate::test_support::block_on(PartitionLog::open(
-            disk.clone(),
-            "t-0",
-            LogConfig::default(),
-            1_000,
-        ))
-        .unwrap();
+    let (mut log, _) = crate::test_support::block_on(PartitionLog::open(
+        disk.clone(),
+        "t-0",
+        LogConfig::default(),
+        1_000,
+    ))
+    .unwrap();
     assert_eq!(append(&mut log, b"a").unwrap(), 0);
     disk.exhausted.store(true, Ordering::SeqCst);
     assert!(append(&mut log, b"b").is_err());
@@ -107,14 +106,13 @@ fn a_sync_that_cannot_open_its_file_is_retried_later() {
         inner: SimDisk::new(2, SimDiskFaults::default()),
         exhausted: AtomicBool::new(false),
     });
-    let (mut log, _) =
-        crate::test_support::block_on(PartitionLog::open(
-            disk.clone(),
-            "t-0",
-            LogConfig::default(),
-            1_000,
-        ))
-        .unwrap();
+    let (mut log, _) = crate::test_support::block_on(PartitionLog::open(
+        disk.clone(),
+        "t-0",
+        LogConfig::default(),
+        1_000,
+    ))
+    .unwrap();
     append(&mut log, b"a").unwrap();
     let work = log.take_sync_work();
     assert!(!work.paths.is_empty());

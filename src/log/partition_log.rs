@@ -20,7 +20,6 @@ use crate::log::recovery::{scan_segment, SegmentScan};
 use crate::log::segment::{self, Segment};
 use crate::log::time_index::TimeIndex;
 
-
 /// Name of the file holding an offset below which every segment was synced.
 const RECOVERY_POINT_FILE: &str = "recovery-point";
 

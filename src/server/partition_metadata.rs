@@ -107,7 +107,8 @@ mod tests {
     fn only_another_topic_id_names_a_leftover() {
         let disk = disk();
         assert_eq!(read_owner(&disk, "d", &ID), Ok(DirOwner::Unnamed));
-        disk.write_file_unsynced("d/partition.metadata", b"").unwrap();
+        disk.write_file_unsynced("d/partition.metadata", b"")
+            .unwrap();
         assert_eq!(read_owner(&disk, "d", &ID), Ok(DirOwner::Unnamed));
         disk.write_file_unsynced("d/partition.metadata", encode(&ID).as_bytes())
             .unwrap();
