@@ -21,6 +21,8 @@
 //! - `ODRADEK_BENCH_MAX_IN_FLIGHT` (default 10000) messages sent but not yet acknowledged;
 //! - `ODRADEK_BENCH_PHASE_SECONDS` (default 20) time limit of each produce and consume phase;
 //! - `ODRADEK_BENCH_POLICIES` (default `never,interval,always`);
+//! - `ODRADEK_BENCH_BIN` (default the broker built with this package): another broker binary,
+//!   to compare two builds under the same load;
 //! - `ODRADEK_BENCH_DATA_PARENT` (default the system temp dir): where the data dir goes, so
 //!   fsync hits the device under test and not a tmpfs.
 
@@ -119,7 +121,11 @@ mod load {
             let addr = free_loopback_port();
             let log_path = data.path().join("broker.log");
             let log = File::create(&log_path).expect("broker log file");
-            let child = Command::new(env!("CARGO_BIN_EXE_odradek"))
+            // `ODRADEK_BENCH_BIN` runs another build (e.g. the previous
+            // release) under the same load, for before/after ratios.
+            let binary = std::env::var_os("ODRADEK_BENCH_BIN")
+                .unwrap_or_else(|| env!("CARGO_BIN_EXE_odradek").into());
+            let child = Command::new(binary)
                 .arg("--listen")
                 .arg(addr.to_string())
                 .arg("--data-dir")
