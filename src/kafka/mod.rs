@@ -36,6 +36,8 @@ pub mod list_offsets;
 pub mod metadata;
 pub mod offset_commit;
 pub mod offset_delete;
+#[cfg(test)]
+mod offset_delete_tests;
 pub mod offset_fetch;
 pub mod produce;
 #[cfg(test)]

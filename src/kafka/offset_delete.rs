@@ -15,16 +15,19 @@ use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::offset_delete_response::{
     OffsetDeleteResponsePartition, OffsetDeleteResponseTopic,
 };
-use kafka_protocol::messages::{OffsetDeleteRequest, OffsetDeleteResponse};
+use kafka_protocol::messages::{OffsetDeleteRequest, OffsetDeleteResponse, TopicName};
 
 use crate::core::group::{self, GroupError, GroupRequest, GroupResponse, OffsetDeleteTopic};
 use crate::kafka::error_code::code;
 use crate::kafka::unexpected_group_response;
 use crate::server::broker::Broker;
 
+/// Per requested topic, in request order: (name, [(partition, the code the
+/// broker answers itself, if it does)]).
+type Plan = Vec<(TopicName, Vec<(i32, Option<i16>)>)>;
+
 pub async fn handle(broker: &Broker, request: OffsetDeleteRequest) -> OffsetDeleteResponse {
-    // Per requested topic, in request order: (name, [(partition, local code)]).
-    let mut plan: Vec<(_, Vec<(i32, Option<i16>)>)> = Vec::new();
+    let mut plan: Plan = Vec::new();
     let mut seen = BTreeSet::new();
     let mut forwarded: Vec<OffsetDeleteTopic> = Vec::new();
     for topic in &request.topics {
