@@ -23,6 +23,9 @@ use kafka_protocol::messages::{
 use kafka_protocol::protocol::{Decodable, Encodable};
 
 use crate::kafka::supported_apis::{is_supported, supported_range};
+use kafka_protocol::messages::OffsetDeleteRequest;
+
+use crate::kafka::offset_delete;
 use crate::kafka::{
     alter_configs, delete_records, describe_cluster, describe_log_dirs, incremental_alter_configs,
 };
@@ -251,6 +254,11 @@ pub async fn handle_frame_from(
         ApiKey::DeleteGroups => {
             let request = decode!(DeleteGroupsRequest);
             let response = delete_groups::handle(broker, request, version).await;
+            encode(api, version, correlation_id, &response)?
+        }
+        ApiKey::OffsetDelete => {
+            let request = decode!(OffsetDeleteRequest);
+            let response = offset_delete::handle(broker, request).await;
             encode(api, version, correlation_id, &response)?
         }
         ApiKey::AlterConfigs => {

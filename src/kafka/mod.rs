@@ -35,6 +35,9 @@ pub mod list_groups;
 pub mod list_offsets;
 pub mod metadata;
 pub mod offset_commit;
+pub mod offset_delete;
+#[cfg(test)]
+mod offset_delete_tests;
 pub mod offset_fetch;
 pub mod produce;
 #[cfg(test)]

@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 
 use crate::core::group::committed_offsets::CommittedOffset;
 use crate::core::group::record::GroupRecord;
-use crate::core::group::responses::{DeletedGroup, GroupResponse, OffsetCommitResponse};
+use crate::core::group::responses::{
+    DeletedGroup, GroupResponse, OffsetCommitResponse, OffsetDeleteResponse,
+};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum GroupAction {
@@ -50,6 +52,14 @@ pub(crate) enum PendingPersist {
         request_id: u64,
         response: OffsetCommitResponse,
         offsets: Vec<(String, i32, CommittedOffset)>,
+    },
+    /// OffsetDelete's tombstones: the offsets leave the group once durable.
+    OffsetsDeleted {
+        group_id: String,
+        group_incarnation: u64,
+        request_id: u64,
+        response: OffsetDeleteResponse,
+        partitions: Vec<(String, i32)>,
     },
     GroupsDeleted {
         request_id: u64,

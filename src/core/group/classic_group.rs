@@ -12,6 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::core::group::action::{Outbox, PendingPersist};
 use crate::core::group::committed_offsets::CommittedOffsets;
 use crate::core::group::config::GroupConfig;
+use crate::core::group::consumer_subscription::{subscribed_topics, CONSUMER_PROTOCOL_TYPE};
 use crate::core::group::error::GroupError;
 use crate::core::group::member::Member;
 use crate::core::group::record::{GroupMetadataRecord, GroupRecord, MemberRecord};
@@ -157,6 +158,27 @@ impl Group {
     pub fn offsets(&self) -> &CommittedOffsets {
         &self.offsets
     }
+    /// Kafka's `isSubscribedToTopic` for OffsetDelete: whether a member of
+    /// this consumer group subscribes to `topic`. A consumer group whose
+    /// subscriptions cannot be read (no selected protocol yet, or bytes that
+    /// are not a subscription) counts as subscribed, as in Kafka; a group
+    /// of another protocol type never is.
+    pub(crate) fn is_subscribed_to_topic(&self, topic: &str) -> bool {
+        if self.protocol_type.as_deref() != Some(CONSUMER_PROTOCOL_TYPE) {
+            return false;
+        }
+        let Some(protocol_name) = self.protocol_name.as_deref() else {
+            return true;
+        };
+        if self.members.is_empty() {
+            return true;
+        }
+        self.members.values().any(|m| {
+            subscribed_topics(&m.metadata_for(protocol_name))
+                .is_none_or(|topics| topics.iter().any(|t| t == topic))
+        })
+    }
+
     pub(crate) fn knows_member_id(&self, member_id: &str) -> bool {
         self.members.contains_key(member_id) || self.pending_join_members.contains_key(member_id)
     }

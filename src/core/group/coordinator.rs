@@ -12,8 +12,8 @@
 //!    everything up to `id` is durable (appends complete in order) or
 //!    `on_persist_failed(now_ms, id, error)`. `Respond` answers a request;
 //!    responses that depend on durability (OffsetCommit, the SyncGroup that
-//!    makes a generation Stable, DeleteGroups, a replaced static member's
-//!    JoinGroup) come only after their persist.
+//!    makes a generation Stable, DeleteGroups, OffsetDelete, a replaced
+//!    static member's JoinGroup) come only after their persist.
 //! 4. Call `on_tick(now_ms)` when `poll_timeout()` passes.
 //! 5. `resign()` when this node stops coordinating the partition.
 //!
@@ -27,16 +27,18 @@ use crate::core::group::action::{GroupAction, Outbox, PendingPersist};
 use crate::core::group::classic_group::{Group, Step};
 use crate::core::group::committed_offsets::CommittedOffset;
 use crate::core::group::config::GroupConfig;
+use crate::core::group::consumer_subscription::CONSUMER_PROTOCOL_TYPE;
 use crate::core::group::error::GroupError;
 use crate::core::group::record::GroupRecord;
 use crate::core::group::requests::{
     GroupRequest, HeartbeatRequest, JoinGroupRequest, JoinProtocol, LeaveGroupRequest,
-    OffsetCommitRequest, OffsetFetchRequest, SyncGroupRequest,
+    OffsetCommitRequest, OffsetDeleteRequest, OffsetFetchRequest, SyncGroupRequest,
 };
 use crate::core::group::responses::{
     DeletedGroup, DescribedGroup, GroupResponse, HeartbeatResponse, JoinGroupResponse,
     LeaveGroupResponse, ListGroupsResponse, ListedGroup, OffsetCommitPartitionResponse,
-    OffsetCommitResponse, OffsetCommitTopicResponse, OffsetFetchPartitionResponse,
+    OffsetCommitResponse, OffsetCommitTopicResponse, OffsetDeletePartitionResponse,
+    OffsetDeleteResponse, OffsetDeleteTopicResponse, OffsetFetchPartitionResponse,
     OffsetFetchResponse, OffsetFetchTopicResponse, SyncGroupResponse,
 };
 use crate::core::group::state::GroupState;
@@ -254,6 +256,7 @@ impl GroupCoordinator {
             GroupRequest::LeaveGroup(req) => self.leave_group(now_ms, request_id, &req),
             GroupRequest::OffsetCommit(req) => self.offset_commit(now_ms, request_id, &req),
             GroupRequest::OffsetFetch(req) => self.offset_fetch(request_id, &req),
+            GroupRequest::OffsetDelete(req) => self.offset_delete(request_id, &req),
             GroupRequest::DescribeGroups { group_ids } => {
                 self.describe_groups(request_id, &group_ids)
             }
@@ -623,6 +626,96 @@ impl GroupCoordinator {
             .respond(request_id, GroupResponse::OffsetFetch(response));
     }
 
+    /// Kafka's `handleDeleteOffsets`: an Empty group loses the offsets of
+    /// the given partitions; an active consumer group only those of topics
+    /// no member subscribes to (GROUP_SUBSCRIBED_TO_TOPIC for the others);
+    /// an active group of another protocol none (NON_EMPTY_GROUP). A
+    /// tombstone is written for every deletable partition (harmless where
+    /// nothing is committed, and it also cancels a commit still being
+    /// persisted); the offsets leave the group, and the answer goes out,
+    /// once the tombstones are durable.
+    fn offset_delete(&mut self, request_id: u64, req: &OffsetDeleteRequest) {
+        let group_error = |error| OffsetDeleteResponse {
+            error: Some(error),
+            topics: Vec::new(),
+        };
+        let group = match (
+            self.validate_group_id(&req.group_id),
+            self.groups.get(&req.group_id),
+        ) {
+            (Err(error), _) => Err(error),
+            (Ok(()), None) => Err(GroupError::GroupIdNotFound),
+            (Ok(()), Some(group)) => match group.state() {
+                GroupState::Empty => Ok(group),
+                GroupState::Dead => Err(GroupError::GroupIdNotFound),
+                _ if group.protocol_type() == Some(CONSUMER_PROTOCOL_TYPE) => Ok(group),
+                _ => Err(GroupError::NonEmptyGroup),
+            },
+        };
+        let group = match group {
+            Ok(group) => group,
+            Err(error) => {
+                let response = GroupResponse::OffsetDelete(group_error(error));
+                return self.outbox.respond(request_id, response);
+            }
+        };
+        let active = group.state() != GroupState::Empty;
+        let mut seen = std::collections::BTreeSet::new();
+        let mut deleted = Vec::new();
+        let mut topics: Vec<OffsetDeleteTopicResponse> = Vec::new();
+        for topic in &req.topics {
+            let subscribed = active && group.is_subscribed_to_topic(&topic.name);
+            let mut partitions = Vec::new();
+            for &partition_index in &topic.partition_indexes {
+                if !seen.insert((topic.name.clone(), partition_index)) {
+                    continue;
+                }
+                let error = if subscribed {
+                    Some(GroupError::GroupSubscribedToTopic)
+                } else {
+                    deleted.push((topic.name.clone(), partition_index));
+                    None
+                };
+                partitions.push(OffsetDeletePartitionResponse {
+                    partition_index,
+                    error,
+                });
+            }
+            match topics.iter_mut().find(|t| t.name == topic.name) {
+                Some(existing) => existing.partitions.extend(partitions),
+                None => topics.push(OffsetDeleteTopicResponse {
+                    name: topic.name.clone(),
+                    partitions,
+                }),
+            }
+        }
+        let response = OffsetDeleteResponse {
+            error: None,
+            topics,
+        };
+        if deleted.is_empty() {
+            return self
+                .outbox
+                .respond(request_id, GroupResponse::OffsetDelete(response));
+        }
+        let records = deleted
+            .iter()
+            .map(|(topic, partition)| GroupRecord::OffsetTombstone {
+                group_id: req.group_id.clone(),
+                topic: topic.clone(),
+                partition: *partition,
+            })
+            .collect();
+        let waiting = PendingPersist::OffsetsDeleted {
+            group_id: req.group_id.clone(),
+            group_incarnation: group.incarnation(),
+            request_id,
+            response,
+            partitions: deleted,
+        };
+        self.outbox.persist(records, waiting);
+    }
+
     fn describe_groups(&mut self, request_id: u64, group_ids: &[String]) {
         let described = group_ids
             .iter()
@@ -819,6 +912,21 @@ impl GroupCoordinator {
                 self.outbox
                     .respond(request_id, GroupResponse::OffsetCommit(response));
             }
+            PendingPersist::OffsetsDeleted {
+                group_id,
+                group_incarnation,
+                request_id,
+                response,
+                partitions,
+            } => {
+                if let Some(group) = self.live_group(&group_id, group_incarnation) {
+                    for (topic, partition) in partitions {
+                        group.offsets.remove(&topic, partition);
+                    }
+                }
+                self.outbox
+                    .respond(request_id, GroupResponse::OffsetDelete(response));
+            }
             PendingPersist::GroupsDeleted {
                 request_id,
                 results,
@@ -889,6 +997,21 @@ impl GroupCoordinator {
                 }
                 self.outbox
                     .respond(request_id, GroupResponse::OffsetCommit(response));
+            }
+            PendingPersist::OffsetsDeleted {
+                request_id,
+                mut response,
+                ..
+            } => {
+                for partition in response
+                    .topics
+                    .iter_mut()
+                    .flat_map(|t| t.partitions.iter_mut())
+                {
+                    partition.error = partition.error.or(Some(error));
+                }
+                self.outbox
+                    .respond(request_id, GroupResponse::OffsetDelete(response));
             }
             PendingPersist::GroupsDeleted {
                 request_id,
@@ -970,6 +1093,10 @@ fn error_response(request: &GroupRequest, error: GroupError) -> GroupResponse {
                 .collect(),
         }),
         GroupRequest::OffsetFetch(_) => GroupResponse::OffsetFetch(OffsetFetchResponse {
+            error: Some(error),
+            topics: Vec::new(),
+        }),
+        GroupRequest::OffsetDelete(_) => GroupResponse::OffsetDelete(OffsetDeleteResponse {
             error: Some(error),
             topics: Vec::new(),
         }),

@@ -62,6 +62,9 @@ pub enum GroupError {
     /// group record would be too large to persist).
     #[error("the group data is larger than the coordinator accepts")]
     MessageTooLarge,
+    /// OffsetDelete: an active consumer group is subscribed to the topic.
+    #[error("the group is subscribed to the topic")]
+    GroupSubscribedToTopic,
 }
 
 impl GroupError {
@@ -85,6 +88,7 @@ impl GroupError {
             GroupError::MemberIdRequired => 79,
             GroupError::GroupMaxSizeReached => 81,
             GroupError::FencedInstanceId => 82,
+            GroupError::GroupSubscribedToTopic => 86,
         }
     }
 

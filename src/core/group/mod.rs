@@ -7,6 +7,7 @@
 //! - `state`: the group states and their allowed transitions.
 //! - `member`: one member.
 //! - `committed_offsets`: a group's durable committed offsets.
+//! - `consumer_subscription`: the topics of a consumer member's metadata.
 //! - `requests` / `responses`: plain request and response values.
 //! - `action`: [`GroupAction`]s the caller carries out.
 //! - `record`: [`GroupRecord`]s persisted in the offsets topic and replayed.
@@ -17,6 +18,7 @@ pub mod action;
 pub mod classic_group;
 pub mod committed_offsets;
 pub mod config;
+pub mod consumer_subscription;
 pub mod coordinator;
 pub mod error;
 pub mod member;

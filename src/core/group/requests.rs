@@ -114,6 +114,21 @@ pub struct OffsetFetchRequest {
     pub topics: Option<Vec<OffsetFetchTopic>>,
 }
 
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OffsetDeleteTopic {
+    pub name: String,
+    pub partition_indexes: Vec<i32>,
+}
+
+/// As for OffsetCommit, the broker answers partitions of unknown topics
+/// itself and passes only the rest (possibly none: the group is still
+/// checked).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OffsetDeleteRequest {
+    pub group_id: String,
+    pub topics: Vec<OffsetDeleteTopic>,
+}
+
 /// Every request the coordinator answers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum GroupRequest {
@@ -123,6 +138,7 @@ pub enum GroupRequest {
     LeaveGroup(LeaveGroupRequest),
     OffsetCommit(OffsetCommitRequest),
     OffsetFetch(OffsetFetchRequest),
+    OffsetDelete(OffsetDeleteRequest),
     DescribeGroups {
         group_ids: Vec<String>,
     },

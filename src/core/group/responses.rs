@@ -126,6 +126,25 @@ pub struct OffsetFetchResponse {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OffsetDeletePartitionResponse {
+    pub partition_index: i32,
+    pub error: Option<GroupError>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OffsetDeleteTopicResponse {
+    pub name: String,
+    pub partitions: Vec<OffsetDeletePartitionResponse>,
+}
+
+/// With a group-level `error` the topics are empty (as Kafka answers).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OffsetDeleteResponse {
+    pub error: Option<GroupError>,
+    pub topics: Vec<OffsetDeleteTopicResponse>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DescribedMember {
     pub member_id: String,
     pub group_instance_id: Option<String>,
@@ -178,6 +197,7 @@ pub enum GroupResponse {
     LeaveGroup(LeaveGroupResponse),
     OffsetCommit(OffsetCommitResponse),
     OffsetFetch(OffsetFetchResponse),
+    OffsetDelete(OffsetDeleteResponse),
     DescribeGroups(Vec<DescribedGroup>),
     ListGroups(ListGroupsResponse),
     DeleteGroups(Vec<DeletedGroup>),

@@ -1136,3 +1136,190 @@ fn a_failed_assignment_persist_sends_the_members_back_to_rejoin() {
     );
     assert_eq!(h.state("g"), Some(GroupState::PreparingRebalance));
 }
+
+// ----- OffsetDelete -------------------------------------------------------
+
+fn offset_delete(group_id: &str, topics: &[(&str, &[i32])]) -> GroupRequest {
+    GroupRequest::OffsetDelete(OffsetDeleteRequest {
+        group_id: group_id.into(),
+        topics: topics
+            .iter()
+            .map(|(name, partitions)| OffsetDeleteTopic {
+                name: name.to_string(),
+                partition_indexes: partitions.to_vec(),
+            })
+            .collect(),
+    })
+}
+
+impl Harness {
+    fn offset_delete_response(&self, request_id: u64) -> &OffsetDeleteResponse {
+        match self.response(request_id) {
+            Some(GroupResponse::OffsetDelete(r)) => r,
+            other => {
+                panic!("request {request_id}: expected an OffsetDelete response, got {other:?}")
+            }
+        }
+    }
+
+    /// (topic, partition, error) of every answered partition, in order.
+    fn offset_delete_errors(&self, request_id: u64) -> Vec<(String, i32, Option<GroupError>)> {
+        let response = self.offset_delete_response(request_id);
+        assert_eq!(response.error, None);
+        response
+            .topics
+            .iter()
+            .flat_map(|t| {
+                t.partitions
+                    .iter()
+                    .map(|p| (t.name.clone(), p.partition_index, p.error))
+            })
+            .collect()
+    }
+
+    /// One consumer member of `group_id` subscribed to `topics`, Stable.
+    fn stable_consumer(&mut self, group_id: &str, protocol_type: &str, topics: &[&str]) -> String {
+        let subscription = consumer_subscription::encode_subscription(topics);
+        let join = |h: &mut Harness, member_id: &str| {
+            let mut request = join_request(group_id, member_id, "c", &[("range", &subscription)]);
+            request.protocol_type = protocol_type.into();
+            h.send(GroupRequest::JoinGroup(request))
+        };
+        let first = join(self, "");
+        let member_id = self.join_response(first).member_id.clone();
+        let second = join(self, &member_id);
+        self.run_until(self.now_ms + 10_000);
+        assert_eq!(self.join_response(second).error, None);
+        let sync = self.send(GroupRequest::SyncGroup(SyncGroupRequest {
+            group_id: group_id.into(),
+            generation_id: 1,
+            member_id: member_id.clone(),
+            group_instance_id: None,
+            protocol_type: None,
+            protocol_name: None,
+            assignments: vec![(member_id.clone(), b"A".to_vec())],
+        }));
+        assert_eq!(self.sync_response(sync).error, None);
+        assert_eq!(self.state(group_id), Some(GroupState::Stable));
+        member_id
+    }
+}
+
+#[test]
+fn offset_delete_removes_an_empty_groups_offsets_once_durable_and_for_good() {
+    let mut h = Harness::new();
+    h.commit("simple", "", -1, 5);
+    h.auto_persist = false;
+    let delete = h.send(offset_delete("simple", &[("t", &[0, 1, 0])]));
+    assert!(
+        h.response(delete).is_none(),
+        "the answer waits for durability"
+    );
+    assert_eq!(h.fetch("simple"), 5, "still committed until durable");
+    h.persist_up_to(1);
+    assert_eq!(
+        h.offset_delete_errors(delete),
+        vec![("t".into(), 0, None), ("t".into(), 1, None)]
+    );
+    assert_eq!(h.fetch("simple"), -1);
+    assert_eq!(
+        h.durable_log[1..],
+        [
+            GroupRecord::OffsetTombstone {
+                group_id: "simple".into(),
+                topic: "t".into(),
+                partition: 0
+            },
+            GroupRecord::OffsetTombstone {
+                group_id: "simple".into(),
+                topic: "t".into(),
+                partition: 1
+            },
+        ]
+    );
+    // The group itself stays (Kafka deletes only offsets).
+    assert_eq!(h.state("simple"), Some(GroupState::Empty));
+
+    // A replay of the offsets topic agrees: the offset stays deleted.
+    let mut restarted = GroupCoordinator::new(GroupConfig::default(), 2);
+    for record in &h.durable_log {
+        restarted.replay(record);
+    }
+    restarted.on_loaded(h.now_ms);
+    assert!(restarted.committed_offset("simple", "t", 0).is_none());
+
+    // A failed persist answers with the caller's error on every partition.
+    h.auto_persist = true;
+    h.commit("simple", "", -1, 6);
+    h.auto_persist = false;
+    let failed = h.send(offset_delete("simple", &[("t", &[0])]));
+    let actions = h
+        .coordinator
+        .on_persist_failed(h.now_ms, 3, GroupError::NotCoordinator);
+    h.absorb(actions);
+    assert_eq!(
+        h.offset_delete_errors(failed),
+        vec![("t".into(), 0, Some(GroupError::NotCoordinator))]
+    );
+}
+
+#[test]
+fn offset_delete_refuses_unknown_invalid_and_active_non_consumer_groups() {
+    let mut h = Harness::new();
+    for (group_id, error) in [
+        ("nope", GroupError::GroupIdNotFound),
+        ("", GroupError::InvalidGroupId),
+    ] {
+        let delete = h.send(offset_delete(group_id, &[("t", &[0])]));
+        assert_eq!(
+            h.offset_delete_response(delete),
+            &OffsetDeleteResponse {
+                error: Some(error),
+                topics: Vec::new()
+            }
+        );
+    }
+    h.stable_consumer("connect", "connect", &["t"]);
+    let delete = h.send(offset_delete("connect", &[("t", &[0])]));
+    assert_eq!(
+        h.offset_delete_response(delete).error,
+        Some(GroupError::NonEmptyGroup)
+    );
+}
+
+#[test]
+fn offset_delete_spares_topics_an_active_consumer_group_subscribes_to() {
+    let mut h = Harness::new();
+    let member = h.stable_consumer("g", "consumer", &["t"]);
+    let commit = h.send(GroupRequest::OffsetCommit(OffsetCommitRequest {
+        group_id: "g".into(),
+        generation_id: 1,
+        member_id: member,
+        group_instance_id: None,
+        topics: ["t", "u"]
+            .iter()
+            .map(|name| OffsetCommitTopic {
+                name: name.to_string(),
+                partitions: vec![OffsetCommitPartition {
+                    partition_index: 0,
+                    committed_offset: 7,
+                    committed_leader_epoch: -1,
+                    committed_metadata: None,
+                }],
+            })
+            .collect(),
+        group_id_not_found_supported: true,
+    }));
+    assert_eq!(h.commit_errors(commit), vec![None, None]);
+    let delete = h.send(offset_delete("g", &[("t", &[0]), ("u", &[0])]));
+    assert_eq!(
+        h.offset_delete_errors(delete),
+        vec![
+            ("t".into(), 0, Some(GroupError::GroupSubscribedToTopic)),
+            ("u".into(), 0, None)
+        ]
+    );
+    assert!(h.coordinator.committed_offset("g", "t", 0).is_some());
+    assert!(h.coordinator.committed_offset("g", "u", 0).is_none());
+    assert_eq!(GroupError::GroupSubscribedToTopic.kafka_code(), 86);
+}
