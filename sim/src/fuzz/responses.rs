@@ -128,6 +128,33 @@ pub fn summarize(api: ApiKey, version: i16, mut frame: Bytes) -> Result<Summary,
             let r = dec!(DeleteGroupsResponse);
             c.extend(r.results.iter().map(|g| g.error_code));
         }
+        ApiKey::DescribeCluster => c.push(dec!(DescribeClusterResponse).error_code),
+        ApiKey::DescribeLogDirs => {
+            let r = dec!(DescribeLogDirsResponse);
+            c.push(r.error_code);
+            c.extend(r.results.iter().map(|d| d.error_code));
+        }
+        ApiKey::DeleteRecords => {
+            let r = dec!(DeleteRecordsResponse);
+            for t in &r.topics {
+                c.extend(t.partitions.iter().map(|p| p.error_code));
+            }
+        }
+        ApiKey::AlterConfigs => {
+            let r = dec!(AlterConfigsResponse);
+            c.extend(r.responses.iter().map(|x| x.error_code));
+        }
+        ApiKey::IncrementalAlterConfigs => {
+            let r = dec!(IncrementalAlterConfigsResponse);
+            c.extend(r.responses.iter().map(|x| x.error_code));
+        }
+        ApiKey::OffsetDelete => {
+            let r = dec!(OffsetDeleteResponse);
+            c.push(r.error_code);
+            for t in &r.topics {
+                c.extend(t.partitions.iter().map(|p| p.error_code));
+            }
+        }
         other => return Err(format!("no response reader for {other:?}")),
     }
     if frame.has_remaining() {
