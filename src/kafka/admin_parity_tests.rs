@@ -1,0 +1,205 @@
+//! librdkafka's 0081_admin against Kafka's answers, in process through the
+//! real dispatcher: authorized-operation bitfields (no authorizer: every
+//! supported operation) and manual replica assignments in CreateTopics and
+//! CreatePartitions.
+
+use kafka_protocol::messages::create_partitions_request::{
+    CreatePartitionsAssignment, CreatePartitionsTopic,
+};
+use kafka_protocol::messages::create_topics_request::{CreatableReplicaAssignment, CreatableTopic};
+use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
+use kafka_protocol::messages::{
+    ApiKey, BrokerId, CreatePartitionsRequest, CreatePartitionsResponse, CreateTopicsRequest,
+    CreateTopicsResponse, DescribeClusterRequest, DescribeClusterResponse, DescribeGroupsRequest,
+    DescribeGroupsResponse, GroupId, MetadataRequest, MetadataResponse, TopicName,
+};
+use kafka_protocol::protocol::StrBytes;
+
+use crate::kafka::test_harness::{broker, call_as};
+use crate::server::broker::Broker;
+
+const INVALID_REPLICA_ASSIGNMENT: i16 = 39;
+const INVALID_REQUEST: i16 = 42;
+const NOT_REQUESTED: i32 = i32::MIN;
+/// READ WRITE CREATE DELETE ALTER DESCRIBE DESCRIBE_CONFIGS ALTER_CONFIGS.
+const TOPIC_OPS: i32 = 0b1101_1111_1000;
+/// CREATE ALTER DESCRIBE CLUSTER_ACTION DESCRIBE_CONFIGS ALTER_CONFIGS IDEMPOTENT_WRITE.
+const CLUSTER_OPS: i32 = 0b1_1111_1010_0000;
+/// READ DELETE DESCRIBE.
+const GROUP_OPS: i32 = 0b1_0100_1000;
+
+fn name(v: &str) -> TopicName {
+    TopicName(StrBytes::from_string(v.to_string()))
+}
+
+async fn call<Req, Resp>(broker: &Broker, api: ApiKey, version: i16, request: &Req) -> Resp
+where
+    Req: kafka_protocol::protocol::Encodable,
+    Resp: kafka_protocol::protocol::Decodable,
+{
+    call_as(broker, api, version, request, "parity-test", None).await
+}
+
+fn assigned(topic: &str, partitions: &[&[i32]]) -> CreatableTopic {
+    CreatableTopic::default()
+        .with_name(name(topic))
+        .with_num_partitions(-1)
+        .with_replication_factor(-1)
+        .with_assignments(
+            partitions
+                .iter()
+                .enumerate()
+                .map(|(i, replicas)| {
+                    CreatableReplicaAssignment::default()
+                        .with_partition_index(i as i32)
+                        .with_broker_ids(replicas.iter().map(|b| BrokerId(*b)).collect())
+                })
+                .collect(),
+        )
+}
+
+async fn create(broker: &Broker, topics: Vec<CreatableTopic>) -> CreateTopicsResponse {
+    let request = CreateTopicsRequest::default()
+        .with_timeout_ms(5_000)
+        .with_topics(topics);
+    call(broker, ApiKey::CreateTopics, 7, &request).await
+}
+
+#[tokio::test]
+async fn authorized_operations_are_every_supported_operation_when_asked() {
+    let broker = broker().await;
+    let node = broker.config.node_id;
+    create(&broker, vec![assigned("ops", &[&[node]])]).await;
+    for (version, ask) in [(8, true), (10, true), (12, true), (12, false), (8, false)] {
+        let request = MetadataRequest::default()
+            .with_topics(Some(vec![
+                MetadataRequestTopic::default().with_name(Some(name("ops")))
+            ]))
+            .with_include_topic_authorized_operations(ask)
+            .with_include_cluster_authorized_operations(ask && version <= 10);
+        let meta: MetadataResponse = call(&broker, ApiKey::Metadata, version, &request).await;
+        let topic_ops = meta.topics[0].topic_authorized_operations;
+        assert_eq!(
+            topic_ops,
+            if ask { TOPIC_OPS } else { NOT_REQUESTED },
+            "v{version}"
+        );
+        assert_eq!(topic_ops.count_ones(), if ask { 8 } else { 1 });
+        if version <= 10 {
+            let cluster = meta.cluster_authorized_operations;
+            assert_eq!(
+                cluster,
+                if ask { CLUSTER_OPS } else { NOT_REQUESTED },
+                "v{version}"
+            );
+        }
+    }
+    for ask in [true, false] {
+        let cluster: DescribeClusterResponse = call(
+            &broker,
+            ApiKey::DescribeCluster,
+            1,
+            &DescribeClusterRequest::default().with_include_cluster_authorized_operations(ask),
+        )
+        .await;
+        let expected = if ask { CLUSTER_OPS } else { NOT_REQUESTED };
+        assert_eq!(cluster.cluster_authorized_operations, expected);
+        let groups: DescribeGroupsResponse = call(
+            &broker,
+            ApiKey::DescribeGroups,
+            5,
+            &DescribeGroupsRequest::default()
+                .with_groups(vec![GroupId(StrBytes::from_static_str("g"))])
+                .with_include_authorized_operations(ask),
+        )
+        .await;
+        let expected = if ask { GROUP_OPS } else { NOT_REQUESTED };
+        assert_eq!(groups.groups[0].authorized_operations, expected);
+    }
+}
+
+#[tokio::test]
+async fn create_topics_takes_a_manual_assignment_of_registered_brokers() {
+    let broker = broker().await;
+    let node = broker.config.node_id;
+    let other = node + 1;
+    let answer = create(
+        &broker,
+        vec![
+            assigned("manual", &[&[node], &[node], &[node]]),
+            assigned("unknown-broker", &[&[other]]),
+            assigned("twice", &[&[node, node]]),
+            assigned("empty", &[&[]]),
+            assigned("uneven", &[&[node], &[node, other]]),
+            assigned("counted", &[&[node]]).with_num_partitions(1),
+            assigned("gap", &[&[node]]).with_assignments(vec![
+                CreatableReplicaAssignment::default()
+                    .with_partition_index(1)
+                    .with_broker_ids(vec![BrokerId(node)]),
+            ]),
+        ],
+    )
+    .await;
+    let codes: Vec<(String, i16)> = answer
+        .topics
+        .iter()
+        .map(|t| (t.name.0.to_string(), t.error_code))
+        .collect();
+    assert_eq!(
+        codes,
+        vec![
+            ("manual".into(), 0),
+            ("unknown-broker".into(), INVALID_REPLICA_ASSIGNMENT),
+            ("twice".into(), INVALID_REPLICA_ASSIGNMENT),
+            ("empty".into(), INVALID_REPLICA_ASSIGNMENT),
+            ("uneven".into(), INVALID_REPLICA_ASSIGNMENT),
+            ("counted".into(), INVALID_REQUEST),
+            ("gap".into(), INVALID_REPLICA_ASSIGNMENT),
+        ]
+    );
+    assert_eq!(answer.topics[0].num_partitions, 3);
+    assert_eq!(answer.topics[0].replication_factor, 1);
+    let topic = broker
+        .image()
+        .topics
+        .get("manual")
+        .cloned()
+        .expect("created");
+    assert_eq!(topic.partitions.len(), 3);
+    assert!(topic.partitions.values().all(|p| p.replicas == vec![node]));
+}
+
+#[tokio::test]
+async fn create_partitions_takes_a_manual_assignment_of_registered_brokers() {
+    let broker = broker().await;
+    let node = broker.config.node_id;
+    create(&broker, vec![assigned("grow", &[&[node]])]).await;
+    let grow = |count: i32, partitions: &[&[i32]]| {
+        CreatePartitionsTopic::default()
+            .with_name(name("grow"))
+            .with_count(count)
+            .with_assignments(Some(
+                partitions
+                    .iter()
+                    .map(|r| {
+                        CreatePartitionsAssignment::default()
+                            .with_broker_ids(r.iter().map(|b| BrokerId(*b)).collect())
+                    })
+                    .collect(),
+            ))
+    };
+    for (topic, expected) in [
+        (grow(3, &[&[node]]), INVALID_REPLICA_ASSIGNMENT),
+        (grow(2, &[&[node + 1]]), INVALID_REPLICA_ASSIGNMENT),
+        (grow(2, &[&[node, node]]), INVALID_REPLICA_ASSIGNMENT),
+        (grow(3, &[&[node], &[node]]), 0),
+    ] {
+        let request = CreatePartitionsRequest::default()
+            .with_timeout_ms(5_000)
+            .with_topics(vec![topic]);
+        let answer: CreatePartitionsResponse =
+            call(&broker, ApiKey::CreatePartitions, 3, &request).await;
+        assert_eq!(answer.results[0].error_code, expected, "{answer:?}");
+    }
+    assert_eq!(broker.image().topics["grow"].partitions.len(), 3);
+}
