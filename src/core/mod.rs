@@ -18,6 +18,7 @@ pub mod config_catalog;
 pub mod config_change;
 pub mod controller;
 pub mod group;
+pub mod inert_topic_config;
 pub mod metadata;
 pub mod partition;
 pub mod producer_state;

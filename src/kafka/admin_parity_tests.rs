@@ -1,23 +1,30 @@
 //! librdkafka's 0081_admin against Kafka's answers, in process through the
 //! real dispatcher: authorized-operation bitfields (no authorizer: every
 //! supported operation) and manual replica assignments in CreateTopics and
-//! CreatePartitions.
+//! CreatePartitions, and Kafka topic configs odradek accepts without effect.
 
 use kafka_protocol::messages::create_partitions_request::{
     CreatePartitionsAssignment, CreatePartitionsTopic,
 };
 use kafka_protocol::messages::create_topics_request::{CreatableReplicaAssignment, CreatableTopic};
+use kafka_protocol::messages::describe_configs_request::DescribeConfigsResource;
+use kafka_protocol::messages::incremental_alter_configs_request::{
+    AlterConfigsResource, AlterableConfig,
+};
 use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
 use kafka_protocol::messages::{
     ApiKey, BrokerId, CreatePartitionsRequest, CreatePartitionsResponse, CreateTopicsRequest,
-    CreateTopicsResponse, DescribeClusterRequest, DescribeClusterResponse, DescribeGroupsRequest,
-    DescribeGroupsResponse, GroupId, MetadataRequest, MetadataResponse, TopicName,
+    CreateTopicsResponse, DescribeClusterRequest, DescribeClusterResponse, DescribeConfigsRequest,
+    DescribeConfigsResponse, DescribeGroupsRequest, DescribeGroupsResponse, GroupId,
+    IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse, MetadataRequest,
+    MetadataResponse, TopicName,
 };
 use kafka_protocol::protocol::StrBytes;
 
 use crate::kafka::test_harness::{broker, call_as};
 use crate::server::broker::Broker;
 
+const INVALID_CONFIG: i16 = 40;
 const INVALID_REPLICA_ASSIGNMENT: i16 = 39;
 const INVALID_REQUEST: i16 = 42;
 const NOT_REQUESTED: i32 = i32::MIN;
@@ -202,4 +209,67 @@ async fn create_partitions_takes_a_manual_assignment_of_registered_brokers() {
         assert_eq!(answer.results[0].error_code, expected, "{answer:?}");
     }
     assert_eq!(broker.image().topics["grow"].partitions.len(), 3);
+}
+
+fn set_topic_config(topic: &str, key: &str, value: &str) -> IncrementalAlterConfigsRequest {
+    IncrementalAlterConfigsRequest::default().with_resources(vec![AlterConfigsResource::default()
+        .with_resource_type(2)
+        .with_resource_name(StrBytes::from_string(topic.to_string()))
+        .with_configs(vec![AlterableConfig::default()
+            .with_name(StrBytes::from_string(key.to_string()))
+            .with_config_operation(0)
+            .with_value(Some(StrBytes::from_string(value.to_string())))])])
+}
+
+#[tokio::test]
+async fn kafka_topic_configs_without_effect_are_accepted_checked_and_described() {
+    let broker = broker().await;
+    let node = broker.config.node_id;
+    create(&broker, vec![assigned("inert", &[&[node]])]).await;
+    for (key, value, expected) in [
+        ("flush.ms", "12345", 0),
+        ("flush.messages", "0", INVALID_CONFIG),
+        ("message.format.version", "2.8", 0),
+        ("preallocate", "maybe", INVALID_CONFIG),
+    ] {
+        let answer: IncrementalAlterConfigsResponse = call(
+            &broker,
+            ApiKey::IncrementalAlterConfigs,
+            1,
+            &set_topic_config("inert", key, value),
+        )
+        .await;
+        assert_eq!(answer.responses[0].error_code, expected, "{key}={value}");
+    }
+    let request =
+        DescribeConfigsRequest::default().with_resources(vec![DescribeConfigsResource::default()
+            .with_resource_type(2)
+            .with_resource_name(StrBytes::from_static_str("inert"))
+            .with_configuration_keys(None)]);
+    let described: DescribeConfigsResponse =
+        call(&broker, ApiKey::DescribeConfigs, 4, &request).await;
+    let row = |name: &str| {
+        described.results[0]
+            .configs
+            .iter()
+            .find(|c| c.name.as_str() == name)
+            .map(|c| {
+                (
+                    c.value.as_ref().map(|v| v.to_string()),
+                    c.config_source,
+                    c.config_type,
+                )
+            })
+    };
+    assert_eq!(row("flush.ms"), Some((Some("12345".into()), 1, 5)));
+    assert_eq!(
+        row("message.format.version"),
+        Some((Some("2.8".into()), 1, 2))
+    );
+    assert_eq!(
+        row("flush.messages"),
+        Some((Some(i64::MAX.to_string()), 5, 5)),
+        "default, as Kafka"
+    );
+    assert_eq!(row("preallocate"), Some((Some("false".into()), 5, 1)));
 }
