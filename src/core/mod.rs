@@ -14,6 +14,7 @@
 //! - `group`: the consumer group coordinator (classic protocol) and the
 //!   committed offsets it persists.
 
+pub mod broker_dynamic_config;
 pub mod config_catalog;
 pub mod config_change;
 pub mod controller;

@@ -1,8 +1,12 @@
 //! librdkafka's 0081_admin against Kafka's answers, in process through the
 //! real dispatcher: authorized-operation bitfields (no authorizer: every
 //! supported operation) and manual replica assignments in CreateTopics and
-//! CreatePartitions, and Kafka topic configs odradek accepts without effect.
+//! CreatePartitions, Kafka topic configs odradek accepts without effect,
+//! and per-broker dynamic SASL configs.
 
+use kafka_protocol::messages::alter_configs_request::{
+    AlterConfigsResource as LegacyResource, AlterableConfig as LegacyConfig,
+};
 use kafka_protocol::messages::create_partitions_request::{
     CreatePartitionsAssignment, CreatePartitionsTopic,
 };
@@ -13,11 +17,11 @@ use kafka_protocol::messages::incremental_alter_configs_request::{
 };
 use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
 use kafka_protocol::messages::{
-    ApiKey, BrokerId, CreatePartitionsRequest, CreatePartitionsResponse, CreateTopicsRequest,
-    CreateTopicsResponse, DescribeClusterRequest, DescribeClusterResponse, DescribeConfigsRequest,
-    DescribeConfigsResponse, DescribeGroupsRequest, DescribeGroupsResponse, GroupId,
-    IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse, MetadataRequest,
-    MetadataResponse, TopicName,
+    AlterConfigsRequest, AlterConfigsResponse, ApiKey, BrokerId, CreatePartitionsRequest,
+    CreatePartitionsResponse, CreateTopicsRequest, CreateTopicsResponse, DescribeClusterRequest,
+    DescribeClusterResponse, DescribeConfigsRequest, DescribeConfigsResponse,
+    DescribeGroupsRequest, DescribeGroupsResponse, GroupId, IncrementalAlterConfigsRequest,
+    IncrementalAlterConfigsResponse, MetadataRequest, MetadataResponse, TopicName,
 };
 use kafka_protocol::protocol::StrBytes;
 
@@ -272,4 +276,58 @@ async fn kafka_topic_configs_without_effect_are_accepted_checked_and_described()
         "default, as Kafka"
     );
     assert_eq!(row("preallocate"), Some((Some("false".into()), 5, 1)));
+}
+
+#[tokio::test]
+async fn per_broker_sasl_listener_configs_are_accepted_and_static_ones_refused() {
+    let broker = broker().await;
+    let node = broker.config.node_id.to_string();
+    let alter = |resource: &str, key: &str, value: &str, validate_only: bool| {
+        AlterConfigsRequest::default()
+            .with_validate_only(validate_only)
+            .with_resources(vec![LegacyResource::default()
+                .with_resource_type(4)
+                .with_resource_name(StrBytes::from_string(resource.to_string()))
+                .with_configs(vec![LegacyConfig::default()
+                    .with_name(StrBytes::from_string(key.to_string()))
+                    .with_value(Some(StrBytes::from_string(value.to_string())))])])
+    };
+    let relogin = "sasl.kerberos.min.time.before.relogin";
+    for (resource, key, value, validate_only, expected) in [
+        (node.as_str(), relogin, "58000", true, 0),
+        (node.as_str(), relogin, "58000", false, 0),
+        (node.as_str(), relogin, "soon", false, INVALID_CONFIG),
+        (
+            node.as_str(),
+            "log.retention.ms",
+            "1",
+            false,
+            INVALID_REQUEST,
+        ),
+        ("", relogin, "58000", false, INVALID_REQUEST),
+    ] {
+        let answer: AlterConfigsResponse = call(
+            &broker,
+            ApiKey::AlterConfigs,
+            2,
+            &alter(resource, key, value, validate_only),
+        )
+        .await;
+        assert_eq!(
+            answer.responses[0].error_code, expected,
+            "{resource}: {key}={value}"
+        );
+    }
+    let incremental = IncrementalAlterConfigsRequest::default().with_resources(vec![
+        AlterConfigsResource::default()
+            .with_resource_type(4)
+            .with_resource_name(StrBytes::from_string(node.clone()))
+            .with_configs(vec![AlterableConfig::default()
+                .with_name(StrBytes::from_static_str(relogin))
+                .with_config_operation(0)
+                .with_value(Some(StrBytes::from_static_str("58000")))]),
+    ]);
+    let answer: IncrementalAlterConfigsResponse =
+        call(&broker, ApiKey::IncrementalAlterConfigs, 1, &incremental).await;
+    assert_eq!(answer.responses[0].error_code, 0);
 }
