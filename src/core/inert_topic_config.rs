@@ -24,7 +24,8 @@ enum Check {
     Boolean,
     /// Kafka's ThrottledReplicaListValidator: `*` or `partition:broker,...`.
     ThrottledReplicas,
-    /// A Kafka metadata version such as `2.8`, `3.0-IV1` or `0.10.2`.
+    /// A Kafka metadata version such as `2.8`, `3.0-IV1`, `0.10.2` or
+    /// `0.10.0.0` (Kafka ignores segments past the third of a `0.` version).
     Version,
 }
 
@@ -237,7 +238,7 @@ pub fn check(name: &str, value: &str) -> Option<Result<(), &'static str>> {
             };
             let parts: Vec<&str> = numbers.split('.').collect();
             let numeric = |s: &str| !s.is_empty() && s.bytes().all(|c| c.is_ascii_digit());
-            if (2..=3).contains(&parts.len())
+            if (2..=4).contains(&parts.len())
                 && parts.iter().all(|p| numeric(p))
                 && iv.is_none_or(numeric)
             {
@@ -265,6 +266,7 @@ mod tests {
         assert_eq!(check("local.retention.ms", "-2"), Some(Ok(())));
         assert_eq!(check("message.format.version", "3.0-IV1"), Some(Ok(())));
         assert_eq!(check("message.format.version", "0.10.2"), Some(Ok(())));
+        assert_eq!(check("message.format.version", "0.10.0.0"), Some(Ok(())));
         assert!(check("message.format.version", "banana").unwrap().is_err());
         assert_eq!(
             check("leader.replication.throttled.replicas", "0:1, 1:1"),
