@@ -141,7 +141,10 @@ pub const TOPIC_CONFIGS: [TopicConfigInfo; 17] = [
 ];
 
 pub fn topic_config_info(name: &str) -> Option<&'static TopicConfigInfo> {
-    TOPIC_CONFIGS.iter().find(|c| c.name == name)
+    TOPIC_CONFIGS
+        .iter()
+        .find(|c| c.name == name)
+        .or_else(|| crate::core::inert_topic_config::find(name).map(|c| &c.info))
 }
 
 /// Kafka's own default of each topic config (`TopicDefaults::default()`

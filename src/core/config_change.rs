@@ -93,7 +93,7 @@ fn check_duplicates<'a>(names: impl Iterator<Item = &'a str>) -> Result<(), Conf
 }
 
 fn check_known(key: &str) -> Result<(), ConfigChangeError> {
-    if crate::core::topic_config::KNOWN_CONFIGS.contains(&key) {
+    if TopicConfig::is_known(key) {
         Ok(())
     } else {
         Err(ConfigChangeError::InvalidConfig(format!(

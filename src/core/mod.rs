@@ -14,10 +14,12 @@
 //! - `group`: the consumer group coordinator (classic protocol) and the
 //!   committed offsets it persists.
 
+pub mod broker_dynamic_config;
 pub mod config_catalog;
 pub mod config_change;
 pub mod controller;
 pub mod group;
+pub mod inert_topic_config;
 pub mod metadata;
 pub mod partition;
 pub mod producer_state;

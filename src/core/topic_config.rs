@@ -335,8 +335,18 @@ impl TopicConfig {
                 Some(_) => Ok(()),
                 None => bad("expected a number between 0 and 1"),
             },
-            _ => bad("unknown topic config"),
+            _ => match crate::core::inert_topic_config::check(key, value) {
+                Some(Ok(())) => Ok(()),
+                Some(Err(reason)) => bad(reason),
+                None => bad("unknown topic config"),
+            },
         }
+    }
+
+    /// Whether `key` is a topic config name odradek accepts (implemented, or
+    /// accepted without effect: see `inert_topic_config`).
+    pub fn is_known(key: &str) -> bool {
+        KNOWN_CONFIGS.contains(&key) || crate::core::inert_topic_config::find(key).is_some()
     }
 
     /// Checks a topic's explicit configs, each alone and together (Kafka's
@@ -437,7 +447,7 @@ impl TopicConfig {
         defaults: &TopicDefaults,
     ) -> Vec<DescribedConfig> {
         let effective = Self::resolve(configs, defaults);
-        KNOWN_CONFIGS
+        let mut described = KNOWN_CONFIGS
             .iter()
             .map(|name| {
                 let value = match *name {
@@ -470,7 +480,22 @@ impl TopicConfig {
                     read_only: false,
                 }
             })
-            .collect()
+            .chain(
+                crate::core::inert_topic_config::INERT_CONFIGS
+                    .iter()
+                    .map(|c| {
+                        let explicit = configs.get(c.info.name);
+                        DescribedConfig {
+                            name: c.info.name,
+                            value: explicit.cloned().unwrap_or_else(|| c.default.to_string()),
+                            is_default: explicit.is_none(),
+                            read_only: false,
+                        }
+                    }),
+            )
+            .collect::<Vec<_>>();
+        described.sort_by_key(|d| d.name);
+        described
     }
 }
 

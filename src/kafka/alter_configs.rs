@@ -41,10 +41,7 @@ pub async fn handle(broker: &Broker, request: AlterConfigsRequest) -> AlterConfi
                             .await
                     }
                 },
-                RESOURCE_BROKER => {
-                    let keys: Vec<String> = configs.into_iter().map(|(k, _)| k).collect();
-                    shared::broker_resource(broker, &name, &keys)
-                }
+                RESOURCE_BROKER => shared::broker_resource(broker, &name, &configs),
                 other => (
                     code(ResponseError::InvalidRequest),
                     Some(format!("Unknown resource type {other}")),

@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use kafka_protocol::error::ResponseError;
 
+use crate::core::broker_dynamic_config;
 use crate::core::config_change::{self, ConfigChangeError};
 use crate::core::controller::TopicError;
 use crate::kafka::error_code::code;
@@ -54,9 +55,16 @@ pub fn duplicate_resource() -> Outcome {
 }
 
 /// Broker resources: the name is empty (cluster-wide) or this node's id.
-/// odradek has no dynamic broker configs yet, so every change is refused as
-/// Kafka refuses a static (read-only) one.
-pub fn broker_resource(broker: &Broker, name: &str, keys: &[String]) -> Outcome {
+/// For this node's id, the per-broker SASL listener configs Kafka accepts
+/// dynamically are type-checked and accepted without effect (see
+/// `broker_dynamic_config`); every other change is refused as Kafka refuses
+/// a static (read-only) one. `configs` pairs a key with its new value
+/// (`None`: deleted).
+pub fn broker_resource(
+    broker: &Broker,
+    name: &str,
+    configs: &[(String, Option<String>)],
+) -> Outcome {
     if !name.is_empty() {
         match name.parse::<i32>() {
             Err(_) => {
@@ -77,14 +85,27 @@ pub fn broker_resource(broker: &Broker, name: &str, keys: &[String]) -> Outcome 
             Ok(_) => {}
         }
     }
-    if keys.is_empty() {
+    let mut static_keys = Vec::new();
+    for (key, value) in configs {
+        match broker_dynamic_config::check(key, value.as_deref()) {
+            Some(Ok(())) if !name.is_empty() => {}
+            Some(Err(reason)) => {
+                return refused(
+                    ResponseError::InvalidConfig,
+                    format!("Invalid value {value:?} for configuration {key}: {reason}"),
+                )
+            }
+            _ => static_keys.push(key.as_str()),
+        }
+    }
+    if static_keys.is_empty() {
         return ok();
     }
     refused(
         ResponseError::InvalidRequest,
         format!(
             "Cannot update these configs dynamically: {}",
-            keys.join(", ")
+            static_keys.join(", ")
         ),
     )
 }

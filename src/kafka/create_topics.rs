@@ -13,7 +13,7 @@ use crate::core::controller::{self, CreateTopic};
 use crate::core::topic_config::TopicConfig;
 use crate::core::topic_name::CLUSTER_METADATA_TOPIC;
 use crate::kafka::error_code::{self, code};
-use crate::kafka::str_bytes;
+use crate::kafka::{replica_assignment, str_bytes};
 use crate::server::broker::{Broker, CommitError};
 
 /// Kafka's `config_source` for a topic-level setting and a default.
@@ -39,16 +39,35 @@ pub async fn handle(
                 None => null_config = true,
             }
         }
+        // A manual assignment stands for the partition count and replication
+        // factor (both sent as -1); see replica_assignment for why that is all.
+        let sizes = if topic.assignments.is_empty() {
+            Ok((topic.num_partitions, topic.replication_factor))
+        } else {
+            let assignments: Vec<(i32, Vec<i32>)> = topic
+                .assignments
+                .iter()
+                .map(|a| {
+                    (
+                        a.partition_index,
+                        a.broker_ids.iter().map(|b| b.0).collect(),
+                    )
+                })
+                .collect();
+            replica_assignment::for_new_topic(
+                &broker.image(),
+                &assignments,
+                topic.num_partitions,
+                topic.replication_factor,
+            )
+        };
         let outcome = if null_config {
             Err((
                 code(ResponseError::InvalidConfig),
                 "null config values are not allowed".to_string(),
             ))
-        } else if !topic.assignments.is_empty() {
-            Err((
-                code(ResponseError::InvalidRequest),
-                "manual replica assignment is not supported".to_string(),
-            ))
+        } else if let Err(refusal) = &sizes {
+            Err(refusal.clone())
         } else if name == CLUSTER_METADATA_TOPIC {
             // Kafka's KafkaApis refuses this one name before the controller
             // sees it; the controller refuses the other internal names.
@@ -57,10 +76,12 @@ pub async fn handle(
                 format!("Creation of internal topic {CLUSTER_METADATA_TOPIC} is prohibited."),
             ))
         } else {
+            let (num_partitions, replication_factor) =
+                sizes.unwrap_or((topic.num_partitions, topic.replication_factor));
             let create = CreateTopic {
                 name: &name,
-                num_partitions: topic.num_partitions,
-                replication_factor: topic.replication_factor,
+                num_partitions,
+                replication_factor,
                 configs: configs.clone(),
             };
             if request.validate_only {

@@ -1,13 +1,14 @@
 //! DescribeCluster v0–1: the cluster id, the controller (this node) and the
 //! registered brokers, as Metadata reports them. v1 asks for an endpoint
 //! type: brokers (1) are answered; controllers (2) get
-//! UNSUPPORTED_ENDPOINT_TYPE, as a Kafka broker answers. Authorized
-//! operations are not computed (Kafka's "not requested" value, i32::MIN).
+//! UNSUPPORTED_ENDPOINT_TYPE, as a Kafka broker answers. Asked-for
+//! authorized operations are every cluster operation (no authorizer).
 
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::describe_cluster_response::DescribeClusterBroker;
 use kafka_protocol::messages::{BrokerId, DescribeClusterRequest, DescribeClusterResponse};
 
+use crate::kafka::authorized_operations::{self as ops, if_requested};
 use crate::kafka::error_code::code;
 use crate::kafka::str_bytes;
 use crate::server::broker::Broker;
@@ -25,7 +26,10 @@ pub fn handle(
         ENDPOINT_BROKERS
     };
     let response = DescribeClusterResponse::default()
-        .with_cluster_authorized_operations(i32::MIN)
+        .with_cluster_authorized_operations(if_requested(
+            request.include_cluster_authorized_operations,
+            ops::CLUSTER,
+        ))
         .with_endpoint_type(if version >= 1 { endpoint_type } else { 1 });
     if endpoint_type != ENDPOINT_BROKERS {
         return response

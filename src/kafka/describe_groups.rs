@@ -1,13 +1,13 @@
 //! DescribeGroups v0–v5. An unknown group is described as Dead with no
 //! error (Kafka's answer up to v5; v6 would need GROUP_ID_NOT_FOUND and is
 //! not offered). v4+ answer members' `group.instance.id`. There are no ACLs,
-//! so `authorized_operations` (v3+) is left at Kafka's "not provided"
-//! (`i32::MIN`), as Metadata does.
+//! so asked-for `authorized_operations` (v3+) are every group operation.
 
 use kafka_protocol::messages::describe_groups_response::{DescribedGroup, DescribedGroupMember};
 use kafka_protocol::messages::{DescribeGroupsRequest, DescribeGroupsResponse, GroupId};
 
 use crate::core::group::{self, GroupError, GroupRequest, GroupResponse, GroupState};
+use crate::kafka::authorized_operations::{self as ops, if_requested};
 use crate::kafka::{str_bytes, unexpected_group_response};
 use crate::server::broker::Broker;
 
@@ -30,6 +30,10 @@ pub async fn handle(
         ),
         Err(error) => failed(&group_ids, error),
     };
+    let group_ops = if_requested(
+        version >= 3 && request.include_authorized_operations,
+        ops::GROUP,
+    );
     let groups = described
         .into_iter()
         .map(|g| {
@@ -57,6 +61,7 @@ pub async fn handle(
                 .with_protocol_type(str_bytes(&g.protocol_type))
                 .with_protocol_data(str_bytes(&g.protocol_data))
                 .with_members(members)
+                .with_authorized_operations(group_ops)
         })
         .collect();
     DescribeGroupsResponse::default().with_groups(groups)

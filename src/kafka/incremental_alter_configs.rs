@@ -48,8 +48,16 @@ pub async fn handle(
                     .await
                 }
                 (RESOURCE_BROKER, Ok(ops)) => {
-                    let keys: Vec<String> = ops.into_iter().map(|(k, _)| k).collect();
-                    shared::broker_resource(broker, &name, &keys)
+                    let configs: Vec<(String, Option<String>)> = ops
+                        .into_iter()
+                        .map(|(k, op)| match op {
+                            ConfigOp::Delete => (k, None),
+                            ConfigOp::Set(v) | ConfigOp::Append(v) | ConfigOp::Subtract(v) => {
+                                (k, Some(v))
+                            }
+                        })
+                        .collect();
+                    shared::broker_resource(broker, &name, &configs)
                 }
                 (other, _) => (
                     code(ResponseError::InvalidRequest),

@@ -9,6 +9,7 @@ use kafka_protocol::messages::{BrokerId, MetadataRequest, MetadataResponse, Topi
 
 use crate::core::metadata::{MetadataImage, TopicImage};
 use crate::core::topic_name;
+use crate::kafka::authorized_operations::{self as ops, if_requested};
 use crate::kafka::error_code::{self, code};
 use crate::kafka::str_bytes;
 use crate::server::broker::{Broker, CommitError};
@@ -46,16 +47,26 @@ pub async fn handle(broker: &Broker, request: MetadataRequest, version: i16) -> 
         }
     }
     let image = broker.image();
+    // v8+ may ask for the authorized-operation bitfields; with no authorizer
+    // Kafka grants every supported operation. The cluster field exists in v8-10.
+    let topic_ops = if_requested(
+        version >= 8 && request.include_topic_authorized_operations,
+        ops::TOPIC,
+    );
+    let cluster_ops = if_requested(
+        (8..=10).contains(&version) && request.include_cluster_authorized_operations,
+        ops::CLUSTER,
+    );
     let topics = match &requested {
         None => image
             .topics
             .values()
-            .map(|t| topic_entry(&image, t))
+            .map(|t| topic_entry(&image, t, topic_ops))
             .collect(),
         Some(names) => names
             .iter()
             .map(|name| match image.topics.get(name) {
-                Some(topic) => topic_entry(&image, topic),
+                Some(topic) => topic_entry(&image, topic, topic_ops),
                 None => {
                     let error = match creation_errors.get(name) {
                         Some(CommitError::Topic(e)) => error_code::for_topic_error(e),
@@ -83,10 +94,15 @@ pub async fn handle(broker: &Broker, request: MetadataRequest, version: i16) -> 
         .with_brokers(brokers)
         .with_cluster_id(Some(str_bytes(&broker.config.cluster_id)))
         .with_controller_id(BrokerId(broker.config.node_id))
+        .with_cluster_authorized_operations(cluster_ops)
         .with_topics(topics)
 }
 
-fn topic_entry(image: &MetadataImage, topic: &TopicImage) -> MetadataResponseTopic {
+fn topic_entry(
+    image: &MetadataImage,
+    topic: &TopicImage,
+    authorized_operations: i32,
+) -> MetadataResponseTopic {
     let partitions = topic
         .partitions
         .iter()
@@ -110,4 +126,5 @@ fn topic_entry(image: &MetadataImage, topic: &TopicImage) -> MetadataResponseTop
         .with_topic_id(uuid::Uuid::from_bytes(topic.topic_id))
         .with_is_internal(topic_name::is_internal(&topic.name))
         .with_partitions(partitions)
+        .with_topic_authorized_operations(authorized_operations)
 }

@@ -5,10 +5,13 @@
 //! One file per API; `dispatch` routes a decoded request to its handler.
 
 #[cfg(test)]
+mod admin_parity_tests;
+#[cfg(test)]
 mod admin_snapshot_tests;
 pub mod alter_configs;
 pub mod alter_topic_config;
 pub mod api_versions;
+pub mod authorized_operations;
 pub mod create_partitions;
 pub mod create_topics;
 pub mod delete_groups;
@@ -40,6 +43,7 @@ pub mod offset_delete;
 mod offset_delete_tests;
 pub mod offset_fetch;
 pub mod produce;
+pub mod replica_assignment;
 #[cfg(test)]
 mod snapshot_tests;
 pub mod supported_apis;
