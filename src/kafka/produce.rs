@@ -190,6 +190,13 @@ async fn produce_partition(
     let now = now_ms();
     let rules = validation_rules(&handle.config(), request.version, now);
     let batch = client_batch::validate_client_records(&records, &rules)?;
+    // A batch rebuilt larger than it arrived (recompressed, or stored
+    // uncompressed) holds memory the frame's reservation did not count.
+    let _grown = (batch.bytes.len() > records.len()).then(|| {
+        broker
+            .connection_limits
+            .charge_request_bytes(batch.bytes.len() - records.len())
+    });
     drop(records);
     let produced = handle
         .produce(

@@ -120,7 +120,7 @@ pub fn open_batch(batch: &[u8]) -> Result<OpenedBatch, RecordsError> {
 /// (a compressed bomb is refused after producing at most the bound).
 fn decompress(codec_id: i16, section: &[u8]) -> Result<Bytes, RecordsError> {
     match decompress_bounded(codec_id, section, DECOMPRESSED_RECORDS_SIZE_BYTES_MAX) {
-        Ok(plain) => Ok(Bytes::from(plain)),
+        Ok(plain) => Ok(Bytes::from(plain.into_owned())),
         Err(DecompressError::UnknownCodec(codec)) => Err(RecordsError::UnknownCodec { codec }),
         Err(e) => Err(RecordsError::Decompress {
             detail: e.to_string(),

@@ -8,6 +8,7 @@
 //! framings: gzip, snappy (raw or snappy-java's "xerial" blocks), LZ4 frame,
 //! zstd frame.
 
+use std::borrow::Cow;
 use std::io::Read;
 
 /// Kafka's codec ids (the low 3 bits of a batch's attributes).
@@ -31,21 +32,22 @@ pub enum DecompressError {
 }
 
 /// Decompresses `input` written with Kafka codec `codec`, refusing as soon as
-/// the output would exceed `max_output_bytes`. Uncompressed input is copied
-/// (and bounded the same way).
+/// the output would exceed `max_output_bytes`. Uncompressed input is
+/// borrowed, not copied (the produce path walks it in place), and bounded
+/// the same way.
 pub fn decompress_bounded(
     codec: i16,
     input: &[u8],
     max_output_bytes: usize,
-) -> Result<Vec<u8>, DecompressError> {
-    match codec {
+) -> Result<Cow<'_, [u8]>, DecompressError> {
+    let owned = match codec {
         CODEC_NONE => {
             if input.len() > max_output_bytes {
                 return Err(DecompressError::TooLarge {
                     max: max_output_bytes,
                 });
             }
-            Ok(input.to_vec())
+            return Ok(Cow::Borrowed(input));
         }
         CODEC_GZIP => read_bounded(flate2::read::GzDecoder::new(input), max_output_bytes),
         CODEC_SNAPPY => snappy_bounded(input, max_output_bytes),
@@ -58,7 +60,8 @@ pub fn decompress_bounded(
             read_bounded(decoder, max_output_bytes)
         }
         other => Err(DecompressError::UnknownCodec(other)),
-    }
+    }?;
+    Ok(Cow::Owned(owned))
 }
 
 fn corrupt(e: impl std::fmt::Display) -> DecompressError {

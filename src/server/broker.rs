@@ -16,6 +16,7 @@ use crate::core::topic_name;
 use crate::io::clock::now_ms;
 use crate::io::disk::{join, Disk, DiskError};
 use crate::server::config::BrokerConfig;
+use crate::server::connection_limits::ConnectionLimits;
 use crate::server::group_driver::GroupDriver;
 use crate::server::metadata_journal::{self, MetadataJournal};
 use crate::server::offsets_topic::{self, OFFSETS_TOPIC, OFFSETS_TOPIC_PARTITIONS};
@@ -62,6 +63,9 @@ pub struct Broker {
     /// The group coordinator, started on first use (like Kafka's lazily
     /// created `__consumer_offsets`).
     groups: tokio::sync::OnceCell<Arc<GroupDriver>>,
+    /// Connections and the request bytes they hold (`queued.max.request.bytes`);
+    /// handlers charge what a request grows by after it was read.
+    pub connection_limits: Arc<ConnectionLimits>,
 }
 
 impl Broker {
@@ -105,6 +109,7 @@ impl Broker {
             image: RwLock::new(Arc::new(image)),
             partitions: RwLock::new(BTreeMap::new()),
             storage_failed: Notify::new(),
+            connection_limits: ConnectionLimits::new(config.limits),
             config,
         });
         broker

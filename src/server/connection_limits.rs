@@ -13,6 +13,12 @@
 //!   is not, the connection reads nothing more until reservations are freed.
 //!   Use therefore stays below the bound plus one frame, and the buffers
 //!   themselves hold only the bytes that arrived (see `kafka::frame`).
+//!   A request that grows after it was admitted (a produced batch the
+//!   broker rebuilds larger than it arrived, e.g. recompressed to the
+//!   topic's codec) charges the growth with [`ConnectionLimits::charge_request_bytes`],
+//!   which never waits (a waiting request would hold the pool while it
+//!   waits, and requests waiting on each other never finish): the pool
+//!   goes over its bound and new frames wait until the grown request ends.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -128,6 +134,16 @@ impl ConnectionLimits {
         }
     }
 
+    /// Charges `size` bytes an admitted request grew by, at once: use may
+    /// exceed the bound, which holds back the next frames (not this one).
+    pub fn charge_request_bytes(self: &Arc<Self>, size: usize) -> RequestBytes {
+        *self.request_bytes.lock().expect("request bytes poisoned") += size;
+        RequestBytes {
+            owner: Arc::clone(self),
+            bytes: size,
+        }
+    }
+
     /// Request bytes reserved by all connections now.
     pub fn reserved_request_bytes(&self) -> usize {
         *self.request_bytes.lock().expect("request bytes poisoned")
@@ -223,5 +239,23 @@ mod tests {
         assert_eq!(l.reserved_request_bytes(), 1_060);
         drop((second, third));
         assert_eq!(l.reserved_request_bytes(), 0);
+    }
+
+    #[tokio::test]
+    async fn grown_requests_hold_back_new_frames_without_waiting() {
+        let l = ConnectionLimits::new(limits(10, 10, 100));
+        let frame = l.reserve_request_bytes(10).await;
+        // A rebuilt batch 500 bytes larger than sent: charged at once.
+        let grown = l.charge_request_bytes(500);
+        assert_eq!(l.reserved_request_bytes(), 510);
+        let next_frame = tokio::time::timeout(
+            std::time::Duration::from_millis(20),
+            l.reserve_request_bytes(1),
+        )
+        .await;
+        assert!(next_frame.is_err(), "new frames wait for the grown request");
+        drop((frame, grown));
+        assert_eq!(l.reserved_request_bytes(), 0);
+        let _next = l.reserve_request_bytes(1).await;
     }
 }

@@ -59,7 +59,7 @@ pub async fn run(
         "odradek broker ready"
     );
     let mut tasks = housekeeping::spawn_all(&broker);
-    let limits = connection_limits::ConnectionLimits::new(broker.config.limits);
+    let limits = Arc::clone(&broker.connection_limits);
     let accept = async {
         loop {
             match listener.accept().await {
