@@ -193,6 +193,8 @@ fn bench_validate(c: &mut Criterion) {
         compacted: false,
         target_codec: None,
         log_append_time: false,
+        timestamp_before_max_ms: i64::MAX,
+        timestamp_after_max_ms: i64::MAX,
         now_ms: NOW_MS,
         produce_version: 9,
     };

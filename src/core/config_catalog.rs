@@ -35,7 +35,7 @@ pub struct TopicConfigInfo {
 }
 
 /// Every topic config, in [`KNOWN_CONFIGS`] order.
-pub const TOPIC_CONFIGS: [TopicConfigInfo; 17] = [
+pub const TOPIC_CONFIGS: [TopicConfigInfo; 20] = [
     TopicConfigInfo {
         name: CLEANUP_POLICY,
         config_type: ConfigType::List,
@@ -83,6 +83,24 @@ pub const TOPIC_CONFIGS: [TopicConfigInfo; 17] = [
         config_type: ConfigType::Int,
         broker_synonym: Some("message.max.bytes"),
         documentation: "The largest record batch size allowed.",
+    },
+    TopicConfigInfo {
+        name: MESSAGE_TIMESTAMP_AFTER_MAX_MS,
+        config_type: ConfigType::Long,
+        broker_synonym: Some("log.message.timestamp.after.max.ms"),
+        documentation: "How far ahead of the broker's clock a CreateTime record's timestamp may be.",
+    },
+    TopicConfigInfo {
+        name: MESSAGE_TIMESTAMP_BEFORE_MAX_MS,
+        config_type: ConfigType::Long,
+        broker_synonym: Some("log.message.timestamp.before.max.ms"),
+        documentation: "How far behind the broker's clock a CreateTime record's timestamp may be.",
+    },
+    TopicConfigInfo {
+        name: MESSAGE_TIMESTAMP_DIFFERENCE_MAX_MS,
+        config_type: ConfigType::Long,
+        broker_synonym: Some("log.message.timestamp.difference.max.ms"),
+        documentation: "Deprecated: the bound before.max.ms and after.max.ms fall back to.",
     },
     TopicConfigInfo {
         name: MESSAGE_TIMESTAMP_TYPE,

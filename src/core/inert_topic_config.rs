@@ -5,8 +5,6 @@
 //! - flush.messages / flush.ms: durability is fsync.policy's job.
 //! - file.delete.delay.ms, preallocate, segment.index.bytes, segment.jitter.ms:
 //!   odradek's segment files are laid out and deleted its own way.
-//! - message.timestamp.{difference,before,after}.max.ms: timestamps are not
-//!   bounded yet (TODO: Kafka refuses out-of-range CreateTime batches).
 //! - message.downconversion.enable, message.format.version: odradek serves
 //!   only record batch v2 (Kafka 3.x ignores the format version too).
 //! - *.replication.throttled.replicas: one node, no replication traffic.
@@ -57,7 +55,7 @@ const fn inert(
     }
 }
 
-pub const INERT_CONFIGS: [InertConfig; 16] = [
+pub const INERT_CONFIGS: [InertConfig; 13] = [
     inert(
         "file.delete.delay.ms",
         ConfigType::Long,
@@ -129,30 +127,6 @@ pub const INERT_CONFIGS: [InertConfig; 16] = [
         "3.0-IV1",
         Check::Version,
         "Deprecated; ignored as Kafka 3.x ignores it.",
-    ),
-    inert(
-        "message.timestamp.after.max.ms",
-        ConfigType::Long,
-        Some("log.message.timestamp.after.max.ms"),
-        LONG_MAX,
-        Check::LongAtLeast(0),
-        "Accepted without effect in odradek: timestamps are not bounded yet.",
-    ),
-    inert(
-        "message.timestamp.before.max.ms",
-        ConfigType::Long,
-        Some("log.message.timestamp.before.max.ms"),
-        LONG_MAX,
-        Check::LongAtLeast(0),
-        "Accepted without effect in odradek: timestamps are not bounded yet.",
-    ),
-    inert(
-        "message.timestamp.difference.max.ms",
-        ConfigType::Long,
-        Some("log.message.timestamp.difference.max.ms"),
-        LONG_MAX,
-        Check::LongAtLeast(0),
-        "Accepted without effect in odradek: timestamps are not bounded yet.",
     ),
     inert(
         "preallocate",

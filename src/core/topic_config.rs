@@ -143,6 +143,11 @@ pub const DELETE_RETENTION_MS: &str = "delete.retention.ms";
 pub const MIN_INSYNC_REPLICAS: &str = "min.insync.replicas";
 pub const UNCLEAN_LEADER_ELECTION: &str = "unclean.leader.election.enable";
 pub const MESSAGE_TIMESTAMP_TYPE: &str = "message.timestamp.type";
+pub const MESSAGE_TIMESTAMP_AFTER_MAX_MS: &str = "message.timestamp.after.max.ms";
+pub const MESSAGE_TIMESTAMP_BEFORE_MAX_MS: &str = "message.timestamp.before.max.ms";
+/// Deprecated in Kafka 3.6 (KIP-937): before/after fall back to it while
+/// they keep their defaults.
+pub const MESSAGE_TIMESTAMP_DIFFERENCE_MAX_MS: &str = "message.timestamp.difference.max.ms";
 pub const COMPRESSION_TYPE: &str = "compression.type";
 pub const MIN_COMPACTION_LAG_MS: &str = "min.compaction.lag.ms";
 pub const MAX_COMPACTION_LAG_MS: &str = "max.compaction.lag.ms";
@@ -210,6 +215,11 @@ pub struct TopicConfig {
     /// `message.timestamp.type`: CreateTime keeps the producer's
     /// timestamps, LogAppendTime stamps batches with the broker's clock.
     pub message_timestamp_type: TimestampType,
+    /// `message.timestamp.before.max.ms` / `after.max.ms`, resolved with
+    /// Kafka's fallback to `message.timestamp.difference.max.ms`: how far a
+    /// CreateTime record may lie behind / ahead of the broker's clock.
+    pub message_timestamp_before_max_ms: i64,
+    pub message_timestamp_after_max_ms: i64,
     /// `min.compaction.lag.ms`: the cleaner leaves records younger than
     /// this (by their segment's largest timestamp) uncompacted.
     pub min_compaction_lag_ms: i64,
@@ -269,7 +279,7 @@ fn parse_cleanup_policy(value: &str) -> Option<(bool, bool)> {
 }
 
 /// Every config name a topic accepts, in DescribeConfigs order.
-pub const KNOWN_CONFIGS: [&str; 17] = [
+pub const KNOWN_CONFIGS: [&str; 20] = [
     CLEANUP_POLICY,
     COMPRESSION_TYPE,
     DELETE_RETENTION_MS,
@@ -278,6 +288,9 @@ pub const KNOWN_CONFIGS: [&str; 17] = [
     INDEX_INTERVAL_BYTES,
     MAX_COMPACTION_LAG_MS,
     MAX_MESSAGE_BYTES,
+    MESSAGE_TIMESTAMP_AFTER_MAX_MS,
+    MESSAGE_TIMESTAMP_BEFORE_MAX_MS,
+    MESSAGE_TIMESTAMP_DIFFERENCE_MAX_MS,
     MESSAGE_TIMESTAMP_TYPE,
     MIN_CLEANABLE_DIRTY_RATIO,
     MIN_COMPACTION_LAG_MS,
@@ -330,6 +343,9 @@ impl TopicConfig {
                 None => bad("expected uncompressed, zstd, lz4, snappy, gzip or producer"),
             },
             MIN_COMPACTION_LAG_MS => parse_long(key, value, 0).map(|_| ()),
+            MESSAGE_TIMESTAMP_AFTER_MAX_MS
+            | MESSAGE_TIMESTAMP_BEFORE_MAX_MS
+            | MESSAGE_TIMESTAMP_DIFFERENCE_MAX_MS => parse_long(key, value, 0).map(|_| ()),
             MAX_COMPACTION_LAG_MS => parse_long(key, value, 1).map(|_| ()),
             MIN_CLEANABLE_DIRTY_RATIO => match DirtyRatio::parse(value) {
                 Some(_) => Ok(()),
@@ -383,6 +399,12 @@ impl TopicConfig {
             .get(CLEANUP_POLICY)
             .and_then(|v| parse_cleanup_policy(v))
             .unwrap_or((false, true));
+        // Kafka's LogConfig: while before/after keep their default (no bound),
+        // the deprecated difference bound applies to both.
+        let timestamp_bound = |key: &str| match long(key, i64::MAX) {
+            i64::MAX => long(MESSAGE_TIMESTAMP_DIFFERENCE_MAX_MS, i64::MAX),
+            set => set,
+        };
         TopicConfig {
             compacted,
             delete_by_retention,
@@ -410,6 +432,8 @@ impl TopicConfig {
                 .get(MESSAGE_TIMESTAMP_TYPE)
                 .and_then(|v| TimestampType::parse(v))
                 .unwrap_or(defaults.message_timestamp_type),
+            message_timestamp_before_max_ms: timestamp_bound(MESSAGE_TIMESTAMP_BEFORE_MAX_MS),
+            message_timestamp_after_max_ms: timestamp_bound(MESSAGE_TIMESTAMP_AFTER_MAX_MS),
             min_compaction_lag_ms: long(MIN_COMPACTION_LAG_MS, 0),
             max_compaction_lag_ms: long(MAX_COMPACTION_LAG_MS, i64::MAX),
             min_cleanable_dirty_ratio: configs
@@ -464,6 +488,10 @@ impl TopicConfig {
                     INDEX_INTERVAL_BYTES => effective.index_interval_bytes.to_string(),
                     MAX_MESSAGE_BYTES => effective.max_message_bytes.to_string(),
                     MESSAGE_TIMESTAMP_TYPE => effective.message_timestamp_type.as_str().to_string(),
+                    // Described as set (default: no bound), not as resolved.
+                    MESSAGE_TIMESTAMP_AFTER_MAX_MS
+                    | MESSAGE_TIMESTAMP_BEFORE_MAX_MS
+                    | MESSAGE_TIMESTAMP_DIFFERENCE_MAX_MS => i64::MAX.to_string(),
                     MIN_INSYNC_REPLICAS => effective.min_insync_replicas.to_string(),
                     RETENTION_BYTES => effective.retention_bytes.to_string(),
                     RETENTION_MS => effective.retention_ms.to_string(),
@@ -566,5 +594,34 @@ mod tests {
         lags.insert(MIN_COMPACTION_LAG_MS.to_string(), "10".to_string());
         lags.insert(MAX_COMPACTION_LAG_MS.to_string(), "5".to_string());
         assert!(TopicConfig::validate(&lags).is_err());
+    }
+
+    #[test]
+    fn timestamp_bounds_fall_back_to_the_deprecated_difference() {
+        let resolve = |pairs: &[(&str, &str)]| {
+            let configs = pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect::<BTreeMap<_, _>>();
+            TopicConfig::validate(&configs).expect("valid");
+            let c = TopicConfig::resolve(&configs, &TopicDefaults::default());
+            (
+                c.message_timestamp_before_max_ms,
+                c.message_timestamp_after_max_ms,
+            )
+        };
+        assert_eq!(resolve(&[]), (i64::MAX, i64::MAX));
+        assert_eq!(
+            resolve(&[(MESSAGE_TIMESTAMP_DIFFERENCE_MAX_MS, "60000")]),
+            (60_000, 60_000)
+        );
+        assert_eq!(
+            resolve(&[
+                (MESSAGE_TIMESTAMP_DIFFERENCE_MAX_MS, "60000"),
+                (MESSAGE_TIMESTAMP_AFTER_MAX_MS, "10"),
+            ]),
+            (60_000, 10)
+        );
+        assert!(TopicConfig::validate_entry(MESSAGE_TIMESTAMP_BEFORE_MAX_MS, "-1").is_err());
     }
 }

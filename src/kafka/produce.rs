@@ -236,6 +236,8 @@ fn validation_rules(config: &TopicConfig, version: i16, now_ms: i64) -> Validati
         compacted: config.compacted,
         target_codec: config.compression_type.batch_codec(),
         log_append_time: config.message_timestamp_type == TimestampType::LogAppendTime,
+        timestamp_before_max_ms: config.message_timestamp_before_max_ms,
+        timestamp_after_max_ms: config.message_timestamp_after_max_ms,
         now_ms,
         produce_version: version,
     }

@@ -45,7 +45,12 @@ pub struct ValidationRules {
     pub target_codec: Option<i16>,
     /// `message.timestamp.type=LogAppendTime`: the broker stamps the batch.
     pub log_append_time: bool,
-    /// The broker's wall clock (for LogAppendTime).
+    /// `message.timestamp.before.max.ms` / `after.max.ms` (with Kafka's
+    /// fallback to `message.timestamp.difference.max.ms`): how far a
+    /// CreateTime record's timestamp may lie behind / ahead of `now_ms`.
+    pub timestamp_before_max_ms: i64,
+    pub timestamp_after_max_ms: i64,
+    /// The broker's wall clock (for LogAppendTime and the bounds above).
     pub now_ms: i64,
     /// The Produce request's version (zstd needs v7+).
     pub produce_version: i16,
@@ -283,6 +288,12 @@ fn walk_records(
                 batch_index: count,
                 message: "producer should not set timestamp type to LogAppendTime".to_string(),
             });
+        } else if let Some(message) = timestamp_out_of_range(timestamp, &record, rules) {
+            timestamp_error = true;
+            record_errors.push(RecordError {
+                batch_index: count,
+                message,
+            });
         }
         count += 1;
     }
@@ -300,10 +311,18 @@ fn walk_records(
             .take(3)
             .map(|e| format!("record {}: {}", e.batch_index, e.message))
             .collect();
-        let message = format!(
-            "one or more records have been rejected due to {total} record errors in total; the first: {}",
-            first.join("; ")
-        );
+        let message = if timestamp_error {
+            // Kafka's wording (LogValidator.processRecordErrors).
+            format!(
+                "one or more records have been rejected due to invalid timestamp; the first: {}",
+                first.join("; ")
+            )
+        } else {
+            format!(
+                "one or more records have been rejected due to {total} record errors in total; the first: {}",
+                first.join("; ")
+            )
+        };
         return Err(if timestamp_error {
             ValidationError::InvalidTimestamp {
                 message,
@@ -320,6 +339,29 @@ fn walk_records(
         count,
         max_timestamp_ms,
         dense_deltas,
+    })
+}
+
+/// Kafka's `validateTimestamp`: under CreateTime, a record's timestamp
+/// (unless -1, "none") must lie within [now - before.max, now + after.max].
+/// The arithmetic saturates: the timestamp is the client's.
+fn timestamp_out_of_range(
+    timestamp: i64,
+    record: &RecordView,
+    rules: &ValidationRules,
+) -> Option<String> {
+    if rules.log_append_time || timestamp == -1 {
+        return None;
+    }
+    let behind = rules.now_ms.saturating_sub(timestamp);
+    let ahead = timestamp.saturating_sub(rules.now_ms);
+    (behind > rules.timestamp_before_max_ms || ahead > rules.timestamp_after_max_ms).then(|| {
+        format!(
+            "timestamp {timestamp} of message with offset {} is out of range. The timestamp should be within [{}, {}]",
+            record.offset_delta,
+            rules.now_ms.saturating_sub(rules.timestamp_before_max_ms),
+            rules.now_ms.saturating_add(rules.timestamp_after_max_ms)
+        )
     })
 }
 

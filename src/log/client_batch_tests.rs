@@ -13,6 +13,8 @@ fn rules() -> ValidationRules {
         compacted: false,
         target_codec: None,
         log_append_time: false,
+        timestamp_before_max_ms: i64::MAX,
+        timestamp_after_max_ms: i64::MAX,
         now_ms: 5_000,
         produce_version: 9,
     }
@@ -265,5 +267,62 @@ fn truncated_and_random_bytes_are_errors_not_panics() {
                 assert_eq!(opened.records.len(), 2);
             }
         }
+    }
+}
+
+#[test]
+fn create_time_records_outside_the_topic_bounds_are_refused_one_by_one() {
+    // now = 5000; records may lie at most 1000 ms behind and 100 ms ahead.
+    let bounded = ValidationRules {
+        timestamp_before_max_ms: 1_000,
+        timestamp_after_max_ms: 100,
+        ..rules()
+    };
+    let b = keyed_batch(
+        0,
+        &[
+            kv(None, "in", 4_500),
+            kv(None, "old", 3_999),
+            kv(None, "edge", 5_100),
+            kv(None, "future", 5_101),
+        ],
+        Compression::None,
+        (-1, -1, -1),
+    );
+    match validate_client_records(&b, &bounded) {
+        Err(ValidationError::InvalidTimestamp { record_errors, .. }) => {
+            let indexes: Vec<i32> = record_errors.iter().map(|e| e.batch_index).collect();
+            assert_eq!(indexes, vec![1, 3]);
+            assert!(
+                record_errors[0].message.contains("[4000, 5100]"),
+                "{}",
+                record_errors[0].message
+            );
+        }
+        other => panic!("expected INVALID_TIMESTAMP, got {other:?}"),
+    }
+    // Without bounds (the default) the same batch is stored.
+    assert!(validate_client_records(&b, &rules()).is_ok());
+    // Under LogAppendTime the broker stamps the batch: no bound applies.
+    let stamped = ValidationRules {
+        log_append_time: true,
+        ..bounded
+    };
+    assert!(validate_client_records(&b, &stamped).is_ok());
+}
+
+#[test]
+fn extreme_client_timestamps_do_not_overflow_the_bound_check() {
+    let bounded = ValidationRules {
+        timestamp_before_max_ms: 0,
+        timestamp_after_max_ms: 0,
+        ..rules()
+    };
+    for ts in [i64::MIN + 1, i64::MAX - 1] {
+        let b = keyed_batch(0, &[kv(None, "v", ts)], Compression::None, (-1, -1, -1));
+        assert!(matches!(
+            validate_client_records(&b, &bounded),
+            Err(ValidationError::InvalidTimestamp { .. }) | Err(ValidationError::Corrupt(_))
+        ));
     }
 }
