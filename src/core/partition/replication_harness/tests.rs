@@ -1,0 +1,58 @@
+#![cfg(test)]
+
+use crate::core::partition::replica_config::ReplicaBugs;
+
+use super::cluster::{Cluster, Stats};
+
+const STEPS: usize = 400;
+
+fn run(seed: u64, bugs: ReplicaBugs) -> (Result<(), super::checks::Violation>, Stats) {
+    let mut cluster = Cluster::new(seed, bugs);
+    let result = cluster.run(STEPS);
+    (result, cluster.stats)
+}
+
+#[test]
+fn without_bug_switches_every_seed_keeps_every_invariant() {
+    let mut total = Stats::default();
+    for seed in 0..2_000 {
+        let (result, stats) = run(seed, ReplicaBugs::default());
+        if let Err(v) = result {
+            panic!(
+                "seed {seed}: {} at step {}: {}\n{}",
+                v.name,
+                v.step,
+                v.detail,
+                v.trace_tail.join("\n")
+            );
+        }
+        total.acked += stats.acked;
+        total.truncations += stats.truncations;
+        total.leader_changes += stats.leader_changes;
+        total.isr_shrinks += stats.isr_shrinks;
+        total.isr_expands += stats.isr_expands;
+        total.crashes += stats.crashes;
+        total.not_enough_replicas += stats.not_enough_replicas;
+    }
+    eprintln!("{total:?}");
+    // The schedules reach what the invariants are about.
+    assert!(total.acked > 10_000, "{total:?}");
+    assert!(total.truncations > 100, "{total:?}");
+    assert!(total.leader_changes > 1_000, "{total:?}");
+    assert!(total.isr_shrinks > 100 && total.isr_expands > 100, "{total:?}");
+    assert!(total.not_enough_replicas > 0, "{total:?}");
+}
+
+fn first_violation(name: &str) -> Option<(u64, super::checks::Violation)> {
+    let bugs = ReplicaBugs::named(name).unwrap();
+    (0..2_000).find_map(|seed| run(seed, bugs).0.err().map(|v| (seed, v)))
+}
+
+#[test]
+fn each_bug_switch_is_caught_by_some_seed() {
+    for name in ReplicaBugs::NAMES {
+        let found = first_violation(name);
+        let (seed, v) = found.unwrap_or_else(|| panic!("{name}: no seed in 0..2000 catches it"));
+        eprintln!("{name}: seed {seed} step {}: {}: {}", v.step, v.name, v.detail);
+    }
+}
