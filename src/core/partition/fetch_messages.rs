@@ -42,7 +42,10 @@ pub enum FetchResult<R> {
     /// The follower's log diverges from the leader's: the leader's largest
     /// epoch `<=` the follower's last fetched epoch, and where it ends
     /// (`epoch = -1` when the leader has no such epoch).
-    Diverging { epoch: i32, end_offset: i64 },
+    Diverging {
+        epoch: i32,
+        end_offset: i64,
+    },
     Error(FetchError),
 }
 
@@ -55,7 +58,9 @@ pub enum FetchError {
     /// The fetcher follows a newer epoch than the leader knows.
     UnknownLeaderEpoch,
     /// The fetch offset is outside the leader's log.
-    OffsetOutOfRange { log_end_offset: i64 },
+    OffsetOutOfRange {
+        log_end_offset: i64,
+    },
     /// Not one of the partition's replicas.
     UnknownReplica,
 }

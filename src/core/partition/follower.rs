@@ -3,7 +3,9 @@
 //! and follow the leader's high watermark.
 
 use crate::core::partition::epoch_end_offsets::truncation_offset;
-use crate::core::partition::fetch_messages::{FetchError, FetchRequest, FetchResponse, FetchResult};
+use crate::core::partition::fetch_messages::{
+    FetchError, FetchRequest, FetchResponse, FetchResult,
+};
 use crate::core::partition::replica_action::ReplicaAction;
 use crate::core::partition::replica_log::{ReplicaLog, StoredBatch};
 use crate::core::partition::replica_machine::{ReplicaMachine, Role};
@@ -89,7 +91,7 @@ impl ReplicaMachine {
         for batch in batches {
             let continues = batch.base_offset == log.log_end_offset()
                 && batch.record_count > 0
-                && log.latest_epoch().map_or(true, |e| e <= batch.epoch);
+                && log.latest_epoch().is_none_or(|e| e <= batch.epoch);
             if !continues {
                 break;
             }
@@ -123,7 +125,9 @@ impl ReplicaMachine {
         let synced = self.config.fsync_policy != FsyncPolicy::Always
             || self.durable_end_offset >= log.log_end_offset();
         let check = self.config.bugs.checks_epoch_on_every_fetch();
-        let Role::Follower(follower) = &mut self.role else { return };
+        let Role::Follower(follower) = &mut self.role else {
+            return;
+        };
         let due = match follower.fetch_in_flight {
             Some((_, sent_ms)) => now_ms.saturating_sub(sent_ms) >= timeout_ms,
             None => now_ms >= follower.next_fetch_ms,

@@ -51,7 +51,10 @@ impl ReplicaMachine {
             });
             return actions;
         }
-        assert!(!leader.pending.contains_key(&request_id), "request ids are unique");
+        assert!(
+            !leader.pending.contains_key(&request_id),
+            "request ids are unique"
+        );
         let base_offset = log.log_end_offset();
         log.append(StoredBatch {
             base_offset,
@@ -203,7 +206,10 @@ impl ReplicaMachine {
             return actions;
         }
         if let Role::Leader(leader) = &mut self.role {
-            assert!(isr.contains(&me), "the controller keeps the leader in its ISR");
+            assert!(
+                isr.contains(&me),
+                "the controller keeps the leader in its ISR"
+            );
             leader.isr = isr;
             leader.proposed_isr = None;
             self.advance_high_watermark(log, &mut actions);
@@ -218,14 +224,21 @@ impl ReplicaMachine {
     fn maybe_expand_isr<R>(&mut self, replica_id: i32, actions: &mut Vec<ReplicaAction<R>>) {
         let (epoch, hw) = (self.leader_epoch, self.high_watermark);
         let unfenced = self.config.bugs.unfenced_fetch;
-        let Role::Leader(leader) = &mut self.role else { return };
+        let Role::Leader(leader) = &mut self.role else {
+            return;
+        };
         if leader.proposed_isr.is_some() || leader.isr.contains(&replica_id) {
             return;
         }
-        let Some(progress) = leader.progress.get(&replica_id) else { return };
-        let Some(end) = progress.log_end_offset else { return };
+        let Some(progress) = leader.progress.get(&replica_id) else {
+            return;
+        };
+        let Some(end) = progress.log_end_offset else {
+            return;
+        };
         let caught_up = end >= hw
-            && (unfenced || (end >= leader.epoch_start_offset && progress.fetch_epoch == Some(epoch)));
+            && (unfenced
+                || (end >= leader.epoch_start_offset && progress.fetch_epoch == Some(epoch)));
         if caught_up {
             let mut isr = leader.isr.clone();
             isr.push(replica_id);
@@ -244,7 +257,9 @@ impl ReplicaMachine {
         let me = self.config.node_id;
         let lag_max = self.config.replica_lag_time_max_ms;
         let epoch = self.leader_epoch;
-        let Role::Leader(leader) = &mut self.role else { return };
+        let Role::Leader(leader) = &mut self.role else {
+            return;
+        };
         if leader.proposed_isr.is_some() {
             return;
         }
@@ -252,7 +267,12 @@ impl ReplicaMachine {
         let keep: Vec<i32> = isr
             .iter()
             .copied()
-            .filter(|r| *r == me || progress.get(r).is_some_and(|p| !p.is_lagging(now_ms, lag_max)))
+            .filter(|r| {
+                *r == me
+                    || progress
+                        .get(r)
+                        .is_some_and(|p| !p.is_lagging(now_ms, lag_max))
+            })
             .collect();
         if keep.len() < isr.len() {
             leader.proposed_isr = Some(keep.clone());
@@ -275,7 +295,9 @@ impl ReplicaMachine {
         let me = self.config.node_id;
         let own_end = self.own_end_offset(log);
         let unfenced = self.config.bugs.unfenced_fetch;
-        let Role::Leader(leader) = &self.role else { return };
+        let Role::Leader(leader) = &self.role else {
+            return;
+        };
         let mut members: Vec<i32> = leader.isr.clone();
         members.extend(leader.proposed_isr.iter().flatten().copied());
         members.sort_unstable();
@@ -286,16 +308,25 @@ impl ReplicaMachine {
                 ends.push(own_end);
                 continue;
             }
-            let Some(progress) = leader.progress.get(&member) else { return };
-            let Some(end) = progress.log_end_offset else { return };
+            let Some(progress) = leader.progress.get(&member) else {
+                return;
+            };
+            let Some(end) = progress.log_end_offset else {
+                return;
+            };
             if !unfenced && progress.fetch_epoch != Some(self.leader_epoch) {
                 return;
             }
             ends.push(end);
         }
-        let Some(hw) = high_watermark(&ends) else { return };
+        let Some(hw) = high_watermark(&ends) else {
+            return;
+        };
         if hw > self.high_watermark {
-            assert!(hw <= log.log_end_offset(), "the high watermark stays within the log");
+            assert!(
+                hw <= log.log_end_offset(),
+                "the high watermark stays within the log"
+            );
             self.high_watermark = hw;
             actions.push(ReplicaAction::HighWatermark { offset: hw });
             actions.push(ReplicaAction::WakeFetchers);
@@ -312,7 +343,9 @@ impl ReplicaMachine {
         let hw = self.high_watermark;
         let min_isr = self.config.min_insync_replicas;
         let ack_before_isr = self.config.bugs.ack_before_isr;
-        let Role::Leader(leader) = &mut self.role else { return };
+        let Role::Leader(leader) = &mut self.role else {
+            return;
+        };
         let isr_len = leader.isr.len();
         let ready: Vec<(u64, Result<i64, ProduceError>)> = leader
             .pending

@@ -66,10 +66,14 @@ impl ReplicaLog for MemoryLog {
     }
 
     fn append(&mut self, batch: StoredBatch<Vec<u64>>) {
-        assert_eq!(batch.base_offset, self.log_end_offset(), "appends at the end");
+        assert_eq!(
+            batch.base_offset,
+            self.log_end_offset(),
+            "appends at the end"
+        );
         assert_eq!(batch.record_count, batch.records.len() as i64);
         assert!(
-            self.latest_epoch().map_or(true, |e| e <= batch.epoch),
+            self.latest_epoch().is_none_or(|e| e <= batch.epoch),
             "epochs never decrease along a log"
         );
         self.entries
@@ -85,7 +89,9 @@ impl ReplicaLog for MemoryLog {
     fn read(&self, from_offset: i64, max_records: i64) -> Vec<StoredBatch<Vec<u64>>> {
         let mut batches: Vec<StoredBatch<Vec<u64>>> = Vec::new();
         let from = from_offset.max(0);
-        let to = self.log_end_offset().min(from.saturating_add(max_records.max(0)));
+        let to = self
+            .log_end_offset()
+            .min(from.saturating_add(max_records.max(0)));
         for offset in from..to {
             let (epoch, id) = self.entries[offset as usize];
             match batches.last_mut() {
@@ -128,7 +134,10 @@ mod tests {
         assert_eq!(log.end_offset_for_epoch(1), Some((1, 2)));
         assert_eq!(log.end_offset_for_epoch(2), Some((1, 2)));
         assert_eq!(log.end_offset_for_epoch(7), Some((3, 3)));
-        assert_eq!(log.read(1, 10), vec![batch(1, 1, vec![11]), batch(2, 3, vec![12])]);
+        assert_eq!(
+            log.read(1, 10),
+            vec![batch(1, 1, vec![11]), batch(2, 3, vec![12])]
+        );
         assert_eq!(log.read(0, 1), vec![batch(0, 1, vec![10])]);
     }
 

@@ -20,6 +20,8 @@ pub mod replica_action;
 pub mod replica_config;
 pub mod replica_log;
 pub mod replica_machine;
+#[cfg(test)]
+mod replica_machine_tests;
 
 #[cfg(test)]
 mod replication_harness;

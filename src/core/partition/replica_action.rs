@@ -29,10 +29,7 @@ pub enum ReplicaAction<R> {
         result: Result<i64, ProduceError>,
     },
     /// Answer a follower's fetch.
-    RespondFetch {
-        to: i32,
-        response: FetchResponse<R>,
-    },
+    RespondFetch { to: i32, response: FetchResponse<R> },
     /// The log end or the high watermark moved: parked fetches may return.
     WakeFetchers,
     /// Ask the controller to set the ISR (Kafka's AlterPartition); applied

@@ -65,8 +65,12 @@ pub struct ReplicaBugs {
 }
 
 impl ReplicaBugs {
-    pub const NAMES: [&'static str; 4] =
-        ["truncate-to-hw", "kip101-only", "unfenced-fetch", "ack-before-isr"];
+    pub const NAMES: [&'static str; 4] = [
+        "truncate-to-hw",
+        "kip101-only",
+        "unfenced-fetch",
+        "ack-before-isr",
+    ];
 
     /// The switches for one `--bug` name.
     pub fn named(name: &str) -> Option<ReplicaBugs> {

@@ -81,7 +81,11 @@ impl ReplicaMachine {
     /// A replica starting over `log` (as recovered) with the high watermark
     /// from its checkpoint: never the log end, so a restarted replica never
     /// exposes records that were not committed.
-    pub fn new<L: ReplicaLog>(config: ReplicaConfig, log: &L, high_watermark_checkpoint: i64) -> Self {
+    pub fn new<L: ReplicaLog>(
+        config: ReplicaConfig,
+        log: &L,
+        high_watermark_checkpoint: i64,
+    ) -> Self {
         assert!(config.min_insync_replicas >= 1);
         let log_end = log.log_end_offset();
         let machine = ReplicaMachine {
@@ -149,8 +153,14 @@ impl ReplicaMachine {
         now_ms: u64,
     ) -> Vec<ReplicaAction<L::Records>> {
         let me = self.config.node_id;
-        assert!(isr.contains(&me) && replicas.contains(&me), "a leader is in its own ISR");
-        assert!(isr.iter().all(|r| replicas.contains(r)), "the ISR is a subset of the replicas");
+        assert!(
+            isr.contains(&me) && replicas.contains(&me),
+            "a leader is in its own ISR"
+        );
+        assert!(
+            isr.iter().all(|r| replicas.contains(r)),
+            "the ISR is a subset of the replicas"
+        );
         let mut actions = Vec::new();
         if leader_epoch < self.leader_epoch {
             return actions; // a stale decision, delivered late
@@ -197,7 +207,10 @@ impl ReplicaMachine {
         leader_epoch: i32,
         now_ms: u64,
     ) -> Vec<ReplicaAction<L::Records>> {
-        assert_ne!(leader_id, self.config.node_id, "a follower follows another replica");
+        assert_ne!(
+            leader_id, self.config.node_id,
+            "a follower follows another replica"
+        );
         let mut actions = Vec::new();
         let same = matches!(&self.role, Role::Follower(f) if f.leader_id == leader_id);
         if leader_epoch < self.leader_epoch || (leader_epoch == self.leader_epoch && same) {
@@ -244,7 +257,11 @@ impl ReplicaMachine {
 
     /// Time passed: a leader proposes to drop lagging followers from the
     /// ISR; a follower fetches (again, if its fetch went unanswered).
-    pub fn tick<L: ReplicaLog>(&mut self, log: &mut L, now_ms: u64) -> Vec<ReplicaAction<L::Records>> {
+    pub fn tick<L: ReplicaLog>(
+        &mut self,
+        log: &mut L,
+        now_ms: u64,
+    ) -> Vec<ReplicaAction<L::Records>> {
         let mut actions = Vec::new();
         match self.role {
             Role::Leader(_) => self.maybe_shrink_isr(now_ms, &mut actions),
@@ -290,9 +307,15 @@ impl ReplicaMachine {
             "high watermark {} past the log end {log_end}",
             self.high_watermark
         );
-        assert!(self.durable_end_offset <= log_end, "durable end past the log end");
+        assert!(
+            self.durable_end_offset <= log_end,
+            "durable end past the log end"
+        );
         if let Role::Leader(leader) = &self.role {
-            assert!(leader.isr.contains(&self.config.node_id), "a leader is in its ISR");
+            assert!(
+                leader.isr.contains(&self.config.node_id),
+                "a leader is in its ISR"
+            );
             assert!(leader.epoch_start_offset <= log_end);
             if !self.config.bugs.ack_before_isr {
                 for wait in leader.pending.values() {

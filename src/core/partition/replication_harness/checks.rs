@@ -21,6 +21,9 @@ use crate::core::partition::replica_log::ReplicaLog;
 
 use super::cluster::Cluster;
 
+/// How many trace lines a violation keeps (the steps that led to it).
+const TRACE_TAIL: usize = 400;
+
 #[derive(Debug, Clone)]
 pub struct Violation {
     pub name: &'static str,
@@ -41,7 +44,7 @@ impl Violation {
 
     pub fn at_step(mut self, step: usize, trace: &[String]) -> Violation {
         self.step = step;
-        self.trace_tail = trace[trace.len().saturating_sub(30)..].to_vec();
+        self.trace_tail = trace[trace.len().saturating_sub(TRACE_TAIL)..].to_vec();
         self
     }
 }
@@ -83,14 +86,22 @@ impl Checker {
             return Err(v);
         }
         for node in cluster.nodes.values() {
-            let Some(machine) = &node.machine else { continue };
+            let Some(machine) = &node.machine else {
+                continue;
+            };
             for o in 0..machine.high_watermark() {
-                let entry = node.log.entry(o).expect("the high watermark is within the log");
+                let entry = node
+                    .log
+                    .entry(o)
+                    .expect("the high watermark is within the log");
                 match self.committed.get(&o) {
                     Some(seen) if *seen != entry => {
                         return Err(Violation::new(
                             "inconsistent-offsets",
-                            format!("offset {o}: {seen:?} was readable, n{} now serves {entry:?}", node.id),
+                            format!(
+                                "offset {o}: {seen:?} was readable, n{} now serves {entry:?}",
+                                node.id
+                            ),
                         ))
                     }
                     Some(_) => {}
@@ -103,7 +114,10 @@ impl Checker {
             if epoch >= 0 && node.log.latest_epoch().is_some_and(|e| e > epoch) {
                 return Err(Violation::new(
                     "epochs-only-grow",
-                    format!("n{} in epoch {epoch} holds records of a later epoch", node.id),
+                    format!(
+                        "n{} in epoch {epoch} holds records of a later epoch",
+                        node.id
+                    ),
                 ));
             }
             if epoch >= 0 {
@@ -128,7 +142,11 @@ impl Checker {
                 if machine.high_watermark() < *hw {
                     return Err(Violation::new(
                         "high-watermark-monotonic",
-                        format!("n{} epoch {epoch}: {} after {hw}", node.id, machine.high_watermark()),
+                        format!(
+                            "n{} epoch {epoch}: {} after {hw}",
+                            node.id,
+                            machine.high_watermark()
+                        ),
                     ));
                 }
                 *hw = machine.high_watermark();
@@ -141,9 +159,13 @@ impl Checker {
     /// The leader of the controller's epoch, once it took office.
     fn check_current_leader(&self, cluster: &Cluster) -> Result<(), Violation> {
         let controller = &cluster.controller;
-        let Some(id) = controller.leader else { return Ok(()) };
+        let Some(id) = controller.leader else {
+            return Ok(());
+        };
         let node = &cluster.nodes[&id];
-        let Some(machine) = &node.machine else { return Ok(()) };
+        let Some(machine) = &node.machine else {
+            return Ok(());
+        };
         if !(machine.is_leader() && machine.leader_epoch() == controller.epoch) {
             return Ok(());
         }
@@ -190,7 +212,9 @@ fn check_log_matching(cluster: &Cluster) -> Result<(), Violation> {
     for (i, (a_id, a)) in logs.iter().enumerate() {
         for (b_id, b) in &logs[i + 1..] {
             let common = a.entries().len().min(b.entries().len());
-            let last_same_epoch = (0..common).rev().find(|o| a.entries()[*o].0 == b.entries()[*o].0);
+            let last_same_epoch = (0..common)
+                .rev()
+                .find(|o| a.entries()[*o].0 == b.entries()[*o].0);
             if let Some(o) = last_same_epoch {
                 if a.entries()[..=o] != b.entries()[..=o] {
                     return Err(Violation::new(

@@ -65,7 +65,7 @@ pub fn config(node_id: i32, bugs: ReplicaBugs) -> ReplicaConfig {
     ReplicaConfig {
         node_id,
         min_insync_replicas: 2,
-        replica_lag_time_max_ms: 400,
+        replica_lag_time_max_ms: 1_500,
         replica_fetch_backoff_ms: 20,
         replica_fetch_timeout_ms: 200,
         replica_fetch_max_records: 3,
@@ -138,18 +138,15 @@ impl Cluster {
         let live = self.live_ids();
         match roll {
             0..=34 => self.deliver_message(),
-            35..=37 => {
-                if !self.network.is_empty() {
-                    let i = self.rng.gen_range(0..self.network.len());
-                    self.network.swap_remove(i);
-                    self.trace.push("drop a message".into());
-                }
+            35..=37 if !self.network.is_empty() => {
+                let i = self.rng.gen_range(0..self.network.len());
+                self.network.swap_remove(i);
+                self.trace.push("drop a message".into());
             }
-            38 => {
-                if let Some(i) = (!self.network.is_empty()).then(|| self.rng.gen_range(0..self.network.len())) {
-                    let copy = self.network[i].clone();
-                    self.network.push(copy);
-                }
+            38 if !self.network.is_empty() => {
+                let i = self.rng.gen_range(0..self.network.len());
+                let copy = self.network[i].clone();
+                self.network.push(copy);
             }
             39..=56 => {
                 if let Some(id) = self.pick(&live) {
@@ -188,7 +185,11 @@ impl Cluster {
                 }
             }
             113..=116 => {
-                let down: Vec<i32> = REPLICAS.iter().copied().filter(|r| !live.contains(r)).collect();
+                let down: Vec<i32> = REPLICAS
+                    .iter()
+                    .copied()
+                    .filter(|r| !live.contains(r))
+                    .collect();
                 if let Some(id) = self.pick(&down) {
                     self.restart(id);
                 }
@@ -196,7 +197,8 @@ impl Cluster {
             117.. if self.rng.gen_bool(0.3) => {
                 let candidates = self.controller.candidates(self.controller.leader);
                 if let (Some(_), Some(next)) = (self.controller.leader, self.pick(&candidates)) {
-                    self.trace.push(format!("controller moves leadership to n{next}"));
+                    self.trace
+                        .push(format!("controller moves leadership to n{next}"));
                     self.stats.leader_changes += 1;
                     self.controller.elect(next);
                 }
@@ -216,11 +218,13 @@ impl Cluster {
         }
         match message {
             Message::Fetch(request) => {
-                self.trace.push(format!("n{to} <- fetch from n{from}: {request:?}"));
+                self.trace
+                    .push(format!("n{to} <- fetch from n{from}: {request:?}"));
                 self.on_node(to, |m, log, now| m.follower_fetch(log, request, now));
             }
             Message::FetchResponse(response) => {
-                self.trace.push(format!("n{to} <- fetch answer from n{from}: {response:?}"));
+                self.trace
+                    .push(format!("n{to} <- fetch answer from n{from}: {response:?}"));
                 self.on_node(to, |m, log, now| m.fetch_response(log, response, now));
             }
         }
@@ -234,15 +238,25 @@ impl Cluster {
             .filter(|(_, q)| !q.is_empty())
             .map(|(r, _)| *r)
             .collect();
-        let Some(id) = self.pick(&waiting) else { return };
-        let message = self.controller.queues.get_mut(&id).unwrap().pop_front().unwrap();
+        let Some(id) = self.pick(&waiting) else {
+            return;
+        };
+        let message = self
+            .controller
+            .queues
+            .get_mut(&id)
+            .unwrap()
+            .pop_front()
+            .unwrap();
         self.trace.push(format!("n{id} <- controller: {message:?}"));
         match message {
             ControllerMessage::BecomeLeader {
                 epoch,
                 isr,
                 replicas,
-            } => self.on_node(id, |m, log, now| m.become_leader(log, epoch, isr, replicas, now)),
+            } => self.on_node(id, |m, log, now| {
+                m.become_leader(log, epoch, isr, replicas, now)
+            }),
             ControllerMessage::BecomeFollower { leader, epoch } => {
                 self.on_node(id, |m, log, now| m.become_follower(log, leader, epoch, now))
             }
@@ -260,13 +274,22 @@ impl Cluster {
             .filter(|n| n.machine.as_ref().is_some_and(|m| m.is_leader()))
             .map(|n| n.id)
             .collect();
-        let Some(id) = self.pick(&leaders) else { return };
+        let Some(id) = self.pick(&leaders) else {
+            return;
+        };
         let record = self.next_record_id;
         self.next_record_id += 1;
-        let acks = if self.rng.gen_bool(0.8) { Acks::All } else { Acks::Leader };
+        let acks = if self.rng.gen_bool(0.8) {
+            Acks::All
+        } else {
+            Acks::Leader
+        };
         self.checker.produced.insert(record, acks);
-        self.trace.push(format!("client -> n{id}: record {record} {acks:?}"));
-        self.on_node(id, |m, log, _| m.client_append(log, record, vec![record], 1, acks));
+        self.trace
+            .push(format!("client -> n{id}: record {record} {acks:?}"));
+        self.on_node(id, |m, log, _| {
+            m.client_append(log, record, vec![record], 1, acks)
+        });
     }
 
     fn crash(&mut self, id: i32) {
@@ -275,7 +298,8 @@ impl Cluster {
         node.machine = None;
         node.sync_requested = false;
         node.log.crash();
-        self.trace.push(format!("n{id} crashes, log {:?}", node.log.entries()));
+        self.trace
+            .push(format!("n{id} crashes, log {:?}", node.log.entries()));
         self.network.retain(|(to, _, _)| *to != id);
         if self.controller.on_crash(id) {
             let candidates = self.controller.candidates(None);
@@ -289,8 +313,15 @@ impl Cluster {
     fn restart(&mut self, id: i32) {
         let bugs = self.bugs;
         let node = self.nodes.get_mut(&id).unwrap();
-        node.machine = Some(ReplicaMachine::new(config(id, bugs), &node.log, node.hw_checkpoint));
-        self.trace.push(format!("n{id} restarts, hw checkpoint {}", node.hw_checkpoint));
+        node.machine = Some(ReplicaMachine::new(
+            config(id, bugs),
+            &node.log,
+            node.hw_checkpoint,
+        ));
+        self.trace.push(format!(
+            "n{id} restarts, hw checkpoint {}",
+            node.hw_checkpoint
+        ));
         self.controller.on_restart(id);
     }
 
@@ -301,7 +332,9 @@ impl Cluster {
     {
         let now = self.now_ms;
         let node = self.nodes.get_mut(&id).unwrap();
-        let Some(machine) = node.machine.as_mut() else { return };
+        let Some(machine) = node.machine.as_mut() else {
+            return;
+        };
         let before = node.log.clone();
         let actions = input(machine, &mut node.log, now);
         for action in actions {
@@ -322,7 +355,8 @@ impl Cluster {
             }
             ReplicaAction::Sync { .. } => self.nodes.get_mut(&id).unwrap().sync_requested = true,
             ReplicaAction::RespondProduce { request_id, result } => {
-                self.trace.push(format!("n{id} answers record {request_id}: {result:?}"));
+                self.trace
+                    .push(format!("n{id} answers record {request_id}: {result:?}"));
                 match result {
                     Ok(offset) => {
                         if self.checker.produced.get(&request_id) == Some(&Acks::All) {
@@ -335,7 +369,8 @@ impl Cluster {
                 }
             }
             ReplicaAction::RespondFetch { to, response } => {
-                self.network.push((to, id, Message::FetchResponse(response)))
+                self.network
+                    .push((to, id, Message::FetchResponse(response)))
             }
             ReplicaAction::SendFetch { to, request } => {
                 self.network.push((to, id, Message::Fetch(request)))
@@ -347,7 +382,9 @@ impl Cluster {
                 } else {
                     self.stats.isr_expands += 1;
                 }
-                self.trace.push(format!("n{id} proposes ISR {isr:?} in epoch {leader_epoch}"));
+                self.trace.push(format!(
+                    "n{id} proposes ISR {isr:?} in epoch {leader_epoch}"
+                ));
                 self.controller.proposals.push_back((id, leader_epoch, isr));
             }
         }

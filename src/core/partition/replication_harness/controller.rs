@@ -51,7 +51,10 @@ impl Controller {
 
     /// Elects `leader` (a live ISR member) in a new epoch.
     pub fn elect(&mut self, leader: i32) {
-        assert!(self.isr.contains(&leader) && self.live.contains(&leader), "clean election");
+        assert!(
+            self.isr.contains(&leader) && self.live.contains(&leader),
+            "clean election"
+        );
         self.epoch += 1;
         self.leader = Some(leader);
         for r in self.replicas.clone() {
@@ -99,14 +102,15 @@ impl Controller {
     pub fn on_restart(&mut self, node: i32) {
         self.live.insert(node);
         match self.leader {
-            Some(leader) => self
-                .queues
-                .get_mut(&node)
-                .unwrap()
-                .push_back(ControllerMessage::BecomeFollower {
-                    leader,
-                    epoch: self.epoch,
-                }),
+            Some(leader) => {
+                self.queues
+                    .get_mut(&node)
+                    .unwrap()
+                    .push_back(ControllerMessage::BecomeFollower {
+                        leader,
+                        epoch: self.epoch,
+                    })
+            }
             None if self.isr.contains(&node) => self.elect(node),
             None => {}
         }
