@@ -100,3 +100,23 @@ fn show_trace() {
         ),
     }
 }
+
+/// A longer sweep than CI's: `SEEDS=0..10000 [BUG=name] cargo test -p odradek
+/// --lib replication_sweep -- --ignored --nocapture` prints every failing seed.
+#[test]
+#[ignore]
+fn replication_sweep() {
+    let range = std::env::var("SEEDS").unwrap_or_else(|_| "0..10000".into());
+    let (from, to) = range.split_once("..").expect("SEEDS=from..to");
+    let (from, to): (u64, u64) = (from.parse().unwrap(), to.parse().unwrap());
+    let bugs = ReplicaBugs::named(&std::env::var("BUG").unwrap_or_default()).unwrap_or_default();
+    let failing: Vec<(u64, &'static str)> = (from..to)
+        .filter_map(|seed| run(seed, bugs).0.err().map(|v| (seed, v.name)))
+        .collect();
+    eprintln!(
+        "{bugs:?}: {} of {} seeds fail: {failing:?}",
+        failing.len(),
+        to - from
+    );
+    assert!(bugs != ReplicaBugs::default() || failing.is_empty());
+}
