@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use crate::log::LogConfig;
 
 /// When the broker forces appended data to stable storage.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum FsyncPolicy {
     /// Sync before acknowledging a produce; consumers only see synced data.
     Always,

@@ -13,24 +13,7 @@ use std::collections::BTreeMap;
 use crate::core::partition::high_watermark::high_watermark;
 use crate::core::topic_config::FsyncPolicy;
 
-/// The producer's `acks` setting.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Acks {
-    None,
-    Leader,
-    All,
-}
-
-impl Acks {
-    pub fn from_wire(acks: i16) -> Option<Acks> {
-        match acks {
-            0 => Some(Acks::None),
-            1 => Some(Acks::Leader),
-            -1 => Some(Acks::All),
-            _ => None,
-        }
-    }
-}
+pub use crate::core::partition::acks::Acks;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProduceWaitError {

@@ -1,0 +1,77 @@
+//! What a follower sends its leader (Fetch, with KIP-320's epochs) and what
+//! the leader answers: records, a diverging epoch to truncate to, or an
+//! error.
+
+use crate::core::partition::replica_log::StoredBatch;
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct FetchRequest {
+    /// Matches the answer to this request (Kafka's request header
+    /// correlation id): a follower takes only the answer to its latest fetch.
+    pub correlation_id: u64,
+    pub replica_id: i32,
+    /// The follower's log end offset.
+    pub fetch_offset: i64,
+    /// The epoch of the follower's last record, for the leader to check that
+    /// the follower's log matches its own below `fetch_offset`. `None` when
+    /// the follower's log is empty (or a bug switch skips the check).
+    pub last_fetched_epoch: Option<i32>,
+    /// The leader epoch the follower follows (KIP-320).
+    pub current_leader_epoch: i32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct FetchResponse<R> {
+    pub correlation_id: u64,
+    /// Who answered, and in which leader epoch it was then.
+    pub leader_id: i32,
+    pub leader_epoch: i32,
+    /// Echoed from the request, so a follower drops answers to fetches it
+    /// has moved past.
+    pub fetch_offset: i64,
+    pub result: FetchResult<R>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum FetchResult<R> {
+    Records {
+        batches: Vec<StoredBatch<R>>,
+        high_watermark: i64,
+        log_start_offset: i64,
+    },
+    /// The follower's log diverges from the leader's: the leader's largest
+    /// epoch `<=` the follower's last fetched epoch, and where it ends
+    /// (`epoch = -1` when the leader has no such epoch).
+    Diverging {
+        epoch: i32,
+        end_offset: i64,
+    },
+    Error(FetchError),
+}
+
+/// Kafka's error codes for a replica fetch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FetchError {
+    NotLeaderOrFollower,
+    /// The fetcher follows an older epoch than the leader's.
+    FencedLeaderEpoch,
+    /// The fetcher follows a newer epoch than the leader knows.
+    UnknownLeaderEpoch,
+    /// The fetch offset is outside the leader's log.
+    OffsetOutOfRange {
+        log_end_offset: i64,
+    },
+    /// Not one of the partition's replicas.
+    UnknownReplica,
+}
+
+/// Why a produce request failed (Kafka's error codes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ProduceError {
+    NotLeaderOrFollower,
+    /// acks=all and the ISR is below `min.insync.replicas`: nothing appended.
+    NotEnoughReplicas,
+    /// acks=all, appended and committed, but the ISR shrank below
+    /// `min.insync.replicas` meanwhile.
+    NotEnoughReplicasAfterAppend,
+}

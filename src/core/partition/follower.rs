@@ -1,0 +1,159 @@
+//! The follower's rules: fetch from the leader of its epoch, append what it
+//! gets verbatim, truncate where the leader reports that the logs diverge,
+//! and follow the leader's high watermark.
+
+use crate::core::partition::epoch_end_offsets::truncation_offset;
+use crate::core::partition::fetch_messages::{
+    FetchError, FetchRequest, FetchResponse, FetchResult,
+};
+use crate::core::partition::replica_action::ReplicaAction;
+use crate::core::partition::replica_log::{ReplicaLog, StoredBatch};
+use crate::core::partition::replica_machine::{ReplicaMachine, Role};
+use crate::core::topic_config::FsyncPolicy;
+
+impl ReplicaMachine {
+    /// The leader answered a fetch. Answers to another fetch than the one in
+    /// flight, from another replica, from another leader epoch (KIP-320) or
+    /// to a fetch offset this follower has moved past are dropped.
+    pub fn fetch_response<L: ReplicaLog>(
+        &mut self,
+        log: &mut L,
+        response: FetchResponse<L::Records>,
+        now_ms: u64,
+    ) -> Vec<ReplicaAction<L::Records>> {
+        let mut actions = Vec::new();
+        let fenced = !self.config.bugs.unfenced_fetch;
+        let backoff_ms = self.config.replica_fetch_backoff_ms;
+        let Role::Follower(follower) = &mut self.role else {
+            return actions;
+        };
+        if follower.fetch_in_flight.map(|f| f.0) != Some(response.correlation_id)
+            || response.leader_id != follower.leader_id
+            || (fenced && response.leader_epoch != self.leader_epoch)
+            || response.fetch_offset != log.log_end_offset()
+        {
+            return actions;
+        }
+        follower.fetch_in_flight = None;
+        let mut next_fetch_ms = now_ms;
+        match response.result {
+            FetchResult::Records {
+                batches,
+                high_watermark,
+                ..
+            } => {
+                follower.epoch_checked = true;
+                let appended = self.append_verbatim(log, batches, &mut actions);
+                if !appended {
+                    next_fetch_ms = now_ms + backoff_ms;
+                }
+                let hw = high_watermark.min(log.log_end_offset());
+                if hw > self.high_watermark {
+                    self.high_watermark = hw;
+                    actions.push(ReplicaAction::HighWatermark { offset: hw });
+                }
+            }
+            FetchResult::Diverging { epoch, end_offset } => {
+                let kip101_only = self.config.bugs.kip101_only;
+                if kip101_only {
+                    follower.epoch_checked = true;
+                }
+                let offset = truncation_offset(log, epoch, end_offset, kip101_only);
+                self.truncate(log, offset, &mut actions);
+            }
+            FetchResult::Error(FetchError::OffsetOutOfRange { log_end_offset }) => {
+                // Only reachable without the epoch check (bug switches): the
+                // follower is past the leader's end and cuts back to it.
+                self.truncate(log, log_end_offset, &mut actions);
+                next_fetch_ms = now_ms + backoff_ms;
+            }
+            FetchResult::Error(_) => next_fetch_ms = now_ms + backoff_ms,
+        }
+        if let Role::Follower(follower) = &mut self.role {
+            follower.next_fetch_ms = next_fetch_ms;
+        }
+        self.maybe_send_fetch(log, now_ms, &mut actions);
+        self.assert_invariants(log);
+        actions
+    }
+
+    /// Appends the leader's batches with their offsets and epochs. Stops at
+    /// a batch that does not continue the log or whose epoch is below the
+    /// log's last one (Kafka's epoch cache ignores such an epoch; here the
+    /// batch is not stored). Returns whether anything was appended.
+    fn append_verbatim<L: ReplicaLog>(
+        &mut self,
+        log: &mut L,
+        batches: Vec<StoredBatch<L::Records>>,
+        actions: &mut Vec<ReplicaAction<L::Records>>,
+    ) -> bool {
+        let start = log.log_end_offset();
+        for batch in batches {
+            let continues = batch.base_offset == log.log_end_offset()
+                && batch.record_count > 0
+                && log.latest_epoch().is_none_or(|e| e <= batch.epoch);
+            if !continues {
+                break;
+            }
+            log.append(batch);
+        }
+        let end = log.log_end_offset();
+        if end == start {
+            return false;
+        }
+        actions.push(ReplicaAction::AppendedVerbatim {
+            base_offset: start,
+            end_offset: end,
+        });
+        actions.push(ReplicaAction::Sync { end_offset: end });
+        true
+    }
+
+    /// Sends the next fetch when none is in flight (or the last one timed
+    /// out), the backoff is over, and with `fsync.policy=always` the log is
+    /// synced (the fetch offset tells the leader what this replica holds
+    /// durably).
+    pub(crate) fn maybe_send_fetch<L: ReplicaLog>(
+        &mut self,
+        log: &L,
+        now_ms: u64,
+        actions: &mut Vec<ReplicaAction<L::Records>>,
+    ) {
+        let timeout_ms = self.config.replica_fetch_timeout_ms;
+        let node_id = self.config.node_id;
+        let leader_epoch = self.leader_epoch;
+        let synced = self.config.fsync_policy != FsyncPolicy::Always
+            || self.durable_end_offset >= log.log_end_offset();
+        let check = self.config.bugs.checks_epoch_on_every_fetch();
+        let Role::Follower(follower) = &mut self.role else {
+            return;
+        };
+        let due = match follower.fetch_in_flight {
+            Some((_, sent_ms)) => now_ms.saturating_sub(sent_ms) >= timeout_ms,
+            None => now_ms >= follower.next_fetch_ms,
+        };
+        if !due || !synced {
+            return;
+        }
+        let last_fetched_epoch = match check {
+            None => None,
+            Some(true) => log.latest_epoch(),
+            Some(false) if follower.epoch_checked => None,
+            Some(false) => log.latest_epoch(),
+        };
+        let fetch_offset = log.log_end_offset();
+        follower.last_correlation_id += 1;
+        let correlation_id = follower.last_correlation_id;
+        follower.fetch_in_flight = Some((correlation_id, now_ms));
+        actions.push(ReplicaAction::SendFetch {
+            to: follower.leader_id,
+            request: FetchRequest {
+                correlation_id,
+                replica_id: node_id,
+                fetch_offset,
+                last_fetched_epoch,
+                current_leader_epoch: leader_epoch,
+            },
+        });
+    }
+}

@@ -1,0 +1,330 @@
+//! The partition replica as one sans-IO state machine (issue 12): its role
+//! (leader with per-follower progress, or follower of a leader in an
+//! epoch), its high watermark and what it knows to be durable. Inputs are
+//! method calls with the current time as an argument; each returns the
+//! [`ReplicaAction`]s its driver must run. It reads and writes the log only
+//! through [`ReplicaLog`].
+//!
+//! The leader's rules live in `leader.rs`, the follower's in `follower.rs`;
+//! this file holds the state, the role changes and the invariants asserted
+//! after every step.
+
+use std::collections::BTreeMap;
+
+use crate::core::partition::acks::Acks;
+use crate::core::partition::follower_progress::FollowerProgress;
+use crate::core::partition::replica_action::ReplicaAction;
+use crate::core::partition::replica_config::ReplicaConfig;
+use crate::core::partition::replica_log::ReplicaLog;
+use crate::core::partition::ProduceError;
+use crate::core::topic_config::FsyncPolicy;
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ReplicaMachine {
+    pub(crate) config: ReplicaConfig,
+    pub(crate) role: Role,
+    /// The largest leader epoch this replica has been told of; -1 before
+    /// the controller told it anything (after a start).
+    pub(crate) leader_epoch: i32,
+    pub(crate) high_watermark: i64,
+    /// The log's durable end as the driver last reported it.
+    pub(crate) durable_end_offset: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// Started, not yet told its role by the controller.
+    Unassigned,
+    Leader(LeaderState),
+    Follower(FollowerState),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct LeaderState {
+    pub replicas: Vec<i32>,
+    /// The ISR as the controller last committed it.
+    pub isr: Vec<i32>,
+    /// An ISR change proposed and not yet answered. While it is pending the
+    /// high watermark counts the union of both sets (Kafka's maximal ISR,
+    /// KIP-497), so neither a shrink nor an expand can over-commit.
+    pub proposed_isr: Option<Vec<i32>>,
+    /// The log end when this leadership began: this epoch's first offset.
+    pub epoch_start_offset: i64,
+    pub progress: BTreeMap<i32, FollowerProgress>,
+    /// Produce requests waiting for acknowledgement, by request id.
+    pub pending: BTreeMap<u64, PendingProduce>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PendingProduce {
+    pub base_offset: i64,
+    pub end_offset: i64,
+    pub acks: Acks,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct FollowerState {
+    pub leader_id: i32,
+    /// The fetch sent and not answered: its correlation id and when it was
+    /// sent.
+    pub fetch_in_flight: Option<(u64, u64)>,
+    /// The correlation id of the last fetch sent.
+    pub last_correlation_id: u64,
+    /// No fetch before this time (backoff after an empty answer).
+    pub next_fetch_ms: u64,
+    /// The leader has checked this follower's log against its epochs since
+    /// it began following (only consulted by the bug switches that check once).
+    pub epoch_checked: bool,
+}
+
+impl ReplicaMachine {
+    /// A replica starting over `log` (as recovered) with the high watermark
+    /// from its checkpoint: never the log end, so a restarted replica never
+    /// exposes records that were not committed.
+    pub fn new<L: ReplicaLog>(
+        config: ReplicaConfig,
+        log: &L,
+        high_watermark_checkpoint: i64,
+    ) -> Self {
+        assert!(config.min_insync_replicas >= 1);
+        let log_end = log.log_end_offset();
+        let machine = ReplicaMachine {
+            config,
+            role: Role::Unassigned,
+            leader_epoch: -1,
+            high_watermark: high_watermark_checkpoint.clamp(log.log_start_offset(), log_end),
+            durable_end_offset: log_end,
+        };
+        machine.assert_invariants(log);
+        machine
+    }
+
+    pub fn config(&self) -> &ReplicaConfig {
+        &self.config
+    }
+    pub fn node_id(&self) -> i32 {
+        self.config.node_id
+    }
+    pub fn role(&self) -> &Role {
+        &self.role
+    }
+    pub fn leader_epoch(&self) -> i32 {
+        self.leader_epoch
+    }
+    pub fn high_watermark(&self) -> i64 {
+        self.high_watermark
+    }
+    pub fn is_leader(&self) -> bool {
+        matches!(self.role, Role::Leader(_))
+    }
+    /// The committed ISR if leading.
+    pub fn isr(&self) -> Option<&[i32]> {
+        match &self.role {
+            Role::Leader(l) => Some(&l.isr),
+            _ => None,
+        }
+    }
+    pub fn leader_id(&self) -> Option<i32> {
+        match &self.role {
+            Role::Leader(_) => Some(self.config.node_id),
+            Role::Follower(f) => Some(f.leader_id),
+            Role::Unassigned => None,
+        }
+    }
+
+    /// The end offset this replica counts for itself: with
+    /// `fsync.policy=always` only synced records, so a crash cannot take back
+    /// what the high watermark or an acknowledgement covered.
+    pub(crate) fn own_end_offset<L: ReplicaLog>(&self, log: &L) -> i64 {
+        match self.config.fsync_policy {
+            FsyncPolicy::Always => self.durable_end_offset,
+            FsyncPolicy::Interval | FsyncPolicy::Never => log.log_end_offset(),
+        }
+    }
+
+    /// The controller made this replica the leader of `leader_epoch`. The
+    /// same epoch again (while leading) is an ISR or replica-set update.
+    pub fn become_leader<L: ReplicaLog>(
+        &mut self,
+        log: &mut L,
+        leader_epoch: i32,
+        isr: Vec<i32>,
+        replicas: Vec<i32>,
+        now_ms: u64,
+    ) -> Vec<ReplicaAction<L::Records>> {
+        let me = self.config.node_id;
+        assert!(
+            isr.contains(&me) && replicas.contains(&me),
+            "a leader is in its own ISR"
+        );
+        assert!(
+            isr.iter().all(|r| replicas.contains(r)),
+            "the ISR is a subset of the replicas"
+        );
+        let mut actions = Vec::new();
+        if leader_epoch < self.leader_epoch {
+            return actions; // a stale decision, delivered late
+        }
+        if leader_epoch == self.leader_epoch {
+            if let Role::Leader(leader) = &mut self.role {
+                leader.isr = isr;
+                leader.replicas = replicas;
+                leader.proposed_isr = None;
+                self.advance_high_watermark(log, &mut actions);
+                self.release_produces(log, &mut actions);
+                self.assert_invariants(log);
+            }
+            return actions;
+        }
+        self.fail_pending(&mut actions);
+        self.leader_epoch = leader_epoch;
+        let progress = replicas
+            .iter()
+            .filter(|r| **r != me)
+            .map(|r| (*r, FollowerProgress::new(now_ms)))
+            .collect();
+        self.role = Role::Leader(LeaderState {
+            replicas,
+            isr,
+            proposed_isr: None,
+            epoch_start_offset: log.log_end_offset(),
+            progress,
+            pending: BTreeMap::new(),
+        });
+        actions.push(ReplicaAction::WakeFetchers);
+        self.advance_high_watermark(log, &mut actions);
+        self.assert_invariants(log);
+        actions
+    }
+
+    /// The controller made `leader_id` the leader of `leader_epoch` and this
+    /// replica its follower. Truncation waits for the leader's answer to the
+    /// first fetch (never to the high watermark: KIP-101).
+    pub fn become_follower<L: ReplicaLog>(
+        &mut self,
+        log: &mut L,
+        leader_id: i32,
+        leader_epoch: i32,
+        now_ms: u64,
+    ) -> Vec<ReplicaAction<L::Records>> {
+        assert_ne!(
+            leader_id, self.config.node_id,
+            "a follower follows another replica"
+        );
+        let mut actions = Vec::new();
+        let same = matches!(&self.role, Role::Follower(f) if f.leader_id == leader_id);
+        if leader_epoch < self.leader_epoch || (leader_epoch == self.leader_epoch && same) {
+            return actions;
+        }
+        self.fail_pending(&mut actions);
+        self.leader_epoch = leader_epoch;
+        self.role = Role::Follower(FollowerState {
+            leader_id,
+            fetch_in_flight: None,
+            last_correlation_id: 0,
+            next_fetch_ms: now_ms,
+            epoch_checked: false,
+        });
+        if self.config.bugs.truncate_to_hw {
+            self.truncate(log, self.high_watermark, &mut actions);
+        }
+        self.maybe_send_fetch(log, now_ms, &mut actions);
+        self.assert_invariants(log);
+        actions
+    }
+
+    /// The log is durable up to `durable_end_offset` (the log's durable end
+    /// when a requested sync finished).
+    pub fn sync_done<L: ReplicaLog>(
+        &mut self,
+        log: &mut L,
+        durable_end_offset: i64,
+        now_ms: u64,
+    ) -> Vec<ReplicaAction<L::Records>> {
+        let mut actions = Vec::new();
+        self.durable_end_offset = durable_end_offset.min(log.log_end_offset());
+        match self.role {
+            Role::Leader(_) => {
+                self.advance_high_watermark(log, &mut actions);
+                self.release_produces(log, &mut actions);
+            }
+            Role::Follower(_) => self.maybe_send_fetch(log, now_ms, &mut actions),
+            Role::Unassigned => {}
+        }
+        self.assert_invariants(log);
+        actions
+    }
+
+    /// Time passed: a leader proposes to drop lagging followers from the
+    /// ISR; a follower fetches (again, if its fetch went unanswered).
+    pub fn tick<L: ReplicaLog>(
+        &mut self,
+        log: &mut L,
+        now_ms: u64,
+    ) -> Vec<ReplicaAction<L::Records>> {
+        let mut actions = Vec::new();
+        match self.role {
+            Role::Leader(_) => self.maybe_shrink_isr(now_ms, &mut actions),
+            Role::Follower(_) => self.maybe_send_fetch(log, now_ms, &mut actions),
+            Role::Unassigned => {}
+        }
+        self.assert_invariants(log);
+        actions
+    }
+
+    pub(crate) fn truncate<L: ReplicaLog>(
+        &mut self,
+        log: &mut L,
+        offset: i64,
+        actions: &mut Vec<ReplicaAction<L::Records>>,
+    ) {
+        if offset >= log.log_end_offset() {
+            return;
+        }
+        log.truncate_to(offset);
+        let end = log.log_end_offset();
+        self.high_watermark = self.high_watermark.min(end);
+        self.durable_end_offset = self.durable_end_offset.min(end);
+        actions.push(ReplicaAction::Truncated { offset: end });
+    }
+
+    /// Leadership ended or moved to a new epoch: waiting produces fail.
+    fn fail_pending<R>(&mut self, actions: &mut Vec<ReplicaAction<R>>) {
+        if let Role::Leader(leader) = &mut self.role {
+            for request_id in std::mem::take(&mut leader.pending).into_keys() {
+                actions.push(ReplicaAction::RespondProduce {
+                    request_id,
+                    result: Err(ProduceError::NotLeaderOrFollower),
+                });
+            }
+        }
+    }
+
+    pub(crate) fn assert_invariants<L: ReplicaLog>(&self, log: &L) {
+        let log_end = log.log_end_offset();
+        assert!(
+            self.high_watermark <= log_end,
+            "high watermark {} past the log end {log_end}",
+            self.high_watermark
+        );
+        assert!(
+            self.durable_end_offset <= log_end,
+            "durable end past the log end"
+        );
+        if let Role::Leader(leader) = &self.role {
+            assert!(
+                leader.isr.contains(&self.config.node_id),
+                "a leader is in its ISR"
+            );
+            assert!(leader.epoch_start_offset <= log_end);
+            if !self.config.bugs.ack_before_isr {
+                for wait in leader.pending.values() {
+                    assert!(
+                        wait.acks != Acks::All || wait.end_offset > self.high_watermark,
+                        "a committed acks=all produce is still waiting"
+                    );
+                }
+            }
+        }
+    }
+}

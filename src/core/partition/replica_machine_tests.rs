@@ -1,0 +1,266 @@
+//! Scenario tests of the replica state machine, one rule each.
+
+use crate::core::partition::acks::Acks;
+use crate::core::partition::memory_log::MemoryLog;
+use crate::core::partition::replica_action::ReplicaAction;
+use crate::core::partition::replica_config::{ReplicaBugs, ReplicaConfig};
+use crate::core::partition::replica_log::{ReplicaLog, StoredBatch};
+use crate::core::partition::replica_machine::ReplicaMachine;
+use crate::core::partition::{FetchError, FetchRequest, FetchResponse, FetchResult, ProduceError};
+
+type Actions = Vec<ReplicaAction<Vec<u64>>>;
+
+fn config(node_id: i32) -> ReplicaConfig {
+    let mut config = ReplicaConfig::new(node_id);
+    config.min_insync_replicas = 2;
+    config.replica_lag_time_max_ms = 1_000;
+    config
+}
+
+fn log_of(epochs: &[i32]) -> MemoryLog {
+    let mut log = MemoryLog::default();
+    for (offset, &epoch) in epochs.iter().enumerate() {
+        log.append(StoredBatch {
+            base_offset: offset as i64,
+            epoch,
+            record_count: 1,
+            records: vec![100 + offset as u64],
+        });
+    }
+    log
+}
+
+fn fetch(replica_id: i32, fetch_offset: i64, last: Option<i32>, epoch: i32) -> FetchRequest {
+    FetchRequest {
+        correlation_id: 1,
+        replica_id,
+        fetch_offset,
+        last_fetched_epoch: last,
+        current_leader_epoch: epoch,
+    }
+}
+
+fn produce_results(actions: &Actions) -> Vec<(u64, Result<i64, ProduceError>)> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            ReplicaAction::RespondProduce { request_id, result } => Some((*request_id, *result)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn fetch_result(actions: &Actions) -> FetchResult<Vec<u64>> {
+    actions
+        .iter()
+        .find_map(|a| match a {
+            ReplicaAction::RespondFetch { response, .. } => Some(response.result.clone()),
+            _ => None,
+        })
+        .expect("a fetch is answered")
+}
+
+fn proposals(actions: &Actions) -> Vec<Vec<i32>> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            ReplicaAction::ProposeIsr { isr, .. } => Some(isr.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn leader(log: &mut MemoryLog, isr: Vec<i32>, epoch: i32) -> ReplicaMachine {
+    let mut m = ReplicaMachine::new(config(1), log, 0);
+    m.become_leader(log, epoch, isr, vec![1, 2, 3], 0);
+    m
+}
+
+#[test]
+fn the_high_watermark_is_the_minimum_over_isr_members_following_this_epoch() {
+    let mut log = MemoryLog::default();
+    let mut m = leader(&mut log, vec![1, 2, 3], 1);
+    let a = m.client_append(&mut log, 7, vec![1, 2, 3], 3, Acks::All);
+    assert!(produce_results(&a).is_empty());
+    m.follower_fetch(&mut log, fetch(2, 3, Some(1), 1), 10);
+    assert_eq!(
+        m.high_watermark(),
+        0,
+        "replica 3 has not fetched in epoch 1"
+    );
+    m.follower_fetch(&mut log, fetch(3, 1, Some(1), 1), 10);
+    assert_eq!(m.high_watermark(), 1);
+    let a = m.follower_fetch(&mut log, fetch(3, 3, Some(1), 1), 10);
+    assert_eq!(m.high_watermark(), 3);
+    assert_eq!(produce_results(&a), vec![(7, Ok(0))]);
+}
+
+#[test]
+fn acks_all_needs_min_insync_replicas_before_and_after_the_append() {
+    let mut log = MemoryLog::default();
+    let mut m = leader(&mut log, vec![1], 1);
+    let a = m.client_append(&mut log, 1, vec![1], 1, Acks::All);
+    assert_eq!(
+        produce_results(&a),
+        vec![(1, Err(ProduceError::NotEnoughReplicas))]
+    );
+    assert_eq!(log.log_end_offset(), 0, "refused before the append");
+    let a = m.client_append(&mut log, 2, vec![2], 1, Acks::Leader);
+    assert_eq!(produce_results(&a), vec![(2, Ok(0))]);
+
+    let mut log = MemoryLog::default();
+    let mut m = leader(&mut log, vec![1, 2], 1);
+    assert!(produce_results(&m.client_append(&mut log, 3, vec![3], 1, Acks::All)).is_empty());
+    // The ISR shrinks to the leader before replica 2 fetched: committed,
+    // but with too few in-sync replicas.
+    let a = m.isr_committed(&mut log, 1, vec![1]);
+    assert_eq!(m.high_watermark(), 1);
+    assert_eq!(
+        produce_results(&a),
+        vec![(3, Err(ProduceError::NotEnoughReplicasAfterAppend))]
+    );
+}
+
+#[test]
+fn the_ack_before_isr_bug_answers_before_the_followers_have_the_batch() {
+    let mut log = MemoryLog::default();
+    let mut c = config(1);
+    c.bugs = ReplicaBugs::named("ack-before-isr").unwrap();
+    let mut m = ReplicaMachine::new(c, &log, 0);
+    m.become_leader(&mut log, 1, vec![1, 2], vec![1, 2], 0);
+    let a = m.client_append(&mut log, 1, vec![1], 1, Acks::All);
+    assert_eq!(produce_results(&a), vec![(1, Ok(0))]);
+    assert_eq!(m.high_watermark(), 0);
+}
+
+#[test]
+fn fetches_are_fenced_by_leader_epoch() {
+    let mut log = MemoryLog::default();
+    let mut m = leader(&mut log, vec![1, 2, 3], 5);
+    let old = m.follower_fetch(&mut log, fetch(2, 0, None, 4), 0);
+    assert_eq!(
+        fetch_result(&old),
+        FetchResult::Error(FetchError::FencedLeaderEpoch)
+    );
+    let new = m.follower_fetch(&mut log, fetch(2, 0, None, 6), 0);
+    assert_eq!(
+        fetch_result(&new),
+        FetchResult::Error(FetchError::UnknownLeaderEpoch)
+    );
+    assert_eq!(
+        m.offsets_for_leader_epoch(&log, 4, 1),
+        Err(FetchError::FencedLeaderEpoch)
+    );
+
+    // A follower drops an answer made in another epoch.
+    let mut flog = MemoryLog::default();
+    let mut f = ReplicaMachine::new(config(2), &flog, 0);
+    let sent = f.become_follower(&mut flog, 1, 5, 0);
+    let Some(ReplicaAction::SendFetch { request, .. }) = sent.first() else {
+        panic!("a new follower fetches: {sent:?}")
+    };
+    let stale = FetchResponse {
+        correlation_id: request.correlation_id,
+        leader_id: 1,
+        leader_epoch: 4,
+        fetch_offset: 0,
+        result: FetchResult::Records {
+            batches: log_of(&[4]).read(0, 10),
+            high_watermark: 1,
+            log_start_offset: 0,
+        },
+    };
+    assert!(f.fetch_response(&mut flog, stale, 1).is_empty());
+    assert_eq!(flog.log_end_offset(), 0);
+}
+
+#[test]
+fn a_follower_joins_the_isr_only_once_it_reaches_the_start_of_the_leaders_epoch() {
+    for (bugs, proposes_early) in [
+        (ReplicaBugs::default(), false),
+        (ReplicaBugs::named("unfenced-fetch").unwrap(), true),
+    ] {
+        let mut log = log_of(&[1, 1, 1]);
+        let mut c = config(1);
+        c.bugs = bugs;
+        let mut m = ReplicaMachine::new(c, &log, 0);
+        m.become_leader(&mut log, 2, vec![1, 3], vec![1, 2, 3], 0);
+        // Epoch 2 starts at 3; the high watermark (from the checkpoint) is
+        // 0 and stays there until replica 3 fetches.
+        let early = m.follower_fetch(&mut log, fetch(2, 2, Some(1), 2), 1);
+        assert_eq!(!proposals(&early).is_empty(), proposes_early, "{bugs:?}");
+        if !proposes_early {
+            let reached = m.follower_fetch(&mut log, fetch(2, 3, Some(1), 2), 2);
+            assert_eq!(proposals(&reached), vec![vec![1, 2, 3]]);
+        }
+    }
+}
+
+#[test]
+fn a_restarted_replica_exposes_only_its_checkpointed_high_watermark() {
+    let mut log = log_of(&[1, 1, 1, 1, 1]);
+    let mut m = ReplicaMachine::new(config(1), &log, 2);
+    assert_eq!(m.high_watermark(), 2, "never the log end");
+    m.become_leader(&mut log, 2, vec![1, 2], vec![1, 2], 0);
+    assert_eq!(
+        m.high_watermark(),
+        2,
+        "replica 2 has not fetched in epoch 2"
+    );
+    m.follower_fetch(&mut log, fetch(2, 5, Some(1), 2), 1);
+    assert_eq!(m.high_watermark(), 5);
+    assert_eq!(ReplicaMachine::new(config(1), &log, 9).high_watermark(), 5);
+}
+
+#[test]
+fn a_lagging_follower_is_proposed_out_of_the_isr_and_removed_once_committed() {
+    let mut log = MemoryLog::default();
+    let mut m = leader(&mut log, vec![1, 2, 3], 1);
+    m.client_append(&mut log, 1, vec![1], 1, Acks::Leader);
+    m.follower_fetch(&mut log, fetch(2, 1, Some(1), 1), 900);
+    assert!(proposals(&m.tick(&mut log, 1_000)).is_empty());
+    assert_eq!(proposals(&m.tick(&mut log, 1_001)), vec![vec![1, 2]]);
+    assert_eq!(m.isr(), Some(&[1, 2, 3][..]), "applied only once committed");
+    m.isr_committed(&mut log, 1, vec![1, 2]);
+    assert_eq!(m.isr(), Some(&[1, 2][..]));
+    assert_eq!(m.high_watermark(), 1);
+}
+
+#[test]
+fn a_follower_walks_back_epoch_by_epoch_then_appends_verbatim() {
+    // KIP-279's fast leader changes: the follower wrote offset 1 in epoch 2,
+    // the leader of epoch 3 has offset 1 from epoch 1.
+    let mut flog = log_of(&[1, 2]);
+    let mut f = ReplicaMachine::new(config(2), &flog, 0);
+    let a = f.become_follower(&mut flog, 1, 3, 0);
+    let Some(ReplicaAction::SendFetch { request, .. }) = a.first() else {
+        panic!("{a:?}")
+    };
+    assert_eq!(
+        (request.fetch_offset, request.last_fetched_epoch),
+        (2, Some(2))
+    );
+    let mut llog = log_of(&[1, 1, 3]);
+    let mut l = ReplicaMachine::new(config(1), &llog, 0);
+    l.become_leader(&mut llog, 3, vec![1, 2], vec![1, 2], 0);
+    let mut request = request.clone();
+    for _ in 0..3 {
+        let answer = l.follower_fetch(&mut llog, request.clone(), 1);
+        let Some(ReplicaAction::RespondFetch { response, .. }) = answer.into_iter().last() else {
+            panic!()
+        };
+        let next = f.fetch_response(&mut flog, response, 1);
+        match next.iter().find_map(|a| match a {
+            ReplicaAction::SendFetch { request, .. } => Some(request.clone()),
+            _ => None,
+        }) {
+            Some(r) => request = r,
+            None => break,
+        }
+    }
+    assert_eq!(
+        flog.entries(),
+        llog.entries(),
+        "the follower matches the leader"
+    );
+}
