@@ -12,6 +12,8 @@ pub mod alter_configs;
 pub mod alter_topic_config;
 pub mod api_versions;
 pub mod authorization;
+#[cfg(test)]
+mod authorization_tests;
 pub mod authorized_operations;
 pub mod create_acls;
 pub mod create_partitions;
