@@ -377,7 +377,7 @@ pub async fn metadata(
         response.cluster_authorized_operations = if g.cluster(Describe) {
             g.operations(ResourceType::Cluster, CLUSTER_NAME, CLUSTER_OPERATIONS)
         } else {
-            NOT_REQUESTED
+            0
         };
     }
     for (name, internal) in denied {
