@@ -11,6 +11,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Parser;
+use odradek::core::acl::AuthorizerConfig;
 use odradek::core::topic_config::FsyncPolicy;
 use odradek::io::real_disk::{RealDisk, OPEN_FILES_MAX_DEFAULT};
 use odradek::server::{self, BrokerConfig};
@@ -102,6 +103,22 @@ struct Cli {
     /// (Kafka: log.cleaner.dedupe.buffer.size). Default 128 MiB.
     #[arg(long, env = "ODRADEK_LOG_CLEANER_DEDUPE_BUFFER_SIZE")]
     log_cleaner_dedupe_buffer_size: Option<usize>,
+    /// The authorizer (Kafka: authorizer.class.name): `standard` (or Kafka's
+    /// org.apache.kafka.metadata.authorizer.StandardAuthorizer) enforces
+    /// ACLs; empty or `none` (the default) authorizes everything.
+    #[arg(long, env = "ODRADEK_AUTHORIZER")]
+    authorizer: Option<String>,
+    /// With the authorizer: allow what no ACL covers
+    /// (Kafka: allow.everyone.if.no.acl.found). Default false.
+    #[arg(long, env = "ODRADEK_ALLOW_EVERYONE_IF_NO_ACL_FOUND")]
+    allow_everyone_if_no_acl_found: Option<bool>,
+    /// With the authorizer: principals allowed everything, `User:a;User:b`
+    /// (Kafka: super.users).
+    #[arg(long, env = "ODRADEK_SUPER_USERS")]
+    super_users: Option<String>,
+    /// ACLs the cluster holds at most (odradek's). Default 100000.
+    #[arg(long, env = "ODRADEK_MAX_ACLS")]
+    max_acls: Option<usize>,
 }
 
 fn file_settings(path: &std::path::Path) -> Result<BTreeMap<String, toml::Value>, String> {
@@ -142,6 +159,10 @@ fn build_config(cli: Cli) -> Result<(BrokerConfig, std::path::PathBuf), String> 
         "producer-id-expiration-ms",
         "producer-state-max-producers-per-partition",
         "log-cleaner-dedupe-buffer-size",
+        "authorizer",
+        "allow-everyone-if-no-acl-found",
+        "super-users",
+        "max-acls",
     ];
     if let Some(unknown) = file.keys().find(|k| !known.contains(&k.as_str())) {
         return Err(format!("unknown setting {unknown:?} in the config file"));
@@ -252,6 +273,17 @@ fn build_config(cli: Cli) -> Result<(BrokerConfig, std::path::PathBuf), String> 
     if limits.producer_id_expiration_ms < 1 {
         return Err("producer-id-expiration-ms must be at least 1".into());
     }
+    limits.max_acls = cli
+        .max_acls
+        .or(int("max-acls").map(|v| v.max(0) as usize))
+        .unwrap_or(limits.max_acls);
+    config.authorizer = authorizer_config(
+        cli.authorizer.or(string("authorizer")),
+        cli.allow_everyone_if_no_acl_found.or(file
+            .get("allow-everyone-if-no-acl-found")
+            .and_then(|v| v.as_bool())),
+        cli.super_users.or(string("super-users")),
+    )?;
     // The disk is rooted at the data dir; the broker's paths are relative to it.
     config.data_dir = String::new();
     config.log_dir_display = std::path::absolute(&data_dir)
@@ -259,6 +291,37 @@ fn build_config(cli: Cli) -> Result<(BrokerConfig, std::path::PathBuf), String> 
         .display()
         .to_string();
     Ok((config, data_dir))
+}
+
+/// Kafka's class name of the standard authorizer, accepted as a synonym.
+const KAFKA_STANDARD_AUTHORIZER: &str = "org.apache.kafka.metadata.authorizer.StandardAuthorizer";
+
+/// The authorizer settings: `None` unless `authorizer` names the standard
+/// one; its two settings are refused without it (they would do nothing).
+fn authorizer_config(
+    authorizer: Option<String>,
+    allow_everyone_if_no_acl_found: Option<bool>,
+    super_users: Option<String>,
+) -> Result<Option<AuthorizerConfig>, String> {
+    let name = authorizer.unwrap_or_default();
+    match name.trim() {
+        "" | "none" => {
+            if allow_everyone_if_no_acl_found.is_some() || super_users.is_some() {
+                return Err(
+                    "allow-everyone-if-no-acl-found and super-users need --authorizer standard"
+                        .into(),
+                );
+            }
+            Ok(None)
+        }
+        "standard" | KAFKA_STANDARD_AUTHORIZER => Ok(Some(AuthorizerConfig {
+            super_users: AuthorizerConfig::parse_super_users(&super_users.unwrap_or_default())?,
+            allow_everyone_if_no_acl_found: allow_everyone_if_no_acl_found.unwrap_or(false),
+        })),
+        other => Err(format!(
+            "unknown authorizer {other:?}: use standard ({KAFKA_STANDARD_AUTHORIZER}) or none"
+        )),
+    }
 }
 
 /// Raises the soft `RLIMIT_NOFILE` to the hard limit (the default soft

@@ -1,6 +1,7 @@
 //! Sans-IO state machines. Nothing here touches a clock, a file or a socket:
 //! time comes in as `now_ms`, effects go out as returned actions or records.
 //!
+//! - `acl`: ACL bindings, their validation and the standard authorizer.
 //! - `topic_config`: typed topic configs with Kafka's names and defaults.
 //! - `metadata`: the cluster metadata records and the image they build.
 //! - `controller`: turns admin requests into metadata records.
@@ -14,6 +15,7 @@
 //! - `group`: the consumer group coordinator (classic protocol) and the
 //!   committed offsets it persists.
 
+pub mod acl;
 pub mod broker_dynamic_config;
 pub mod config_catalog;
 pub mod config_change;

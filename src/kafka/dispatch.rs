@@ -25,16 +25,9 @@ use kafka_protocol::protocol::{Decodable, Encodable};
 use crate::kafka::supported_apis::{is_supported, supported_range};
 use kafka_protocol::messages::OffsetDeleteRequest;
 
-use crate::kafka::offset_delete;
-use crate::kafka::{
-    alter_configs, delete_records, describe_cluster, describe_log_dirs, incremental_alter_configs,
-};
-use crate::kafka::{
-    api_versions, create_partitions, create_topics, delete_groups, delete_topics, describe_configs,
-    describe_groups, fetch, find_coordinator, heartbeat, init_producer_id, join_group, leave_group,
-    list_groups, list_offsets, metadata, offset_commit, offset_fetch, produce, sync_group,
-};
+use crate::kafka::{api_versions, authorization};
 use crate::server::broker::Broker;
+use kafka_protocol::messages::{CreateAclsRequest, DeleteAclsRequest, DescribeAclsRequest};
 
 /// Why a connection must be closed instead of answered.
 #[derive(Debug, thiserror::Error)]
@@ -111,6 +104,8 @@ pub async fn handle_frame_from(
     let header = RequestHeader::decode(&mut frame, api.request_header_version(version))
         .map_err(|e| malformed(e.to_string()))?;
     let correlation_id = header.correlation_id;
+    // Every handler runs behind its authorization check (kafka/authorization.rs).
+    let guard = authorization::Guard::new(broker, authorization::session(peer));
     macro_rules! decode {
         ($ty:ty) => {
             <$ty>::decode(&mut frame, version).map_err(|e| malformed(e.to_string()))?
@@ -124,13 +119,13 @@ pub async fn handle_frame_from(
                 api,
                 version,
                 correlation_id,
-                &metadata::handle(broker, request, version).await,
+                &authorization::metadata(&guard, request, version).await,
             )?
         }
         ApiKey::Produce => {
             let request = decode!(ProduceRequest);
             let acks_none = request.acks == 0;
-            let response = produce::handle(broker, request, version).await;
+            let response = authorization::produce(&guard, request, version).await;
             if acks_none {
                 return match produce_failures(&response) {
                     None => Ok(Reply::Nothing),
@@ -145,7 +140,7 @@ pub async fn handle_frame_from(
                 api,
                 version,
                 correlation_id,
-                &fetch::handle(broker, request).await,
+                &authorization::fetch(&guard, request).await,
             )?
         }
         ApiKey::ListOffsets => {
@@ -154,7 +149,7 @@ pub async fn handle_frame_from(
                 api,
                 version,
                 correlation_id,
-                &list_offsets::handle(broker, request, version),
+                &authorization::list_offsets(&guard, request, version),
             )?
         }
         ApiKey::CreateTopics => {
@@ -163,7 +158,7 @@ pub async fn handle_frame_from(
                 api,
                 version,
                 correlation_id,
-                &create_topics::handle(broker, request, version).await,
+                &authorization::create_topics(&guard, request, version).await,
             )?
         }
         ApiKey::DeleteTopics => {
@@ -172,7 +167,7 @@ pub async fn handle_frame_from(
                 api,
                 version,
                 correlation_id,
-                &delete_topics::handle(broker, request, version).await,
+                &authorization::delete_topics(&guard, request, version).await,
             )?
         }
         ApiKey::DescribeConfigs => {
@@ -181,7 +176,7 @@ pub async fn handle_frame_from(
                 api,
                 version,
                 correlation_id,
-                &describe_configs::handle(broker, request),
+                &authorization::describe_configs(&guard, request),
             )?
         }
         ApiKey::InitProducerId => {
@@ -190,7 +185,7 @@ pub async fn handle_frame_from(
                 api,
                 version,
                 correlation_id,
-                &init_producer_id::handle(broker, request).await,
+                &authorization::init_producer_id(&guard, request).await,
             )?
         }
         ApiKey::CreatePartitions => {
@@ -199,12 +194,12 @@ pub async fn handle_frame_from(
                 api,
                 version,
                 correlation_id,
-                &create_partitions::handle(broker, request).await,
+                &authorization::create_partitions(&guard, request).await,
             )?
         }
         ApiKey::FindCoordinator => {
             let request = decode!(FindCoordinatorRequest);
-            let response = find_coordinator::handle(broker, request, version).await;
+            let response = authorization::find_coordinator(&guard, request, version).await;
             encode(api, version, correlation_id, &response)?
         }
         ApiKey::JoinGroup => {
@@ -213,77 +208,97 @@ pub async fn handle_frame_from(
             // Kafka shows a member's host as Java's InetAddress does: "/ip".
             let client_host = peer.map(|p| format!("/{}", p.ip())).unwrap_or_default();
             let response =
-                join_group::handle(broker, request, version, client_id, &client_host).await;
+                authorization::join_group(&guard, request, version, client_id, &client_host).await;
             encode(api, version, correlation_id, &response)?
         }
         ApiKey::SyncGroup => {
             let request = decode!(SyncGroupRequest);
-            let response = sync_group::handle(broker, request, version).await;
+            let response = authorization::sync_group(&guard, request, version).await;
             encode(api, version, correlation_id, &response)?
         }
         ApiKey::Heartbeat => {
             let request = decode!(HeartbeatRequest);
-            let response = heartbeat::handle(broker, request, version).await;
+            let response = authorization::heartbeat(&guard, request, version).await;
             encode(api, version, correlation_id, &response)?
         }
         ApiKey::LeaveGroup => {
             let request = decode!(LeaveGroupRequest);
-            let response = leave_group::handle(broker, request, version).await;
+            let response = authorization::leave_group(&guard, request, version).await;
             encode(api, version, correlation_id, &response)?
         }
         ApiKey::OffsetCommit => {
             let request = decode!(OffsetCommitRequest);
-            let response = offset_commit::handle(broker, request, version).await;
+            let response = authorization::offset_commit(&guard, request, version).await;
             encode(api, version, correlation_id, &response)?
         }
         ApiKey::OffsetFetch => {
             let request = decode!(OffsetFetchRequest);
-            let response = offset_fetch::handle(broker, request, version).await;
+            let response = authorization::offset_fetch(&guard, request, version).await;
             encode(api, version, correlation_id, &response)?
         }
         ApiKey::ListGroups => {
             let request = decode!(ListGroupsRequest);
-            let response = list_groups::handle(broker, request, version).await;
+            let response = authorization::list_groups(&guard, request, version).await;
             encode(api, version, correlation_id, &response)?
         }
         ApiKey::DescribeGroups => {
             let request = decode!(DescribeGroupsRequest);
-            let response = describe_groups::handle(broker, request, version).await;
+            let response = authorization::describe_groups(&guard, request, version).await;
             encode(api, version, correlation_id, &response)?
         }
         ApiKey::DeleteGroups => {
             let request = decode!(DeleteGroupsRequest);
-            let response = delete_groups::handle(broker, request, version).await;
+            let response = authorization::delete_groups(&guard, request, version).await;
             encode(api, version, correlation_id, &response)?
         }
         ApiKey::OffsetDelete => {
             let request = decode!(OffsetDeleteRequest);
-            let response = offset_delete::handle(broker, request).await;
+            let response = authorization::offset_delete(&guard, request).await;
             encode(api, version, correlation_id, &response)?
         }
         ApiKey::AlterConfigs => {
             let request = decode!(AlterConfigsRequest);
-            let response = alter_configs::handle(broker, request).await;
+            let response = authorization::alter_configs(&guard, request).await;
             encode(api, version, correlation_id, &response)?
         }
         ApiKey::IncrementalAlterConfigs => {
             let request = decode!(IncrementalAlterConfigsRequest);
-            let response = incremental_alter_configs::handle(broker, request).await;
+            let response = authorization::incremental_alter_configs(&guard, request).await;
             encode(api, version, correlation_id, &response)?
         }
         ApiKey::DeleteRecords => {
             let request = decode!(DeleteRecordsRequest);
-            let response = delete_records::handle(broker, request).await;
+            let response = authorization::delete_records(&guard, request).await;
             encode(api, version, correlation_id, &response)?
         }
         ApiKey::DescribeCluster => {
             let request = decode!(DescribeClusterRequest);
-            let response = describe_cluster::handle(broker, request, version);
+            let response = authorization::describe_cluster(&guard, request, version);
             encode(api, version, correlation_id, &response)?
         }
         ApiKey::DescribeLogDirs => {
             let request = decode!(DescribeLogDirsRequest);
-            let response = describe_log_dirs::handle(broker, request);
+            let response = authorization::describe_log_dirs(&guard, request);
+            encode(api, version, correlation_id, &response)?
+        }
+        ApiKey::CreateAcls => {
+            let request = decode!(CreateAclsRequest);
+            let response = authorization::create_acls(&guard, request)
+                .await
+                .map_err(|e| malformed(e.to_string()))?;
+            encode(api, version, correlation_id, &response)?
+        }
+        ApiKey::DescribeAcls => {
+            let request = decode!(DescribeAclsRequest);
+            let response = authorization::describe_acls(&guard, request)
+                .map_err(|e| malformed(e.to_string()))?;
+            encode(api, version, correlation_id, &response)?
+        }
+        ApiKey::DeleteAcls => {
+            let request = decode!(DeleteAclsRequest);
+            let response = authorization::delete_acls(&guard, request)
+                .await
+                .map_err(|e| malformed(e.to_string()))?;
             encode(api, version, correlation_id, &response)?
         }
         other => return Err(DispatchError::UnknownApi(other as i16)),

@@ -11,12 +11,18 @@ mod admin_snapshot_tests;
 pub mod alter_configs;
 pub mod alter_topic_config;
 pub mod api_versions;
+pub mod authorization;
+#[cfg(test)]
+mod authorization_tests;
 pub mod authorized_operations;
+pub mod create_acls;
 pub mod create_partitions;
 pub mod create_topics;
+pub mod delete_acls;
 pub mod delete_groups;
 pub mod delete_records;
 pub mod delete_topics;
+pub mod describe_acls;
 pub mod describe_cluster;
 pub mod describe_configs;
 pub mod describe_groups;

@@ -30,6 +30,9 @@ const METADATA_DIR: &str = "@cluster_metadata";
 /// Where the journal lived before: a name a topic `__cluster_metadata`
 /// would have had. Renamed to [`METADATA_DIR`] at start.
 const LEGACY_METADATA_DIR: &str = "__cluster_metadata-0";
+/// The most bytes of records [`Broker::commit_built`] puts in one commit,
+/// well under the journal's 1 MiB frame.
+const COMMIT_CHUNK_MAX_BYTES: u64 = 256 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CommitError {
@@ -209,6 +212,41 @@ impl Broker {
         drop(journal);
         self.reconcile().await;
         Ok(())
+    }
+
+    /// Builds records (and an answer) from the current image and commits
+    /// them, split into commits of at most [`COMMIT_CHUNK_MAX_BYTES`] (one
+    /// CreateAcls or DeleteAcls may carry thousands of bindings; a journal
+    /// frame holds at most 1 MiB). Each commit is applied as it lands, so a
+    /// failure leaves the image equal to what the journal holds.
+    pub async fn commit_built<T>(
+        &self,
+        build: impl FnOnce(&MetadataImage) -> (Vec<MetadataRecord>, T),
+    ) -> Result<T, CommitError> {
+        let mut journal = self.journal.lock().await;
+        let image = self.image();
+        let (records, answer) = build(&image);
+        let mut next = (*image).clone();
+        let mut start = 0;
+        while start < records.len() {
+            let mut end = start;
+            let mut bytes = 0u64;
+            while end < records.len() {
+                let size = bincode::serialized_size(&records[end]).unwrap_or(u64::MAX);
+                if end > start && bytes.saturating_add(size) > COMMIT_CHUNK_MAX_BYTES {
+                    break;
+                }
+                bytes = bytes.saturating_add(size);
+                end += 1;
+            }
+            journal.commit(&records[start..end]).await?;
+            for record in &records[start..end] {
+                next.apply(record);
+            }
+            *self.image.write().expect("image lock poisoned") = Arc::new(next.clone());
+            start = end;
+        }
+        Ok(answer)
     }
 
     pub async fn create_topic(&self, request: CreateTopic<'_>) -> Result<(), CommitError> {

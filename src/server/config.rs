@@ -4,6 +4,7 @@
 
 use std::net::SocketAddr;
 
+use crate::core::acl::AuthorizerConfig;
 use crate::core::topic_config::FsyncPolicy;
 
 /// Test-only switches that put a classic bug back, so the simulator can show
@@ -63,6 +64,11 @@ pub struct BrokerConfig {
     pub log_dir_display: String,
     /// The resource limits a client can reach (docs/limits.md).
     pub limits: Limits,
+    /// `authorizer.class.name`: `Some` runs the standard authorizer (with
+    /// `super.users` and `allow.everyone.if.no.acl.found`); `None`, Kafka's
+    /// default, authorizes everything and answers the ACL APIs
+    /// SECURITY_DISABLED.
+    pub authorizer: Option<AuthorizerConfig>,
     pub bugs: BugSwitches,
 }
 
@@ -92,6 +98,9 @@ pub struct Limits {
     /// `log.cleaner.dedupe.buffer.size`: bytes of the compaction offset map
     /// (keys plus per-entry overhead) at most.
     pub cleaner_dedupe_buffer_bytes: usize,
+    /// `max.acls` (odradek's): ACLs the cluster holds at most; a CreateAcls
+    /// binding past it is refused with INVALID_REQUEST.
+    pub max_acls: usize,
 }
 
 impl Default for Limits {
@@ -104,6 +113,7 @@ impl Default for Limits {
             producer_id_expiration_ms: 86_400_000,
             max_producers_per_partition: 10_000,
             cleaner_dedupe_buffer_bytes: 128 * 1024 * 1024,
+            max_acls: 100_000,
         }
     }
 }
@@ -130,6 +140,7 @@ impl BrokerConfig {
             cluster_id: "odradek-cluster".to_string(),
             log_dir_display: "data".to_string(),
             limits: Limits::default(),
+            authorizer: None,
             bugs: BugSwitches::default(),
         }
     }

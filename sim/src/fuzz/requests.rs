@@ -76,6 +76,9 @@ pub fn body(g: &mut Gen, api: ApiKey, version: i16) -> Result<BytesMut, String> 
         ApiKey::ListGroups => enc!(list_groups(g, version)),
         ApiKey::DescribeGroups => enc!(describe_groups(g, version)),
         ApiKey::DeleteGroups => enc!(delete_groups(g)),
+        ApiKey::CreateAcls => enc!(create_acls(g)),
+        ApiKey::DescribeAcls => enc!(describe_acls(g)),
+        ApiKey::DeleteAcls => enc!(delete_acls(g)),
         other => return Err(format!("no generator for {other:?}")),
     }
     Ok(buf)
@@ -622,5 +625,77 @@ fn describe_groups(g: &mut Gen, version: i16) -> DescribeGroupsRequest {
 fn delete_groups(g: &mut Gen) -> DeleteGroupsRequest {
     let mut r = DeleteGroupsRequest::default();
     r.groups_names = (0..g.count()).map(|_| group_id(g)).collect();
+    r
+}
+
+/// An ACL code: mostly valid ones (resource type 0..=7, pattern type
+/// 0..=4, operation 0..=14, permission 0..=3), sometimes any byte.
+fn acl_code(g: &mut Gen, max: i8) -> i8 {
+    if g.chance(0.1) {
+        g.i8_any()
+    } else {
+        g.below(max as usize + 1) as i8
+    }
+}
+
+fn acl_string(g: &mut Gen) -> StrBytes {
+    let text = match g.below(5) {
+        0 => "*".to_string(),
+        1 => "User:ANONYMOUS".to_string(),
+        2 => "kafka-cluster".to_string(),
+        _ => g.short_string(),
+    };
+    s(text)
+}
+
+fn create_acls(g: &mut Gen) -> CreateAclsRequest {
+    let mut r = CreateAclsRequest::default();
+    r.creations = (0..g.count())
+        .map(|_| {
+            let mut c = create_acls_request::AclCreation::default();
+            c.resource_type = acl_code(g, 7);
+            c.resource_name = if g.chance(0.5) {
+                s(g.topic())
+            } else {
+                acl_string(g)
+            };
+            c.resource_pattern_type = acl_code(g, 4);
+            c.principal = acl_string(g);
+            c.host = acl_string(g);
+            c.operation = acl_code(g, 14);
+            c.permission_type = acl_code(g, 3);
+            c
+        })
+        .collect();
+    r
+}
+
+fn describe_acls(g: &mut Gen) -> DescribeAclsRequest {
+    let mut r = DescribeAclsRequest::default();
+    r.resource_type_filter = acl_code(g, 7);
+    r.resource_name_filter = g.opt(0.5, acl_string);
+    r.pattern_type_filter = acl_code(g, 4);
+    r.principal_filter = g.opt(0.5, acl_string);
+    r.host_filter = g.opt(0.5, acl_string);
+    r.operation = acl_code(g, 14);
+    r.permission_type = acl_code(g, 3);
+    r
+}
+
+fn delete_acls(g: &mut Gen) -> DeleteAclsRequest {
+    let mut r = DeleteAclsRequest::default();
+    r.filters = (0..g.count())
+        .map(|_| {
+            let mut f = delete_acls_request::DeleteAclsFilter::default();
+            f.resource_type_filter = acl_code(g, 7);
+            f.resource_name_filter = g.opt(0.5, acl_string);
+            f.pattern_type_filter = acl_code(g, 4);
+            f.principal_filter = g.opt(0.5, acl_string);
+            f.host_filter = g.opt(0.5, acl_string);
+            f.operation = acl_code(g, 14);
+            f.permission_type = acl_code(g, 3);
+            f
+        })
+        .collect();
     r
 }

@@ -155,6 +155,18 @@ pub fn summarize(api: ApiKey, version: i16, mut frame: Bytes) -> Result<Summary,
                 c.extend(t.partitions.iter().map(|p| p.error_code));
             }
         }
+        ApiKey::CreateAcls => {
+            let r = dec!(CreateAclsResponse);
+            c.extend(r.results.iter().map(|x| x.error_code));
+        }
+        ApiKey::DescribeAcls => c.push(dec!(DescribeAclsResponse).error_code),
+        ApiKey::DeleteAcls => {
+            let r = dec!(DeleteAclsResponse);
+            for f in &r.filter_results {
+                c.push(f.error_code);
+                c.extend(f.matching_acls.iter().map(|m| m.error_code));
+            }
+        }
         other => return Err(format!("no response reader for {other:?}")),
     }
     if frame.has_remaining() {

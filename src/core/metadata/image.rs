@@ -1,6 +1,9 @@
 //! The metadata image: what the applied metadata records say the cluster is.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use crate::core::acl::AclTable;
 
 use crate::core::metadata::record::{MetadataRecord, TopicId};
 
@@ -37,6 +40,11 @@ pub struct MetadataImage {
     pub applied_count: u64,
     /// End of the newest producer-id block handed to a broker.
     pub producer_ids_end: i64,
+    /// The ACLs (shared: the image is cloned on every commit, ACLs rarely
+    /// change).
+    pub acls: Arc<AclTable>,
+    /// The id the next ACL gets.
+    pub next_acl_id: u64,
 }
 
 impl MetadataImage {
@@ -156,6 +164,14 @@ impl MetadataImage {
                     "producer id blocks only grow"
                 );
                 self.producer_ids_end = *end_id;
+            }
+            MetadataRecord::CreateAcl { id, binding } => {
+                assert!(*id >= self.next_acl_id, "ACL ids only grow");
+                Arc::make_mut(&mut self.acls).insert(*id, binding.clone());
+                self.next_acl_id = id + 1;
+            }
+            MetadataRecord::DeleteAcl { id } => {
+                Arc::make_mut(&mut self.acls).remove(*id);
             }
             MetadataRecord::DeleteTopic { topic_id } => {
                 let name = self

@@ -4,6 +4,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::core::acl::AclBinding;
+
 /// A topic's 128-bit id (Kafka's topic UUID). Never all zeroes.
 pub type TopicId = [u8; 16];
 
@@ -50,4 +52,8 @@ pub enum MetadataRecord {
     /// Producer ids below `end_id` may have been handed out (idempotence):
     /// a restarted node never reuses one.
     ProducerIdsBlock { end_id: i64 },
+    /// An ACL exists (KRaft's AccessControlEntryRecord). Ids are never reused.
+    CreateAcl { id: u64, binding: AclBinding },
+    /// An ACL is gone (KRaft's RemoveAccessControlEntryRecord).
+    DeleteAcl { id: u64 },
 }
