@@ -13,6 +13,8 @@
 //!   produce requests waiting for their acknowledgement.
 //! - `group`: the consumer group coordinator (classic protocol) and the
 //!   committed offsets it persists.
+//! - `raft`: the Raft state machine of the metadata quorum (pre-vote,
+//!   check-quorum, snapshots), driven through `Ready`.
 
 pub mod broker_dynamic_config;
 pub mod config_catalog;
@@ -23,5 +25,6 @@ pub mod inert_topic_config;
 pub mod metadata;
 pub mod partition;
 pub mod producer_state;
+pub mod raft;
 pub mod topic_config;
 pub mod topic_name;
