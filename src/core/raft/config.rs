@@ -122,7 +122,10 @@ impl RaftConfig {
 
     /// Asserts the configuration is usable (a programming error if not).
     pub fn assert_valid(&self, id: NodeId) {
-        assert!(self.voters.contains(&id), "a Raft node is one of the voters");
+        assert!(
+            self.voters.contains(&id),
+            "a Raft node is one of the voters"
+        );
         assert!(
             self.election_timeout_min_ms > 0
                 && self.election_timeout_min_ms < self.election_timeout_max_ms,
@@ -141,8 +144,14 @@ impl RaftConfig {
         assert!(self.uncommitted_entries_max > 0, "a leader takes proposals");
         assert!(self.inflight_appends_max > 0, "appends can be in flight");
         assert!(self.apply_entries_max > 0, "committed entries get applied");
-        assert!(self.snapshot_interval_entries > 0, "snapshots have an interval");
+        assert!(
+            self.snapshot_interval_entries > 0,
+            "snapshots have an interval"
+        );
         assert!(self.snapshot_max_bytes > 0, "snapshots can hold data");
-        assert!(self.deferred_messages_max > 0, "messages can wait for a persist");
+        assert!(
+            self.deferred_messages_max > 0,
+            "messages can wait for a persist"
+        );
     }
 }

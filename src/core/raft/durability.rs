@@ -191,7 +191,10 @@ mod tests {
     #[test]
     fn a_message_after_a_change_waits_for_its_persist() {
         let mut durability = Durability::new(0);
-        assert!(durability.gate(message()).is_some(), "nothing pending: sent now");
+        assert!(
+            durability.gate(message()).is_some(),
+            "nothing pending: sent now"
+        );
         durability.hard_state_changed();
         assert!(durability.gate(message()).is_none());
         let batch = durability.take_batch(0).expect("a batch");
@@ -218,11 +221,18 @@ mod tests {
         let mut durability = Durability::new(0);
         durability.hard_state_changed();
         durability.take_batch(0);
-        assert!(durability.gate(message()).is_none(), "persist 1 is not durable");
+        assert!(
+            durability.gate(message()).is_none(),
+            "persist 1 is not durable"
+        );
         durability.hard_state_changed();
         durability.take_batch(0);
         assert!(durability.gate(message()).is_none());
-        assert_eq!(durability.on_persisted(1).len(), 1, "only the first is covered");
+        assert_eq!(
+            durability.on_persisted(1).len(),
+            1,
+            "only the first is covered"
+        );
         assert_eq!(durability.on_persisted(2).len(), 1);
     }
 }

@@ -57,12 +57,16 @@ impl RaftNode {
                         },
                     );
                 }
-                MessageBody::PreVote { .. } => {
-                    self.send(message.from, self.term, MessageBody::PreVoteResponse { granted: false })
-                }
-                MessageBody::Vote { .. } => {
-                    self.send(message.from, self.term, MessageBody::VoteResponse { granted: false })
-                }
+                MessageBody::PreVote { .. } => self.send(
+                    message.from,
+                    self.term,
+                    MessageBody::PreVoteResponse { granted: false },
+                ),
+                MessageBody::Vote { .. } => self.send(
+                    message.from,
+                    self.term,
+                    MessageBody::VoteResponse { granted: false },
+                ),
                 _ => {}
             }
             return false;
@@ -210,7 +214,13 @@ impl RaftNode {
             || self.log.is_up_to_date(last_log_index, last_log_term)
     }
 
-    fn handle_pre_vote(&mut self, from: NodeId, term: Term, last_log_index: u64, last_log_term: Term) {
+    fn handle_pre_vote(
+        &mut self,
+        from: NodeId,
+        term: Term,
+        last_log_index: u64,
+        last_log_term: Term,
+    ) {
         // A later term only (ours is current or older), nobody alive that
         // we follow (checked in `step_term`), and a log as good as ours.
         let granted = term > self.term && self.log_allows_vote(last_log_index, last_log_term);
@@ -219,8 +229,8 @@ impl RaftNode {
     }
 
     fn handle_vote(&mut self, from: NodeId, last_log_index: u64, last_log_term: Term) {
-        let can_vote = self.voted_for == Some(from)
-            || (self.voted_for.is_none() && self.leader.is_none());
+        let can_vote =
+            self.voted_for == Some(from) || (self.voted_for.is_none() && self.leader.is_none());
         let granted = can_vote && self.log_allows_vote(last_log_index, last_log_term);
         if granted {
             self.voted_for = Some(from);
@@ -239,7 +249,10 @@ impl RaftNode {
     fn tally(&mut self) {
         let granted = self.votes.values().filter(|&&g| g).count();
         let rejected = self.votes.len() - granted;
-        match (vote_outcome(granted, rejected, self.config.voters.len()), self.role) {
+        match (
+            vote_outcome(granted, rejected, self.config.voters.len()),
+            self.role,
+        ) {
             (VoteOutcome::Won, Role::PreCandidate) => self.start_election(),
             (VoteOutcome::Won, Role::Candidate) => self.become_leader(),
             (VoteOutcome::Lost, _) => self.become_follower(self.term, None),
@@ -248,7 +261,11 @@ impl RaftNode {
     }
 
     fn become_leader(&mut self) {
-        assert_eq!(self.role, Role::Candidate, "only a candidate becomes leader");
+        assert_eq!(
+            self.role,
+            Role::Candidate,
+            "only a candidate becomes leader"
+        );
         self.role = Role::Leader;
         self.leader = Some(self.id);
         self.leader_contact_ms = None;

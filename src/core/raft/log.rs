@@ -79,8 +79,14 @@ impl RaftLog {
         if through <= after {
             return Vec::new();
         }
-        assert!(after >= self.snapshot.last_index, "compacted entries are not read");
-        assert!(through <= self.last_index(), "entries past the end are not read");
+        assert!(
+            after >= self.snapshot.last_index,
+            "compacted entries are not read"
+        );
+        assert!(
+            through <= self.last_index(),
+            "entries past the end are not read"
+        );
         let start = (after - self.snapshot.last_index) as usize;
         let end = (through - self.snapshot.last_index) as usize;
         self.entries[start..end].to_vec()
@@ -88,13 +94,19 @@ impl RaftLog {
 
     pub fn append(&mut self, entry: Entry) {
         assert_eq!(entry.index, self.last_index() + 1, "the log grows by one");
-        assert!(entry.term >= self.last_term(), "terms never go backwards in a log");
+        assert!(
+            entry.term >= self.last_term(),
+            "terms never go backwards in a log"
+        );
         self.entries.push(entry);
     }
 
     /// Drops every entry at `from` and after.
     pub fn truncate_from(&mut self, from: LogIndex) {
-        assert!(from > self.snapshot.last_index, "the snapshot is never truncated");
+        assert!(
+            from > self.snapshot.last_index,
+            "the snapshot is never truncated"
+        );
         let keep = (from - self.first_index()) as usize;
         self.entries.truncate(keep);
     }
@@ -102,7 +114,10 @@ impl RaftLog {
     /// Drops the entries a new snapshot covers; the snapshot's last entry
     /// must be in this log with that term.
     pub fn compact_to(&mut self, meta: SnapshotMeta) {
-        assert!(meta.last_index > self.snapshot.last_index, "snapshots move forward");
+        assert!(
+            meta.last_index > self.snapshot.last_index,
+            "snapshots move forward"
+        );
         assert_eq!(
             self.term_at(meta.last_index),
             Some(meta.last_term),
@@ -116,7 +131,10 @@ impl RaftLog {
     /// Replaces the whole log by a snapshot (its last entry conflicts with
     /// or lies past this log).
     pub fn reset_to(&mut self, meta: SnapshotMeta) {
-        assert!(meta.last_index > self.snapshot.last_index, "snapshots move forward");
+        assert!(
+            meta.last_index > self.snapshot.last_index,
+            "snapshots move forward"
+        );
         self.entries.clear();
         self.snapshot = meta;
     }
@@ -150,7 +168,11 @@ impl RaftLog {
     fn assert_contiguous(&self) {
         let mut term = self.snapshot.last_term;
         for (k, entry) in self.entries.iter().enumerate() {
-            assert_eq!(entry.index, self.first_index() + k as u64, "entries are contiguous");
+            assert_eq!(
+                entry.index,
+                self.first_index() + k as u64,
+                "entries are contiguous"
+            );
             assert!(entry.term >= term, "terms never go backwards in a log");
             term = entry.term;
         }
@@ -199,9 +221,15 @@ mod tests {
     fn up_to_date_compares_last_term_then_length() {
         let log = log_of((0, 0), &[1, 2, 2]);
         assert!(log.is_up_to_date(3, 2));
-        assert!(log.is_up_to_date(1, 3), "a later term wins over a longer log");
+        assert!(
+            log.is_up_to_date(1, 3),
+            "a later term wins over a longer log"
+        );
         assert!(!log.is_up_to_date(2, 2));
-        assert!(!log.is_up_to_date(9, 1), "a longer log of an older term loses");
+        assert!(
+            !log.is_up_to_date(9, 1),
+            "a longer log of an older term loses"
+        );
     }
 
     #[test]
@@ -215,11 +243,20 @@ mod tests {
     #[test]
     fn compaction_and_truncation_keep_indexes() {
         let mut log = log_of((0, 0), &[1, 1, 2, 2]);
-        log.compact_to(SnapshotMeta { last_index: 2, last_term: 1 });
+        log.compact_to(SnapshotMeta {
+            last_index: 2,
+            last_term: 1,
+        });
         assert_eq!(log.entry(3).map(|e| e.index), Some(3));
         log.truncate_from(4);
         assert_eq!(log.last_index(), 3);
-        log.reset_to(SnapshotMeta { last_index: 9, last_term: 4 });
-        assert_eq!((log.first_index(), log.last_index(), log.last_term()), (10, 9, 4));
+        log.reset_to(SnapshotMeta {
+            last_index: 9,
+            last_term: 4,
+        });
+        assert_eq!(
+            (log.first_index(), log.last_index(), log.last_term()),
+            (10, 9, 4)
+        );
     }
 }

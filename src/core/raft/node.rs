@@ -185,7 +185,11 @@ impl RaftNode {
     /// Returns its term and index: it is committed once an applied entry
     /// at that index has that term (another term there means it was lost
     /// with a leader change, and may be proposed again).
-    pub fn propose(&mut self, now_ms: u64, payload: Vec<u8>) -> Result<(Term, LogIndex), ProposeError> {
+    pub fn propose(
+        &mut self,
+        now_ms: u64,
+        payload: Vec<u8>,
+    ) -> Result<(Term, LogIndex), ProposeError> {
         self.observe_time(now_ms);
         if self.role != Role::Leader {
             return Err(ProposeError::NotLeader {
@@ -338,7 +342,11 @@ impl RaftNode {
 
     /// Appends an entry of this leader's term.
     pub(super) fn append_own(&mut self, kind: EntryKind) -> LogIndex {
-        assert_eq!(self.role, Role::Leader, "only a leader appends its own entries");
+        assert_eq!(
+            self.role,
+            Role::Leader,
+            "only a leader appends its own entries"
+        );
         let index = self.log.last_index() + 1;
         self.log.append(Entry {
             term: self.term,
@@ -399,7 +407,10 @@ impl RaftNode {
                     if entry.term < term || entry.term > message.term {
                         return Err(malformed("entry terms out of order"));
                     }
-                    if entry.size_bytes() > self.config.entry_max_bytes + crate::core::raft::types::ENTRY_OVERHEAD_BYTES {
+                    if entry.size_bytes()
+                        > self.config.entry_max_bytes
+                            + crate::core::raft::types::ENTRY_OVERHEAD_BYTES
+                    {
                         return Err(malformed("entry above entry_max_bytes"));
                     }
                     term = entry.term;
@@ -431,20 +442,43 @@ impl RaftNode {
 
     /// Asserted after every input: a violation is a bug in this core.
     pub(super) fn assert_invariants(&self) {
-        assert!(self.applied_index <= self.commit_index, "applied ≤ committed");
-        assert!(self.commit_index <= self.log.last_index(), "committed ≤ log end");
+        assert!(
+            self.applied_index <= self.commit_index,
+            "applied ≤ committed"
+        );
+        assert!(
+            self.commit_index <= self.log.last_index(),
+            "committed ≤ log end"
+        );
         assert_eq!(self.snapshot.meta, self.log.snapshot_meta(), "one snapshot");
-        assert!(self.snapshot.meta.last_index <= self.applied_index, "snapshot ≤ applied");
-        assert!(self.stable_index() <= self.log.last_index(), "stable ≤ log end");
-        assert!(self.term >= self.log.last_term(), "no entry from the future");
+        assert!(
+            self.snapshot.meta.last_index <= self.applied_index,
+            "snapshot ≤ applied"
+        );
+        assert!(
+            self.stable_index() <= self.log.last_index(),
+            "stable ≤ log end"
+        );
+        assert!(
+            self.term >= self.log.last_term(),
+            "no entry from the future"
+        );
         match self.role {
             Role::Leader => {
                 assert_eq!(self.leader, Some(self.id), "a leader knows itself");
                 assert_eq!(self.voted_for, Some(self.id), "a leader voted for itself");
-                assert_eq!(self.progress.len(), self.config.voters.len() - 1, "progress per peer");
+                assert_eq!(
+                    self.progress.len(),
+                    self.config.voters.len() - 1,
+                    "progress per peer"
+                );
             }
             Role::Candidate => {
-                assert_eq!(self.voted_for, Some(self.id), "a candidate voted for itself")
+                assert_eq!(
+                    self.voted_for,
+                    Some(self.id),
+                    "a candidate voted for itself"
+                )
             }
             Role::Follower | Role::PreCandidate => {
                 assert!(self.progress.is_empty(), "only leaders track progress")
@@ -460,7 +494,11 @@ fn validate_durable(config: &RaftConfig, durable: &DurableState) -> Result<(), R
             return Err(RecoveryError::UnknownVote { voted_for });
         }
     }
-    let meta = durable.snapshot.as_ref().map(|s| s.meta).unwrap_or_default();
+    let meta = durable
+        .snapshot
+        .as_ref()
+        .map(|s| s.meta)
+        .unwrap_or_default();
     if meta.last_term > hard_state.term {
         return Err(RecoveryError::TermAboveHardState);
     }

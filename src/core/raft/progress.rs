@@ -62,7 +62,10 @@ impl Progress {
     }
 
     pub fn assert_valid(&self) {
-        assert!(self.next_index > self.match_index, "next index is past the match");
+        assert!(
+            self.next_index > self.match_index,
+            "next index is past the match"
+        );
     }
 }
 
@@ -77,17 +80,30 @@ mod tests {
         assert_eq!((progress.match_index, progress.next_index), (7, 11));
         assert_eq!(progress.state, ProgressState::Replicate);
         progress.on_success(5);
-        assert_eq!(progress.match_index, 7, "a late answer does not lower the match");
+        assert_eq!(
+            progress.match_index, 7,
+            "a late answer does not lower the match"
+        );
         progress.state = ProgressState::Snapshot {
-            meta: SnapshotMeta { last_index: 9, last_term: 1 },
+            meta: SnapshotMeta {
+                last_index: 9,
+                last_term: 1,
+            },
             offset: 0,
         };
         progress.on_success(8);
-        assert!(matches!(progress.state, ProgressState::Snapshot { .. }), "still needed");
+        assert!(
+            matches!(progress.state, ProgressState::Snapshot { .. }),
+            "still needed"
+        );
         progress.on_success(9);
-        assert_eq!(progress.state, ProgressState::Replicate, "caught up past it");
+        assert_eq!(
+            progress.state,
+            ProgressState::Replicate,
+            "caught up past it"
+        );
         progress.probe_from(3);
-        assert_eq!(progress.next_index, 8, "never probe below the match");
+        assert_eq!(progress.next_index, 10, "never probe below the match");
         assert_eq!(progress.state, ProgressState::Probe);
     }
 }

@@ -6,7 +6,10 @@ use crate::core::raft::types::LogIndex;
 /// The highest index that at least `majority` of `indexes` (one per voter)
 /// have reached.
 pub fn majority_index(indexes: &[LogIndex], majority: usize) -> LogIndex {
-    assert!(majority > 0 && majority <= indexes.len(), "a majority of the voters");
+    assert!(
+        majority > 0 && majority <= indexes.len(),
+        "a majority of the voters"
+    );
     let mut sorted = indexes.to_vec();
     sorted.sort_unstable_by(|a, b| b.cmp(a));
     sorted[majority - 1]
@@ -51,7 +54,11 @@ mod tests {
         assert_eq!(vote_outcome(1, 1, 3), VoteOutcome::Pending);
         assert_eq!(vote_outcome(1, 2, 3), VoteOutcome::Lost);
         assert_eq!(vote_outcome(2, 1, 4), VoteOutcome::Pending);
-        assert_eq!(vote_outcome(2, 2, 4), VoteOutcome::Lost, "three of four needed");
+        assert_eq!(
+            vote_outcome(2, 2, 4),
+            VoteOutcome::Lost,
+            "three of four needed"
+        );
         assert_eq!(vote_outcome(1, 0, 1), VoteOutcome::Won);
     }
 

@@ -167,12 +167,18 @@ impl RaftNode {
             }
             entries.drain(..covered);
             prev_index = self.commit_index;
-            prev_term = self.log.term_at(prev_index).expect("the commit index is held");
+            prev_term = self
+                .log
+                .term_at(prev_index)
+                .expect("the commit index is held");
         }
         if self.log.term_at(prev_index) != Some(prev_term) {
             let (conflict_index, conflict_term) = match self.log.term_at(prev_index) {
                 None => (self.log.last_index() + 1, None),
-                Some(term) => (self.log.first_index_of_term_run(prev_index, term), Some(term)),
+                Some(term) => (
+                    self.log.first_index_of_term_run(prev_index, term),
+                    Some(term),
+                ),
             };
             self.reply_append(
                 leader,
@@ -208,10 +214,19 @@ impl RaftNode {
             self.commit_index = commit;
         }
         // Held back until the entries are durable.
-        self.reply_append(leader, AppendResult::Success { match_index: last_new });
+        self.reply_append(
+            leader,
+            AppendResult::Success {
+                match_index: last_new,
+            },
+        );
     }
 
     fn reply_append(&mut self, leader: NodeId, result: AppendResult) {
-        self.send(leader, self.term, MessageBody::AppendEntriesResponse { result });
+        self.send(
+            leader,
+            self.term,
+            MessageBody::AppendEntriesResponse { result },
+        );
     }
 }

@@ -21,7 +21,11 @@ impl RaftNode {
     /// The application serialized its state after applying `index`
     /// (normally the index a `Ready::take_snapshot` named). The log up to
     /// it is compacted; the snapshot is persisted with the next `Ready`.
-    pub fn on_snapshot_taken(&mut self, index: LogIndex, data: Vec<u8>) -> Result<(), SnapshotError> {
+    pub fn on_snapshot_taken(
+        &mut self,
+        index: LogIndex,
+        data: Vec<u8>,
+    ) -> Result<(), SnapshotError> {
         self.snapshot_requested = false;
         if index <= self.snapshot.meta.last_index || index > self.applied_index {
             return Err(SnapshotError::OutOfRange {
@@ -53,7 +57,10 @@ impl RaftNode {
     /// transfer if the snapshot changed since it began).
     pub(super) fn send_snapshot_chunk(&mut self, peer: NodeId) {
         let current = self.snapshot.meta;
-        assert!(current.last_index > 0, "a snapshot exists when entries are compacted");
+        assert!(
+            current.last_index > 0,
+            "a snapshot exists when entries are compacted"
+        );
         let progress = self.progress.get_mut(&peer).expect("progress per peer");
         let offset = match progress.state {
             ProgressState::Snapshot { meta, offset } if meta == current => offset,
@@ -94,8 +101,7 @@ impl RaftNode {
             }
             // Any snapshot it holds (this one or an older transfer's) is a
             // prefix of our log: it matches us that far, durably.
-            let this_transfer =
-                matches!(progress.state, ProgressState::Snapshot { meta: sending, .. } if sending == meta);
+            let this_transfer = matches!(progress.state, ProgressState::Snapshot { meta: sending, .. } if sending == meta);
             if this_transfer || meta.last_index > progress.match_index {
                 progress.state = ProgressState::Probe;
                 progress.on_success(meta.last_index);
@@ -104,7 +110,11 @@ impl RaftNode {
             }
             return;
         }
-        if let ProgressState::Snapshot { meta: sending, offset } = progress.state {
+        if let ProgressState::Snapshot {
+            meta: sending,
+            offset,
+        } = progress.state
+        {
             if sending == meta && next_offset != offset {
                 progress.state = ProgressState::Snapshot {
                     meta,
@@ -146,7 +156,10 @@ impl RaftNode {
                 data: Vec::new(),
             });
         }
-        let incoming = self.incoming_snapshot.as_mut().expect("receiving a snapshot");
+        let incoming = self
+            .incoming_snapshot
+            .as_mut()
+            .expect("receiving a snapshot");
         if offset != incoming.data.len() as u64 {
             let have = incoming.data.len() as u64;
             self.reply_snapshot(leader, meta, have, false);
@@ -171,7 +184,10 @@ impl RaftNode {
     /// keeping the log after it if it matches (Raft §7).
     fn install_snapshot(&mut self, snapshot: Snapshot) {
         let meta = snapshot.meta;
-        assert!(meta.last_index > self.commit_index, "only news is installed");
+        assert!(
+            meta.last_index > self.commit_index,
+            "only news is installed"
+        );
         if self.log.term_at(meta.last_index) == Some(meta.last_term) {
             self.log.compact_to(meta);
         } else {
@@ -187,7 +203,13 @@ impl RaftNode {
         self.snapshot_requested = false;
     }
 
-    fn reply_snapshot(&mut self, leader: NodeId, meta: SnapshotMeta, next_offset: u64, installed: bool) {
+    fn reply_snapshot(
+        &mut self,
+        leader: NodeId,
+        meta: SnapshotMeta,
+        next_offset: u64,
+        installed: bool,
+    ) {
         self.send(
             leader,
             self.term,

@@ -12,11 +12,21 @@ use crate::core::raft::{Entry, LogIndex, NodeId, RaftNode, Term};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Violation {
     /// Two leaders in one term.
-    ElectionSafety { term: Term, leaders: (NodeId, NodeId) },
+    ElectionSafety {
+        term: Term,
+        leaders: (NodeId, NodeId),
+    },
     /// Two logs hold the same (index, term) but differ at or before it.
-    LogMatching { nodes: (NodeId, NodeId), index: LogIndex },
+    LogMatching {
+        nodes: (NodeId, NodeId),
+        index: LogIndex,
+    },
     /// A leader lacks an entry committed before.
-    LeaderCompleteness { leader: NodeId, term: Term, index: LogIndex },
+    LeaderCompleteness {
+        leader: NodeId,
+        term: Term,
+        index: LogIndex,
+    },
     /// Two nodes applied different entries at one index.
     StateMachineSafety { node: NodeId, index: LogIndex },
     /// An index once committed with one term is committed with another.
@@ -133,7 +143,10 @@ impl Checker {
         let recorded = self.commit_recorded.entry(node.id()).or_insert(0);
         let from = (*recorded).max(node.log().snapshot_meta().last_index) + 1;
         for index in from..=node.commit_index() {
-            let term = node.log().term_at(index).expect("committed entries are held");
+            let term = node
+                .log()
+                .term_at(index)
+                .expect("committed entries are held");
             match self.committed.get_mut(&index) {
                 Some((seen, _)) if *seen != term => {
                     return Err(Violation::CommittedChanged {

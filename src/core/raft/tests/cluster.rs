@@ -189,8 +189,13 @@ impl SimCluster {
             return Ok(true);
         }
         let now_ms = self.node_now(to);
-        let raft = self.nodes.get_mut(&to).and_then(|n| n.raft.as_mut()).expect("up");
-        raft.step(now_ms, message).expect("voters send well-formed messages");
+        let raft = self
+            .nodes
+            .get_mut(&to)
+            .and_then(|n| n.raft.as_mut())
+            .expect("up");
+        raft.step(now_ms, message)
+            .expect("voters send well-formed messages");
         self.drive(to)?;
         Ok(true)
     }
@@ -209,7 +214,10 @@ impl SimCluster {
     }
 
     /// Proposes a fresh value at `id`.
-    pub fn propose(&mut self, id: NodeId) -> Result<Result<(Term, LogIndex), ProposeError>, Violation> {
+    pub fn propose(
+        &mut self,
+        id: NodeId,
+    ) -> Result<Result<(Term, LogIndex), ProposeError>, Violation> {
         let now_ms = self.node_now(id);
         let value = self.next_value;
         let Some(raft) = self.nodes.get_mut(&id).and_then(|n| n.raft.as_mut()) else {
@@ -272,7 +280,10 @@ impl SimCluster {
                 if role.role == Role::Leader {
                     self.stats.elections_won += 1;
                 }
-                self.note(format!("{id} is {:?} in term {} (leader {:?})", role.role, role.term, role.leader));
+                self.note(format!(
+                    "{id} is {:?} in term {} (leader {:?})",
+                    role.role, role.term, role.leader
+                ));
             }
             let node = self.nodes.get_mut(&id).expect("a voter");
             if let Some(snapshot) = &ready.install_snapshot {
@@ -286,10 +297,15 @@ impl SimCluster {
                 self.checker.on_apply(id, entry)?;
             }
             if let Some(index) = ready.take_snapshot {
-                assert_eq!(node.app.applied_index(), index, "the app applied what it was given");
+                assert_eq!(
+                    node.app.applied_index(),
+                    index,
+                    "the app applied what it was given"
+                );
                 let data = node.app.encode();
                 let raft = node.raft.as_mut().expect("up");
-                raft.on_snapshot_taken(index, data).expect("a requested snapshot is taken");
+                raft.on_snapshot_taken(index, data)
+                    .expect("a requested snapshot is taken");
                 self.stats.snapshots_taken += 1;
             }
             if let Some(persist) = ready.persist {

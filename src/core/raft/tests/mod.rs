@@ -6,6 +6,7 @@
 //! - `cluster`: voters driven the way a server drives them.
 //! - `checkers`: the safety properties.
 //! - `schedule`: seeded random schedules and the liveness phase.
+//! - `scenario`: helpers for scripted scenarios.
 //! - `*_tests`: scenarios, sweeps, bug switches, pre-vote and check-quorum.
 
 mod bug_switch_tests;
@@ -13,6 +14,7 @@ mod checkers;
 mod cluster;
 mod lease_tests;
 mod node_tests;
+mod scenario;
 mod schedule;
 mod sim_net;
 mod sim_storage;

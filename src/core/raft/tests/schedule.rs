@@ -32,6 +32,18 @@ pub struct ScheduleOptions {
     /// Per mille of steps that crash a node.
     pub crash_per_mille: u32,
     pub check_liveness: bool,
+    /// Crashes pick a leader when there is one (Jepsen's "kill the
+    /// leader" nemesis): more leader changes per schedule.
+    pub crash_leaders: bool,
+    /// Forces `append_entries_max` (1 sends an old term's entries apart
+    /// from the new leader's no-op).
+    pub append_entries_max: Option<usize>,
+    /// Per mille of steps that re-partition the network, on top of the
+    /// usual 1% (a churning network isolates leaders mid-replication).
+    pub extra_partition_per_mille: u32,
+    /// Per mille of steps that cut the current leader off from everyone
+    /// (Jepsen's partition-leader nemesis).
+    pub isolate_leader_per_mille: u32,
 }
 
 impl ScheduleOptions {
@@ -44,6 +56,10 @@ impl ScheduleOptions {
             check_quorum: true,
             crash_per_mille: 8,
             check_liveness: true,
+            crash_leaders: false,
+            append_entries_max: None,
+            extra_partition_per_mille: 0,
+            isolate_leader_per_mille: 0,
         }
     }
 }
@@ -56,6 +72,9 @@ pub fn harness_config(options: &ScheduleOptions, rng: &mut ChaCha8Rng) -> RaftCo
     config.election_timeout_max_ms = ELECTION_TIMEOUT_MAX_MS;
     config.heartbeat_interval_ms = 30;
     config.append_entries_max = *[1, 2, 4, 64].choose(rng).expect("non-empty");
+    if let Some(count) = options.append_entries_max {
+        config.append_entries_max = count;
+    }
     config.message_max_bytes = *[64, 256, 4_096].choose(rng).expect("non-empty");
     config.entry_max_bytes = 32;
     config.uncommitted_entries_max = 32;
@@ -149,9 +168,27 @@ fn pick(rng: &mut ChaCha8Rng, ids: &[NodeId]) -> Option<NodeId> {
 fn chaos_step(cluster: &mut SimCluster, options: &ScheduleOptions) -> Result<(), Violation> {
     cluster.now_ms += cluster.rng.gen_range(0..=12);
     let ids = cluster.ids();
-    let up: Vec<NodeId> = ids.iter().copied().filter(|&id| cluster.is_up(id)).collect();
-    let down: Vec<NodeId> = ids.iter().copied().filter(|&id| !cluster.is_up(id)).collect();
-    let roll = cluster.rng.gen_range(0..1000u32);
+    let up: Vec<NodeId> = ids
+        .iter()
+        .copied()
+        .filter(|&id| cluster.is_up(id))
+        .collect();
+    let down: Vec<NodeId> = ids
+        .iter()
+        .copied()
+        .filter(|&id| !cluster.is_up(id))
+        .collect();
+    if cluster.rng.gen_range(0..1000u32) < options.isolate_leader_per_mille {
+        if let Some(leader) = cluster.leader() {
+            let rest: BTreeSet<NodeId> = ids.iter().copied().filter(|&id| id != leader).collect();
+            cluster.partition(&[BTreeSet::from([leader]), rest]);
+            return Ok(());
+        }
+    }
+    let mut roll = cluster.rng.gen_range(0..1000u32);
+    if cluster.rng.gen_range(0..1000u32) < options.extra_partition_per_mille {
+        roll = 960;
+    }
     let crash_at = 1000 - options.crash_per_mille;
     match roll {
         0..=299 => {
@@ -205,7 +242,16 @@ fn chaos_step(cluster: &mut SimCluster, options: &ScheduleOptions) -> Result<(),
         }
         970..=984 => cluster.heal(),
         _ if roll >= crash_at => {
-            if let Some(id) = pick(&mut cluster.rng, &up) {
+            let leaders: Vec<NodeId> = up
+                .iter()
+                .copied()
+                .filter(|&id| {
+                    options.crash_leaders && cluster.node(id).is_some_and(|n| n.is_leader())
+                })
+                .collect();
+            if let Some(id) =
+                pick(&mut cluster.rng, &leaders).or_else(|| pick(&mut cluster.rng, &up))
+            {
                 cluster.crash(id);
             }
         }
@@ -239,11 +285,15 @@ pub fn liveness_phase(cluster: &mut SimCluster) -> Result<u64, Violation> {
             }
             // Lost to a leader change (overwritten, or not in the new
             // leader's log): propose again.
-            let dropped_by_leader = cluster.leader().and_then(|l| cluster.node(l)).is_some_and(|l| {
-                l.term() != term
-                    && l.snapshot_meta().last_index < index
-                    && l.log().term_at(index) != Some(term)
-            });
+            let dropped_by_leader =
+                cluster
+                    .leader()
+                    .and_then(|l| cluster.node(l))
+                    .is_some_and(|l| {
+                        l.term() != term
+                            && l.snapshot_meta().last_index < index
+                            && l.log().term_at(index) != Some(term)
+                    });
             if dropped_by_leader || at_index.iter().any(|&t| t.is_some_and(|t| t != term)) {
                 proposed = None;
             }

@@ -126,12 +126,4 @@ impl SimNet {
     pub fn heal(&mut self) {
         self.blocked.clear();
     }
-
-    pub fn is_partitioned(&self) -> bool {
-        !self.blocked.is_empty()
-    }
-
-    pub fn in_flight_count(&self) -> usize {
-        self.in_flight.len()
-    }
 }

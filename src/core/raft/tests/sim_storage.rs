@@ -88,7 +88,10 @@ impl SimStorage {
             self.durable.entries.extend(write.entries);
         }
         if let Some(hard_state) = persist.hard_state {
-            assert!(hard_state.term >= self.durable.hard_state.term, "durable terms grow");
+            assert!(
+                hard_state.term >= self.durable.hard_state.term,
+                "durable terms grow"
+            );
             self.durable.hard_state = hard_state;
         }
         let mut expected = self.snapshot_index() + 1;

@@ -61,6 +61,18 @@ fn five_voters_stay_safe_and_recover_over_1000_schedules() {
     assert!(total(|r| r.cluster.snapshots_installed) > 100);
 }
 
+/// The nemesis that finds `commit-old-term` finds nothing without it.
+#[test]
+fn the_partition_leader_nemesis_finds_nothing_without_bugs() {
+    for (voters, seeds) in [(3, 0..400), (5, 20_000..20_200)] {
+        let mut options = ScheduleOptions::new(voters);
+        options.isolate_leader_per_mille = 50;
+        options.steps = 1_000;
+        let runs = sweep(&options, seeds);
+        summarize(&format!("{voters} voters, partition-leader nemesis"), &runs);
+    }
+}
+
 #[test]
 fn a_single_voter_commits_on_its_own() {
     let mut options = ScheduleOptions::new(1);
