@@ -429,7 +429,7 @@ impl RaftNode {
                     return Err(malformed("snapshot above snapshot_max_bytes"));
                 }
                 let end = offset.checked_add(data.len() as u64);
-                if end.map_or(true, |end| end > *total_bytes)
+                if end.is_none_or(|end| end > *total_bytes)
                     || data.len() > self.config.message_max_bytes
                 {
                     return Err(malformed("snapshot chunk out of range"));
@@ -502,9 +502,8 @@ fn validate_durable(config: &RaftConfig, durable: &DurableState) -> Result<(), R
     if meta.last_term > hard_state.term {
         return Err(RecoveryError::TermAboveHardState);
     }
-    let mut expected = meta.last_index + 1;
     let mut term = meta.last_term;
-    for entry in &durable.entries {
+    for (expected, entry) in (meta.last_index + 1..).zip(&durable.entries) {
         if entry.index != expected {
             return Err(RecoveryError::NotContiguous {
                 expected,
@@ -518,7 +517,6 @@ fn validate_durable(config: &RaftConfig, durable: &DurableState) -> Result<(), R
             return Err(RecoveryError::TermAboveHardState);
         }
         term = entry.term;
-        expected += 1;
     }
     Ok(())
 }

@@ -110,7 +110,7 @@ pub struct RunStats {
 
 /// Runs seed `seed`; a violation (or a core assertion) is a `Failure`.
 pub fn run_seed(seed: u64, options: &ScheduleOptions) -> Result<RunStats, Box<Failure>> {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5eed_0f_4a_f7);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x005e_ed0f_4af7);
     let config = harness_config(options, &mut rng);
     let faults = NetFaults {
         drop_per_mille: *[0, 50, 200].choose(&mut rng).expect("non-empty"),

@@ -94,10 +94,8 @@ impl SimStorage {
             );
             self.durable.hard_state = hard_state;
         }
-        let mut expected = self.snapshot_index() + 1;
-        for entry in &self.durable.entries {
+        for (expected, entry) in (self.snapshot_index() + 1..).zip(&self.durable.entries) {
             assert_eq!(entry.index, expected, "the durable log is contiguous");
-            expected += 1;
         }
     }
 }
