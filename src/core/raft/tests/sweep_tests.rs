@@ -88,3 +88,33 @@ fn a_seed_replays_exactly() {
     let b = run_seed(77, &options).expect("seed 77 passes");
     assert_eq!(format!("{a:?}"), format!("{b:?}"));
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+
+    /// Any mix of voter count, crash rate and leader isolation stays safe
+    /// and recovers (proptest shrinks a failing mix towards the simplest).
+    #[test]
+    fn any_fault_mix_stays_safe(
+        seed in proptest::prelude::any::<u64>(),
+        voters in proptest::sample::select(vec![1u64, 2, 3, 4, 5]),
+        crash_per_mille in 0u32..60,
+        isolate_leader_per_mille in 0u32..80,
+        pre_vote in proptest::prelude::any::<bool>(),
+    ) {
+        let mut options = ScheduleOptions::new(voters);
+        options.crash_per_mille = crash_per_mille;
+        options.isolate_leader_per_mille = isolate_leader_per_mille;
+        options.pre_vote = pre_vote;
+        if let Err(failure) = run_seed(seed, &options) {
+            proptest::prop_assert!(
+                false,
+                "seed {} step {}: {}\n{}",
+                failure.seed,
+                failure.step,
+                failure.violation,
+                failure.trace.join("\n")
+            );
+        }
+    }
+}
