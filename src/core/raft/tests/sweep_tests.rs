@@ -118,3 +118,27 @@ proptest::proptest! {
         }
     }
 }
+
+/// A longer sweep for the lead's runs: `RAFT_SWEEP_SEEDS=0..100000 cargo
+/// test -p odradek --lib raft::tests::sweep_tests::long_sweep -- --ignored
+/// --nocapture`. Seeds alternate 3 and 5 voters, every third with the
+/// partition-leader nemesis.
+#[test]
+#[ignore]
+fn long_sweep() {
+    let range = std::env::var("RAFT_SWEEP_SEEDS").unwrap_or_else(|_| "0..5000".to_string());
+    let (start, end) = range.split_once("..").expect("START..END");
+    let (start, end): (u64, u64) = (
+        start.parse().expect("a number"),
+        end.parse().expect("a number"),
+    );
+    let mut runs = Vec::new();
+    for seed in start..end {
+        let mut options = ScheduleOptions::new(if seed % 2 == 0 { 3 } else { 5 });
+        if seed % 3 == 0 {
+            options.isolate_leader_per_mille = 50;
+        }
+        runs.extend(sweep(&options, seed..seed + 1));
+    }
+    summarize(&format!("long sweep {range}"), &runs);
+}
