@@ -14,6 +14,8 @@
 //!   produce requests waiting for their acknowledgement.
 //! - `group`: the consumer group coordinator (classic protocol) and the
 //!   committed offsets it persists.
+//! - `raft`: the Raft state machine of the metadata quorum (pre-vote,
+//!   check-quorum, snapshots), driven through `Ready`.
 
 pub mod acl;
 pub mod broker_dynamic_config;
@@ -25,5 +27,6 @@ pub mod inert_topic_config;
 pub mod metadata;
 pub mod partition;
 pub mod producer_state;
+pub mod raft;
 pub mod topic_config;
 pub mod topic_name;
