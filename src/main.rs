@@ -13,6 +13,7 @@ use std::sync::Arc;
 use clap::Parser;
 use odradek::core::acl::AuthorizerConfig;
 use odradek::core::topic_config::FsyncPolicy;
+use odradek::io::node_context::NodeContext;
 use odradek::io::real_disk::{RealDisk, OPEN_FILES_MAX_DEFAULT};
 use odradek::server::{self, BrokerConfig};
 
@@ -428,7 +429,8 @@ async fn run_node() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match server::run(config, disk, shutdown).await {
+    let node = NodeContext::host(disk);
+    match server::run(config, node, shutdown).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("odradek: {e}");

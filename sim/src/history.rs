@@ -71,6 +71,21 @@ pub enum NemesisAction {
     /// a log taken offline by a failed write stays offline until a restart
     /// (e.g. `__consumer_offsets`, leaving groups without a coordinator).
     HealingRestart,
+    /// The broker node's wall clock starts `offset_ms` off the true time.
+    ClockSkewed {
+        offset_ms: i64,
+    },
+    /// The broker node's wall clock was stepped by `delta_ms` (negative:
+    /// back); it is now `offset_ms` off. Its monotonic clock did not move.
+    ClockStepped {
+        delta_ms: i64,
+        offset_ms: i64,
+    },
+    /// Clock faults are over: the wall clock was stepped back to the true
+    /// time (NTP catching up).
+    ClockResynced {
+        delta_ms: i64,
+    },
     /// No more faults from here on; the final checks start after this.
     FaultsStopped,
 }

@@ -8,7 +8,8 @@
 //! - [`history`]: the ordered events of a run, hashed into `trace_hash`.
 //! - [`checker`]: one module per invariant family, fed every event.
 //! - [`client`]: a minimal Kafka client (kafka-protocol frames over TCP).
-//! - `workload`, `nemesis`, `seed_run` (madsim only): one seed, end to end.
+//! - `workload`, `nemesis`, `clock_nemesis`, `seed_run` (madsim only): one
+//!   seed, end to end.
 
 pub mod checker;
 pub mod client;
@@ -19,6 +20,8 @@ pub mod history;
 pub mod outcome;
 pub mod trace_hash;
 
+#[cfg(madsim)]
+pub mod clock_nemesis;
 #[cfg(madsim)]
 pub mod group_workload;
 #[cfg(madsim)]

@@ -8,6 +8,7 @@
 //! | disk full | `space_budget_bytes` just above the current use, for a window | ENOSPC fails produces, never corrupts the log |
 //! | broker exit | if `run` returns (e.g. it halts on a disk error), a supervisor restarts it without a power loss (the page cache survives a process exit) | recovery from a clean-ish stop |
 //! | pause | `Handle::pause` the broker node for 50 ms – 2.5 s, then `resume` (a GC pause, a stalled VM) | requests in flight time out on the client and idempotent producers resend them; the originals then run too, and the broker keeps one copy of each batch |
+//! | clock skew and steps | `clock_nemesis`: the node's `SimClock` starts up to ±2 h off and its wall clock is stepped forward and back (10 ms – 3 h) in a task of its own; resynced when faults end | timers (sessions, rebalances, `interval` fsync, idle connections) run on monotonic time and neither fire nor starve; nothing safe depends on the wall clock (docs/architecture.md, "Clocks") |
 //!
 //! Not injected: flipped bits in data already synced (`synced_bit_flip_probability`),
 //! which a single node does not claim to survive; network faults (one node,

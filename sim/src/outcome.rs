@@ -32,6 +32,10 @@ pub struct RunStats {
     pub pauses: u64,
     /// Disk counters, by name (see `SimDiskCounters`).
     pub disk: BTreeMap<String, u64>,
+    /// The broker node's clock faults, by name (see `SimClockCounters`):
+    /// `jumps` (every step, the final resync included), `forward_jumps`,
+    /// `backward_jumps`, `largest_forward_jump_ms`, `largest_backward_jump_ms`.
+    pub clock: BTreeMap<String, u64>,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -14,6 +14,8 @@ use std::time::Duration;
 
 use madsim::runtime::Runtime;
 use odradek::io::disk::Disk;
+use odradek::io::node_context::NodeContext;
+use odradek::io::sim_clock::{SimClock, SimClockCounters};
 use odradek::io::sim_disk::{SimDisk, SimDiskCounters, SimDiskFaults, SyncLatency};
 use odradek::server::{BrokerConfig, BugSwitches};
 use rand::{Rng, SeedableRng};
@@ -22,6 +24,7 @@ use tokio::time::sleep;
 
 use crate::checker::{Violation, ViolationKind};
 use crate::client::group::GroupVersions;
+use crate::clock_nemesis::{self, ClockFaultPlan};
 use crate::group_workload::{self, GroupWorkloadConfig};
 use crate::history::{EventKind, NemesisAction};
 use crate::nemesis::{self, BrokerNode, NemesisPlan};
@@ -175,11 +178,21 @@ fn draw_group(seed: u64, workload: &WorkloadConfig) -> GroupWorkloadConfig {
 }
 
 /// Everything inside the runtime; returns the recorder and the disk.
-async fn simulate(spec: SeedSpec, setup: Setup, disk: Arc<SimDisk>, recorder: Recorder) {
+async fn simulate(
+    spec: SeedSpec,
+    setup: Setup,
+    disk: Arc<SimDisk>,
+    (clock, clock_plan): (Arc<SimClock>, ClockFaultPlan),
+    recorder: Recorder,
+) {
     let handle = madsim::runtime::Handle::current();
     let config = broker_config(spec.bugs);
     let broker_disk: Arc<dyn Disk> = disk.clone();
     let broker_recorder = recorder.clone();
+    // The node's clock, like its disk, outlives the node: a restart keeps
+    // the host's wrong time.
+    clock_nemesis::record_initial_skew(&clock_plan, &recorder);
+    let broker_clock = clock.clone();
     let broker = handle
         .create_node()
         .name("broker")
@@ -187,8 +200,9 @@ async fn simulate(spec: SeedSpec, setup: Setup, disk: Arc<SimDisk>, recorder: Re
         .init(move || {
             let (config, disk, recorder) =
                 (config.clone(), broker_disk.clone(), broker_recorder.clone());
+            let node = NodeContext::new(disk, broker_clock.clone());
             async move {
-                if let Err(error) = odradek::server::run(config, disk, std::future::pending()).await
+                if let Err(error) = odradek::server::run(config, node, std::future::pending()).await
                 {
                     recorder.record(EventKind::Nemesis(NemesisAction::BrokerExited {
                         detail: error.to_string(),
@@ -225,7 +239,9 @@ async fn simulate(spec: SeedSpec, setup: Setup, disk: Arc<SimDisk>, recorder: Re
         stop_supervisor.clone(),
     ));
 
+    let clock_faults = tokio::spawn(clock_nemesis::run(clock_plan, clock, recorder.clone()));
     nemesis::run(setup.plan, node.clone(), disk.clone(), recorder.clone()).await;
+    let _ = clock_faults.await;
     let counters = disk.counters();
     if counters.write_eio + counters.sync_eio + counters.enospc > 0 {
         nemesis::healing_restart(&node, &recorder).await;
@@ -256,6 +272,25 @@ fn disk_counters(counters: &SimDiskCounters) -> std::collections::BTreeMap<Strin
         ("write_eio", counters.write_eio),
         ("sync_eio", counters.sync_eio),
         ("enospc", counters.enospc),
+    ]
+    .into_iter()
+    .map(|(name, value)| (name.to_string(), value))
+    .collect()
+}
+
+fn clock_counters(counters: &SimClockCounters) -> std::collections::BTreeMap<String, u64> {
+    [
+        ("jumps", counters.jumps()),
+        ("forward_jumps", counters.forward_jumps),
+        ("backward_jumps", counters.backward_jumps),
+        (
+            "largest_forward_jump_ms",
+            counters.largest_forward_jump_ms as u64,
+        ),
+        (
+            "largest_backward_jump_ms",
+            counters.largest_backward_jump_ms as u64,
+        ),
     ]
     .into_iter()
     .map(|(name, value)| (name.to_string(), value))
@@ -301,13 +336,16 @@ pub fn run_seed(spec: SeedSpec) -> SeedOutcome {
     );
     let mut runtime = Runtime::with_seed_and_config(spec.seed, madsim::Config::default());
     runtime.set_time_limit(TIME_LIMIT);
-    // The recorder's clock is the runtime's: create it inside.
+    // The recorder's clock is the runtime's: create it inside. So is the
+    // broker node's clock.
     let recorder = runtime.block_on(async { Recorder::new() });
+    let clock_plan = ClockFaultPlan::draw(spec.seed, FAULTS_START, FAULTS_END);
+    let clock = runtime.block_on(async { Arc::new(SimClock::new(clock_plan.initial_skew_ms)) });
     let simulated = {
-        let (disk, recorder) = (disk.clone(), recorder.clone());
+        let (disk, clock, recorder) = (disk.clone(), clock.clone(), recorder.clone());
         catch_unwind(AssertUnwindSafe(|| {
             runtime.block_on(async move {
-                simulate(spec, setup, disk, recorder.clone()).await;
+                simulate(spec, setup, disk, (clock, clock_plan), recorder.clone()).await;
                 recorder.elapsed_ms()
             })
         }))
@@ -343,6 +381,7 @@ pub fn run_seed(spec: SeedSpec) -> SeedOutcome {
     let mut stats: RunStats = recording.stats.clone();
     stats.partitions = partitions;
     stats.disk = disk_counters(&disk.counters());
+    stats.clock = clock_counters(&clock.counters());
     let violations = recording
         .checkers
         .counts()

@@ -1,5 +1,7 @@
 //! Sans-IO state machines. Nothing here touches a clock, a file or a socket:
-//! time comes in as `now_ms`, effects go out as returned actions or records.
+//! time comes in as `now_ms` (or a [`now::Now`] where a step needs both the
+//! monotonic and the wall clock), effects go out as returned actions or
+//! records.
 //!
 //! - `acl`: ACL bindings, their validation and the standard authorizer.
 //! - `topic_config`: typed topic configs with Kafka's names and defaults.
@@ -25,6 +27,7 @@ pub mod controller;
 pub mod group;
 pub mod inert_topic_config;
 pub mod metadata;
+pub mod now;
 pub mod partition;
 pub mod producer_state;
 pub mod raft;

@@ -2,5 +2,7 @@
 
 pub mod clock;
 pub mod disk;
+pub mod node_context;
 pub mod real_disk;
+pub mod sim_clock;
 pub mod sim_disk;

@@ -10,7 +10,6 @@ use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
 
 use crate::core::partition::{Acks, ProduceWaitError};
 use crate::core::topic_config::{TimestampType, TopicConfig};
-use crate::io::clock::now_ms;
 use crate::kafka::error_code::{self, code};
 use crate::kafka::str_bytes;
 use crate::log::client_batch::{self, ValidationError, ValidationRules};
@@ -187,7 +186,8 @@ async fn produce_partition(
     let records = request
         .records
         .ok_or(PartitionFailure::code(ResponseError::CorruptMessage))?;
-    let now = now_ms();
+    // LogAppendTime, the timestamp bounds and segment.ms are wall time.
+    let now = broker.clock.wall_ms();
     let rules = validation_rules(&handle.config(), request.version, now);
     let batch = client_batch::validate_client_records(&records, &rules)?;
     // A batch rebuilt larger than it arrived (recompressed, or stored

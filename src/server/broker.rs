@@ -13,8 +13,9 @@ use crate::core::metadata::{MetadataImage, MetadataRecord, TopicImage};
 use crate::core::producer_state::ProducerIdAllocator;
 use crate::core::topic_config::{TopicConfig, TopicDefaults};
 use crate::core::topic_name;
-use crate::io::clock::now_ms;
+use crate::io::clock::Clock;
 use crate::io::disk::{join, Disk, DiskError};
+use crate::io::node_context::NodeContext;
 use crate::server::config::BrokerConfig;
 use crate::server::connection_limits::ConnectionLimits;
 use crate::server::group_driver::GroupDriver;
@@ -55,6 +56,8 @@ pub struct Broker {
     pub config: BrokerConfig,
     pub defaults: TopicDefaults,
     disk: Arc<dyn Disk>,
+    /// This node's clocks: monotonic for timers, wall for timestamps.
+    pub clock: Arc<dyn Clock>,
     journal: tokio::sync::Mutex<MetadataJournal>,
     image: RwLock<Arc<MetadataImage>>,
     partitions: RwLock<BTreeMap<(String, i32), Arc<PartitionHandle>>>,
@@ -72,12 +75,21 @@ pub struct Broker {
 }
 
 impl Broker {
-    /// Replays the metadata journal, registers this node and opens (and
-    /// recovers) every partition it hosts.
+    /// [`Broker::open_node`] on `disk` with the host's clocks.
     pub async fn open(
         config: BrokerConfig,
         disk: Arc<dyn Disk>,
     ) -> Result<Arc<Broker>, BrokerError> {
+        Broker::open_node(config, NodeContext::host(disk)).await
+    }
+
+    /// Replays the metadata journal, registers this node and opens (and
+    /// recovers) every partition it hosts.
+    pub async fn open_node(
+        config: BrokerConfig,
+        node: NodeContext,
+    ) -> Result<Arc<Broker>, BrokerError> {
+        let NodeContext { disk, clock } = node;
         let storage = |e: DiskError| BrokerError::Storage(e.to_string());
         disk.create_dir_all(&config.data_dir).map_err(storage)?;
         migrate_metadata_dir(disk.as_ref(), &config.data_dir)
@@ -108,6 +120,7 @@ impl Broker {
             groups: tokio::sync::OnceCell::new(),
             defaults,
             disk,
+            clock,
             journal: tokio::sync::Mutex::new(journal),
             image: RwLock::new(Arc::new(image)),
             partitions: RwLock::new(BTreeMap::new()),
@@ -311,6 +324,7 @@ impl Broker {
                     .map_or(0, |b| b.broker_epoch);
                 Ok(GroupDriver::start(
                     handle,
+                    Arc::clone(&self.clock),
                     incarnation as u64,
                     self.config.bugs,
                 ))
@@ -434,7 +448,7 @@ impl Broker {
                 p.isr.clone(),
                 config,
                 self.config.bugs,
-                now_ms(),
+                Arc::clone(&self.clock),
             )
             .await;
             match opened {

@@ -16,7 +16,7 @@ use crate::core::group::{
     GroupResponse,
 };
 use crate::core::partition::Acks;
-use crate::io::clock::now_ms;
+use crate::io::clock::Clock;
 use crate::log::record_batch;
 use crate::server::config::BugSwitches;
 use crate::server::offsets_topic::{self, OFFSETS_TOPIC};
@@ -36,6 +36,8 @@ struct DriverState {
 pub struct GroupDriver {
     state: Mutex<DriverState>,
     persists: mpsc::UnboundedSender<(u64, Vec<GroupRecord>)>,
+    /// The node's clock: deadlines are monotonic, commit timestamps wall.
+    clock: Arc<dyn Clock>,
     /// Woken when a request may have moved the next deadline earlier.
     deadline_changed: Notify,
     /// Test-only bug switch: treat persists as durable once queued.
@@ -47,6 +49,7 @@ impl GroupDriver {
     /// persist and timer tasks. `incarnation` must differ on every start.
     pub fn start(
         offsets: Arc<PartitionHandle>,
+        clock: Arc<dyn Clock>,
         incarnation: u64,
         bugs: BugSwitches,
     ) -> Arc<GroupDriver> {
@@ -75,7 +78,7 @@ impl GroupDriver {
             offset = next;
         }
         tracing::info!(loaded, skipped, "group coordinator loaded {OFFSETS_TOPIC}");
-        let actions = coordinator.on_loaded(now_ms());
+        let actions = coordinator.on_loaded(clock.now());
         let (persists, persist_queue) = mpsc::unbounded_channel();
         let driver = Arc::new(GroupDriver {
             state: Mutex::new(DriverState {
@@ -84,6 +87,7 @@ impl GroupDriver {
                 next_request_id: 0,
             }),
             persists,
+            clock,
             deadline_changed: Notify::new(),
             commit_before_persist: bugs.commit_before_persist,
         });
@@ -108,7 +112,9 @@ impl GroupDriver {
             state.next_request_id += 1;
             let (tx, rx) = oneshot::channel();
             state.waiters.insert(request_id, tx);
-            let actions = state.coordinator.handle(now_ms(), request_id, request);
+            let actions = state
+                .coordinator
+                .handle(self.clock.now(), request_id, request);
             self.carry_out(&mut state, actions);
             rx
         };
@@ -137,7 +143,7 @@ impl GroupDriver {
                     // The receiver lives as long as the node's runtime.
                     let _ = self.persists.send((persist_id, records));
                     if self.commit_before_persist {
-                        let early = state.coordinator.on_persisted(now_ms(), persist_id);
+                        let early = state.coordinator.on_persisted(self.clock.now(), persist_id);
                         self.carry_out(state, early);
                     }
                 }
@@ -147,7 +153,7 @@ impl GroupDriver {
 
     fn on_persist_result(&self, persist_id: u64, result: Result<(), GroupError>) {
         let mut state = self.lock();
-        let now = now_ms();
+        let now = self.clock.now();
         let actions = match result {
             Ok(()) => state.coordinator.on_persisted(now, persist_id),
             Err(error) => state.coordinator.on_persist_failed(now, persist_id, error),
@@ -162,7 +168,8 @@ async fn persist_loop(
     mut queue: mpsc::UnboundedReceiver<(u64, Vec<GroupRecord>)>,
 ) {
     while let Some((persist_id, records)) = queue.recv().await {
-        let now = now_ms();
+        // The batch's timestamp, and the append's: wall time.
+        let now = driver.clock.wall_ms();
         let batch = offsets_topic::encode_batch(&records, now);
         let result = match record_batch::validate_produced(&batch, usize::MAX) {
             Ok(headers) => offsets
@@ -183,7 +190,7 @@ async fn timer_loop(driver: Arc<GroupDriver>) {
     loop {
         let wait_ms = {
             let state = driver.lock();
-            let now = now_ms();
+            let now = driver.clock.monotonic_ms();
             match state.coordinator.poll_timeout() {
                 Some(deadline) => (deadline - now).clamp(0, TIMER_IDLE_MS),
                 None => TIMER_IDLE_MS,
@@ -194,7 +201,7 @@ async fn timer_loop(driver: Arc<GroupDriver>) {
             _ = driver.deadline_changed.notified() => {}
         }
         let mut state = driver.lock();
-        let actions = state.coordinator.on_tick(now_ms());
+        let actions = state.coordinator.on_tick(driver.clock.now());
         driver.carry_out(&mut state, actions);
     }
 }

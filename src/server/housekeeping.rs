@@ -13,7 +13,6 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::io::clock::now_ms;
 use crate::server::broker::Broker;
 use crate::server::partition_handle::PartitionHandle;
 
@@ -60,9 +59,8 @@ pub async fn flusher(broker: Arc<Broker>) {
                     b.storage_failed.notify_one();
                     return;
                 }
-                let now = now_ms();
-                if h.background_sync_due(now) {
-                    if let Err(e) = h.sync(now).await {
+                if h.background_sync_due() {
+                    if let Err(e) = h.sync().await {
                         tracing::warn!(topic = %h.topic, partition = h.partition, %e, "background sync failed");
                     }
                 }
@@ -78,13 +76,16 @@ pub async fn retention(broker: Arc<Broker>) {
         tokio::time::sleep(interval).await;
         for handle in live_partitions(&broker) {
             let h = Arc::clone(&handle);
+            let clock = Arc::clone(&broker.clock);
             isolated(&handle, "retention and compaction", async move {
-                if let Err(e) = h.apply_retention(now_ms()).await {
+                // Wall time, as Kafka: retention.ms compares it with record
+                // timestamps (docs/architecture.md, "Clocks").
+                if let Err(e) = h.apply_retention(clock.wall_ms()).await {
                     tracing::warn!(topic = %h.topic, partition = h.partition, %e, "retention failed");
                 }
                 // After retention, in the same task: the cleaner never races a
                 // segment deletion.
-                if let Err(e) = h.compact(now_ms()).await {
+                if let Err(e) = h.compact(clock.wall_ms()).await {
                     tracing::warn!(topic = %h.topic, partition = h.partition, %e, "compaction failed");
                 }
             })
@@ -99,7 +100,7 @@ pub async fn checkpointer(broker: Arc<Broker>) {
         for handle in live_partitions(&broker) {
             let h = Arc::clone(&handle);
             isolated(&handle, "checkpoint", async move {
-                if let Err(e) = h.checkpoint(now_ms()).await {
+                if let Err(e) = h.checkpoint().await {
                     tracing::warn!(topic = %h.topic, partition = h.partition, %e, "checkpoint failed");
                 }
             })
@@ -154,8 +155,11 @@ pub async fn producer_expiry(broker: Arc<Broker>) {
         tokio::time::sleep(interval).await;
         for handle in live_partitions(&broker) {
             let h = Arc::clone(&handle);
+            let clock = Arc::clone(&broker.clock);
             isolated(&handle, "producer expiry", async move {
-                let expired = h.expire_producers(now_ms());
+                // Wall time against each producer's last batch timestamp, as
+                // Kafka's ProducerStateManager does.
+                let expired = h.expire_producers(clock.wall_ms());
                 if expired > 0 {
                     tracing::debug!(topic = %h.topic, partition = h.partition, expired, "expired idle producer ids");
                 }

@@ -2,6 +2,8 @@
 //! background tasks (syncs, retention) that drive the core and the log.
 
 pub mod broker;
+#[cfg(all(test, not(madsim)))]
+mod clock_tests;
 pub mod config;
 pub mod connection;
 pub mod connection_limits;
@@ -20,7 +22,7 @@ pub mod producer_snapshots;
 use std::future::Future;
 use std::sync::Arc;
 
-use crate::io::disk::Disk;
+use crate::io::node_context::NodeContext;
 pub use config::{BrokerConfig, BugSwitches, Limits};
 
 #[derive(Debug, thiserror::Error)]
@@ -36,16 +38,17 @@ pub enum BrokerError {
 /// Runs a broker until `shutdown` completes, then stops cleanly: stops
 /// accepting, syncs every partition and returns.
 ///
-/// `disk` holds all state; in the simulator it outlives the node so that a
-/// restarted node finds what survived the crash.
+/// `node` is what the node gets from outside: its disk, which holds all
+/// state (in the simulator it outlives the node so that a restarted node
+/// finds what survived the crash), and its clock.
 pub async fn run(
     config: BrokerConfig,
-    disk: Arc<dyn Disk>,
+    node: NodeContext,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), BrokerError> {
     // Recover first, then listen: an open port means a broker ready to serve.
     let listen = config.listen;
-    let broker = broker::Broker::open(config, disk).await?;
+    let broker = broker::Broker::open_node(config, node).await?;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| BrokerError::Bind {
@@ -133,7 +136,7 @@ pub async fn run(
         if handle.has_failed() {
             continue;
         }
-        if let Err(e) = handle.checkpoint(crate::io::clock::now_ms()).await {
+        if let Err(e) = handle.checkpoint().await {
             tracing::warn!(topic = %handle.topic, partition = handle.partition, %e, "final sync failed");
         }
     }

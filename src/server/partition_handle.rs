@@ -13,6 +13,7 @@ use crate::core::partition::leader_epoch_cache::LeaderEpochCache;
 use crate::core::partition::{Acks, PartitionAction, PartitionReplica, ProduceWaitError};
 use crate::core::producer_state::{ProducerBatch, ProducerError, ProducerStateTable, Verdict};
 use crate::core::topic_config::{FsyncPolicy, TopicConfig};
+use crate::io::clock::Clock;
 use crate::io::disk::{join, Disk, DiskError};
 use crate::log::read_plan::ReadOutcome;
 use crate::log::record_batch::BatchHeader;
@@ -53,7 +54,9 @@ struct PartitionState {
     epoch_cache: LeaderEpochCache,
     waiters: BTreeMap<u64, oneshot::Sender<Result<(), ProduceWaitError>>>,
     next_request_id: u64,
-    last_sync_ms: i64,
+    /// When the last sync completed, on the monotonic clock: the `interval`
+    /// fsync is a timer, so a wall-clock step neither hastens nor starves it.
+    last_sync_monotonic_ms: i64,
     /// Idempotent producers' last batches, to drop retried duplicates.
     producers: ProducerStateTable,
     /// Test-only bug switches (ack-before-sync: answer before the sync, which
@@ -72,6 +75,8 @@ pub struct PartitionHandle {
     pub topic_id: TopicId,
     pub partition: i32,
     disk: Arc<dyn Disk>,
+    /// The node's clock: the `interval` fsync is timed on its monotonic side.
+    clock: Arc<dyn Clock>,
     state: Mutex<PartitionState>,
     /// One sync at a time per partition; producers queued behind it find
     /// their records already synced (group commit).
@@ -103,8 +108,9 @@ impl PartitionHandle {
         isr: Vec<i32>,
         config: TopicConfig,
         bugs: BugSwitches,
-        now_ms: i64,
+        clock: Arc<dyn Clock>,
     ) -> Result<(PartitionHandle, RecoveryReport), LogError> {
+        let now_ms = clock.wall_ms();
         let dir = partition_dir(data_dir, topic, partition);
         let id_text = partition_metadata::encode(&topic_id);
         let meta_path = join(&dir, PARTITION_METADATA_FILE);
@@ -182,7 +188,7 @@ impl PartitionHandle {
             epoch_cache,
             waiters: BTreeMap::new(),
             next_request_id: 0,
-            last_sync_ms: now_ms,
+            last_sync_monotonic_ms: clock.monotonic_ms(),
             producers,
             bugs,
             limits: Limits::default(),
@@ -192,6 +198,7 @@ impl PartitionHandle {
             topic_id,
             partition,
             disk,
+            clock,
             state: Mutex::new(state),
             sync_gate: tokio::sync::Mutex::new(()),
             log_start_gate: tokio::sync::Mutex::new(()),
@@ -361,7 +368,7 @@ impl PartitionHandle {
             (info, waiter, sync_now)
         };
         if fsync_always {
-            if let Err(e) = self.sync(now_ms).await {
+            if let Err(e) = self.sync().await {
                 return Err(ProduceError::Log(e));
             }
         }
@@ -377,12 +384,12 @@ impl PartitionHandle {
     }
 
     /// Syncs every record appended so far. Concurrent callers share one fsync.
-    pub async fn sync(&self, now_ms: i64) -> Result<(), LogError> {
-        self.sync_files(now_ms, false).await
+    pub async fn sync(&self) -> Result<(), LogError> {
+        self.sync_files(false).await
     }
 
     /// `full` also syncs index files (before a recovery point is written).
-    async fn sync_files(&self, now_ms: i64, full: bool) -> Result<(), LogError> {
+    async fn sync_files(&self, full: bool) -> Result<(), LogError> {
         let _gate = self.sync_gate.lock().await;
         let work = {
             let mut state = self.lock();
@@ -414,7 +421,7 @@ impl PartitionHandle {
         let mut guard = self.lock();
         let state = &mut *guard;
         state.log.complete_sync(&work);
-        state.last_sync_ms = now_ms;
+        state.last_sync_monotonic_ms = self.clock.monotonic_ms();
         let actions = state.replica.on_local_sync(state.log.durable_end_offset());
         self.apply(state, actions);
         Ok(())
@@ -423,14 +430,17 @@ impl PartitionHandle {
     /// Whether the background flusher should sync now: `interval` when its
     /// period passed; `always` whenever data is unsynced (only possible after
     /// a failed produce sync, or with the ack-before-sync bug).
-    pub fn background_sync_due(&self, now_ms: i64) -> bool {
+    pub fn background_sync_due(&self) -> bool {
         let state = self.lock();
         if state.log.is_offline() || !state.log.has_unsynced_data() {
             return false;
         }
         match state.config.fsync_policy {
             FsyncPolicy::Always => true,
-            FsyncPolicy::Interval => now_ms - state.last_sync_ms >= state.config.fsync_interval_ms,
+            FsyncPolicy::Interval => {
+                self.clock.monotonic_ms() - state.last_sync_monotonic_ms
+                    >= state.config.fsync_interval_ms
+            }
             FsyncPolicy::Never => false,
         }
     }
@@ -706,8 +716,8 @@ impl PartitionHandle {
     }
 
     /// Syncs and writes the recovery point so the next start scans little.
-    pub async fn checkpoint(&self, now_ms: i64) -> Result<(), LogError> {
-        self.sync_files(now_ms, true).await?;
+    pub async fn checkpoint(&self) -> Result<(), LogError> {
+        self.sync_files(true).await?;
         let writes = {
             let state = self.lock();
             if state.log.has_unsynced_files() {

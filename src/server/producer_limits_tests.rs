@@ -9,6 +9,7 @@ use kafka_protocol::records::Compression;
 
 use crate::core::partition::Acks;
 use crate::core::topic_config::{TopicConfig, TopicDefaults};
+use crate::io::sim_clock::SimClock;
 use crate::io::sim_disk::{SimDisk, SimDiskFaults};
 use crate::log::compaction_batch::test_support::keyed_batch;
 use crate::log::record_batch;
@@ -31,7 +32,7 @@ async fn partition(limits: Limits) -> PartitionHandle {
         vec![1],
         config,
         BugSwitches::default(),
-        NOW_MS,
+        Arc::new(SimClock::with_base(0, || NOW_MS)),
     )
     .await
     .expect("partition opens");

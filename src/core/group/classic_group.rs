@@ -5,7 +5,7 @@
 //! Every method takes a [`Step`]: the current time, the config and the
 //! outbox that collects responses and persists. Timers are deadlines kept
 //! here and fired by [`Group::on_tick`]; every deadline is set strictly
-//! after the `now_ms` that set it.
+//! after the monotonic `now` that set it (a wall-clock jump moves none).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -24,10 +24,12 @@ use crate::core::group::responses::{
     LeaveGroupResponse, LeftMember, SyncGroupResponse,
 };
 use crate::core::group::state::GroupState;
+use crate::core::now::Now;
 
 /// One step's context: time, limits, and where effects go.
 pub(crate) struct Step<'a> {
-    pub now_ms: i64,
+    /// Deadlines are monotonic; the wall clock only stamps what is stored.
+    pub now: Now,
     pub config: &'a GroupConfig,
     pub out: &'a mut Outbox,
 }
@@ -35,7 +37,7 @@ pub(crate) struct Step<'a> {
 impl Step<'_> {
     /// A deadline `timeout_ms` from now, never at or before now.
     fn deadline_ms(&self, timeout_ms: i64) -> i64 {
-        self.now_ms + timeout_ms.max(1)
+        self.now.monotonic_ms + timeout_ms.max(1)
     }
 }
 
@@ -103,13 +105,13 @@ pub struct Group {
 }
 
 impl Group {
-    pub(crate) fn new(group_id: String, incarnation: u64, now_ms: i64) -> Group {
+    pub(crate) fn new(group_id: String, incarnation: u64, wall_ms: i64) -> Group {
         Group {
             group_id,
             incarnation,
             state: GroupState::Empty,
             previous_state: GroupState::Empty,
-            state_timestamp_ms: now_ms,
+            state_timestamp_ms: wall_ms,
             generation_id: 0,
             protocol_type: None,
             protocol_name: None,
@@ -260,7 +262,7 @@ impl Group {
     pub(crate) fn on_loaded(&mut self, step: &mut Step) {
         for member in self.members.values_mut() {
             member.session_deadline_ms =
-                Some(step.now_ms + i64::from(member.session_timeout_ms).max(1));
+                Some(step.now.monotonic_ms + i64::from(member.session_timeout_ms).max(1));
         }
         if self.members.len() > step.config.group_member_count_max {
             self.prepare_rebalance(step);
@@ -331,7 +333,7 @@ impl Group {
         );
         self.previous_state = self.state;
         self.state = next;
-        self.state_timestamp_ms = step.now_ms;
+        self.state_timestamp_ms = step.now.wall_ms;
     }
 
     fn add(&mut self, member: Member, protocol_type: &str) {
@@ -1173,7 +1175,7 @@ impl Group {
         self.reschedule_session(step, &req.member_id);
         let deadline_ms = self.members[&req.member_id].session_deadline_ms;
         assert!(
-            deadline_ms.is_some_and(|d| d > step.now_ms),
+            deadline_ms.is_some_and(|d| d > step.now.monotonic_ms),
             "a heartbeat pushes the session deadline into the future"
         );
         error
@@ -1301,14 +1303,14 @@ impl Group {
         pending.chain(members).chain(join).chain(sync).min()
     }
 
-    /// Fires every timer due at `now_ms`, earliest first.
+    /// Fires every timer due at the step's monotonic time, earliest first.
     pub(crate) fn on_tick(&mut self, step: &mut Step) {
         // Each timer fires at most once per tick: a fired timer is removed
         // or set strictly after now.
         let fire_count_max = self.members.len() + self.pending_join_members.len() + 2;
         let mut fire_count = 0;
         while let Some((deadline_ms, due)) = self.next_due() {
-            if deadline_ms > step.now_ms {
+            if deadline_ms > step.now.monotonic_ms {
                 break;
             }
             fire_count += 1;

@@ -4,17 +4,21 @@
 //! Driving it (raft-rs style, every call returns the actions to carry out):
 //!
 //! 1. `GroupCoordinator::new(config, incarnation)`, then `replay` every
-//!    record of the offsets partition in log order, then `on_loaded(now_ms)`.
+//!    record of the offsets partition in log order, then `on_loaded(now)`.
 //!    Until then requests get COORDINATOR_LOAD_IN_PROGRESS.
-//! 2. `handle(now_ms, request_id, request)` for each Kafka request.
+//! 2. `handle(now, request_id, request)` for each Kafka request.
 //! 3. Carry out the actions in order: `Persist` appends its records as one
-//!    batch to the offsets partition; report `on_persisted(now_ms, id)` when
+//!    batch to the offsets partition; report `on_persisted(now, id)` when
 //!    everything up to `id` is durable (appends complete in order) or
-//!    `on_persist_failed(now_ms, id, error)`. `Respond` answers a request;
+//!    `on_persist_failed(now, id, error)`. `Respond` answers a request;
 //!    responses that depend on durability (OffsetCommit, the SyncGroup that
 //!    makes a generation Stable, DeleteGroups, OffsetDelete, a replaced
 //!    static member's JoinGroup) come only after their persist.
-//! 4. Call `on_tick(now_ms)` when `poll_timeout()` passes.
+//! 4. Call `on_tick(now)` when `poll_timeout()` passes.
+//!
+//! `now` is a [`Now`]: deadlines run on its monotonic clock (a wall-clock
+//! jump neither expires a session nor starves one), commit and state
+//! timestamps take its wall clock. Passing one `i64` runs both together.
 //! 5. `resign()` when this node stops coordinating the partition.
 //!
 //! Topic existence and "offset ≤ high watermark" are the broker's checks:
@@ -42,6 +46,7 @@ use crate::core::group::responses::{
     OffsetFetchResponse, OffsetFetchTopicResponse, SyncGroupResponse,
 };
 use crate::core::group::state::GroupState;
+use crate::core::now::Now;
 
 /// Longest client or instance id used as a member id prefix.
 const MEMBER_ID_PREFIX_MAX_BYTES: usize = 64;
@@ -103,7 +108,7 @@ impl GroupCoordinator {
         std::mem::take(&mut self.outbox.actions)
     }
 
-    fn create_group(&mut self, group_id: &str, now_ms: i64) -> &mut Group {
+    fn create_group(&mut self, group_id: &str, wall_ms: i64) -> &mut Group {
         assert!(
             !self.groups.contains_key(group_id),
             "a group is created once"
@@ -112,7 +117,7 @@ impl GroupCoordinator {
         self.group_incarnation_next += 1;
         self.groups
             .entry(group_id.to_string())
-            .or_insert_with(|| Group::new(group_id.to_string(), incarnation, now_ms))
+            .or_insert_with(|| Group::new(group_id.to_string(), incarnation, wall_ms))
     }
 
     fn has_room_for_group(&self) -> bool {
@@ -181,11 +186,12 @@ impl GroupCoordinator {
     /// Loading is over: members' session timers start now (a member that
     /// does not heartbeat within its session timeout is removed and its
     /// group rebalances), and requests are served.
-    pub fn on_loaded(&mut self, now_ms: i64) -> Vec<GroupAction> {
+    pub fn on_loaded(&mut self, now: impl Into<Now>) -> Vec<GroupAction> {
+        let now = now.into();
         assert!(!self.loaded, "a coordinator loads once");
         self.loaded = true;
         let mut step = Step {
-            now_ms,
+            now,
             config: &self.config,
             out: &mut self.outbox,
         };
@@ -209,7 +215,7 @@ impl GroupCoordinator {
         for waiting in pending.into_values() {
             // The groups are gone: only requests waiting for a persist
             // (commits, deletes) are left to answer.
-            self.fail_waiting(0, waiting, error);
+            self.fail_waiting(Now::from(0), waiting, error);
         }
         self.loaded = false;
         self.take_actions()
@@ -221,10 +227,11 @@ impl GroupCoordinator {
     /// after later calls.
     pub fn handle(
         &mut self,
-        now_ms: i64,
+        now: impl Into<Now>,
         request_id: u64,
         request: GroupRequest,
     ) -> Vec<GroupAction> {
+        let now = now.into();
         if !self.loaded {
             let response = error_response(&request, GroupError::CoordinatorLoadInProgress);
             self.outbox.respond(request_id, response);
@@ -250,11 +257,11 @@ impl GroupCoordinator {
             _ => Vec::new(),
         };
         match request {
-            GroupRequest::JoinGroup(req) => self.join_group(now_ms, request_id, req),
-            GroupRequest::SyncGroup(req) => self.sync_group(now_ms, request_id, &req),
-            GroupRequest::Heartbeat(req) => self.heartbeat(now_ms, request_id, &req),
-            GroupRequest::LeaveGroup(req) => self.leave_group(now_ms, request_id, &req),
-            GroupRequest::OffsetCommit(req) => self.offset_commit(now_ms, request_id, &req),
+            GroupRequest::JoinGroup(req) => self.join_group(now, request_id, req),
+            GroupRequest::SyncGroup(req) => self.sync_group(now, request_id, &req),
+            GroupRequest::Heartbeat(req) => self.heartbeat(now, request_id, &req),
+            GroupRequest::LeaveGroup(req) => self.leave_group(now, request_id, &req),
+            GroupRequest::OffsetCommit(req) => self.offset_commit(now, request_id, &req),
             GroupRequest::OffsetFetch(req) => self.offset_fetch(request_id, &req),
             GroupRequest::OffsetDelete(req) => self.offset_delete(request_id, &req),
             GroupRequest::DescribeGroups { group_ids } => {
@@ -293,7 +300,7 @@ impl GroupCoordinator {
         }
     }
 
-    fn join_group(&mut self, now_ms: i64, request_id: u64, mut req: JoinGroupRequest) {
+    fn join_group(&mut self, now: Now, request_id: u64, mut req: JoinGroupRequest) {
         let reject = |out: &mut Outbox, error: GroupError, member_id: &str| {
             out.respond(
                 request_id,
@@ -342,7 +349,7 @@ impl GroupCoordinator {
             if !self.has_room_for_group() {
                 return reject(&mut self.outbox, GroupError::CoordinatorNotAvailable, "");
             }
-            self.create_group(&req.group_id, now_ms);
+            self.create_group(&req.group_id, now.wall_ms);
         }
         let new_member_id = if req.member_id.is_empty() {
             self.next_member_id(&req.group_id, &req)
@@ -351,14 +358,14 @@ impl GroupCoordinator {
         };
         let group = self.groups.get_mut(&req.group_id).expect("looked up above");
         let mut step = Step {
-            now_ms,
+            now,
             config: &self.config,
             out: &mut self.outbox,
         };
         group.join(&mut step, request_id, &req, &new_member_id);
     }
 
-    fn sync_group(&mut self, now_ms: i64, request_id: u64, req: &SyncGroupRequest) {
+    fn sync_group(&mut self, now: Now, request_id: u64, req: &SyncGroupRequest) {
         let error = if let Err(error) = self.validate_group_id(&req.group_id) {
             Some(error)
         } else if self
@@ -387,21 +394,21 @@ impl GroupCoordinator {
         }
         let group = self.groups.get_mut(&req.group_id).expect("checked above");
         let mut step = Step {
-            now_ms,
+            now,
             config: &self.config,
             out: &mut self.outbox,
         };
         group.sync(&mut step, request_id, req);
     }
 
-    fn heartbeat(&mut self, now_ms: i64, request_id: u64, req: &HeartbeatRequest) {
+    fn heartbeat(&mut self, now: Now, request_id: u64, req: &HeartbeatRequest) {
         let error = match self.validate_group_id(&req.group_id) {
             Err(error) => Some(error),
             Ok(()) => match self.groups.get_mut(&req.group_id) {
                 None => Some(GroupError::UnknownMemberId),
                 Some(group) => {
                     let mut step = Step {
-                        now_ms,
+                        now,
                         config: &self.config,
                         out: &mut self.outbox,
                     };
@@ -415,7 +422,7 @@ impl GroupCoordinator {
         );
     }
 
-    fn leave_group(&mut self, now_ms: i64, request_id: u64, req: &LeaveGroupRequest) {
+    fn leave_group(&mut self, now: Now, request_id: u64, req: &LeaveGroupRequest) {
         let response = match self.validate_group_id(&req.group_id) {
             Err(error) => LeaveGroupResponse {
                 error: Some(error),
@@ -428,7 +435,7 @@ impl GroupCoordinator {
                 },
                 Some(group) => {
                     let mut step = Step {
-                        now_ms,
+                        now,
                         config: &self.config,
                         out: &mut self.outbox,
                     };
@@ -440,7 +447,7 @@ impl GroupCoordinator {
             .respond(request_id, GroupResponse::LeaveGroup(response));
     }
 
-    fn offset_commit(&mut self, now_ms: i64, request_id: u64, req: &OffsetCommitRequest) {
+    fn offset_commit(&mut self, now: Now, request_id: u64, req: &OffsetCommitRequest) {
         let partition_count: usize = req.topics.iter().map(|t| t.partitions.len()).sum();
         let request_error = if let Err(error) = self.validate_group_id(&req.group_id) {
             Some(error)
@@ -457,7 +464,7 @@ impl GroupCoordinator {
                 Some(GroupError::CoordinatorNotAvailable)
             } else {
                 // A simple group: offsets stored outside group management.
-                self.create_group(&req.group_id, now_ms);
+                self.create_group(&req.group_id, now.wall_ms);
                 None
             }
         } else {
@@ -498,7 +505,7 @@ impl GroupCoordinator {
 
         let group = self.groups.get_mut(&req.group_id).expect("validated above");
         let step = Step {
-            now_ms,
+            now,
             config: &self.config,
             out: &mut self.outbox,
         };
@@ -528,7 +535,7 @@ impl GroupCoordinator {
                         offset: p.committed_offset,
                         leader_epoch: p.committed_leader_epoch,
                         metadata: p.committed_metadata.clone(),
-                        commit_timestamp_ms: now_ms,
+                        commit_timestamp_ms: now.wall_ms,
                     };
                     records.push(GroupRecord::OffsetCommit {
                         group_id: req.group_id.clone(),
@@ -537,7 +544,7 @@ impl GroupCoordinator {
                         offset: committed.offset,
                         leader_epoch: committed.leader_epoch,
                         metadata: committed.metadata.clone(),
-                        commit_timestamp_ms: now_ms,
+                        commit_timestamp_ms: now.wall_ms,
                     });
                     offsets.push((topic.name.clone(), p.partition_index, committed));
                 }
@@ -805,7 +812,8 @@ impl GroupCoordinator {
     // ----- Persist completions ------------------------------------------
 
     /// Every persist up to and including `persist_id` is durable.
-    pub fn on_persisted(&mut self, now_ms: i64, persist_id: u64) -> Vec<GroupAction> {
+    pub fn on_persisted(&mut self, now: impl Into<Now>, persist_id: u64) -> Vec<GroupAction> {
+        let now = now.into();
         assert!(
             persist_id < self.outbox.persist_id_next,
             "persist {persist_id} was never handed out"
@@ -813,7 +821,7 @@ impl GroupCoordinator {
         let later = self.outbox.pending.split_off(&(persist_id + 1));
         let done = std::mem::replace(&mut self.outbox.pending, later);
         for waiting in done.into_values() {
-            self.complete_waiting(now_ms, waiting);
+            self.complete_waiting(now, waiting);
         }
         self.take_actions()
     }
@@ -822,16 +830,17 @@ impl GroupCoordinator {
     /// COORDINATOR_NOT_AVAILABLE, …) goes to the requests that waited for it.
     pub fn on_persist_failed(
         &mut self,
-        now_ms: i64,
+        now: impl Into<Now>,
         persist_id: u64,
         error: GroupError,
     ) -> Vec<GroupAction> {
+        let now = now.into();
         assert!(
             persist_id < self.outbox.persist_id_next,
             "persist {persist_id} was never handed out"
         );
         if let Some(waiting) = self.outbox.pending.remove(&persist_id) {
-            self.fail_waiting(now_ms, waiting, error);
+            self.fail_waiting(now, waiting, error);
         }
         self.take_actions()
     }
@@ -842,7 +851,7 @@ impl GroupCoordinator {
             .filter(|g| g.incarnation() == incarnation)
     }
 
-    fn complete_waiting(&mut self, now_ms: i64, waiting: PendingPersist) {
+    fn complete_waiting(&mut self, now: Now, waiting: PendingPersist) {
         match waiting {
             PendingPersist::GroupMetadata => {}
             PendingPersist::SyncAssignment {
@@ -858,7 +867,7 @@ impl GroupCoordinator {
                     .filter(|g| g.incarnation() == group_incarnation)
                 {
                     let mut step = Step {
-                        now_ms,
+                        now,
                         config,
                         out: &mut self.outbox,
                     };
@@ -881,7 +890,7 @@ impl GroupCoordinator {
                     .filter(|g| g.incarnation() == group_incarnation)
                 {
                     let mut step = Step {
-                        now_ms,
+                        now,
                         config,
                         out: &mut self.outbox,
                     };
@@ -937,7 +946,7 @@ impl GroupCoordinator {
         }
     }
 
-    fn fail_waiting(&mut self, now_ms: i64, waiting: PendingPersist, error: GroupError) {
+    fn fail_waiting(&mut self, now: Now, waiting: PendingPersist, error: GroupError) {
         match waiting {
             PendingPersist::GroupMetadata => {}
             PendingPersist::SyncAssignment {
@@ -953,7 +962,7 @@ impl GroupCoordinator {
                     .filter(|g| g.incarnation() == group_incarnation)
                 {
                     let mut step = Step {
-                        now_ms,
+                        now,
                         config,
                         out: &mut self.outbox,
                     };
@@ -975,7 +984,7 @@ impl GroupCoordinator {
                     .filter(|g| g.incarnation() == group_incarnation)
                 {
                     let mut step = Step {
-                        now_ms,
+                        now,
                         config,
                         out: &mut self.outbox,
                     };
@@ -1037,24 +1046,28 @@ impl GroupCoordinator {
             .min()
     }
 
-    /// Fires every timer due at `now_ms`.
-    pub fn on_tick(&mut self, now_ms: i64) -> Vec<GroupAction> {
+    /// Fires every timer due at `now.monotonic_ms`.
+    pub fn on_tick(&mut self, now: impl Into<Now>) -> Vec<GroupAction> {
+        let now = now.into();
         if !self.loaded {
             return Vec::new();
         }
         let mut step = Step {
-            now_ms,
+            now,
             config: &self.config,
             out: &mut self.outbox,
         };
         for group in self.groups.values_mut() {
-            if group.next_deadline_ms().is_some_and(|d| d <= now_ms) {
+            if group
+                .next_deadline_ms()
+                .is_some_and(|d| d <= now.monotonic_ms)
+            {
                 group.on_tick(&mut step);
                 group.assert_invariants();
             }
         }
         assert!(
-            !matches!(self.poll_timeout(), Some(d) if d <= now_ms),
+            !matches!(self.poll_timeout(), Some(d) if d <= now.monotonic_ms),
             "every due timer fired"
         );
         self.take_actions()

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use super::*;
+use crate::core::now::Now;
 
 const SESSION_MS: i32 = 10_000;
 const REBALANCE_MS: i32 = 30_000;
@@ -13,7 +14,10 @@ const REBALANCE_MS: i32 = 30_000;
 /// request is answered exactly once.
 struct Harness {
     coordinator: GroupCoordinator,
+    /// Monotonic time, which drives the timers.
     now_ms: i64,
+    /// How far the wall clock is off the monotonic one (a clock step).
+    wall_offset_ms: i64,
     request_id_next: u64,
     responses: BTreeMap<u64, GroupResponse>,
     /// Persists handed out and not yet reported, with their records.
@@ -35,12 +39,17 @@ impl Harness {
         Harness {
             coordinator,
             now_ms: 0,
+            wall_offset_ms: 0,
             request_id_next: 1,
             responses: BTreeMap::new(),
             persists: Vec::new(),
             durable_log: Vec::new(),
             auto_persist: true,
         }
+    }
+
+    fn now(&self) -> Now {
+        Now::new(self.now_ms, self.now_ms + self.wall_offset_ms)
     }
 
     fn absorb(&mut self, actions: Vec<GroupAction>) -> Vec<GroupAction> {
@@ -81,21 +90,21 @@ impl Harness {
         for (_, records) in done {
             self.durable_log.extend(records);
         }
-        let actions = self.coordinator.on_persisted(self.now_ms, persist_id);
+        let actions = self.coordinator.on_persisted(self.now(), persist_id);
         self.absorb(actions)
     }
 
     fn send(&mut self, request: GroupRequest) -> u64 {
         let request_id = self.request_id_next;
         self.request_id_next += 1;
-        let actions = self.coordinator.handle(self.now_ms, request_id, request);
+        let actions = self.coordinator.handle(self.now(), request_id, request);
         self.absorb(actions);
         request_id
     }
 
     fn advance(&mut self, ms: i64) -> Vec<GroupAction> {
         self.now_ms += ms;
-        let actions = self.coordinator.on_tick(self.now_ms);
+        let actions = self.coordinator.on_tick(self.now());
         self.absorb(actions)
     }
 
@@ -430,6 +439,44 @@ fn a_member_whose_session_expires_is_removed_and_the_group_rebalances() {
         h.heartbeat("g", &follower, 2),
         Some(GroupError::UnknownMemberId)
     );
+}
+
+/// Sessions run on the monotonic clock: a wall clock stepped back an hour
+/// does not keep a silent member alive, and one stepped forward an hour
+/// expires no one who heartbeats. Commits are stamped with wall time.
+#[test]
+fn wall_clock_steps_neither_expire_nor_keep_sessions() {
+    let mut h = Harness::new();
+    let (leader, follower) = h.stable_pair();
+    h.wall_offset_ms = 3_600_000;
+    for _ in 0..10 {
+        h.advance(3_000);
+        assert_eq!(h.heartbeat("g", &leader, 1), None);
+        assert_eq!(h.heartbeat("g", &follower, 1), None);
+    }
+    assert_eq!(h.state("g"), Some(GroupState::Stable));
+    let commit = h.commit("g", &leader, 1, 7);
+    assert_eq!(h.commit_errors(commit), vec![None]);
+    let committed = h.coordinator.committed_offset("g", "t", 0).unwrap();
+    assert_eq!(committed.commit_timestamp_ms, h.now_ms + 3_600_000);
+
+    h.wall_offset_ms = -3_600_000;
+    let start_ms = h.now_ms;
+    // Only the leader heartbeats: the follower's session still ends after
+    // SESSION_MS of monotonic time.
+    while h.now_ms < start_ms + i64::from(SESSION_MS) {
+        h.advance(3_000);
+        if h.state("g") == Some(GroupState::Stable) {
+            assert_eq!(h.heartbeat("g", &leader, 1), None);
+        }
+    }
+    assert_eq!(h.state("g"), Some(GroupState::PreparingRebalance));
+    assert!(h
+        .coordinator
+        .group("g")
+        .unwrap()
+        .member(&follower)
+        .is_none());
 }
 
 #[test]
