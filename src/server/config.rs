@@ -5,6 +5,7 @@
 use std::net::SocketAddr;
 
 use crate::core::topic_config::FsyncPolicy;
+use crate::server::log_settings::LogSettings;
 
 /// Test-only switches that put a classic bug back, so the simulator can show
 /// that its checkers catch it. All off in every real deployment.
@@ -63,6 +64,8 @@ pub struct BrokerConfig {
     pub log_dir_display: String,
     /// The resource limits a client can reach (docs/limits.md).
     pub limits: Limits,
+    /// Background log work's intervals and segment defaults (docs/limits.md).
+    pub log: LogSettings,
     pub bugs: BugSwitches,
 }
 
@@ -130,6 +133,7 @@ impl BrokerConfig {
             cluster_id: "odradek-cluster".to_string(),
             log_dir_display: "data".to_string(),
             limits: Limits::default(),
+            log: LogSettings::default(),
             bugs: BugSwitches::default(),
         }
     }

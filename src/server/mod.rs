@@ -7,6 +7,7 @@ pub mod connection;
 pub mod connection_limits;
 pub mod group_driver;
 pub mod housekeeping;
+pub mod log_settings;
 #[cfg(all(test, not(madsim)))]
 mod isolation_tests;
 pub mod metadata_journal;
