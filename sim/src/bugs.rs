@@ -85,7 +85,10 @@ pub fn parse_kinds(text: &str) -> Result<Vec<ViolationKind>, String> {
         .map(|name| {
             ViolationKind::from_name(name).ok_or_else(|| {
                 let known: Vec<&str> = ViolationKind::ALL.iter().map(|k| k.name()).collect();
-                format!("unknown violation kind {name:?}; known: {}", known.join(", "))
+                format!(
+                    "unknown violation kind {name:?}; known: {}",
+                    known.join(", ")
+                )
             })
         })
         .collect::<Result<Vec<_>, _>>()?;

@@ -178,7 +178,10 @@ pub fn main() -> i32 {
         };
         let outcome = run_checked(spec, args.check_determinism);
         coverage.add(&outcome);
-        if expected.as_ref().is_some_and(|kinds| outcome.reports_any(kinds)) {
+        if expected
+            .as_ref()
+            .is_some_and(|kinds| outcome.reports_any(kinds))
+        {
             caught.push(outcome.seed);
         }
         if args.json {
@@ -254,12 +257,26 @@ mod tests {
 
     #[test]
     fn expect_violations_takes_a_list_of_kinds() {
-        let args = parse(&["--seeds", "0..5", "--bug", "ack-before-sync", "--expect-violations", "lost-write,unseen"]).unwrap();
+        let args = parse(&[
+            "--seeds",
+            "0..5",
+            "--bug",
+            "ack-before-sync",
+            "--expect-violations",
+            "lost-write,unseen",
+        ])
+        .unwrap();
         assert_eq!(
             args.expect_violations,
-            Some(ExpectedKinds(vec![ViolationKind::LostWrite, ViolationKind::Unseen]))
+            Some(ExpectedKinds(vec![
+                ViolationKind::LostWrite,
+                ViolationKind::Unseen
+            ]))
         );
-        assert_eq!(bugs::names_on(&bugs::switches(&args.bug)), vec!["ack-before-sync"]);
+        assert_eq!(
+            bugs::names_on(&bugs::switches(&args.bug)),
+            vec!["ack-before-sync"]
+        );
     }
 
     #[test]
@@ -271,7 +288,15 @@ mod tests {
 
     #[test]
     fn bugs_repeat_and_ranges_parse() {
-        let args = parse(&["--bug", "no-crc-check", "--bug", "no-idempotence", "--seeds", "3..9"]).unwrap();
+        let args = parse(&[
+            "--bug",
+            "no-crc-check",
+            "--bug",
+            "no-idempotence",
+            "--seeds",
+            "3..9",
+        ])
+        .unwrap();
         assert_eq!(
             bugs::names_on(&bugs::switches(&args.bug)),
             vec!["no-crc-check", "no-idempotence"]

@@ -128,17 +128,33 @@ mod tests {
     #[test]
     fn seeds_cover_every_policy_and_mostly_roll_small_segments() {
         let spaces: Vec<LogSpace> = (0..200).map(LogSpace::draw).collect();
-        for policy in [FsyncPolicy::Always, FsyncPolicy::Interval, FsyncPolicy::Never] {
-            assert!(spaces.iter().any(|s| s.fsync_policy == policy), "{policy:?}");
+        for policy in [
+            FsyncPolicy::Always,
+            FsyncPolicy::Interval,
+            FsyncPolicy::Never,
+        ] {
+            assert!(
+                spaces.iter().any(|s| s.fsync_policy == policy),
+                "{policy:?}"
+            );
         }
-        let small = spaces.iter().filter(|s| s.segment_bytes <= 8 * 1024).count();
-        assert!(small > 100, "{small} of 200 seeds with segments up to 8 KiB");
+        let small = spaces
+            .iter()
+            .filter(|s| s.segment_bytes <= 8 * 1024)
+            .count();
+        assert!(
+            small > 100,
+            "{small} of 200 seeds with segments up to 8 KiB"
+        );
         assert!(spaces.iter().all(|s| s.segment_bytes >= 1024));
         let early = spaces
             .iter()
             .filter(|s| s.checkpoint_interval_ms < 20_000)
             .count();
-        assert!(early > 150, "{early} of 200 seeds checkpoint before faults end");
+        assert!(
+            early > 150,
+            "{early} of 200 seeds checkpoint before faults end"
+        );
     }
 
     #[test]

@@ -124,7 +124,11 @@ impl CoverageSummary {
             self.seeds
         )];
         for (name, (total, seeds)) in &self.counters {
-            let mark = if *total == 0 { "  <-- NEVER REACHED" } else { "" };
+            let mark = if *total == 0 {
+                "  <-- NEVER REACHED"
+            } else {
+                ""
+            };
             lines.push(format!(
                 "  {name:<32} {total:>10} {seeds:>6}/{}{mark}",
                 self.seeds

@@ -21,10 +21,10 @@ use rand_chacha::ChaCha8Rng;
 use tokio::time::sleep;
 
 use crate::checker::{Violation, ViolationKind};
-use crate::log_space::LogSpace;
 use crate::client::group::GroupVersions;
 use crate::group_workload::{self, GroupWorkloadConfig};
 use crate::history::{EventKind, NemesisAction};
+use crate::log_space::LogSpace;
 use crate::nemesis::{self, BrokerNode, NemesisPlan};
 use crate::outcome::{RunStats, SeedOutcome};
 use crate::recorder::Recorder;
@@ -366,9 +366,12 @@ pub fn run_seed(spec: SeedSpec) -> SeedOutcome {
     stats.partitions = partitions;
     stats.disk = disk_counters(&disk.counters());
     // A run that panicked or hung already failed; its counts say nothing.
-    if recording.checkers.violations().iter().all(|v| {
-        !matches!(v.kind, ViolationKind::Panic | ViolationKind::Liveness)
-    }) {
+    if recording
+        .checkers
+        .violations()
+        .iter()
+        .all(|v| !matches!(v.kind, ViolationKind::Panic | ViolationKind::Liveness))
+    {
         for violation in crate::progress::check(&stats, crate::progress::FLOORS) {
             recording.checkers.report(violation);
         }

@@ -109,7 +109,8 @@ impl PartitionLog {
             disk.sync(parent_dir(dir)).await?;
         }
         // Finish or undo a compaction swap a crash interrupted.
-        let finished = crate::log::compaction_files::recover_interrupted_compaction(disk.as_ref(), dir)?;
+        let finished =
+            crate::log::compaction_files::recover_interrupted_compaction(disk.as_ref(), dir)?;
         coverage::add(Counter::CompactionSwapsInterrupted, finished.len() as u64);
         // A durable replacement a crash interrupted left its temp file.
         for name in disk.list_dir(dir)? {

@@ -17,7 +17,6 @@ use crate::io::clock::now_ms;
 use crate::server::broker::Broker;
 use crate::server::partition_handle::PartitionHandle;
 
-
 /// Runs one partition's share of a background pass in a task of its own and
 /// waits for it; a panic is logged against the partition and contained.
 async fn isolated<F>(handle: &Arc<PartitionHandle>, work: &'static str, job: F)
@@ -93,13 +92,8 @@ pub async fn retention(broker: Arc<Broker>) {
 
 pub async fn checkpointer(broker: Arc<Broker>) {
     // `log.flush.offset.checkpoint.interval.ms`
-    let interval = Duration::from_millis(
-        broker
-            .config
-            .log
-            .flush_offset_checkpoint_interval_ms
-            .max(1),
-    );
+    let interval =
+        Duration::from_millis(broker.config.log.flush_offset_checkpoint_interval_ms.max(1));
     loop {
         tokio::time::sleep(interval).await;
         for handle in live_partitions(&broker) {

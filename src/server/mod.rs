@@ -7,9 +7,9 @@ pub mod connection;
 pub mod connection_limits;
 pub mod group_driver;
 pub mod housekeeping;
-pub mod log_settings;
 #[cfg(all(test, not(madsim)))]
 mod isolation_tests;
+pub mod log_settings;
 pub mod metadata_journal;
 pub mod offsets_topic;
 pub mod partition_handle;

@@ -145,7 +145,11 @@ mod tests {
         let values: Vec<String> = ["a", "b", "c"].iter().map(|v| v.to_string()).collect();
         let bytes = encode_batch(&values, 1_000).unwrap();
         let header = parse_header_prefix(&bytes).unwrap();
-        assert_eq!(header.size_bytes, bytes.len(), "one batch, nothing after it");
+        assert_eq!(
+            header.size_bytes,
+            bytes.len(),
+            "one batch, nothing after it"
+        );
         assert_eq!(header.records_count, 3);
         assert_eq!(header.base_sequence, -1);
         assert_eq!(header.producer_id, -1);
