@@ -41,6 +41,7 @@ bug_switches! {
     "no-crc-check" => no_crc_check, [CorruptRead], "Log recovery accepts batches without checking their CRC-32C.";
     "ack-before-sync" => ack_before_sync, [LostWrite, Unseen], "fsync.policy=always answers the producer before the sync is done.";
     "no-idempotence" => no_idempotence, [Duplicate], "Idempotent producers' retried batches are appended again (no dedupe).";
+    "read-unsynced" => read_unsynced, [InconsistentOffsets], "Fetch serves appended records before they are synced (fsync.policy interval, never).";
     "commit-before-persist" => commit_before_persist, [CommittedOffsetRegression, GroupAssignmentOverlap], "The group coordinator acknowledges commits before they are durable.";
 }
 

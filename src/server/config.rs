@@ -20,6 +20,9 @@ pub struct BugSwitches {
     /// The group coordinator answers OffsetCommit (and everything else it
     /// persists) before the records are durable in `__consumer_offsets`.
     pub commit_before_persist: bool,
+    /// Reads serve appended records up to the high watermark, synced or not
+    /// (`interval`, `never`): a power loss then reuses offsets consumers read.
+    pub read_unsynced: bool,
 }
 
 /// Kafka's default `fetch.max.bytes`: 55 MiB.

@@ -17,6 +17,8 @@ pub mod partition_metadata;
 #[cfg(test)]
 mod producer_limits_tests;
 pub mod producer_snapshots;
+#[cfg(all(test, not(madsim)))]
+mod read_visibility_tests;
 
 use std::future::Future;
 use std::sync::Arc;

@@ -443,7 +443,8 @@ impl PartitionHandle {
     /// a partition first, so reads only ever return synced records.
     pub fn read_waits_for_sync(&self, offset: i64) -> bool {
         let state = self.lock();
-        !state.log.is_offline()
+        !state.bugs.read_unsynced
+            && !state.log.is_offline()
             && offset >= state.log.durable_end_offset()
             && offset < state.replica.high_watermark()
     }
@@ -478,7 +479,11 @@ impl PartitionHandle {
                 // Only synced records are served, whatever the policy: a
                 // power loss may take back the rest, and an offset a consumer
                 // has read must never be handed out again.
-                let served_end = high_watermark.min(state.log.durable_end_offset());
+                let served_end = if state.bugs.read_unsynced {
+                    high_watermark
+                } else {
+                    high_watermark.min(state.log.durable_end_offset())
+                };
                 let plan = state
                     .log
                     .plan_read(from, max_bytes, min_one_batch, served_end)?;
