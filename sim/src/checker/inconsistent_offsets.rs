@@ -67,10 +67,8 @@ impl Checker for InconsistentOffsets {
                 value,
                 offset,
                 ..
-            } => {
-                if self.first_seen.contains_key(&(*partition, *offset)) {
-                    self.saw(event, *partition, *offset, value, found)
-                }
+            } if self.first_seen.contains_key(&(*partition, *offset)) => {
+                self.saw(event, *partition, *offset, value, found)
             }
             EventKind::Polled {
                 partition, records, ..
