@@ -1,5 +1,8 @@
 //! Fetch: serve committed batches (below the high watermark) as stored,
-//! long-polling up to `max_wait_ms` until `min_bytes` are available.
+//! long-polling up to `max_wait_ms` until `min_bytes` are available. Only
+//! synced batches are served: a reader that reached unsynced ones (policy
+//! `interval` or `never`) syncs the partition first, so no offset a consumer
+//! read is ever reused after a power loss.
 //!
 //! Sizes follow Kafka's rule (see `fetch_budget`): the response limit bounds
 //! the whole reply, per-partition limits apply within it, and only the first
