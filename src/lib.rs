@@ -8,6 +8,7 @@
 //! - [`server`]: the node: listener, connections, the tasks that drive the core.
 
 pub mod core;
+pub mod coverage;
 pub mod io;
 pub mod kafka;
 pub mod log;

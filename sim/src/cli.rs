@@ -2,24 +2,12 @@
 
 use std::ops::Range;
 
-use clap::{Parser, ValueEnum};
+use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
-use odradek::server::BugSwitches;
+use odradek_sim::bugs::{self, BugSwitch};
 use odradek_sim::checker::ViolationKind;
-use odradek_sim::outcome::SeedOutcome;
+use odradek_sim::outcome::{CoverageSummary, SeedOutcome};
 use odradek_sim::seed_run::{quiet_panics, run_seed, SeedSpec};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum Bug {
-    /// Log recovery accepts batches without checking their CRC-32C.
-    NoCrcCheck,
-    /// fsync.policy=always answers the producer before the sync is done.
-    AckBeforeSync,
-    /// Idempotent producers' retried batches are appended again (no dedupe).
-    NoIdempotence,
-    /// The group coordinator acknowledges commits before they are durable.
-    CommitBeforePersist,
-}
 
 #[derive(Debug, Parser)]
 #[command(about = "Deterministic simulation of odradek: seeds, nemesis, checkers")]
@@ -30,9 +18,14 @@ struct Args {
     /// Run a range of seeds, `A..B` (B excluded).
     #[arg(long, value_parser = parse_range)]
     seeds: Option<Range<u64>>,
-    /// Put a classic bug back into the broker (repeatable).
-    #[arg(long, value_enum)]
-    bug: Vec<Bug>,
+    /// Put a classic bug back into the broker (repeatable; `--list-bugs`
+    /// names them with the violation kinds that catch each).
+    #[arg(long, value_parser = bugs::parse)]
+    bug: Vec<&'static BugSwitch>,
+    /// Print each bug switch and its expected kinds (`NAME KIND,KIND`), one
+    /// per line, and exit (`.ci/test` loops over them).
+    #[arg(long)]
+    list_bugs: bool,
     /// One JSON object per seed on stdout.
     #[arg(long)]
     json: bool,
@@ -46,11 +39,20 @@ struct Args {
     /// Stop a sweep at the first failing seed.
     #[arg(long)]
     fail_fast: bool,
-    /// Invert the exit status: succeed only if some seed reports a
-    /// violation (CI uses it with `--bug` to prove the checkers have teeth).
-    /// Stops at the first failing seed.
-    #[arg(long)]
-    expect_violations: bool,
+    /// Invert the exit status: succeed only if some seed reports one of
+    /// these violation kinds (`KIND[,KIND...]`; a seed reporting only other
+    /// kinds does not count). CI uses it with `--bug` and the switch's kinds
+    /// to prove the checkers have teeth. Stops at the first such seed.
+    #[arg(long, value_name = "KIND[,KIND...]", value_parser = parse_expected)]
+    expect_violations: Option<ExpectedKinds>,
+}
+
+/// `--expect-violations`' kinds (one argument, comma-separated).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct ExpectedKinds(Vec<ViolationKind>);
+
+fn parse_expected(text: &str) -> Result<ExpectedKinds, String> {
+    bugs::parse_kinds(text).map(ExpectedKinds)
 }
 
 fn parse_range(text: &str) -> Result<Range<u64>, String> {
@@ -135,12 +137,14 @@ pub fn main() -> i32 {
             .without_time()
             .init();
     }
-    let bugs = BugSwitches {
-        no_crc_check: args.bug.contains(&Bug::NoCrcCheck),
-        ack_before_sync: args.bug.contains(&Bug::AckBeforeSync),
-        no_idempotence: args.bug.contains(&Bug::NoIdempotence),
-        commit_before_persist: args.bug.contains(&Bug::CommitBeforePersist),
-    };
+    if args.list_bugs {
+        for line in bugs::listing() {
+            println!("{line}");
+        }
+        return 0;
+    }
+    let bugs = bugs::switches(&args.bug);
+    let expected = args.expect_violations.clone().map(|kinds| kinds.0);
     let seeds = match (args.seed, args.seeds.clone()) {
         (Some(seed), _) => seed..seed + 1,
         (None, Some(range)) => range,
@@ -163,6 +167,9 @@ pub fn main() -> i32 {
     };
     let sweep_started = std::time::Instant::now();
     let (mut passed, mut failed) = (0u64, Vec::new());
+    // Seeds that reported one of the expected kinds (`--expect-violations`).
+    let mut caught = Vec::new();
+    let mut coverage = CoverageSummary::default();
     for seed in seeds.clone() {
         let spec = SeedSpec {
             seed,
@@ -170,6 +177,13 @@ pub fn main() -> i32 {
             synced_bit_flip_probability: if args.synced_bit_flips { 0.3 } else { 0.0 },
         };
         let outcome = run_checked(spec, args.check_determinism);
+        coverage.add(&outcome);
+        if expected
+            .as_ref()
+            .is_some_and(|kinds| outcome.reports_any(kinds))
+        {
+            caught.push(outcome.seed);
+        }
         if args.json {
             let line = serde_json::to_string(&outcome).expect("outcome serializes");
             progress.suspend(|| println!("{line}"));
@@ -191,11 +205,16 @@ pub fn main() -> i32 {
         }
         progress.set_message(format!("{} failed", failed.len()));
         progress.inc(1);
-        if (args.fail_fast || args.expect_violations) && !failed.is_empty() {
+        if (args.fail_fast && !failed.is_empty()) || !caught.is_empty() {
             break;
         }
     }
     progress.finish_and_clear();
+    if sweep {
+        for line in coverage.lines() {
+            eprintln!("{line}");
+        }
+    }
     if sweep {
         eprintln!(
             "{passed} passed, {} failed of {} seeds in {:.1} s{}",
@@ -209,11 +228,81 @@ pub fn main() -> i32 {
             }
         );
     }
-    if args.expect_violations {
-        if failed.is_empty() {
-            eprintln!("expected a violation, but every seed passed: the checkers missed the bug");
+    if let Some(kinds) = &expected {
+        let names: Vec<&str> = kinds.iter().map(|k| k.name()).collect();
+        match caught.first() {
+            Some(seed) => eprintln!("caught: seed {seed} reported {}", names.join(" or ")),
+            None => eprintln!(
+                "expected {} in some seed, but none reported it{}: the checkers missed the bug",
+                names.join(" or "),
+                if failed.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (seeds {failed:?} failed with other kinds)")
+                }
+            ),
         }
-        return i32::from(failed.is_empty());
+        return i32::from(caught.is_empty());
     }
     i32::from(!failed.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Args, clap::Error> {
+        Args::try_parse_from(std::iter::once("odradek-sim").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn expect_violations_takes_a_list_of_kinds() {
+        let args = parse(&[
+            "--seeds",
+            "0..5",
+            "--bug",
+            "ack-before-sync",
+            "--expect-violations",
+            "lost-write,unseen",
+        ])
+        .unwrap();
+        assert_eq!(
+            args.expect_violations,
+            Some(ExpectedKinds(vec![
+                ViolationKind::LostWrite,
+                ViolationKind::Unseen
+            ]))
+        );
+        assert_eq!(
+            bugs::names_on(&bugs::switches(&args.bug)),
+            vec!["ack-before-sync"]
+        );
+    }
+
+    #[test]
+    fn expect_violations_without_kinds_or_with_unknown_ones_is_refused() {
+        assert!(parse(&["--expect-violations"]).is_err());
+        assert!(parse(&["--expect-violations", "lost-write,bogus"]).is_err());
+        assert!(parse(&["--bug", "no-such-bug"]).is_err());
+    }
+
+    #[test]
+    fn bugs_repeat_and_ranges_parse() {
+        let args = parse(&[
+            "--bug",
+            "no-crc-check",
+            "--bug",
+            "no-idempotence",
+            "--seeds",
+            "3..9",
+        ])
+        .unwrap();
+        assert_eq!(
+            bugs::names_on(&bugs::switches(&args.bug)),
+            vec!["no-crc-check", "no-idempotence"]
+        );
+        assert_eq!(args.seeds, Some(3..9));
+        assert!(parse(&["--seeds", "9..3"]).is_err());
+        assert!(parse(&["--list-bugs"]).unwrap().list_bugs);
+    }
 }

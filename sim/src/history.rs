@@ -92,6 +92,13 @@ pub enum NemesisAction {
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub enum EventKind {
+    /// The partition's `fsync.policy` (`always`, `interval`, `never`), as
+    /// the run set it up: what its acknowledgements promise (see
+    /// `checker::Durability`). A partition never configured is `always`.
+    PartitionPolicy {
+        partition: Partition,
+        fsync_policy: String,
+    },
     /// An idempotent producer got `producer_id` at `producer_epoch` from
     /// InitProducerId (`reason`: why it (re)initialised); its sequences
     /// start at 0 on every partition.

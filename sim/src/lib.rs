@@ -7,17 +7,23 @@
 //!
 //! - [`history`]: the ordered events of a run, hashed into `trace_hash`.
 //! - [`checker`]: one module per invariant family, fed every event.
+//! - [`bugs`]: the bug switches and the violation kinds that catch each.
+//! - [`progress`]: `no-progress`, the floor of work a seed must do.
+//! - [`log_space`]: the broker's log settings drawn from the seed.
 //! - [`client`]: a minimal Kafka client (kafka-protocol frames over TCP).
 //! - `workload`, `nemesis`, `clock_nemesis`, `seed_run` (madsim only): one
 //!   seed, end to end.
 
+pub mod bugs;
 pub mod checker;
 pub mod client;
 #[cfg(not(madsim))]
 pub mod fuzz;
 pub mod group_history;
 pub mod history;
+pub mod log_space;
 pub mod outcome;
+pub mod progress;
 pub mod trace_hash;
 
 #[cfg(madsim)]

@@ -42,8 +42,7 @@ pub struct RunStats {
 pub struct SeedOutcome {
     pub seed: u64,
     pub ok: bool,
-    /// Bug switches that were on (`no-crc-check`, `ack-before-sync`,
-    /// `no-idempotence`), and
+    /// Bug switches that were on (`crate::bugs::BUG_SWITCHES`' names), and
     /// experiments (`experiment:synced-bit-flips`).
     pub bugs: Vec<String>,
     /// Violation counts by name.
@@ -55,6 +54,12 @@ pub struct SeedOutcome {
     pub events: u64,
     pub simulated_ms: u64,
     pub wall_ms: u64,
+    /// Acknowledged produce requests (`stats.acked`; `no-progress` floor).
+    pub acked_writes: u64,
+    /// The broker's log settings drawn from the seed, by Kafka name.
+    pub config: BTreeMap<String, String>,
+    /// How often the run reached each mechanism (`odradek::coverage`).
+    pub coverage: BTreeMap<String, u64>,
     pub stats: RunStats,
 }
 
@@ -71,6 +76,13 @@ impl SeedOutcome {
         command
     }
 
+    /// Whether the run reported any of `kinds`.
+    pub fn reports_any(&self, kinds: &[crate::checker::ViolationKind]) -> bool {
+        kinds
+            .iter()
+            .any(|kind| self.violations.contains_key(kind.name()))
+    }
+
     /// `name=count` pairs, for one-line summaries.
     pub fn violation_summary(&self) -> String {
         self.violations
@@ -78,5 +90,92 @@ impl SeedOutcome {
             .map(|(name, count)| format!("{name}={count}"))
             .collect::<Vec<_>>()
             .join(" ")
+    }
+}
+
+/// Coverage counters summed over a sweep, with how many seeds reached each.
+#[derive(Debug, Clone, Default)]
+pub struct CoverageSummary {
+    seeds: u64,
+    /// name -> (total, seeds with a non-zero count).
+    counters: BTreeMap<String, (u64, u64)>,
+}
+
+impl CoverageSummary {
+    pub fn add(&mut self, outcome: &SeedOutcome) {
+        self.seeds += 1;
+        for (name, value) in &outcome.coverage {
+            let entry = self.counters.entry(name.clone()).or_insert((0, 0));
+            entry.0 += value;
+            entry.1 += u64::from(*value > 0);
+        }
+    }
+
+    /// The counters no seed reached.
+    pub fn never_reached(&self) -> Vec<&str> {
+        self.counters
+            .iter()
+            .filter(|(_, (total, _))| *total == 0)
+            .map(|(name, _)| name.as_str())
+            .collect()
+    }
+
+    /// One line per counter: total, seeds reaching it, and a loud mark on
+    /// the ones never reached (a mechanism the sweep did not test).
+    pub fn lines(&self) -> Vec<String> {
+        let mut lines = vec![format!(
+            "coverage over {} seeds (total, seeds that reached it):",
+            self.seeds
+        )];
+        for (name, (total, seeds)) in &self.counters {
+            let mark = if *total == 0 {
+                "  <-- NEVER REACHED"
+            } else {
+                ""
+            };
+            lines.push(format!(
+                "  {name:<32} {total:>10} {seeds:>6}/{}{mark}",
+                self.seeds
+            ));
+        }
+        lines
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn outcome(coverage: &[(&str, u64)]) -> SeedOutcome {
+        SeedOutcome {
+            seed: 0,
+            ok: true,
+            bugs: Vec::new(),
+            violations: BTreeMap::new(),
+            examples: Vec::new(),
+            trace_hash: String::new(),
+            events: 0,
+            simulated_ms: 0,
+            wall_ms: 0,
+            acked_writes: 0,
+            config: BTreeMap::new(),
+            coverage: coverage.iter().map(|(n, v)| (n.to_string(), *v)).collect(),
+            stats: RunStats::default(),
+        }
+    }
+
+    #[test]
+    fn a_counter_no_seed_reached_stands_out() {
+        let mut summary = CoverageSummary::default();
+        summary.add(&outcome(&[("segments_rolled", 3), ("clock_jumps", 0)]));
+        summary.add(&outcome(&[("segments_rolled", 0), ("clock_jumps", 0)]));
+        assert_eq!(summary.never_reached(), vec!["clock_jumps"]);
+        let lines = summary.lines();
+        assert!(lines
+            .iter()
+            .any(|l| l.contains("clock_jumps") && l.contains("NEVER REACHED")));
+        assert!(lines
+            .iter()
+            .any(|l| l.contains("segments_rolled") && l.contains("1/2") && !l.contains("NEVER")));
     }
 }

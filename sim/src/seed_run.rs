@@ -27,6 +27,7 @@ use crate::client::group::GroupVersions;
 use crate::clock_nemesis::{self, ClockFaultPlan};
 use crate::group_workload::{self, GroupWorkloadConfig};
 use crate::history::{EventKind, NemesisAction};
+use crate::log_space::LogSpace;
 use crate::nemesis::{self, BrokerNode, NemesisPlan};
 use crate::outcome::{RunStats, SeedOutcome};
 use crate::recorder::Recorder;
@@ -61,19 +62,10 @@ pub struct SeedSpec {
 
 impl SeedSpec {
     pub fn bug_names(&self) -> Vec<String> {
-        let mut names = Vec::new();
-        if self.bugs.no_crc_check {
-            names.push("no-crc-check".to_string());
-        }
-        if self.bugs.ack_before_sync {
-            names.push("ack-before-sync".to_string());
-        }
-        if self.bugs.no_idempotence {
-            names.push("no-idempotence".to_string());
-        }
-        if self.bugs.commit_before_persist {
-            names.push("commit-before-persist".to_string());
-        }
+        let mut names: Vec<String> = crate::bugs::names_on(&self.bugs)
+            .into_iter()
+            .map(str::to_string)
+            .collect();
         if self.synced_bit_flip_probability > 0.0 {
             names.push("experiment:synced-bit-flips".to_string());
         }
@@ -81,12 +73,13 @@ impl SeedSpec {
     }
 }
 
-fn broker_config(bugs: BugSwitches) -> BrokerConfig {
+fn broker_config(bugs: BugSwitches, space: &LogSpace) -> BrokerConfig {
     let mut config = BrokerConfig::single_node_default();
     config.listen = SocketAddr::new(IpAddr::V4(BROKER_IP), BROKER_PORT);
     config.advertise_host = BROKER_IP.to_string();
     config.advertise_port = BROKER_PORT;
     config.bugs = bugs;
+    space.apply(&mut config);
     config
 }
 
@@ -103,6 +96,7 @@ fn crash_faults(rng: &mut ChaCha8Rng) -> SimDiskFaults {
 }
 
 struct Setup {
+    space: LogSpace,
     workload: WorkloadConfig,
     group: GroupWorkloadConfig,
     plan: NemesisPlan,
@@ -152,6 +146,7 @@ fn draw_setup(seed: u64) -> Setup {
     workload.impatient_timeout_ms = (1, rng.gen_range(4..=20));
     let group = draw_group(seed, &workload);
     Setup {
+        space: LogSpace::draw(seed),
         workload,
         group,
         plan,
@@ -186,7 +181,15 @@ async fn simulate(
     recorder: Recorder,
 ) {
     let handle = madsim::runtime::Handle::current();
-    let config = broker_config(spec.bugs);
+    let config = broker_config(spec.bugs, &setup.space);
+    // What the topic's acknowledgements promise, for the checkers: its
+    // partitions take the broker's default policy.
+    for partition in 0..setup.workload.partitions {
+        recorder.record(EventKind::PartitionPolicy {
+            partition,
+            fsync_policy: setup.space.fsync_policy.as_str().to_string(),
+        });
+    }
     let broker_disk: Arc<dyn Disk> = disk.clone();
     let broker_recorder = recorder.clone();
     // The node's clock, like its disk, outlives the node: a restart keeps
@@ -297,6 +300,25 @@ fn clock_counters(counters: &SimClockCounters) -> std::collections::BTreeMap<Str
     .collect()
 }
 
+/// The broker's coverage counters for this seed, with the disk's own
+/// (dropped directory entries, dropped pages, read errors, bit flips in
+/// synced data) where SimDisk counts them, and the clock nemesis' jumps.
+fn coverage_counters(stats: &RunStats) -> std::collections::BTreeMap<String, u64> {
+    let mut counters: std::collections::BTreeMap<String, u64> = odradek::coverage::snapshot()
+        .into_iter()
+        .map(|(name, value)| (name.to_string(), value))
+        .collect();
+    for name in ["synced_bit_flips"] {
+        if let Some(value) = stats.disk.get(name) {
+            counters.insert(name.to_string(), *value);
+        }
+    }
+    if let Some(jumps) = stats.clock.get("jumps") {
+        counters.insert("clock_jumps".to_string(), *jumps);
+    }
+    counters
+}
+
 /// The location of the last panic, noted by [`quiet_panics`]' hook.
 static LAST_PANIC_LOCATION: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
 
@@ -327,7 +349,10 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 /// Runs one seed and judges it.
 pub fn run_seed(spec: SeedSpec) -> SeedOutcome {
     let wall_started = std::time::Instant::now();
+    // Counters of this seed only (seeds run one after another).
+    odradek::coverage::reset();
     let mut setup = draw_setup(spec.seed);
+    let space = setup.space;
     let partitions = setup.workload.partitions;
     setup.plan.crash_faults.synced_bit_flip_probability = spec.synced_bit_flip_probability;
     let disk = Arc::new(
@@ -382,6 +407,17 @@ pub fn run_seed(spec: SeedSpec) -> SeedOutcome {
     stats.partitions = partitions;
     stats.disk = disk_counters(&disk.counters());
     stats.clock = clock_counters(&clock.counters());
+    // A run that panicked or hung already failed; its counts say nothing.
+    if recording
+        .checkers
+        .violations()
+        .iter()
+        .all(|v| !matches!(v.kind, ViolationKind::Panic | ViolationKind::Liveness))
+    {
+        for violation in crate::progress::check(&stats, crate::progress::FLOORS) {
+            recording.checkers.report(violation);
+        }
+    }
     let violations = recording
         .checkers
         .counts()
@@ -404,6 +440,9 @@ pub fn run_seed(spec: SeedSpec) -> SeedOutcome {
         events: recording.history.next_seq(),
         simulated_ms,
         wall_ms: wall_started.elapsed().as_millis() as u64,
+        acked_writes: stats.acked,
+        config: space.describe(),
+        coverage: coverage_counters(&stats),
         stats,
     }
 }

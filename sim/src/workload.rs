@@ -1,5 +1,5 @@
-//! The client workload, run on the client node: create the topic
-//! (fsync.policy=always), then producers send unique values with acks=all
+//! The client workload, run on the client node: create the topic (with
+//! the broker's default fsync.policy, drawn from the seed), then producers send unique values with acks=all
 //! while consumers poll every partition incrementally; when told to stop,
 //! one final reader reads every partition from offset 0.
 //!
@@ -155,7 +155,9 @@ async fn create_topic(config: &WorkloadConfig) {
             versions,
             TOPIC,
             config.partitions,
-            &[("fsync.policy", "always")],
+            // The broker's default policy, drawn from the seed (the
+            // history's `PartitionPolicy` events say which).
+            &[],
         ));
         match result {
             Ok(()) => return,

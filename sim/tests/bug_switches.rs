@@ -1,65 +1,38 @@
-//! The checkers have teeth: each bug switch is caught within a few seeds.
+//! The checkers have teeth: each bug switch is caught within a few seeds,
+//! as one of the violation kinds its row of `odradek_sim::bugs::BUG_SWITCHES`
+//! names (a seed reporting only other kinds does not count). A new switch
+//! is tested here as soon as it is in the table.
 //! Only meaningful inside the simulator.
 #![cfg(madsim)]
 
-use odradek::server::BugSwitches;
+use odradek_sim::bugs::{self, BugSwitch, BUG_SWITCHES};
 use odradek_sim::seed_run::{run_seed, SeedSpec};
 
-/// Seeds tried per bug (no-crc-check is first caught at seed 34 since
-/// the background loops run each partition as a task of their own, which
-/// changed every schedule).
+/// Seeds tried per bug.
 const SEEDS: u64 = 60;
 
-/// The first seed whose run reports one of `names`.
-fn first_seed_reporting(bugs: BugSwitches, names: &[&str]) -> Option<u64> {
+/// The first seed whose run with `bug` reports one of its expected kinds.
+fn first_seed_catching(bug: &BugSwitch) -> Option<u64> {
+    let switches = bugs::switches(&[bug]);
     (0..SEEDS).find(|seed| {
-        let outcome = run_seed(SeedSpec {
+        run_seed(SeedSpec {
             seed: *seed,
-            bugs,
+            bugs: switches,
             ..SeedSpec::default()
-        });
-        names
-            .iter()
-            .any(|name| outcome.violations.contains_key(*name))
+        })
+        .reports_any(bug.expected)
     })
 }
 
 #[test]
-fn ack_before_sync_loses_acknowledged_writes() {
-    let bugs = BugSwitches {
-        ack_before_sync: true,
-        ..BugSwitches::default()
-    };
-    assert!(first_seed_reporting(bugs, &["lost-write", "unseen"]).is_some());
-}
-
-#[test]
-fn no_crc_check_serves_corrupt_tails() {
-    let bugs = BugSwitches {
-        no_crc_check: true,
-        ..BugSwitches::default()
-    };
-    assert!(first_seed_reporting(bugs, &["corrupt-read"]).is_some());
-}
-
-#[test]
-fn no_idempotence_stores_retried_batches_twice() {
-    let bugs = BugSwitches {
-        no_idempotence: true,
-        ..BugSwitches::default()
-    };
-    assert!(first_seed_reporting(bugs, &["duplicate"]).is_some());
-}
-
-#[test]
-fn commit_before_persist_loses_acknowledged_commits() {
-    let bugs = BugSwitches {
-        commit_before_persist: true,
-        ..BugSwitches::default()
-    };
-    assert!(first_seed_reporting(
-        bugs,
-        &["committed-offset-regression", "group-assignment-overlap"]
-    )
-    .is_some());
+fn every_bug_switch_is_caught_as_its_expected_kinds() {
+    let missed: Vec<&str> = BUG_SWITCHES
+        .iter()
+        .filter(|bug| first_seed_catching(bug).is_none())
+        .map(|bug| bug.name)
+        .collect();
+    assert!(
+        missed.is_empty(),
+        "not caught as their expected kinds within {SEEDS} seeds: {missed:?}"
+    );
 }

@@ -347,6 +347,7 @@ impl State {
     }
 
     fn sync_dir(&mut self, dir: &str) {
+        crate::coverage::bump(crate::coverage::Counter::DirectorySyncs);
         let is_child = |path: &str| parent_of(path) == dir && !path.is_empty();
         // Files directly inside: the durable entries become the current ones.
         self.durable_names.retain(|path, _| !is_child(path));

@@ -1,5 +1,8 @@
 //! Fetch: serve committed batches (below the high watermark) as stored,
-//! long-polling up to `max_wait_ms` until `min_bytes` are available.
+//! long-polling up to `max_wait_ms` until `min_bytes` are available. Only
+//! synced batches are served: a reader that reached unsynced ones (policy
+//! `interval` or `never`) syncs the partition first, so no offset a consumer
+//! read is ever reused after a power loss.
 //!
 //! Sizes follow Kafka's rule (see `fetch_budget`): the response limit bounds
 //! the whole reply, per-partition limits apply within it, and only the first
@@ -53,6 +56,7 @@ pub async fn handle(broker: &Broker, request: FetchRequest) -> FetchResponse {
             .iter()
             .map(|w| broker.partition(&w.topic, w.partition))
             .collect();
+        sync_what_reads_wait_for(&wanted, &handles).await;
         // Register interest before reading so a high watermark move between
         // the read and the wait is not missed.
         let mut waits: Vec<Pin<Box<Notified<'_>>>> = handles
@@ -72,6 +76,22 @@ pub async fn handle(broker: &Broker, request: FetchRequest) -> FetchResponse {
         tokio::select! {
             _ = any_notified(&mut waits) => {}
             _ = tokio::time::sleep_until(deadline) => {}
+        }
+    }
+}
+
+/// Reads serve synced records only (see `PartitionHandle::read_limited`):
+/// a partition whose reader caught up with its synced records is synced now
+/// (`fsync.policy` `interval` or `never`; concurrent syncs share one fsync),
+/// so consumers are not held back to the next background sync. A failed
+/// sync takes the log offline, and the read below answers with its error.
+async fn sync_what_reads_wait_for(wanted: &[Wanted], handles: &[Option<Arc<PartitionHandle>>]) {
+    for (w, handle) in wanted.iter().zip(handles) {
+        let Some(handle) = handle else { continue };
+        if !handle.has_failed() && handle.read_waits_for_sync(w.fetch_offset) {
+            if let Err(e) = handle.sync(crate::io::clock::now_ms()).await {
+                tracing::warn!(topic = %w.topic, partition = w.partition, %e, "sync before a read failed");
+            }
         }
     }
 }

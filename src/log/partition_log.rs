@@ -10,6 +10,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
+use crate::coverage::{self, Counter};
 use crate::io::disk::{join, parent_dir, Disk, DiskError};
 use crate::log::config::LogConfig;
 use crate::log::log_start::{self, SmallFileWrite};
@@ -108,7 +109,9 @@ impl PartitionLog {
             disk.sync(parent_dir(dir)).await?;
         }
         // Finish or undo a compaction swap a crash interrupted.
-        crate::log::compaction_files::recover_interrupted_compaction(disk.as_ref(), dir)?;
+        let finished =
+            crate::log::compaction_files::recover_interrupted_compaction(disk.as_ref(), dir)?;
+        coverage::add(Counter::CompactionSwapsInterrupted, finished.len() as u64);
         // A durable replacement a crash interrupted left its temp file.
         for name in disk.list_dir(dir)? {
             if name.ends_with(".tmp") {
@@ -127,6 +130,9 @@ impl PartitionLog {
         // included: trust their indexes. Scan from the segment holding the
         // last offset below the point onwards.
         let mut first_scanned = bases.iter().rposition(|b| *b < recovery_point).unwrap_or(0);
+        if bases.first().is_some_and(|b| *b < recovery_point) {
+            coverage::bump(Counter::RecoveredFromRecoveryPoint);
+        }
         let mut report = RecoveryReport::default();
         let mut segments = BTreeMap::new();
         let mut expected_base: Option<i64> = None;
@@ -175,8 +181,10 @@ impl PartitionLog {
             }
             if loaded {
                 report.segments_loaded += 1;
+                coverage::bump(Counter::SegmentsLoadedFromIndex);
             } else {
                 report.segments_scanned += 1;
+                coverage::bump(Counter::SegmentsRebuiltByScan);
                 let scan = scan_segment(
                     disk.as_ref(),
                     seg.log_path(),
@@ -422,6 +430,7 @@ impl PartitionLog {
         self.segments
             .insert(base, Segment::new(&self.dir, base, now_ms));
         self.unsynced_paths.insert(self.dir.clone());
+        coverage::bump(Counter::SegmentsRolled);
     }
 
     /// Whether a read could start at `offset` (the log start to the log end).
@@ -1044,6 +1053,7 @@ fn rebuild_from_scan(
             "truncating a torn or corrupt log tail"
         );
         disk.truncate(seg.log_path(), scan.valid_end_bytes)?;
+        coverage::bump(Counter::TornTailsTruncated);
     }
     for (position, header) in &scan.batches {
         let _ = seg.note_batch(*position, header, index_interval_bytes);

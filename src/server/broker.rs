@@ -112,6 +112,9 @@ impl Broker {
             retention_ms: config.default_retention_ms,
             retention_bytes: config.default_retention_bytes,
             segment_bytes: config.default_segment_bytes,
+            fsync_interval_ms: config.log.default_fsync_interval_ms,
+            segment_ms: config.log.default_segment_ms,
+            index_interval_bytes: config.log.default_index_interval_bytes,
             ..TopicDefaults::default()
         };
         let producer_ids = ProducerIdAllocator::new(image.producer_ids_end);

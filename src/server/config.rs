@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 
 use crate::core::acl::AuthorizerConfig;
 use crate::core::topic_config::FsyncPolicy;
+use crate::server::log_settings::LogSettings;
 
 /// Test-only switches that put a classic bug back, so the simulator can show
 /// that its checkers catch it. All off in every real deployment.
@@ -20,6 +21,9 @@ pub struct BugSwitches {
     /// The group coordinator answers OffsetCommit (and everything else it
     /// persists) before the records are durable in `__consumer_offsets`.
     pub commit_before_persist: bool,
+    /// Reads serve appended records up to the high watermark, synced or not
+    /// (`interval`, `never`): a power loss then reuses offsets consumers read.
+    pub read_unsynced: bool,
 }
 
 /// Kafka's default `fetch.max.bytes`: 55 MiB.
@@ -69,6 +73,8 @@ pub struct BrokerConfig {
     /// default, authorizes everything and answers the ACL APIs
     /// SECURITY_DISABLED.
     pub authorizer: Option<AuthorizerConfig>,
+    /// Background log work's intervals and segment defaults (docs/limits.md).
+    pub log: LogSettings,
     pub bugs: BugSwitches,
 }
 
@@ -141,6 +147,7 @@ impl BrokerConfig {
             log_dir_display: "data".to_string(),
             limits: Limits::default(),
             authorizer: None,
+            log: LogSettings::default(),
             bugs: BugSwitches::default(),
         }
     }

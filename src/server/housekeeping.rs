@@ -16,11 +16,6 @@ use std::time::Duration;
 use crate::server::broker::Broker;
 use crate::server::partition_handle::PartitionHandle;
 
-/// How often the flusher looks for partitions due a sync.
-const FLUSH_TICK_MS: u64 = 50;
-/// How often synced partitions write their recovery point.
-const CHECKPOINT_INTERVAL_MS: u64 = 30_000;
-
 /// Runs one partition's share of a background pass in a task of its own and
 /// waits for it; a panic is logged against the partition and contained.
 async fn isolated<F>(handle: &Arc<PartitionHandle>, work: &'static str, job: F)
@@ -48,8 +43,10 @@ fn live_partitions(broker: &Broker) -> Vec<Arc<PartitionHandle>> {
 }
 
 pub async fn flusher(broker: Arc<Broker>) {
+    // `log.flush.scheduler.interval.ms`
+    let tick = Duration::from_millis(broker.config.log.flush_scheduler_interval_ms.max(1));
     loop {
-        tokio::time::sleep(Duration::from_millis(FLUSH_TICK_MS)).await;
+        tokio::time::sleep(tick).await;
         for handle in live_partitions(&broker) {
             let (h, b) = (Arc::clone(&handle), Arc::clone(&broker));
             isolated(&handle, "sync", async move {
@@ -95,8 +92,11 @@ pub async fn retention(broker: Arc<Broker>) {
 }
 
 pub async fn checkpointer(broker: Arc<Broker>) {
+    // `log.flush.offset.checkpoint.interval.ms`
+    let interval =
+        Duration::from_millis(broker.config.log.flush_offset_checkpoint_interval_ms.max(1));
     loop {
-        tokio::time::sleep(Duration::from_millis(CHECKPOINT_INTERVAL_MS)).await;
+        tokio::time::sleep(interval).await;
         for handle in live_partitions(&broker) {
             let h = Arc::clone(&handle);
             isolated(&handle, "checkpoint", async move {

@@ -11,6 +11,7 @@ pub mod group_driver;
 pub mod housekeeping;
 #[cfg(all(test, not(madsim)))]
 mod isolation_tests;
+pub mod log_settings;
 pub mod metadata_journal;
 pub mod offsets_topic;
 pub mod partition_handle;
@@ -18,6 +19,8 @@ pub mod partition_metadata;
 #[cfg(test)]
 mod producer_limits_tests;
 pub mod producer_snapshots;
+#[cfg(all(test, not(madsim)))]
+mod read_visibility_tests;
 
 use std::future::Future;
 use std::sync::Arc;

@@ -14,6 +14,7 @@ use crate::core::partition::{Acks, PartitionAction, PartitionReplica, ProduceWai
 use crate::core::producer_state::{ProducerBatch, ProducerError, ProducerStateTable, Verdict};
 use crate::core::topic_config::{FsyncPolicy, TopicConfig};
 use crate::io::clock::Clock;
+use crate::coverage::{self, Counter};
 use crate::io::disk::{join, Disk, DiskError};
 use crate::log::read_plan::ReadOutcome;
 use crate::log::record_batch::BatchHeader;
@@ -445,6 +446,19 @@ impl PartitionHandle {
         }
     }
 
+    /// Whether a read from `offset` finds nothing it may serve until the log
+    /// is synced: it starts at or past the durable end and below the high
+    /// watermark (`interval` and `never` count appended records in the high
+    /// watermark, as Kafka does, before they are synced). Fetch syncs such
+    /// a partition first, so reads only ever return synced records.
+    pub fn read_waits_for_sync(&self, offset: i64) -> bool {
+        let state = self.lock();
+        !state.bugs.read_unsynced
+            && !state.log.is_offline()
+            && offset >= state.log.durable_end_offset()
+            && offset < state.replica.high_watermark()
+    }
+
     /// Reads up to `max_bytes` of committed batches from `offset`, at least
     /// one batch whatever its size (for readers that must make progress).
     pub fn read(&self, offset: i64, max_bytes: usize) -> Result<PartitionRead, LogError> {
@@ -472,9 +486,17 @@ impl PartitionHandle {
             let (plan, high_watermark, log_start_offset) = {
                 let state = self.lock();
                 let high_watermark = state.replica.high_watermark();
+                // Only synced records are served, whatever the policy: a
+                // power loss may take back the rest, and an offset a consumer
+                // has read must never be handed out again.
+                let served_end = if state.bugs.read_unsynced {
+                    high_watermark
+                } else {
+                    high_watermark.min(state.log.durable_end_offset())
+                };
                 let plan = state
                     .log
-                    .plan_read(from, max_bytes, min_one_batch, high_watermark)?;
+                    .plan_read(from, max_bytes, min_one_batch, served_end)?;
                 (plan, high_watermark, state.log.log_start_offset())
             };
             let outcome = plan.execute(self.disk.as_ref());
@@ -535,6 +557,7 @@ impl PartitionHandle {
         let _gate = self.log_start_gate.lock().await;
         let deleted = self.lock().log.apply_retention(now_ms)?;
         if deleted > 0 {
+            coverage::add(Counter::RetentionDeletedSegments, deleted as u64);
             let start = self.persist_log_start().await?;
             tracing::info!(topic = %self.topic, partition = self.partition, deleted, log_start = start, "retention deleted segments");
         }
@@ -595,6 +618,7 @@ impl PartitionHandle {
             self.lock().log.sync_failed(&e, &SyncWork::default());
             return Err(LogError::Disk(e));
         }
+        coverage::bump(Counter::LogStartOffsetWrites);
         let mut guard = self.lock();
         let state = &mut *guard;
         state.log.complete_log_start_write(&write)?;
@@ -707,10 +731,12 @@ impl PartitionHandle {
             files::sync_swapped_segment(self.disk.as_ref(), &dir, cleaned.base_offset)
                 .await
                 .map_err(|e| e.to_string())?;
+            coverage::bump(Counter::CompactionSwaps);
         }
         files::write_cleaner_checkpoint(self.disk.as_ref(), &dir, plan.cleaned_end_offset)
             .await
             .map_err(|e| e.to_string())?;
+        coverage::bump(Counter::CompactionPasses);
         tracing::info!(topic = %self.topic, partition = self.partition, ?stats, map_keys = plan.map.len(), map_bytes = plan.map.bytes(), "compacted");
         Ok(true)
     }
@@ -735,6 +761,8 @@ impl PartitionHandle {
                 .write_file_durably(&write.path, &write.bytes)
                 .await?;
         }
+        coverage::bump(Counter::ProducerSnapshotsWritten);
+        coverage::bump(Counter::RecoveryPointsWritten);
         producer_snapshots::remove_old(self.disk.as_ref(), &self.dir())?;
         Ok(())
     }

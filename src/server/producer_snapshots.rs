@@ -40,7 +40,10 @@ pub fn load(disk: &dyn Disk, log: &PartitionLog) -> Result<ProducerStateTable, L
             ProducerStateTable::load(&disk.read_at(&path, 0, len as usize)?).ok()
         };
         match loaded {
-            Some(t) if table.is_none() => table = Some(t),
+            Some(t) if table.is_none() => {
+                crate::coverage::bump(crate::coverage::Counter::ProducerSnapshotsLoaded);
+                table = Some(t)
+            }
             Some(_) => {}
             None => {
                 tracing::info!(

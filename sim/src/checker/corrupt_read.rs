@@ -2,6 +2,9 @@
 //! that partition, intact. Catches a broker serving the garbage a crash left
 //! at a log's tail (a torn write, or flipped bits in unsynced data) that its
 //! recovery should have cut off.
+//!
+//! Per `fsync.policy`: every policy promises it (a read never returns
+//! corrupt data, whatever the crash did to unsynced bytes).
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -3,10 +3,14 @@
 //! from its committed offset to the high watermark; a record acknowledged
 //! but never read by any group consumer was skipped (e.g. a commit past
 //! records no member read, or a committed offset that jumped).
+//!
+//! Per `fsync.policy` (see [`Durability`]): checked on `always` partitions
+//! only, where every acknowledged record survives; under `interval` and
+//! `never` a power loss may take back acknowledged records nobody read.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::{Checker, Violation, ViolationKind};
+use super::{Checker, Durability, Violation, ViolationKind};
 use crate::group_history::{is_group_reader, GroupEvent};
 use crate::history::{Event, EventKind, Offset, Partition, ReadValue};
 
@@ -17,17 +21,19 @@ pub struct GroupUnconsumed {
     consumed: BTreeSet<(Partition, String)>,
     /// Partitions the drain finished: (committed, high watermark).
     drained: BTreeMap<Partition, (Offset, Offset)>,
+    durability: Durability,
 }
 
 impl Checker for GroupUnconsumed {
     fn observe(&mut self, event: &Event, _found: &mut Vec<Violation>) {
+        self.durability.observe(event);
         match &event.kind {
             EventKind::SendAcked {
                 partition,
                 value,
                 offset,
                 ..
-            } => {
+            } if self.durability.acked_survives(*partition) => {
                 self.acked
                     .entry((*partition, *offset))
                     .or_insert_with(|| value.clone());

@@ -69,6 +69,9 @@ pub enum ViolationKind {
     Liveness,
     /// The same seed gave two different traces.
     Nondeterminism,
+    /// The workload acknowledged fewer writes, or read fewer records, than
+    /// the floor every healthy seed clears (`crate::progress`).
+    NoProgress,
 }
 
 impl ViolationKind {
@@ -89,7 +92,33 @@ impl ViolationKind {
             ViolationKind::Panic => "panic",
             ViolationKind::Liveness => "liveness",
             ViolationKind::Nondeterminism => "nondeterminism",
+            ViolationKind::NoProgress => "no-progress",
         }
+    }
+
+    /// Every kind, for parsing and listing.
+    pub const ALL: &'static [ViolationKind] = &[
+        ViolationKind::LostWrite,
+        ViolationKind::InconsistentOffsets,
+        ViolationKind::Duplicate,
+        ViolationKind::CorruptRead,
+        ViolationKind::NonmonotonicPoll,
+        ViolationKind::PollSkip,
+        ViolationKind::IntPollSkip,
+        ViolationKind::Unseen,
+        ViolationKind::GroupAssignmentOverlap,
+        ViolationKind::CommittedOffsetRegression,
+        ViolationKind::GroupUnconsumed,
+        ViolationKind::CommittedPastHw,
+        ViolationKind::Panic,
+        ViolationKind::Liveness,
+        ViolationKind::Nondeterminism,
+        ViolationKind::NoProgress,
+    ];
+
+    /// The kind named `name` (as [`ViolationKind::name`] spells it).
+    pub fn from_name(name: &str) -> Option<ViolationKind> {
+        Self::ALL.iter().copied().find(|kind| kind.name() == name)
     }
 }
 
@@ -110,6 +139,43 @@ impl Violation {
             partition: Some(partition),
             detail,
         }
+    }
+}
+
+/// What each partition's acknowledgements promise, from the history's
+/// `PartitionPolicy` events. With `fsync.policy=always` an acknowledged
+/// record is synced, so it survives at its offset (`lost-write`, `unseen`,
+/// `group-unconsumed` hold it to that). With `interval` and `never` an
+/// acknowledged record may be unsynced, and a power loss may take it back:
+/// those checkers leave such partitions alone, while the promises every
+/// policy keeps are checked everywhere (an offset once read never holds
+/// another value, `inconsistent-offsets`; nothing read is corrupt, ...).
+#[derive(Debug, Default, Clone)]
+pub struct Durability {
+    /// Partitions whose policy is not `always`.
+    unsynced_acks: std::collections::BTreeSet<Partition>,
+}
+
+impl Durability {
+    /// Notes a `PartitionPolicy` event.
+    pub fn observe(&mut self, event: &Event) {
+        if let crate::history::EventKind::PartitionPolicy {
+            partition,
+            fsync_policy,
+        } = &event.kind
+        {
+            if fsync_policy == "always" {
+                self.unsynced_acks.remove(partition);
+            } else {
+                self.unsynced_acks.insert(*partition);
+            }
+        }
+    }
+
+    /// Whether an acknowledgement on `partition` promises the record
+    /// survives any crash (`fsync.policy=always`).
+    pub fn acked_survives(&self, partition: Partition) -> bool {
+        !self.unsynced_acks.contains(&partition)
     }
 }
 

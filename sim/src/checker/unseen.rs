@@ -2,10 +2,15 @@
 //! acknowledged record at its acknowledged offset. What a final read covered
 //! but did not find is `lost-write`; what lies past the end of the final
 //! read (the log came back shorter than what was acknowledged) is `unseen`.
+//!
+//! Per `fsync.policy` (see [`Durability`]): only `always` partitions promise
+//! that every acknowledged record is still there after a power loss;
+//! `interval` and `never` may lose acknowledged-but-unsynced records, so
+//! their final read may end short of them. Not checked there.
 
 use std::collections::BTreeMap;
 
-use super::{Checker, Violation, ViolationKind};
+use super::{Checker, Durability, Violation, ViolationKind};
 use crate::history::{Event, EventKind, Offset, Partition, FINAL_READER};
 
 #[derive(Default)]
@@ -15,17 +20,19 @@ pub struct Unseen {
     final_read_end: BTreeMap<Partition, Offset>,
     /// Partitions whose final read completed.
     final_read_done: BTreeMap<Partition, Offset>,
+    durability: Durability,
 }
 
 impl Checker for Unseen {
     fn observe(&mut self, event: &Event, _found: &mut Vec<Violation>) {
+        self.durability.observe(event);
         match &event.kind {
             EventKind::SendAcked {
                 partition,
                 value,
                 offset,
                 ..
-            } => {
+            } if self.durability.acked_survives(*partition) => {
                 self.acked
                     .entry((*partition, *offset))
                     .or_insert_with(|| value.clone());
@@ -89,6 +96,24 @@ mod tests {
         });
         s.finish();
         assert_eq!(s.names(), vec!["unseen"]);
+    }
+
+    #[test]
+    fn a_short_final_read_is_allowed_only_where_acks_may_be_unsynced() {
+        for (fsync_policy, expected) in [("always", vec!["unseen"]), ("never", vec![])] {
+            let mut s = Script::default();
+            s.push(EventKind::PartitionPolicy {
+                partition: 0,
+                fsync_policy: fsync_policy.into(),
+            });
+            s.send(0, "a", Some(0));
+            s.push(EventKind::FinalReadDone {
+                partition: 0,
+                high_watermark: 0,
+            });
+            s.finish();
+            assert_eq!(s.names(), expected, "{fsync_policy}");
+        }
     }
 
     #[test]

@@ -56,8 +56,14 @@ pub fn encode_batch_as(
             producer_epoch,
             timestamp_type: TimestampType::Creation,
             offset: index as i64,
+            // A plain batch's base sequence is -1. The encoder starts a new
+            // batch whenever `offset - sequence` changes, so the records'
+            // sequences step with their offsets from -1 (a constant -1 split
+            // every multi-value plain produce into one batch per record,
+            // which the broker refuses as INVALID_RECORD: found by the
+            // `no-progress` floor).
             sequence: if base_sequence < 0 {
-                -1
+                index as i32 - 1
             } else {
                 base_sequence.wrapping_add(index as i32) & i32::MAX
             },
@@ -127,4 +133,39 @@ pub async fn produce_batch(
         )));
     }
     Ok(partition_response.base_offset)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use odradek::log::record_batch::parse_header_prefix;
+
+    #[test]
+    fn several_plain_values_make_one_batch_with_no_sequence() {
+        let values: Vec<String> = ["a", "b", "c"].iter().map(|v| v.to_string()).collect();
+        let bytes = encode_batch(&values, 1_000).unwrap();
+        let header = parse_header_prefix(&bytes).unwrap();
+        assert_eq!(
+            header.size_bytes,
+            bytes.len(),
+            "one batch, nothing after it"
+        );
+        assert_eq!(header.records_count, 3);
+        assert_eq!(header.base_sequence, -1);
+        assert_eq!(header.producer_id, -1);
+    }
+
+    #[test]
+    fn idempotent_values_make_one_batch_from_their_base_sequence() {
+        let values: Vec<String> = ["a", "b"].iter().map(|v| v.to_string()).collect();
+        let identity = BatchIdentity {
+            producer_id: 7,
+            producer_epoch: 0,
+            base_sequence: 5,
+        };
+        let bytes = encode_batch_as(&values, 1_000, Some(identity)).unwrap();
+        let header = parse_header_prefix(&bytes).unwrap();
+        assert_eq!(header.size_bytes, bytes.len());
+        assert_eq!(header.base_sequence, 5);
+    }
 }

@@ -1,0 +1,163 @@
+//! The bug switches the simulator can put back into the broker, each with
+//! the violation kinds that prove its checkers caught it.
+//!
+//! One table ([`BUG_SWITCHES`]) is the only list: the command line's
+//! `--bug NAME`, `--list-bugs` (which `.ci/test` loops over), the outcome's
+//! `bugs` names and `sim/tests/bug_switches.rs` all read it. Adding a switch
+//! is one line in the `bug_switches!` call below (plus its field in
+//! `odradek::server::BugSwitches`).
+
+use odradek::server::BugSwitches;
+
+use crate::checker::ViolationKind;
+
+/// One switch: its command-line name, what it breaks, and the kinds a run
+/// with it must report (any one of them counts as caught).
+#[derive(Debug)]
+pub struct BugSwitch {
+    pub name: &'static str,
+    pub help: &'static str,
+    pub expected: &'static [ViolationKind],
+    /// Turns the switch on.
+    pub enable: fn(&mut BugSwitches),
+    /// Whether the switch is on.
+    pub is_on: fn(&BugSwitches) -> bool,
+}
+
+macro_rules! bug_switches {
+    ($($name:literal => $field:ident, [$($kind:ident),+], $help:literal;)+) => {
+        /// Every bug switch, in `--list-bugs` order.
+        pub const BUG_SWITCHES: &[BugSwitch] = &[$(BugSwitch {
+            name: $name,
+            help: $help,
+            expected: &[$(ViolationKind::$kind),+],
+            enable: |bugs| bugs.$field = true,
+            is_on: |bugs| bugs.$field,
+        }),+];
+    };
+}
+
+bug_switches! {
+    "no-crc-check" => no_crc_check, [CorruptRead], "Log recovery accepts batches without checking their CRC-32C.";
+    "ack-before-sync" => ack_before_sync, [LostWrite, Unseen], "fsync.policy=always answers the producer before the sync is done.";
+    "no-idempotence" => no_idempotence, [Duplicate], "Idempotent producers' retried batches are appended again (no dedupe).";
+    "read-unsynced" => read_unsynced, [InconsistentOffsets], "Fetch serves appended records before they are synced (fsync.policy interval, never).";
+    "commit-before-persist" => commit_before_persist, [CommittedOffsetRegression, GroupAssignmentOverlap], "The group coordinator acknowledges commits before they are durable.";
+}
+
+/// The switch named `name`.
+pub fn find(name: &str) -> Option<&'static BugSwitch> {
+    BUG_SWITCHES.iter().find(|bug| bug.name == name)
+}
+
+/// `--bug`'s parser: a switch's name, or an error listing them all.
+pub fn parse(name: &str) -> Result<&'static BugSwitch, String> {
+    find(name).ok_or_else(|| {
+        let names: Vec<&str> = BUG_SWITCHES.iter().map(|bug| bug.name).collect();
+        format!("unknown bug {name:?}; known: {}", names.join(", "))
+    })
+}
+
+/// The switches turned on in `bugs`, by name.
+pub fn names_on(bugs: &BugSwitches) -> Vec<&'static str> {
+    BUG_SWITCHES
+        .iter()
+        .filter(|bug| (bug.is_on)(bugs))
+        .map(|bug| bug.name)
+        .collect()
+}
+
+/// The broker switches for these names.
+pub fn switches(bugs: &[&BugSwitch]) -> BugSwitches {
+    let mut switches = BugSwitches::default();
+    for bug in bugs {
+        (bug.enable)(&mut switches);
+    }
+    switches
+}
+
+/// A `KIND[,KIND...]` list (`--expect-violations`): every name must be a
+/// violation kind, and at least one is required.
+pub fn parse_kinds(text: &str) -> Result<Vec<ViolationKind>, String> {
+    let kinds = text
+        .split(',')
+        .map(str::trim)
+        .filter(|name| !name.is_empty())
+        .map(|name| {
+            ViolationKind::from_name(name).ok_or_else(|| {
+                let known: Vec<&str> = ViolationKind::ALL.iter().map(|k| k.name()).collect();
+                format!(
+                    "unknown violation kind {name:?}; known: {}",
+                    known.join(", ")
+                )
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    if kinds.is_empty() {
+        return Err("expected KIND[,KIND...], e.g. lost-write,unseen".to_string());
+    }
+    Ok(kinds)
+}
+
+/// `name kind,kind` per switch: the lines `--list-bugs` prints.
+pub fn listing() -> Vec<String> {
+    BUG_SWITCHES
+        .iter()
+        .map(|bug| {
+            let kinds: Vec<&str> = bug.expected.iter().map(|k| k.name()).collect();
+            format!("{} {}", bug.name, kinds.join(","))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_switch_turns_on_its_own_field_only() {
+        for bug in BUG_SWITCHES {
+            let on = switches(&[bug]);
+            assert_eq!(names_on(&on), vec![bug.name], "{}", bug.name);
+            assert!(!bug.expected.is_empty());
+        }
+    }
+
+    #[test]
+    fn names_parse_and_unknown_names_are_refused_with_the_list() {
+        assert_eq!(parse("no-crc-check").unwrap().name, "no-crc-check");
+        let error = parse("no-such-bug").unwrap_err();
+        assert!(error.contains("ack-before-sync"), "{error}");
+    }
+
+    #[test]
+    fn kinds_parse_as_a_comma_list() {
+        assert_eq!(
+            parse_kinds("lost-write,unseen").unwrap(),
+            vec![ViolationKind::LostWrite, ViolationKind::Unseen]
+        );
+        assert_eq!(
+            parse_kinds(" corrupt-read ").unwrap(),
+            vec![ViolationKind::CorruptRead]
+        );
+        assert!(parse_kinds("lost-write,nope")
+            .unwrap_err()
+            .contains("unknown violation kind \"nope\""));
+        assert!(parse_kinds("").is_err());
+        assert!(parse_kinds(",").is_err());
+    }
+
+    #[test]
+    fn every_kind_name_round_trips() {
+        for kind in ViolationKind::ALL {
+            assert_eq!(ViolationKind::from_name(kind.name()), Some(*kind));
+        }
+    }
+
+    #[test]
+    fn listing_names_each_switch_with_its_kinds() {
+        let lines = listing();
+        assert_eq!(lines.len(), BUG_SWITCHES.len());
+        assert!(lines.contains(&"ack-before-sync lost-write,unseen".to_string()));
+    }
+}
