@@ -43,6 +43,12 @@ pub struct ReadPlan {
     pub(crate) continue_from: Option<i64>,
     /// The log's file generation when planned.
     pub file_generation: u64,
+    /// Check each batch's CRC before serving it (latent damage of synced
+    /// data); only the `no-crc-check` bug switch clears it.
+    pub(crate) verify_crc: bool,
+    /// The log's offsets have no gaps (not compacted): each served batch
+    /// must begin where the one before ended.
+    pub(crate) dense_offsets: bool,
 }
 
 /// What executing a plan found.
@@ -65,6 +71,8 @@ impl ReadPlan {
             segments: Vec::new(),
             continue_from: None,
             file_generation,
+            verify_crc: true,
+            dense_offsets: true,
         }
     }
 
@@ -116,16 +124,60 @@ impl ReadPlan {
         }
         let want = (limit as u64).min(segment.size_bytes.saturating_sub(start));
         let mut bytes = disk.read_at(path, start, want as usize)?;
-        // Keep whole batches below the upper bound.
+        // Keep whole batches below the upper bound, and only sound ones: a
+        // damaged batch ends the read, and fails it if it comes first.
         let mut keep = 0usize;
+        let mut expected_base = None;
         for (at, header) in record_batch::headers(&bytes) {
             if header.next_offset() > self.upper_offset {
                 break;
             }
+            let batch = &bytes[at..at + header.size_bytes];
+            if let Err(reason) = self.check_batch(batch, &header, expected_base) {
+                if keep > 0 {
+                    break;
+                }
+                disk.report_corruption(path);
+                return Err(LogError::CorruptBatch {
+                    path: path.to_string(),
+                    position: start + at as u64,
+                    reason,
+                });
+            }
+            expected_base = Some(header.next_offset());
             keep = at + header.size_bytes;
         }
         bytes.truncate(keep);
         Ok(Some(bytes))
+    }
+
+    /// Whether a stored batch may be served: its CRC matches (the CRC does
+    /// not cover the base offset, so the offsets are checked as well: the
+    /// first batch holds or follows the requested offset, each next one
+    /// begins where the one before ended, or after it in a compacted log).
+    fn check_batch(
+        &self,
+        batch: &[u8],
+        header: &record_batch::BatchHeader,
+        expected_base: Option<i64>,
+    ) -> Result<(), String> {
+        if !self.verify_crc {
+            return Ok(());
+        }
+        record_batch::parse_verified(batch).map_err(|e| e.to_string())?;
+        let continues = match expected_base {
+            None => !self.dense_offsets || header.base_offset <= self.offset,
+            Some(base) if self.dense_offsets => header.base_offset == base,
+            Some(base) => header.base_offset >= base,
+        };
+        if continues {
+            Ok(())
+        } else {
+            Err(format!(
+                "base offset {} does not continue the log",
+                header.base_offset
+            ))
+        }
     }
 }
 
