@@ -19,6 +19,10 @@ enum Bug {
     NoIdempotence,
     /// The group coordinator acknowledges commits before they are durable.
     CommitBeforePersist,
+    /// New segments and indexes are used before their directory is synced.
+    NoDirSync,
+    /// Recovery points vouch for (and recovery trusts) unsynced indexes.
+    UnsyncedIndex,
 }
 
 #[derive(Debug, Parser)]
@@ -140,6 +144,8 @@ pub fn main() -> i32 {
         ack_before_sync: args.bug.contains(&Bug::AckBeforeSync),
         no_idempotence: args.bug.contains(&Bug::NoIdempotence),
         commit_before_persist: args.bug.contains(&Bug::CommitBeforePersist),
+        no_dir_sync: args.bug.contains(&Bug::NoDirSync),
+        unsynced_index: args.bug.contains(&Bug::UnsyncedIndex),
     };
     let seeds = match (args.seed, args.seeds.clone()) {
         (Some(seed), _) => seed..seed + 1,

@@ -71,6 +71,12 @@ impl SeedSpec {
         if self.bugs.commit_before_persist {
             names.push("commit-before-persist".to_string());
         }
+        if self.bugs.no_dir_sync {
+            names.push("no-dir-sync".to_string());
+        }
+        if self.bugs.unsynced_index {
+            names.push("unsynced-index".to_string());
+        }
         if self.synced_bit_flip_probability > 0.0 {
             names.push("experiment:synced-bit-flips".to_string());
         }
@@ -84,6 +90,12 @@ fn broker_config(bugs: BugSwitches) -> BrokerConfig {
     config.advertise_host = BROKER_IP.to_string();
     config.advertise_port = BROKER_PORT;
     config.bugs = bugs;
+    // Segments roll every few batches, and recovery points exist before
+    // the faults end, so a crash meets new segments, their indexes and
+    // checkpoints (simdisk's fixed values; the lead reconciles them with
+    // simconfig's seeded segment.bytes and intervals).
+    config.default_segment_bytes = 4 * 1024;
+    config.checkpoint_interval_ms = 1_500;
     config
 }
 
@@ -99,6 +111,28 @@ fn crash_faults(rng: &mut ChaCha8Rng) -> SimDiskFaults {
     }
 }
 
+/// The disk faults added with the directory-entry model, from their own
+/// stream of the seed (so adding them changed no other draw): both fates of
+/// an unsynced name change, and of a failed fsync's pages, stay likely.
+fn namespace_faults(seed: u64, faults: &mut SimDiskFaults) -> DiskFaultPlan {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x0064_6973_6b32);
+    faults.crash_dir_entry_persist_probability = rng.gen_range(0.2..0.8);
+    faults.sync_eio_drop_probability = rng.gen_range(0.3..0.9);
+    DiskFaultPlan {
+        read_eio_probability: rng.gen_range(0.02..0.2),
+        rot_per_fault: rng.gen_range(1..=3),
+    }
+}
+
+/// Runtime disk faults of the nemesis drawn by [`namespace_faults`].
+#[derive(Debug, Clone, Copy)]
+pub struct DiskFaultPlan {
+    /// Per read during a read-EIO window.
+    pub read_eio_probability: f64,
+    /// Bits flipped in synced segment data per rot fault.
+    pub rot_per_fault: u32,
+}
+
 struct Setup {
     workload: WorkloadConfig,
     group: GroupWorkloadConfig,
@@ -108,7 +142,8 @@ struct Setup {
 
 fn draw_setup(seed: u64) -> Setup {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let crash_faults = crash_faults(&mut rng);
+    let mut crash_faults = crash_faults(&mut rng);
+    let disk_faults = namespace_faults(seed, &mut crash_faults);
     let mut workload = WorkloadConfig {
         seed,
         broker: SocketAddr::new(IpAddr::V4(BROKER_IP), BROKER_PORT),
@@ -132,8 +167,10 @@ fn draw_setup(seed: u64) -> Setup {
         write_eio_probability: rng.gen_range(0.0..0.05),
         sync_eio_probability: rng.gen_range(0.0..0.05),
         node_pause_ms: (50, 2_500),
-        weights: [6, 1, 1, 2],
+        weights: [6, 1, 1, 2, 1, 0],
         crash_faults,
+        read_eio_probability: disk_faults.read_eio_probability,
+        rot_per_fault: disk_faults.rot_per_fault,
     };
     let sync_latency = SyncLatency {
         min_ms: 1,
@@ -227,7 +264,7 @@ async fn simulate(spec: SeedSpec, setup: Setup, disk: Arc<SimDisk>, recorder: Re
 
     nemesis::run(setup.plan, node.clone(), disk.clone(), recorder.clone()).await;
     let counters = disk.counters();
-    if counters.write_eio + counters.sync_eio + counters.enospc > 0 {
+    if counters.write_eio + counters.sync_eio + counters.enospc + counters.read_eio > 0 {
         nemesis::healing_restart(&node, &recorder).await;
     }
     sleep(QUIET).await;
@@ -256,6 +293,12 @@ fn disk_counters(counters: &SimDiskCounters) -> std::collections::BTreeMap<Strin
         ("write_eio", counters.write_eio),
         ("sync_eio", counters.sync_eio),
         ("enospc", counters.enospc),
+        ("dir_entries_lost", counters.dir_entries_lost),
+        ("dir_entries_undone", counters.dir_entries_undone),
+        ("dir_entries_persisted", counters.dir_entries_persisted),
+        ("fsync_eio_pages_dropped", counters.fsync_eio_pages_dropped),
+        ("read_eio", counters.read_eio),
+        ("rot_detected", counters.rot_detected),
     ]
     .into_iter()
     .map(|(name, value)| (name.to_string(), value))
@@ -295,6 +338,10 @@ pub fn run_seed(spec: SeedSpec) -> SeedOutcome {
     let mut setup = draw_setup(spec.seed);
     let partitions = setup.workload.partitions;
     setup.plan.crash_faults.synced_bit_flip_probability = spec.synced_bit_flip_probability;
+    if spec.synced_bit_flip_probability > 0.0 {
+        // The experiment also rots synced segment data while the node runs.
+        setup.plan.weights[5] = 2;
+    }
     let disk = Arc::new(
         SimDisk::new(spec.seed, setup.plan.crash_faults.clone())
             .with_sync_latency(setup.sync_latency),

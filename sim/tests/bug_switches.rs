@@ -63,3 +63,25 @@ fn commit_before_persist_loses_acknowledged_commits() {
     )
     .is_some());
 }
+
+#[test]
+fn no_dir_sync_loses_acknowledged_records_in_new_segments() {
+    let bugs = BugSwitches {
+        no_dir_sync: true,
+        ..BugSwitches::default()
+    };
+    assert!(first_seed_reporting(bugs, &["lost-write", "unseen", "inconsistent-offsets"]).is_some());
+}
+
+#[test]
+fn unsynced_index_is_trusted_at_recovery() {
+    let bugs = BugSwitches {
+        unsynced_index: true,
+        ..BugSwitches::default()
+    };
+    assert!(first_seed_reporting(
+        bugs,
+        &["lost-write", "unseen", "inconsistent-offsets", "corrupt-read"]
+    )
+    .is_some());
+}

@@ -397,7 +397,7 @@ impl PartitionLog {
         for path in seg.file_paths() {
             self.unsynced_paths.insert(path.to_string());
         }
-        if creates_files {
+        if creates_files && !self.config.bugs.no_dir_sync {
             self.unsynced_paths.insert(self.dir.clone());
         }
         if let Err(e) = index_result {
@@ -431,7 +431,9 @@ impl PartitionLog {
         }
         self.segments
             .insert(base, Segment::new(&self.dir, base, now_ms));
-        self.unsynced_paths.insert(self.dir.clone());
+        if !self.config.bugs.no_dir_sync {
+            self.unsynced_paths.insert(self.dir.clone());
+        }
     }
 
     /// Whether a read could start at `offset` (the log start to the log end).
@@ -881,8 +883,13 @@ impl PartitionLog {
         assert!(self.durable_end_offset <= self.log_end_offset());
     }
 
-    /// A sync failed: after a failed fsync the page cache may have dropped
-    /// the data (fsyncgate), so the log stops taking writes until restart.
+    /// A sync failed: after a failed fsync the kernel may have marked the
+    /// failed dirty pages clean without writing them (fsyncgate): reads
+    /// still see them, a later sync "succeeds", and a crash loses them. A
+    /// process restart does not help (the page cache survives it), so the
+    /// log first cuts itself back to its durable end, taking the suspect
+    /// bytes out of the files (none of them was acknowledged as durable),
+    /// then stops taking writes until a restart recovers it from disk.
     /// Out of file descriptors is not such a failure: the file was not
     /// opened, so nothing was synced and nothing was lost; the data stays
     /// unsynced and the next sync tries again.
@@ -893,6 +900,11 @@ impl PartitionLog {
             // that did succeed again is harmless).
             self.unsynced_paths.extend(work.paths.iter().cloned());
             return;
+        }
+        if self.failure.is_none() && self.durable_end_offset < self.log_end_offset() {
+            if let Err(cut_error) = self.truncate_to(self.durable_end_offset) {
+                tracing::error!(dir = %self.dir, %cut_error, "could not cut the log back to its durable end");
+            }
         }
         self.fail(error);
     }
@@ -918,13 +930,15 @@ impl PartitionLog {
     /// unsynced file: from that segment on, recovery scans and rebuilds.
     /// This holds whatever the caller synced before asking.
     pub fn recovery_point_write(&self) -> SmallFileWrite {
+        let trusts_unsynced_indexes = self.config.bugs.unsynced_index;
         let first_unsynced_end = self
             .segments
             .values()
             .find(|seg| {
-                seg.file_paths()
-                    .iter()
-                    .any(|p| self.unsynced_paths.contains(*p))
+                seg.file_paths().iter().any(|p| {
+                    self.unsynced_paths.contains(*p)
+                        && !(trusts_unsynced_indexes && is_index_path(p))
+                })
             })
             .map_or(i64::MAX, |seg| seg.next_offset);
         // A file created or removed in the directory is durable only after

@@ -19,6 +19,12 @@ pub struct BugSwitches {
     /// The group coordinator answers OffsetCommit (and everything else it
     /// persists) before the records are durable in `__consumer_offsets`.
     pub commit_before_persist: bool,
+    /// A new segment (and its indexes) is used, and records in it
+    /// acknowledged, before its directory entry is durable.
+    pub no_dir_sync: bool,
+    /// Checkpoints do not sync index files, and the recovery point vouches
+    /// for segments whose indexes were never synced (trusted at recovery).
+    pub unsynced_index: bool,
 }
 
 /// Kafka's default `fetch.max.bytes`: 55 MiB.
@@ -63,6 +69,9 @@ pub struct BrokerConfig {
     pub log_dir_display: String,
     /// The resource limits a client can reach (docs/limits.md).
     pub limits: Limits,
+    /// How often the checkpointer writes recovery points and producer
+    /// snapshots (odradek's; Kafka's `log.flush.offset.checkpoint.interval.ms`).
+    pub checkpoint_interval_ms: u64,
     pub bugs: BugSwitches,
 }
 
@@ -130,6 +139,7 @@ impl BrokerConfig {
             cluster_id: "odradek-cluster".to_string(),
             log_dir_display: "data".to_string(),
             limits: Limits::default(),
+            checkpoint_interval_ms: 30_000,
             bugs: BugSwitches::default(),
         }
     }

@@ -20,7 +20,6 @@ use crate::server::partition_handle::PartitionHandle;
 /// How often the flusher looks for partitions due a sync.
 const FLUSH_TICK_MS: u64 = 50;
 /// How often synced partitions write their recovery point.
-const CHECKPOINT_INTERVAL_MS: u64 = 30_000;
 
 /// Runs one partition's share of a background pass in a task of its own and
 /// waits for it; a panic is logged against the partition and contained.
@@ -95,7 +94,7 @@ pub async fn retention(broker: Arc<Broker>) {
 
 pub async fn checkpointer(broker: Arc<Broker>) {
     loop {
-        tokio::time::sleep(Duration::from_millis(CHECKPOINT_INTERVAL_MS)).await;
+        tokio::time::sleep(Duration::from_millis(broker.config.checkpoint_interval_ms.max(10))).await;
         for handle in live_partitions(&broker) {
             let h = Arc::clone(&handle);
             isolated(&handle, "checkpoint", async move {
