@@ -1702,4 +1702,21 @@ mod tests {
         disk.report_corruption("data/t-0/0.log");
         assert_eq!(disk.counters().rot_detected, 1);
     }
+
+    #[test]
+    fn create_dir_all_durably_makes_the_whole_chain_durable() {
+        let disk = SimDisk::new(3, SimDiskFaults::default());
+        let mut created = crate::io::disk::create_dir_all_durably(&disk, "a/b/c");
+        let waker = noop_waker();
+        assert!(created
+            .as_mut()
+            .poll(&mut Context::from_waker(&waker))
+            .is_ready());
+        drop(created);
+        disk.crash();
+        assert!(disk.exists("a/b/c"));
+        disk.create_dir_all("a/b/d").unwrap();
+        disk.crash();
+        assert!(!disk.exists("a/b/d"), "plain create_dir_all is not durable");
+    }
 }

@@ -17,6 +17,8 @@ pub mod decompress;
 pub mod log_start;
 pub mod offset_index;
 #[cfg(test)]
+mod fsyncgate_tests;
+#[cfg(test)]
 mod out_of_descriptors_tests;
 pub mod partition_log;
 #[cfg(test)]

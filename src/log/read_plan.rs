@@ -186,6 +186,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
+    use crate::io::disk::join;
     use crate::io::sim_disk::{SimDisk, SimDiskFaults};
     use crate::log::record_batch::test_support::batch;
     use crate::log::{LogConfig, PartitionLog};
@@ -300,6 +301,71 @@ mod tests {
         assert!(matches!(
             f.log.plan_read(0, 1 << 20, true, 1),
             Err(LogError::Offline { .. })
+        ));
+    }
+
+    /// Flips one bit of the stored value of the batch at `offset` (its
+    /// records, covered by the CRC), in place.
+    fn rot(f: &Fixture, offset: i64) {
+        let path = join("d/t-0", &crate::log::segment::log_file_name(offset));
+        let len = f.disk.file_len(&path).unwrap();
+        let mut bytes = f.disk.read_at(&path, 0, len as usize).unwrap();
+        let at = bytes.len() - 10;
+        bytes[at] ^= 0x04;
+        f.disk.truncate(&path, 0).unwrap();
+        f.disk.append(&path, &bytes).unwrap();
+    }
+
+    #[test]
+    fn a_rotted_batch_is_refused_never_served() {
+        let mut f = fixture(3);
+        // One batch per segment: the rot hits only the segment of offset 1.
+        let whole = f.read(0, 1 << 20, true);
+        rot(&f, 1);
+        let end = f.log.log_end_offset();
+        let plan = f.log.plan_read(1, 1 << 20, true, end).unwrap();
+        assert!(matches!(
+            plan.execute(f.disk.as_ref()),
+            Err(LogError::CorruptBatch { .. })
+        ));
+        assert_eq!(f.read(0, 1 << 20, true), whole, "other batches still served");
+        assert_eq!(f.read(2, 1 << 20, true).len(), f.batch_bytes);
+        // Without the check (the no-crc-check bug) the rotted batch is served.
+        f.log.set_config(LogConfig {
+            verify_crc_on_recovery: false,
+            ..*f.log.config()
+        });
+        assert_eq!(f.read(1, 1 << 20, true).len(), f.batch_bytes);
+    }
+
+    #[test]
+    fn a_read_stops_before_a_rotted_batch_it_reaches() {
+        let disk: Arc<dyn Disk> = Arc::new(SimDisk::new(1, SimDiskFaults::default()));
+        let (log, _) = crate::test_support::block_on(PartitionLog::open(
+            Arc::clone(&disk),
+            "d/t-0",
+            LogConfig::default(),
+            NOW_MS,
+        ))
+        .unwrap();
+        let mut f = Fixture {
+            log,
+            disk,
+            batch_bytes: 0,
+        };
+        for i in 0..3 {
+            f.batch_bytes = f.append(b'a' + i);
+        }
+        let path = join("d/t-0", &crate::log::segment::log_file_name(0));
+        let mut bytes = f.disk.read_at(&path, 0, usize::MAX).unwrap();
+        bytes[2 * f.batch_bytes - 10] ^= 0x01;
+        f.disk.truncate(&path, 0).unwrap();
+        f.disk.append(&path, &bytes).unwrap();
+        assert_eq!(f.read(0, 1 << 20, true).len(), f.batch_bytes);
+        let plan = f.log.plan_read(1, 1 << 20, true, 3).unwrap();
+        assert!(matches!(
+            plan.execute(f.disk.as_ref()),
+            Err(LogError::CorruptBatch { .. })
         ));
     }
 }
