@@ -70,7 +70,9 @@ fn no_dir_sync_loses_acknowledged_records_in_new_segments() {
         no_dir_sync: true,
         ..BugSwitches::default()
     };
-    assert!(first_seed_reporting(bugs, &["lost-write", "unseen", "inconsistent-offsets"]).is_some());
+    assert!(
+        first_seed_reporting(bugs, &["lost-write", "unseen", "inconsistent-offsets"]).is_some()
+    );
 }
 
 #[test]
@@ -81,7 +83,12 @@ fn unsynced_index_is_trusted_at_recovery() {
     };
     assert!(first_seed_reporting(
         bugs,
-        &["lost-write", "unseen", "inconsistent-offsets", "corrupt-read"]
+        &[
+            "lost-write",
+            "unseen",
+            "inconsistent-offsets",
+            "corrupt-read"
+        ]
     )
     .is_some());
 }

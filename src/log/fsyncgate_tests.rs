@@ -68,7 +68,11 @@ fn a_failed_sync_cuts_the_log_to_its_durable_end_and_takes_it_offline() {
     sync(&disk, &mut log).unwrap();
     disk.crash();
     let log = open(&disk);
-    assert_eq!(log.log_end_offset(), 2, "every acknowledged record survives");
+    assert_eq!(
+        log.log_end_offset(),
+        2,
+        "every acknowledged record survives"
+    );
     let bytes = log.read(1, 1 << 20, 2).unwrap();
     let (_, header) = record_batch::headers(&bytes).next().unwrap();
     assert_eq!(header.base_offset, 1);

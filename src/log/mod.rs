@@ -14,10 +14,10 @@ pub mod compaction_batch;
 pub mod compaction_files;
 pub mod config;
 pub mod decompress;
-pub mod log_start;
-pub mod offset_index;
 #[cfg(test)]
 mod fsyncgate_tests;
+pub mod log_start;
+pub mod offset_index;
 #[cfg(test)]
 mod out_of_descriptors_tests;
 pub mod partition_log;

@@ -862,11 +862,7 @@ impl PartitionLog {
             Some(path) => vec![path, self.dir.clone()],
             None => Vec::new(),
         };
-        let paths = lowered_point
-            .into_iter()
-            .chain(files)
-            .chain(dirs)
-            .collect();
+        let paths = lowered_point.into_iter().chain(files).chain(dirs).collect();
         SyncWork {
             paths,
             end_offset: self.log_end_offset(),

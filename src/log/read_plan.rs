@@ -328,7 +328,11 @@ mod tests {
             plan.execute(f.disk.as_ref()),
             Err(LogError::CorruptBatch { .. })
         ));
-        assert_eq!(f.read(0, 1 << 20, true), whole, "other batches still served");
+        assert_eq!(
+            f.read(0, 1 << 20, true),
+            whole,
+            "other batches still served"
+        );
         assert_eq!(f.read(2, 1 << 20, true).len(), f.batch_bytes);
         // Without the check (the no-crc-check bug) the rotted batch is served.
         f.log.set_config(LogConfig {

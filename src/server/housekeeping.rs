@@ -94,7 +94,10 @@ pub async fn retention(broker: Arc<Broker>) {
 
 pub async fn checkpointer(broker: Arc<Broker>) {
     loop {
-        tokio::time::sleep(Duration::from_millis(broker.config.checkpoint_interval_ms.max(10))).await;
+        tokio::time::sleep(Duration::from_millis(
+            broker.config.checkpoint_interval_ms.max(10),
+        ))
+        .await;
         for handle in live_partitions(&broker) {
             let h = Arc::clone(&handle);
             isolated(&handle, "checkpoint", async move {
