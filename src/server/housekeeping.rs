@@ -19,6 +19,7 @@ use crate::server::partition_handle::PartitionHandle;
 
 /// How often the flusher looks for partitions due a sync.
 const FLUSH_TICK_MS: u64 = 50;
+
 /// Runs one partition's share of a background pass in a task of its own and
 /// waits for it; a panic is logged against the partition and contained.
 async fn isolated<F>(handle: &Arc<PartitionHandle>, work: &'static str, job: F)
