@@ -54,6 +54,15 @@ pub enum NemesisAction {
         write_eio_probability: f64,
         sync_eio_probability: f64,
     },
+    /// Reads fail with EIO at this rate (per read) until `DiskHealed`.
+    DiskReadErrorsOn {
+        read_eio_probability: f64,
+    },
+    /// A latent sector error: one bit flipped in synced data of this file.
+    SyncedDataRotted {
+        path: String,
+        position: u64,
+    },
     /// The disk reports ENOSPC past this total size.
     DiskFull {
         budget_bytes: u64,

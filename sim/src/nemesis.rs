@@ -7,12 +7,17 @@
 //! | EIO on write / fsync | `SimDiskFaults::{write,sync}_eio_probability` for a window | a produce whose write or sync failed is not acknowledged; the broker keeps serving or halts, never acks what is not durable |
 //! | disk full | `space_budget_bytes` just above the current use, for a window | ENOSPC fails produces, never corrupts the log |
 //! | broker exit | if `run` returns (e.g. it halts on a disk error), a supervisor restarts it without a power loss (the page cache survives a process exit) | recovery from a clean-ish stop |
+//! | EIO on read | `SimDiskFaults::read_eio_probability` for a window | a fetch whose read failed is answered KAFKA_STORAGE_ERROR, never with wrong data; a recovery that cannot read fails the partition's open (it is opened again later) instead of truncating good data |
+//! | lost directory entries | at each power loss, every create, rename or removal not yet made durable by a directory sync persists or is lost/undone (seeded per change) | the broker syncs a new file's directory before anything depends on its name (an acknowledgement, a recovery point) |
+//! | fsyncgate | a failed file sync drops its dirty pages and marks them clean (seeded per failure, vs. keeping them dirty) | a failed sync takes the log offline until a restart recovers it from disk: never retried into success |
 //! | pause | `Handle::pause` the broker node for 50 ms – 2.5 s, then `resume` (a GC pause, a stalled VM) | requests in flight time out on the client and idempotent producers resend them; the originals then run too, and the broker keeps one copy of each batch |
 //! | clock skew and steps | `clock_nemesis`: the node's `SimClock` starts up to ±2 h off and its wall clock is stepped forward and back (10 ms – 3 h) in a task of its own; resynced when faults end | timers (sessions, rebalances, `interval` fsync, idle connections) run on monotonic time and neither fire nor starve; nothing safe depends on the wall clock (docs/architecture.md, "Clocks") |
 //!
-//! Not injected: flipped bits in data already synced (`synced_bit_flip_probability`),
-//! which a single node does not claim to survive; network faults (one node,
-//! nothing to partition).
+//! Behind `--synced-bit-flips` only (an experiment): rot, a flipped bit in
+//! synced data of a topic's segment files (`SimDisk::rot_synced_bit`), which
+//! the broker detects by CRC when it reads the batch to serve it and refuses
+//! (CORRUPT_MESSAGE); a single node cannot restore it. Not injected:
+//! network faults (one node, nothing to partition).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -46,11 +51,21 @@ pub struct NemesisPlan {
     pub sync_eio_probability: f64,
     /// How long a pause of the broker node lasts (ms).
     pub node_pause_ms: (u64, u64),
-    /// Relative weights of power loss, EIO window, disk-full window and
-    /// node pause.
-    pub weights: [u32; 4],
+    /// Relative weights of power loss, EIO window, disk-full window, node
+    /// pause, read-EIO window and rot of synced segment data.
+    pub weights: [u32; 6],
     /// The crash-time fault rates the disk runs with (kept outside windows).
     pub crash_faults: SimDiskFaults,
+    /// Per read during a read-EIO window.
+    pub read_eio_probability: f64,
+    /// Bits flipped per rot fault.
+    pub rot_per_fault: u32,
+}
+
+/// Segment files of the workload's topics: the files rot may hit (the
+/// internal topics and small metadata files have no CRC a read could check).
+fn rot_eligible(path: &str) -> bool {
+    path.ends_with(".log") && !path.contains("__")
 }
 
 /// The broker node as the nemesis and the supervisor see it.
@@ -138,6 +153,28 @@ pub async fn run(plan: NemesisPlan, node: Arc<BrokerNode>, disk: Arc<SimDisk>, r
                 sleep(between(&mut rng, plan.window_ms)).await;
                 disk.set_faults(plan.crash_faults.clone());
                 recorder.record(EventKind::Nemesis(NemesisAction::DiskHealed));
+            }
+            4 => {
+                disk.set_faults(SimDiskFaults {
+                    read_eio_probability: plan.read_eio_probability,
+                    ..plan.crash_faults.clone()
+                });
+                recorder.record(EventKind::Nemesis(NemesisAction::DiskReadErrorsOn {
+                    read_eio_probability: plan.read_eio_probability,
+                }));
+                sleep(between(&mut rng, plan.window_ms)).await;
+                disk.set_faults(plan.crash_faults.clone());
+                recorder.record(EventKind::Nemesis(NemesisAction::DiskHealed));
+            }
+            5 => {
+                for _ in 0..plan.rot_per_fault {
+                    if let Some((path, position)) = disk.rot_synced_bit(rot_eligible) {
+                        recorder.record(EventKind::Nemesis(NemesisAction::SyncedDataRotted {
+                            path,
+                            position,
+                        }));
+                    }
+                }
             }
             _ => {
                 let pause = between(&mut rng, plan.node_pause_ms);

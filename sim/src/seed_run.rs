@@ -95,6 +95,28 @@ fn crash_faults(rng: &mut ChaCha8Rng) -> SimDiskFaults {
     }
 }
 
+/// The disk faults added with the directory-entry model, from their own
+/// stream of the seed (so adding them changed no other draw): both fates of
+/// an unsynced name change, and of a failed fsync's pages, stay likely.
+fn namespace_faults(seed: u64, faults: &mut SimDiskFaults) -> DiskFaultPlan {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x0064_6973_6b32);
+    faults.crash_dir_entry_persist_probability = rng.gen_range(0.2..0.8);
+    faults.sync_eio_drop_probability = rng.gen_range(0.3..0.9);
+    DiskFaultPlan {
+        read_eio_probability: rng.gen_range(0.02..0.2),
+        rot_per_fault: rng.gen_range(1..=3),
+    }
+}
+
+/// Runtime disk faults of the nemesis drawn by [`namespace_faults`].
+#[derive(Debug, Clone, Copy)]
+pub struct DiskFaultPlan {
+    /// Per read during a read-EIO window.
+    pub read_eio_probability: f64,
+    /// Bits flipped in synced segment data per rot fault.
+    pub rot_per_fault: u32,
+}
+
 struct Setup {
     space: LogSpace,
     workload: WorkloadConfig,
@@ -105,7 +127,8 @@ struct Setup {
 
 fn draw_setup(seed: u64) -> Setup {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let crash_faults = crash_faults(&mut rng);
+    let mut crash_faults = crash_faults(&mut rng);
+    let disk_faults = namespace_faults(seed, &mut crash_faults);
     let mut workload = WorkloadConfig {
         seed,
         broker: SocketAddr::new(IpAddr::V4(BROKER_IP), BROKER_PORT),
@@ -129,8 +152,10 @@ fn draw_setup(seed: u64) -> Setup {
         write_eio_probability: rng.gen_range(0.0..0.05),
         sync_eio_probability: rng.gen_range(0.0..0.05),
         node_pause_ms: (50, 2_500),
-        weights: [6, 1, 1, 2],
+        weights: [6, 1, 1, 2, 1, 0],
         crash_faults,
+        read_eio_probability: disk_faults.read_eio_probability,
+        rot_per_fault: disk_faults.rot_per_fault,
     };
     let sync_latency = SyncLatency {
         min_ms: 1,
@@ -246,7 +271,7 @@ async fn simulate(
     nemesis::run(setup.plan, node.clone(), disk.clone(), recorder.clone()).await;
     let _ = clock_faults.await;
     let counters = disk.counters();
-    if counters.write_eio + counters.sync_eio + counters.enospc > 0 {
+    if counters.write_eio + counters.sync_eio + counters.enospc + counters.read_eio > 0 {
         nemesis::healing_restart(&node, &recorder).await;
     }
     sleep(QUIET).await;
@@ -275,6 +300,12 @@ fn disk_counters(counters: &SimDiskCounters) -> std::collections::BTreeMap<Strin
         ("write_eio", counters.write_eio),
         ("sync_eio", counters.sync_eio),
         ("enospc", counters.enospc),
+        ("dir_entries_lost", counters.dir_entries_lost),
+        ("dir_entries_undone", counters.dir_entries_undone),
+        ("dir_entries_persisted", counters.dir_entries_persisted),
+        ("fsync_eio_pages_dropped", counters.fsync_eio_pages_dropped),
+        ("read_eio", counters.read_eio),
+        ("rot_detected", counters.rot_detected),
     ]
     .into_iter()
     .map(|(name, value)| (name.to_string(), value))
@@ -308,7 +339,12 @@ fn coverage_counters(stats: &RunStats) -> std::collections::BTreeMap<String, u64
         .into_iter()
         .map(|(name, value)| (name.to_string(), value))
         .collect();
-    for name in ["synced_bit_flips"] {
+    for name in [
+        "dir_entries_lost",
+        "fsync_eio_pages_dropped",
+        "read_eio",
+        "synced_bit_flips",
+    ] {
         if let Some(value) = stats.disk.get(name) {
             counters.insert(name.to_string(), *value);
         }
@@ -355,6 +391,10 @@ pub fn run_seed(spec: SeedSpec) -> SeedOutcome {
     let space = setup.space;
     let partitions = setup.workload.partitions;
     setup.plan.crash_faults.synced_bit_flip_probability = spec.synced_bit_flip_probability;
+    if spec.synced_bit_flip_probability > 0.0 {
+        // The experiment also rots synced segment data while the node runs.
+        setup.plan.weights[5] = 2;
+    }
     let disk = Arc::new(
         SimDisk::new(spec.seed, setup.plan.crash_faults.clone())
             .with_sync_latency(setup.sync_latency),

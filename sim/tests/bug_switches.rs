@@ -36,3 +36,32 @@ fn every_bug_switch_is_caught_as_its_expected_kinds() {
         "not caught as their expected kinds within {SEEDS} seeds: {missed:?}"
     );
 }
+
+#[test]
+fn no_dir_sync_loses_acknowledged_records_in_new_segments() {
+    let bugs = BugSwitches {
+        no_dir_sync: true,
+        ..BugSwitches::default()
+    };
+    assert!(
+        first_seed_reporting(bugs, &["lost-write", "unseen", "inconsistent-offsets"]).is_some()
+    );
+}
+
+#[test]
+fn unsynced_index_is_trusted_at_recovery() {
+    let bugs = BugSwitches {
+        unsynced_index: true,
+        ..BugSwitches::default()
+    };
+    assert!(first_seed_reporting(
+        bugs,
+        &[
+            "lost-write",
+            "unseen",
+            "inconsistent-offsets",
+            "corrupt-read"
+        ]
+    )
+    .is_some());
+}

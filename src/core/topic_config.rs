@@ -462,6 +462,7 @@ impl TopicConfig {
             verify_crc_on_recovery,
             leader_epoch_max: i32::MAX,
             dense_offsets: !self.compacted,
+            bugs: crate::log::config::LogBugs::default(),
         }
     }
 

@@ -95,6 +95,32 @@ pub trait Disk: Send + Sync + 'static {
     /// Makes every write to `path` so far durable (fsync). For a directory,
     /// makes its entries (creations, removals, renames) durable.
     fn sync(&self, path: &str) -> SyncFuture;
+    /// The broker found stored bytes of `path` damaged (a CRC mismatch in
+    /// data it had synced) and refused to serve them. Only counted (the
+    /// simulated disk reports it); nothing is repaired.
+    fn report_corruption(&self, _path: &str) {}
+}
+
+/// Creates `dir` and its missing parents, then syncs each one's parent
+/// from the top down, so the whole chain of names is durable (a created
+/// directory's entry is durable only once its parent is synced). Syncs the
+/// parent of `dir` even when nothing was missing: an earlier call may have
+/// created it and failed before its sync.
+pub async fn create_dir_all_durably(disk: &dyn Disk, dir: &str) -> DiskResult<()> {
+    let mut missing = Vec::new();
+    let mut path = dir.trim_matches('/');
+    while !path.is_empty() && !disk.exists(path) {
+        missing.push(path.to_string());
+        path = parent_dir(path);
+    }
+    disk.create_dir_all(dir)?;
+    for created in missing.iter().rev() {
+        disk.sync(parent_dir(created)).await?;
+    }
+    if missing.is_empty() && !dir.trim_matches('/').is_empty() {
+        disk.sync(parent_dir(dir.trim_matches('/'))).await?;
+    }
+    Ok(())
 }
 
 /// The directory holding `path` (`""` for a top-level name).

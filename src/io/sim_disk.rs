@@ -13,8 +13,8 @@
 //! - The namespace exists twice: the current names and the durable names.
 //!   A crash replaces the current namespace with the durable one.
 //!
-//! What makes what durable (our choice; stricter than ext4 in some ways,
-//! laxer than POSIX in one):
+//! What makes what durable (Linux's rules, as ext4 and XFS keep them
+//! without `dirsync`):
 //!
 //! - `append`, `truncate`, `write_file_unsynced` change only current state.
 //! - `write_file_durably` writes `<path>.tmp` at once; when its future
@@ -22,23 +22,26 @@
 //!   file is made durable, renamed over `path` and the directory synced, in
 //!   one step. A crash before that leaves the old file (and perhaps the temp
 //!   file, if the directory was synced meanwhile).
-//! - `sync(file)` makes the file's bytes durable *and* its entry: the file is
-//!   durably reachable under its current name (and no longer under a name it
-//!   was renamed from), and its ancestor directories exist durably. POSIX
-//!   asks for a directory fsync as well; journaling file systems commit the
-//!   entry with the inode in practice, and requiring both would only test the
-//!   broker's use of directory syncs, which a single node does not promise.
+//! - `sync(file)` makes the file's bytes durable, not its name.
 //! - `sync(dir)` makes the entries directly inside `dir` durable: creations,
-//!   removals and renames of files, removals of subdirectories (with their
-//!   whole durable subtree), and subdirectories created by a rename (with the
-//!   entries currently under them). It does not make any file's bytes durable.
-//! - `create_dir_all` is durable at once (a simplification: the broker never
-//!   relies on a directory without also syncing a file in it).
-//! - So a file created and never synced vanishes at a crash; a removal or a
-//!   rename not followed by a sync of the parent directory (or of the renamed
-//!   file) is undone; `write_file_unsynced` is atomic in this model (old
-//!   content or, once synced, new), but a directory sync alone makes the new
-//!   name durable without its bytes, as on a real file system.
+//!   removals and renames of files, subdirectories created (empty but for
+//!   what their own syncs made durable), removed (with their whole durable
+//!   subtree), or arrived by a rename (with the entries under them: a
+//!   simplification, the broker renames a directory only to migrate a
+//!   legacy layout). It does not make any file's bytes durable.
+//! - `create_dir_all` creates each missing directory in the page cache: its
+//!   entry is durable once its parent is synced, and a name inside a
+//!   directory whose own entry is not durable is lost with it.
+//! - A crash meets every name change not yet made durable by a directory
+//!   sync and draws, per change, whether the file system had committed it
+//!   anyway (`crash_dir_entry_persist_probability`) or not: a lost create
+//!   (the file vanishes with its synced bytes), an undone rename (the old
+//!   name is back, with the content the inode has), an undone removal (the
+//!   file is back). A rename is one change (atomic), and a file a rename
+//!   replaced follows that rename.
+//! - So `write_file_unsynced` is atomic in this model (old content or, once
+//!   synced, new), but a directory sync alone makes the new name durable
+//!   without its bytes, as on a real file system.
 //!
 //! # Crash faults (drawn at [`SimDisk::crash`])
 //!
@@ -57,16 +60,21 @@
 //!
 //! Beyond what a single node claims to survive, behind its own flag (off by
 //! default): `synced_bit_flip_probability` flips a bit in already-durable data
-//! at a crash.
+//! of any file at a crash.
 //!
 //! # Runtime faults
 //!
 //! `write_eio_probability` fails an `append`/`truncate`/`write_file_*` with EIO
 //! and changes nothing; `sync_eio_probability` fails a sync and makes nothing
-//! durable (the unsynced data stays in the page cache, still volatile; a later
-//! successful sync makes it durable — the kinder, pre-"fsyncgate" semantics);
-//! `space_budget_bytes` makes any write that would grow the sum of all file
-//! sizes past the budget fail with ENOSPC.
+//! durable; then, per failed file sync, `sync_eio_drop_probability` picks
+//! Linux's behaviour after a writeback error (the failed dirty pages are
+//! marked clean: reads still see them, the next sync succeeds without them,
+//! a crash leaves zeroes there: "fsyncgate") over the kinder one (the pages
+//! stay dirty and a later successful sync persists them).
+//! `read_eio_probability` fails a `read_at`. `space_budget_bytes` makes any
+//! write that would grow the sum of all file sizes past the budget fail with
+//! ENOSPC. [`SimDisk::rot_synced_bit`] is a latent sector error: a flipped
+//! bit in synced bytes, which the nemesis injects at run time.
 //!
 //! Everything is deterministic: ordered maps only, randomness from one
 //! ChaCha8 generator seeded at construction, time only through the runtime's
@@ -102,6 +110,18 @@ pub struct SimDiskFaults {
     pub write_eio_probability: f64,
     /// Per `sync`: fail with EIO.
     pub sync_eio_probability: f64,
+    /// Per failed file sync: the failed dirty pages are dropped and marked
+    /// clean (Linux after a writeback error; PostgreSQL's "fsyncgate"):
+    /// reads still see them, a later sync succeeds, and a crash loses them.
+    /// The rest of the time they stay dirty (a later sync may persist them).
+    pub sync_eio_drop_probability: f64,
+    /// Per `read_at`: fail with EIO.
+    pub read_eio_probability: f64,
+    /// At a crash, per name created, renamed or removed since its directory
+    /// was last synced: the change persists anyway (the file system had
+    /// committed it). Otherwise it is lost (create) or undone (rename,
+    /// removal).
+    pub crash_dir_entry_persist_probability: f64,
     /// Writes that would grow the total size past this fail with ENOSPC.
     pub space_budget_bytes: Option<u64>,
 }
@@ -130,6 +150,17 @@ pub struct SimDiskCounters {
     pub write_eio: u64,
     pub sync_eio: u64,
     pub enospc: u64,
+    /// Unsynced creations of a name (file or directory) a crash lost.
+    pub dir_entries_lost: u64,
+    /// Unsynced renames or removals a crash undid.
+    pub dir_entries_undone: u64,
+    /// Unsynced name changes that persisted through a crash anyway.
+    pub dir_entries_persisted: u64,
+    /// Failed file syncs whose dirty pages were dropped and marked clean.
+    pub fsync_eio_pages_dropped: u64,
+    pub read_eio: u64,
+    /// Corruption the broker reported finding (`Disk::report_corruption`).
+    pub rot_detected: u64,
 }
 
 /// What the crash did to each file with unsynced changes.
@@ -155,6 +186,10 @@ struct Inode {
     /// Durable bytes past `synced_len` that current data no longer has
     /// (left by a truncate that was not synced yet).
     durable_tail: Vec<u8>,
+    /// Ranges of `data` whose dirty pages a failed sync dropped and marked
+    /// clean: reads see them, but they never reach the device (a crash
+    /// leaves zeroes there, the file's synced size being durable).
+    dropped: Vec<(usize, usize)>,
 }
 
 impl Inode {
@@ -176,7 +211,31 @@ impl Inode {
             self.synced_len = len;
         }
         self.data.resize(len, 0);
+        self.dropped.retain_mut(|(start, end)| {
+            *end = (*end).min(len);
+            *start < *end
+        });
         assert!(self.synced_len <= self.data.len());
+    }
+
+    /// A failed sync dropped the dirty pages and marked them clean.
+    fn drop_dirty_pages(&mut self) {
+        if self.synced_len < self.data.len() {
+            self.dropped.push((self.synced_len, self.data.len()));
+        }
+        self.make_durable();
+    }
+
+    /// What a crash finds in the dropped ranges: zeroes.
+    fn zero_dropped(&mut self) -> bool {
+        let had = !self.dropped.is_empty();
+        for (start, end) in std::mem::take(&mut self.dropped) {
+            let end = end.min(self.synced_len);
+            if start < end {
+                self.data[start..end].fill(0);
+            }
+        }
+        had
     }
 
     /// Drops the unsynced changes: the content becomes the durable bytes.
@@ -201,6 +260,9 @@ struct State {
     durable_names: BTreeMap<String, u64>,
     dirs: BTreeSet<String>,
     durable_dirs: BTreeSet<String>,
+    /// Current directories made by `create_dir_all` whose entry is not
+    /// durable yet (a directory that appeared by a rename is not in here).
+    fresh_dirs: BTreeSet<String>,
 }
 
 /// The simulated disk. Cheap to share: clones of the inner `Arc` back the
@@ -297,6 +359,7 @@ impl State {
                 data,
                 synced_len: 0,
                 durable_tail: Vec::new(),
+                dropped: Vec::new(),
             },
         );
         ino
@@ -325,74 +388,169 @@ impl State {
         self.inodes.retain(|ino, _| reachable.contains(ino));
     }
 
-    fn make_ancestors_durable(&mut self, path: &str) {
-        let mut dir = parent_of(path);
-        while !dir.is_empty() {
-            self.durable_dirs.insert(dir.to_string());
-            dir = parent_of(dir);
-        }
-    }
-
+    /// Makes the bytes of the file at `path` durable; not its name, which
+    /// is durable only once its directory is synced (as on Linux).
     fn sync_file(&mut self, path: &str) -> DiskResult<()> {
         let ino = self.inode_of(path)?;
         self.inodes
             .get_mut(&ino)
             .expect("every name points at an inode")
             .make_durable();
-        self.durable_names.retain(|_, named| *named != ino);
-        self.durable_names.insert(path.to_string(), ino);
-        self.make_ancestors_durable(path);
-        self.collect_garbage();
         Ok(())
     }
 
-    fn sync_dir(&mut self, dir: &str) {
-        crate::coverage::bump(crate::coverage::Counter::DirectorySyncs);
-        let is_child = |path: &str| parent_of(path) == dir && !path.is_empty();
-        // Files directly inside: the durable entries become the current ones.
-        self.durable_names.retain(|path, _| !is_child(path));
-        let current: Vec<(String, u64)> = self
-            .names
-            .iter()
-            .filter(|(path, _)| is_child(path))
-            .map(|(path, ino)| (path.clone(), *ino))
-            .collect();
-        self.durable_names.extend(current);
-        // Subdirectories removed: their durable subtree goes with them.
-        let removed: Vec<String> = self
-            .durable_dirs
-            .iter()
-            .filter(|d| is_child(d) && !self.dirs.contains(*d))
-            .cloned()
-            .collect();
-        for gone in &removed {
-            self.durable_dirs.retain(|d| !is_within(d, gone));
-            self.durable_names.retain(|path, _| !is_within(path, gone));
+    /// Makes the current state of one directory entry durable: a file name
+    /// (created, renamed to, replaced or removed) or a subdirectory
+    /// (created, removed with its durable subtree, or arrived by a rename
+    /// with its current subtree).
+    fn persist_entry(&mut self, path: &str) {
+        match self.names.get(path) {
+            Some(ino) => {
+                self.durable_names.insert(path.to_string(), *ino);
+            }
+            None => {
+                self.durable_names.remove(path);
+            }
         }
-        // Subdirectories that appeared by a rename: their current subtree.
-        let appeared: Vec<String> = self
-            .dirs
-            .iter()
-            .filter(|d| is_child(d) && !self.durable_dirs.contains(*d))
-            .cloned()
-            .collect();
-        for new_dir in &appeared {
+        let current_dir = self.dirs.contains(path);
+        let durable_dir = self.durable_dirs.contains(path);
+        if current_dir && self.fresh_dirs.remove(path) {
+            // A new directory: durable, empty but for what its own syncs
+            // made durable; an older incarnation's durable entries go.
+            let stale: Vec<String> = self
+                .durable_names
+                .iter()
+                .filter(|(p, ino)| is_within(p, path) && self.names.get(*p) != Some(ino))
+                .map(|(p, _)| p.clone())
+                .collect();
+            for p in stale {
+                self.durable_names.remove(&p);
+            }
+            let dirs = &self.dirs;
+            self.durable_dirs
+                .retain(|d| d == path || !is_within(d, path) || dirs.contains(d));
+            self.durable_dirs.insert(path.to_string());
+        } else if current_dir && !durable_dir {
+            // Arrived by a rename: its current subtree comes with it.
             let subdirs: Vec<String> = self
                 .dirs
                 .iter()
-                .filter(|d| is_within(d, new_dir))
+                .filter(|d| is_within(d, path))
                 .cloned()
                 .collect();
             self.durable_dirs.extend(subdirs);
             let entries: Vec<(String, u64)> = self
                 .names
                 .iter()
-                .filter(|(path, _)| is_within(path, new_dir))
-                .map(|(path, ino)| (path.clone(), *ino))
+                .filter(|(p, _)| is_within(p, path))
+                .map(|(p, ino)| (p.clone(), *ino))
                 .collect();
             self.durable_names.extend(entries);
+        } else if !current_dir && durable_dir {
+            self.durable_dirs.retain(|d| !is_within(d, path));
+            self.durable_names.retain(|p, _| !is_within(p, path));
+        }
+    }
+
+    /// Entries directly inside `dir`, current or durable, files or dirs.
+    fn children_of(&self, dir: &str) -> BTreeSet<String> {
+        let is_child = |path: &&String| !path.is_empty() && parent_of(path) == dir;
+        self.names
+            .keys()
+            .chain(self.durable_names.keys())
+            .chain(self.dirs.iter())
+            .chain(self.durable_dirs.iter())
+            .filter(is_child)
+            .cloned()
+            .collect()
+    }
+
+    fn sync_dir(&mut self, dir: &str) {
+        crate::coverage::bump(crate::coverage::Counter::DirectorySyncs);
+        for child in self.children_of(dir) {
+            self.persist_entry(&child);
         }
         self.collect_garbage();
+    }
+
+    /// At a crash, for each name change not yet made durable by a directory
+    /// sync, draws whether the file system had committed it anyway. A
+    /// renamed file is one draw (a rename is atomic), and a file a rename
+    /// replaced follows that rename.
+    fn crash_dir_entries(&mut self) {
+        let probability = self.faults.crash_dir_entry_persist_probability;
+        // Directories first: created and removed ones.
+        let changed_dirs: Vec<String> = self
+            .fresh_dirs
+            .iter()
+            .chain(self.durable_dirs.iter().filter(|d| !self.dirs.contains(*d)))
+            .cloned()
+            .collect();
+        for dir in changed_dirs {
+            let created = self.fresh_dirs.contains(&dir);
+            if self.chance(probability) {
+                self.counters.dir_entries_persisted += 1;
+                self.persist_entry(&dir);
+            } else if created {
+                self.counters.dir_entries_lost += 1;
+            } else {
+                self.counters.dir_entries_undone += 1;
+            }
+        }
+        let mut current: BTreeMap<u64, BTreeSet<String>> = BTreeMap::new();
+        for (path, ino) in &self.names {
+            current.entry(*ino).or_default().insert(path.clone());
+        }
+        let mut durable: BTreeMap<u64, BTreeSet<String>> = BTreeMap::new();
+        for (path, ino) in &self.durable_names {
+            durable.entry(*ino).or_default().insert(path.clone());
+        }
+        let inodes: Vec<u64> = self.inodes.keys().copied().collect();
+        let empty = BTreeSet::new();
+        for ino in inodes {
+            let (now, then) = (
+                current.get(&ino).unwrap_or(&empty),
+                durable.get(&ino).unwrap_or(&empty),
+            );
+            if now == then {
+                continue;
+            }
+            let displaced = now.is_empty()
+                && then
+                    .iter()
+                    .all(|p| self.names.get(p).is_some_and(|other| *other != ino));
+            if displaced {
+                continue;
+            }
+            let changed: Vec<String> = now.symmetric_difference(then).cloned().collect();
+            if self.chance(probability) {
+                self.counters.dir_entries_persisted += 1;
+                for path in changed {
+                    self.persist_entry(&path);
+                }
+            } else if then.is_empty() {
+                self.counters.dir_entries_lost += 1;
+            } else {
+                self.counters.dir_entries_undone += 1;
+            }
+        }
+        // A durable name in a directory that is not durably reachable is
+        // gone with it.
+        let durable_dirs = self.durable_dirs.clone();
+        let reachable = |path: &str| {
+            let mut dir = parent_of(path);
+            loop {
+                if dir.is_empty() {
+                    return true;
+                }
+                if !durable_dirs.contains(dir) {
+                    return false;
+                }
+                dir = parent_of(dir);
+            }
+        };
+        self.durable_dirs.retain(|d| reachable(d));
+        self.durable_names.retain(|p, _| reachable(p));
     }
 
     /// Completes a `write_file_durably` requested in `generation`: makes the
@@ -435,6 +593,12 @@ impl State {
         }
         if self.chance(self.faults.sync_eio_probability) {
             self.counters.sync_eio += 1;
+            if !is_dir && self.chance(self.faults.sync_eio_drop_probability) {
+                // fsyncgate: the failed pages are marked clean; the next
+                // sync of this file succeeds without them.
+                self.inode_mut(path)?.drop_dirty_pages();
+                self.counters.fsync_eio_pages_dropped += 1;
+            }
             return Err(io_error(path, "EIO on fsync (injected)"));
         }
         if is_dir {
@@ -559,6 +723,13 @@ impl State {
             .map(|(path, ino)| (*ino, path.clone()))
             .collect();
         let inodes: Vec<u64> = self.inodes.keys().copied().collect();
+        for ino in &inodes {
+            // Pages a failed sync dropped never reached the device.
+            self.inodes
+                .get_mut(ino)
+                .expect("crash visits live inodes")
+                .zero_dropped();
+        }
         for ino in inodes {
             if let Some(outcome) = self.crash_inode(ino) {
                 let key = durable_name_of
@@ -568,8 +739,10 @@ impl State {
                 report.insert(key, outcome);
             }
         }
+        self.crash_dir_entries();
         self.names = self.durable_names.clone();
         self.dirs = self.durable_dirs.clone();
+        self.fresh_dirs.clear();
         self.collect_garbage();
         if self.chance(self.faults.synced_bit_flip_probability) {
             self.flip_synced_bit();
@@ -596,6 +769,7 @@ impl SimDisk {
                 durable_names: BTreeMap::new(),
                 dirs: BTreeSet::new(),
                 durable_dirs: BTreeSet::new(),
+                fresh_dirs: BTreeSet::new(),
             })),
         }
     }
@@ -654,22 +828,65 @@ impl SimDisk {
         let ino = state.durable_names.get(&normalize(path))?;
         let inode = &state.inodes[ino];
         let mut bytes = inode.data[..inode.synced_len].to_vec();
+        for (start, end) in &inode.dropped {
+            let end = (*end).min(inode.synced_len);
+            if *start < end {
+                bytes[*start..end].fill(0);
+            }
+        }
         bytes.extend_from_slice(&inode.durable_tail);
         Some(bytes)
+    }
+
+    /// A latent sector error: flips one bit in the synced bytes of a file
+    /// whose path `eligible` accepts, durably named and reachable under the
+    /// same name now. Returns the file and the byte flipped, or `None` if no
+    /// such file has synced bytes.
+    pub fn rot_synced_bit(&self, eligible: impl Fn(&str) -> bool) -> Option<(String, u64)> {
+        let mut state = self.lock();
+        let candidates: Vec<(String, u64)> = state
+            .durable_names
+            .iter()
+            .filter(|(path, ino)| {
+                eligible(path)
+                    && state.names.get(*path) == Some(ino)
+                    && state.inodes[ino].synced_len > 0
+            })
+            .map(|(path, ino)| (path.clone(), *ino))
+            .collect();
+        if candidates.is_empty() {
+            return None;
+        }
+        let (path, ino) = candidates[state.rng.gen_range(0..candidates.len())].clone();
+        let synced_len = state.inodes[&ino].synced_len;
+        let position = state.rng.gen_range(0..synced_len);
+        let mask = 1u8 << state.rng.gen_range(0..8);
+        state.inodes.get_mut(&ino).expect("candidate is live").data[position] ^= mask;
+        state.counters.synced_bit_flips += 1;
+        Some((path, position as u64))
     }
 }
 
 impl Disk for SimDisk {
+    fn report_corruption(&self, _path: &str) {
+        self.lock().counters.rot_detected += 1;
+    }
+
     fn create_dir_all(&self, dir: &str) -> DiskResult<()> {
         let dir = normalize(dir);
         let mut state = self.lock();
         if state.names.contains_key(&dir) {
             return Err(io_error(&dir, "a file is in the way"));
         }
+        // Each new directory's entry is durable once its parent is synced.
         let mut path = dir.as_str();
         while !path.is_empty() {
-            state.dirs.insert(path.to_string());
-            state.durable_dirs.insert(path.to_string());
+            if state.names.contains_key(path) {
+                return Err(io_error(path, "a file is in the way"));
+            }
+            if state.dirs.insert(path.to_string()) {
+                state.fresh_dirs.insert(path.to_string());
+            }
             path = parent_of(path);
         }
         Ok(())
@@ -711,6 +928,12 @@ impl Disk for SimDisk {
     fn read_at(&self, path: &str, offset: u64, len: usize) -> DiskResult<Vec<u8>> {
         let path = normalize(path);
         let mut state = self.lock();
+        state.inode_of(&path)?;
+        let read_eio_probability = state.faults.read_eio_probability;
+        if state.chance(read_eio_probability) {
+            state.counters.read_eio += 1;
+            return Err(io_error(&path, "EIO on read (injected)"));
+        }
         let data = &state.inode_mut(&path)?.data;
         let start = (offset.min(data.len() as u64)) as usize;
         let end = start.saturating_add(len).min(data.len());
@@ -802,6 +1025,7 @@ impl Disk for SimDisk {
             return Err(not_found(&dir));
         }
         state.dirs.retain(|d| !is_within(d, &dir));
+        state.fresh_dirs.retain(|d| !is_within(d, &dir));
         state.names.retain(|path, _| !is_within(path, &dir));
         state.collect_garbage();
         Ok(())
@@ -837,6 +1061,10 @@ impl Disk for SimDisk {
             for d in dirs {
                 state.dirs.remove(&d);
                 state.dirs.insert(moved(&d));
+                // A subdirectory never made durable stays new where it goes.
+                if state.fresh_dirs.remove(&d) {
+                    state.fresh_dirs.insert(moved(&d));
+                }
             }
             let files: Vec<(String, u64)> = state
                 .names
@@ -904,7 +1132,16 @@ mod tests {
     fn disk_with(faults: SimDiskFaults) -> SimDisk {
         let disk = SimDisk::new(7, faults);
         disk.create_dir_all("data/t-0").unwrap();
+        sync(&disk, "").unwrap();
+        sync(&disk, "data").unwrap();
         disk
+    }
+
+    /// A synced file whose name is durable too.
+    fn durable_file(disk: &SimDisk, path: &str, data: &[u8]) {
+        disk.append(path, data).unwrap();
+        sync(disk, path).unwrap();
+        sync(disk, parent_of(path)).unwrap();
     }
 
     fn read_all(disk: &SimDisk, path: &str) -> Vec<u8> {
@@ -914,8 +1151,7 @@ mod tests {
     #[test]
     fn unsynced_append_is_lost_at_crash() {
         let disk = disk_with(SimDiskFaults::default());
-        disk.append("data/t-0/0.log", b"synced").unwrap();
-        sync(&disk, "data/t-0/0.log").unwrap();
+        durable_file(&disk, "data/t-0/0.log", b"synced");
         disk.append("data/t-0/0.log", b"+volatile").unwrap();
         assert_eq!(read_all(&disk, "data/t-0/0.log"), b"synced+volatile");
         let report = disk.crash();
@@ -927,8 +1163,7 @@ mod tests {
     #[test]
     fn synced_data_survives_crash_untouched() {
         let disk = disk_with(SimDiskFaults::default());
-        disk.append("data/t-0/0.log", b"abc").unwrap();
-        sync(&disk, "data/t-0/0.log").unwrap();
+        durable_file(&disk, "data/t-0/0.log", b"abc");
         assert!(disk.crash().is_empty());
         assert_eq!(read_all(&disk, "data/t-0/0.log"), b"abc");
     }
@@ -939,7 +1174,7 @@ mod tests {
         disk.append("data/t-0/0.log", b"abc").unwrap();
         disk.crash();
         assert!(!disk.exists("data/t-0/0.log"));
-        assert!(disk.exists("data/t-0"), "directories are durable at once");
+        assert!(disk.exists("data/t-0"), "its synced parent kept the dir");
         assert_eq!(disk.list_dir("data/t-0").unwrap(), Vec::<String>::new());
     }
 
@@ -952,8 +1187,8 @@ mod tests {
         for seed in 0..20 {
             let disk = SimDisk::new(seed, faults.clone());
             disk.create_dir_all("d").unwrap();
-            disk.append("d/f", b"durable|").unwrap();
-            sync(&disk, "d/f").unwrap();
+            sync(&disk, "").unwrap();
+            durable_file(&disk, "d/f", b"durable|");
             disk.append("d/f", b"0123456789").unwrap();
             let report = disk.crash();
             let CrashOutcome::Torn { kept_bytes } = report["d/f"] else {
@@ -973,8 +1208,8 @@ mod tests {
         };
         let disk = SimDisk::new(3, faults);
         disk.create_dir_all("d").unwrap();
-        disk.append("d/f", &[0u8; 100]).unwrap();
-        sync(&disk, "d/f").unwrap();
+        sync(&disk, "").unwrap();
+        durable_file(&disk, "d/f", &[0u8; 100]);
         disk.append("d/f", &[0u8; 50]).unwrap();
         disk.crash();
         let content = read_all(&disk, "d/f");
@@ -998,8 +1233,8 @@ mod tests {
         };
         let disk = SimDisk::new(5, faults);
         disk.create_dir_all("d").unwrap();
-        disk.append("d/f", b"ab").unwrap();
-        sync(&disk, "d/f").unwrap();
+        sync(&disk, "").unwrap();
+        durable_file(&disk, "d/f", b"ab");
         disk.append("d/f", b"cdef").unwrap();
         disk.crash();
         let content = read_all(&disk, "d/f");
@@ -1016,8 +1251,8 @@ mod tests {
         };
         let disk = SimDisk::new(1, faults);
         disk.create_dir_all("d").unwrap();
-        disk.append("d/f", b"a").unwrap();
-        sync(&disk, "d/f").unwrap();
+        sync(&disk, "").unwrap();
+        durable_file(&disk, "d/f", b"a");
         disk.append("d/f", b"b").unwrap();
         disk.crash();
         assert_eq!(read_all(&disk, "d/f"), b"ab");
@@ -1026,8 +1261,7 @@ mod tests {
     #[test]
     fn unsynced_truncate_is_undone_at_crash() {
         let disk = disk_with(SimDiskFaults::default());
-        disk.append("data/t-0/0.log", b"0123456789").unwrap();
-        sync(&disk, "data/t-0/0.log").unwrap();
+        durable_file(&disk, "data/t-0/0.log", b"0123456789");
         disk.truncate("data/t-0/0.log", 4).unwrap();
         disk.append("data/t-0/0.log", b"xy").unwrap();
         assert_eq!(read_all(&disk, "data/t-0/0.log"), b"0123xy");
@@ -1050,11 +1284,13 @@ mod tests {
         let disk = disk_with(SimDiskFaults::default());
         disk.write_file_unsynced("data/meta", b"old").unwrap();
         sync(&disk, "data/meta").unwrap();
+        sync(&disk, "data").unwrap();
         disk.write_file_unsynced("data/meta", b"new").unwrap();
         disk.crash();
         assert_eq!(read_all(&disk, "data/meta"), b"old");
         disk.write_file_unsynced("data/meta", b"new").unwrap();
         sync(&disk, "data/meta").unwrap();
+        sync(&disk, "data").unwrap();
         disk.crash();
         assert_eq!(read_all(&disk, "data/meta"), b"new");
     }
@@ -1066,6 +1302,7 @@ mod tests {
         let disk = disk_with(SimDiskFaults::default());
         disk.write_file_unsynced("data/meta", b"old").unwrap();
         sync(&disk, "data/meta").unwrap();
+        sync(&disk, "data").unwrap();
         disk.write_file_unsynced("data/meta", b"new").unwrap();
         sync(&disk, "data").unwrap();
         disk.crash();
@@ -1098,8 +1335,7 @@ mod tests {
     #[test]
     fn removal_needs_a_parent_sync() {
         let disk = disk_with(SimDiskFaults::default());
-        disk.append("data/t-0/0.log", b"x").unwrap();
-        sync(&disk, "data/t-0/0.log").unwrap();
+        durable_file(&disk, "data/t-0/0.log", b"x");
         disk.remove_file("data/t-0/0.log").unwrap();
         disk.crash();
         assert!(disk.exists("data/t-0/0.log"), "unsynced removal undone");
@@ -1110,29 +1346,30 @@ mod tests {
     }
 
     #[test]
-    fn rename_is_durable_after_syncing_the_file_or_the_dir() {
+    fn rename_is_durable_only_after_syncing_the_dir() {
         let disk = disk_with(SimDiskFaults::default());
-        disk.append("data/a", b"x").unwrap();
-        sync(&disk, "data/a").unwrap();
+        durable_file(&disk, "data/a", b"x");
         disk.rename("data/a", "data/b").unwrap();
         disk.crash();
         assert!(disk.exists("data/a") && !disk.exists("data/b"));
         disk.rename("data/a", "data/b").unwrap();
         sync(&disk, "data/b").unwrap();
         disk.crash();
-        assert!(!disk.exists("data/a") && disk.exists("data/b"));
-        disk.rename("data/b", "data/c").unwrap();
+        assert!(
+            disk.exists("data/a") && !disk.exists("data/b"),
+            "a file sync does not persist its new name"
+        );
+        disk.rename("data/a", "data/c").unwrap();
         sync(&disk, "data").unwrap();
         disk.crash();
-        assert!(!disk.exists("data/b"));
+        assert!(!disk.exists("data/a"));
         assert_eq!(read_all(&disk, "data/c"), b"x");
     }
 
     #[test]
     fn removed_dir_returns_unless_parent_synced() {
         let disk = disk_with(SimDiskFaults::default());
-        disk.append("data/t-0/0.log", b"x").unwrap();
-        sync(&disk, "data/t-0/0.log").unwrap();
+        durable_file(&disk, "data/t-0/0.log", b"x");
         disk.remove_dir_all("data/t-0").unwrap();
         assert!(!disk.exists("data/t-0"));
         disk.crash();
@@ -1147,8 +1384,7 @@ mod tests {
     #[test]
     fn renamed_dir_is_durable_after_parent_sync() {
         let disk = disk_with(SimDiskFaults::default());
-        disk.append("data/t-0/0.log", b"x").unwrap();
-        sync(&disk, "data/t-0/0.log").unwrap();
+        durable_file(&disk, "data/t-0/0.log", b"x");
         disk.rename("data/t-0", "data/t-0.deleted").unwrap();
         assert_eq!(
             disk.list_dir("data").unwrap(),
@@ -1210,8 +1446,7 @@ mod tests {
     #[test]
     fn synced_bit_flips_only_behind_their_flag() {
         let disk = disk_with(SimDiskFaults::default());
-        disk.append("data/f", &[0; 64]).unwrap();
-        sync(&disk, "data/f").unwrap();
+        durable_file(&disk, "data/f", &[0; 64]);
         for _ in 0..10 {
             disk.crash();
         }
@@ -1243,11 +1478,13 @@ mod tests {
             };
             let disk = SimDisk::new(seed, faults);
             disk.create_dir_all("d").unwrap();
+            sync(&disk, "").unwrap();
             let mut reports = Vec::new();
             for round in 0..20u8 {
                 disk.append("d/f", &[round; 17]).unwrap();
                 if round % 3 == 0 {
                     sync(&disk, "d/f").unwrap();
+                    sync(&disk, "d").unwrap();
                 }
                 reports.push(disk.crash());
             }
@@ -1277,5 +1514,213 @@ mod tests {
         disk.crash();
         disk.append("data/f", b"y").unwrap();
         assert!(disk.lock().finish_sync("data/f", generation).is_err());
+    }
+
+    #[test]
+    fn created_file_needs_its_dir_synced() {
+        let disk = disk_with(SimDiskFaults::default());
+        disk.append("data/t-0/0.log", b"abc").unwrap();
+        sync(&disk, "data/t-0/0.log").unwrap();
+        let report = disk.crash();
+        assert!(
+            !disk.exists("data/t-0/0.log"),
+            "synced bytes, unsynced name: {report:?}"
+        );
+        assert_eq!(disk.counters().dir_entries_lost, 1);
+        disk.append("data/t-0/0.log", b"abc").unwrap();
+        sync(&disk, "data/t-0/0.log").unwrap();
+        sync(&disk, "data/t-0").unwrap();
+        disk.crash();
+        assert_eq!(read_all(&disk, "data/t-0/0.log"), b"abc");
+    }
+
+    #[test]
+    fn created_dir_needs_its_parent_synced() {
+        let disk = disk_with(SimDiskFaults::default());
+        disk.create_dir_all("data/t-1").unwrap();
+        durable_file(&disk, "data/t-1/0.log", b"x");
+        disk.crash();
+        assert!(!disk.exists("data/t-1"), "the dir's entry was never synced");
+        assert!(!disk.exists("data/t-1/0.log"));
+        disk.create_dir_all("data/t-1").unwrap();
+        sync(&disk, "data").unwrap();
+        durable_file(&disk, "data/t-1/0.log", b"x");
+        disk.crash();
+        assert_eq!(read_all(&disk, "data/t-1/0.log"), b"x");
+    }
+
+    #[test]
+    fn recreated_dir_forgets_its_old_entries() {
+        let disk = disk_with(SimDiskFaults::default());
+        durable_file(&disk, "data/t-0/old", b"x");
+        disk.remove_dir_all("data/t-0").unwrap();
+        disk.create_dir_all("data/t-0").unwrap();
+        sync(&disk, "data").unwrap();
+        disk.crash();
+        assert!(disk.exists("data/t-0"));
+        assert!(!disk.exists("data/t-0/old"));
+    }
+
+    /// Every kind of unsynced name change meets both fates across seeds.
+    #[test]
+    fn crash_draws_both_fates_of_an_unsynced_name_change() {
+        let faults = SimDiskFaults {
+            crash_dir_entry_persist_probability: 0.5,
+            ..SimDiskFaults::default()
+        };
+        let mut seen = BTreeSet::new();
+        for seed in 0..64 {
+            let disk = SimDisk::new(seed, faults.clone());
+            disk.create_dir_all("d").unwrap();
+            sync(&disk, "").unwrap();
+            durable_file(&disk, "d/renamed", b"r");
+            durable_file(&disk, "d/removed", b"x");
+            disk.append("d/created", b"c").unwrap();
+            sync(&disk, "d/created").unwrap();
+            disk.rename("d/renamed", "d/moved").unwrap();
+            disk.remove_file("d/removed").unwrap();
+            disk.create_dir_all("d/sub").unwrap();
+            disk.crash();
+            seen.insert(("create", disk.exists("d/created")));
+            seen.insert(("remove", disk.exists("d/removed")));
+            seen.insert(("mkdir", disk.exists("d/sub")));
+            let (old, new) = (disk.exists("d/renamed"), disk.exists("d/moved"));
+            assert!(old != new, "a rename is atomic (seed {seed})");
+            seen.insert(("rename", new));
+            let counters = disk.counters();
+            assert_eq!(
+                counters.dir_entries_lost
+                    + counters.dir_entries_undone
+                    + counters.dir_entries_persisted,
+                4
+            );
+        }
+        assert_eq!(seen.len(), 8, "both fates of each change: {seen:?}");
+    }
+
+    #[test]
+    fn rename_over_a_file_is_atomic_at_crash() {
+        let faults = SimDiskFaults {
+            crash_dir_entry_persist_probability: 0.5,
+            ..SimDiskFaults::default()
+        };
+        let mut outcomes = BTreeSet::new();
+        for seed in 0..32 {
+            let disk = SimDisk::new(seed, faults.clone());
+            disk.create_dir_all("d").unwrap();
+            sync(&disk, "").unwrap();
+            durable_file(&disk, "d/a", b"new");
+            durable_file(&disk, "d/b", b"old");
+            disk.rename("d/a", "d/b").unwrap();
+            disk.crash();
+            let state = (disk.exists("d/a"), read_all(&disk, "d/b"));
+            assert!(
+                state == (true, b"old".to_vec()) || state == (false, b"new".to_vec()),
+                "seed {seed}: {state:?}"
+            );
+            outcomes.insert(state);
+        }
+        assert_eq!(outcomes.len(), 2);
+    }
+
+    /// fsyncgate: the failed pages are marked clean, a retried sync
+    /// succeeds, and a crash finds them gone.
+    #[test]
+    fn failed_sync_may_drop_the_pages_and_a_retry_succeeds_without_them() {
+        let disk = disk_with(SimDiskFaults::default());
+        durable_file(&disk, "data/f", b"abc");
+        disk.append("data/f", b"def").unwrap();
+        disk.set_faults(SimDiskFaults {
+            sync_eio_probability: 1.0,
+            sync_eio_drop_probability: 1.0,
+            ..SimDiskFaults::default()
+        });
+        assert!(sync(&disk, "data/f").is_err());
+        assert_eq!(read_all(&disk, "data/f"), b"abcdef", "still cached");
+        disk.set_faults(SimDiskFaults::default());
+        sync(&disk, "data/f").unwrap();
+        disk.append("data/f", b"g").unwrap();
+        sync(&disk, "data/f").unwrap();
+        assert_eq!(disk.durable_content("data/f").unwrap(), b"abc\0\0\0g");
+        disk.crash();
+        assert_eq!(read_all(&disk, "data/f"), b"abc\0\0\0g");
+        assert_eq!(disk.counters().fsync_eio_pages_dropped, 1);
+    }
+
+    #[test]
+    fn failed_sync_may_keep_the_pages_dirty_for_a_later_sync() {
+        let disk = disk_with(SimDiskFaults::default());
+        durable_file(&disk, "data/f", b"abc");
+        disk.append("data/f", b"def").unwrap();
+        disk.set_faults(SimDiskFaults {
+            sync_eio_probability: 1.0,
+            ..SimDiskFaults::default()
+        });
+        assert!(sync(&disk, "data/f").is_err());
+        disk.set_faults(SimDiskFaults::default());
+        sync(&disk, "data/f").unwrap();
+        disk.crash();
+        assert_eq!(read_all(&disk, "data/f"), b"abcdef");
+        assert_eq!(disk.counters().fsync_eio_pages_dropped, 0);
+    }
+
+    #[test]
+    fn read_eio_fails_reads_and_changes_nothing() {
+        let disk = disk_with(SimDiskFaults::default());
+        durable_file(&disk, "data/f", b"abc");
+        disk.set_faults(SimDiskFaults {
+            read_eio_probability: 1.0,
+            ..SimDiskFaults::default()
+        });
+        assert!(matches!(
+            disk.read_at("data/f", 0, 3),
+            Err(DiskError::Io { .. })
+        ));
+        assert!(matches!(
+            disk.read_at("data/nope", 0, 3),
+            Err(DiskError::NotFound { .. })
+        ));
+        disk.set_faults(SimDiskFaults::default());
+        assert_eq!(read_all(&disk, "data/f"), b"abc");
+        assert_eq!(disk.counters().read_eio, 1);
+    }
+
+    #[test]
+    fn rot_flips_one_synced_bit_of_an_eligible_file() {
+        let disk = disk_with(SimDiskFaults::default());
+        durable_file(&disk, "data/t-0/0.log", &[0; 32]);
+        disk.append("data/t-0/0.log", &[0; 32]).unwrap();
+        durable_file(&disk, "data/other", &[0; 32]);
+        for _ in 0..20 {
+            let (path, position) = disk.rot_synced_bit(|p| p.ends_with(".log")).unwrap();
+            assert_eq!(path, "data/t-0/0.log");
+            assert!(position < 32, "only synced bytes rot");
+        }
+        assert!(read_all(&disk, "data/other").iter().all(|b| *b == 0));
+        assert!(read_all(&disk, "data/t-0/0.log")[32..]
+            .iter()
+            .all(|b| *b == 0));
+        assert!(disk.rot_synced_bit(|p| p.ends_with(".none")).is_none());
+        assert_eq!(disk.counters().synced_bit_flips, 20);
+        disk.report_corruption("data/t-0/0.log");
+        assert_eq!(disk.counters().rot_detected, 1);
+    }
+
+    #[test]
+    fn create_dir_all_durably_makes_the_whole_chain_durable() {
+        let disk = SimDisk::new(3, SimDiskFaults::default());
+        use std::future::Future as _;
+        let mut created = Box::pin(crate::io::disk::create_dir_all_durably(&disk, "a/b/c"));
+        let waker = noop_waker();
+        match created.as_mut().poll(&mut Context::from_waker(&waker)) {
+            Poll::Ready(result) => result.unwrap(),
+            Poll::Pending => panic!("zero-latency syncs are ready at once"),
+        }
+        drop(created);
+        disk.crash();
+        assert!(disk.exists("a/b/c"));
+        disk.create_dir_all("a/b/d").unwrap();
+        disk.crash();
+        assert!(!disk.exists("a/b/d"), "plain create_dir_all is not durable");
     }
 }

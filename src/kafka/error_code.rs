@@ -31,6 +31,7 @@ pub fn for_log_error(e: &LogError) -> i16 {
     code(match e {
         LogError::OffsetOutOfRange { .. } => ResponseError::OffsetOutOfRange,
         LogError::Disk(_) | LogError::Offline { .. } => ResponseError::KafkaStorageError,
+        LogError::CorruptBatch { .. } => ResponseError::CorruptMessage,
     })
 }
 

@@ -21,6 +21,21 @@ pub struct LogConfig {
     /// Offsets follow each other without gaps: true except for compacted
     /// topics, whose cleaned segments keep their records' original offsets.
     pub dense_offsets: bool,
+    /// Test-only bugs put back for the simulator (all off in production).
+    pub bugs: LogBugs,
+}
+
+/// Durability bugs of the log, switched on only by the simulator's
+/// `BugSwitches` to prove its checkers catch them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LogBugs {
+    /// A new segment's files are used (and records in them acknowledged)
+    /// without syncing the directory that names them.
+    pub no_dir_sync: bool,
+    /// Checkpoints skip syncing the index files and the recovery point
+    /// vouches for segments whose indexes were never synced, so recovery
+    /// trusts them.
+    pub unsynced_index: bool,
 }
 
 impl Default for LogConfig {
@@ -34,6 +49,7 @@ impl Default for LogConfig {
             verify_crc_on_recovery: true,
             leader_epoch_max: i32::MAX,
             dense_offsets: true,
+            bugs: LogBugs::default(),
         }
     }
 }

@@ -10,7 +10,7 @@
 //! segments until [`crate::log::PartitionLog::complete_log_start_write`]),
 //! and recovery never opens a log that ends below it.
 
-use crate::io::disk::{join, Disk};
+use crate::io::disk::{join, Disk, DiskError};
 
 pub const LOG_START_OFFSET_FILE: &str = "log-start-offset";
 
@@ -38,18 +38,22 @@ pub fn write_of(dir: &str, offset: i64) -> SmallFileWrite {
     }
 }
 
-/// The checkpointed start, 0 if there is none. An unreadable file counts as
-/// none: it is only ever replaced whole, so it is unreadable only if the
-/// disk lost synced data, and 0 is what the log had before.
-pub fn read(disk: &dyn Disk, dir: &str) -> i64 {
-    let Ok(bytes) = disk.read_at(&path(dir), 0, 32) else {
-        return 0;
+/// The checkpointed start, 0 if there is none. A file that reads but does
+/// not parse counts as none: it is only ever replaced whole, so it is
+/// unparsable only if the disk lost synced data, and 0 is what the log had
+/// before. A file that cannot be read (EIO) is an error: guessing 0 could
+/// reuse offsets below the real start.
+pub fn read(disk: &dyn Disk, dir: &str) -> Result<i64, DiskError> {
+    let bytes = match disk.read_at(&path(dir), 0, 32) {
+        Ok(bytes) => bytes,
+        Err(DiskError::NotFound { .. }) => return Ok(0),
+        Err(e) => return Err(e),
     };
-    std::str::from_utf8(&bytes)
+    Ok(std::str::from_utf8(&bytes)
         .ok()
         .and_then(|s| s.trim().parse().ok())
         .filter(|o: &i64| *o >= 0)
-        .unwrap_or(0)
+        .unwrap_or(0))
 }
 
 #[cfg(test)]
@@ -262,11 +266,17 @@ mod tests {
     fn the_file_round_trips_and_garbage_reads_as_zero() {
         let disk = SimDisk::new(1, SimDiskFaults::default());
         disk.create_dir_all(DIR).unwrap();
-        assert_eq!(read(&disk, DIR), 0);
+        assert_eq!(read(&disk, DIR), Ok(0));
         let write = write_of(DIR, 42);
         disk.write_file_unsynced(&write.path, &write.bytes).unwrap();
-        assert_eq!(read(&disk, DIR), 42);
+        assert_eq!(read(&disk, DIR), Ok(42));
         disk.write_file_unsynced(&write.path, b"-3\n").unwrap();
-        assert_eq!(read(&disk, DIR), 0);
+        assert_eq!(read(&disk, DIR), Ok(0));
+        // A file that cannot be read is not "no start": never guess 0.
+        disk.set_faults(SimDiskFaults {
+            read_eio_probability: 1.0,
+            ..SimDiskFaults::default()
+        });
+        assert!(matches!(read(&disk, DIR), Err(DiskError::Io { .. })));
     }
 }

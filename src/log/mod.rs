@@ -14,6 +14,8 @@ pub mod compaction_batch;
 pub mod compaction_files;
 pub mod config;
 pub mod decompress;
+#[cfg(test)]
+mod fsyncgate_tests;
 pub mod log_start;
 pub mod offset_index;
 #[cfg(test)]

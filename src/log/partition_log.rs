@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use crate::coverage::{self, Counter};
-use crate::io::disk::{join, parent_dir, Disk, DiskError};
+use crate::io::disk::{join, Disk, DiskError};
 use crate::log::config::LogConfig;
 use crate::log::log_start::{self, SmallFileWrite};
 use crate::log::offset_index::OffsetIndex;
@@ -30,6 +30,15 @@ pub enum LogError {
     Disk(#[from] DiskError),
     #[error("log {dir} is offline after a storage failure: {cause}")]
     Offline { dir: String, cause: String },
+    /// A stored batch failed its CRC (or its offsets do not continue the
+    /// log) when read to be served: latent damage of synced data. The
+    /// batch is refused, never served; Kafka's CORRUPT_MESSAGE.
+    #[error("corrupt batch in {path} at byte {position}: {reason}")]
+    CorruptBatch {
+        path: String,
+        position: u64,
+        reason: String,
+    },
     #[error("offset {requested} is outside [{start}, {end}]")]
     OffsetOutOfRange {
         requested: i64,
@@ -103,11 +112,10 @@ impl PartitionLog {
         config: LogConfig,
         now_ms: i64,
     ) -> Result<(PartitionLog, RecoveryReport), LogError> {
-        if !disk.exists(dir) {
-            disk.create_dir_all(dir)?;
-            // The new directory's name is durable before anything in it is.
-            disk.sync(parent_dir(dir)).await?;
-        }
+        // The directory's name is durable before anything in it is: synced
+        // even when it exists, since an earlier open may have created it and
+        // failed before its parent's sync.
+        crate::io::disk::create_dir_all_durably(disk.as_ref(), dir).await?;
         // Finish or undo a compaction swap a crash interrupted.
         let finished =
             crate::log::compaction_files::recover_interrupted_compaction(disk.as_ref(), dir)?;
@@ -124,8 +132,10 @@ impl PartitionLog {
             .filter_map(|n| segment::parse_log_file_name(n))
             .collect();
         bases.sort_unstable();
-        let recovery_point = read_recovery_point(disk.as_ref(), dir);
-        let checkpointed_start = log_start::read(disk.as_ref(), dir);
+        // An unreadable recovery point only costs a full scan; an unreadable
+        // log start fails the open (guessing could reuse offsets).
+        let recovery_point = read_recovery_point(disk.as_ref(), dir).unwrap_or(0);
+        let checkpointed_start = log_start::read(disk.as_ref(), dir)?;
         // Segments wholly below the recovery point were synced, indexes
         // included: trust their indexes. Scan from the segment holding the
         // last offset below the point onwards.
@@ -395,7 +405,7 @@ impl PartitionLog {
         for path in seg.file_paths() {
             self.unsynced_paths.insert(path.to_string());
         }
-        if creates_files {
+        if creates_files && !self.config.bugs.no_dir_sync {
             self.unsynced_paths.insert(self.dir.clone());
         }
         if let Err(e) = index_result {
@@ -429,7 +439,9 @@ impl PartitionLog {
         }
         self.segments
             .insert(base, Segment::new(&self.dir, base, now_ms));
-        self.unsynced_paths.insert(self.dir.clone());
+        if !self.config.bugs.no_dir_sync {
+            self.unsynced_paths.insert(self.dir.clone());
+        }
         coverage::bump(Counter::SegmentsRolled);
     }
 
@@ -519,6 +531,8 @@ impl PartitionLog {
             segments,
             continue_from,
             file_generation: self.file_generation,
+            verify_crc: self.config.verify_crc_on_recovery,
+            dense_offsets: self.config.dense_offsets,
         })
     }
 
@@ -661,7 +675,7 @@ impl PartitionLog {
         // Segments below the recovery point are trusted at the next start, so
         // the point must come down before the truncation can become durable:
         // the lowered point is synced first in the next sync.
-        if read_recovery_point(self.disk.as_ref(), &self.dir) > offset {
+        if read_recovery_point(self.disk.as_ref(), &self.dir)? > offset {
             let path = join(&self.dir, RECOVERY_POINT_FILE);
             self.disk
                 .write_file_unsynced(&path, format!("{offset}\n").as_bytes())?;
@@ -701,6 +715,8 @@ impl PartitionLog {
         for path in seg.file_paths() {
             self.unsynced_paths.insert(path.to_string());
         }
+        // The rewritten indexes are new files under the old names.
+        self.unsynced_paths.insert(self.dir.clone());
         self.durable_end_offset = self.durable_end_offset.min(self.log_end_offset());
         Ok(())
     }
@@ -843,19 +859,19 @@ impl PartitionLog {
         self.sync_work(all)
     }
 
-    /// Orders the paths to sync: a lowered recovery point first (it must be
-    /// durable before the truncation it allows for), then files, then
-    /// directories, so a file's bytes are durable before the entry naming it.
+    /// Orders the paths to sync: a lowered recovery point first, with its
+    /// directory (it was written as a new file under the old name, and must
+    /// be durable, name included, before the truncation it allows for),
+    /// then files, then directories, so a file's bytes are durable before
+    /// the entry naming it.
     fn sync_work(&mut self, paths: BTreeSet<String>) -> SyncWork {
         let (dirs, files): (Vec<String>, Vec<String>) =
             paths.into_iter().partition(|p| *p == self.dir);
-        let paths = self
-            .recovery_point_to_sync
-            .take()
-            .into_iter()
-            .chain(files)
-            .chain(dirs)
-            .collect();
+        let lowered_point: Vec<String> = match self.recovery_point_to_sync.take() {
+            Some(path) => vec![path, self.dir.clone()],
+            None => Vec::new(),
+        };
+        let paths = lowered_point.into_iter().chain(files).chain(dirs).collect();
         SyncWork {
             paths,
             end_offset: self.log_end_offset(),
@@ -872,8 +888,13 @@ impl PartitionLog {
         assert!(self.durable_end_offset <= self.log_end_offset());
     }
 
-    /// A sync failed: after a failed fsync the page cache may have dropped
-    /// the data (fsyncgate), so the log stops taking writes until restart.
+    /// A sync failed: after a failed fsync the kernel may have marked the
+    /// failed dirty pages clean without writing them (fsyncgate): reads
+    /// still see them, a later sync "succeeds", and a crash loses them. A
+    /// process restart does not help (the page cache survives it), so the
+    /// log first cuts itself back to its durable end, taking the suspect
+    /// bytes out of the files (none of them was acknowledged as durable),
+    /// then stops taking writes until a restart recovers it from disk.
     /// Out of file descriptors is not such a failure: the file was not
     /// opened, so nothing was synced and nothing was lost; the data stays
     /// unsynced and the next sync tries again.
@@ -884,6 +905,11 @@ impl PartitionLog {
             // that did succeed again is harmless).
             self.unsynced_paths.extend(work.paths.iter().cloned());
             return;
+        }
+        if self.failure.is_none() && self.durable_end_offset < self.log_end_offset() {
+            if let Err(cut_error) = self.truncate_to(self.durable_end_offset) {
+                tracing::error!(dir = %self.dir, %cut_error, "could not cut the log back to its durable end");
+            }
         }
         self.fail(error);
     }
@@ -909,13 +935,15 @@ impl PartitionLog {
     /// unsynced file: from that segment on, recovery scans and rebuilds.
     /// This holds whatever the caller synced before asking.
     pub fn recovery_point_write(&self) -> SmallFileWrite {
+        let trusts_unsynced_indexes = self.config.bugs.unsynced_index;
         let first_unsynced_end = self
             .segments
             .values()
             .find(|seg| {
-                seg.file_paths()
-                    .iter()
-                    .any(|p| self.unsynced_paths.contains(*p))
+                seg.file_paths().iter().any(|p| {
+                    self.unsynced_paths.contains(*p)
+                        && !(trusts_unsynced_indexes && is_index_path(p))
+                })
             })
             .map_or(i64::MAX, |seg| seg.next_offset);
         // A file created or removed in the directory is durable only after
@@ -969,10 +997,11 @@ pub(crate) fn read_header_at(
 }
 
 fn corrupt(path: &str, position: u64, e: record_batch::BatchError) -> LogError {
-    LogError::Disk(DiskError::Io {
+    LogError::CorruptBatch {
         path: path.to_string(),
-        detail: format!("bad batch at {position}: {e}"),
-    })
+        position,
+        reason: e.to_string(),
+    }
 }
 
 fn remove_if_exists(disk: &dyn Disk, path: &str) -> Result<(), DiskError> {
@@ -990,15 +1019,19 @@ fn recovery_point_write(dir: &str, point: i64) -> SmallFileWrite {
     }
 }
 
-fn read_recovery_point(disk: &dyn Disk, dir: &str) -> i64 {
+/// The recovery point, 0 if there is none (or it does not parse); an error
+/// if the file cannot be read.
+fn read_recovery_point(disk: &dyn Disk, dir: &str) -> Result<i64, DiskError> {
     let path = join(dir, RECOVERY_POINT_FILE);
-    let Ok(bytes) = disk.read_at(&path, 0, 32) else {
-        return 0;
+    let bytes = match disk.read_at(&path, 0, 32) {
+        Ok(bytes) => bytes,
+        Err(DiskError::NotFound { .. }) => return Ok(0),
+        Err(e) => return Err(e),
     };
-    std::str::from_utf8(&bytes)
+    Ok(std::str::from_utf8(&bytes)
         .ok()
         .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(0)
+        .unwrap_or(0))
 }
 
 /// Loads a segment below the recovery point from its index files; returns

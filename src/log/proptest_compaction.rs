@@ -304,6 +304,7 @@ fn a_crash_at_any_step_of_the_swap_leaves_the_old_or_the_new_segment() {
     for k in 0..=steps.len() {
         let disk = sim_disk();
         disk.create_dir_all(DIR).unwrap();
+        disk.sync_now("").unwrap();
         disk.sync_now("data").unwrap();
         write_segment(&disk, &original);
         for step in &steps[..k] {

@@ -43,6 +43,12 @@ pub struct ReadPlan {
     pub(crate) continue_from: Option<i64>,
     /// The log's file generation when planned.
     pub file_generation: u64,
+    /// Check each batch's CRC before serving it (latent damage of synced
+    /// data); only the `no-crc-check` bug switch clears it.
+    pub(crate) verify_crc: bool,
+    /// The log's offsets have no gaps (not compacted): each served batch
+    /// must begin where the one before ended.
+    pub(crate) dense_offsets: bool,
 }
 
 /// What executing a plan found.
@@ -65,6 +71,8 @@ impl ReadPlan {
             segments: Vec::new(),
             continue_from: None,
             file_generation,
+            verify_crc: true,
+            dense_offsets: true,
         }
     }
 
@@ -116,16 +124,60 @@ impl ReadPlan {
         }
         let want = (limit as u64).min(segment.size_bytes.saturating_sub(start));
         let mut bytes = disk.read_at(path, start, want as usize)?;
-        // Keep whole batches below the upper bound.
+        // Keep whole batches below the upper bound, and only sound ones: a
+        // damaged batch ends the read, and fails it if it comes first.
         let mut keep = 0usize;
+        let mut expected_base = None;
         for (at, header) in record_batch::headers(&bytes) {
             if header.next_offset() > self.upper_offset {
                 break;
             }
+            let batch = &bytes[at..at + header.size_bytes];
+            if let Err(reason) = self.check_batch(batch, &header, expected_base) {
+                if keep > 0 {
+                    break;
+                }
+                disk.report_corruption(path);
+                return Err(LogError::CorruptBatch {
+                    path: path.to_string(),
+                    position: start + at as u64,
+                    reason,
+                });
+            }
+            expected_base = Some(header.next_offset());
             keep = at + header.size_bytes;
         }
         bytes.truncate(keep);
         Ok(Some(bytes))
+    }
+
+    /// Whether a stored batch may be served: its CRC matches (the CRC does
+    /// not cover the base offset, so the offsets are checked as well: the
+    /// first batch holds or follows the requested offset, each next one
+    /// begins where the one before ended, or after it in a compacted log).
+    fn check_batch(
+        &self,
+        batch: &[u8],
+        header: &record_batch::BatchHeader,
+        expected_base: Option<i64>,
+    ) -> Result<(), String> {
+        if !self.verify_crc {
+            return Ok(());
+        }
+        record_batch::parse_verified(batch).map_err(|e| e.to_string())?;
+        let continues = match expected_base {
+            None => !self.dense_offsets || header.base_offset <= self.offset,
+            Some(base) if self.dense_offsets => header.base_offset == base,
+            Some(base) => header.base_offset >= base,
+        };
+        if continues {
+            Ok(())
+        } else {
+            Err(format!(
+                "base offset {} does not continue the log",
+                header.base_offset
+            ))
+        }
     }
 }
 
@@ -134,6 +186,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
+    use crate::io::disk::join;
     use crate::io::sim_disk::{SimDisk, SimDiskFaults};
     use crate::log::record_batch::test_support::batch;
     use crate::log::{LogConfig, PartitionLog};
@@ -248,6 +301,75 @@ mod tests {
         assert!(matches!(
             f.log.plan_read(0, 1 << 20, true, 1),
             Err(LogError::Offline { .. })
+        ));
+    }
+
+    /// Flips one bit of the stored value of the batch at `offset` (its
+    /// records, covered by the CRC), in place.
+    fn rot(f: &Fixture, offset: i64) {
+        let path = join("d/t-0", &crate::log::segment::log_file_name(offset));
+        let len = f.disk.file_len(&path).unwrap();
+        let mut bytes = f.disk.read_at(&path, 0, len as usize).unwrap();
+        let at = bytes.len() - 10;
+        bytes[at] ^= 0x04;
+        f.disk.truncate(&path, 0).unwrap();
+        f.disk.append(&path, &bytes).unwrap();
+    }
+
+    #[test]
+    fn a_rotted_batch_is_refused_never_served() {
+        let mut f = fixture(3);
+        // One batch per segment: the rot hits only the segment of offset 1.
+        let whole = f.read(0, 1 << 20, true);
+        rot(&f, 1);
+        let end = f.log.log_end_offset();
+        let plan = f.log.plan_read(1, 1 << 20, true, end).unwrap();
+        assert!(matches!(
+            plan.execute(f.disk.as_ref()),
+            Err(LogError::CorruptBatch { .. })
+        ));
+        assert_eq!(
+            f.read(0, 1 << 20, true),
+            whole,
+            "other batches still served"
+        );
+        assert_eq!(f.read(2, 1 << 20, true).len(), f.batch_bytes);
+        // Without the check (the no-crc-check bug) the rotted batch is served.
+        f.log.set_config(LogConfig {
+            verify_crc_on_recovery: false,
+            ..*f.log.config()
+        });
+        assert_eq!(f.read(1, 1 << 20, true).len(), f.batch_bytes);
+    }
+
+    #[test]
+    fn a_read_stops_before_a_rotted_batch_it_reaches() {
+        let disk: Arc<dyn Disk> = Arc::new(SimDisk::new(1, SimDiskFaults::default()));
+        let (log, _) = crate::test_support::block_on(PartitionLog::open(
+            Arc::clone(&disk),
+            "d/t-0",
+            LogConfig::default(),
+            NOW_MS,
+        ))
+        .unwrap();
+        let mut f = Fixture {
+            log,
+            disk,
+            batch_bytes: 0,
+        };
+        for i in 0..3 {
+            f.batch_bytes = f.append(b'a' + i);
+        }
+        let path = join("d/t-0", &crate::log::segment::log_file_name(0));
+        let mut bytes = f.disk.read_at(&path, 0, usize::MAX).unwrap();
+        bytes[2 * f.batch_bytes - 10] ^= 0x01;
+        f.disk.truncate(&path, 0).unwrap();
+        f.disk.append(&path, &bytes).unwrap();
+        assert_eq!(f.read(0, 1 << 20, true).len(), f.batch_bytes);
+        let plan = f.log.plan_read(1, 1 << 20, true, 3).unwrap();
+        assert!(matches!(
+            plan.execute(f.disk.as_ref()),
+            Err(LogError::CorruptBatch { .. })
         ));
     }
 }

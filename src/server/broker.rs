@@ -91,13 +91,18 @@ impl Broker {
     ) -> Result<Arc<Broker>, BrokerError> {
         let NodeContext { disk, clock } = node;
         let storage = |e: DiskError| BrokerError::Storage(e.to_string());
-        disk.create_dir_all(&config.data_dir).map_err(storage)?;
+        crate::io::disk::create_dir_all_durably(disk.as_ref(), &config.data_dir)
+            .await
+            .map_err(storage)?;
         migrate_metadata_dir(disk.as_ref(), &config.data_dir)
             .await
             .map_err(storage)?;
         let metadata_dir = join(&config.data_dir, METADATA_DIR);
         let (journal, records) = MetadataJournal::open(Arc::clone(&disk), &metadata_dir)
             .map_err(|e| BrokerError::Storage(e.to_string()))?;
+        // The journal's directory, if just created, is durable before the
+        // first record the journal makes durable (the registration below).
+        disk.sync(&config.data_dir).await.map_err(storage)?;
         let mut image = MetadataImage::default();
         for record in &records {
             image.apply(record);

@@ -24,6 +24,12 @@ pub struct BugSwitches {
     /// Reads serve appended records up to the high watermark, synced or not
     /// (`interval`, `never`): a power loss then reuses offsets consumers read.
     pub read_unsynced: bool,
+    /// A new segment (and its indexes) is used, and records in it
+    /// acknowledged, before its directory entry is durable.
+    pub no_dir_sync: bool,
+    /// Checkpoints do not sync index files, and the recovery point vouches
+    /// for segments whose indexes were never synced (trusted at recovery).
+    pub unsynced_index: bool,
 }
 
 /// Kafka's default `fetch.max.bytes`: 55 MiB.

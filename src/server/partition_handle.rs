@@ -144,6 +144,7 @@ impl PartitionHandle {
         }
         let log_config = LogConfig {
             leader_epoch_max: leader_epoch,
+            bugs: log_bugs(&bugs),
             ..config.log_config(!bugs.no_crc_check)
         };
         let (mut log, report) =
@@ -268,8 +269,10 @@ impl PartitionHandle {
         let mut state = self.lock();
         let leader_epoch_max = state.replica.leader_epoch();
         let verify_crc = !state.bugs.no_crc_check;
+        let bugs = log_bugs(&state.bugs);
         state.log.set_config(LogConfig {
             leader_epoch_max,
+            bugs,
             ..config.log_config(verify_crc)
         });
         state.replica.set_fsync_policy(config.fsync_policy);
@@ -743,10 +746,17 @@ impl PartitionHandle {
 
     /// Syncs and writes the recovery point so the next start scans little.
     pub async fn checkpoint(&self) -> Result<(), LogError> {
-        self.sync_files(true).await?;
+        // The unsynced-index bug skips the index files.
+        let trusts_unsynced_indexes = self.lock().bugs.unsynced_index;
+        self.sync_files(!trusts_unsynced_indexes).await?;
         let writes = {
             let state = self.lock();
-            if state.log.has_unsynced_files() {
+            let unsynced = if trusts_unsynced_indexes {
+                state.log.has_unsynced_data()
+            } else {
+                state.log.has_unsynced_files()
+            };
+            if unsynced {
                 return Ok(()); // written meanwhile; next checkpoint
             }
             // The log is synced to its end, so the producer table describes
@@ -804,4 +814,12 @@ pub enum DeleteRecordsError {
     PolicyViolation,
     #[error(transparent)]
     Log(#[from] LogError),
+}
+
+/// The log's share of the broker's bug switches.
+fn log_bugs(bugs: &BugSwitches) -> crate::log::config::LogBugs {
+    crate::log::config::LogBugs {
+        no_dir_sync: bugs.no_dir_sync,
+        unsynced_index: bugs.unsynced_index,
+    }
 }

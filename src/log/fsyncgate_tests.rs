@@ -1,0 +1,79 @@
+//! A failed fsync is never retried into success: the kernel may have marked
+//! the failed pages clean (fsyncgate), so the log cuts itself back to its
+//! durable end and goes offline; a restart (which keeps the page cache)
+//! then finds only what is really on the device, and no offset served
+//! after the restart can vanish at a later crash.
+
+use std::sync::Arc;
+
+use crate::io::disk::Disk;
+use crate::io::sim_disk::{SimDisk, SimDiskFaults};
+use crate::log::record_batch::{self, test_support::batch};
+use crate::log::{LogConfig, PartitionLog};
+
+fn append(log: &mut PartitionLog, value: &[u8]) -> i64 {
+    let mut records = batch(&[value], 1_000);
+    let headers = record_batch::validate_produced(&records, 1 << 20).unwrap();
+    log.append(&mut records, &headers, 0, 1_000)
+        .unwrap()
+        .base_offset
+}
+
+/// Syncs a log's pending work; the error if a sync failed.
+fn sync(disk: &SimDisk, log: &mut PartitionLog) -> Result<(), crate::io::disk::DiskError> {
+    let work = log.take_sync_work();
+    for path in &work.paths {
+        if let Err(e) = disk.sync_now(path) {
+            log.sync_failed(&e, &work);
+            return Err(e);
+        }
+    }
+    log.complete_sync(&work);
+    Ok(())
+}
+
+fn open(disk: &Arc<SimDisk>) -> PartitionLog {
+    let (log, _) = crate::test_support::block_on(PartitionLog::open(
+        Arc::clone(disk) as Arc<dyn Disk>,
+        "t-0",
+        LogConfig::default(),
+        1_000,
+    ))
+    .unwrap();
+    log
+}
+
+#[test]
+fn a_failed_sync_cuts_the_log_to_its_durable_end_and_takes_it_offline() {
+    let disk = Arc::new(SimDisk::new(1, SimDiskFaults::default()));
+    let mut log = open(&disk);
+    assert_eq!(append(&mut log, b"acked"), 0);
+    sync(&disk, &mut log).unwrap();
+    assert_eq!(append(&mut log, b"unacked"), 1);
+    disk.set_faults(SimDiskFaults {
+        sync_eio_probability: 1.0,
+        sync_eio_drop_probability: 1.0,
+        ..SimDiskFaults::default()
+    });
+    assert!(sync(&disk, &mut log).is_err());
+    assert!(log.is_offline());
+    assert_eq!(log.log_end_offset(), 1, "cut back to the durable end");
+    disk.set_faults(SimDiskFaults::default());
+    // The process restarts (page cache kept), serves, takes new writes that
+    // are acknowledged as durable; then the power goes.
+    drop(log);
+    let mut log = open(&disk);
+    assert_eq!(log.log_end_offset(), 1, "the dropped pages are not served");
+    assert_eq!(append(&mut log, b"acked after restart"), 1);
+    sync(&disk, &mut log).unwrap();
+    disk.crash();
+    let log = open(&disk);
+    assert_eq!(
+        log.log_end_offset(),
+        2,
+        "every acknowledged record survives"
+    );
+    let bytes = log.read(1, 1 << 20, 2).unwrap();
+    let (_, header) = record_batch::headers(&bytes).next().unwrap();
+    assert_eq!(header.base_offset, 1);
+}
