@@ -19,6 +19,9 @@ enum Bug {
     NoIdempotence,
     /// The group coordinator acknowledges commits before they are durable.
     CommitBeforePersist,
+    /// The log start offset is not persisted: DeleteRecords or retention
+    /// followed by a restart moves it back (or reuses offsets).
+    ForgetLogStart,
 }
 
 #[derive(Debug, Parser)]
@@ -140,6 +143,7 @@ pub fn main() -> i32 {
         ack_before_sync: args.bug.contains(&Bug::AckBeforeSync),
         no_idempotence: args.bug.contains(&Bug::NoIdempotence),
         commit_before_persist: args.bug.contains(&Bug::CommitBeforePersist),
+        forget_log_start: args.bug.contains(&Bug::ForgetLogStart),
     };
     let seeds = match (args.seed, args.seeds.clone()) {
         (Some(seed), _) => seed..seed + 1,

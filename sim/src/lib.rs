@@ -16,11 +16,14 @@ pub mod client;
 pub mod fuzz;
 pub mod group_history;
 pub mod history;
+pub mod lifecycle_history;
 pub mod outcome;
 pub mod trace_hash;
 
 #[cfg(madsim)]
 pub mod group_workload;
+#[cfg(madsim)]
+pub mod lifecycle_workload;
 #[cfg(madsim)]
 pub mod nemesis;
 #[cfg(madsim)]

@@ -24,6 +24,7 @@ use crate::checker::{Violation, ViolationKind};
 use crate::client::group::GroupVersions;
 use crate::group_workload::{self, GroupWorkloadConfig};
 use crate::history::{EventKind, NemesisAction};
+use crate::lifecycle_workload::{self, LifecycleConfig};
 use crate::nemesis::{self, BrokerNode, NemesisPlan};
 use crate::outcome::{RunStats, SeedOutcome};
 use crate::recorder::Recorder;
@@ -43,6 +44,8 @@ const FINAL_READ_DEADLINE: Duration = Duration::from_secs(10);
 /// first, then a rebalance, then the reads).
 const GROUP_DRAIN_DEADLINE: Duration = Duration::from_secs(30);
 const TIME_LIMIT: Duration = Duration::from_secs(90);
+/// simworkload: how often the broker applies retention and compaction.
+const RETENTION_CHECK_INTERVAL_MS: u64 = 500;
 /// How many violations an outcome carries in full.
 const EXAMPLES_MAX: usize = 8;
 
@@ -71,6 +74,9 @@ impl SeedSpec {
         if self.bugs.commit_before_persist {
             names.push("commit-before-persist".to_string());
         }
+        if self.bugs.forget_log_start {
+            names.push("forget-log-start".to_string());
+        }
         if self.synced_bit_flip_probability > 0.0 {
             names.push("experiment:synced-bit-flips".to_string());
         }
@@ -84,6 +90,11 @@ fn broker_config(bugs: BugSwitches) -> BrokerConfig {
     config.advertise_host = BROKER_IP.to_string();
     config.advertise_port = BROKER_PORT;
     config.bugs = bugs;
+    // simworkload: retention and compaction must run between faults (the
+    // default is 5 minutes) so the lifecycle topic's segments are deleted
+    // and cleaned during the run. Fixed, not drawn: simconfig draws
+    // broker-level intervals from the seed.
+    config.retention_check_interval_ms = RETENTION_CHECK_INTERVAL_MS;
     config
 }
 
@@ -102,6 +113,7 @@ fn crash_faults(rng: &mut ChaCha8Rng) -> SimDiskFaults {
 struct Setup {
     workload: WorkloadConfig,
     group: GroupWorkloadConfig,
+    lifecycle: LifecycleConfig,
     plan: NemesisPlan,
     sync_latency: SyncLatency,
 }
@@ -148,9 +160,11 @@ fn draw_setup(seed: u64) -> Setup {
     workload.impatient_probability = rng.gen_range(0.02..0.25);
     workload.impatient_timeout_ms = (1, rng.gen_range(4..=20));
     let group = draw_group(seed, &workload);
+    let lifecycle = lifecycle_workload::draw(seed, workload.broker, FINAL_READ_DEADLINE);
     Setup {
         workload,
         group,
+        lifecycle,
         plan,
         sync_latency,
     }
@@ -212,6 +226,11 @@ async fn simulate(spec: SeedSpec, setup: Setup, disk: Arc<SimDisk>, recorder: Re
         recorder.clone(),
         control.clone(),
     ));
+    let lifecycle = client.spawn(lifecycle_workload::run(
+        setup.lifecycle,
+        recorder.clone(),
+        control.clone(),
+    ));
     let stop_group = Arc::new(AtomicBool::new(false));
     let group = client.spawn(group_workload::run(
         setup.group,
@@ -237,6 +256,7 @@ async fn simulate(spec: SeedSpec, setup: Setup, disk: Arc<SimDisk>, recorder: Re
     stop_group.store(true, Ordering::Relaxed);
     // The workload ends after its final read (itself bounded by a deadline).
     let _ = workload.await;
+    let _ = lifecycle.await;
     let _ = group.await;
     stop_supervisor.store(true, Ordering::Relaxed);
     let _ = supervisor.await;

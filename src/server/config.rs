@@ -19,6 +19,12 @@ pub struct BugSwitches {
     /// The group coordinator answers OffsetCommit (and everything else it
     /// persists) before the records are durable in `__consumer_offsets`.
     pub commit_before_persist: bool,
+    /// The log start offset is not written to `log-start-offset` when
+    /// retention or DeleteRecords move it: after a restart the log starts at
+    /// its first segment's base (or 0), so records below a DeleteRecords
+    /// offset come back and a log whose segments were all deleted reuses
+    /// offsets.
+    pub forget_log_start: bool,
 }
 
 /// Kafka's default `fetch.max.bytes`: 55 MiB.

@@ -577,11 +577,16 @@ impl PartitionHandle {
         let Some(write) = pending else {
             return Ok(self.lock().log.log_start_offset());
         };
-        if let Err(e) = self
-            .disk
-            .write_file_durably(&write.path, &write.bytes)
-            .await
-        {
+        let forget = self.lock().bugs.forget_log_start;
+        let written = if forget {
+            // Bug switch: pretend the start was written.
+            Ok(())
+        } else {
+            self.disk
+                .write_file_durably(&write.path, &write.bytes)
+                .await
+        };
+        if let Err(e) = written {
             self.lock().log.sync_failed(&e, &SyncWork::default());
             return Err(LogError::Disk(e));
         }
