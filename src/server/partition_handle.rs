@@ -675,6 +675,13 @@ impl PartitionHandle {
                 .iter()
                 .find(|(b, _)| *b == cleaned.base_offset)
                 .map_or(0, |(_, s)| *s);
+            let marker = files::compacted_marker_path(&dir);
+            if !self.disk.exists(&marker) {
+                self.disk
+                    .write_file_durably(&marker, b"compacted\n")
+                    .await
+                    .map_err(|e| e.to_string())?;
+            }
             files::prepare_cleaned_segment(self.disk.as_ref(), &dir, cleaned)
                 .await
                 .map_err(|e| e.to_string())?;

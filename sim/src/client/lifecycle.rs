@@ -51,7 +51,12 @@ pub fn encode_keyed_batch(records: &[LcRecord]) -> Result<Bytes, ClientError> {
             producer_epoch: -1,
             timestamp_type: TimestampType::Creation,
             offset: index as i64,
-            sequence: -1,
+            // The encoder starts a new batch wherever `offset - sequence`
+            // changes; a sequence of -1 on every record would split the
+            // records into one batch each, which a broker refuses ("one
+            // record batch per partition"). The header's base sequence is
+            // then 0, which a broker ignores for producer id -1.
+            sequence: index as i32,
             timestamp: r.timestamp_ms,
             key: Some(Bytes::from(r.key.clone().into_bytes())),
             value: r.value.clone().map(|v| Bytes::from(v.into_bytes())),
@@ -323,6 +328,8 @@ mod tests {
             },
         ];
         let bytes = encode_keyed_batch(&sent).unwrap();
+        let batches = kafka_protocol::records::RecordBatchDecoder::decode_all(&mut bytes.clone());
+        assert_eq!(batches.unwrap().len(), 1, "one batch, as a broker requires");
         let (read, next) = decode_keyed(bytes).unwrap();
         assert_eq!(next, Some(2));
         assert_eq!(read[0].value.as_deref(), Some("k1:0"));
