@@ -309,9 +309,6 @@ async fn produce(
             );
         }
         Err(error) => {
-            if std::env::var("SIMWL_DEBUG").is_ok() {
-                eprintln!("lc send failed: {error}");
-            }
             record(
                 recorder,
                 LcEvent::SendFailed {
