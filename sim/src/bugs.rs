@@ -45,6 +45,7 @@ bug_switches! {
     "commit-before-persist" => commit_before_persist, [CommittedOffsetRegression, GroupAssignmentOverlap], "The group coordinator acknowledges commits before they are durable.";
     "no-dir-sync" => no_dir_sync, [LostWrite, InconsistentOffsets], "New segments and indexes are used before their directory is synced.";
     "unsynced-index" => unsynced_index, [LostWrite, InconsistentOffsets, CommittedOffsetRegression, GroupAssignmentOverlap], "Recovery points vouch for (and recovery trusts) unsynced indexes.";
+    "forget-log-start" => forget_log_start, [LogStartRegression, InconsistentOffsets], "The log start offset is not persisted: DeleteRecords or retention followed by a restart moves it back.";
 }
 
 /// The switch named `name`.

@@ -9,6 +9,7 @@
 use serde::Serialize;
 
 use crate::group_history::GroupEvent;
+use crate::lifecycle_history::LcEvent;
 use crate::trace_hash::TraceHash;
 
 pub type ClientId = u32;
@@ -176,6 +177,9 @@ pub enum EventKind {
     /// The group workload's joins, syncs, commits, offset fetches, resets,
     /// leaves, crashes and its final drain.
     Group(GroupEvent),
+    /// The lifecycle workload's topic: configs, deletion and re-creation,
+    /// DeleteRecords, time lookups, keyed reads (see `lifecycle_history`).
+    Lifecycle(LcEvent),
     Nemesis(NemesisAction),
 }
 

@@ -21,6 +21,7 @@ pub mod client;
 pub mod fuzz;
 pub mod group_history;
 pub mod history;
+pub mod lifecycle_history;
 pub mod log_space;
 pub mod outcome;
 pub mod progress;
@@ -30,6 +31,8 @@ pub mod trace_hash;
 pub mod clock_nemesis;
 #[cfg(madsim)]
 pub mod group_workload;
+#[cfg(madsim)]
+pub mod lifecycle_workload;
 #[cfg(madsim)]
 pub mod nemesis;
 #[cfg(madsim)]

@@ -30,6 +30,20 @@ pub struct RunStats {
     pub broker_exits: u64,
     /// Times the nemesis paused the broker node.
     pub pauses: u64,
+    /// The lifecycle workload's reach: delete + re-create cycles of its
+    /// topic, live config changes, acknowledged DeleteRecords, ListOffsets
+    /// by time, keyed reads, reads that skipped offsets compaction removed
+    /// (and how many), and records that fell below the log start
+    /// (retention, DeleteRecords) as its reader observed.
+    pub lc_acked: u64,
+    pub lc_topics_recreated: u64,
+    pub lc_configs_altered: u64,
+    pub lc_delete_records: u64,
+    pub lc_time_lookups: u64,
+    pub lc_reads: u64,
+    pub lc_compacted_reads: u64,
+    pub lc_records_compacted_away: u64,
+    pub lc_records_below_log_start: u64,
     /// Disk counters, by name (see `SimDiskCounters`).
     pub disk: BTreeMap<String, u64>,
     /// The broker node's clock faults, by name (see `SimClockCounters`):

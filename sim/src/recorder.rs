@@ -12,6 +12,7 @@ use tokio::time::Instant;
 use crate::checker::{Checkers, Violation};
 use crate::group_history::GroupEvent;
 use crate::history::{EventKind, History, NemesisAction};
+use crate::lifecycle_history::LcEvent;
 use crate::outcome::RunStats;
 
 pub struct Recording {
@@ -103,6 +104,9 @@ fn count(stats: &mut RunStats, kind: &EventKind) {
         EventKind::Group(GroupEvent::Synced { .. }) => stats.group_generations_synced += 1,
         EventKind::Group(GroupEvent::Committed { error: None, .. }) => stats.group_commits += 1,
         EventKind::Group(GroupEvent::Crashed { .. }) => stats.group_member_crashes += 1,
+        EventKind::Lifecycle(LcEvent::SendAcked { records, .. }) => {
+            stats.lc_acked += records.len() as u64
+        }
         EventKind::Nemesis(NemesisAction::Kill) => stats.kills += 1,
         EventKind::Nemesis(NemesisAction::BrokerExited { .. }) => stats.broker_exits += 1,
         EventKind::Nemesis(NemesisAction::Pause { .. }) => stats.pauses += 1,

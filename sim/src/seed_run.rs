@@ -28,6 +28,7 @@ use crate::clock_nemesis::{self, ClockFaultPlan};
 use crate::group_workload::{self, GroupWorkloadConfig};
 use crate::history::{EventKind, NemesisAction};
 use crate::log_space::LogSpace;
+use crate::lifecycle_workload::{self, LifecycleConfig};
 use crate::nemesis::{self, BrokerNode, NemesisPlan};
 use crate::outcome::{RunStats, SeedOutcome};
 use crate::recorder::Recorder;
@@ -47,6 +48,8 @@ const FINAL_READ_DEADLINE: Duration = Duration::from_secs(10);
 /// first, then a rebalance, then the reads).
 const GROUP_DRAIN_DEADLINE: Duration = Duration::from_secs(30);
 const TIME_LIMIT: Duration = Duration::from_secs(90);
+/// simworkload: how often the broker applies retention and compaction.
+const RETENTION_CHECK_INTERVAL_MS: u64 = 500;
 /// How many violations an outcome carries in full.
 const EXAMPLES_MAX: usize = 8;
 
@@ -80,6 +83,10 @@ fn broker_config(bugs: BugSwitches, space: &LogSpace) -> BrokerConfig {
     config.advertise_port = BROKER_PORT;
     config.bugs = bugs;
     space.apply(&mut config);
+    // Retention and compaction must run between faults (Kafka's default
+    // check is every 5 minutes) so the lifecycle topic's segments are
+    // deleted and cleaned during the run.
+    config.retention_check_interval_ms = RETENTION_CHECK_INTERVAL_MS;
     config
 }
 
@@ -121,6 +128,7 @@ struct Setup {
     space: LogSpace,
     workload: WorkloadConfig,
     group: GroupWorkloadConfig,
+    lifecycle: LifecycleConfig,
     plan: NemesisPlan,
     sync_latency: SyncLatency,
 }
@@ -170,10 +178,12 @@ fn draw_setup(seed: u64) -> Setup {
     workload.impatient_probability = rng.gen_range(0.02..0.25);
     workload.impatient_timeout_ms = (1, rng.gen_range(4..=20));
     let group = draw_group(seed, &workload);
+    let lifecycle = lifecycle_workload::draw(seed, workload.broker, FINAL_READ_DEADLINE);
     Setup {
         space: LogSpace::draw(seed),
         workload,
         group,
+        lifecycle,
         plan,
         sync_latency,
     }
@@ -254,6 +264,11 @@ async fn simulate(
         recorder.clone(),
         control.clone(),
     ));
+    let lifecycle = client.spawn(lifecycle_workload::run(
+        setup.lifecycle,
+        recorder.clone(),
+        control.clone(),
+    ));
     let stop_group = Arc::new(AtomicBool::new(false));
     let group = client.spawn(group_workload::run(
         setup.group,
@@ -281,6 +296,7 @@ async fn simulate(
     stop_group.store(true, Ordering::Relaxed);
     // The workload ends after its final read (itself bounded by a deadline).
     let _ = workload.await;
+    let _ = lifecycle.await;
     let _ = group.await;
     stop_supervisor.store(true, Ordering::Relaxed);
     let _ = supervisor.await;

@@ -35,18 +35,18 @@ use crate::history::{ClientId, EventKind, Partition, FINAL_READER};
 use crate::recorder::Recorder;
 
 /// Every request gets this long before the client gives up on it.
-const REQUEST_TIMEOUT: Duration = Duration::from_millis(1_500);
+pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_millis(1_500);
 /// An idempotent producer sends one batch at most this many times...
 const ATTEMPTS_MAX: u32 = 100;
 /// ...and stops resending it this long after the first attempt (Kafka's
 /// `delivery.timeout.ms`, scaled to the run).
 const DELIVERY_TIMEOUT: Duration = Duration::from_secs(8);
 /// Pause after a failed connect or request, so a down broker is not spun on.
-const BACKOFF: Duration = Duration::from_millis(100);
+pub(crate) const BACKOFF: Duration = Duration::from_millis(100);
 /// How long a consumer's fetch may wait on the broker for new data.
 const POLL_MAX_WAIT_MS: i32 = 50;
 /// OFFSET_OUT_OF_RANGE: the consumer's position is past the log end.
-const OFFSET_OUT_OF_RANGE: i16 = 1;
+pub(crate) const OFFSET_OUT_OF_RANGE: i16 = 1;
 
 #[derive(Debug, Clone)]
 pub struct WorkloadConfig {
@@ -78,14 +78,14 @@ pub struct WorkloadControl {
 }
 
 /// One connection with its negotiated versions; `None` until (re)connected.
-struct Session {
+pub(crate) struct Session {
     client_id: String,
     broker: SocketAddr,
     live: Option<(Connection, ApiVersionsInUse)>,
 }
 
 impl Session {
-    fn new(client_id: String, broker: SocketAddr) -> Self {
+    pub(crate) fn new(client_id: String, broker: SocketAddr) -> Self {
         Session {
             client_id,
             broker,
@@ -94,7 +94,7 @@ impl Session {
     }
 
     /// The live connection, connecting first if needed.
-    async fn get(&mut self) -> Result<&mut (Connection, ApiVersionsInUse), ClientError> {
+    pub(crate) async fn get(&mut self) -> Result<&mut (Connection, ApiVersionsInUse), ClientError> {
         if self.live.is_none() {
             let attempt = async {
                 let mut connection = Connection::connect(self.broker, &self.client_id).await?;
@@ -110,7 +110,7 @@ impl Session {
     }
 
     /// Drops the connection unless the error left it usable.
-    fn after_error(&mut self, error: &ClientError) {
+    pub(crate) fn after_error(&mut self, error: &ClientError) {
         if !error.connection_usable() {
             self.live = None;
         }
@@ -128,9 +128,9 @@ macro_rules! with_timeout {
         let result = match $session.get().await {
             Ok(live) => {
                 let ($connection, $versions) = (&mut live.0, live.1);
-                match timeout($timeout, $call).await {
+                match tokio::time::timeout($timeout, $call).await {
                     Ok(result) => result,
-                    Err(_) => Err(ClientError::Io("request timed out".into())),
+                    Err(_) => Err($crate::client::ClientError::Io("request timed out".into())),
                 }
             }
             Err(error) => Err(error),
@@ -141,6 +141,8 @@ macro_rules! with_timeout {
         result
     }};
 }
+/// The lifecycle workload speaks through the same sessions.
+pub(crate) use with_timeout;
 
 fn task_rng(seed: u64, client: ClientId) -> ChaCha8Rng {
     ChaCha8Rng::seed_from_u64(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ u64::from(client))
@@ -155,9 +157,11 @@ async fn create_topic(config: &WorkloadConfig) {
             versions,
             TOPIC,
             config.partitions,
-            // The broker's default policy, drawn from the seed (the
-            // history's `PartitionPolicy` events say which).
-            &[],
+            // The broker's default fsync policy, drawn from the seed (the
+            // history's `PartitionPolicy` events say which), and no
+            // retention: this topic's checkers promise every record stays
+            // (the records' timestamps are simulated times near 1970).
+            &[("retention.ms", "-1")],
         ));
         match result {
             Ok(()) => return,

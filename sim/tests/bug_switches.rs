@@ -65,3 +65,14 @@ fn unsynced_index_is_trusted_at_recovery() {
     )
     .is_some());
 }
+
+#[test]
+fn forget_log_start_moves_the_log_start_back_after_a_restart() {
+    let bugs = BugSwitches {
+        forget_log_start: true,
+        ..BugSwitches::default()
+    };
+    assert!(
+        first_seed_reporting(bugs, &["log-start-regression", "inconsistent-offsets"]).is_some()
+    );
+}

@@ -38,6 +38,19 @@ pub const SWAP_SUFFIX: &str = ".swap";
 /// The cleaner checkpoint of a partition: text, one offset.
 pub const CLEANER_CHECKPOINT_FILE: &str = "cleaner-checkpoint";
 
+/// Present once the cleaner may have left gaps in the log's offsets: written
+/// durably before the first cleaned segment's commit point, never removed.
+/// Recovery then accepts gaps even if the topic is no longer compacted
+/// (cleanup.policy altered from `compact` to `delete`): without it, a
+/// cleaned segment read as "offsets do not continue the log" was cut, with
+/// every acknowledged record after it, and its offsets handed out again
+/// (simulator seed 9 of the lifecycle workload).
+pub const COMPACTED_MARKER_FILE: &str = "compacted";
+
+pub fn compacted_marker_path(dir: &str) -> String {
+    join(dir, COMPACTED_MARKER_FILE)
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CompactionFileError {
     #[error(transparent)]
@@ -246,4 +259,63 @@ pub async fn compact_segment_files(
         installed.push(seg);
     }
     Ok(CompactionRun { outcome, installed })
+}
+
+/// Issue 11 (lifecycle workload, seed 9): a topic compacted, then altered to
+/// `cleanup.policy=delete`, reopened after a crash.
+#[cfg(test)]
+mod compacted_marker_tests {
+    use std::sync::Arc;
+
+    use bytes::Bytes;
+
+    use super::*;
+    use crate::io::sim_disk::{SimDisk, SimDiskFaults};
+    use crate::log::batch_builder::uncompressed_batch;
+    use crate::log::{LogConfig, PartitionLog};
+
+    const DIR: &str = "data/c-0";
+
+    /// A cleaned segment at base 0 whose first surviving batch is at 2.
+    fn disk_with_a_cleaned_segment(marker: bool) -> Arc<SimDisk> {
+        let disk = Arc::new(SimDisk::new(5, SimDiskFaults::default()));
+        disk.create_dir_all(DIR).unwrap();
+        let record = (Some(Bytes::from("k")), Some(Bytes::from("v")));
+        let mut batch = uncompressed_batch(&[record], 1_000, 0);
+        batch[0..8].copy_from_slice(&2i64.to_be_bytes());
+        let path = join(DIR, &segment::log_file_name(0));
+        disk.append(&path, &batch).unwrap();
+        if marker {
+            disk.write_file_unsynced(&compacted_marker_path(DIR), b"compacted\n")
+                .unwrap();
+        }
+        disk
+    }
+
+    fn reopened_end(disk: Arc<SimDisk>) -> i64 {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let config = LogConfig {
+            dense_offsets: true,
+            ..LogConfig::default()
+        };
+        let disk = disk as Arc<dyn Disk>;
+        let (log, _) = runtime
+            .block_on(PartitionLog::open(disk, DIR, config, 1_000))
+            .unwrap();
+        log.log_end_offset()
+    }
+
+    #[test]
+    fn a_log_once_compacted_keeps_its_gaps_under_a_delete_policy() {
+        assert_eq!(reopened_end(disk_with_a_cleaned_segment(true)), 3);
+    }
+
+    #[test]
+    fn without_the_marker_a_dense_log_cuts_the_gap() {
+        // What recovery did to a cleaned log before the marker: the batch
+        // was taken for damage and dropped.
+        assert_eq!(reopened_end(disk_with_a_cleaned_segment(false)), 0);
+    }
 }

@@ -135,6 +135,16 @@ impl PartitionLog {
         // An unreadable recovery point only costs a full scan; an unreadable
         // log start fails the open (guessing could reuse offsets).
         let recovery_point = read_recovery_point(disk.as_ref(), dir).unwrap_or(0);
+        // A log the cleaner ever touched may skip offsets, whatever its
+        // policy is now.
+        // (A cleaner checkpoint says the same of a log cleaned before the
+        // marker existed.)
+        let dense_offsets = config.dense_offsets
+            && !disk.exists(&crate::log::compaction_files::compacted_marker_path(dir))
+            && !disk.exists(&join(
+                dir,
+                crate::log::compaction_files::CLEANER_CHECKPOINT_FILE,
+            ));
         let checkpointed_start = log_start::read(disk.as_ref(), dir)?;
         // Segments wholly below the recovery point were synced, indexes
         // included: trust their indexes. Scan from the segment holding the
@@ -151,13 +161,8 @@ impl PartitionLog {
             let mut seg = Segment::new(dir, base, now_ms);
             // Segments continue each other; a compacted one may end before
             // the next begins, never after.
-            let breaks_chain = expected_base.is_some_and(|e| {
-                if config.dense_offsets {
-                    e != base
-                } else {
-                    e > base
-                }
-            });
+            let breaks_chain =
+                expected_base.is_some_and(|e| if dense_offsets { e != base } else { e > base });
             if dropping || breaks_chain {
                 // Data after a gap or a torn segment is not contiguous: drop it.
                 dropping = true;
@@ -202,7 +207,7 @@ impl PartitionLog {
                     base,
                     config.verify_crc_on_recovery,
                     config.leader_epoch_max,
-                    config.dense_offsets,
+                    dense_offsets,
                 )?;
                 rebuild_from_scan(disk.as_ref(), &mut seg, &scan, config.index_interval_bytes)?;
                 if scan.discarded_bytes > 0 {

@@ -30,6 +30,12 @@ pub struct BugSwitches {
     /// Checkpoints do not sync index files, and the recovery point vouches
     /// for segments whose indexes were never synced (trusted at recovery).
     pub unsynced_index: bool,
+    /// The log start offset is not written to `log-start-offset` when
+    /// retention or DeleteRecords move it: after a restart the log starts at
+    /// its first segment's base (or 0), so records below a DeleteRecords
+    /// offset come back and a log whose segments were all deleted reuses
+    /// offsets.
+    pub forget_log_start: bool,
 }
 
 /// Kafka's default `fetch.max.bytes`: 55 MiB.

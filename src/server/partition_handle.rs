@@ -613,11 +613,16 @@ impl PartitionHandle {
         let Some(write) = pending else {
             return Ok(self.lock().log.log_start_offset());
         };
-        if let Err(e) = self
-            .disk
-            .write_file_durably(&write.path, &write.bytes)
-            .await
-        {
+        let forget = self.lock().bugs.forget_log_start;
+        let written = if forget {
+            // Bug switch: pretend the start was written.
+            Ok(())
+        } else {
+            self.disk
+                .write_file_durably(&write.path, &write.bytes)
+                .await
+        };
+        if let Err(e) = written {
             self.lock().log.sync_failed(&e, &SyncWork::default());
             return Err(LogError::Disk(e));
         }
@@ -707,6 +712,13 @@ impl PartitionHandle {
                 .iter()
                 .find(|(b, _)| *b == cleaned.base_offset)
                 .map_or(0, |(_, s)| *s);
+            let marker = files::compacted_marker_path(&dir);
+            if !self.disk.exists(&marker) {
+                self.disk
+                    .write_file_durably(&marker, b"compacted\n")
+                    .await
+                    .map_err(|e| e.to_string())?;
+            }
             files::prepare_cleaned_segment(self.disk.as_ref(), &dir, cleaned)
                 .await
                 .map_err(|e| e.to_string())?;

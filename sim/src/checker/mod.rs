@@ -12,6 +12,10 @@ mod group_committed_past_hw;
 mod group_committed_regression;
 mod group_unconsumed;
 mod inconsistent_offsets;
+mod lc_log_start;
+mod lc_lost_write;
+mod lc_offsets;
+mod lc_time_lookup;
 mod lost_write;
 mod nonmonotonic_poll;
 mod poll_skip;
@@ -30,6 +34,10 @@ pub use group_committed_past_hw::CommittedPastHw;
 pub use group_committed_regression::CommittedOffsetRegression;
 pub use group_unconsumed::GroupUnconsumed;
 pub use inconsistent_offsets::InconsistentOffsets;
+pub use lc_log_start::LcLogStart;
+pub use lc_lost_write::LcLostWrite;
+pub use lc_offsets::LcOffsets;
+pub use lc_time_lookup::LcTimeLookup;
 pub use lost_write::LostWrite;
 pub use nonmonotonic_poll::NonmonotonicPoll;
 pub use poll_skip::PollSkip;
@@ -63,6 +71,11 @@ pub enum ViolationKind {
     GroupUnconsumed,
     /// A committed offset past the highest high watermark observed.
     CommittedPastHw,
+    /// The log start offset moved backwards (a record below it served
+    /// again, or an earlier start answered), see `lc_log_start`.
+    LogStartRegression,
+    /// ListOffsets by timestamp missed the first record at or after the time.
+    TimeLookup,
     /// The simulation panicked (a broker assertion, or the sim's own).
     Panic,
     /// After faults stopped, the cluster did not serve the final read in time.
@@ -89,6 +102,8 @@ impl ViolationKind {
             ViolationKind::CommittedOffsetRegression => "committed-offset-regression",
             ViolationKind::GroupUnconsumed => "group-unconsumed",
             ViolationKind::CommittedPastHw => "committed-past-hw",
+            ViolationKind::LogStartRegression => "log-start-regression",
+            ViolationKind::TimeLookup => "time-lookup",
             ViolationKind::Panic => "panic",
             ViolationKind::Liveness => "liveness",
             ViolationKind::Nondeterminism => "nondeterminism",
@@ -208,6 +223,10 @@ impl Default for Checkers {
                 Box::<CommittedOffsetRegression>::default(),
                 Box::<GroupUnconsumed>::default(),
                 Box::<CommittedPastHw>::default(),
+                Box::<LcOffsets>::default(),
+                Box::<LcLogStart>::default(),
+                Box::<LcLostWrite>::default(),
+                Box::<LcTimeLookup>::default(),
             ],
             violations: Vec::new(),
         }

@@ -10,8 +10,26 @@ use super::{ApiVersionsInUse, ClientError, Connection};
 const TOPIC_ALREADY_EXISTS: i16 = 36;
 
 /// Creates `topic` with `partitions` partitions, replication factor 1 and
-/// the given topic configs.
+/// the given topic configs (TOPIC_ALREADY_EXISTS counts as done).
 pub async fn create_topic(
+    connection: &mut Connection,
+    versions: ApiVersionsInUse,
+    topic: &str,
+    partitions: i32,
+    configs: &[(&str, &str)],
+) -> Result<(), ClientError> {
+    match create_topic_strict(connection, versions, topic, partitions, configs).await {
+        Err(ClientError::Kafka {
+            code: TOPIC_ALREADY_EXISTS,
+            ..
+        }) => Ok(()),
+        other => other,
+    }
+}
+
+/// Like [`create_topic`], but TOPIC_ALREADY_EXISTS is an error (the
+/// lifecycle workload must tell its re-creation from the old topic).
+pub async fn create_topic_strict(
     connection: &mut Connection,
     versions: ApiVersionsInUse,
     topic: &str,
@@ -39,7 +57,7 @@ pub async fn create_topic(
         .first()
         .ok_or_else(|| ClientError::Protocol("CreateTopics answered no topic".into()))?;
     match result.error_code {
-        0 | TOPIC_ALREADY_EXISTS => Ok(()),
+        0 => Ok(()),
         code => Err(ClientError::kafka(code)),
     }
 }

@@ -13,10 +13,11 @@ mod connection;
 mod fetch;
 pub mod group;
 mod idempotent;
+pub mod lifecycle;
 mod produce;
 mod versions;
 
-pub use admin::create_topic;
+pub use admin::{create_topic, create_topic_strict};
 pub use connection::Connection;
 pub use fetch::{decode_records, fetch, DecodedRecords, FetchResult};
 pub use idempotent::{

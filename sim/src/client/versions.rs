@@ -8,11 +8,16 @@ use super::{ClientError, Connection};
 
 /// The versions this client speaks: (api, lowest we can use, highest).
 /// Produce and Fetch stay below the versions that name topics by id.
-const SUPPORTED: [(ApiKey, i16, i16); 4] = [
+const SUPPORTED: [(ApiKey, i16, i16); 8] = [
     (ApiKey::Produce, 3, 8),
-    (ApiKey::Fetch, 4, 11),
+    (ApiKey::Fetch, 5, 11),
     (ApiKey::CreateTopics, 2, 5),
     (ApiKey::InitProducerId, 0, 4),
+    // The lifecycle workload's admin calls and lookups.
+    (ApiKey::DeleteTopics, 1, 5),
+    (ApiKey::IncrementalAlterConfigs, 0, 1),
+    (ApiKey::DeleteRecords, 0, 2),
+    (ApiKey::ListOffsets, 1, 6),
 ];
 
 /// The API versions negotiated with one broker.
@@ -22,6 +27,10 @@ pub struct ApiVersionsInUse {
     pub fetch: i16,
     pub create_topics: i16,
     pub init_producer_id: i16,
+    pub delete_topics: i16,
+    pub incremental_alter_configs: i16,
+    pub delete_records: i16,
+    pub list_offsets: i16,
 }
 
 /// ApiVersions v3, falling back to v0 if the broker does not speak v3 (it
@@ -68,6 +77,10 @@ impl ApiVersionsInUse {
             fetch: chosen[1],
             create_topics: chosen[2],
             init_producer_id: chosen[3],
+            delete_topics: chosen[4],
+            incremental_alter_configs: chosen[5],
+            delete_records: chosen[6],
+            list_offsets: chosen[7],
         })
     }
 }
