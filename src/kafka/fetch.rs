@@ -89,7 +89,7 @@ async fn sync_what_reads_wait_for(wanted: &[Wanted], handles: &[Option<Arc<Parti
     for (w, handle) in wanted.iter().zip(handles) {
         let Some(handle) = handle else { continue };
         if !handle.has_failed() && handle.read_waits_for_sync(w.fetch_offset) {
-            if let Err(e) = handle.sync(crate::io::clock::now_ms()).await {
+            if let Err(e) = handle.sync().await {
                 tracing::warn!(topic = %w.topic, partition = w.partition, %e, "sync before a read failed");
             }
         }

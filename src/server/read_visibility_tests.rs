@@ -9,6 +9,7 @@ use kafka_protocol::records::Compression;
 
 use crate::core::partition::Acks;
 use crate::core::topic_config::{FsyncPolicy, TopicConfig, TopicDefaults};
+use crate::io::sim_clock::SimClock;
 use crate::io::sim_disk::{SimDisk, SimDiskFaults};
 use crate::log::compaction_batch::test_support::keyed_batch;
 use crate::log::record_batch;
@@ -35,7 +36,7 @@ async fn partition(policy: FsyncPolicy, bugs: BugSwitches) -> PartitionHandle {
         vec![1],
         config,
         bugs,
-        NOW_MS,
+        Arc::new(SimClock::with_base(0, || NOW_MS)),
     )
     .await
     .expect("partition opens");
@@ -61,7 +62,7 @@ async fn unsynced_records_are_counted_in_the_high_watermark_but_not_served() {
         assert_eq!(read.high_watermark, 1, "{policy:?}: acks=all answered");
         assert!(read.records.is_empty(), "{policy:?}: not synced yet");
         assert!(handle.read_waits_for_sync(0));
-        handle.sync(NOW_MS).await.unwrap();
+        handle.sync().await.unwrap();
         assert!(!handle.read_waits_for_sync(0));
         assert!(!handle.read(0, 1 << 20).unwrap().records.is_empty());
     }
