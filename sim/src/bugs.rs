@@ -43,8 +43,8 @@ bug_switches! {
     "no-idempotence" => no_idempotence, [Duplicate], "Idempotent producers' retried batches are appended again (no dedupe).";
     "read-unsynced" => read_unsynced, [InconsistentOffsets], "Fetch serves appended records before they are synced (fsync.policy interval, never).";
     "commit-before-persist" => commit_before_persist, [CommittedOffsetRegression, GroupAssignmentOverlap], "The group coordinator acknowledges commits before they are durable.";
-    "no-dir-sync" => no_dir_sync, [LostWrite, InconsistentOffsets], "New segments and indexes are used before their directory is synced.";
-    "unsynced-index" => unsynced_index, [LostWrite, InconsistentOffsets, CommittedOffsetRegression, GroupAssignmentOverlap], "Recovery points vouch for (and recovery trusts) unsynced indexes.";
+    "no-dir-sync" => no_dir_sync, [LostWrite, Unseen, InconsistentOffsets], "New segments and indexes are used before their directory is synced.";
+    "unsynced-index" => unsynced_index, [LostWrite, Unseen, InconsistentOffsets, CommittedOffsetRegression, GroupAssignmentOverlap], "Recovery points vouch for (and recovery trusts) unsynced indexes.";
     "forget-log-start" => forget_log_start, [LogStartRegression, InconsistentOffsets], "The log start offset is not persisted: DeleteRecords or retention followed by a restart moves it back.";
 }
 

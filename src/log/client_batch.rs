@@ -20,10 +20,10 @@ use bytes::Bytes;
 
 use crate::log::compaction_batch::{self, RecordsError, StoredRecord};
 use crate::log::decompress::{self, DecompressError, CODEC_ZSTD};
-use crate::log::record_batch::{self, BatchError, BatchHeader, BATCH_HEADER_SIZE_BYTES};
+use crate::log::record_batch::{
+    self, BatchError, BatchHeader, ATTR_LOG_APPEND_TIME, BATCH_HEADER_SIZE_BYTES,
+};
 
-/// Timestamp-type attribute bit (set: LogAppendTime).
-const ATTR_LOG_APPEND_TIME: i16 = 0x08;
 /// Produce versions before 7 may not carry zstd batches (KIP-110).
 const ZSTD_MIN_PRODUCE_VERSION: i16 = 7;
 /// Decompressed records of one produced batch at most. Kafka has no such

@@ -983,7 +983,10 @@ fn first_record_at_or_after(
     opened
         .records
         .iter()
-        .map(|r| (opened.offset_of(r), r.timestamp_ms))
+        .map(|r| {
+            let timestamp = opened.header.record_timestamp_ms(r.timestamp_ms);
+            (opened.offset_of(r), timestamp)
+        })
         .find(|(offset, timestamp)| *timestamp >= timestamp_ms && *offset >= min_offset)
 }
 

@@ -23,6 +23,9 @@ const CRC_START: usize = 21;
 const MAGIC_V2: i8 = 2;
 /// Attribute bits: compression codec (low 3 bits), timestamp type, transactional, control.
 const ATTR_COMPRESSION_MASK: i16 = 0x07;
+/// The timestamp type bit: set, the broker stamped the batch
+/// (LogAppendTime) and every record's timestamp is the batch's max timestamp.
+pub const ATTR_LOG_APPEND_TIME: i16 = 0x08;
 const ATTR_TRANSACTIONAL: i16 = 0x10;
 const ATTR_CONTROL: i16 = 0x20;
 
@@ -54,6 +57,19 @@ impl BatchHeader {
     }
     pub fn compression_codec(&self) -> i16 {
         self.attributes & ATTR_COMPRESSION_MASK
+    }
+    pub fn is_log_append_time(&self) -> bool {
+        self.attributes & ATTR_LOG_APPEND_TIME != 0
+    }
+    /// A record's timestamp as Kafka reads it: under LogAppendTime the
+    /// batch's max timestamp (the broker's stamp), whatever the record's own
+    /// delta says (the producer's time, kept in the bytes).
+    pub fn record_timestamp_ms(&self, record_timestamp_ms: i64) -> i64 {
+        if self.is_log_append_time() {
+            self.max_timestamp_ms
+        } else {
+            record_timestamp_ms
+        }
     }
     pub fn is_transactional(&self) -> bool {
         self.attributes & ATTR_TRANSACTIONAL != 0

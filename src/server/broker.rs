@@ -61,6 +61,11 @@ pub struct Broker {
     journal: tokio::sync::Mutex<MetadataJournal>,
     image: RwLock<Arc<MetadataImage>>,
     partitions: RwLock<BTreeMap<(String, i32), Arc<PartitionHandle>>>,
+    /// One reconcile at a time: two concurrent ones (two CreateTopics
+    /// committed back to back) would both see a new partition missing and
+    /// open its directory twice, the second handle blind to what the first
+    /// appended (offsets handed out twice; the simulator's seed 7).
+    reconcile_gate: tokio::sync::Mutex<()>,
     /// Notified when a partition log went offline after a storage failure:
     /// the node then stops (see `server::run`).
     pub storage_failed: Notify,
@@ -132,6 +137,7 @@ impl Broker {
             journal: tokio::sync::Mutex::new(journal),
             image: RwLock::new(Arc::new(image)),
             partitions: RwLock::new(BTreeMap::new()),
+            reconcile_gate: tokio::sync::Mutex::new(()),
             storage_failed: Notify::new(),
             connection_limits: ConnectionLimits::new(config.limits),
             config,
@@ -395,6 +401,7 @@ impl Broker {
     /// Opens partitions the image assigns here and drops the ones it no
     /// longer has (deleted topics), removing their files.
     async fn reconcile(&self) {
+        let _one_at_a_time = self.reconcile_gate.lock().await;
         let image = self.image();
         let mut wanted = BTreeSet::new();
         for topic in image.topics.values() {

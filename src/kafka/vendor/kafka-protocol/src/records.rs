@@ -119,6 +119,8 @@ pub struct BatchDecodeInfo {
     pub min_offset: i64,
     /// Timestamp of the first record in the batch.
     pub min_timestamp: i64,
+    /// The batch's max timestamp (every record's under LogAppendTime).
+    pub max_timestamp: i64,
     /// Base sequence number for idempotent producers.
     pub base_sequence: i32,
     /// Whether this batch is part of a transaction.
@@ -582,7 +584,7 @@ impl RecordBatchDecoder {
         let min_timestamp = types::Int64.decode(buf)?;
 
         // Last timestamp
-        let _max_timestamp: i64 = types::Int64.decode(buf)?;
+        let max_timestamp: i64 = types::Int64.decode(buf)?;
 
         // Producer ID
         let producer_id = types::Int64.decode(buf)?;
@@ -604,6 +606,7 @@ impl RecordBatchDecoder {
             timestamp_type,
             min_offset,
             min_timestamp,
+            max_timestamp,
             base_sequence,
             transactional,
             control,
@@ -859,7 +862,12 @@ impl Record {
 
         // Timestamp delta
         let timestamp_delta: i64 = types::VarLong.decode(buf)?;
-        let timestamp = batch_decode_info.min_timestamp + timestamp_delta;
+        // ODRADEK-PATCH: under LogAppendTime every record's timestamp is the
+        // batch's max timestamp (the broker's stamp), as Kafka reads it.
+        let timestamp = match batch_decode_info.timestamp_type {
+            TimestampType::LogAppend => batch_decode_info.max_timestamp,
+            TimestampType::Creation => batch_decode_info.min_timestamp + timestamp_delta,
+        };
 
         // Offset delta
         let offset_delta: i32 = types::VarInt.decode(buf)?;
@@ -1075,6 +1083,7 @@ mod tests {
                 timestamp_type: TimestampType::Creation,
                 min_offset: 0,
                 min_timestamp: 0,
+                max_timestamp: 0,
                 base_sequence: 0,
                 transactional: false,
                 control: false,
