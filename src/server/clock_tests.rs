@@ -10,6 +10,7 @@ use bytes::Bytes;
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::{ApiKey, ProduceRequest, ProduceResponse, TopicName};
 use kafka_protocol::protocol::StrBytes;
+use kafka_protocol::records::Compression;
 
 use crate::core::controller::CreateTopic;
 use crate::core::partition::Acks;
@@ -20,6 +21,7 @@ use crate::io::node_context::NodeContext;
 use crate::io::sim_clock::SimClock;
 use crate::io::sim_disk::{SimDisk, SimDiskFaults};
 use crate::kafka::test_harness::call_as;
+use crate::log::compaction_batch::test_support::keyed_batch;
 use crate::log::record_batch::{self, test_support::batch};
 use crate::server::broker::Broker;
 use crate::server::config::{BrokerConfig, BugSwitches};
@@ -44,6 +46,10 @@ async fn broker(disk: Arc<dyn Disk>, clock: Arc<SimClock>) -> Arc<Broker> {
 
 async fn produce(broker: &Broker, topic: &str) {
     // The client's timestamp is ignored: the topic uses LogAppendTime.
+    produce_batch(broker, topic, batch(&[b"v"], 5)).await;
+}
+
+async fn produce_batch(broker: &Broker, topic: &str, records: Vec<u8>) {
     let request = ProduceRequest::default()
         .with_acks(-1)
         .with_timeout_ms(1_000)
@@ -51,7 +57,7 @@ async fn produce(broker: &Broker, topic: &str) {
             .with_name(TopicName(StrBytes::from_string(topic.to_string())))
             .with_partition_data(vec![PartitionProduceData::default()
                 .with_index(0)
-                .with_records(Some(Bytes::from(batch(&[b"v"], 5))))])]);
+                .with_records(Some(Bytes::from(records)))])]);
     let response: ProduceResponse =
         call_as(broker, ApiKey::Produce, 9, &request, "test", None).await;
     assert_eq!(response.responses[0].partition_responses[0].error_code, 0);
@@ -71,6 +77,62 @@ fn lookups(broker: &Broker) -> Vec<Option<(i64, i64)>> {
     .into_iter()
     .map(|t| handle.offset_for_timestamp(t).expect("lookup"))
     .collect()
+}
+
+async fn create_log_append_time_topic(broker: &Broker) {
+    let configs: BTreeMap<String, String> = [("message.timestamp.type", "LogAppendTime")]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    broker
+        .create_topic(CreateTopic {
+            name: "t",
+            num_partitions: 1,
+            replication_factor: -1,
+            configs,
+        })
+        .await
+        .expect("topic created");
+}
+
+/// Under LogAppendTime every record of a batch has the batch's time (the
+/// broker's stamp), whatever times the producer wrote into its records, as
+/// Kafka reads them. A lookup by a time between the producer's times and at
+/// or before the broker's answers the batch's first record. The simulator
+/// found the broker (and its client codec) reading the producer's times
+/// instead, with the broker's clock skewed (seeds 2, 4, 9, 28 of 0..30).
+#[tokio::test]
+async fn log_append_time_records_all_take_the_batch_time() {
+    let disk: Arc<dyn Disk> = Arc::new(SimDisk::new(7, SimDiskFaults::default()));
+    let clock = Arc::new(SimClock::with_base(0, fixed_base));
+    let broker = broker(Arc::clone(&disk), Arc::clone(&clock)).await;
+    create_log_append_time_topic(&broker).await;
+    let producer_times = vec![
+        (
+            Some(b"k".to_vec()),
+            Some(b"early".to_vec()),
+            BASE_MS - 2 * HOUR_MS,
+        ),
+        (
+            Some(b"k".to_vec()),
+            Some(b"late".to_vec()),
+            BASE_MS + 2 * HOUR_MS,
+        ),
+    ];
+    let records = keyed_batch(0, &producer_times, Compression::None, (-1, -1, -1));
+    produce_batch(&broker, "t", records).await;
+    let handle = broker.partition("t", 0).expect("hosted");
+    for target in [BASE_MS - HOUR_MS, BASE_MS] {
+        assert_eq!(
+            handle.offset_for_timestamp(target).expect("lookup"),
+            Some((0, BASE_MS)),
+            "lookup at {target}"
+        );
+    }
+    assert_eq!(
+        handle.offset_for_timestamp(BASE_MS + 1).expect("lookup"),
+        None
+    );
 }
 
 /// LogAppendTime stamps records with the broker's wall clock, so a clock
