@@ -30,7 +30,9 @@ pub fn for_topic_error(e: &TopicError) -> i16 {
 pub fn for_log_error(e: &LogError) -> i16 {
     code(match e {
         LogError::OffsetOutOfRange { .. } => ResponseError::OffsetOutOfRange,
-        LogError::Disk(_) | LogError::Offline { .. } => ResponseError::KafkaStorageError,
+        LogError::Disk(_) | LogError::Offline { .. } | LogError::CorruptFile { .. } => {
+            ResponseError::KafkaStorageError
+        }
         LogError::CorruptBatch { .. } => ResponseError::CorruptMessage,
     })
 }

@@ -39,6 +39,10 @@ pub enum LogError {
         position: u64,
         reason: String,
     },
+    /// A small file the partition trusts says something impossible (bit rot
+    /// in synced data): the partition is refused, never opened on a guess.
+    #[error("corrupt {path}: {reason}")]
+    CorruptFile { path: String, reason: String },
     #[error("offset {requested} is outside [{start}, {end}]")]
     OffsetOutOfRange {
         requested: i64,

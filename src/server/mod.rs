@@ -7,6 +7,8 @@ mod clock_tests;
 pub mod config;
 pub mod connection;
 pub mod connection_limits;
+#[cfg(all(test, not(madsim)))]
+mod damaged_files_tests;
 pub mod group_driver;
 pub mod housekeeping;
 #[cfg(all(test, not(madsim)))]

@@ -162,6 +162,16 @@ impl PartitionHandle {
             )?)),
             Err(_) => LeaderEpochCache::default(),
         };
+        // The metadata's epoch is the latest this partition ever had here: a
+        // larger one in the file is damage (a flipped digit), not history.
+        if let Some(stored) = epoch_cache.latest_epoch().filter(|e| *e > leader_epoch) {
+            return Err(LogError::CorruptFile {
+                path: epoch_path,
+                reason: format!(
+                    "names leader epoch {stored}, above the partition's epoch {leader_epoch}"
+                ),
+            });
+        }
         epoch_cache.truncate_from(log.log_end_offset() + 1);
         if epoch_cache.assign(leader_epoch, log.log_end_offset()) {
             disk.write_file_durably(&epoch_path, epoch_cache.encode().as_bytes())
