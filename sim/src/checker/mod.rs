@@ -43,94 +43,73 @@ pub use nonmonotonic_poll::NonmonotonicPoll;
 pub use poll_skip::PollSkip;
 pub use unseen::Unseen;
 
-/// The kinds of violation, named as Jepsen names them (plus the harness's own
-/// `panic`, `liveness` and `nondeterminism`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-pub enum ViolationKind {
+/// Declares the kinds once: the enum, each kind's name and [`ViolationKind::ALL`]
+/// come from one list, so a kind can never be missing from parsing.
+macro_rules! violation_kinds {
+    ($($(#[$doc:meta])* $kind:ident => $name:literal;)+) => {
+        /// The kinds of violation, named as Jepsen names them (plus the
+        /// harness's own `panic`, `liveness`, `nondeterminism` and
+        /// `no-progress`).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+        pub enum ViolationKind {
+            $($(#[$doc])* $kind,)+
+        }
+
+        impl ViolationKind {
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(ViolationKind::$kind => $name,)+
+                }
+            }
+
+            /// Every kind, for parsing and listing.
+            pub const ALL: &'static [ViolationKind] = &[$(ViolationKind::$kind),+];
+        }
+    };
+}
+
+violation_kinds! {
     /// Acknowledged, and a later read went past its offset without it.
-    LostWrite,
+    LostWrite => "lost-write";
     /// One offset observed holding two different values.
-    InconsistentOffsets,
+    InconsistentOffsets => "inconsistent-offsets";
     /// One value observed at two offsets.
-    Duplicate,
+    Duplicate => "duplicate";
     /// A read returned bytes no producer sent (bad CRC, garbage value).
-    CorruptRead,
+    CorruptRead => "corrupt-read";
     /// A consumer's offsets went backwards.
-    NonmonotonicPoll,
+    NonmonotonicPoll => "nonmonotonic-poll";
     /// A consumer jumped over offsets between two polls.
-    PollSkip,
+    PollSkip => "poll-skip";
     /// A consumer jumped over offsets within one poll.
-    IntPollSkip,
+    IntPollSkip => "int-poll-skip";
     /// Acknowledged, but the final read never reached its offset.
-    Unseen,
+    Unseen => "unseen";
     /// Within one generation, a partition assigned to two members.
-    GroupAssignmentOverlap,
+    GroupAssignmentOverlap => "group-assignment-overlap";
     /// A group's committed offset moved backwards (no reset).
-    CommittedOffsetRegression,
+    CommittedOffsetRegression => "committed-offset-regression";
     /// Acknowledged, but no group consumer read it, though the group drained.
-    GroupUnconsumed,
+    GroupUnconsumed => "group-unconsumed";
     /// A committed offset past the highest high watermark observed.
-    CommittedPastHw,
+    CommittedPastHw => "committed-past-hw";
     /// The log start offset moved backwards (a record below it served
     /// again, or an earlier start answered), see `lc_log_start`.
-    LogStartRegression,
+    LogStartRegression => "log-start-regression";
     /// ListOffsets by timestamp missed the first record at or after the time.
-    TimeLookup,
+    TimeLookup => "time-lookup";
     /// The simulation panicked (a broker assertion, or the sim's own).
-    Panic,
+    Panic => "panic";
     /// After faults stopped, the cluster did not serve the final read in time.
-    Liveness,
+    Liveness => "liveness";
     /// The same seed gave two different traces.
-    Nondeterminism,
+    Nondeterminism => "nondeterminism";
     /// The workload acknowledged fewer writes, or read fewer records, than
     /// the floor every healthy seed clears (`crate::progress`).
-    NoProgress,
+    NoProgress => "no-progress";
 }
 
 impl ViolationKind {
-    pub fn name(self) -> &'static str {
-        match self {
-            ViolationKind::LostWrite => "lost-write",
-            ViolationKind::InconsistentOffsets => "inconsistent-offsets",
-            ViolationKind::Duplicate => "duplicate",
-            ViolationKind::CorruptRead => "corrupt-read",
-            ViolationKind::NonmonotonicPoll => "nonmonotonic-poll",
-            ViolationKind::PollSkip => "poll-skip",
-            ViolationKind::IntPollSkip => "int-poll-skip",
-            ViolationKind::Unseen => "unseen",
-            ViolationKind::GroupAssignmentOverlap => "group-assignment-overlap",
-            ViolationKind::CommittedOffsetRegression => "committed-offset-regression",
-            ViolationKind::GroupUnconsumed => "group-unconsumed",
-            ViolationKind::CommittedPastHw => "committed-past-hw",
-            ViolationKind::LogStartRegression => "log-start-regression",
-            ViolationKind::TimeLookup => "time-lookup",
-            ViolationKind::Panic => "panic",
-            ViolationKind::Liveness => "liveness",
-            ViolationKind::Nondeterminism => "nondeterminism",
-            ViolationKind::NoProgress => "no-progress",
-        }
-    }
-
-    /// Every kind, for parsing and listing.
-    pub const ALL: &'static [ViolationKind] = &[
-        ViolationKind::LostWrite,
-        ViolationKind::InconsistentOffsets,
-        ViolationKind::Duplicate,
-        ViolationKind::CorruptRead,
-        ViolationKind::NonmonotonicPoll,
-        ViolationKind::PollSkip,
-        ViolationKind::IntPollSkip,
-        ViolationKind::Unseen,
-        ViolationKind::GroupAssignmentOverlap,
-        ViolationKind::CommittedOffsetRegression,
-        ViolationKind::GroupUnconsumed,
-        ViolationKind::CommittedPastHw,
-        ViolationKind::Panic,
-        ViolationKind::Liveness,
-        ViolationKind::Nondeterminism,
-        ViolationKind::NoProgress,
-    ];
-
     /// The kind named `name` (as [`ViolationKind::name`] spells it).
     pub fn from_name(name: &str) -> Option<ViolationKind> {
         Self::ALL.iter().copied().find(|kind| kind.name() == name)
