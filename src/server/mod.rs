@@ -8,6 +8,8 @@ pub mod config;
 pub mod connection;
 pub mod connection_limits;
 pub mod group_driver;
+#[cfg(test)]
+mod group_load_tests;
 pub mod housekeeping;
 #[cfg(all(test, not(madsim)))]
 mod isolation_tests;
