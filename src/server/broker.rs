@@ -18,7 +18,7 @@ use crate::io::disk::{join, Disk, DiskError};
 use crate::io::node_context::NodeContext;
 use crate::server::config::BrokerConfig;
 use crate::server::connection_limits::ConnectionLimits;
-use crate::server::group_driver::GroupDriver;
+use crate::server::group_driver::{GroupDriver, LoadError};
 use crate::server::metadata_journal::{self, MetadataJournal};
 use crate::server::offsets_topic::{self, OFFSETS_TOPIC, OFFSETS_TOPIC_PARTITIONS};
 use crate::server::partition_handle::{partition_dir, PartitionHandle};
@@ -41,6 +41,15 @@ pub enum CommitError {
     Topic(#[from] TopicError),
     #[error("metadata log write failed: {0}")]
     Storage(#[from] DiskError),
+}
+
+/// Why the group coordinator cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum GroupUnavailable {
+    #[error(transparent)]
+    Commit(#[from] CommitError),
+    #[error(transparent)]
+    Load(#[from] LoadError),
 }
 
 /// Why a request cannot use a partition.
@@ -300,7 +309,7 @@ impl Broker {
     }
 
     /// The group coordinator, created with its internal topic on first use.
-    async fn group_driver(&self) -> Result<Arc<GroupDriver>, CommitError> {
+    async fn group_driver(&self) -> Result<Arc<GroupDriver>, GroupUnavailable> {
         self.groups
             .get_or_try_init(|| async {
                 let request = CreateTopic {
@@ -323,25 +332,27 @@ impl Broker {
                     .await;
                 match created {
                     Ok(()) | Err(CommitError::Topic(TopicError::AlreadyExists(_))) => {}
-                    Err(e) => return Err(e),
+                    Err(e) => return Err(e.into()),
                 }
                 let handle = self.partition(OFFSETS_TOPIC, 0).ok_or_else(|| {
-                    CommitError::Storage(DiskError::Io {
+                    GroupUnavailable::Commit(CommitError::Storage(DiskError::Io {
                         path: OFFSETS_TOPIC.to_string(),
                         detail: "the offsets partition did not open".to_string(),
-                    })
+                    }))
                 })?;
                 let incarnation = self
                     .image()
                     .brokers
                     .get(&self.config.node_id)
                     .map_or(0, |b| b.broker_epoch);
+                // A failed load leaves the cell empty: the next request
+                // loads again from the start.
                 Ok(GroupDriver::start(
                     handle,
                     Arc::clone(&self.clock),
                     incarnation as u64,
                     self.config.bugs,
-                ))
+                )?)
             })
             .await
             .cloned()

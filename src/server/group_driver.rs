@@ -17,7 +17,7 @@ use crate::core::group::{
 };
 use crate::core::partition::Acks;
 use crate::io::clock::Clock;
-use crate::log::record_batch;
+use crate::log::{record_batch, LogError};
 use crate::server::config::BugSwitches;
 use crate::server::offsets_topic::{self, OFFSETS_TOPIC};
 use crate::server::partition_handle::PartitionHandle;
@@ -47,36 +47,18 @@ pub struct GroupDriver {
 impl GroupDriver {
     /// Loads the coordinator from the offsets partition and starts its
     /// persist and timer tasks. `incarnation` must differ on every start.
+    ///
+    /// Fails, starting nothing, when the partition cannot be read to its
+    /// high watermark: the caller answers COORDINATOR_NOT_AVAILABLE and
+    /// loads again on a later request.
     pub fn start(
         offsets: Arc<PartitionHandle>,
         clock: Arc<dyn Clock>,
         incarnation: u64,
         bugs: BugSwitches,
-    ) -> Arc<GroupDriver> {
+    ) -> Result<Arc<GroupDriver>, LoadError> {
         let mut coordinator = GroupCoordinator::new(GroupConfig::default(), incarnation);
-        let (mut loaded, mut skipped) = (0usize, 0usize);
-        let (log_start, high_watermark, _) = offsets.offsets();
-        let mut offset = log_start;
-        while offset < high_watermark {
-            let Ok(read) = offsets.read(offset, offsets_topic::LOAD_READ_BYTES) else {
-                break;
-            };
-            if read.records.is_empty() {
-                break;
-            }
-            let mut next = offset;
-            for (_, header) in record_batch::headers(&read.records) {
-                next = header.next_offset();
-            }
-            let (records, bad) = offsets_topic::decode_batches(&read.records);
-            skipped += bad;
-            for record in &records {
-                coordinator.replay(record);
-            }
-            loaded += records.len();
-            assert!(next > offset, "loading makes progress");
-            offset = next;
-        }
+        let (loaded, skipped) = load(&offsets, &mut coordinator)?;
         tracing::info!(loaded, skipped, "group coordinator loaded {OFFSETS_TOPIC}");
         let actions = coordinator.on_loaded(clock.now());
         let (persists, persist_queue) = mpsc::unbounded_channel();
@@ -97,7 +79,7 @@ impl GroupDriver {
         }
         tokio::spawn(persist_loop(Arc::clone(&driver), offsets, persist_queue));
         tokio::spawn(timer_loop(Arc::clone(&driver)));
-        driver
+        Ok(driver)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, DriverState> {
@@ -160,6 +142,58 @@ impl GroupDriver {
         };
         self.carry_out(&mut state, actions);
     }
+}
+
+/// Why the coordinator could not load its state.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("reading {OFFSETS_TOPIC} at offset {offset} failed: {source}")]
+    Read { offset: i64, source: LogError },
+    #[error("reading {OFFSETS_TOPIC} at offset {offset} returned nothing below its high watermark {high_watermark}")]
+    Stalled { offset: i64, high_watermark: i64 },
+}
+
+/// Replays every record of the offsets partition, from its log start to its
+/// high watermark, into `coordinator`; returns (records replayed, records
+/// undecodable).
+///
+/// All or nothing: a read that fails, or comes back empty, before the high
+/// watermark is an error, never the end of the state. A coordinator started
+/// from a prefix would hand out generations and serve committed offsets the
+/// log has already moved past. Kafka does the same: its CoordinatorRuntime
+/// moves a shard whose load threw to FAILED, serves nothing from it, and
+/// loads it again from the start (FAILED -> LOADING); a read IOException
+/// also takes the log directory offline.
+fn load(
+    offsets: &PartitionHandle,
+    coordinator: &mut GroupCoordinator,
+) -> Result<(usize, usize), LoadError> {
+    let (mut loaded, mut skipped) = (0usize, 0usize);
+    let (log_start, high_watermark, _) = offsets.offsets();
+    let mut offset = log_start;
+    while offset < high_watermark {
+        let read = offsets
+            .read(offset, offsets_topic::LOAD_READ_BYTES)
+            .map_err(|source| LoadError::Read { offset, source })?;
+        let mut next = offset;
+        for (_, header) in record_batch::headers(&read.records) {
+            next = header.next_offset();
+        }
+        if next <= offset {
+            return Err(LoadError::Stalled {
+                offset,
+                high_watermark,
+            });
+        }
+        let (records, bad) = offsets_topic::decode_batches(&read.records);
+        skipped += bad;
+        for record in &records {
+            coordinator.replay(record);
+        }
+        loaded += records.len();
+        offset = next;
+    }
+    Ok((loaded, skipped))
 }
 
 async fn persist_loop(

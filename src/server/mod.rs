@@ -10,6 +10,8 @@ pub mod connection_limits;
 #[cfg(all(test, not(madsim)))]
 mod damaged_files_tests;
 pub mod group_driver;
+#[cfg(test)]
+mod group_load_tests;
 pub mod housekeeping;
 #[cfg(all(test, not(madsim)))]
 mod isolation_tests;
