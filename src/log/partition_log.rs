@@ -275,6 +275,24 @@ impl PartitionLog {
         // Segments wholly below a durable start were being deleted when the
         // node stopped: finish the deletion.
         log.delete_segments_below(log.log_start_persisted)?;
+        // Bytes past the recovery point may be in the page cache only, and a
+        // failed fsync may have marked some of them clean without writing
+        // them (fsyncgate: a failed sync of an earlier open, which cannot
+        // cut them as `sync_failed` does, not knowing what was synced
+        // before). Syncing such a file again "succeeds" without them, and a
+        // power loss then takes back records served since. So recovery
+        // copies every segment holding records past the point into a fresh
+        // file (all its pages dirty), syncs that and renames it over the
+        // original: the sync either really writes them or fails with the
+        // original untouched (its durable bytes, which earlier reads may
+        // have served, are never at risk). After a clean shutdown the point
+        // is the log end and nothing is copied.
+        for seg in log.segments.values() {
+            if seg.next_offset > recovery_point && seg.size_bytes > 0 {
+                copy_durably(log.disk.as_ref(), seg.log_path(), seg.size_bytes).await?;
+                coverage::bump(Counter::SegmentsCopiedAtRecovery);
+            }
+        }
         assert!(log.log_start_offset <= log_end_offset);
         Ok((log, report))
     }
@@ -1010,6 +1028,32 @@ fn corrupt(path: &str, position: u64, e: record_batch::BatchError) -> LogError {
         position,
         reason: e.to_string(),
     }
+}
+
+/// Replaces the first `len` bytes of `path` with a synced copy under the same
+/// name (a `.tmp` file, removed at the next open if a crash leaves it).
+/// The name change is durable once the directory is synced.
+async fn copy_durably(disk: &dyn Disk, path: &str, len: u64) -> Result<(), DiskError> {
+    const CHUNK_BYTES: u64 = 1 << 20;
+    let tmp = format!("{path}.tmp");
+    remove_if_exists(disk, &tmp)?;
+    let mut position = 0;
+    while position < len {
+        let chunk = disk.read_at(path, position, CHUNK_BYTES.min(len - position) as usize)?;
+        if chunk.is_empty() {
+            return Err(DiskError::Io {
+                path: path.to_string(),
+                detail: format!("ends at {position}, before the {len} bytes recovery found"),
+            });
+        }
+        disk.append(&tmp, &chunk)?;
+        position += chunk.len() as u64;
+    }
+    if let Err(e) = disk.sync(&tmp).await {
+        let _ = disk.remove_file(&tmp);
+        return Err(e);
+    }
+    disk.rename(&tmp, path)
 }
 
 fn remove_if_exists(disk: &dyn Disk, path: &str) -> Result<(), DiskError> {
