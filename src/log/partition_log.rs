@@ -99,6 +99,10 @@ pub struct PartitionLog {
     file_generation: u64,
     /// Set when the partition is being removed: reads fail from then on.
     reads_closed: bool,
+    /// The cleaner has touched this log (now or before a restart: its
+    /// marker or checkpoint is on disk): its offsets may skip, whatever
+    /// `config.dense_offsets` (the topic's current policy) says.
+    cleaned: bool,
 }
 
 impl PartitionLog {
@@ -139,12 +143,12 @@ impl PartitionLog {
         // policy is now.
         // (A cleaner checkpoint says the same of a log cleaned before the
         // marker existed.)
-        let dense_offsets = config.dense_offsets
-            && !disk.exists(&crate::log::compaction_files::compacted_marker_path(dir))
-            && !disk.exists(&join(
+        let cleaned = disk.exists(&crate::log::compaction_files::compacted_marker_path(dir))
+            || disk.exists(&join(
                 dir,
                 crate::log::compaction_files::CLEANER_CHECKPOINT_FILE,
             ));
+        let dense_offsets = config.dense_offsets && !cleaned;
         let checkpointed_start = log_start::read(disk.as_ref(), dir)?;
         // Segments wholly below the recovery point were synced, indexes
         // included: trust their indexes. Scan from the segment holding the
@@ -264,6 +268,7 @@ impl PartitionLog {
             recovery_point_to_sync: None,
             file_generation: 0,
             reads_closed: false,
+            cleaned,
         };
         for seg in log.segments.values() {
             for path in seg.file_paths() {
@@ -305,6 +310,12 @@ impl PartitionLog {
     }
     pub fn set_config(&mut self, config: LogConfig) {
         self.config = config;
+    }
+    /// Whether offsets follow each other without gaps: the topic says so
+    /// and the cleaner never touched the log (a topic altered from
+    /// `compact` to `delete` keeps its cleaned segments).
+    fn dense_offsets(&self) -> bool {
+        self.config.dense_offsets && !self.cleaned
     }
     pub fn log_start_offset(&self) -> i64 {
         self.log_start_offset
@@ -555,7 +566,7 @@ impl PartitionLog {
             continue_from,
             file_generation: self.file_generation,
             verify_crc: self.config.verify_crc_on_recovery,
-            dense_offsets: self.config.dense_offsets,
+            dense_offsets: self.dense_offsets(),
         })
     }
 
@@ -682,6 +693,7 @@ impl PartitionLog {
         self.unsynced_paths.insert(self.dir.clone());
         self.segments.insert(base, segment);
         self.file_generation += 1;
+        self.cleaned = true;
         Ok(())
     }
 
