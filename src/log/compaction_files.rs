@@ -312,6 +312,38 @@ mod compacted_marker_tests {
         assert_eq!(reopened_end(disk_with_a_cleaned_segment(true)), 3);
     }
 
+    /// Reads too (lifecycle workload, seed 74 once recovery copies
+    /// segments): they checked offsets against the topic's current policy,
+    /// so a read of the cleaned segment from its base was answered
+    /// CORRUPT_MESSAGE ("does not continue the log") forever, whether the
+    /// policy changed before a restart or while the log was open.
+    #[test]
+    fn a_log_once_compacted_serves_its_gaps_under_a_delete_policy() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        for dense_at_open in [true, false] {
+            let disk = disk_with_a_cleaned_segment(true) as Arc<dyn Disk>;
+            let config = LogConfig {
+                dense_offsets: dense_at_open,
+                ..LogConfig::default()
+            };
+            let (mut log, _) = runtime
+                .block_on(PartitionLog::open(disk, DIR, config.clone(), 1_000))
+                .unwrap();
+            // Altered to (or still) `cleanup.policy=delete`.
+            log.set_config(LogConfig {
+                dense_offsets: true,
+                ..config
+            });
+            let bytes = log.read(0, 1 << 20, 3).unwrap();
+            let (_, header) = crate::log::record_batch::headers(&bytes)
+                .next()
+                .expect("the cleaned batch is served");
+            assert_eq!(header.base_offset, 2, "dense at open: {dense_at_open}");
+        }
+    }
+
     #[test]
     fn without_the_marker_a_dense_log_cuts_the_gap() {
         // What recovery did to a cleaned log before the marker: the batch

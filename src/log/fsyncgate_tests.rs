@@ -77,3 +77,56 @@ fn a_failed_sync_cuts_the_log_to_its_durable_end_and_takes_it_offline() {
     let (_, header) = record_batch::headers(&bytes).next().unwrap();
     assert_eq!(header.base_offset, 1);
 }
+
+/// The sync that makes recovery's view durable at open fails the same way:
+/// the previous process's unsynced tail (still in the page cache after a
+/// kill) is marked clean without reaching the device. That open fails, but
+/// the next one must not find those bytes, sync them "successfully" and
+/// serve them: recovery copies what it cannot vouch for (past the recovery
+/// point) into a fresh file before the open syncs it.
+#[test]
+fn a_failed_sync_at_open_never_lets_a_later_open_serve_the_dropped_pages() {
+    let disk = Arc::new(SimDisk::new(1, SimDiskFaults::default()));
+    let mut log = open(&disk);
+    assert_eq!(append(&mut log, b"served"), 0);
+    sync(&disk, &mut log).unwrap();
+    assert_eq!(append(&mut log, b"never synced"), 1);
+    // kill -9: the page cache keeps offset 1, dirty.
+    drop(log);
+    // The next open recovers both records; syncing its work as
+    // `PartitionHandle::open` does, the data file's fsync fails and its
+    // dirty pages are dropped. The open fails.
+    let mut log = open(&disk);
+    assert_eq!(log.log_end_offset(), 2);
+    let work = log.take_full_sync_work();
+    let data_file = work
+        .paths
+        .iter()
+        .find(|p| p.ends_with(".log"))
+        .expect("the segment's data file is synced")
+        .clone();
+    disk.set_faults(SimDiskFaults {
+        sync_eio_probability: 1.0,
+        sync_eio_drop_probability: 1.0,
+        ..SimDiskFaults::default()
+    });
+    assert!(disk.sync_now(&data_file).is_err());
+    disk.set_faults(SimDiskFaults::default());
+    drop(log);
+    // A later open succeeds and serves what it synced; then the power goes.
+    let mut log = open(&disk);
+    let work = log.take_full_sync_work();
+    for path in &work.paths {
+        disk.sync_now(path).unwrap();
+    }
+    log.complete_sync(&work);
+    let served_end = log.durable_end_offset();
+    drop(log);
+    disk.crash();
+    let log = open(&disk);
+    assert!(
+        log.log_end_offset() >= served_end,
+        "served up to {served_end}, but only {} survived",
+        log.log_end_offset()
+    );
+}

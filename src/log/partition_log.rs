@@ -103,6 +103,10 @@ pub struct PartitionLog {
     file_generation: u64,
     /// Set when the partition is being removed: reads fail from then on.
     reads_closed: bool,
+    /// The cleaner has touched this log (now or before a restart: its
+    /// marker or checkpoint is on disk): its offsets may skip, whatever
+    /// `config.dense_offsets` (the topic's current policy) says.
+    cleaned: bool,
 }
 
 impl PartitionLog {
@@ -143,12 +147,12 @@ impl PartitionLog {
         // policy is now.
         // (A cleaner checkpoint says the same of a log cleaned before the
         // marker existed.)
-        let dense_offsets = config.dense_offsets
-            && !disk.exists(&crate::log::compaction_files::compacted_marker_path(dir))
-            && !disk.exists(&join(
+        let cleaned = disk.exists(&crate::log::compaction_files::compacted_marker_path(dir))
+            || disk.exists(&join(
                 dir,
                 crate::log::compaction_files::CLEANER_CHECKPOINT_FILE,
             ));
+        let dense_offsets = config.dense_offsets && !cleaned;
         let checkpointed_start = log_start::read(disk.as_ref(), dir)?;
         // Segments wholly below the recovery point were synced, indexes
         // included: trust their indexes. Scan from the segment holding the
@@ -268,6 +272,7 @@ impl PartitionLog {
             recovery_point_to_sync: None,
             file_generation: 0,
             reads_closed: false,
+            cleaned,
         };
         for seg in log.segments.values() {
             for path in seg.file_paths() {
@@ -279,6 +284,24 @@ impl PartitionLog {
         // Segments wholly below a durable start were being deleted when the
         // node stopped: finish the deletion.
         log.delete_segments_below(log.log_start_persisted)?;
+        // Bytes past the recovery point may be in the page cache only, and a
+        // failed fsync may have marked some of them clean without writing
+        // them (fsyncgate: a failed sync of an earlier open, which cannot
+        // cut them as `sync_failed` does, not knowing what was synced
+        // before). Syncing such a file again "succeeds" without them, and a
+        // power loss then takes back records served since. So recovery
+        // copies every segment holding records past the point into a fresh
+        // file (all its pages dirty), syncs that and renames it over the
+        // original: the sync either really writes them or fails with the
+        // original untouched (its durable bytes, which earlier reads may
+        // have served, are never at risk). After a clean shutdown the point
+        // is the log end and nothing is copied.
+        for seg in log.segments.values() {
+            if seg.next_offset > recovery_point && seg.size_bytes > 0 {
+                copy_durably(log.disk.as_ref(), seg.log_path(), seg.size_bytes).await?;
+                coverage::bump(Counter::SegmentsCopiedAtRecovery);
+            }
+        }
         assert!(log.log_start_offset <= log_end_offset);
         Ok((log, report))
     }
@@ -291,6 +314,12 @@ impl PartitionLog {
     }
     pub fn set_config(&mut self, config: LogConfig) {
         self.config = config;
+    }
+    /// Whether offsets follow each other without gaps: the topic says so
+    /// and the cleaner never touched the log (a topic altered from
+    /// `compact` to `delete` keeps its cleaned segments).
+    fn dense_offsets(&self) -> bool {
+        self.config.dense_offsets && !self.cleaned
     }
     pub fn log_start_offset(&self) -> i64 {
         self.log_start_offset
@@ -541,7 +570,7 @@ impl PartitionLog {
             continue_from,
             file_generation: self.file_generation,
             verify_crc: self.config.verify_crc_on_recovery,
-            dense_offsets: self.config.dense_offsets,
+            dense_offsets: self.dense_offsets(),
         })
     }
 
@@ -668,6 +697,7 @@ impl PartitionLog {
         self.unsynced_paths.insert(self.dir.clone());
         self.segments.insert(base, segment);
         self.file_generation += 1;
+        self.cleaned = true;
         Ok(())
     }
 
@@ -1014,6 +1044,32 @@ fn corrupt(path: &str, position: u64, e: record_batch::BatchError) -> LogError {
         position,
         reason: e.to_string(),
     }
+}
+
+/// Replaces the first `len` bytes of `path` with a synced copy under the same
+/// name (a `.tmp` file, removed at the next open if a crash leaves it).
+/// The name change is durable once the directory is synced.
+async fn copy_durably(disk: &dyn Disk, path: &str, len: u64) -> Result<(), DiskError> {
+    const CHUNK_BYTES: u64 = 1 << 20;
+    let tmp = format!("{path}.tmp");
+    remove_if_exists(disk, &tmp)?;
+    let mut position = 0;
+    while position < len {
+        let chunk = disk.read_at(path, position, CHUNK_BYTES.min(len - position) as usize)?;
+        if chunk.is_empty() {
+            return Err(DiskError::Io {
+                path: path.to_string(),
+                detail: format!("ends at {position}, before the {len} bytes recovery found"),
+            });
+        }
+        disk.append(&tmp, &chunk)?;
+        position += chunk.len() as u64;
+    }
+    if let Err(e) = disk.sync(&tmp).await {
+        let _ = disk.remove_file(&tmp);
+        return Err(e);
+    }
+    disk.rename(&tmp, path)
 }
 
 fn remove_if_exists(disk: &dyn Disk, path: &str) -> Result<(), DiskError> {

@@ -120,6 +120,16 @@ pub fn decode_keyed(mut bytes: Bytes) -> Result<(Vec<LcRecord>, Option<i64>), Cl
             break;
         }
         let mut batch = bytes.split_to(size);
+        // A consumer moves past the whole batch (Kafka's `batch.nextOffset()`:
+        // base offset + lastOffsetDelta + 1), not only past its last record:
+        // a compacted batch may keep its last offset after its last records
+        // were cleaned away, and one holding only records below the fetch
+        // offset would otherwise be fetched again forever.
+        if batch.len() >= 27 {
+            let base_offset = i64::from_be_bytes(batch[0..8].try_into().expect("8 bytes"));
+            let last_offset_delta = i32::from_be_bytes(batch[23..27].try_into().expect("4 bytes"));
+            next_offset = Some(base_offset + last_offset_delta as i64 + 1);
+        }
         let set = RecordBatchDecoder::decode(&mut batch)
             .map_err(|e| ClientError::Protocol(format!("undecodable batch: {e}")))?;
         if batch.has_remaining() {
@@ -134,7 +144,7 @@ pub fn decode_keyed(mut bytes: Bytes) -> Result<(Vec<LcRecord>, Option<i64>), Cl
                 None => return Err(ClientError::Protocol("record without a key".into())),
             };
             let value = record.value.map(text).transpose()?;
-            next_offset = Some(record.offset + 1);
+            next_offset = next_offset.max(Some(record.offset + 1));
             records.push(LcRecord {
                 offset: record.offset,
                 key,
@@ -336,5 +346,28 @@ mod tests {
         assert_eq!(read[1].offset, 1);
         assert_eq!(read[1].value, None);
         assert_eq!(read[1].timestamp_ms, 1_001);
+    }
+
+    /// A compacted batch keeps its lastOffsetDelta after its last records
+    /// were cleaned away: the reader moves past the whole batch, as Kafka's
+    /// consumer does, or a fetch from inside it returns the same batch
+    /// forever (seed 192's lifecycle final read).
+    #[test]
+    fn next_offset_is_past_the_whole_batch() {
+        let sent = vec![LcRecord {
+            offset: 0,
+            key: "k1".into(),
+            value: Some("k1:0".into()),
+            timestamp_ms: 1_000,
+        }];
+        let mut bytes = encode_keyed_batch(&sent).unwrap().to_vec();
+        // Offsets 0..=4, of which only 0 is left; the CRC covers
+        // lastOffsetDelta (from the attributes on).
+        bytes[23..27].copy_from_slice(&4i32.to_be_bytes());
+        let crc = crc32c::crc32c(&bytes[21..]);
+        bytes[17..21].copy_from_slice(&crc.to_be_bytes());
+        let (read, next) = decode_keyed(Bytes::from(bytes)).unwrap();
+        assert_eq!(read.len(), 1);
+        assert_eq!(next, Some(5));
     }
 }
