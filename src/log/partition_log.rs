@@ -296,11 +296,19 @@ impl PartitionLog {
         // original untouched (its durable bytes, which earlier reads may
         // have served, are never at risk). After a clean shutdown the point
         // is the log end and nothing is copied.
+        let mut copied = false;
         for seg in log.segments.values() {
             if seg.next_offset > recovery_point && seg.size_bytes > 0 {
                 copy_durably(log.disk.as_ref(), seg.log_path(), seg.size_bytes).await?;
                 coverage::bump(Counter::SegmentsCopiedAtRecovery);
+                copied = true;
             }
+        }
+        // The renames are durable before anything is appended to the copies:
+        // a crash that undid one would bring back the original inode, without
+        // every record acknowledged after this open (seed 471).
+        if copied {
+            log.disk.sync(dir).await?;
         }
         assert!(log.log_start_offset <= log_end_offset);
         Ok((log, report))
