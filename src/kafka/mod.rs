@@ -10,6 +10,7 @@ mod admin_parity_tests;
 mod admin_snapshot_tests;
 pub mod alter_configs;
 pub mod alter_topic_config;
+pub mod alter_user_scram_credentials;
 pub mod api_versions;
 pub mod authorization;
 #[cfg(test)]
@@ -27,6 +28,7 @@ pub mod describe_cluster;
 pub mod describe_configs;
 pub mod describe_groups;
 pub mod describe_log_dirs;
+pub mod describe_user_scram_credentials;
 pub mod dispatch;
 pub mod error_code;
 pub mod fetch;
