@@ -38,6 +38,7 @@ pub fn refuse_all(
             AlterUserScramCredentialsResult::default()
                 .with_user(str_bytes(user))
                 .with_error_code(code(error))
+                .with_error_message(None)
         })
         .collect();
     AlterUserScramCredentialsResponse::default().with_results(results)
@@ -90,7 +91,10 @@ pub async fn handle(
     let results = outcomes
         .into_iter()
         .map(|o| {
-            let result = AlterUserScramCredentialsResult::default().with_user(str_bytes(&o.user));
+            // Kafka sends a null message with success (and "" nowhere).
+            let result = AlterUserScramCredentialsResult::default()
+                .with_user(str_bytes(&o.user))
+                .with_error_message(None);
             match o.result {
                 Ok(()) => result,
                 Err(e) => result

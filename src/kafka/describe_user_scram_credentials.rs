@@ -1,6 +1,7 @@
 //! DescribeUserScramCredentials v0 (KIP-554): per user, the SCRAM mechanisms
 //! and iteration counts it has (`core::scram::describe`). Salts and keys
-//! never leave the broker.
+//! never leave the broker. As in Kafka, a success carries the error
+//! message "" (the field's default), not null.
 
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::describe_user_scram_credentials_response::{
@@ -17,15 +18,18 @@ use crate::server::broker::Broker;
 
 /// The whole request refused with `error` (Kafka's `getErrorResponse`: the
 /// top-level error, and one result per named user carrying it, without
-/// the user's name).
+/// the user's name, and null messages).
 pub fn refuse_all(
     request: &DescribeUserScramCredentialsRequest,
     error: ResponseError,
 ) -> DescribeUserScramCredentialsResponse {
     let named = request.users.as_ref().map_or(0, Vec::len);
-    let result = DescribeUserScramCredentialsResult::default().with_error_code(code(error));
+    let result = DescribeUserScramCredentialsResult::default()
+        .with_error_code(code(error))
+        .with_error_message(None);
     DescribeUserScramCredentialsResponse::default()
         .with_error_code(code(error))
+        .with_error_message(None)
         .with_results(vec![result; named])
 }
 

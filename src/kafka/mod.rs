@@ -53,6 +53,8 @@ pub mod offset_fetch;
 pub mod produce;
 pub mod replica_assignment;
 #[cfg(test)]
+mod scram_tests;
+#[cfg(test)]
 mod snapshot_tests;
 pub mod supported_apis;
 pub mod sync_group;
