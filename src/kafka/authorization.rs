@@ -77,11 +77,12 @@ use crate::core::topic_name;
 use crate::kafka::authorized_operations::NOT_REQUESTED;
 use crate::kafka::error_code::code;
 use crate::kafka::{
-    alter_configs, alter_user_scram_credentials, create_acls, create_partitions, create_topics, delete_acls, delete_groups,
-    delete_records, delete_topics, describe_acls, describe_cluster, describe_configs,
-    describe_groups, describe_log_dirs, describe_user_scram_credentials, fetch, find_coordinator, heartbeat,
-    incremental_alter_configs, init_producer_id, join_group, leave_group, list_groups,
-    list_offsets, metadata, offset_commit, offset_delete, offset_fetch, produce, sync_group,
+    alter_configs, alter_user_scram_credentials, create_acls, create_partitions, create_topics,
+    delete_acls, delete_groups, delete_records, delete_topics, describe_acls, describe_cluster,
+    describe_configs, describe_groups, describe_log_dirs, describe_user_scram_credentials, fetch,
+    find_coordinator, heartbeat, incremental_alter_configs, init_producer_id, join_group,
+    leave_group, list_groups, list_offsets, metadata, offset_commit, offset_delete, offset_fetch,
+    produce, sync_group,
 };
 use crate::server::broker::Broker;
 

@@ -56,7 +56,8 @@ pub fn handle(
     let results = descriptions
         .into_iter()
         .map(|d| {
-            let result = DescribeUserScramCredentialsResult::default().with_user(str_bytes(&d.user));
+            let result =
+                DescribeUserScramCredentialsResult::default().with_user(str_bytes(&d.user));
             match d.result {
                 Ok(credentials) => result.with_credential_infos(
                     credentials

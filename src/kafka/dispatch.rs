@@ -27,10 +27,10 @@ use kafka_protocol::messages::OffsetDeleteRequest;
 
 use crate::kafka::{api_versions, authorization};
 use crate::server::broker::Broker;
-use kafka_protocol::messages::{CreateAclsRequest, DeleteAclsRequest, DescribeAclsRequest};
 use kafka_protocol::messages::{
     AlterUserScramCredentialsRequest, DescribeUserScramCredentialsRequest,
 };
+use kafka_protocol::messages::{CreateAclsRequest, DeleteAclsRequest, DescribeAclsRequest};
 
 /// Why a connection must be closed instead of answered.
 #[derive(Debug, thiserror::Error)]

@@ -70,9 +70,12 @@ fn peer() -> Option<SocketAddr> {
 }
 
 async fn describe(broker: &Broker, users: Option<&[&str]>) -> DescribeUserScramCredentialsResponse {
-    let request = DescribeUserScramCredentialsRequest::default().with_users(
-        users.map(|users| users.iter().map(|u| UserName::default().with_name(s(u))).collect()),
-    );
+    let request = DescribeUserScramCredentialsRequest::default().with_users(users.map(|users| {
+        users
+            .iter()
+            .map(|u| UserName::default().with_name(s(u)))
+            .collect()
+    }));
     call_as(
         broker,
         ApiKey::DescribeUserScramCredentials,
@@ -129,8 +132,11 @@ fn codes(response: &AlterUserScramCredentialsResponse) -> Vec<(String, i16)> {
     codes
 }
 
-/// (user, error code, [(mechanism, iterations)]) of every result.
-fn described(response: &DescribeUserScramCredentialsResponse) -> Vec<(String, i16, Vec<(i8, i32)>)> {
+/// One described user: (user, error code, [(mechanism, iterations)]).
+type Described = (String, i16, Vec<(i8, i32)>);
+
+/// Every result, as [`Described`].
+fn described(response: &DescribeUserScramCredentialsResponse) -> Vec<Described> {
     assert_eq!(response.error_code, 0);
     response
         .results
@@ -231,7 +237,10 @@ async fn per_user_errors_as_kafka_answers_them() {
     );
     // Nothing of the refused users changed.
     assert_eq!(broker.image().scram.len(), 2);
-    assert!(broker.image().scram.contains("twice", ScramMechanism::Sha256));
+    assert!(broker
+        .image()
+        .scram
+        .contains("twice", ScramMechanism::Sha256));
     let all = describe(&broker, None).await;
     insta::assert_debug_snapshot!("describe_user_scram_credentials_v0_all", all);
     let named = describe(&broker, Some(&["kept", "ghost", "kept", ""])).await;

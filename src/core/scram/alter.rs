@@ -301,7 +301,12 @@ mod tests {
         assert_eq!(stored.iterations, 4096);
         assert_eq!(stored.stored_key.len(), 32);
         assert_eq!(
-            image.scram.get("bob", ScramMechanism::Sha512).unwrap().server_key.len(),
+            image
+                .scram
+                .get("bob", ScramMechanism::Sha512)
+                .unwrap()
+                .server_key
+                .len(),
             64
         );
         // Replacing keeps the count; deleting removes.
@@ -314,7 +319,11 @@ mod tests {
         assert_eq!(outcomes, vec![ok("bob"), ok("alice")]);
         assert_eq!(image.scram.len(), 1);
         assert_eq!(
-            image.scram.get("alice", ScramMechanism::Sha256).unwrap().iterations,
+            image
+                .scram
+                .get("alice", ScramMechanism::Sha256)
+                .unwrap()
+                .iterations,
             8192
         );
     }
@@ -351,14 +360,32 @@ mod tests {
         let not_found = Err(ScramError::NotFound(
             "Attempt to delete a user credential that does not exist".into(),
         ));
-        assert_eq!(result_of(&outcomes, ""), &unacceptable("Username must not be empty"));
-        assert_eq!(result_of(&outcomes, "dave"), &Err(ScramError::UnknownMechanism));
+        assert_eq!(
+            result_of(&outcomes, ""),
+            &unacceptable("Username must not be empty")
+        );
+        assert_eq!(
+            result_of(&outcomes, "dave"),
+            &Err(ScramError::UnknownMechanism)
+        );
         assert_eq!(result_of(&outcomes, "erin"), &not_found);
         assert_eq!(result_of(&outcomes, "carol"), &not_found);
-        assert_eq!(result_of(&outcomes, "few"), &unacceptable("Too few iterations"));
-        assert_eq!(result_of(&outcomes, "many"), &unacceptable("Too many iterations"));
-        assert_eq!(result_of(&outcomes, "mech"), &Err(ScramError::UnknownMechanism));
-        assert_eq!(result_of(&outcomes, "neg"), &Err(ScramError::UnknownMechanism));
+        assert_eq!(
+            result_of(&outcomes, "few"),
+            &unacceptable("Too few iterations")
+        );
+        assert_eq!(
+            result_of(&outcomes, "many"),
+            &unacceptable("Too many iterations")
+        );
+        assert_eq!(
+            result_of(&outcomes, "mech"),
+            &Err(ScramError::UnknownMechanism)
+        );
+        assert_eq!(
+            result_of(&outcomes, "neg"),
+            &Err(ScramError::UnknownMechanism)
+        );
         assert!(matches!(
             result_of(&outcomes, "nopw"),
             Err(ScramError::KeysNotComputable(_))
@@ -392,10 +419,16 @@ mod tests {
         // In both deletions and upsertions, even with another mechanism.
         assert_eq!(result_of(&outcomes, "a"), &duplicate);
         // b's first deletion already failed (not found): that error stays.
-        assert!(matches!(result_of(&outcomes, "b"), Err(ScramError::NotFound(_))));
+        assert!(matches!(
+            result_of(&outcomes, "b"),
+            Err(ScramError::NotFound(_))
+        ));
         assert_eq!(result_of(&outcomes, "c"), &duplicate);
         // The first error of a user wins.
-        assert_eq!(result_of(&outcomes, "d"), &Err(ScramError::UnknownMechanism));
+        assert_eq!(
+            result_of(&outcomes, "d"),
+            &Err(ScramError::UnknownMechanism)
+        );
         assert_eq!(outcomes.len(), 4);
         // Nothing changed: a is still there, c was not created.
         assert!(image.scram.contains("a", ScramMechanism::Sha256));
@@ -408,7 +441,11 @@ mod tests {
         let outcomes = run(
             &mut image,
             &[],
-            &[up("a", SHA256, 4096), up("b", SHA256, 4096), up("c", SHA256, 4096)],
+            &[
+                up("a", SHA256, 4096),
+                up("b", SHA256, 4096),
+                up("c", SHA256, 4096),
+            ],
             2,
         );
         assert_eq!(outcomes[..2], [ok("a"), ok("b")]);
@@ -427,7 +464,11 @@ mod tests {
         let outcomes = run(
             &mut image,
             &[del("a", SHA256)],
-            &[up("b", SHA256, 5000), up("c", SHA256, 4096), up("d", SHA256, 4096)],
+            &[
+                up("b", SHA256, 5000),
+                up("c", SHA256, 4096),
+                up("d", SHA256, 4096),
+            ],
             2,
         );
         assert_eq!(result_of(&outcomes, "a"), &Ok(()));
@@ -456,7 +497,10 @@ mod tests {
             ],
             10,
         );
-        assert!(matches!(outcomes[1].result, Err(ScramError::Unacceptable(_))));
+        assert!(matches!(
+            outcomes[1].result,
+            Err(ScramError::Unacceptable(_))
+        ));
         assert_eq!(outcomes[0], ok("x"));
         let names: Vec<String> = (0..=REQUEST_ENTRIES_MAX).map(|i| format!("u{i}")).collect();
         let mut upsertions: Vec<Upsertion<'_>> =

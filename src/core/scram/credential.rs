@@ -151,13 +151,17 @@ mod tests {
         .unwrap();
         assert_eq!(
             c.stored_key,
-            hex("e8002e6f7d3ae446119b216933644dc2a2be7869eb918b8459b5e7d7d2ec1260\
-                 6aceef106825cd735170a675fd3611f684affad1dce3f43a0ee43bd590e1dbbe")
+            hex(
+                "e8002e6f7d3ae446119b216933644dc2a2be7869eb918b8459b5e7d7d2ec1260\
+                 6aceef106825cd735170a675fd3611f684affad1dce3f43a0ee43bd590e1dbbe"
+            )
         );
         assert_eq!(
             c.server_key,
-            hex("8d91db6230b5687874fe129bc7206e1858c3ae08e02934f57ac03b6b05a229c4\
-                 59d28ff46f5c9611e6c179256490215ec1ff759cb0df285db89af0f99e613aac")
+            hex(
+                "8d91db6230b5687874fe129bc7206e1858c3ae08e02934f57ac03b6b05a229c4\
+                 59d28ff46f5c9611e6c179256490215ec1ff759cb0df285db89af0f99e613aac"
+            )
         );
     }
 
@@ -167,8 +171,8 @@ mod tests {
             ScramCredential::from_salted_password(ScramMechanism::Sha256, b"salt", b"", 4096),
             Err(EmptySaltedPassword)
         );
-        let c = ScramCredential::from_salted_password(ScramMechanism::Sha512, b"", b"x", 4096)
-            .unwrap();
+        let c =
+            ScramCredential::from_salted_password(ScramMechanism::Sha512, b"", b"x", 4096).unwrap();
         assert!(c.salt.is_empty());
         assert_eq!(c.stored_key.len(), 64);
         assert!(!format!("{c:?}").contains(&format!("{:?}", c.stored_key)));

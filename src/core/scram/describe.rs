@@ -95,8 +95,8 @@ mod tests {
             ("zed", ScramMechanism::Sha256, 4096),
             ("amy", ScramMechanism::Sha256, 5000),
         ] {
-            let c = ScramCredential::from_salted_password(mechanism, b"s", b"p", iterations)
-                .unwrap();
+            let c =
+                ScramCredential::from_salted_password(mechanism, b"s", b"p", iterations).unwrap();
             table.upsert(user, mechanism, c);
         }
         table
@@ -112,7 +112,10 @@ mod tests {
             assert_eq!(all[1].user, "zed");
             assert_eq!(
                 all[1].result,
-                Ok(vec![(ScramMechanism::Sha256, 4096), (ScramMechanism::Sha512, 8192)])
+                Ok(vec![
+                    (ScramMechanism::Sha256, 4096),
+                    (ScramMechanism::Sha512, 8192)
+                ])
             );
         }
         assert!(describe(&ScramTable::default(), None).unwrap().is_empty());
@@ -143,6 +146,11 @@ mod tests {
             Err(ScramError::RequestTooLarge)
         );
         let names = vec!["u"; REQUEST_ENTRIES_MAX];
-        assert_eq!(describe(&ScramTable::default(), Some(&names)).unwrap().len(), 1);
+        assert_eq!(
+            describe(&ScramTable::default(), Some(&names))
+                .unwrap()
+                .len(),
+            1
+        );
     }
 }

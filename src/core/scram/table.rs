@@ -37,7 +37,9 @@ impl ScramTable {
     }
 
     /// Every user with at least one credential, in name order.
-    pub fn users(&self) -> impl Iterator<Item = (&str, &BTreeMap<ScramMechanism, ScramCredential>)> {
+    pub fn users(
+        &self,
+    ) -> impl Iterator<Item = (&str, &BTreeMap<ScramMechanism, ScramCredential>)> {
         self.users.iter().map(|(u, m)| (u.as_str(), m))
     }
 
@@ -104,7 +106,10 @@ mod tests {
         table.upsert("bob", ScramMechanism::Sha256, credential(4096));
         assert_eq!(table.len(), 3);
         assert_eq!(
-            table.get("alice", ScramMechanism::Sha256).unwrap().iterations,
+            table
+                .get("alice", ScramMechanism::Sha256)
+                .unwrap()
+                .iterations,
             8192
         );
         let users: Vec<&str> = table.users().map(|(u, _)| u).collect();
