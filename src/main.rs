@@ -120,6 +120,10 @@ struct Cli {
     /// ACLs the cluster holds at most (odradek's). Default 100000.
     #[arg(long, env = "ODRADEK_MAX_ACLS")]
     max_acls: Option<usize>,
+    /// SCRAM credentials (user and mechanism pairs) the cluster holds at
+    /// most (odradek's). Default 10000.
+    #[arg(long, env = "ODRADEK_MAX_SCRAM_CREDENTIALS")]
+    max_scram_credentials: Option<usize>,
 }
 
 fn file_settings(path: &std::path::Path) -> Result<BTreeMap<String, toml::Value>, String> {
@@ -164,6 +168,7 @@ fn build_config(cli: Cli) -> Result<(BrokerConfig, std::path::PathBuf), String> 
         "allow-everyone-if-no-acl-found",
         "super-users",
         "max-acls",
+        "max-scram-credentials",
     ];
     if let Some(unknown) = file.keys().find(|k| !known.contains(&k.as_str())) {
         return Err(format!("unknown setting {unknown:?} in the config file"));
@@ -278,6 +283,10 @@ fn build_config(cli: Cli) -> Result<(BrokerConfig, std::path::PathBuf), String> 
         .max_acls
         .or(int("max-acls").map(|v| v.max(0) as usize))
         .unwrap_or(limits.max_acls);
+    limits.max_scram_credentials = cli
+        .max_scram_credentials
+        .or(int("max-scram-credentials").map(|v| v.max(0) as usize))
+        .unwrap_or(limits.max_scram_credentials);
     config.authorizer = authorizer_config(
         cli.authorizer.or(string("authorizer")),
         cli.allow_everyone_if_no_acl_found.or(file

@@ -4,6 +4,7 @@
 //! records.
 //!
 //! - `acl`: ACL bindings, their validation and the standard authorizer.
+//! - `scram`: SCRAM credentials (KIP-554), their validation and storage.
 //! - `topic_config`: typed topic configs with Kafka's names and defaults.
 //! - `metadata`: the cluster metadata records and the image they build.
 //! - `controller`: turns admin requests into metadata records.
@@ -31,5 +32,6 @@ pub mod now;
 pub mod partition;
 pub mod producer_state;
 pub mod raft;
+pub mod scram;
 pub mod topic_config;
 pub mod topic_name;

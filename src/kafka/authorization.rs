@@ -32,6 +32,8 @@
 //! | DescribeCluster | — (authorized operations need DESCRIBE cluster) | — |
 //! | CreateAcls, DeleteAcls | ALTER cluster | CLUSTER_AUTHORIZATION_FAILED per binding / filter |
 //! | DescribeAcls | DESCRIBE cluster | CLUSTER_AUTHORIZATION_FAILED |
+//! | DescribeUserScramCredentials | DESCRIBE cluster | CLUSTER_AUTHORIZATION_FAILED (top level and per named user) |
+//! | AlterUserScramCredentials | ALTER cluster | CLUSTER_AUTHORIZATION_FAILED per user |
 //! | ApiVersions | — | — |
 //!
 //! Authorized-operation bit fields (Metadata, DescribeCluster,
@@ -75,11 +77,12 @@ use crate::core::topic_name;
 use crate::kafka::authorized_operations::NOT_REQUESTED;
 use crate::kafka::error_code::code;
 use crate::kafka::{
-    alter_configs, create_acls, create_partitions, create_topics, delete_acls, delete_groups,
-    delete_records, delete_topics, describe_acls, describe_cluster, describe_configs,
-    describe_groups, describe_log_dirs, fetch, find_coordinator, heartbeat,
-    incremental_alter_configs, init_producer_id, join_group, leave_group, list_groups,
-    list_offsets, metadata, offset_commit, offset_delete, offset_fetch, produce, sync_group,
+    alter_configs, alter_user_scram_credentials, create_acls, create_partitions, create_topics,
+    delete_acls, delete_groups, delete_records, delete_topics, describe_acls, describe_cluster,
+    describe_configs, describe_groups, describe_log_dirs, describe_user_scram_credentials, fetch,
+    find_coordinator, heartbeat, incremental_alter_configs, init_producer_id, join_group,
+    leave_group, list_groups, list_offsets, metadata, offset_commit, offset_delete, offset_fetch,
+    produce, sync_group,
 };
 use crate::server::broker::Broker;
 
@@ -1012,4 +1015,24 @@ pub async fn delete_acls(
         return Ok(delete_acls::refuse_all(&request, CLUSTER_DENIED, None));
     }
     delete_acls::handle(g.broker, request).await
+}
+
+pub fn describe_user_scram_credentials(
+    g: &Guard<'_>,
+    request: DescribeUserScramCredentialsRequest,
+) -> DescribeUserScramCredentialsResponse {
+    if !g.cluster(Describe) {
+        return describe_user_scram_credentials::refuse_all(&request, CLUSTER_DENIED);
+    }
+    describe_user_scram_credentials::handle(g.broker, request)
+}
+
+pub async fn alter_user_scram_credentials(
+    g: &Guard<'_>,
+    request: AlterUserScramCredentialsRequest,
+) -> AlterUserScramCredentialsResponse {
+    if !g.cluster(Alter) {
+        return alter_user_scram_credentials::refuse_all(&request, CLUSTER_DENIED);
+    }
+    alter_user_scram_credentials::handle(g.broker, request).await
 }

@@ -27,6 +27,9 @@ use kafka_protocol::messages::OffsetDeleteRequest;
 
 use crate::kafka::{api_versions, authorization};
 use crate::server::broker::Broker;
+use kafka_protocol::messages::{
+    AlterUserScramCredentialsRequest, DescribeUserScramCredentialsRequest,
+};
 use kafka_protocol::messages::{CreateAclsRequest, DeleteAclsRequest, DescribeAclsRequest};
 
 /// Why a connection must be closed instead of answered.
@@ -299,6 +302,16 @@ pub async fn handle_frame_from(
             let response = authorization::delete_acls(&guard, request)
                 .await
                 .map_err(|e| malformed(e.to_string()))?;
+            encode(api, version, correlation_id, &response)?
+        }
+        ApiKey::DescribeUserScramCredentials => {
+            let request = decode!(DescribeUserScramCredentialsRequest);
+            let response = authorization::describe_user_scram_credentials(&guard, request);
+            encode(api, version, correlation_id, &response)?
+        }
+        ApiKey::AlterUserScramCredentials => {
+            let request = decode!(AlterUserScramCredentialsRequest);
+            let response = authorization::alter_user_scram_credentials(&guard, request).await;
             encode(api, version, correlation_id, &response)?
         }
         other => return Err(DispatchError::UnknownApi(other as i16)),

@@ -4,6 +4,7 @@ use kafka_protocol::error::ResponseError;
 
 use crate::core::controller::TopicError;
 use crate::core::producer_state::ProducerError;
+use crate::core::scram::ScramError;
 use crate::log::record_batch::BatchError;
 use crate::log::LogError;
 use crate::server::broker::PartitionUnavailable;
@@ -62,5 +63,17 @@ pub fn for_batch_error(e: &BatchError) -> i16 {
         | BatchError::Incomplete { .. }
         | BatchError::Invalid { .. }
         | BatchError::Empty => ResponseError::CorruptMessage,
+    })
+}
+
+pub fn for_scram_error(e: &ScramError) -> i16 {
+    code(match e {
+        ScramError::NotFound(_) => ResponseError::ResourceNotFound,
+        ScramError::Duplicate(_) => ResponseError::DuplicateResource,
+        ScramError::UnknownMechanism => ResponseError::UnsupportedSaslMechanism,
+        ScramError::Unacceptable(_) => ResponseError::UnacceptableCredential,
+        ScramError::KeysNotComputable(_) => ResponseError::UnknownServerError,
+        ScramError::TooMany { .. } => ResponseError::PolicyViolation,
+        ScramError::RequestTooLarge => ResponseError::InvalidRequest,
     })
 }

@@ -10,6 +10,7 @@ mod admin_parity_tests;
 mod admin_snapshot_tests;
 pub mod alter_configs;
 pub mod alter_topic_config;
+pub mod alter_user_scram_credentials;
 pub mod api_versions;
 pub mod authorization;
 #[cfg(test)]
@@ -27,6 +28,7 @@ pub mod describe_cluster;
 pub mod describe_configs;
 pub mod describe_groups;
 pub mod describe_log_dirs;
+pub mod describe_user_scram_credentials;
 pub mod dispatch;
 pub mod error_code;
 pub mod fetch;
@@ -50,6 +52,8 @@ mod offset_delete_tests;
 pub mod offset_fetch;
 pub mod produce;
 pub mod replica_assignment;
+#[cfg(test)]
+mod scram_tests;
 #[cfg(test)]
 mod snapshot_tests;
 pub mod supported_apis;

@@ -119,6 +119,10 @@ pub struct Limits {
     /// `max.acls` (odradek's): ACLs the cluster holds at most; a CreateAcls
     /// binding past it is refused with INVALID_REQUEST.
     pub max_acls: usize,
+    /// `max.scram.credentials` (odradek's): SCRAM credentials (user and
+    /// mechanism pairs) the cluster holds at most; an upsertion that would
+    /// create one past it is refused with POLICY_VIOLATION.
+    pub max_scram_credentials: usize,
 }
 
 impl Default for Limits {
@@ -132,6 +136,7 @@ impl Default for Limits {
             max_producers_per_partition: 10_000,
             cleaner_dedupe_buffer_bytes: 128 * 1024 * 1024,
             max_acls: 100_000,
+            max_scram_credentials: 10_000,
         }
     }
 }

@@ -79,6 +79,8 @@ pub fn body(g: &mut Gen, api: ApiKey, version: i16) -> Result<BytesMut, String> 
         ApiKey::CreateAcls => enc!(create_acls(g)),
         ApiKey::DescribeAcls => enc!(describe_acls(g)),
         ApiKey::DeleteAcls => enc!(delete_acls(g)),
+        ApiKey::DescribeUserScramCredentials => enc!(describe_user_scram_credentials(g)),
+        ApiKey::AlterUserScramCredentials => enc!(alter_user_scram_credentials(g)),
         other => return Err(format!("no generator for {other:?}")),
     }
     Ok(buf)
@@ -695,6 +697,64 @@ fn delete_acls(g: &mut Gen) -> DeleteAclsRequest {
             f.operation = acl_code(g, 14);
             f.permission_type = acl_code(g, 3);
             f
+        })
+        .collect();
+    r
+}
+
+fn scram_user(g: &mut Gen) -> StrBytes {
+    let text = match g.below(6) {
+        0 => String::new(),
+        1 | 2 => (*g.pick(&["alice", "bob", "carol"])).to_string(),
+        _ => g.short_string(),
+    };
+    s(text)
+}
+
+/// A SCRAM mechanism code: mostly SHA-256 (1) or SHA-512 (2).
+fn scram_mechanism(g: &mut Gen) -> i8 {
+    if g.chance(0.2) {
+        g.i8_any()
+    } else {
+        *g.pick(&[1, 2])
+    }
+}
+
+fn describe_user_scram_credentials(g: &mut Gen) -> DescribeUserScramCredentialsRequest {
+    let mut r = DescribeUserScramCredentialsRequest::default();
+    r.users = g.opt(0.2, |g| {
+        (0..g.count())
+            .map(|_| {
+                describe_user_scram_credentials_request::UserName::default()
+                    .with_name(scram_user(g))
+            })
+            .collect()
+    });
+    r
+}
+
+fn alter_user_scram_credentials(g: &mut Gen) -> AlterUserScramCredentialsRequest {
+    let mut r = AlterUserScramCredentialsRequest::default();
+    r.deletions = (0..g.below(3))
+        .map(|_| {
+            alter_user_scram_credentials_request::ScramCredentialDeletion::default()
+                .with_name(scram_user(g))
+                .with_mechanism(scram_mechanism(g))
+        })
+        .collect();
+    r.upsertions = (0..g.count())
+        .map(|_| {
+            let iterations = if g.chance(0.7) {
+                *g.pick(&[4096, 8192, 16384, 4095, 16385])
+            } else {
+                g.i32_extreme()
+            };
+            alter_user_scram_credentials_request::ScramCredentialUpsertion::default()
+                .with_name(scram_user(g))
+                .with_mechanism(scram_mechanism(g))
+                .with_iterations(iterations)
+                .with_salt(g.bytes(32))
+                .with_salted_password(g.bytes(64))
         })
         .collect();
     r

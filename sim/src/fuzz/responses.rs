@@ -167,6 +167,15 @@ pub fn summarize(api: ApiKey, version: i16, mut frame: Bytes) -> Result<Summary,
                 c.extend(f.matching_acls.iter().map(|m| m.error_code));
             }
         }
+        ApiKey::DescribeUserScramCredentials => {
+            let r = dec!(DescribeUserScramCredentialsResponse);
+            c.push(r.error_code);
+            c.extend(r.results.iter().map(|x| x.error_code));
+        }
+        ApiKey::AlterUserScramCredentials => {
+            let r = dec!(AlterUserScramCredentialsResponse);
+            c.extend(r.results.iter().map(|x| x.error_code));
+        }
         other => return Err(format!("no response reader for {other:?}")),
     }
     if frame.has_remaining() {

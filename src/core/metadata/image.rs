@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::core::acl::AclTable;
+use crate::core::scram::ScramTable;
 
 use crate::core::metadata::record::{MetadataRecord, TopicId};
 
@@ -45,6 +46,8 @@ pub struct MetadataImage {
     pub acls: Arc<AclTable>,
     /// The id the next ACL gets.
     pub next_acl_id: u64,
+    /// The SCRAM credentials (shared like the ACLs).
+    pub scram: Arc<ScramTable>,
 }
 
 impl MetadataImage {
@@ -172,6 +175,16 @@ impl MetadataImage {
             }
             MetadataRecord::DeleteAcl { id } => {
                 Arc::make_mut(&mut self.acls).remove(*id);
+            }
+            MetadataRecord::UpsertScramCredential {
+                user,
+                mechanism,
+                credential,
+            } => {
+                Arc::make_mut(&mut self.scram).upsert(user, *mechanism, credential.clone());
+            }
+            MetadataRecord::DeleteScramCredential { user, mechanism } => {
+                Arc::make_mut(&mut self.scram).remove(user, *mechanism);
             }
             MetadataRecord::DeleteTopic { topic_id } => {
                 let name = self

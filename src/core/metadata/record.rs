@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::core::acl::AclBinding;
+use crate::core::scram::{ScramCredential, ScramMechanism};
 
 /// A topic's 128-bit id (Kafka's topic UUID). Never all zeroes.
 pub type TopicId = [u8; 16];
@@ -56,4 +57,18 @@ pub enum MetadataRecord {
     CreateAcl { id: u64, binding: AclBinding },
     /// An ACL is gone (KRaft's RemoveAccessControlEntryRecord).
     DeleteAcl { id: u64 },
+    /// A user's SCRAM credential for a mechanism was created or replaced
+    /// (KRaft's UserScramCredentialRecord): salt, stored key, server key and
+    /// iterations, never the salted password.
+    UpsertScramCredential {
+        user: String,
+        mechanism: ScramMechanism,
+        credential: ScramCredential,
+    },
+    /// A user's SCRAM credential for a mechanism is gone (KRaft's
+    /// RemoveUserScramCredentialRecord).
+    DeleteScramCredential {
+        user: String,
+        mechanism: ScramMechanism,
+    },
 }
