@@ -1,4 +1,6 @@
-//! ListOffsets: earliest (-2), latest (-1) and by timestamp.
+//! ListOffsets: earliest (-2), latest (-1), by timestamp, the largest
+//! timestamp (-3, v7), the earliest local offset (-4, v8) and the latest
+//! tiered offset (-5, v9; odradek has no tiered storage).
 
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::list_offsets_response::{
@@ -12,6 +14,12 @@ const LATEST_TIMESTAMP: i64 = -1;
 const EARLIEST_TIMESTAMP: i64 = -2;
 /// KIP-734: the offset of the record with the largest timestamp.
 const MAX_TIMESTAMP: i64 = -3;
+/// KIP-405: the first offset still on local storage; without tiered storage,
+/// the log start.
+const EARLIEST_LOCAL_TIMESTAMP: i64 = -4;
+/// KIP-1005: the last offset in tiered storage; without it, Kafka answers
+/// offset -1.
+const LATEST_TIERED_TIMESTAMP: i64 = -5;
 
 use crate::server::broker::Broker;
 
@@ -40,7 +48,13 @@ pub fn handle(broker: &Broker, request: ListOffsetsRequest, version: i16) -> Lis
                     let found = match p.timestamp {
                         LATEST_TIMESTAMP => Ok(Some((high_watermark, -1))),
                         EARLIEST_TIMESTAMP => Ok(Some((log_start, -1))),
-                        MAX_TIMESTAMP => Err(code(ResponseError::UnsupportedVersion)),
+                        // Kafka's broker answers the special times at any
+                        // version (its clients send them from v7, v8, v9).
+                        MAX_TIMESTAMP => handle
+                            .offset_for_max_timestamp()
+                            .map_err(|e| error_code::for_log_error(&e)),
+                        EARLIEST_LOCAL_TIMESTAMP => Ok(Some((log_start, -1))),
+                        LATEST_TIERED_TIMESTAMP => Ok(None),
                         ts if ts < 0 => Err(code(ResponseError::InvalidRequest)),
                         ts => handle
                             .offset_for_timestamp(ts)

@@ -626,6 +626,40 @@ impl PartitionLog {
         Ok(None)
     }
 
+    /// KIP-734's MAX_TIMESTAMP: the first record carrying the largest
+    /// timestamp in the log, as (offset, timestamp), found as Kafka finds it
+    /// (the first segment with the largest max timestamp, its first batch
+    /// reaching it, that batch's first record carrying it). `None` for a log
+    /// without timestamps.
+    pub fn find_max_timestamp(&self) -> Result<Option<(i64, i64)>, LogError> {
+        let mut latest: Option<&Segment> = None;
+        for seg in self.segments.values() {
+            if seg.max_timestamp_ms >= 0
+                && latest.is_none_or(|l| seg.max_timestamp_ms > l.max_timestamp_ms)
+            {
+                latest = Some(seg);
+            }
+        }
+        let Some(seg) = latest else {
+            return Ok(None);
+        };
+        let max = seg.max_timestamp_ms;
+        let start_offset = seg.base_offset + seg.time_index.search_start(max) as i64;
+        let mut position = seg.scan_start_position(start_offset);
+        while position < seg.size_bytes {
+            let header = read_header_at(self.disk.as_ref(), seg.log_path(), position)?;
+            if header.max_timestamp_ms == max {
+                let batch = self
+                    .disk
+                    .read_at(seg.log_path(), position, header.size_bytes)?;
+                let first = first_record_at_or_after(&batch, max, header.base_offset);
+                return Ok(Some(first.unwrap_or((header.base_offset, max))));
+            }
+            position += header.size_bytes as u64;
+        }
+        Ok(None)
+    }
+
     /// The headers of every batch from the one holding `offset` to the log
     /// end, in order (rebuilding producer state after a restart).
     pub fn batch_headers_from(&self, offset: i64) -> Result<Vec<BatchHeader>, LogError> {

@@ -239,3 +239,43 @@ async fn wall_steps_neither_starve_nor_hasten_the_interval_fsync() {
     handle.sync().await.expect("sync");
     assert!(!handle.background_sync_due());
 }
+
+/// ListOffsets MAX_TIMESTAMP (KIP-734) answers the first record carrying the
+/// log's largest timestamp, as Kafka's `offsetOfMaxTimestamp` does, and
+/// nothing for a log without records.
+#[tokio::test]
+async fn max_timestamp_answers_the_first_record_carrying_it() {
+    let disk: Arc<dyn Disk> = Arc::new(SimDisk::new(7, SimDiskFaults::default()));
+    let clock = Arc::new(SimClock::with_base(0, fixed_base));
+    let broker = broker(Arc::clone(&disk), Arc::clone(&clock)).await;
+    broker
+        .create_topic(CreateTopic {
+            name: "t",
+            num_partitions: 1,
+            replication_factor: -1,
+            configs: BTreeMap::new(),
+        })
+        .await
+        .expect("topic created");
+    let handle = broker.partition("t", 0).expect("hosted");
+    assert_eq!(handle.offset_for_max_timestamp().expect("lookup"), None);
+    let kv = |ts: i64| (Some(b"k".to_vec()), Some(b"v".to_vec()), ts);
+    let first = vec![kv(BASE_MS), kv(BASE_MS + 30), kv(BASE_MS + 10)];
+    produce_batch(
+        &broker,
+        "t",
+        keyed_batch(0, &first, Compression::None, (-1, -1, -1)),
+    )
+    .await;
+    let second = vec![kv(BASE_MS + 5), kv(BASE_MS + 30)];
+    produce_batch(
+        &broker,
+        "t",
+        keyed_batch(0, &second, Compression::None, (-1, -1, -1)),
+    )
+    .await;
+    assert_eq!(
+        handle.offset_for_max_timestamp().expect("lookup"),
+        Some((1, BASE_MS + 30))
+    );
+}

@@ -564,6 +564,13 @@ impl PartitionHandle {
         Ok(found.filter(|(offset, _)| *offset < state.replica.high_watermark()))
     }
 
+    /// The first committed record with the log's largest timestamp (KIP-734).
+    pub fn offset_for_max_timestamp(&self) -> Result<Option<(i64, i64)>, LogError> {
+        let state = self.lock();
+        let found = state.log.find_max_timestamp()?;
+        Ok(found.filter(|(offset, _)| *offset < state.replica.high_watermark()))
+    }
+
     /// Applies retention; returns how many segments fell below the new log
     /// start (deleted once the start is durable, before this returns).
     pub async fn apply_retention(&self, now_ms: i64) -> Result<usize, LogError> {
