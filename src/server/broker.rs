@@ -113,6 +113,7 @@ impl Broker {
             .map_err(storage)?;
         let metadata_dir = join(&config.data_dir, METADATA_DIR);
         let (journal, records) = MetadataJournal::open(Arc::clone(&disk), &metadata_dir)
+            .await
             .map_err(|e| BrokerError::Storage(e.to_string()))?;
         // The journal's directory, if just created, is durable before the
         // first record the journal makes durable (the registration below).

@@ -107,6 +107,20 @@ fn parse(path: &str, bytes: &[u8]) -> Result<(Vec<MetadataRecord>, usize), Journ
     Ok((records, at))
 }
 
+/// One commit's frame: `[len | COMMIT_FRAME_FLAG][crc32c][records]`.
+fn frame(records: &[MetadataRecord]) -> Vec<u8> {
+    let body = bincode::serialize(records).expect("metadata records serialize");
+    assert!(
+        body.len() <= RECORD_SIZE_MAX_BYTES,
+        "metadata commit too large"
+    );
+    let mut frame = Vec::with_capacity(FRAME_HEADER_BYTES + body.len());
+    frame.extend_from_slice(&(body.len() as u32 | COMMIT_FRAME_FLAG).to_be_bytes());
+    frame.extend_from_slice(&crc32c::crc32c(&body).to_be_bytes());
+    frame.extend_from_slice(&body);
+    frame
+}
+
 pub struct MetadataJournal {
     disk: Arc<dyn Disk>,
     dir: String,
@@ -117,8 +131,9 @@ pub struct MetadataJournal {
 }
 
 impl MetadataJournal {
-    /// Opens the journal in `dir`, returning the committed records.
-    pub fn open(
+    /// Opens the journal in `dir`, returning the committed records, which
+    /// are durable when this returns Ok.
+    pub async fn open(
         disk: Arc<dyn Disk>,
         dir: &str,
     ) -> Result<(MetadataJournal, Vec<MetadataRecord>), JournalError> {
@@ -142,7 +157,20 @@ impl MetadataJournal {
                 len,
                 "truncating a torn metadata journal tail"
             );
-            disk.truncate(&path, at as u64)?;
+        }
+        // What was read may be in the page cache only: a frame whose commit
+        // failed at its fsync (and could not be taken back) survives a
+        // process exit, and a failed fsync may have marked its pages clean
+        // without writing them (fsyncgate). Syncing the file again
+        // "succeeds" without them, so commits appended after them would be
+        // durable behind a hole a power loss fills with zeroes, and the node
+        // would refuse to start for good. So the open writes what it replays
+        // into a fresh file (every page dirty), syncs it and renames it over
+        // the journal: the records it returns are durable, or the open fails
+        // with the old file untouched. (This also makes a torn tail's cut
+        // durable.) The journal is small; this runs once per start.
+        if len > 0 {
+            disk.write_file_durably(&path, &bytes[..at]).await?;
         }
         Ok((
             MetadataJournal {
@@ -161,15 +189,7 @@ impl MetadataJournal {
             return Ok(());
         }
         // One frame per commit: a crash damages at most the last one.
-        let body = bincode::serialize(records).expect("metadata records serialize");
-        assert!(
-            body.len() <= RECORD_SIZE_MAX_BYTES,
-            "metadata commit too large"
-        );
-        let mut frames = Vec::with_capacity(FRAME_HEADER_BYTES + body.len());
-        frames.extend_from_slice(&(body.len() as u32 | COMMIT_FRAME_FLAG).to_be_bytes());
-        frames.extend_from_slice(&crc32c::crc32c(&body).to_be_bytes());
-        frames.extend_from_slice(&body);
+        let frames = frame(records);
         if self.failed {
             return Err(DiskError::Io {
                 path: self.path.clone(),
@@ -227,8 +247,13 @@ mod tests {
     /// (start, end) byte range in the file.
     fn three_commits() -> (Arc<SimDisk>, Vec<(u64, u64)>) {
         let disk = Arc::new(SimDisk::new(1, SimDiskFaults::default()));
-        let (mut journal, records) =
-            MetadataJournal::open(Arc::clone(&disk) as Arc<dyn Disk>, DIR).unwrap();
+        // As the broker does, so a crash keeps the directories.
+        block_on(crate::io::disk::create_dir_all_durably(disk.as_ref(), DIR)).unwrap();
+        let (mut journal, records) = block_on(MetadataJournal::open(
+            Arc::clone(&disk) as Arc<dyn Disk>,
+            DIR,
+        ))
+        .unwrap();
         assert!(records.is_empty());
         let path = join(DIR, JOURNAL_FILE);
         let mut ranges = Vec::new();
@@ -241,7 +266,11 @@ mod tests {
     }
 
     fn reopen(disk: &Arc<SimDisk>) -> Result<Vec<MetadataRecord>, JournalError> {
-        MetadataJournal::open(Arc::clone(disk) as Arc<dyn Disk>, DIR).map(|(_, records)| records)
+        block_on(MetadataJournal::open(
+            Arc::clone(disk) as Arc<dyn Disk>,
+            DIR,
+        ))
+        .map(|(_, records)| records)
     }
 
     /// Overwrites the byte at `position` (flipping its bits).
@@ -297,9 +326,12 @@ mod tests {
                 vec![broker(1), broker(2), broker(3)]
             );
             assert_eq!(disk.file_len(&path).unwrap(), ranges[2].0);
-            let mut journal = MetadataJournal::open(Arc::clone(&disk) as Arc<dyn Disk>, DIR)
-                .unwrap()
-                .0;
+            let mut journal = block_on(MetadataJournal::open(
+                Arc::clone(&disk) as Arc<dyn Disk>,
+                DIR,
+            ))
+            .unwrap()
+            .0;
             block_on(journal.commit(&[broker(4)])).unwrap();
         }
     }
@@ -325,6 +357,40 @@ mod tests {
             );
             assert_eq!(disk.file_len(&path).unwrap(), ranges[2].0);
         }
+    }
+
+    /// fsyncgate: a commit whose fsync failed (its rollback failing too)
+    /// leaves its frame in the page cache, marked clean but not on the
+    /// device. The next process replays it from the cache; had it then
+    /// committed after it, a power loss would leave zeroes where the frame
+    /// was, followed by committed frames, and the node would refuse to start
+    /// for good. The open makes what it replays durable first.
+    #[test]
+    fn a_frame_whose_fsync_failed_never_leaves_a_hole_before_later_commits() {
+        let (disk, _) = three_commits();
+        let path = join(DIR, JOURNAL_FILE);
+        disk.append(&path, &frame(&[broker(5)])).unwrap();
+        disk.set_faults(SimDiskFaults {
+            sync_eio_probability: 1.0,
+            sync_eio_drop_probability: 1.0,
+            ..SimDiskFaults::default()
+        });
+        assert!(disk.sync_now(&path).is_err());
+        disk.set_faults(SimDiskFaults::default());
+        // A restart keeps the page cache: the frame replays.
+        let (mut journal, records) = block_on(MetadataJournal::open(
+            Arc::clone(&disk) as Arc<dyn Disk>,
+            DIR,
+        ))
+        .unwrap();
+        assert_eq!(records.last(), Some(&broker(5)));
+        block_on(journal.commit(&[broker(6)])).unwrap();
+        drop(journal);
+        disk.crash();
+        assert_eq!(
+            reopen(&disk).unwrap(),
+            (1..=6).map(broker).collect::<Vec<_>>()
+        );
     }
 
     #[derive(Debug)]
