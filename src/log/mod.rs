@@ -15,6 +15,8 @@ pub mod compaction_files;
 pub mod config;
 pub mod decompress;
 #[cfg(test)]
+mod deleted_segments_crash_tests;
+#[cfg(test)]
 mod fsyncgate_tests;
 pub mod log_start;
 pub mod offset_index;

@@ -154,6 +154,22 @@ impl PartitionLog {
             ));
         let dense_offsets = config.dense_offsets && !cleaned;
         let checkpointed_start = log_start::read(disk.as_ref(), dir)?;
+        // Segments wholly below the durable start (their successor starts at
+        // or below it) were being deleted when the node stopped: finish that
+        // first. Their removals were not synced, and a crash may have made
+        // any subset of them durable (each unlink is its own directory
+        // entry), leaving a hole among them: a hole below the start is no
+        // break in the log, and must not make recovery drop the segments
+        // after it, which hold acknowledged records (seed 376).
+        let doomed = bases
+            .windows(2)
+            .take_while(|pair| pair[1] <= checkpointed_start)
+            .count();
+        for base in bases.drain(..doomed) {
+            for path in Segment::new(dir, base, now_ms).file_paths() {
+                remove_if_exists(disk.as_ref(), path)?;
+            }
+        }
         // Segments wholly below the recovery point were synced, indexes
         // included: trust their indexes. Scan from the segment holding the
         // last offset below the point onwards.
