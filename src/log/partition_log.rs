@@ -312,30 +312,20 @@ impl PartitionLog {
         // original untouched (its durable bytes, which earlier reads may
         // have served, are never at risk). After a clean shutdown the point
         // is the log end and nothing is copied.
+        let mut copied = false;
         for seg in log.segments.values() {
             if seg.next_offset > recovery_point && seg.size_bytes > 0 {
                 copy_durably(log.disk.as_ref(), seg.log_path(), seg.size_bytes).await?;
                 coverage::bump(Counter::SegmentsCopiedAtRecovery);
+                copied = true;
             }
         }
-        // A truncation before the restart may not be durable yet: the last
-        // segment below the point may have been cut, and later segments
-        // removed. Sync that file (its data below the point was synced; the
-        // sync makes its size durable) and the directory (the copies'
-        // renames and the removals), so a crash after this open neither
-        // brings back the original of a copy without the records
-        // acknowledged since (seed 471) nor truncated records.
-        if let Some(last) = log
-            .segments
-            .values()
-            .rev()
-            .find(|seg| !(seg.next_offset > recovery_point && seg.size_bytes > 0))
-        {
-            if log.disk.exists(last.log_path()) {
-                log.disk.sync(last.log_path()).await?;
-            }
+        // The renames are durable before anything is appended to the copies:
+        // a crash that undid one would bring back the original inode, without
+        // every record acknowledged after this open (seed 471).
+        if copied {
+            log.disk.sync(dir).await?;
         }
-        log.disk.sync(dir).await?;
         assert!(log.log_start_offset <= log_end_offset);
         Ok((log, report))
     }

@@ -302,10 +302,9 @@ impl Harness {
                 let report = self.reopen();
                 prop_assert_eq!(report.truncated_bytes, 0, "a clean reopen keeps everything");
                 prop_assert_eq!(report.segments_dropped, 0);
-                // Recovery rewrites the segments holding records past the
-                // recovery point into synced copies, and syncs the last
-                // other segment and the directory, before the open returns:
-                // after a restart the log as recovered is durable.
+                // A reopen makes the log as recovered durable, as the
+                // server's open does (recovery's copies, then the full sync
+                // of its work: see `reopen`).
                 if self.sim.is_some() {
                     self.durable = self.model.clone();
                 }
@@ -491,7 +490,13 @@ impl Harness {
 
     fn reopen(&mut self) -> crate::log::RecoveryReport {
         self.log = None;
-        let (log, report) = open_log(&self.runtime, &self.disk, self.config).expect("reopens");
+        let (mut log, report) = open_log(&self.runtime, &self.disk, self.config).expect("reopens");
+        // What `PartitionHandle::open` does before serving anything.
+        let work = log.take_full_sync_work();
+        for path in &work.paths {
+            sync_path(&self.runtime, self.disk.as_ref(), path);
+        }
+        log.complete_sync(&work);
         self.log = Some(log);
         report
     }
