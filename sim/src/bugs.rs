@@ -37,6 +37,13 @@ macro_rules! bug_switches {
     };
 }
 
+// `unsynced-index` (checkpoints skip syncing indexes; the recovery point
+// vouches for them) is out of the table while its teeth are blunt: since
+// recovery rejects missing or empty indexes below the point and rescans
+// (and copies what lies past it), 0..1000 caught it once (seed 847, as
+// `time-lookup`). The broker switch stays (`BugSwitches::unsynced_index`);
+// it comes back with a workload or fault that makes a stale but plausible
+// index observable.
 bug_switches! {
     "no-crc-check" => no_crc_check, [CorruptRead], "Log recovery accepts batches without checking their CRC-32C.";
     "ack-before-sync" => ack_before_sync, [LostWrite, Unseen], "fsync.policy=always answers the producer before the sync is done.";
@@ -44,7 +51,6 @@ bug_switches! {
     "read-unsynced" => read_unsynced, [InconsistentOffsets], "Fetch serves appended records before they are synced (fsync.policy interval, never).";
     "commit-before-persist" => commit_before_persist, [CommittedOffsetRegression, GroupAssignmentOverlap], "The group coordinator acknowledges commits before they are durable.";
     "no-dir-sync" => no_dir_sync, [LostWrite, Unseen, InconsistentOffsets], "New segments and indexes are used before their directory is synced.";
-    "unsynced-index" => unsynced_index, [LostWrite, Unseen, InconsistentOffsets, CommittedOffsetRegression, GroupAssignmentOverlap], "Recovery points vouch for (and recovery trusts) unsynced indexes.";
     "forget-log-start" => forget_log_start, [LogStartRegression, InconsistentOffsets], "The log start offset is not persisted: DeleteRecords or retention followed by a restart moves it back.";
 }
 
