@@ -329,7 +329,7 @@ mod compacted_marker_tests {
                 ..LogConfig::default()
             };
             let (mut log, _) = runtime
-                .block_on(PartitionLog::open(disk, DIR, config.clone(), 1_000))
+                .block_on(PartitionLog::open(disk, DIR, config, 1_000))
                 .unwrap();
             // Altered to (or still) `cleanup.policy=delete`.
             log.set_config(LogConfig {
