@@ -545,21 +545,16 @@ pub fn describe_configs(
     if !g.enabled() {
         return describe_configs::handle(g.broker, request);
     }
-    let mut denied = Vec::new();
-    request.resources.retain(|r| {
-        match config_check(g, DescribeConfigs, r.resource_type, &r.resource_name) {
-            Some(error) => {
-                denied.push(
-                    DescribeConfigsResult::default()
-                        .with_error_code(code(error))
-                        .with_resource_type(r.resource_type)
-                        .with_resource_name(r.resource_name.clone()),
-                );
-                false
-            }
-            None => true,
-        }
-    });
+    let denied = take_refused(
+        &mut request.resources,
+        |r| config_check(g, DescribeConfigs, r.resource_type, &r.resource_name),
+        |r, error| {
+            DescribeConfigsResult::default()
+                .with_error_code(code(error))
+                .with_resource_type(r.resource_type)
+                .with_resource_name(r.resource_name.clone())
+        },
+    );
     let mut response = describe_configs::handle(g.broker, request);
     response.results.extend(denied);
     response
@@ -572,21 +567,16 @@ pub async fn alter_configs(
     if !g.enabled() {
         return alter_configs::handle(g.broker, request).await;
     }
-    let mut denied = Vec::new();
-    request.resources.retain(|r| {
-        match config_check(g, AlterConfigs, r.resource_type, &r.resource_name) {
-            Some(error) => {
-                denied.push(
-                    AlterConfigsResourceResponse::default()
-                        .with_error_code(code(error))
-                        .with_resource_type(r.resource_type)
-                        .with_resource_name(r.resource_name.clone()),
-                );
-                false
-            }
-            None => true,
-        }
-    });
+    let denied = take_refused(
+        &mut request.resources,
+        |r| config_check(g, AlterConfigs, r.resource_type, &r.resource_name),
+        |r, error| {
+            AlterConfigsResourceResponse::default()
+                .with_error_code(code(error))
+                .with_resource_type(r.resource_type)
+                .with_resource_name(r.resource_name.clone())
+        },
+    );
     let mut response = alter_configs::handle(g.broker, request).await;
     response.responses.extend(denied);
     response
@@ -599,24 +589,37 @@ pub async fn incremental_alter_configs(
     if !g.enabled() {
         return incremental_alter_configs::handle(g.broker, request).await;
     }
-    let mut denied = Vec::new();
-    request.resources.retain(|r| {
-        match config_check(g, AlterConfigs, r.resource_type, &r.resource_name) {
-            Some(error) => {
-                denied.push(
-                    IncrementalResourceResponse::default()
-                        .with_error_code(code(error))
-                        .with_resource_type(r.resource_type)
-                        .with_resource_name(r.resource_name.clone()),
-                );
-                false
-            }
-            None => true,
-        }
-    });
+    let denied = take_refused(
+        &mut request.resources,
+        |r| config_check(g, AlterConfigs, r.resource_type, &r.resource_name),
+        |r, error| {
+            IncrementalResourceResponse::default()
+                .with_error_code(code(error))
+                .with_resource_type(r.resource_type)
+                .with_resource_name(r.resource_name.clone())
+        },
+    );
     let mut response = incremental_alter_configs::handle(g.broker, request).await;
     response.responses.extend(denied);
     response
+}
+
+/// Removes the resources `check` refuses from `resources` and returns an
+/// answer for each one, made by `refuse` from its error code.
+fn take_refused<R, A>(
+    resources: &mut Vec<R>,
+    check: impl Fn(&R) -> Option<ResponseError>,
+    refuse: impl Fn(&R, ResponseError) -> A,
+) -> Vec<A> {
+    let mut refused = Vec::new();
+    resources.retain(|r| match check(r) {
+        Some(error) => {
+            refused.push(refuse(r, error));
+            false
+        }
+        None => true,
+    });
+    refused
 }
 
 // ---- groups and producers -------------------------------------------------
