@@ -479,6 +479,19 @@ pub fn run_seed(spec: SeedSpec) -> SeedOutcome {
     };
     drop(runtime);
     let mut recording = recorder.lock();
+    // Debugging one seed: ODRADEK_SIM_HISTORY=path writes every event, one
+    // per line, in the form the trace hash is taken over.
+    if let Ok(path) = std::env::var("ODRADEK_SIM_HISTORY") {
+        let lines: String = recording
+            .history
+            .events()
+            .iter()
+            .map(|event| format!("{event:?}\n"))
+            .collect();
+        if let Err(e) = std::fs::write(&path, lines) {
+            eprintln!("cannot write the history to {path}: {e}");
+        }
+    }
     recording.checkers.finish();
     let mut stats: RunStats = recording.stats.clone();
     stats.partitions = partitions;

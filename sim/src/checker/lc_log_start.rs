@@ -22,6 +22,11 @@ use crate::lifecycle_history::{Incarnation, LcEvent};
 
 /// One fact about the log start: known at `seq`, in broker lifetime
 /// `lifetime` (`None`: durable, holds in every lifetime).
+///
+/// An answer's lifetime is the one its request was sent in: an answer
+/// computed by a process that then exited can arrive after the exit was
+/// recorded (the response was already on the wire), so the lifetime at
+/// arrival may be a later one than the lifetime that produced it.
 struct Floor {
     seq: u64,
     lifetime: Option<u64>,
@@ -32,6 +37,8 @@ struct Floor {
 pub struct LcLogStart {
     /// Broker restarts so far (kills, exits, healing restarts).
     lifetime: u64,
+    /// The `seq` of each of those restarts, in order.
+    restart_seqs: Vec<u64>,
     floors: BTreeMap<Incarnation, Vec<Floor>>,
     reported: usize,
 }
@@ -50,8 +57,22 @@ impl LcLogStart {
             .max_by_key(|f| f.offset)
     }
 
-    fn learn(&mut self, incarnation: Incarnation, seq: u64, durable: bool, offset: Offset) {
-        let lifetime = (!durable).then_some(self.lifetime);
+    /// The broker lifetime in which a request sent at `invoked_seq` was
+    /// sent (restarts recorded before it).
+    fn lifetime_at(&self, invoked_seq: u64) -> u64 {
+        self.restart_seqs.partition_point(|&seq| seq < invoked_seq) as u64
+    }
+
+    /// Learns the start an answer reported; `invoked_seq` is `None` for a
+    /// durable fact.
+    fn learn(
+        &mut self,
+        incarnation: Incarnation,
+        seq: u64,
+        invoked_seq: Option<u64>,
+        offset: Offset,
+    ) {
+        let lifetime = invoked_seq.map(|invoked| self.lifetime_at(invoked));
         self.floors.entry(incarnation).or_default().push(Floor {
             seq,
             lifetime,
@@ -89,6 +110,7 @@ impl Checker for LcLogStart {
                 | NemesisAction::HealingRestart,
             ) => {
                 self.lifetime += 1;
+                self.restart_seqs.push(event.seq);
                 return;
             }
             EventKind::Lifecycle(lc) => lc,
@@ -99,7 +121,7 @@ impl Checker for LcLogStart {
                 incarnation,
                 low_watermark,
                 ..
-            } => self.learn(*incarnation, event.seq, true, *low_watermark),
+            } => self.learn(*incarnation, event.seq, None, *low_watermark),
             LcEvent::Earliest {
                 incarnation,
                 invoked_seq,
@@ -115,7 +137,7 @@ impl Checker for LcLogStart {
                         self.report(event, detail, found);
                     }
                 }
-                self.learn(*incarnation, event.seq, false, *offset);
+                self.learn(*incarnation, event.seq, Some(*invoked_seq), *offset);
             }
             LcEvent::Read {
                 incarnation,
@@ -135,7 +157,12 @@ impl Checker for LcLogStart {
                         self.report(event, detail, found);
                     }
                 }
-                self.learn(*incarnation, event.seq, false, *log_start_offset);
+                self.learn(
+                    *incarnation,
+                    event.seq,
+                    Some(*invoked_seq),
+                    *log_start_offset,
+                );
             }
             _ => {}
         }
@@ -207,6 +234,28 @@ mod tests {
         read(&mut s, 0, 2, 2, vec![rec(2, "k", Some("k:2"), 3)]);
         s.finish();
         assert!(s.names().is_empty());
+    }
+
+    /// Seed 3155: a ListOffsets sent just before the broker exited was
+    /// answered by the exiting process (its in-memory start, not yet
+    /// durable) and arrived after the exit; the restarted process's lower,
+    /// durable start is no regression.
+    #[test]
+    fn an_answer_from_the_exiting_process_sets_no_floor_for_the_next() {
+        let mut s = Script::default();
+        three(&mut s);
+        let invoked_seq = s.history.next_seq();
+        restart(&mut s);
+        s.push(EventKind::Lifecycle(LcEvent::Earliest {
+            incarnation: 0,
+            invoked_seq,
+            offset: 2,
+        }));
+        earliest(&mut s, 1);
+        assert!(s.names().is_empty());
+        // Within the lifetime the later answer belongs to, the rule holds.
+        earliest(&mut s, 0);
+        assert_eq!(s.names(), vec!["log-start-regression"]);
     }
 
     #[test]
