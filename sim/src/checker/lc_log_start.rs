@@ -15,18 +15,15 @@
 
 use std::collections::BTreeMap;
 
+use super::broker_lifetimes::BrokerLifetimes;
 use super::lc_offsets::LC_PARTITION;
 use super::{Checker, Violation, ViolationKind};
-use crate::history::{Event, EventKind, NemesisAction, Offset};
+use crate::history::{Event, EventKind, Offset};
 use crate::lifecycle_history::{Incarnation, LcEvent};
 
 /// One fact about the log start: known at `seq`, in broker lifetime
-/// `lifetime` (`None`: durable, holds in every lifetime).
-///
-/// An answer's lifetime is the one its request was sent in: an answer
-/// computed by a process that then exited can arrive after the exit was
-/// recorded (the response was already on the wire), so the lifetime at
-/// arrival may be a later one than the lifetime that produced it.
+/// `lifetime` (`None`: durable, holds in every lifetime; otherwise the
+/// lifetime the answer's request was sent in, see [`BrokerLifetimes`]).
 struct Floor {
     seq: u64,
     lifetime: Option<u64>,
@@ -35,10 +32,7 @@ struct Floor {
 
 #[derive(Default)]
 pub struct LcLogStart {
-    /// Broker restarts so far (kills, exits, healing restarts).
-    lifetime: u64,
-    /// The `seq` of each of those restarts, in order.
-    restart_seqs: Vec<u64>,
+    lifetimes: BrokerLifetimes,
     floors: BTreeMap<Incarnation, Vec<Floor>>,
     reported: usize,
 }
@@ -53,14 +47,10 @@ impl LcLogStart {
         self.floors
             .get(&incarnation)?
             .iter()
-            .filter(|f| f.seq < invoked_seq && f.lifetime.is_none_or(|l| l == self.lifetime))
+            .filter(|f| {
+                f.seq < invoked_seq && f.lifetime.is_none_or(|l| l == self.lifetimes.current())
+            })
             .max_by_key(|f| f.offset)
-    }
-
-    /// The broker lifetime in which a request sent at `invoked_seq` was
-    /// sent (restarts recorded before it).
-    fn lifetime_at(&self, invoked_seq: u64) -> u64 {
-        self.restart_seqs.partition_point(|&seq| seq < invoked_seq) as u64
     }
 
     /// Learns the start an answer reported; `invoked_seq` is `None` for a
@@ -72,7 +62,7 @@ impl LcLogStart {
         invoked_seq: Option<u64>,
         offset: Offset,
     ) {
-        let lifetime = invoked_seq.map(|invoked| self.lifetime_at(invoked));
+        let lifetime = invoked_seq.map(|invoked| self.lifetimes.at(invoked));
         self.floors.entry(incarnation).or_default().push(Floor {
             seq,
             lifetime,
@@ -103,18 +93,11 @@ impl LcLogStart {
 
 impl Checker for LcLogStart {
     fn observe(&mut self, event: &Event, found: &mut Vec<Violation>) {
-        let lc = match &event.kind {
-            EventKind::Nemesis(
-                NemesisAction::Kill
-                | NemesisAction::BrokerExited { .. }
-                | NemesisAction::HealingRestart,
-            ) => {
-                self.lifetime += 1;
-                self.restart_seqs.push(event.seq);
-                return;
-            }
-            EventKind::Lifecycle(lc) => lc,
-            _ => return,
+        if self.lifetimes.observe(event) {
+            return;
+        }
+        let EventKind::Lifecycle(lc) = &event.kind else {
+            return;
         };
         match lc {
             LcEvent::RecordsDeleted {

@@ -5,6 +5,7 @@
 //! Violation names follow Jepsen's Kafka workload (jepsen.tests.kafka) so a
 //! reader of either report knows the other.
 
+mod broker_lifetimes;
 mod corrupt_read;
 mod duplicate;
 mod group_assignment_overlap;
