@@ -687,10 +687,34 @@ impl PartitionLog {
             .next_back()
             .map(|(b, _)| *b)
             .unwrap_or(offset);
+        // Headers are read without their batch's CRC (that would read every
+        // byte), so rot in a synced segment can hand back any value: each
+        // header must fit between its neighbours, its segment's bounds and
+        // the log end, or the walk stops with a clear error instead of
+        // feeding impossible offsets to the producer state.
+        let mut previous_end = first_base;
+        let log_end = self.log_end_offset();
         for seg in self.segments.range(first_base..).map(|(_, s)| s) {
             let mut position = seg.scan_start_position(offset);
             while position < seg.size_bytes {
                 let header = read_header_at(self.disk.as_ref(), seg.log_path(), position)?;
+                let fits = header.last_offset_delta >= 0
+                    && header.base_offset >= seg.base_offset.max(previous_end)
+                    && header.next_offset() <= seg.next_offset.min(log_end)
+                    && header.size_bytes as u64 <= seg.size_bytes - position;
+                if !fits {
+                    return Err(LogError::CorruptBatch {
+                        path: seg.log_path().to_string(),
+                        position,
+                        reason: format!(
+                            "batch header (offsets {}..{}, {} bytes) does not fit its segment",
+                            header.base_offset,
+                            header.next_offset(),
+                            header.size_bytes
+                        ),
+                    });
+                }
+                previous_end = header.next_offset();
                 if header.next_offset() > offset {
                     headers.push(header);
                 }

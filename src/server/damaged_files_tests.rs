@@ -5,10 +5,16 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use kafka_protocol::records::Compression;
+
+use crate::core::partition::Acks;
 use crate::core::topic_config::{TopicConfig, TopicDefaults};
+use crate::io::disk::Disk;
 use crate::io::sim_clock::SimClock;
 use crate::io::sim_disk::{SimDisk, SimDiskFaults};
+use crate::log::compaction_batch::test_support::keyed_batch;
 use crate::log::partition_log::LogError;
+use crate::log::record_batch;
 use crate::server::config::BugSwitches;
 use crate::server::partition_handle::PartitionHandle;
 
@@ -38,15 +44,79 @@ async fn a_rotted_leader_epoch_checkpoint_refuses_the_partition() {
     };
     let (handle, _) = open(Arc::clone(&disk)).await.expect("partition opens");
     drop(handle);
-    crate::io::disk::Disk::write_file_unsynced(
-        disk.as_ref(),
-        "data/t-0/leader-epoch-checkpoint",
-        b"8 0\n",
-    )
-    .expect("written");
+    Disk::write_file_unsynced(disk.as_ref(), "data/t-0/leader-epoch-checkpoint", b"8 0\n")
+        .expect("written");
     match open(disk).await {
         Err(LogError::CorruptFile { reason, .. }) => {
             assert!(reason.contains("leader epoch 8"), "{reason}")
+        }
+        other => panic!("expected a refusal, got {:?}", other.map(|_| ())),
+    }
+}
+
+/// Seeds 7 and 21 of `--synced-bit-flips`: rot in a synced batch header
+/// (its last offset delta) was replayed into the producer state, whose end
+/// offset went to 2^49 and tripped the "offsets grow" assertion at the next
+/// produce. Headers read without their CRC must fit their segment; one that
+/// does not refuses the partition with a clear error.
+#[tokio::test]
+async fn a_rotted_batch_header_refuses_the_partition() {
+    let disk = Arc::new(SimDisk::new(5, SimDiskFaults::default()));
+    // Small segments: the first is sealed below the recovery point, so the
+    // open trusts it unscanned, as it does on a real broker.
+    let overrides = BTreeMap::from([("segment.bytes".to_string(), "1024".to_string())]);
+    let config = TopicConfig::resolve(&overrides, &TopicDefaults::default());
+    let open = |disk: Arc<SimDisk>| {
+        PartitionHandle::open(
+            disk,
+            "data",
+            "t",
+            [1; 16],
+            0,
+            1,
+            0,
+            vec![1],
+            config.clone(),
+            BugSwitches::default(),
+            Arc::new(SimClock::with_base(0, || NOW_MS)),
+        )
+    };
+    let (handle, _) = open(Arc::clone(&disk)).await.expect("partition opens");
+    let mut first_batch_len = 0;
+    for i in 0..30 {
+        let kvs = vec![(
+            Some(b"k".to_vec()),
+            Some(format!("v{i}").into_bytes()),
+            NOW_MS,
+        )];
+        let records = keyed_batch(0, &kvs, Compression::None, (-1, -1, -1));
+        first_batch_len = first_batch_len.max(records.len());
+        let headers = record_batch::validate_produced(&records, 1 << 20).unwrap();
+        handle
+            .produce(records, &headers, Acks::All, 1_000, NOW_MS)
+            .await
+            .expect("acknowledged");
+    }
+    handle.sync().await.expect("synced");
+    // A recovery point past the batches: the open trusts them unscanned.
+    handle.checkpoint().await.expect("checkpointed");
+    drop(handle);
+    // Make the producer state rebuild from the log, then rot the second
+    // batch's last offset delta (bytes 23..27 of its header).
+    for name in disk.list_dir("data/t-0").unwrap() {
+        if name.ends_with(".snapshot") {
+            disk.remove_file(&format!("data/t-0/{name}")).unwrap();
+        }
+    }
+    let segment = "data/t-0/00000000000000000000.log";
+    let mut bytes = disk
+        .read_at(segment, 0, disk.file_len(segment).unwrap() as usize)
+        .unwrap();
+    bytes[first_batch_len + 24] ^= 0x40;
+    disk.write_file_unsynced(segment, &bytes).unwrap();
+    match open(disk).await {
+        Err(LogError::CorruptBatch { reason, .. }) => {
+            assert!(reason.contains("does not fit"), "{reason}")
         }
         other => panic!("expected a refusal, got {:?}", other.map(|_| ())),
     }
