@@ -96,20 +96,32 @@ pub struct SegmentBatches {
 
 impl SegmentBatches {
     /// Splits a segment file's bytes into batches (no CRC check here;
-    /// compaction verifies every batch it opens).
+    /// compaction verifies every batch it opens). The CRC does not cover a
+    /// batch's base offset, so offsets are checked here: they grow batch by
+    /// batch and stay within what the segment can index; rot that breaks
+    /// that is refused, never swapped in.
     pub fn from_file_bytes(
         base_offset: i64,
         bytes: &[u8],
     ) -> Result<SegmentBatches, CompactionError> {
         let mut batches = Vec::new();
         let mut at = 0;
+        let mut previous_end = base_offset;
         while at < bytes.len() {
-            let header = record_batch::parse_header(&bytes[at..]).map_err(|source| {
-                CompactionError::Layout {
-                    base_offset,
-                    source,
-                }
-            })?;
+            let layout = |source| CompactionError::Layout {
+                base_offset,
+                source,
+            };
+            let header = record_batch::parse_header(&bytes[at..]).map_err(layout)?;
+            let fits = header.last_offset_delta >= 0
+                && header.base_offset >= previous_end
+                && header.next_offset() - base_offset <= u32::MAX as i64;
+            if !fits {
+                return Err(layout(BatchError::Invalid {
+                    reason: "batch offsets do not follow the previous batch within the segment",
+                }));
+            }
+            previous_end = header.next_offset();
             batches.push(bytes[at..at + header.size_bytes].to_vec());
             at += header.size_bytes;
         }
@@ -480,6 +492,38 @@ mod tests {
             now_ms,
             delete_retention_ms: 1_000,
             offset_map_bytes_max: OFFSET_MAP_BYTES_MAX_DEFAULT,
+        }
+    }
+
+    /// `--synced-bit-flips` seed 100: rot in a stored base offset (the CRC
+    /// does not cover it) sent 2^44 into the cleaned segment's index and
+    /// tripped its "offset outside segment" assertion during the swap.
+    #[test]
+    fn a_segment_whose_offsets_do_not_grow_is_refused() {
+        let batch = |base| {
+            keyed_batch(
+                base,
+                &[kv("k", Some("v"), 1)],
+                Compression::None,
+                (-1, -1, -1),
+            )
+        };
+        let good = [batch(10), batch(11)].concat();
+        assert_eq!(
+            SegmentBatches::from_file_bytes(10, &good)
+                .unwrap()
+                .batches
+                .len(),
+            2
+        );
+        for rotted in [
+            [batch(10), batch(9)].concat(),
+            [batch(10), batch(11 + (1 << 44))].concat(),
+        ] {
+            assert!(matches!(
+                SegmentBatches::from_file_bytes(10, &rotted),
+                Err(CompactionError::Layout { .. })
+            ));
         }
     }
 
