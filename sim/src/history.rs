@@ -27,6 +27,11 @@ pub enum ReadValue {
     /// The broker served bytes that are not a valid record: a batch failing
     /// its CRC, an undecodable batch, a null or non-UTF-8 value.
     Corrupt { reason: String },
+    /// The broker refused to serve the record at this offset
+    /// (CORRUPT_MESSAGE: it found rot in the stored batch). The consumer
+    /// skips it, as an application with a skip-on-error handler does; no
+    /// other copy exists on a single node.
+    Refused,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -19,17 +19,20 @@
 //! (CORRUPT_MESSAGE); a single node cannot restore it. Not injected:
 //! network faults (one node, nothing to partition).
 
+use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use madsim::runtime::Handle;
 use madsim::task::NodeId;
+use odradek::io::disk::Disk;
 use odradek::io::sim_disk::{CrashOutcome, SimDisk, SimDiskFaults};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use tokio::time::sleep;
 
+use crate::client::TOPIC;
 use crate::history::{EventKind, NemesisAction};
 use crate::recorder::Recorder;
 
@@ -60,12 +63,64 @@ pub struct NemesisPlan {
     pub read_eio_probability: f64,
     /// Bits flipped per rot fault.
     pub rot_per_fault: u32,
+    /// The `--synced-bit-flips` experiment: rot any segment file of the
+    /// workload's topics, not only cold ones (see [`cold_segments`]).
+    pub rot_anywhere: bool,
 }
 
-/// Segment files of the workload's topics: the files rot may hit (the
-/// internal topics and small metadata files have no CRC a read could check).
+/// The broker's data directory on the simulated disk.
+const DATA_DIR: &str = "data";
+
+/// Segment files of the workload's topics: the files rot may hit in the
+/// `--synced-bit-flips` experiment (the internal topics and small metadata
+/// files have no CRC a read could check).
 fn rot_eligible(path: &str) -> bool {
     path.ends_with(".log") && !path.contains("__")
+}
+
+/// Where rot hits in normal seeds: cold data, a latent sector error in a
+/// segment the broker will not rescan. That is a sealed segment of the
+/// produce workload's topic lying wholly below its partition's durable
+/// recovery point (the next durable segment starts at or below it), with
+/// durable index files: recovery trusts it unscanned, so the rot is found
+/// only when a fetch reads the batch, and refused there. Rot in data that
+/// recovery scans is a different fault (a single node cannot tell it from a
+/// torn tail, and cuts the log there); the experiment covers it.
+fn cold_segments(disk: &SimDisk) -> BTreeSet<String> {
+    let mut cold = BTreeSet::new();
+    let Ok(dirs) = disk.list_dir(DATA_DIR) else {
+        return cold;
+    };
+    let prefix = format!("{TOPIC}-");
+    for dir in dirs.iter().filter(|d| d.starts_with(&prefix)) {
+        let dir = format!("{DATA_DIR}/{dir}");
+        let recovery_point: i64 = disk
+            .durable_content(&format!("{dir}/recovery-point"))
+            .and_then(|bytes| String::from_utf8(bytes).ok())
+            .and_then(|text| text.trim().parse().ok())
+            .unwrap_or(0);
+        let durable = |name: &str| disk.durable_content(&format!("{dir}/{name}")).is_some();
+        let bases: Vec<(i64, String)> = disk
+            .list_dir(&dir)
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|name| {
+                let stem = name.strip_suffix(".log")?;
+                let base = stem.parse().ok()?;
+                (durable(&name)
+                    && durable(&format!("{stem}.index"))
+                    && durable(&format!("{stem}.timeindex")))
+                .then(|| (base, name))
+            })
+            .collect();
+        for pair in bases.windows(2) {
+            let ((_, name), (next_base, _)) = (&pair[0], &pair[1]);
+            if *next_base <= recovery_point {
+                cold.insert(format!("{dir}/{name}"));
+            }
+        }
+    }
+    cold
 }
 
 /// The broker node as the nemesis and the supervisor see it.
@@ -167,8 +222,13 @@ pub async fn run(plan: NemesisPlan, node: Arc<BrokerNode>, disk: Arc<SimDisk>, r
                 recorder.record(EventKind::Nemesis(NemesisAction::DiskHealed));
             }
             5 => {
+                let cold = (!plan.rot_anywhere).then(|| cold_segments(&disk));
+                let eligible = |path: &str| match &cold {
+                    Some(cold) => cold.contains(path),
+                    None => rot_eligible(path),
+                };
                 for _ in 0..plan.rot_per_fault {
-                    if let Some((path, position)) = disk.rot_synced_bit(rot_eligible) {
+                    if let Some((path, position)) = disk.rot_synced_bit(eligible) {
                         recorder.record(EventKind::Nemesis(NemesisAction::SyncedDataRotted {
                             path,
                             position,

@@ -162,10 +162,11 @@ fn draw_setup(seed: u64) -> Setup {
         write_eio_probability: rng.gen_range(0.0..0.05),
         sync_eio_probability: rng.gen_range(0.0..0.05),
         node_pause_ms: (50, 2_500),
-        weights: [6, 1, 1, 2, 1, 0],
+        weights: [6, 1, 1, 2, 1, 1],
         crash_faults,
         read_eio_probability: disk_faults.read_eio_probability,
         rot_per_fault: disk_faults.rot_per_fault,
+        rot_anywhere: false,
     };
     let sync_latency = SyncLatency {
         min_ms: 1,
@@ -426,8 +427,10 @@ pub fn run_seed(spec: SeedSpec) -> SeedOutcome {
     let partitions = setup.workload.partitions;
     setup.plan.crash_faults.synced_bit_flip_probability = spec.synced_bit_flip_probability;
     if spec.synced_bit_flip_probability > 0.0 {
-        // The experiment also rots synced segment data while the node runs.
+        // The experiment also rots any synced segment data, more often,
+        // while the node runs.
         setup.plan.weights[5] = 2;
+        setup.plan.rot_anywhere = true;
     }
     let disk = Arc::new(
         SimDisk::new(spec.seed, setup.plan.crash_faults.clone())

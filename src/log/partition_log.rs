@@ -583,6 +583,7 @@ impl PartitionLog {
                 log_path: seg.log_path().to_string(),
                 size_bytes: seg.size_bytes,
                 scan_position: seg.scan_start_position(offset),
+                end_offset: seg.next_offset,
             });
         }
         Ok(ReadPlan {

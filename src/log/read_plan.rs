@@ -28,6 +28,9 @@ pub(crate) struct PlannedSegment {
     pub size_bytes: u64,
     /// Where to start walking headers (the offset index's hint).
     pub scan_position: u64,
+    /// The offset after the segment's last batch when planned: no batch
+    /// within `size_bytes` ends past it.
+    pub end_offset: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -109,6 +112,28 @@ impl ReadPlan {
             }
             position += header.size_bytes as u64;
         };
+        // Every batch below the planned size was written whole before the
+        // plan, so one that runs past it, in bytes or offsets, has a damaged
+        // header (rot): refused, or the client would be answered "nothing
+        // yet" or "incomplete, fetch more" forever.
+        if self.verify_crc
+            && (start + first.size_bytes as u64 > segment.size_bytes
+                || first.next_offset() > segment.end_offset)
+        {
+            disk.report_corruption(path);
+            return Err(LogError::CorruptBatch {
+                path: path.to_string(),
+                position: start,
+                reason: format!(
+                    "batch at {} ({} bytes, offsets to {}) runs past its segment ({} bytes, offsets to {})",
+                    start,
+                    first.size_bytes,
+                    first.next_offset(),
+                    segment.size_bytes,
+                    segment.end_offset
+                ),
+            });
+        }
         if first.next_offset() > self.upper_offset {
             return Ok(Some(Vec::new()));
         }
@@ -371,5 +396,36 @@ mod tests {
             plan.execute(f.disk.as_ref()),
             Err(LogError::CorruptBatch { .. })
         ));
+    }
+
+    /// Seed 1 (rot in cold data): rot in a stored batch's length or last
+    /// offset delta made it run past its segment, and the read answered
+    /// "nothing yet" or "incomplete" with no records, so the consumer asked
+    /// again forever. Such a batch is refused as corrupt.
+    #[test]
+    fn a_batch_running_past_its_segment_is_refused() {
+        // Big-endian: batch length at 8..12, last offset delta at 23..27.
+        for (byte, mask) in [(9, 0x10), (24, 0x40)] {
+            let f = fixture(3);
+            let path = join("d/t-0", &crate::log::segment::log_file_name(1));
+            let len = f.disk.file_len(&path).unwrap();
+            let mut bytes = f.disk.read_at(&path, 0, len as usize).unwrap();
+            bytes[byte] ^= mask;
+            f.disk.truncate(&path, 0).unwrap();
+            f.disk.append(&path, &bytes).unwrap();
+            let end = f.log.log_end_offset();
+            for (max_bytes, min_one) in [(64, false), (64, true), (1 << 20, false)] {
+                let plan = f.log.plan_read(1, max_bytes, min_one, end).unwrap();
+                let outcome = plan.execute(f.disk.as_ref());
+                assert!(
+                    matches!(outcome, Err(LogError::CorruptBatch { .. })),
+                    "byte {byte}, {max_bytes}: {:?}",
+                    outcome.map(|o| match o {
+                        ReadOutcome::Bytes(b) => b.len() as i64,
+                        ReadOutcome::ContinueFrom(o) => -o,
+                    })
+                );
+            }
+        }
     }
 }

@@ -32,6 +32,9 @@ impl Checker for CorruptRead {
                 for record in records {
                     let problem = match &record.value {
                         ReadValue::Corrupt { reason } => Some(reason.clone()),
+                        // Refusing is the right answer to rot; whether rot
+                        // was there is `spurious-corruption`'s question.
+                        ReadValue::Refused => None,
                         ReadValue::Value(value) => match self.sent.get(value) {
                             None => Some(format!("value {value:?} was never sent")),
                             Some(p) if p != partition => {

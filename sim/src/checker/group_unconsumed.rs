@@ -19,6 +19,9 @@ pub struct GroupUnconsumed {
     acked: BTreeMap<(Partition, Offset), String>,
     /// (partition, value) a group consumer read.
     consumed: BTreeSet<(Partition, String)>,
+    /// Offsets the broker refused to any reader (rot, see `Refused`): no
+    /// member could consume them.
+    refused: BTreeSet<(Partition, Offset)>,
     /// Partitions the drain finished: (committed, high watermark).
     drained: BTreeMap<Partition, (Offset, Offset)>,
     durability: Durability,
@@ -43,10 +46,16 @@ impl Checker for GroupUnconsumed {
                 partition,
                 records,
                 ..
-            } if is_group_reader(*client) => {
+            } => {
                 for record in records {
-                    if let ReadValue::Value(value) = &record.value {
-                        self.consumed.insert((*partition, value.clone()));
+                    match &record.value {
+                        ReadValue::Value(value) if is_group_reader(*client) => {
+                            self.consumed.insert((*partition, value.clone()));
+                        }
+                        ReadValue::Refused => {
+                            self.refused.insert((*partition, record.offset));
+                        }
+                        _ => {}
                     }
                 }
             }
@@ -68,7 +77,9 @@ impl Checker for GroupUnconsumed {
             let Some((committed, high_watermark)) = self.drained.get(partition) else {
                 continue;
             };
-            if !self.consumed.contains(&(*partition, value.clone())) {
+            if !self.consumed.contains(&(*partition, value.clone()))
+                && !self.refused.contains(&(*partition, *offset))
+            {
                 found.push(Violation {
                     kind: ViolationKind::GroupUnconsumed,
                     at_seq: None,

@@ -55,7 +55,12 @@ impl Checker for LostWrite {
                         continue;
                     }
                     let seen = read.get(offset);
-                    if seen == Some(&&ReadValue::Value(value.clone())) {
+                    // A refused record is rot the broker detected and did not
+                    // serve: gone from the only copy, checked against the
+                    // disk's rot by `spurious-corruption`.
+                    if seen == Some(&&ReadValue::Value(value.clone()))
+                        || seen == Some(&&ReadValue::Refused)
+                    {
                         continue;
                     }
                     self.reported.insert((*p, *offset));

@@ -20,6 +20,7 @@ mod lc_time_lookup;
 mod lost_write;
 mod nonmonotonic_poll;
 mod poll_skip;
+mod spurious_corruption;
 mod unseen;
 
 use std::collections::BTreeMap;
@@ -42,6 +43,7 @@ pub use lc_time_lookup::LcTimeLookup;
 pub use lost_write::LostWrite;
 pub use nonmonotonic_poll::NonmonotonicPoll;
 pub use poll_skip::PollSkip;
+pub use spurious_corruption::SpuriousCorruption;
 pub use unseen::Unseen;
 
 /// Declares the kinds once: the enum, each kind's name and [`ViolationKind::ALL`]
@@ -99,6 +101,9 @@ violation_kinds! {
     LogStartRegression => "log-start-regression";
     /// ListOffsets by timestamp missed the first record at or after the time.
     TimeLookup => "time-lookup";
+    /// The broker refused a record as corrupt where no rot had hit the
+    /// partition's segment holding it.
+    SpuriousCorruption => "spurious-corruption";
     /// The simulation panicked (a broker assertion, or the sim's own).
     Panic => "panic";
     /// After faults stopped, the cluster did not serve the final read in time.
@@ -207,6 +212,7 @@ impl Default for Checkers {
                 Box::<LcLogStart>::default(),
                 Box::<LcLostWrite>::default(),
                 Box::<LcTimeLookup>::default(),
+                Box::<SpuriousCorruption>::default(),
             ],
             violations: Vec::new(),
         }
@@ -286,7 +292,8 @@ pub(crate) mod test_support {
         }
 
         /// A poll by `client` from `fetch_offset` that returned these
-        /// (offset, value) pairs; `"!"` stands for a corrupt record.
+        /// (offset, value) pairs; `"!"` stands for a corrupt record, `"?"`
+        /// for one the broker refused as corrupt.
         pub fn poll(
             &mut self,
             client: u32,
@@ -299,12 +306,12 @@ pub(crate) mod test_support {
                 .iter()
                 .map(|(offset, value)| ReadRecord {
                     offset: *offset,
-                    value: if *value == "!" {
-                        ReadValue::Corrupt {
+                    value: match *value {
+                        "!" => ReadValue::Corrupt {
                             reason: "bad crc".into(),
-                        }
-                    } else {
-                        ReadValue::Value(value.to_string())
+                        },
+                        "?" => ReadValue::Refused,
+                        value => ReadValue::Value(value.to_string()),
                     },
                 })
                 .collect::<Vec<_>>();

@@ -14,6 +14,8 @@ use crate::history::{ReadRecord, ReadValue};
 /// Batch header fields before the length-counted part: base offset (8) and
 /// batch length (4).
 const BATCH_LOG_OVERHEAD_BYTES: usize = 12;
+/// The broker found the stored batch damaged (Kafka's CORRUPT_MESSAGE).
+pub const CORRUPT_MESSAGE: i16 = 2;
 
 /// Where `lastOffsetDelta` sits in a v2 batch header.
 const LAST_OFFSET_DELTA_POSITION: usize = 23;
@@ -140,6 +142,18 @@ pub async fn fetch(
         .flat_map(|t| t.partitions.iter())
         .find(|p| p.partition_index == partition)
         .ok_or_else(|| ClientError::Protocol("fetch response without our partition".into()))?;
+    if data.error_code == CORRUPT_MESSAGE {
+        // The stored batch holding `fetch_offset` is damaged: note the
+        // refusal at that offset and move past it, one offset at a time.
+        return Ok(FetchResult {
+            high_watermark: data.high_watermark,
+            records: vec![ReadRecord {
+                offset: fetch_offset,
+                value: ReadValue::Refused,
+            }],
+            next_offset: Some(fetch_offset + 1),
+        });
+    }
     if data.error_code != 0 {
         return Err(ClientError::kafka(data.error_code));
     }
