@@ -81,7 +81,7 @@ fn rot_eligible(path: &str) -> bool {
 /// Where rot hits in normal seeds: cold data, a latent sector error in a
 /// segment the broker will not rescan. That is a sealed segment of the
 /// produce workload's topic lying wholly below its partition's durable
-/// recovery point (the next durable segment starts at or below it), with
+/// recovery point (the next durable segment starts below it), with
 /// durable index files: recovery trusts it unscanned, so the rot is found
 /// only when a fetch reads the batch, and refused there. Rot in data that
 /// recovery scans is a different fault (a single node cannot tell it from a
@@ -115,7 +115,10 @@ fn cold_segments(disk: &SimDisk) -> BTreeSet<String> {
             .collect();
         for pair in bases.windows(2) {
             let ((_, name), (next_base, _)) = (&pair[0], &pair[1]);
-            if *next_base <= recovery_point {
+            // Recovery scans from the segment holding the last offset below
+            // the point: a segment is skipped only if a later one starts
+            // below the point.
+            if *next_base < recovery_point {
                 cold.insert(format!("{dir}/{name}"));
             }
         }
