@@ -582,7 +582,8 @@ impl PartitionLog {
             segments.push(PlannedSegment {
                 log_path: seg.log_path().to_string(),
                 size_bytes: seg.size_bytes,
-                scan_position: seg.scan_start_position(offset),
+                scan_position: seg.scan_start(offset).0,
+                scan_offset: seg.scan_start(offset).1,
                 end_offset: seg.next_offset,
             });
         }

@@ -28,6 +28,8 @@ pub(crate) struct PlannedSegment {
     pub size_bytes: u64,
     /// Where to start walking headers (the offset index's hint).
     pub scan_position: u64,
+    /// The base offset the index records for the batch at `scan_position`.
+    pub scan_offset: i64,
     /// The offset after the segment's last batch when planned: no batch
     /// within `size_bytes` ends past it.
     pub end_offset: i64,
@@ -101,12 +103,33 @@ impl ReadPlan {
     ) -> Result<Option<Vec<u8>>, LogError> {
         let path = segment.log_path.as_str();
         // Walk headers from the index hint to the batch holding the offset.
+        // The CRC does not cover a batch's base offset, so the walk checks
+        // that offsets continue from the index's entry: rot there would
+        // otherwise serve records at the wrong offsets.
         let mut position = segment.scan_position;
+        let mut expected_base = segment.scan_offset;
         let (start, first) = loop {
             if position >= segment.size_bytes {
                 return Ok(None);
             }
             let header = read_header_at(disk, path, position)?;
+            let continues = if self.dense_offsets {
+                header.base_offset == expected_base
+            } else {
+                header.base_offset >= expected_base
+            };
+            if self.verify_crc && !continues {
+                disk.report_corruption(path);
+                return Err(LogError::CorruptBatch {
+                    path: path.to_string(),
+                    position,
+                    reason: format!(
+                        "base offset {} does not continue the log at {expected_base}",
+                        header.base_offset
+                    ),
+                });
+            }
+            expected_base = header.next_offset();
             if header.next_offset() > self.offset {
                 break (position, header);
             }
@@ -401,11 +424,13 @@ mod tests {
     /// Seed 1 (rot in cold data): rot in a stored batch's length or last
     /// offset delta made it run past its segment, and the read answered
     /// "nothing yet" or "incomplete" with no records, so the consumer asked
-    /// again forever. Such a batch is refused as corrupt.
+    /// again forever. Seed 371: rot in a base offset (not under the CRC)
+    /// served records one offset early. Such a batch is refused as corrupt.
     #[test]
-    fn a_batch_running_past_its_segment_is_refused() {
-        // Big-endian: batch length at 8..12, last offset delta at 23..27.
-        for (byte, mask) in [(9, 0x10), (24, 0x40)] {
+    fn a_batch_with_a_damaged_header_is_refused() {
+        // Big-endian: base offset at 0..8, batch length at 8..12, last
+        // offset delta at 23..27.
+        for (byte, mask) in [(7, 0x01), (9, 0x10), (24, 0x40)] {
             let f = fixture(3);
             let path = join("d/t-0", &crate::log::segment::log_file_name(1));
             let len = f.disk.file_len(&path).unwrap();

@@ -161,15 +161,25 @@ impl Segment {
 
     /// The file position to start scanning from for `offset`.
     pub fn scan_start_position(&self, offset: i64) -> u64 {
+        self.scan_start(offset).0
+    }
+
+    /// The file position to start scanning from for `offset`, and the base
+    /// offset the index records for the batch there (the segment's base at
+    /// position 0: in a compacted segment the first batch may start later).
+    pub fn scan_start(&self, offset: i64) -> (u64, i64) {
         if offset <= self.base_offset {
-            return 0;
+            return (0, self.base_offset);
         }
         match self
             .offset_index
             .floor(self.relative(offset.min(self.next_offset)))
         {
-            Some(entry) => entry.position as u64,
-            None => 0,
+            Some(entry) => (
+                entry.position as u64,
+                self.base_offset + entry.relative_offset as i64,
+            ),
+            None => (0, self.base_offset),
         }
     }
 
