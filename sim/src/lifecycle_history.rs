@@ -48,6 +48,19 @@ pub enum LcEvent {
         incarnation: Incarnation,
         configs: Vec<(String, String)>,
     },
+    /// IncrementalAlterConfigs (SET) of `configs` got no success answer.
+    /// `may_have_applied`: the outcome is unknown (a timeout or a closed
+    /// connection lost the answer, or the broker failed while writing the
+    /// change down), so the change may be in effect, now or later: the
+    /// broker commits it on its own, and a request held up by a pause is
+    /// still carried out after the client gave up on it. False only for a
+    /// refusal the broker answers before it commits anything.
+    ConfigAlterFailed {
+        incarnation: Incarnation,
+        configs: Vec<(String, String)>,
+        error: String,
+        may_have_applied: bool,
+    },
     /// A produce of these records (offsets not yet known: 0) is sent.
     SendInvoked {
         incarnation: Incarnation,

@@ -498,8 +498,35 @@ async fn alter_configs(state: &mut State, recorder: &Recorder, rng: &mut ChaCha8
                 },
             );
         }
-        Err(_) => sleep(BACKOFF).await,
+        Err(error) => {
+            let may_have_applied = alter_may_have_applied(&error);
+            if may_have_applied {
+                recorder.note(|stats| stats.lc_config_alters_unanswered += 1);
+            }
+            record(
+                recorder,
+                LcEvent::ConfigAlterFailed {
+                    incarnation,
+                    configs,
+                    error: error.to_string(),
+                    may_have_applied,
+                },
+            );
+            sleep(BACKOFF).await;
+        }
     }
+}
+
+/// Whether an IncrementalAlterConfigs that failed with `error` may still
+/// have changed the topic. Only the broker's refusals before its commit
+/// (a bad config or request, an unknown topic) are definite; a lost answer
+/// is not (the commit may be durable, or the request may still run after a
+/// pause), and neither is UNKNOWN_SERVER_ERROR, the answer to a failed
+/// metadata journal write, whose frame a later start may still replay.
+fn alter_may_have_applied(error: &ClientError) -> bool {
+    /// UNKNOWN_TOPIC_OR_PARTITION, INVALID_CONFIG, INVALID_REQUEST.
+    const REFUSED_BEFORE_COMMIT: [i16; 3] = [UNKNOWN_TOPIC_OR_PARTITION, 40, 42];
+    !matches!(error, ClientError::Kafka { code, .. } if REFUSED_BEFORE_COMMIT.contains(code))
 }
 
 /// Reads the last incarnation from its log start to the high watermark,
@@ -608,5 +635,25 @@ pub async fn run(config: LifecycleConfig, recorder: Recorder, control: Arc<Workl
                 config.final_read_deadline
             ),
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_refusal_before_the_commit_means_an_alter_did_not_apply() {
+        for code in [UNKNOWN_TOPIC_OR_PARTITION, 40, 42] {
+            assert!(!alter_may_have_applied(&ClientError::kafka(code)));
+        }
+        // UNKNOWN_SERVER_ERROR: the metadata journal write failed.
+        assert!(alter_may_have_applied(&ClientError::kafka(-1)));
+        assert!(alter_may_have_applied(&ClientError::Io(
+            "request timed out".into()
+        )));
+        assert!(alter_may_have_applied(&ClientError::Io(
+            "ConnectionReset".into()
+        )));
     }
 }

@@ -34,10 +34,12 @@ pub struct RunStats {
     /// topic, live config changes, acknowledged DeleteRecords, ListOffsets
     /// by time, keyed reads, reads that skipped offsets compaction removed
     /// (and how many), and records that fell below the log start
-    /// (retention, DeleteRecords) as its reader observed.
+    /// (retention, DeleteRecords) as its reader observed. Config changes
+    /// whose answer was lost count apart: they may or may not be in effect.
     pub lc_acked: u64,
     pub lc_topics_recreated: u64,
     pub lc_configs_altered: u64,
+    pub lc_config_alters_unanswered: u64,
     pub lc_delete_records: u64,
     pub lc_time_lookups: u64,
     pub lc_reads: u64,

@@ -58,6 +58,9 @@ impl Recorder {
         count(&mut recording.stats, &kind);
         let event = recording.history.push(at_ms, kind);
         let seq = event.seq;
+        // The history interleaved with the broker's logs when debugging one
+        // seed: ODRADEK_SIM_LOG=odradek=debug,odradek_sim::history=debug.
+        tracing::debug!(target: "odradek_sim::history", "#{seq} @{at_ms}ms {:?}", event.kind);
         recording.checkers.observe(event);
         seq
     }
