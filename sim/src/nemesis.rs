@@ -110,7 +110,7 @@ fn cold_segments(disk: &SimDisk) -> BTreeSet<String> {
                 (durable(&name)
                     && durable(&format!("{stem}.index"))
                     && durable(&format!("{stem}.timeindex")))
-                .then(|| (base, name))
+                .then_some((base, name))
             })
             .collect();
         for pair in bases.windows(2) {
