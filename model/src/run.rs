@@ -17,6 +17,9 @@ pub struct RunOptions {
     /// Stop at the first failing property (bug hunting) instead of
     /// exploring everything.
     pub stop_at_first_failure: bool,
+    /// Depth-first (less memory, finds deep counterexamples sooner, not
+    /// the shortest) instead of breadth-first.
+    pub depth_first: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -75,7 +78,11 @@ where
         builder = builder.finish_when(HasDiscoveries::AnyFailures);
     }
     let started = Instant::now();
-    let checker = builder.spawn_bfs().join();
+    let checker = if options.depth_first {
+        Box::new(builder.spawn_dfs().join()) as Box<dyn Checker<M>>
+    } else {
+        Box::new(builder.spawn_bfs().join())
+    };
     let seconds = started.elapsed().as_secs_f64();
     let discoveries = checker.discoveries();
     let verdicts: Vec<Verdict> = properties
