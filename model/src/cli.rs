@@ -9,7 +9,9 @@
 //!
 //! Bounds: replication `--replicas --records --crashes --elections
 //! --timeouts --losses --duplicates --min-isr`; raft `--voters --proposals
-//! --crashes --timeouts --losses --duplicates`.
+//! --crashes --timeouts --losses --duplicates --eager-persist 0|1 --append-max N`.
+//! Options of every check: `--search dfs`, `--max-depth N`, `--threads N`,
+//! `--timeout-s N`.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -92,6 +94,8 @@ pub fn raft_bounds(args: &Args) -> Result<RaftBounds, String> {
         timeouts: args.number("timeouts", d.timeouts)?,
         losses: args.number("losses", d.losses)?,
         duplicates: args.number("duplicates", d.duplicates)?,
+        eager_persist: args.number("eager-persist", u8::from(d.eager_persist))? != 0,
+        append_entries_max: args.number("append-max", d.append_entries_max)?,
     };
     if !(1..=5).contains(&bounds.voters) {
         return Err("--voters must be 1..=5".into());
@@ -219,6 +223,28 @@ pub const CI_CASES: &[CiCase] = &[
             "an ISR expand after a shrink",
         ],
     },
+    // The bounds that catch kip101-only, clean: complete and safe.
+    CiCase {
+        model: "replication",
+        bug: None,
+        args: &[
+            "--replicas",
+            "2",
+            "--records",
+            "2",
+            "--elections",
+            "3",
+            "--crashes",
+            "0",
+            "--timeouts",
+            "0",
+            "--losses",
+            "0",
+            "--duplicates",
+            "0",
+        ],
+        must_reach: &["a truncation", "a leader change after a commit"],
+    },
     CiCase {
         model: "raft",
         bug: None,
@@ -286,6 +312,77 @@ pub const CI_CASES: &[CiCase] = &[
         ],
         must_reach: &[],
     },
+    // KIP-279's case: n1 leads epoch 1 and appends r1, n2 leads epoch 2 and
+    // appends r2 at the same offset, n1 leads again; n2 truncates only to
+    // n1's end of epoch 1 and keeps r2, then fetches on from there and counts
+    // as caught up. 2 replicas, 2 records, 4 elections (3 + the free first).
+    CiCase {
+        model: "replication",
+        bug: Some("kip101-only"),
+        args: &[
+            "--replicas",
+            "2",
+            "--records",
+            "2",
+            "--elections",
+            "3",
+            "--crashes",
+            "0",
+            "--timeouts",
+            "0",
+            "--losses",
+            "0",
+            "--duplicates",
+            "0",
+        ],
+        must_reach: &[],
+    },
+    // KIP-320's case: n3 is shrunk out of the ISR, n2 becomes leader of
+    // epoch 2, and n3 rejoins the ISR at offset 0, short of the start of
+    // epoch 2, though r1 is below the old leader's high watermark.
+    // 3 replicas, 1 record, 1 election beside the first, 1 timeout.
+    CiCase {
+        model: "replication",
+        bug: Some("unfenced-fetch"),
+        args: &[
+            "--records",
+            "1",
+            "--elections",
+            "1",
+            "--crashes",
+            "0",
+            "--timeouts",
+            "1",
+            "--losses",
+            "0",
+            "--duplicates",
+            "0",
+        ],
+        must_reach: &[],
+    },
+    // A candidate with a shorter log wins a vote (every voter's log check
+    // skipped) and leads without a committed entry: 3 voters, 3 timeouts
+    // (one election each), no proposal (the first leader's no-op is the
+    // committed entry), writes durable as issued, depth-first to 15 states.
+    CiCase {
+        model: "raft",
+        bug: Some("vote-without-log-check"),
+        args: &[
+            "--voters",
+            "3",
+            "--proposals",
+            "0",
+            "--timeouts",
+            "3",
+            "--eager-persist",
+            "1",
+            "--search",
+            "dfs",
+            "--max-depth",
+            "15",
+        ],
+        must_reach: &[],
+    },
 ];
 
 /// Whether a case's report is the verdict CI wants: a clean model complete,
@@ -319,6 +416,12 @@ pub fn check_all(json: bool) -> Result<bool, String> {
         let good = ci_verdict_ok(case, &report);
         ok &= good;
         let failing: Vec<&str> = report.failures().iter().map(|v| v.name).collect();
+        // Steps of the shortest counterexample found (its actions).
+        let trace = report
+            .failures()
+            .iter()
+            .filter_map(|v| v.counterexample.as_ref().map(|c| c.len() - 1))
+            .min();
         let unreached: Vec<&str> = report
             .properties
             .iter()
@@ -326,13 +429,14 @@ pub fn check_all(json: bool) -> Result<bool, String> {
             .map(|p| p.name)
             .collect();
         eprintln!(
-            "{} {:<12} bug {:<24} {:>10} states {:>6.1} s  fails {:?} unreached {:?}",
+            "{} {:<12} bug {:<24} {:>10} states {:>6.1} s  fails {:?}{} unreached {:?}",
             if good { "ok  " } else { "FAIL" },
             case.model,
             case.bug.unwrap_or("none"),
             report.states,
             report.seconds,
             failing,
+            trace.map_or(String::new(), |n| format!(" (trace {n} steps)")),
             unreached
         );
         reports.push(output::json(&report));

@@ -25,6 +25,13 @@ pub struct RaftBounds {
     pub timeouts: u8,
     pub losses: u8,
     pub duplicates: u8,
+    /// Bug hunting: every write is durable as soon as it is issued (the
+    /// `Persist` interleavings are not explored). Each schedule this allows
+    /// is one the full model allows too, so what it finds is real; a clean
+    /// run with it proves less.
+    pub eager_persist: bool,
+    /// `RaftConfig::append_entries_max` (the harness's Figure 8 uses 1).
+    pub append_entries_max: usize,
 }
 
 impl Default for RaftBounds {
@@ -36,6 +43,8 @@ impl Default for RaftBounds {
             timeouts: 3,
             losses: 0,
             duplicates: 0,
+            eager_persist: false,
+            append_entries_max: RaftConfig::new(1..=1).append_entries_max,
         }
     }
 }
@@ -68,6 +77,7 @@ impl RaftModel {
         // Never snapshot within the bounds (snapshots are the harness's
         // and the simulator's to test).
         config.snapshot_interval_entries = u64::MAX / 2;
+        config.append_entries_max = bounds.append_entries_max.max(1);
         if let Some(name) = bug {
             if !config.bugs.enable(name) {
                 return Err(format!("no raft bug named {name}"));
@@ -121,6 +131,11 @@ impl RaftModel {
                 voter.pending.push(PendingPersist::from(persist));
             }
             state.network.extend(ready.messages);
+            if self.bounds.eager_persist {
+                while let Some(persisted) = voter.sync_one() {
+                    voter.node.as_mut().expect("up").on_persisted(persisted);
+                }
+            }
         }
     }
 
