@@ -9,7 +9,8 @@
 //!
 //! Bounds: replication `--replicas --records --crashes --elections
 //! --timeouts --losses --duplicates --min-isr`; raft `--voters --proposals
-//! --crashes --timeouts --losses --duplicates --eager-persist 0|1 --append-max N`.
+//! --crashes --timeouts --losses --duplicates --eager-persist 0|1 --replies-at-once 0|1
+//! --append-max N`.
 //! Options of every check: `--search dfs`, `--max-depth N`, `--threads N`,
 //! `--timeout-s N`.
 
@@ -95,6 +96,7 @@ pub fn raft_bounds(args: &Args) -> Result<RaftBounds, String> {
         losses: args.number("losses", d.losses)?,
         duplicates: args.number("duplicates", d.duplicates)?,
         eager_persist: args.number("eager-persist", u8::from(d.eager_persist))? != 0,
+        replies_at_once: args.number("replies-at-once", u8::from(d.replies_at_once))? != 0,
         append_entries_max: args.number("append-max", d.append_entries_max)?,
     };
     if !(1..=5).contains(&bounds.voters) {

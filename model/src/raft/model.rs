@@ -30,6 +30,10 @@ pub struct RaftBounds {
     /// is one the full model allows too, so what it finds is real; a clean
     /// run with it proves less.
     pub eager_persist: bool,
+    /// Bug hunting: a delivered message's answers to its sender arrive at
+    /// once, in the same step (one round: what the sender sends then stays
+    /// in flight). Again every schedule it allows is a real one.
+    pub replies_at_once: bool,
     /// `RaftConfig::append_entries_max` (the harness's Figure 8 uses 1).
     pub append_entries_max: usize,
 }
@@ -44,6 +48,7 @@ impl Default for RaftBounds {
             losses: 0,
             duplicates: 0,
             eager_persist: false,
+            replies_at_once: false,
             append_entries_max: RaftConfig::new(1..=1).append_entries_max,
         }
     }
@@ -261,7 +266,18 @@ impl Model for RaftModel {
             }
             RaftAction::Deliver(message) => {
                 state.network.retain(|m| *m != message);
+                let (from, to) = (message.from, message.to);
+                let before = state.network.len();
                 self.deliver(&mut state, message);
+                if self.bounds.replies_at_once {
+                    let sent = state.network.split_off(before);
+                    let (replies, others): (Vec<_>, Vec<_>) =
+                        sent.into_iter().partition(|m| m.from == to && m.to == from);
+                    state.network.extend(others);
+                    for reply in replies {
+                        self.deliver(&mut state, reply);
+                    }
+                }
             }
             RaftAction::Duplicate(message) => {
                 state.budget.duplicates -= 1;
