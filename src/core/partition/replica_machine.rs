@@ -272,6 +272,25 @@ impl ReplicaMachine {
         actions
     }
 
+    /// Renumbers this follower's fetches: the one in flight (if any) becomes
+    /// 1 and the next one sent will be 2. Returns the old id of the fetch in
+    /// flight. A correlation id only ever matters as "the fetch in flight" or
+    /// "another one", so a driver that renumbers the requests and answers it
+    /// still carries the same way (the in-flight id to 1, any other to 0)
+    /// changes no behaviour. The model checker does this after every step so
+    /// that a follower's state does not grow with every fetch it sends.
+    pub fn renumber_fetches(&mut self) -> Option<u64> {
+        let Role::Follower(follower) = &mut self.role else {
+            return None;
+        };
+        let in_flight = follower.fetch_in_flight.map(|(id, _)| id);
+        if let Some((id, _)) = &mut follower.fetch_in_flight {
+            *id = 1;
+        }
+        follower.last_correlation_id = 1;
+        in_flight
+    }
+
     pub(crate) fn truncate<L: ReplicaLog>(
         &mut self,
         log: &mut L,

@@ -264,3 +264,53 @@ fn a_follower_walks_back_epoch_by_epoch_then_appends_verbatim() {
         "the follower matches the leader"
     );
 }
+
+#[test]
+fn renumbered_fetches_keep_the_one_in_flight_and_drop_the_others() {
+    let mut log = MemoryLog::default();
+    let mut follower = ReplicaMachine::new(config(2), &log, 0);
+    let actions = follower.become_follower(&mut log, 1, 1, 0);
+    let sent: Vec<u64> = actions
+        .iter()
+        .filter_map(|a| match a {
+            ReplicaAction::SendFetch { request, .. } => Some(request.correlation_id),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(sent, vec![1]);
+    // A timeout resends: the fetch in flight is now 2.
+    let actions = follower.tick(&mut log, 30_000);
+    assert!(matches!(
+        actions.as_slice(),
+        [ReplicaAction::SendFetch { request, .. }] if request.correlation_id == 2
+    ));
+    assert_eq!(follower.renumber_fetches(), Some(2));
+    let answer = |correlation_id| FetchResponse {
+        correlation_id,
+        leader_id: 1,
+        leader_epoch: 1,
+        fetch_offset: 0,
+        result: FetchResult::Records {
+            batches: vec![StoredBatch {
+                base_offset: 0,
+                epoch: 1,
+                record_count: 1,
+                records: vec![7],
+            }],
+            high_watermark: 0,
+            log_start_offset: 0,
+        },
+    };
+    // The older fetch's answer (renumbered to 0) is dropped ...
+    assert!(follower
+        .fetch_response(&mut log, answer(0), 30_000)
+        .is_empty());
+    assert_eq!(log.log_end_offset(), 0);
+    // ... the one in flight (renumbered to 1) is taken, and the next
+    // fetch is 2.
+    let actions = follower.fetch_response(&mut log, answer(1), 30_000);
+    assert_eq!(log.log_end_offset(), 1);
+    assert!(!actions.iter().any(
+        |a| matches!(a, ReplicaAction::SendFetch { request, .. } if request.correlation_id != 2)
+    ));
+}
