@@ -39,6 +39,7 @@ counters! {
     SegmentsRebuiltByScan => "segments_rebuilt_by_scan", "Recovery read a segment batch by batch and rebuilt its indexes.";
     RecoveredFromRecoveryPoint => "recovered_from_recovery_point", "A log opened with a recovery point above its start (the scan began there).";
     TornTailsTruncated => "torn_tails_truncated", "Recovery cut a log at a bad or incomplete batch.";
+    RotKeptAtRecovery => "rot_kept_at_recovery", "Recovery found rot in synced data below the recovery point and kept the segment whole.";
     SegmentsCopiedAtRecovery => "segments_copied_at_recovery", "Recovery copied a segment holding records past the recovery point into a fresh synced file.";
     RecoveryPointsWritten => "recovery_points_written", "A recovery-point checkpoint was written durably.";
     ProducerSnapshotsWritten => "producer_snapshots_written", "A producer-state snapshot was written durably.";

@@ -173,7 +173,7 @@ impl PartitionLog {
         // Segments wholly below the recovery point were synced, indexes
         // included: trust their indexes. Scan from the segment holding the
         // last offset below the point onwards.
-        let mut first_scanned = bases.iter().rposition(|b| *b < recovery_point).unwrap_or(0);
+        let first_scanned = bases.iter().rposition(|b| *b < recovery_point).unwrap_or(0);
         if bases.first().is_some_and(|b| *b < recovery_point) {
             coverage::bump(Counter::RecoveredFromRecoveryPoint);
         }
@@ -197,26 +197,42 @@ impl PartitionLog {
                 continue;
             }
             let next_base = bases.get(i + 1).copied();
-            let loaded = if i < first_scanned {
+            // The recovery point vouches that this segment, up to the next
+            // one's base, was synced whole.
+            let vouched = i < first_scanned;
+            let loaded = if vouched {
                 load_clean_segment(disk.as_ref(), &mut seg, next_base)?
             } else {
                 false
             };
-            if i < first_scanned && !loaded {
+            if let (true, false, Some(next_base)) = (vouched, loaded, next_base) {
                 // The point vouched for indexes that are missing or do not
-                // fit: lower it, durably, before rewriting them, so that a
-                // crash before they are synced never leaves a point that
-                // vouches for half-written indexes.
+                // fit. The data they index was synced, so a batch that fails
+                // its check in there is rot, never a torn write: rebuild the
+                // indexes without cutting anything, and write them durably
+                // before going on, so the point keeps vouching for good ones.
                 tracing::warn!(
                     dir,
                     base,
                     recovery_point,
-                    "indexes below the recovery point are unusable: rescanning from here"
+                    "indexes below the recovery point are unusable: rebuilding them"
                 );
-                let lowered = recovery_point_write(dir, base);
-                disk.write_file_durably(&lowered.path, &lowered.bytes)
+                report.segments_scanned += 1;
+                coverage::bump(Counter::SegmentsRebuiltByScan);
+                let scan = scan_segment(
+                    disk.as_ref(),
+                    seg.log_path(),
+                    0,
+                    base,
+                    config.verify_crc_on_recovery,
+                    config.leader_epoch_max,
+                    dense_offsets,
+                )?;
+                rebuild_vouched_from_scan(disk.as_ref(), &mut seg, &scan, next_base, &config)
                     .await?;
-                first_scanned = i;
+                expected_base = Some(seg.next_offset);
+                segments.insert(base, seg);
+                continue;
             }
             if loaded {
                 report.segments_loaded += 1;
@@ -273,6 +289,14 @@ impl PartitionLog {
             .next_back()
             .expect("non-empty")
             .next_offset;
+        if recovery_point > log_end_offset {
+            // Recovery kept less than the point vouched for (a segment
+            // shorter than its successor's base, a gap): the point may not
+            // vouch for offsets appended from here on before they are synced.
+            let lowered = recovery_point_write(dir, log_end_offset);
+            disk.write_file_durably(&lowered.path, &lowered.bytes)
+                .await?;
+        }
         let mut log = PartitionLog {
             disk,
             dir: dir.to_string(),
@@ -1220,6 +1244,41 @@ fn load_clean_segment(
     let max_ts = time_index.last_timestamp_ms().unwrap_or(-1);
     seg.install_loaded(size, next_offset, max_ts, offset_index, time_index);
     Ok(true)
+}
+
+/// Rebuilds the indexes of a segment the recovery point vouches for (synced
+/// whole, ending where the next segment begins), without truncating: a
+/// batch that fails its check there is rot in synced data. The segment keeps
+/// its bytes and its end, reads refuse the damaged batch by its CRC, and the
+/// indexes cover the batches before it (reads past it walk headers from the
+/// last entry and are refused at the damage, never served from it).
+async fn rebuild_vouched_from_scan(
+    disk: &dyn Disk,
+    seg: &mut Segment,
+    scan: &SegmentScan,
+    next_base: i64,
+    config: &LogConfig,
+) -> Result<(), LogError> {
+    for (position, header) in &scan.batches {
+        let _ = seg.note_batch(*position, header, config.index_interval_bytes);
+    }
+    if scan.discarded_bytes > 0 {
+        tracing::error!(
+            path = seg.log_path(),
+            valid_end = scan.valid_end_bytes,
+            damaged = scan.discarded_bytes,
+            reason = ?scan.stop_reason,
+            "rot in synced data below the recovery point: kept, refused when read"
+        );
+        coverage::bump(Counter::RotKeptAtRecovery);
+        seg.extend_over_damage(scan.valid_end_bytes + scan.discarded_bytes, next_base);
+    }
+    let [_, index_path, time_path] = seg.file_paths();
+    disk.write_file_durably(index_path, &seg.offset_index.encode())
+        .await?;
+    disk.write_file_durably(time_path, &seg.time_index.encode())
+        .await?;
+    Ok(())
 }
 
 /// Truncates a scanned segment to its valid end and rebuilds its indexes.

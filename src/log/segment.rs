@@ -199,6 +199,16 @@ impl Segment {
     }
 
     /// Installs indexes loaded from disk for a segment recovered as clean.
+    /// Recovery kept damaged synced bytes (rot) at the end of this sealed
+    /// segment, past its last indexed batch: the segment still spans them,
+    /// up to `next_offset` (the next segment's base).
+    pub fn extend_over_damage(&mut self, size_bytes: u64, next_offset: i64) {
+        assert!(size_bytes >= self.size_bytes && next_offset >= self.next_offset);
+        self.bytes_since_index_entry += size_bytes - self.size_bytes;
+        self.size_bytes = size_bytes;
+        self.next_offset = next_offset;
+    }
+
     pub fn install_loaded(
         &mut self,
         size_bytes: u64,

@@ -121,3 +121,77 @@ async fn a_rotted_batch_header_refuses_the_partition() {
         other => panic!("expected a refusal, got {:?}", other.map(|_| ())),
     }
 }
+
+/// Seed 1382 (10,000-seed sweep): rot in a synced segment below the
+/// recovery point whose indexes were unusable. Recovery rescanned it, took
+/// the rot for a torn tail and cut the log there, dropping every later
+/// segment: acknowledged records lost and their offsets handed out again.
+/// The point vouches the data was synced, so the segment is kept whole and
+/// only the rotted batch is refused.
+#[tokio::test]
+async fn rot_below_the_recovery_point_is_kept_and_refused_never_truncated() {
+    let disk = Arc::new(SimDisk::new(5, SimDiskFaults::default()));
+    let overrides = BTreeMap::from([("segment.bytes".to_string(), "1024".to_string())]);
+    let config = TopicConfig::resolve(&overrides, &TopicDefaults::default());
+    let open = |disk: Arc<SimDisk>| {
+        PartitionHandle::open(
+            disk,
+            "data",
+            "t",
+            [1; 16],
+            0,
+            1,
+            0,
+            vec![1],
+            config.clone(),
+            BugSwitches::default(),
+            Arc::new(SimClock::with_base(0, || NOW_MS)),
+        )
+    };
+    let (handle, _) = open(Arc::clone(&disk)).await.expect("partition opens");
+    let mut batch_len = 0;
+    for i in 0..40 {
+        let kvs = vec![(
+            Some(b"k".to_vec()),
+            Some(format!("v{i:02}").into_bytes()),
+            NOW_MS,
+        )];
+        let records = keyed_batch(0, &kvs, Compression::None, (-1, -1, -1));
+        batch_len = records.len();
+        let headers = record_batch::validate_produced(&records, 1 << 20).unwrap();
+        handle
+            .produce(records, &headers, Acks::All, 1_000, NOW_MS)
+            .await
+            .expect("acknowledged");
+    }
+    handle.sync().await.expect("synced");
+    handle.checkpoint().await.expect("checkpointed");
+    let (_, _, end_before) = handle.offsets();
+    drop(handle);
+    // Unusable indexes for the first segment, and rot in its second batch's
+    // records (covered by the CRC).
+    let segment = "data/t-0/00000000000000000000.log";
+    disk.remove_file("data/t-0/00000000000000000000.index")
+        .unwrap();
+    let mut bytes = disk
+        .read_at(segment, 0, disk.file_len(segment).unwrap() as usize)
+        .unwrap();
+    bytes[2 * batch_len - 3] ^= 0x08;
+    disk.write_file_unsynced(segment, &bytes).unwrap();
+    let (handle, _) = open(Arc::clone(&disk)).await.expect("partition opens");
+    let (_, _, end_after) = handle.offsets();
+    assert_eq!(
+        end_after, end_before,
+        "nothing cut, no offset handed out again"
+    );
+    assert!(matches!(
+        handle.read(1, 1 << 20),
+        Err(LogError::CorruptBatch { .. })
+    ));
+    assert!(!handle.read(0, 1 << 20).unwrap().records.is_empty());
+    assert!(!handle
+        .read(end_before - 1, 1 << 20)
+        .unwrap()
+        .records
+        .is_empty());
+}
