@@ -210,15 +210,18 @@ fn draw_group(seed: u64, workload: &WorkloadConfig) -> GroupWorkloadConfig {
     }
 }
 
-/// Everything inside the runtime; returns the simulated nodes, for
-/// [`release_tasks`].
+/// The nodes a seed created, for [`release_tasks`] (also after a panic).
+type CreatedNodes = Arc<std::sync::Mutex<Vec<madsim::task::NodeId>>>;
+
+/// Everything inside the runtime.
 async fn simulate(
     spec: SeedSpec,
     setup: Setup,
     disk: Arc<SimDisk>,
     (clock, clock_plan): (Arc<SimClock>, ClockFaultPlan),
     recorder: Recorder,
-) -> Vec<madsim::task::NodeId> {
+    created: CreatedNodes,
+) {
     let handle = madsim::runtime::Handle::current();
     let config = broker_config(spec.bugs, &setup.space);
     // What the topic's acknowledgements promise, for the checkers: its
@@ -253,6 +256,7 @@ async fn simulate(
             }
         })
         .build();
+    created.lock().expect("not poisoned").push(broker.id());
     let node = Arc::new(BrokerNode {
         id: broker.id(),
         held_down: AtomicBool::new(false),
@@ -262,6 +266,7 @@ async fn simulate(
         .name("client")
         .ip(IpAddr::V4(CLIENT_IP))
         .build();
+    created.lock().expect("not poisoned").push(client.id());
     let control = Arc::new(WorkloadControl::default());
     let workload = client.spawn(workload::run(
         setup.workload,
@@ -304,7 +309,6 @@ async fn simulate(
     let _ = group.await;
     stop_supervisor.store(true, Ordering::Relaxed);
     let _ = supervisor.await;
-    vec![broker.id(), client.id()]
 }
 
 /// Ends every task still parked on the nodes. madsim drops a killed node's
@@ -443,18 +447,30 @@ pub fn run_seed(spec: SeedSpec) -> SeedOutcome {
     let recorder = runtime.block_on(async { Recorder::new() });
     let clock_plan = ClockFaultPlan::draw(spec.seed, FAULTS_START, FAULTS_END);
     let clock = runtime.block_on(async { Arc::new(SimClock::new(clock_plan.initial_skew_ms)) });
+    let created = CreatedNodes::default();
     let simulated = {
         let (disk, clock, recorder) = (disk.clone(), clock.clone(), recorder.clone());
+        let created = created.clone();
         catch_unwind(AssertUnwindSafe(|| {
             runtime.block_on(async move {
-                let nodes =
-                    simulate(spec, setup, disk, (clock, clock_plan), recorder.clone()).await;
-                let simulated_ms = recorder.elapsed_ms();
-                release_tasks(nodes).await;
-                simulated_ms
+                simulate(
+                    spec,
+                    setup,
+                    disk,
+                    (clock, clock_plan),
+                    recorder.clone(),
+                    created,
+                )
+                .await;
+                recorder.elapsed_ms()
             })
         }))
     };
+    // After a panic too (a hung seed hits the time limit with every task
+    // parked): past the limit, so give the release its own.
+    let nodes = std::mem::take(&mut *created.lock().unwrap_or_else(|p| p.into_inner()));
+    runtime.set_time_limit(TIME_LIMIT + RELEASE_TASKS_WAIT * 2);
+    let _ = catch_unwind(AssertUnwindSafe(|| runtime.block_on(release_tasks(nodes))));
     let simulated_ms = match simulated {
         Ok(ms) => ms,
         Err(payload) => {
