@@ -68,6 +68,16 @@ struct PartitionState {
     limits: Limits,
 }
 
+/// A partition's leader epoch and leader-epoch cache with its offsets at
+/// one instant (see [`PartitionHandle::with_epochs`]).
+pub struct EpochView<'a> {
+    pub leader_epoch: i32,
+    pub cache: &'a LeaderEpochCache,
+    pub log_start_offset: i64,
+    pub high_watermark: i64,
+    pub log_end_offset: i64,
+}
+
 /// Times a read is planned again after racing a change of the files.
 pub const READ_ATTEMPTS_MAX: usize = 4;
 
@@ -540,6 +550,20 @@ impl PartitionHandle {
                 ReadOutcome::ContinueFrom(next) => from = next,
             }
         }
+    }
+
+    /// Runs `f` on the partition's leader epoch, its leader-epoch cache and
+    /// its offsets, read together under the partition lock: what the KIP-320
+    /// checks (OffsetForLeaderEpoch, a fetch's epochs) are answered from.
+    pub fn with_epochs<R>(&self, f: impl FnOnce(&EpochView<'_>) -> R) -> R {
+        let state = self.lock();
+        f(&EpochView {
+            leader_epoch: state.replica.leader_epoch(),
+            cache: &state.epoch_cache,
+            log_start_offset: state.log.log_start_offset(),
+            high_watermark: state.replica.high_watermark(),
+            log_end_offset: state.log.log_end_offset(),
+        })
     }
 
     /// Bytes of all the log's segments (DescribeLogDirs).
