@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::{oneshot, Notify};
 
 use crate::core::metadata::TopicId;
+use crate::core::partition::high_watermark_checkpoint::initial_high_watermark;
 use crate::core::partition::leader_epoch_cache::LeaderEpochCache;
 use crate::core::partition::{Acks, PartitionAction, PartitionReplica, ProduceWaitError};
 use crate::core::producer_state::{ProducerBatch, ProducerError, ProducerStateTable, Verdict};
@@ -106,7 +107,9 @@ pub fn partition_dir(data_dir: &str, topic: &str, partition: i32) -> String {
 }
 
 impl PartitionHandle {
-    /// Opens the partition's log (recovering it) as leader in `leader_epoch`.
+    /// Opens the partition's log (recovering it) as leader in `leader_epoch`,
+    /// its high watermark starting from `checkpointed_high_watermark`
+    /// (`replication-offset-checkpoint`; None: 0, as Kafka).
     #[allow(clippy::too_many_arguments)]
     pub async fn open(
         disk: Arc<dyn Disk>,
@@ -117,6 +120,7 @@ impl PartitionHandle {
         node_id: i32,
         leader_epoch: i32,
         isr: Vec<i32>,
+        checkpointed_high_watermark: Option<i64>,
         config: TopicConfig,
         bugs: BugSwitches,
         clock: Arc<dyn Clock>,
@@ -201,6 +205,11 @@ impl PartitionHandle {
             config.fsync_policy,
             config.min_insync_replicas.max(1) as usize,
             log.log_end_offset(),
+            initial_high_watermark(
+                checkpointed_high_watermark,
+                log.log_start_offset(),
+                log.log_end_offset(),
+            ),
         );
         replica.set_ack_before_sync_bug(bugs.ack_before_sync);
         let state = PartitionState {
@@ -564,6 +573,11 @@ impl PartitionHandle {
             high_watermark: state.replica.high_watermark(),
             log_end_offset: state.log.log_end_offset(),
         })
+    }
+
+    /// The high watermark to checkpoint (`replication-offset-checkpoint`).
+    pub fn high_watermark(&self) -> i64 {
+        self.lock().replica.high_watermark()
     }
 
     /// Bytes of all the log's segments (DescribeLogDirs).

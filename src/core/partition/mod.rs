@@ -13,6 +13,7 @@ pub mod fetch_messages;
 mod follower;
 pub mod follower_progress;
 pub mod high_watermark;
+pub mod high_watermark_checkpoint;
 mod leader;
 pub mod leader_epoch_cache;
 pub mod leader_epoch_fencing;
