@@ -187,7 +187,9 @@ impl PartitionHandle {
             });
         }
         epoch_cache.truncate_from(log.log_end_offset() + 1);
-        if epoch_cache.assign(leader_epoch, log.log_end_offset()) {
+        // As Kafka's log load: no epoch starts below the log start.
+        let moved_start = epoch_cache.truncate_before(log.log_start_offset());
+        if epoch_cache.assign(leader_epoch, log.log_end_offset()) || moved_start {
             disk.write_file_durably(&epoch_path, epoch_cache.encode().as_bytes())
                 .await?;
         }
@@ -686,6 +688,8 @@ impl PartitionHandle {
         let state = &mut *guard;
         state.log.complete_log_start_write(&write)?;
         let start = state.log.log_start_offset();
+        // In memory only, as Kafka flushes it lazily: the next open
+        // truncates the file's copy the same way.
         state.epoch_cache.truncate_before(start);
         let actions = state.replica.on_log_start_advanced(start);
         self.apply(state, actions);

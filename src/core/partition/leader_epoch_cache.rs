@@ -87,12 +87,22 @@ impl LeaderEpochCache {
         self.entries.retain(|&(_, start)| start < offset);
     }
 
-    /// Forgets epochs wholly below `offset`, keeping the one covering it.
-    pub fn truncate_before(&mut self, offset: i64) {
+    /// The log start moved to `offset`: forgets epochs wholly below it and
+    /// starts the one covering it at `offset` (Kafka's `truncateFromStart`),
+    /// so an epoch never claims records the log no longer has. Returns
+    /// whether the cache changed.
+    pub fn truncate_before(&mut self, offset: i64) -> bool {
         let covering = self.entries.partition_point(|e| e.1 <= offset);
-        if covering > 1 {
-            self.entries.drain(..covering - 1);
+        let Some(last_removed) = covering.checked_sub(1) else {
+            return false;
+        };
+        let (epoch, start) = self.entries[last_removed];
+        if covering == 1 && start == offset {
+            return false;
         }
+        self.entries.drain(..covering);
+        self.entries.insert(0, (epoch, offset));
+        true
     }
 
     pub fn encode(&self) -> String {
@@ -187,6 +197,27 @@ mod tests {
         assert_eq!(cache.end_offset_for(4, 20), (3, 11));
         assert_eq!(cache.end_offset_for(2, 20), (2, 8));
         assert_eq!(LeaderEpochCache::default().end_offset_for(0, 20), undefined);
+    }
+
+    #[test]
+    fn truncating_from_the_start_moves_the_covering_epoch_to_the_new_start() {
+        let mut cache = cache_of(&[(2, 6), (3, 8), (5, 11)]);
+        assert!(
+            !cache.truncate_before(4),
+            "below every epoch: nothing to do"
+        );
+        assert!(cache.truncate_before(9));
+        assert_eq!(cache.entries(), &[(3, 9), (5, 11)]);
+        assert!(!cache.truncate_before(9), "again: unchanged");
+        assert_eq!(
+            cache.end_offset_for(2, 20),
+            (2, 9),
+            "below the first: its new start"
+        );
+        assert!(cache.truncate_before(11));
+        assert_eq!(cache.entries(), &[(5, 11)]);
+        assert!(cache.truncate_before(15));
+        assert_eq!(cache.entries(), &[(5, 15)]);
     }
 
     #[test]
