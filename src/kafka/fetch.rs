@@ -11,6 +11,11 @@
 //! per partition (at its first position, with its last parameters).
 //!
 //! A waiting fetch is woken only by the partitions it reads.
+//!
+//! KIP-320 comes before each partition's read (`check_epochs`): a
+//! `current_leader_epoch` other than ours refuses that partition only, and a
+//! `last_fetched_epoch` whose epoch ends here before the fetch offset gets
+//! `diverging_epoch` instead of records, as Kafka's `Partition.fetchRecords`.
 
 use std::collections::BTreeMap;
 use std::future::Future as _;
