@@ -187,9 +187,11 @@ impl PartitionHandle {
             });
         }
         epoch_cache.truncate_from(log.log_end_offset() + 1);
-        // As Kafka's log load: no epoch starts below the log start.
-        let moved_start = epoch_cache.truncate_before(log.log_start_offset());
-        if epoch_cache.assign(leader_epoch, log.log_end_offset()) || moved_start {
+        // As Kafka's log load: no epoch starts below the log start. In
+        // memory only (Kafka flushes this lazily): every open repeats it, and
+        // the file is rewritten with the next new epoch.
+        epoch_cache.truncate_before(log.log_start_offset());
+        if epoch_cache.assign(leader_epoch, log.log_end_offset()) {
             disk.write_file_durably(&epoch_path, epoch_cache.encode().as_bytes())
                 .await?;
         }
