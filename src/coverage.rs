@@ -43,6 +43,7 @@ counters! {
     SegmentsCopiedAtRecovery => "segments_copied_at_recovery", "Recovery copied a segment holding records past the recovery point into a fresh synced file.";
     RecoveryPointsWritten => "recovery_points_written", "A recovery-point checkpoint was written durably.";
     ProducerSnapshotsWritten => "producer_snapshots_written", "A producer-state snapshot was written durably.";
+    HighWatermarkCheckpointsWritten => "high_watermark_checkpoints_written", "The data directory's replication-offset-checkpoint was written durably.";
     ProducerSnapshotsLoaded => "producer_snapshots_loaded", "A partition opened from a producer-state snapshot.";
     LogStartOffsetWrites => "log_start_offset_writes", "The log start offset was written durably (retention, DeleteRecords).";
     DirectorySyncs => "directory_syncs", "A directory was synced (a created, renamed or removed name made durable).";

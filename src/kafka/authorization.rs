@@ -10,6 +10,7 @@
 //! | Produce | WRITE topic | TOPIC_AUTHORIZATION_FAILED per partition |
 //! | Fetch (consumer) | READ topic | TOPIC_AUTHORIZATION_FAILED per partition |
 //! | ListOffsets | DESCRIBE topic | TOPIC_AUTHORIZATION_FAILED per partition |
+//! | OffsetForLeaderEpoch | CLUSTER_ACTION cluster, else DESCRIBE topic (KIP-320 consumers) | TOPIC_AUTHORIZATION_FAILED per partition |
 //! | Metadata | DESCRIBE topic (unauthorized topics hidden from the all-topics listing); auto-creation: CREATE cluster or topic | TOPIC_AUTHORIZATION_FAILED per topic |
 //! | CreateTopics | CREATE cluster or topic | TOPIC_AUTHORIZATION_FAILED per topic |
 //! | DeleteTopics | DELETE topic | TOPIC_AUTHORIZATION_FAILED per topic |
@@ -82,7 +83,7 @@ use crate::kafka::{
     describe_configs, describe_groups, describe_log_dirs, describe_user_scram_credentials, fetch,
     find_coordinator, heartbeat, incremental_alter_configs, init_producer_id, join_group,
     leave_group, list_groups, list_offsets, metadata, offset_commit, offset_delete, offset_fetch,
-    produce, sync_group,
+    offset_for_leader_epoch, produce, sync_group,
 };
 use crate::server::broker::Broker;
 
@@ -308,6 +309,44 @@ pub fn list_offsets(
         response.topics.push(
             ListOffsetsTopicResponse::default()
                 .with_name(topic.name)
+                .with_partitions(partitions),
+        );
+    }
+    response
+}
+
+/// Kafka's `handleOffsetForLeaderEpochRequest`: CLUSTER_ACTION on the
+/// cluster (brokers) allows every topic; otherwise each topic needs DESCRIBE
+/// (KIP-320 consumers). Refused topics come after the answered ones, each
+/// partition with TOPIC_AUTHORIZATION_FAILED and epoch and offset -1.
+pub fn offset_for_leader_epoch(
+    g: &Guard<'_>,
+    mut request: OffsetForLeaderEpochRequest,
+) -> OffsetForLeaderEpochResponse {
+    use kafka_protocol::messages::offset_for_leader_epoch_response::{
+        EpochEndOffset, OffsetForLeaderTopicResult,
+    };
+    if !g.enabled() || g.cluster(ClusterAction) {
+        return offset_for_leader_epoch::handle(g.broker, request);
+    }
+    let (denied, allowed): (Vec<_>, Vec<_>) = std::mem::take(&mut request.topics)
+        .into_iter()
+        .partition(|t| !g.topic(Describe, &t.topic));
+    request.topics = allowed;
+    let mut response = offset_for_leader_epoch::handle(g.broker, request);
+    for topic in denied {
+        let partitions = topic
+            .partitions
+            .iter()
+            .map(|p| {
+                EpochEndOffset::default()
+                    .with_partition(p.partition)
+                    .with_error_code(code(TOPIC_DENIED))
+            })
+            .collect();
+        response.topics.push(
+            OffsetForLeaderTopicResult::default()
+                .with_topic(topic.topic)
                 .with_partitions(partitions),
         );
     }

@@ -300,3 +300,75 @@ async fn acl_hosts_match_the_client_address() {
         call_as(&broker, ApiKey::Metadata, 10, &request, "t", elsewhere).await;
     assert!(from_other.topics.is_empty());
 }
+
+async fn offset_for_leader_epoch(broker: &Broker, topics: &[&str]) -> Vec<(String, i16)> {
+    use kafka_protocol::messages::offset_for_leader_epoch_request::{
+        OffsetForLeaderPartition, OffsetForLeaderTopic,
+    };
+    let request = OffsetForLeaderEpochRequest::default()
+        .with_replica_id(BrokerId(-1))
+        .with_topics(
+            topics
+                .iter()
+                .map(|t| {
+                    OffsetForLeaderTopic::default()
+                        .with_topic(TopicName(StrBytes::from_string(t.to_string())))
+                        .with_partitions(vec![OffsetForLeaderPartition::default()])
+                })
+                .collect(),
+        );
+    let response: OffsetForLeaderEpochResponse = call_as(
+        broker,
+        ApiKey::OffsetForLeaderEpoch,
+        4,
+        &request,
+        "t",
+        peer(),
+    )
+    .await;
+    response
+        .topics
+        .iter()
+        .map(|t| (t.topic.to_string(), t.partitions[0].error_code))
+        .collect()
+}
+
+/// Kafka's handleOffsetForLeaderEpochRequest: CLUSTER_ACTION (brokers) opens
+/// every topic; otherwise DESCRIBE per topic (KIP-320 consumers), refused
+/// topics listed after the answered ones.
+#[tokio::test]
+async fn offset_for_leader_epoch_needs_cluster_action_or_describe_on_the_topic() {
+    let broker = broker(AuthorizerConfig::default()).await;
+    broker.ensure_topic("open").await.unwrap();
+    broker.ensure_topic("closed").await.unwrap();
+    add_acl(
+        &broker,
+        ResourceType::Topic,
+        "open",
+        PatternType::Literal,
+        AclOperation::Read,
+        AclPermissionType::Allow,
+    )
+    .await;
+    assert_eq!(
+        offset_for_leader_epoch(&broker, &["closed", "open"]).await,
+        [
+            ("open".to_string(), 0),
+            ("closed".to_string(), TOPIC_AUTHORIZATION_FAILED)
+        ],
+        "READ implies DESCRIBE; nothing grants the other topic"
+    );
+    add_acl(
+        &broker,
+        ResourceType::Cluster,
+        "kafka-cluster",
+        PatternType::Literal,
+        AclOperation::ClusterAction,
+        AclPermissionType::Allow,
+    )
+    .await;
+    assert_eq!(
+        offset_for_leader_epoch(&broker, &["closed", "open"]).await,
+        [("closed".to_string(), 0), ("open".to_string(), 0)]
+    );
+}

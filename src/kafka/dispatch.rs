@@ -17,8 +17,8 @@ use kafka_protocol::messages::{
     DescribeConfigsRequest, DescribeGroupsRequest, FetchRequest, FindCoordinatorRequest,
     HeartbeatRequest, InitProducerIdRequest, JoinGroupRequest, LeaveGroupRequest,
     ListGroupsRequest, ListOffsetsRequest, MetadataRequest, OffsetCommitRequest,
-    OffsetFetchRequest, ProduceRequest, ProduceResponse, RequestHeader, ResponseHeader,
-    SyncGroupRequest,
+    OffsetFetchRequest, OffsetForLeaderEpochRequest, ProduceRequest, ProduceResponse,
+    RequestHeader, ResponseHeader, SyncGroupRequest,
 };
 use kafka_protocol::protocol::{Decodable, Encodable};
 
@@ -154,6 +154,11 @@ pub async fn handle_frame_from(
                 correlation_id,
                 &authorization::list_offsets(&guard, request, version),
             )?
+        }
+        ApiKey::OffsetForLeaderEpoch => {
+            let request = decode!(OffsetForLeaderEpochRequest);
+            let response = authorization::offset_for_leader_epoch(&guard, request);
+            encode(api, version, correlation_id, &response)?
         }
         ApiKey::CreateTopics => {
             let request = decode!(CreateTopicsRequest);

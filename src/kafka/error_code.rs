@@ -3,6 +3,7 @@
 use kafka_protocol::error::ResponseError;
 
 use crate::core::controller::TopicError;
+use crate::core::partition::leader_epoch_fencing::EpochFencing;
 use crate::core::producer_state::ProducerError;
 use crate::core::scram::ScramError;
 use crate::log::record_batch::BatchError;
@@ -35,6 +36,13 @@ pub fn for_log_error(e: &LogError) -> i16 {
             ResponseError::KafkaStorageError
         }
         LogError::CorruptBatch { .. } => ResponseError::CorruptMessage,
+    })
+}
+
+pub fn for_epoch_fencing(e: &EpochFencing) -> i16 {
+    code(match e {
+        EpochFencing::Fenced { .. } => ResponseError::FencedLeaderEpoch,
+        EpochFencing::Unknown { .. } => ResponseError::UnknownLeaderEpoch,
     })
 }
 

@@ -11,6 +11,11 @@
 //! per partition (at its first position, with its last parameters).
 //!
 //! A waiting fetch is woken only by the partitions it reads.
+//!
+//! KIP-320 comes before each partition's read (`check_epochs`): a
+//! `current_leader_epoch` other than ours refuses that partition only, and a
+//! `last_fetched_epoch` whose epoch ends here before the fetch offset gets
+//! `diverging_epoch` instead of records, as Kafka's `Partition.fetchRecords`.
 
 use std::collections::BTreeMap;
 use std::future::Future as _;
@@ -21,12 +26,17 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use kafka_protocol::error::ResponseError;
-use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
+use kafka_protocol::messages::fetch_response::{
+    EpochEndOffset, FetchableTopicResponse, PartitionData,
+};
 use kafka_protocol::messages::{FetchRequest, FetchResponse, TopicName};
 use tokio::sync::futures::Notified;
 
+use crate::core::partition::fetch_divergence::{check_last_fetched_epoch, FetchEpochCheck};
+use crate::core::partition::leader_epoch_fencing::check_current_leader_epoch;
 use crate::kafka::error_code::{self, code};
 use crate::kafka::fetch_budget::{FetchBudget, PartitionLimit};
+use crate::kafka::leader_epoch_field::fetch_epoch;
 use crate::kafka::str_bytes;
 use crate::server::broker::Broker;
 use crate::server::partition_handle::PartitionHandle;
@@ -41,6 +51,10 @@ struct Wanted {
     partition: i32,
     fetch_offset: i64,
     partition_max_bytes: i32,
+    /// v9+: the leader epoch the fetcher believes in (KIP-320 fencing).
+    current_leader_epoch: Option<i32>,
+    /// v12+: the epoch of the fetcher's last record (divergence check).
+    last_fetched_epoch: Option<i32>,
 }
 
 pub async fn handle(broker: &Broker, request: FetchRequest) -> FetchResponse {
@@ -67,10 +81,12 @@ pub async fn handle(broker: &Broker, request: FetchRequest) -> FetchResponse {
         for wait in &mut waits {
             wait.as_mut().enable();
         }
-        let (response, total_bytes, any_error) =
+        // An error or a diverging epoch is answered at once, as Kafka's
+        // `fetchMessages` does (`errorReadingData || hasDivergingEpoch`).
+        let (response, total_bytes, respond_now) =
             read_once(broker, request.max_bytes, &wanted, &handles);
         let now = tokio::time::Instant::now();
-        if total_bytes as i64 >= min_bytes || any_error || waits.is_empty() || now >= deadline {
+        if total_bytes as i64 >= min_bytes || respond_now || waits.is_empty() || now >= deadline {
             return response;
         }
         tokio::select! {
@@ -109,6 +125,8 @@ fn distinct_partitions(request: &FetchRequest) -> Vec<Wanted> {
                 partition: p.partition,
                 fetch_offset: p.fetch_offset,
                 partition_max_bytes: p.partition_max_bytes,
+                current_leader_epoch: fetch_epoch(p.current_leader_epoch),
+                last_fetched_epoch: fetch_epoch(p.last_fetched_epoch),
             };
             match index.get(&(name.clone(), p.partition)) {
                 Some(&at) => wanted[at] = entry,
@@ -143,7 +161,7 @@ fn read_once(
 ) -> (FetchResponse, usize, bool) {
     let mut budget = FetchBudget::new(request_max_bytes, broker.config.fetch_max_bytes);
     let mut total = 0usize;
-    let mut any_error = false;
+    let mut respond_now = false;
     let mut topics: Vec<FetchableTopicResponse> = Vec::new();
     for (w, handle) in wanted.iter().zip(handles) {
         let data = match handle {
@@ -165,7 +183,7 @@ fn read_once(
                 .with_records(Some(Bytes::new())),
             Some(handle) => read_partition(handle, w, &mut budget),
         };
-        any_error |= data.error_code != 0;
+        respond_now |= data.error_code != 0 || data.diverging_epoch.epoch >= 0;
         total += data.records.as_ref().map_or(0, Bytes::len);
         // Consecutive partitions of one topic share its entry (Kafka's
         // FetchResponse keeps the request order the same way).
@@ -181,12 +199,39 @@ fn read_once(
     (
         FetchResponse::default().with_responses(topics),
         total,
-        any_error,
+        respond_now,
     )
 }
 
 fn read_partition(handle: &PartitionHandle, w: &Wanted, budget: &mut FetchBudget) -> PartitionData {
     let data = PartitionData::default().with_partition_index(w.partition);
+    match check_epochs(handle, w) {
+        EpochGate::Read => {}
+        // Kafka's `createLogReadResult(e)`: no offsets with the error.
+        EpochGate::Refused(error) => {
+            budget.spend(0);
+            return data
+                .with_error_code(error)
+                .with_high_watermark(-1)
+                .with_last_stable_offset(-1)
+                .with_log_start_offset(-1)
+                .with_records(Some(Bytes::new()));
+        }
+        // The offsets as they were at the check, no records.
+        EpochGate::Diverging {
+            diverging,
+            high_watermark,
+            log_start_offset,
+        } => {
+            budget.spend(0);
+            return data
+                .with_high_watermark(high_watermark)
+                .with_last_stable_offset(high_watermark)
+                .with_log_start_offset(log_start_offset)
+                .with_diverging_epoch(diverging)
+                .with_records(Some(Bytes::new()));
+        }
+    }
     let read = match budget.next_limit(w.partition_max_bytes) {
         PartitionLimit::Read {
             max_bytes,
@@ -226,6 +271,51 @@ fn read_partition(handle: &PartitionHandle, w: &Wanted, budget: &mut FetchBudget
                 .with_records(Some(Bytes::new()))
         }
     }
+}
+
+/// What the KIP-320 checks say about one partition of a fetch.
+enum EpochGate {
+    Read,
+    /// FENCED_LEADER_EPOCH, UNKNOWN_LEADER_EPOCH or OFFSET_OUT_OF_RANGE.
+    Refused(i16),
+    Diverging {
+        diverging: EpochEndOffset,
+        high_watermark: i64,
+        log_start_offset: i64,
+    },
+}
+
+/// Kafka's `Partition.fetchRecords` before the read: the fetcher's current
+/// leader epoch must be ours, and its last fetched epoch must not diverge
+/// from our log (`fetch_divergence`).
+fn check_epochs(handle: &PartitionHandle, w: &Wanted) -> EpochGate {
+    handle.with_epochs(|view| {
+        if let Err(e) = check_current_leader_epoch(view.leader_epoch, w.current_leader_epoch) {
+            return EpochGate::Refused(error_code::for_epoch_fencing(&e));
+        }
+        let Some(last_fetched_epoch) = w.last_fetched_epoch else {
+            return EpochGate::Read;
+        };
+        match check_last_fetched_epoch(
+            view.cache,
+            view.log_start_offset,
+            view.log_end_offset,
+            last_fetched_epoch,
+            w.fetch_offset,
+        ) {
+            FetchEpochCheck::Read => EpochGate::Read,
+            FetchEpochCheck::OutOfRange => {
+                EpochGate::Refused(code(ResponseError::OffsetOutOfRange))
+            }
+            FetchEpochCheck::Diverging { epoch, end_offset } => EpochGate::Diverging {
+                diverging: EpochEndOffset::default()
+                    .with_epoch(epoch)
+                    .with_end_offset(end_offset),
+                high_watermark: view.high_watermark,
+                log_start_offset: view.log_start_offset,
+            },
+        }
+    })
 }
 
 #[cfg(test)]

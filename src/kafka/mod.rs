@@ -41,6 +41,7 @@ pub mod heartbeat;
 pub mod incremental_alter_configs;
 pub mod init_producer_id;
 pub mod join_group;
+pub mod leader_epoch_field;
 pub mod leave_group;
 pub mod list_groups;
 pub mod list_offsets;
@@ -50,6 +51,7 @@ pub mod offset_delete;
 #[cfg(test)]
 mod offset_delete_tests;
 pub mod offset_fetch;
+pub mod offset_for_leader_epoch;
 pub mod produce;
 pub mod replica_assignment;
 #[cfg(test)]

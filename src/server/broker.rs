@@ -10,6 +10,7 @@ use tokio::sync::Notify;
 use crate::core::controller::{self, CreateTopic, TopicError};
 use crate::core::group::{GroupError, GroupRequest, GroupResponse};
 use crate::core::metadata::{MetadataImage, MetadataRecord, TopicImage};
+use crate::core::partition::high_watermark_checkpoint::HighWatermarks;
 use crate::core::producer_state::ProducerIdAllocator;
 use crate::core::topic_config::{TopicConfig, TopicDefaults};
 use crate::core::topic_name;
@@ -19,6 +20,7 @@ use crate::io::node_context::NodeContext;
 use crate::server::config::BrokerConfig;
 use crate::server::connection_limits::ConnectionLimits;
 use crate::server::group_driver::{GroupDriver, LoadError};
+use crate::server::high_watermark_checkpoints;
 use crate::server::metadata_journal::{self, MetadataJournal};
 use crate::server::offsets_topic::{self, OFFSETS_TOPIC, OFFSETS_TOPIC_PARTITIONS};
 use crate::server::partition_handle::{partition_dir, PartitionHandle};
@@ -83,6 +85,10 @@ pub struct Broker {
     /// The group coordinator, started on first use (like Kafka's lazily
     /// created `__consumer_offsets`).
     groups: tokio::sync::OnceCell<Arc<GroupDriver>>,
+    /// High watermarks read from `replication-offset-checkpoint` at start,
+    /// each taken by the first opening of its partition: a partition created
+    /// later (a new topic of an old name) starts from 0, as a new log does.
+    checkpointed_high_watermarks: std::sync::Mutex<HighWatermarks>,
     /// Connections and the request bytes they hold (`queued.max.request.bytes`);
     /// handlers charge what a request grows by after it was read.
     pub connection_limits: Arc<ConnectionLimits>,
@@ -138,7 +144,11 @@ impl Broker {
             ..TopicDefaults::default()
         };
         let producer_ids = ProducerIdAllocator::new(image.producer_ids_end);
+        let checkpointed_high_watermarks =
+            high_watermark_checkpoints::load(disk.as_ref(), &config.data_dir)
+                .map_err(BrokerError::Storage)?;
         let broker = Arc::new(Broker {
+            checkpointed_high_watermarks: std::sync::Mutex::new(checkpointed_high_watermarks),
             producer_ids: tokio::sync::Mutex::new(producer_ids),
             groups: tokio::sync::OnceCell::new(),
             defaults,
@@ -166,6 +176,18 @@ impl Broker {
             .map_err(storage)?;
         broker.reconcile().await;
         Ok(broker)
+    }
+
+    /// The node's disk (for files of the whole data directory).
+    pub fn disk(&self) -> &dyn Disk {
+        self.disk.as_ref()
+    }
+
+    fn take_checkpointed_high_watermark(&self, topic: &str, partition: i32) -> Option<i64> {
+        self.checkpointed_high_watermarks
+            .lock()
+            .expect("checkpointed high watermarks poisoned")
+            .remove(&(topic.to_string(), partition))
     }
 
     pub fn image(&self) -> Arc<MetadataImage> {
@@ -473,6 +495,7 @@ impl Broker {
                 self.config.node_id,
                 p.leader_epoch,
                 p.isr.clone(),
+                self.take_checkpointed_high_watermark(&topic_name, index),
                 config,
                 self.config.bugs,
                 Arc::clone(&self.clock),

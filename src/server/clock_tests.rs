@@ -199,6 +199,7 @@ async fn interval_partition(clock: Arc<SimClock>) -> PartitionHandle {
         1,
         0,
         vec![1],
+        None,
         config,
         BugSwitches::default(),
         clock,

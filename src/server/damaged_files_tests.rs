@@ -37,6 +37,7 @@ async fn a_rotted_leader_epoch_checkpoint_refuses_the_partition() {
             1,
             0,
             vec![1],
+            None,
             config.clone(),
             BugSwitches::default(),
             Arc::new(SimClock::with_base(0, || NOW_MS)),

@@ -44,6 +44,7 @@ async fn offsets_partition(disk: Arc<SimDisk>) -> Arc<PartitionHandle> {
         1,
         0,
         vec![1],
+        None,
         config,
         BugSwitches::default(),
         clock(),

@@ -1,5 +1,6 @@
 //! Background work of a node: the `interval` fsync flusher, retention and
-//! compaction, recovery-point checkpoints and producer-id expiry. Each loop is bounded by the
+//! compaction, recovery-point checkpoints, the high-watermark checkpoint
+//! and producer-id expiry. Each loop is bounded by the
 //! node's lifetime and supervised by `server::run`: a loop that ends stops
 //! the node loudly.
 //!
@@ -117,6 +118,12 @@ pub fn spawn_all(broker: &Arc<Broker>) -> Vec<(&'static str, tokio::task::JoinHa
         (
             "checkpointer",
             tokio::spawn(checkpointer(Arc::clone(broker))),
+        ),
+        (
+            "high_watermark_checkpointer",
+            tokio::spawn(crate::server::high_watermark_checkpoints::checkpointer(
+                Arc::clone(broker),
+            )),
         ),
         (
             "producer_expiry",

@@ -15,6 +15,10 @@ pub struct LogSettings {
     /// syncs fully and writes its recovery point and a producer-state
     /// snapshot (Kafka: 60 s). A restart scans only the log past the point.
     pub flush_offset_checkpoint_interval_ms: u64,
+    /// `replica.high.watermark.checkpoint.interval.ms`: how often every
+    /// partition's high watermark is written to the data directory's
+    /// `replication-offset-checkpoint` (Kafka: 5 s).
+    pub high_watermark_checkpoint_interval_ms: u64,
     /// Default `fsync.interval.ms` of topics that set none (odradek's
     /// `interval` policy; Kafka's nearest is `log.flush.interval.ms`).
     pub default_fsync_interval_ms: i64,
@@ -29,6 +33,7 @@ impl Default for LogSettings {
         LogSettings {
             flush_scheduler_interval_ms: 50,
             flush_offset_checkpoint_interval_ms: 60_000,
+            high_watermark_checkpoint_interval_ms: 5_000,
             default_fsync_interval_ms: 1_000,
             default_segment_ms: 7 * 24 * 3600 * 1000,
             default_index_interval_bytes: 4096,

@@ -12,6 +12,9 @@ mod damaged_files_tests;
 pub mod group_driver;
 #[cfg(test)]
 mod group_load_tests;
+#[cfg(test)]
+mod high_watermark_checkpoint_tests;
+pub mod high_watermark_checkpoints;
 pub mod housekeeping;
 #[cfg(all(test, not(madsim)))]
 mod isolation_tests;
@@ -146,6 +149,11 @@ pub async fn run(
         if let Err(e) = handle.checkpoint().await {
             tracing::warn!(topic = %handle.topic, partition = handle.partition, %e, "final sync failed");
         }
+    }
+    // As Kafka's ReplicaManager.shutdown: the high watermarks last, so a
+    // clean restart opens with the latest ones.
+    if let Err(e) = high_watermark_checkpoints::write(&broker).await {
+        tracing::warn!(%e, "final high-watermark checkpoint failed");
     }
     Ok(())
 }

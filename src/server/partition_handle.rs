@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::{oneshot, Notify};
 
 use crate::core::metadata::TopicId;
+use crate::core::partition::high_watermark_checkpoint::initial_high_watermark;
 use crate::core::partition::leader_epoch_cache::LeaderEpochCache;
 use crate::core::partition::{Acks, PartitionAction, PartitionReplica, ProduceWaitError};
 use crate::core::producer_state::{ProducerBatch, ProducerError, ProducerStateTable, Verdict};
@@ -68,6 +69,16 @@ struct PartitionState {
     limits: Limits,
 }
 
+/// A partition's leader epoch and leader-epoch cache with its offsets at
+/// one instant (see [`PartitionHandle::with_epochs`]).
+pub struct EpochView<'a> {
+    pub leader_epoch: i32,
+    pub cache: &'a LeaderEpochCache,
+    pub log_start_offset: i64,
+    pub high_watermark: i64,
+    pub log_end_offset: i64,
+}
+
 /// Times a read is planned again after racing a change of the files.
 pub const READ_ATTEMPTS_MAX: usize = 4;
 
@@ -96,7 +107,9 @@ pub fn partition_dir(data_dir: &str, topic: &str, partition: i32) -> String {
 }
 
 impl PartitionHandle {
-    /// Opens the partition's log (recovering it) as leader in `leader_epoch`.
+    /// Opens the partition's log (recovering it) as leader in `leader_epoch`,
+    /// its high watermark starting from `checkpointed_high_watermark`
+    /// (`replication-offset-checkpoint`; None: 0, as Kafka).
     #[allow(clippy::too_many_arguments)]
     pub async fn open(
         disk: Arc<dyn Disk>,
@@ -107,6 +120,7 @@ impl PartitionHandle {
         node_id: i32,
         leader_epoch: i32,
         isr: Vec<i32>,
+        checkpointed_high_watermark: Option<i64>,
         config: TopicConfig,
         bugs: BugSwitches,
         clock: Arc<dyn Clock>,
@@ -173,6 +187,10 @@ impl PartitionHandle {
             });
         }
         epoch_cache.truncate_from(log.log_end_offset() + 1);
+        // As Kafka's log load: no epoch starts below the log start. In
+        // memory only (Kafka flushes this lazily): every open repeats it, and
+        // the file is rewritten with the next new epoch.
+        epoch_cache.truncate_before(log.log_start_offset());
         if epoch_cache.assign(leader_epoch, log.log_end_offset()) {
             disk.write_file_durably(&epoch_path, epoch_cache.encode().as_bytes())
                 .await?;
@@ -191,6 +209,11 @@ impl PartitionHandle {
             config.fsync_policy,
             config.min_insync_replicas.max(1) as usize,
             log.log_end_offset(),
+            initial_high_watermark(
+                checkpointed_high_watermark,
+                log.log_start_offset(),
+                log.log_end_offset(),
+            ),
         );
         replica.set_ack_before_sync_bug(bugs.ack_before_sync);
         let state = PartitionState {
@@ -542,6 +565,25 @@ impl PartitionHandle {
         }
     }
 
+    /// Runs `f` on the partition's leader epoch, its leader-epoch cache and
+    /// its offsets, read together under the partition lock: what the KIP-320
+    /// checks (OffsetForLeaderEpoch, a fetch's epochs) are answered from.
+    pub fn with_epochs<R>(&self, f: impl FnOnce(&EpochView<'_>) -> R) -> R {
+        let state = self.lock();
+        f(&EpochView {
+            leader_epoch: state.replica.leader_epoch(),
+            cache: &state.epoch_cache,
+            log_start_offset: state.log.log_start_offset(),
+            high_watermark: state.replica.high_watermark(),
+            log_end_offset: state.log.log_end_offset(),
+        })
+    }
+
+    /// The high watermark to checkpoint (`replication-offset-checkpoint`).
+    pub fn high_watermark(&self) -> i64 {
+        self.lock().replica.high_watermark()
+    }
+
     /// Bytes of all the log's segments (DescribeLogDirs).
     pub fn size_bytes(&self) -> u64 {
         self.lock().log.size_bytes()
@@ -648,6 +690,8 @@ impl PartitionHandle {
         let state = &mut *guard;
         state.log.complete_log_start_write(&write)?;
         let start = state.log.log_start_offset();
+        // In memory only, as Kafka flushes it lazily: the next open
+        // truncates the file's copy the same way.
         state.epoch_cache.truncate_before(start);
         let actions = state.replica.on_log_start_advanced(start);
         self.apply(state, actions);

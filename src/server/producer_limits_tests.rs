@@ -30,6 +30,7 @@ async fn partition(limits: Limits) -> PartitionHandle {
         1,
         0,
         vec![1],
+        None,
         config,
         BugSwitches::default(),
         Arc::new(SimClock::with_base(0, || NOW_MS)),

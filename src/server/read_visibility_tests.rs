@@ -34,6 +34,7 @@ async fn partition(policy: FsyncPolicy, bugs: BugSwitches) -> PartitionHandle {
         1,
         0,
         vec![1],
+        None,
         config,
         bugs,
         Arc::new(SimClock::with_base(0, || NOW_MS)),

@@ -4,6 +4,10 @@
 //!
 //! Stored in the partition directory as text lines `epoch start_offset`.
 
+/// Kafka's `UNDEFINED_EPOCH` and `UNDEFINED_EPOCH_OFFSET`: "no such epoch".
+pub const UNDEFINED_EPOCH: i32 = -1;
+pub const UNDEFINED_EPOCH_OFFSET: i64 = -1;
+
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LeaderEpochCache {
     /// (epoch, start offset), both strictly increasing.
@@ -37,14 +41,45 @@ impl LeaderEpochCache {
         true
     }
 
-    /// The end offset of `epoch` as this replica knows it: the start of the
-    /// next larger epoch, or `log_end_offset` if `epoch` is the latest.
-    /// Returns the largest epoch ≤ `epoch` with its end (KIP-279 walk-back).
-    pub fn end_offset_for(&self, epoch: i32, log_end_offset: i64) -> Option<(i32, i64)> {
-        let idx = self.entries.partition_point(|e| e.0 <= epoch);
-        let found = idx.checked_sub(1)?;
-        let end = self.entries.get(idx).map(|e| e.1).unwrap_or(log_end_offset);
-        Some((self.entries[found].0, end))
+    /// Kafka's `LeaderEpochFileCache.endOffsetFor`: where the largest epoch
+    /// `<= requested_epoch` ends, as (that epoch, its end offset). The end of
+    /// an epoch is the start of the next one; the latest epoch ends at
+    /// `log_end_offset`. Kafka's edge cases, kept exactly because clients
+    /// (KIP-320 truncation detection) and followers act on them:
+    /// - `requested_epoch` is -1 (undefined), above the latest epoch, or the
+    ///   cache is empty: `(UNDEFINED_EPOCH, UNDEFINED_EPOCH_OFFSET)` = (-1, -1);
+    /// - below the first known epoch: `(requested_epoch, start of the first
+    ///   epoch)`: the records before it are gone, so a follower restarts
+    ///   from there.
+    pub fn end_offset_for(&self, requested_epoch: i32, log_end_offset: i64) -> (i32, i64) {
+        if requested_epoch == UNDEFINED_EPOCH {
+            return (UNDEFINED_EPOCH, UNDEFINED_EPOCH_OFFSET);
+        }
+        if self.latest_epoch() == Some(requested_epoch) {
+            return (requested_epoch, log_end_offset);
+        }
+        // The first entry with a larger epoch; none means the request is
+        // past every epoch this replica knows.
+        let higher = self.entries.partition_point(|e| e.0 <= requested_epoch);
+        let Some(&(_, higher_start)) = self.entries.get(higher) else {
+            return (UNDEFINED_EPOCH, UNDEFINED_EPOCH_OFFSET);
+        };
+        match higher.checked_sub(1) {
+            Some(floor) => (self.entries[floor].0, higher_start),
+            None => (requested_epoch, higher_start),
+        }
+    }
+
+    /// The first (epoch, start offset) this replica still knows.
+    pub fn earliest_entry(&self) -> Option<(i32, i64)> {
+        self.entries.first().copied()
+    }
+
+    /// Kafka's `epochForOffset`: the epoch whose records include `offset`
+    /// (the entry with the largest start `<= offset`), if any.
+    pub fn epoch_for_offset(&self, offset: i64) -> Option<i32> {
+        let idx = self.entries.partition_point(|e| e.1 <= offset);
+        idx.checked_sub(1).map(|i| self.entries[i].0)
     }
 
     /// Forgets epochs starting at or after `offset` (after a truncation).
@@ -52,12 +87,22 @@ impl LeaderEpochCache {
         self.entries.retain(|&(_, start)| start < offset);
     }
 
-    /// Forgets epochs wholly below `offset`, keeping the one covering it.
-    pub fn truncate_before(&mut self, offset: i64) {
+    /// The log start moved to `offset`: forgets epochs wholly below it and
+    /// starts the one covering it at `offset` (Kafka's `truncateFromStart`),
+    /// so an epoch never claims records the log no longer has. Returns
+    /// whether the cache changed.
+    pub fn truncate_before(&mut self, offset: i64) -> bool {
         let covering = self.entries.partition_point(|e| e.1 <= offset);
-        if covering > 1 {
-            self.entries.drain(..covering - 1);
+        let Some(last_removed) = covering.checked_sub(1) else {
+            return false;
+        };
+        let (epoch, start) = self.entries[last_removed];
+        if covering == 1 && start == offset {
+            return false;
         }
+        self.entries.drain(..covering);
+        self.entries.insert(0, (epoch, offset));
+        true
     }
 
     pub fn encode(&self) -> String {
@@ -95,6 +140,14 @@ impl LeaderEpochCache {
 mod tests {
     use super::*;
 
+    fn cache_of(entries: &[(i32, i64)]) -> LeaderEpochCache {
+        let mut cache = LeaderEpochCache::default();
+        for &(epoch, start) in entries {
+            assert!(cache.assign(epoch, start));
+        }
+        cache
+    }
+
     #[test]
     fn end_offsets_walk_back_to_the_largest_known_epoch() {
         let mut cache = LeaderEpochCache::default();
@@ -102,12 +155,79 @@ mod tests {
         assert!(!cache.assign(0, 5));
         assert!(cache.assign(2, 10));
         assert!(cache.assign(5, 30));
-        assert_eq!(cache.end_offset_for(0, 40), Some((0, 10)));
-        assert_eq!(cache.end_offset_for(3, 40), Some((2, 30)));
-        assert_eq!(cache.end_offset_for(9, 40), Some((5, 40)));
+        assert_eq!(cache.end_offset_for(0, 40), (0, 10));
+        assert_eq!(
+            cache.end_offset_for(1, 40),
+            (0, 10),
+            "epoch 1 unknown: 0 ends at 10"
+        );
+        assert_eq!(cache.end_offset_for(3, 40), (2, 30));
+        assert_eq!(
+            cache.end_offset_for(5, 40),
+            (5, 40),
+            "the latest ends at the log end"
+        );
         assert_eq!(LeaderEpochCache::decode(&cache.encode()), cache);
         cache.truncate_from(30);
         assert_eq!(cache.latest_epoch(), Some(2));
         assert_eq!(LeaderEpochCache::decode("0 0\n2 1x\n").entries(), &[(0, 0)]);
+    }
+
+    /// The cases of Kafka's `LeaderEpochFileCacheTest` that clients see.
+    #[test]
+    fn end_offset_for_keeps_kafkas_edge_cases() {
+        let cache = cache_of(&[(2, 6), (3, 8), (5, 11)]);
+        let undefined = (UNDEFINED_EPOCH, UNDEFINED_EPOCH_OFFSET);
+        assert_eq!(cache.end_offset_for(-1, 20), undefined, "undefined epoch");
+        assert_eq!(
+            cache.end_offset_for(6, 20),
+            undefined,
+            "past the latest epoch"
+        );
+        assert_eq!(
+            cache.end_offset_for(1, 20),
+            (1, 6),
+            "below the first: its start"
+        );
+        assert_eq!(
+            cache.end_offset_for(-2, 20),
+            (-2, 6),
+            "any other negative epoch too"
+        );
+        assert_eq!(cache.end_offset_for(4, 20), (3, 11));
+        assert_eq!(cache.end_offset_for(2, 20), (2, 8));
+        assert_eq!(LeaderEpochCache::default().end_offset_for(0, 20), undefined);
+    }
+
+    #[test]
+    fn truncating_from_the_start_moves_the_covering_epoch_to_the_new_start() {
+        let mut cache = cache_of(&[(2, 6), (3, 8), (5, 11)]);
+        assert!(
+            !cache.truncate_before(4),
+            "below every epoch: nothing to do"
+        );
+        assert!(cache.truncate_before(9));
+        assert_eq!(cache.entries(), &[(3, 9), (5, 11)]);
+        assert!(!cache.truncate_before(9), "again: unchanged");
+        assert_eq!(
+            cache.end_offset_for(2, 20),
+            (2, 9),
+            "below the first: its new start"
+        );
+        assert!(cache.truncate_before(11));
+        assert_eq!(cache.entries(), &[(5, 11)]);
+        assert!(cache.truncate_before(15));
+        assert_eq!(cache.entries(), &[(5, 15)]);
+    }
+
+    #[test]
+    fn epoch_for_offset_finds_the_epoch_holding_it() {
+        let cache = cache_of(&[(2, 6), (3, 8), (5, 11)]);
+        assert_eq!(cache.epoch_for_offset(5), None);
+        assert_eq!(cache.epoch_for_offset(6), Some(2));
+        assert_eq!(cache.epoch_for_offset(10), Some(3));
+        assert_eq!(cache.epoch_for_offset(11), Some(5));
+        assert_eq!(cache.epoch_for_offset(1_000), Some(5));
+        assert_eq!(cache.earliest_entry(), Some((2, 6)));
     }
 }

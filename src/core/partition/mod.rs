@@ -8,12 +8,15 @@
 
 pub mod acks;
 pub mod epoch_end_offsets;
+pub mod fetch_divergence;
 pub mod fetch_messages;
 mod follower;
 pub mod follower_progress;
 pub mod high_watermark;
+pub mod high_watermark_checkpoint;
 mod leader;
 pub mod leader_epoch_cache;
+pub mod leader_epoch_fencing;
 pub mod memory_log;
 pub mod replica;
 pub mod replica_action;

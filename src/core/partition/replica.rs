@@ -59,8 +59,14 @@ pub struct PartitionReplica {
 
 impl PartitionReplica {
     /// A replica that leads in `leader_epoch` with `isr`, over a log whose
-    /// recovered end is `log_end_offset`. Data recovered from disk after a
-    /// restart is treated as durable and committed (a single-replica ISR).
+    /// recovered end is `log_end_offset`, opening with the high watermark
+    /// `initial_high_watermark` (the checkpointed one, within the log).
+    /// Data recovered from disk after a restart is treated as durable.
+    ///
+    /// As Kafka's `Partition.makeLeader` (`maybeIncrementLeaderHW`), the new
+    /// leader then raises the high watermark to the smallest end offset of
+    /// its ISR: with the ISR {self} that is its own end, so on one node a
+    /// restarted leader serves what it recovered, exactly as Kafka does.
     pub fn new_leader(
         node_id: i32,
         leader_epoch: i32,
@@ -68,7 +74,12 @@ impl PartitionReplica {
         fsync_policy: FsyncPolicy,
         min_insync_replicas: usize,
         log_end_offset: i64,
+        initial_high_watermark: i64,
     ) -> PartitionReplica {
+        assert!(
+            (0..=log_end_offset).contains(&initial_high_watermark),
+            "the initial high watermark {initial_high_watermark} lies within the log (end {log_end_offset})"
+        );
         assert!(isr.contains(&node_id), "a leader is in its own ISR");
         let mut replica = PartitionReplica {
             node_id,
@@ -79,11 +90,11 @@ impl PartitionReplica {
             min_insync_replicas: min_insync_replicas.max(1),
             log_end_offset,
             durable_end_offset: log_end_offset,
-            high_watermark: 0,
+            high_watermark: initial_high_watermark,
             pending: BTreeMap::new(),
             ack_before_sync: false,
         };
-        replica.high_watermark = replica.compute_high_watermark();
+        replica.high_watermark = replica.high_watermark.max(replica.compute_high_watermark());
         replica
     }
 
@@ -283,7 +294,7 @@ mod tests {
 
     #[test]
     fn fsync_always_holds_acks_and_high_watermark_until_the_sync() {
-        let mut r = PartitionReplica::new_leader(1, 0, vec![1], FsyncPolicy::Always, 1, 0);
+        let mut r = PartitionReplica::new_leader(1, 0, vec![1], FsyncPolicy::Always, 1, 0, 0);
         assert!(
             r.on_local_append(5).is_empty(),
             "nothing visible before the sync"
@@ -296,9 +307,20 @@ mod tests {
         assert_eq!(answered(&actions), vec![7, 8]);
     }
 
+    /// Kafka's makeLeader: the checkpoint is where the high watermark
+    /// starts, and a leader whose ISR is itself raises it to its own end at
+    /// once (followers enter this tracker with replication).
+    #[test]
+    fn a_new_leader_starts_from_the_checkpoint_and_raises_it_to_its_own_end() {
+        for policy in [FsyncPolicy::Always, FsyncPolicy::Never] {
+            let r = PartitionReplica::new_leader(1, 3, vec![1], policy, 1, 10, 6);
+            assert_eq!(r.high_watermark(), 10, "{policy:?}");
+        }
+    }
+
     #[test]
     fn the_ack_before_sync_bug_answers_early() {
-        let mut r = PartitionReplica::new_leader(1, 0, vec![1], FsyncPolicy::Always, 1, 0);
+        let mut r = PartitionReplica::new_leader(1, 0, vec![1], FsyncPolicy::Always, 1, 0, 0);
         r.set_ack_before_sync_bug(true);
         r.on_local_append(3);
         assert_eq!(answered(&r.await_produce(1, 3, Acks::All)), vec![1]);
@@ -306,7 +328,7 @@ mod tests {
 
     #[test]
     fn without_fsync_always_the_high_watermark_follows_the_log_end() {
-        let mut r = PartitionReplica::new_leader(1, 0, vec![1], FsyncPolicy::Never, 1, 10);
+        let mut r = PartitionReplica::new_leader(1, 0, vec![1], FsyncPolicy::Never, 1, 10, 4);
         assert_eq!(r.high_watermark(), 10);
         let actions = r.on_local_append(12);
         assert_eq!(
