@@ -30,3 +30,17 @@ fn fixed_fuzz_episodes_find_nothing() {
     );
     assert!(executions >= episodes * 100, "{executions} requests ran");
 }
+
+/// CI's fuzz run, 2026-12-01: a baseline topic deleted and re-created with
+/// `max.message.bytes=1` (valid in Kafka) refused the honest end-of-episode
+/// produce with MESSAGE_TOO_LARGE, which the oracle took for a broken broker.
+#[test]
+fn a_recreated_topic_with_a_tiny_max_message_bytes_is_no_finding() {
+    install_panic_hook();
+    let settings = Settings {
+        steps: 200,
+        ..Settings::default()
+    };
+    let stats = run_episode(0xda99f0cee0055213, &settings);
+    assert!(stats.findings.is_empty(), "{:#?}", stats.findings);
+}

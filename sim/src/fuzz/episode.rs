@@ -516,6 +516,16 @@ async fn honest_produce(
     partition: i32,
     value: &str,
 ) -> Result<(), String> {
+    match honest_produce_code(broker, topic, partition, value).await? {
+        0 => Ok(()),
+        code => Err(format!(
+            "honest produce to {topic}-{partition}: [({topic:?}, {partition}, {code})]"
+        )),
+    }
+}
+
+/// The batch an honest client sends for `value`.
+fn honest_batch(value: &str) -> Result<Bytes, String> {
     let record = Record {
         transactional: false,
         control: false,
@@ -542,9 +552,19 @@ async fn honest_produce(
         },
     )
     .map_err(|e| e.to_string())?;
+    Ok(batch.freeze())
+}
+
+/// Produces one record with acks=all; the partition's error code.
+async fn honest_produce_code(
+    broker: &Arc<Broker>,
+    topic: &str,
+    partition: i32,
+    value: &str,
+) -> Result<i16, String> {
     let mut part = PartitionProduceData::default();
     part.index = partition;
-    part.records = Some(batch.freeze());
+    part.records = Some(honest_batch(value)?);
     let mut data = TopicProduceData::default();
     data.name = TopicName(StrBytes::from_string(topic.to_string()));
     data.partition_data = vec![part];
@@ -555,10 +575,13 @@ async fn honest_produce(
     let reply = call(broker, ApiKey::Produce, 9, &request).await?;
     let summary = responses::summarize(ApiKey::Produce, 9, reply)?;
     match summary.produced.as_slice() {
-        [(_, _, 0)] => Ok(()),
+        [(_, _, code)] => Ok(*code),
         other => Err(format!("honest produce to {topic}-{partition}: {other:?}")),
     }
 }
+
+/// MESSAGE_TOO_LARGE: the batch exceeds the topic's `max.message.bytes`.
+const MESSAGE_TOO_LARGE: i16 = 10;
 
 /// Every batch from `from` up to the high watermark, read as a consumer
 /// does: fetch, move past the last batch returned, fetch again (a fetch
@@ -690,6 +713,33 @@ async fn end_checks(run: &mut Run<'_>, broker: &Arc<Broker>, watch: &mut Watch) 
         .collect();
     for (topic, partition) in present {
         let value = format!("honest-end-{topic}-{partition}");
+        // The fuzzer may have re-created a baseline topic with a
+        // `max.message.bytes` below an honest batch (Kafka accepts any value
+        // from 0): then the honest answer is MESSAGE_TOO_LARGE, and nothing
+        // to read back.
+        let limit = broker
+            .partition(&topic, partition)
+            .map(|h| h.config().max_message_bytes);
+        let too_large = match (limit, honest_batch(&value)) {
+            (Some(limit), Ok(batch)) => (batch.len() as i64) > limit,
+            _ => false,
+        };
+        if too_large {
+            match honest_produce_code(broker, &topic, partition, &value).await {
+                Ok(MESSAGE_TOO_LARGE) => continue,
+                Ok(code) => {
+                    let e = format!(
+                        "honest produce to {topic}-{partition} over max.message.bytes {limit:?}: error {code}, not MESSAGE_TOO_LARGE"
+                    );
+                    run.finding("honest client", END, "end of episode".into(), e);
+                    continue;
+                }
+                Err(e) => {
+                    run.finding("honest client", END, "end of episode".into(), e);
+                    continue;
+                }
+            }
+        }
         let result = async {
             honest_produce(broker, &topic, partition, &value).await?;
             let (start, _, _) = broker
