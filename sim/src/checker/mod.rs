@@ -19,6 +19,7 @@ mod lc_offsets;
 mod lc_time_lookup;
 mod lost_write;
 mod nonmonotonic_poll;
+mod nonmonotonic_send;
 mod poll_skip;
 mod spurious_corruption;
 mod unseen;
@@ -42,6 +43,7 @@ pub use lc_offsets::LcOffsets;
 pub use lc_time_lookup::LcTimeLookup;
 pub use lost_write::LostWrite;
 pub use nonmonotonic_poll::NonmonotonicPoll;
+pub use nonmonotonic_send::NonmonotonicSend;
 pub use poll_skip::PollSkip;
 pub use spurious_corruption::SpuriousCorruption;
 pub use unseen::Unseen;
@@ -82,6 +84,9 @@ violation_kinds! {
     CorruptRead => "corrupt-read";
     /// A consumer's offsets went backwards.
     NonmonotonicPoll => "nonmonotonic-poll";
+    /// One producer's acknowledged sends to a partition got offsets that
+    /// did not go up in the order it sent them.
+    NonmonotonicSend => "nonmonotonic-send";
     /// A consumer jumped over offsets between two polls.
     PollSkip => "poll-skip";
     /// A consumer jumped over offsets within one poll.
@@ -202,6 +207,7 @@ impl Default for Checkers {
                 Box::<Duplicate>::default(),
                 Box::<CorruptRead>::default(),
                 Box::<NonmonotonicPoll>::default(),
+                Box::<NonmonotonicSend>::default(),
                 Box::<PollSkip>::default(),
                 Box::<Unseen>::default(),
                 Box::<GroupAssignmentOverlap>::default(),
