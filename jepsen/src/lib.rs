@@ -3,6 +3,9 @@
 //!
 //! - [`binary`] finds (or builds) the broker executable;
 //! - [`node`] runs one broker process with its own port and data directory;
+//! - [`history`] is the harness's history format (JSON lines of Jepsen-style operations);
+//! - [`checker`] judges such a history with the simulator's checkers (`odradek-sim`), naming
+//!   anomalies as Jepsen's Kafka workload does;
 //! - [`wire`] frames hand-built Kafka requests for tests that must send malformed bytes.
 //!
 //! The tests in `tests/` use them: `cargo test -p odradek-jepsen`. They run
@@ -11,6 +14,8 @@
 //! A failing test prints the tail of the broker's log.
 
 pub mod binary;
+pub mod checker;
+pub mod history;
 pub mod node;
 pub mod wire;
 
