@@ -13,11 +13,13 @@
 //! | pause | `Handle::pause` the broker node for 50 ms – 2.5 s, then `resume` (a GC pause, a stalled VM) | requests in flight time out on the client and idempotent producers resend them; the originals then run too, and the broker keeps one copy of each batch |
 //! | clock skew and steps | `clock_nemesis`: the node's `SimClock` starts up to ±2 h off and its wall clock is stepped forward and back (10 ms – 3 h) in a task of its own; resynced when faults end | timers (sessions, rebalances, `interval` fsync, idle connections) run on monotonic time and neither fire nor starve; nothing safe depends on the wall clock (docs/architecture.md, "Clocks") |
 //!
-//! Behind `--synced-bit-flips` only (an experiment): rot, a flipped bit in
-//! synced data of a topic's segment files (`SimDisk::rot_synced_bit`), which
-//! the broker detects by CRC when it reads the batch to serve it and refuses
-//! (CORRUPT_MESSAGE); a single node cannot restore it. Not injected:
-//! network faults (one node, nothing to partition).
+//! | rot of cold data | 1–3 bits flipped in synced bytes of a sealed segment of the produce workload's topic that recovery will not rescan (`cold_segments`; `SimDisk::rot_synced_bit`) | the broker refuses the damaged batch when a fetch reads it (CORRUPT_MESSAGE), never serves it, never cuts synced data for it; consumers skip the refused offset and `spurious-corruption` checks a refusal has real rot behind it |
+//!
+//! Behind `--synced-bit-flips` only (an experiment): rot of any synced
+//! segment data of the workload's topics while the node runs, and of any
+//! file at a third of the crashes, including data recovery scans (which a
+//! single node cannot tell from a torn tail). Not injected: network faults
+//! (one node, nothing to partition).
 
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
