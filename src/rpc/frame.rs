@@ -228,6 +228,10 @@ mod tests {
     #[test]
     fn lying_length_inside_the_body_does_not_allocate() {
         // cluster_id's length as a varint u64 (tag 253) claiming 2^62 bytes.
+        // Refused without allocating for the claim: a body is at most
+        // RPC_FRAME_BYTES_MAX bytes and bincode reads it from a slice under
+        // the same byte limit. A decoder that trusted the claim would abort
+        // the test process here.
         let mut body = vec![253];
         body.extend_from_slice(&(1u64 << 62).to_le_bytes());
         body.extend_from_slice(b"short");
