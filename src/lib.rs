@@ -5,6 +5,7 @@
 //! - [`log`]: the segmented on-disk partition log, on top of the [`io::disk::Disk`] seam.
 //! - [`io`]: the runtime seam: disks (real and simulated) and the clock.
 //! - [`kafka`]: the Kafka wire protocol, decoded into calls on the broker.
+//! - [`rpc`]: node-to-node messages: envelopes, frames, one TCP connection (not wired yet).
 //! - [`server`]: the node: listener, connections, the tasks that drive the core.
 
 pub mod core;
@@ -12,6 +13,7 @@ pub mod coverage;
 pub mod io;
 pub mod kafka;
 pub mod log;
+pub mod rpc;
 pub mod server;
 
 #[cfg(test)]

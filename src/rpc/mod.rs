@@ -1,0 +1,19 @@
+//! Node-to-node messages: what one odradek node says to another, and how it
+//! travels. Not wired into the server yet (issue 12): the Raft core and the
+//! replica machine will send through it once the cluster wiring lands.
+//!
+//! - `envelope`: [`RpcEnvelope`], the addressed message (cluster, from, to, body).
+//! - `frame`: one envelope as bytes: length, CRC-32C, bounded bincode;
+//!   the incremental decoder that never panics.
+//! - `transport`: [`RpcConnection`], frames over one TCP stream (real tokio
+//!   or madsim), rejecting foreign-cluster and misrouted envelopes.
+//!
+//! docs/protocol.md ("Node-to-node frames") describes the format and limits.
+
+pub mod envelope;
+pub mod frame;
+pub mod transport;
+
+pub use envelope::{RpcBody, RpcEnvelope};
+pub use frame::{decode_frame, encode_frame, RpcFrameError, RPC_FRAME_BYTES_MAX};
+pub use transport::{RpcConnection, RpcError};
