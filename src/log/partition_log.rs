@@ -205,35 +205,6 @@ impl PartitionLog {
             } else {
                 false
             };
-            if let (true, false, Some(next_base)) = (vouched, loaded, next_base) {
-                // The point vouched for indexes that are missing or do not
-                // fit. The data they index was synced, so a batch that fails
-                // its check in there is rot, never a torn write: rebuild the
-                // indexes without cutting anything, and write them durably
-                // before going on, so the point keeps vouching for good ones.
-                tracing::warn!(
-                    dir,
-                    base,
-                    recovery_point,
-                    "indexes below the recovery point are unusable: rebuilding them"
-                );
-                report.segments_scanned += 1;
-                coverage::bump(Counter::SegmentsRebuiltByScan);
-                let scan = scan_segment(
-                    disk.as_ref(),
-                    seg.log_path(),
-                    0,
-                    base,
-                    config.verify_crc_on_recovery,
-                    config.leader_epoch_max,
-                    dense_offsets,
-                )?;
-                rebuild_vouched_from_scan(disk.as_ref(), &mut seg, &scan, next_base, &config)
-                    .await?;
-                expected_base = Some(seg.next_offset);
-                segments.insert(base, seg);
-                continue;
-            }
             if loaded {
                 report.segments_loaded += 1;
                 coverage::bump(Counter::SegmentsLoadedFromIndex);
@@ -249,13 +220,45 @@ impl PartitionLog {
                     config.leader_epoch_max,
                     dense_offsets,
                 )?;
-                rebuild_from_scan(disk.as_ref(), &mut seg, &scan, config.index_interval_bytes)?;
-                if scan.discarded_bytes > 0 {
-                    report.truncated_bytes += scan.discarded_bytes;
-                    if report.first_stop_reason.is_none() {
-                        report.first_stop_reason = scan.stop_reason.as_ref().map(|e| e.to_string());
+                match next_base.filter(|_| vouched) {
+                    // The point vouched for indexes that are missing or do
+                    // not fit. The data they index was synced, so a batch
+                    // that fails its check in there is rot, never a torn
+                    // write: rebuild the indexes without cutting anything,
+                    // and write them durably, so the point keeps vouching
+                    // for good ones.
+                    Some(next_base) => {
+                        tracing::warn!(
+                            dir,
+                            base,
+                            recovery_point,
+                            "indexes below the recovery point are unusable: rebuilding them"
+                        );
+                        rebuild_vouched_from_scan(
+                            disk.as_ref(),
+                            &mut seg,
+                            &scan,
+                            next_base,
+                            &config,
+                        )
+                        .await?;
                     }
-                    dropping = true;
+                    None => {
+                        rebuild_from_scan(
+                            disk.as_ref(),
+                            &mut seg,
+                            &scan,
+                            config.index_interval_bytes,
+                        )?;
+                        if scan.discarded_bytes > 0 {
+                            report.truncated_bytes += scan.discarded_bytes;
+                            if report.first_stop_reason.is_none() {
+                                report.first_stop_reason =
+                                    scan.stop_reason.as_ref().map(|e| e.to_string());
+                            }
+                            dropping = true;
+                        }
+                    }
                 }
             }
             expected_base = Some(seg.next_offset);

@@ -15,10 +15,40 @@ use crate::io::sim_disk::{SimDisk, SimDiskFaults};
 use crate::log::compaction_batch::test_support::keyed_batch;
 use crate::log::partition_log::LogError;
 use crate::log::record_batch;
+use crate::log::RecoveryReport;
 use crate::server::config::BugSwitches;
 use crate::server::partition_handle::PartitionHandle;
 
 const NOW_MS: i64 = 1_700_000_000_000;
+
+/// Opens partition `t-0` of the single node on `disk`, as the broker does.
+async fn open(
+    disk: Arc<SimDisk>,
+    config: &TopicConfig,
+) -> Result<(PartitionHandle, RecoveryReport), LogError> {
+    PartitionHandle::open(
+        disk,
+        "data",
+        "t",
+        [1; 16],
+        0,
+        1,
+        0,
+        vec![1],
+        None,
+        config.clone(),
+        BugSwitches::default(),
+        Arc::new(SimClock::with_base(0, || NOW_MS)),
+    )
+    .await
+}
+
+/// Small segments: the first is sealed below the recovery point once
+/// checkpointed, so the open trusts it unscanned, as on a real broker.
+fn small_segments() -> TopicConfig {
+    let overrides = BTreeMap::from([("segment.bytes".to_string(), "1024".to_string())]);
+    TopicConfig::resolve(&overrides, &TopicDefaults::default())
+}
 
 /// A leader-epoch checkpoint naming an epoch above the partition's (a digit
 /// flipped by rot in synced data) refuses the partition with a clear error;
@@ -27,27 +57,13 @@ const NOW_MS: i64 = 1_700_000_000_000;
 async fn a_rotted_leader_epoch_checkpoint_refuses_the_partition() {
     let disk = Arc::new(SimDisk::new(5, SimDiskFaults::default()));
     let config = TopicConfig::resolve(&BTreeMap::new(), &TopicDefaults::default());
-    let open = |disk: Arc<SimDisk>| {
-        PartitionHandle::open(
-            disk,
-            "data",
-            "t",
-            [1; 16],
-            0,
-            1,
-            0,
-            vec![1],
-            None,
-            config.clone(),
-            BugSwitches::default(),
-            Arc::new(SimClock::with_base(0, || NOW_MS)),
-        )
-    };
-    let (handle, _) = open(Arc::clone(&disk)).await.expect("partition opens");
+    let (handle, _) = open(Arc::clone(&disk), &config)
+        .await
+        .expect("partition opens");
     drop(handle);
     Disk::write_file_unsynced(disk.as_ref(), "data/t-0/leader-epoch-checkpoint", b"8 0\n")
         .expect("written");
-    match open(disk).await {
+    match open(disk, &config).await {
         Err(LogError::CorruptFile { reason, .. }) => {
             assert!(reason.contains("leader epoch 8"), "{reason}")
         }
@@ -63,27 +79,10 @@ async fn a_rotted_leader_epoch_checkpoint_refuses_the_partition() {
 #[tokio::test]
 async fn a_rotted_batch_header_refuses_the_partition() {
     let disk = Arc::new(SimDisk::new(5, SimDiskFaults::default()));
-    // Small segments: the first is sealed below the recovery point, so the
-    // open trusts it unscanned, as it does on a real broker.
-    let overrides = BTreeMap::from([("segment.bytes".to_string(), "1024".to_string())]);
-    let config = TopicConfig::resolve(&overrides, &TopicDefaults::default());
-    let open = |disk: Arc<SimDisk>| {
-        PartitionHandle::open(
-            disk,
-            "data",
-            "t",
-            [1; 16],
-            0,
-            1,
-            0,
-            vec![1],
-            None,
-            config.clone(),
-            BugSwitches::default(),
-            Arc::new(SimClock::with_base(0, || NOW_MS)),
-        )
-    };
-    let (handle, _) = open(Arc::clone(&disk)).await.expect("partition opens");
+    let config = small_segments();
+    let (handle, _) = open(Arc::clone(&disk), &config)
+        .await
+        .expect("partition opens");
     let mut first_batch_len = 0;
     for i in 0..30 {
         let kvs = vec![(
@@ -116,7 +115,7 @@ async fn a_rotted_batch_header_refuses_the_partition() {
         .unwrap();
     bytes[first_batch_len + 24] ^= 0x40;
     disk.write_file_unsynced(segment, &bytes).unwrap();
-    match open(disk).await {
+    match open(disk, &config).await {
         Err(LogError::CorruptBatch { reason, .. }) => {
             assert!(reason.contains("does not fit"), "{reason}")
         }
@@ -133,25 +132,10 @@ async fn a_rotted_batch_header_refuses_the_partition() {
 #[tokio::test]
 async fn rot_below_the_recovery_point_is_kept_and_refused_never_truncated() {
     let disk = Arc::new(SimDisk::new(5, SimDiskFaults::default()));
-    let overrides = BTreeMap::from([("segment.bytes".to_string(), "1024".to_string())]);
-    let config = TopicConfig::resolve(&overrides, &TopicDefaults::default());
-    let open = |disk: Arc<SimDisk>| {
-        PartitionHandle::open(
-            disk,
-            "data",
-            "t",
-            [1; 16],
-            0,
-            1,
-            0,
-            vec![1],
-            None,
-            config.clone(),
-            BugSwitches::default(),
-            Arc::new(SimClock::with_base(0, || NOW_MS)),
-        )
-    };
-    let (handle, _) = open(Arc::clone(&disk)).await.expect("partition opens");
+    let config = small_segments();
+    let (handle, _) = open(Arc::clone(&disk), &config)
+        .await
+        .expect("partition opens");
     let mut batch_len = 0;
     for i in 0..40 {
         let kvs = vec![(
@@ -181,7 +165,9 @@ async fn rot_below_the_recovery_point_is_kept_and_refused_never_truncated() {
         .unwrap();
     bytes[2 * batch_len - 3] ^= 0x08;
     disk.write_file_unsynced(segment, &bytes).unwrap();
-    let (handle, _) = open(Arc::clone(&disk)).await.expect("partition opens");
+    let (handle, _) = open(Arc::clone(&disk), &config)
+        .await
+        .expect("partition opens");
     let (_, _, end_after) = handle.offsets();
     assert_eq!(
         end_after, end_before,
