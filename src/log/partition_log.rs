@@ -1265,6 +1265,19 @@ async fn rebuild_vouched_from_scan(
     for (position, header) in &scan.batches {
         let _ = seg.note_batch(*position, header, config.index_interval_bytes);
     }
+    // A compacted segment's batches may skip offsets, so a rotted base
+    // offset can pass the scan yet end past the next segment: refuse the
+    // partition with a clear error rather than guess.
+    if seg.next_offset > next_base {
+        return Err(LogError::CorruptBatch {
+            path: seg.log_path().to_string(),
+            position: 0,
+            reason: format!(
+                "batches run to offset {}, past the next segment's base {next_base}",
+                seg.next_offset
+            ),
+        });
+    }
     if scan.discarded_bytes > 0 {
         tracing::error!(
             path = seg.log_path(),
