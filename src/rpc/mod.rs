@@ -5,6 +5,8 @@
 //! - `envelope`: [`RpcEnvelope`], the addressed message (cluster, from, to, body).
 //! - `frame`: one envelope as bytes: length, CRC-32C, bounded bincode;
 //!   the incremental decoder that never panics.
+//! - `request`: calls between nodes (replica fetch, broker to controller)
+//!   and their answers.
 //! - `transport`: [`RpcConnection`], frames over one TCP stream (real tokio
 //!   or madsim), rejecting foreign-cluster and misrouted envelopes.
 //!
@@ -12,8 +14,10 @@
 
 pub mod envelope;
 pub mod frame;
+pub mod request;
 pub mod transport;
 
 pub use envelope::{RpcBody, RpcEnvelope};
 pub use frame::{decode_frame, encode_frame, RpcFrameError, RPC_FRAME_BYTES_MAX};
+pub use request::{ControllerRequest, ControllerResponse, ReplicaFetch, RpcRequest, RpcResponse};
 pub use transport::{RpcConnection, RpcError};

@@ -12,7 +12,7 @@ use std::fmt::Debug;
 
 /// A run of consecutive records written in one leader epoch, as a follower
 /// receives it and stores it verbatim (the leader's offsets and epoch kept).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct StoredBatch<R> {
     pub base_offset: i64,
     pub epoch: i32,
