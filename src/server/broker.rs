@@ -235,12 +235,19 @@ impl Broker {
         // names this incarnation, e.g. in the member ids groups hand out.
         let known = image.brokers.get(&self.config.node_id);
         let epoch = known.map(|b| b.broker_epoch + 1).unwrap_or(0);
-        self.commit(vec![MetadataRecord::RegisterBroker {
-            node_id: self.config.node_id,
-            host: self.config.advertise_host.clone(),
-            port: self.config.advertise_port,
-            broker_epoch: epoch,
-        }])
+        // A registration leaves the broker fenced until it is known alive;
+        // on one node that is now.
+        self.commit(vec![
+            MetadataRecord::RegisterBroker {
+                node_id: self.config.node_id,
+                host: self.config.advertise_host.clone(),
+                port: self.config.advertise_port,
+                broker_epoch: epoch,
+            },
+            MetadataRecord::UnfenceBroker {
+                node_id: self.config.node_id,
+            },
+        ])
         .await
     }
 
@@ -392,6 +399,12 @@ impl Broker {
                 Err(GroupError::CoordinatorNotAvailable)
             }
         }
+    }
+
+    /// The active controller's node id, if one is known (Metadata's
+    /// `controller_id`): this node on a single-node cluster.
+    pub fn controller_id(&self) -> Option<i32> {
+        Some(self.config.node_id)
     }
 
     /// The coordinator of every group: this node, at its advertised address.
