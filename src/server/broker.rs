@@ -315,7 +315,10 @@ impl Broker {
         Ok(answer)
     }
 
-    pub async fn create_topic(&self, request: CreateTopic<'_>) -> Result<(), CommitError> {
+    pub async fn create_topic(&self, mut request: CreateTopic<'_>) -> Result<(), CommitError> {
+        if request.replication_factor == -1 {
+            request.replication_factor = self.config.default_replication_factor;
+        }
         let default_partitions = self.config.default_partitions;
         let cluster_id = self.config.cluster_id.clone();
         self.commit_checked(|image| {
@@ -345,7 +348,7 @@ impl Broker {
                 let request = CreateTopic {
                     name: OFFSETS_TOPIC,
                     num_partitions: OFFSETS_TOPIC_PARTITIONS,
-                    replication_factor: -1,
+                    replication_factor: self.config.offsets_topic_replication_factor,
                     configs: offsets_topic::offsets_topic_configs(),
                 };
                 let default_partitions = self.config.default_partitions;
