@@ -8,6 +8,7 @@
 //! - `topic_config`: typed topic configs with Kafka's names and defaults.
 //! - `metadata`: the cluster metadata records and the image they build.
 //! - `controller`: turns admin requests into metadata records.
+//! - `broker_liveness`: which brokers the active controller must fence.
 //! - `partition_leadership`: leader election and ISR changes when brokers
 //!   are fenced, return, or a leader asks (AlterPartition).
 //! - `topic_name`: legal, internal and colliding topic names.
@@ -24,6 +25,7 @@
 
 pub mod acl;
 pub mod broker_dynamic_config;
+pub mod broker_liveness;
 pub mod config_catalog;
 pub mod config_change;
 pub mod controller;

@@ -69,8 +69,11 @@ pub async fn handle(broker: &Broker, request: MetadataRequest, version: i16) -> 
                 Some(topic) => topic_entry(&image, topic, topic_ops),
                 None => {
                     let error = match creation_errors.get(name) {
-                        Some(CommitError::Topic(e)) => error_code::for_topic_error(e),
-                        Some(CommitError::Storage(_)) => code(ResponseError::KafkaStorageError),
+                        // A client asking for metadata retries these.
+                        Some(CommitError::NotController { .. } | CommitError::Unconfirmed(_)) => {
+                            code(ResponseError::LeaderNotAvailable)
+                        }
+                        Some(e) => error_code::for_commit_error(e),
                         None => code(ResponseError::UnknownTopicOrPartition),
                     };
                     MetadataResponseTopic::default()
