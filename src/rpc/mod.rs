@@ -20,4 +20,4 @@ pub mod transport;
 pub use envelope::{RpcBody, RpcEnvelope};
 pub use frame::{decode_frame, encode_frame, RpcFrameError, RPC_FRAME_BYTES_MAX};
 pub use request::{ControllerRequest, ControllerResponse, ReplicaFetch, RpcRequest, RpcResponse};
-pub use transport::{RpcConnection, RpcError};
+pub use transport::{RpcConnection, RpcError, RpcReceiver, RpcSender};
