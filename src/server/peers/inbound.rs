@@ -55,7 +55,11 @@ async fn serve(inner: Arc<Inner>, stream: TcpStream, _slot: OwnedSemaphorePermit
         Ok(envelope) => match envelope.body {
             RpcBody::Hello { node_id, .. } => node_id,
             _ => {
-                tracing::debug!(node = inner.node_id, from = envelope.from, "inbound rpc connection without hello: closed");
+                tracing::debug!(
+                    node = inner.node_id,
+                    from = envelope.from,
+                    "inbound rpc connection without hello: closed"
+                );
                 return;
             }
         },
@@ -72,13 +76,19 @@ async fn serve(inner: Arc<Inner>, stream: TcpStream, _slot: OwnedSemaphorePermit
     let request_slots = Arc::new(Semaphore::new(PEER_INBOUND_REQUESTS_IN_FLIGHT_MAX));
     let read = async {
         loop {
-            let envelope = match receiver.recv(Duration::from_millis(PEER_RECV_WAIT_MS)).await {
+            let envelope = match receiver
+                .recv(Duration::from_millis(PEER_RECV_WAIT_MS))
+                .await
+            {
                 Ok(envelope) => envelope,
                 Err(RpcError::Timeout { .. }) => continue,
                 Err(e) => return e.to_string(),
             };
             if envelope.from != peer {
-                return format!("envelope from node {} after hello from {peer}", envelope.from);
+                return format!(
+                    "envelope from node {} after hello from {peer}",
+                    envelope.from
+                );
             }
             match envelope.body {
                 RpcBody::Raft(message) => inner.deliver_raft(message),
@@ -124,6 +134,10 @@ async fn serve(inner: Arc<Inner>, stream: TcpStream, _slot: OwnedSemaphorePermit
         why = write => why,
         _ = stopped(&mut signal) => return,
     };
-    tracing::debug!(node = inner.node_id, peer, why, "inbound rpc connection closed");
+    tracing::debug!(
+        node = inner.node_id,
+        peer,
+        why,
+        "inbound rpc connection closed"
+    );
 }
-

@@ -87,7 +87,11 @@ impl Outbound {
         let _ = self.raft_queue.try_send(message);
     }
 
-    pub(super) async fn call(&self, id: u64, request: RpcRequest) -> Result<RpcResponse, CallError> {
+    pub(super) async fn call(
+        &self,
+        id: u64,
+        request: RpcRequest,
+    ) -> Result<RpcResponse, CallError> {
         let _slot = self
             .call_slots
             .acquire()
@@ -192,13 +196,12 @@ async fn run(inner: Arc<Inner>, outbound: Arc<Outbound>, mut queues: Queues) {
 
 async fn dial(inner: &Inner, peer: i32, address: SocketAddr) -> Result<RpcConnection, String> {
     let connect = tokio::net::TcpStream::connect(address);
-    let stream = match tokio::time::timeout(Duration::from_millis(PEER_CONNECT_TIMEOUT_MS), connect)
-        .await
-    {
-        Ok(Ok(stream)) => stream,
-        Ok(Err(e)) => return Err(format!("connect: {e}")),
-        Err(_) => return Err("connect timed out".to_string()),
-    };
+    let stream =
+        match tokio::time::timeout(Duration::from_millis(PEER_CONNECT_TIMEOUT_MS), connect).await {
+            Ok(Ok(stream)) => stream,
+            Ok(Err(e)) => return Err(format!("connect: {e}")),
+            Err(_) => return Err("connect timed out".to_string()),
+        };
     let mut connection = RpcConnection::new(stream, inner.cluster_id.clone(), inner.node_id);
     let hello = inner.envelope(
         peer,
@@ -232,9 +235,15 @@ async fn serve(
     let (mut receiver, mut sender) = connection.into_split();
     let read = async {
         loop {
-            match receiver.recv(Duration::from_millis(PEER_RECV_WAIT_MS)).await {
+            match receiver
+                .recv(Duration::from_millis(PEER_RECV_WAIT_MS))
+                .await
+            {
                 Ok(envelope) if envelope.from != peer => {
-                    return format!("envelope from node {} on the connection to {peer}", envelope.from)
+                    return format!(
+                        "envelope from node {} on the connection to {peer}",
+                        envelope.from
+                    )
                 }
                 Ok(envelope) => match envelope.body {
                     RpcBody::Response { id, response } => outbound.complete(id, response),

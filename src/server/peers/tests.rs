@@ -99,7 +99,10 @@ async fn a_slow_answer_times_out_and_others_still_pass() {
     let (one, two) = pair().await;
     two.set_handler(Arc::new(Echo));
     let slow = one.call(2, allocate(99), Duration::from_millis(200)).await;
-    assert!(matches!(slow, Err(CallError::Timeout { to: 2, .. })), "{slow:?}");
+    assert!(
+        matches!(slow, Err(CallError::Timeout { to: 2, .. })),
+        "{slow:?}"
+    );
     assert!(one.call(2, allocate(1), WAIT).await.is_ok());
     one.shutdown();
     two.shutdown();
@@ -131,7 +134,13 @@ async fn raft_messages_reach_the_inbox_despite_a_strangers_garbage() {
     garbage.flush().await.unwrap();
     let (mut other_listeners, mut other_addresses) = listeners(1).await;
     other_addresses.insert(2, address);
-    let stranger = Peers::start(1, "other", other_listeners.pop().unwrap(), other_addresses, 1);
+    let stranger = Peers::start(
+        1,
+        "other",
+        other_listeners.pop().unwrap(),
+        other_addresses,
+        1,
+    );
     stranger.send_raft(vote(1, 2));
     let _silent = TcpStream::connect(address).await.unwrap();
 
@@ -143,7 +152,10 @@ async fn raft_messages_reach_the_inbox_despite_a_strangers_garbage() {
     assert_eq!(received, vote(1, 2));
     assert!(one.call(2, allocate(1), WAIT).await.is_ok());
     tokio::time::sleep(Duration::from_millis(200)).await;
-    assert!(inbox_rx.try_recv().is_err(), "the stranger's vote is dropped");
+    assert!(
+        inbox_rx.try_recv().is_err(),
+        "the stranger's vote is dropped"
+    );
     stranger.shutdown();
     one.shutdown();
     two.shutdown();

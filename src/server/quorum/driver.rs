@@ -82,7 +82,10 @@ pub(super) async fn run(
     match &stop {
         Stop::Shutdown => tracing::debug!(node = driver.quorum.node_id, "quorum stopped"),
         Stop::EventsClosed => {
-            tracing::warn!(node = driver.quorum.node_id, "quorum stopped: apply channel closed")
+            tracing::warn!(
+                node = driver.quorum.node_id,
+                "quorum stopped: apply channel closed"
+            )
         }
         Stop::Storage(e) => {
             tracing::error!(node = driver.quorum.node_id, %e, "quorum stopped: storage failed")
@@ -180,7 +183,8 @@ impl Driver {
         }
         // 2. A snapshot of the state as it is after step 1.
         if let Some(index) = ready.take_snapshot {
-            self.emit(QuorumEvent::TakeSnapshot { index }, signal).await?;
+            self.emit(QuorumEvent::TakeSnapshot { index }, signal)
+                .await?;
         }
         // 3. Durable, then reported.
         if let Some(persist) = ready.persist {

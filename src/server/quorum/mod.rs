@@ -230,8 +230,7 @@ impl Quorum {
     ) -> Result<(Arc<Quorum>, mpsc::Receiver<QuorumEvent>), QuorumError> {
         let raft_id = u64::try_from(node_id).expect("a voter's node id is not negative");
         let (storage, durable) =
-            RaftStorage::open(disk, dir, config.entry_max_bytes, config.snapshot_max_bytes)
-                .await?;
+            RaftStorage::open(disk, dir, config.entry_max_bytes, config.snapshot_max_bytes).await?;
         let now_ms = driver::now_ms(clock.as_ref());
         let node = RaftNode::restart(
             config,
@@ -327,9 +326,7 @@ impl Quorum {
                 size_bytes,
                 limit_bytes,
             }),
-            Ok(Err(ProposeError::Busy { uncommitted })) => {
-                Err(ProposalError::Busy { uncommitted })
-            }
+            Ok(Err(ProposeError::Busy { uncommitted })) => Err(ProposalError::Busy { uncommitted }),
         }
     }
 
@@ -352,7 +349,11 @@ impl Quorum {
                 return Err(CommitLost::TooManyWaiters);
             }
             let (waiter, answer) = oneshot::channel();
-            shared.waiters.entry(index).or_default().push((term, waiter));
+            shared
+                .waiters
+                .entry(index)
+                .or_default()
+                .push((term, waiter));
             shared.waiter_count += 1;
             answer
         };

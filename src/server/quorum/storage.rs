@@ -80,9 +80,14 @@ fn encode_frame<T: Serialize>(value: &T) -> Vec<u8> {
 }
 
 enum FrameAt<'a> {
-    Good { body: &'a [u8], next: usize },
+    Good {
+        body: &'a [u8],
+        next: usize,
+    },
     /// Not a whole good frame; the candidate ends the length fields name.
-    Bad { candidate_next: [Option<usize>; 2] },
+    Bad {
+        candidate_next: [Option<usize>; 2],
+    },
 }
 
 fn frame_at(bytes: &[u8], pos: usize, body_max_bytes: usize) -> FrameAt<'_> {
@@ -435,7 +440,10 @@ impl RaftStorage {
             self.log_len_bytes += bytes.len() as u64;
         }
         self.disk.sync(&path).await?;
-        assert_eq!(self.next_index(), write.first_index + write.entries.len() as u64);
+        assert_eq!(
+            self.next_index(),
+            write.first_index + write.entries.len() as u64
+        );
         Ok(())
     }
 }

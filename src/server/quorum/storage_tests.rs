@@ -46,9 +46,7 @@ fn apply(model: &mut DurableState, persist: &Persist) {
         model.hard_state = hard_state;
     }
     if let Some(snapshot) = &persist.snapshot {
-        model
-            .entries
-            .retain(|e| e.index > snapshot.meta.last_index);
+        model.entries.retain(|e| e.index > snapshot.meta.last_index);
         model.snapshot = Some(snapshot.clone());
     }
     if let Some(write) = &persist.log {

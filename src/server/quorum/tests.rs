@@ -145,7 +145,9 @@ async fn propose_all(leader: &TestNode, from: usize, to: usize) {
 }
 
 fn expected(to: usize) -> Vec<Vec<u8>> {
-    (0..to).map(|k| format!("record-{k}").into_bytes()).collect()
+    (0..to)
+        .map(|k| format!("record-{k}").into_bytes())
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
