@@ -150,6 +150,8 @@ fn what_was_persisted_survives_crashes_and_torn_tails() {
             disk.crash();
             let (_, durable) = open(&disk).await.unwrap();
             assert_eq!(durable, model, "seed {seed} at the end");
+            assert!(disk.counters().crashes > 1, "seed {seed}: crashed midway");
+            assert!(model.snapshot.is_some(), "seed {seed}: snapshots were taken");
         });
     }
 }

@@ -17,12 +17,12 @@ use crate::io::real_disk::RealDisk;
 const DIR: &str = "@cluster_metadata/raft";
 const WAIT: Duration = Duration::from_secs(20);
 
-fn config() -> RaftConfig {
-    let mut config = RaftConfig::new([1, 2, 3]);
+fn config(voters: &[u64], snapshot_interval_entries: u64) -> RaftConfig {
+    let mut config = RaftConfig::new(voters.iter().copied());
     config.election_timeout_min_ms = 300;
     config.election_timeout_max_ms = 600;
     config.heartbeat_interval_ms = 50;
-    config.snapshot_interval_entries = 4;
+    config.snapshot_interval_entries = snapshot_interval_entries;
     config
 }
 
@@ -49,13 +49,25 @@ impl TestNode {
         addresses: BTreeMap<i32, SocketAddr>,
         incarnation: u64,
     ) -> TestNode {
-        let peers = Peers::start(id, "c1", listener, addresses, incarnation);
         let disk: Arc<dyn Disk> = Arc::new(RealDisk::new(data.path()));
+        let config = config(&[1, 2, 3], 4);
+        TestNode::start_on(id, disk, config, listener, addresses, incarnation).await
+    }
+
+    async fn start_on(
+        id: i32,
+        disk: Arc<dyn Disk>,
+        config: RaftConfig,
+        listener: TcpListener,
+        addresses: BTreeMap<i32, SocketAddr>,
+        incarnation: u64,
+    ) -> TestNode {
+        let peers = Peers::start(id, "c1", listener, addresses, incarnation);
         let (quorum, mut events) = Quorum::start(
             disk,
             Arc::new(HostClock::new()),
             DIR,
-            config(),
+            config,
             id,
             incarnation * 100 + id as u64,
             Arc::clone(&peers),
@@ -153,13 +165,7 @@ fn expected(to: usize) -> Vec<Vec<u8>> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_nodes_elect_replicate_fail_over_and_catch_up() {
     let data: Vec<tempfile::TempDir> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
-    let mut listeners = Vec::new();
-    let mut addresses = BTreeMap::new();
-    for id in 1..=3 {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        addresses.insert(id, listener.local_addr().unwrap());
-        listeners.push(listener);
-    }
+    let (listeners, addresses) = bind_three().await;
     let mut nodes = Vec::new();
     for (k, listener) in listeners.into_iter().enumerate() {
         let id = k as i32 + 1;
@@ -169,6 +175,13 @@ async fn three_nodes_elect_replicate_fail_over_and_catch_up() {
     // Elected, then proposals applied in one order everywhere.
     let refs: Vec<&TestNode> = nodes.iter().collect();
     let first = ready_leader(&refs).await;
+    // A stranger's garbage at the leader's rpc port changes nothing.
+    let mut garbage = tokio::net::TcpStream::connect(addresses[&first])
+        .await
+        .unwrap();
+    tokio::io::AsyncWriteExt::write_all(&mut garbage, &[0x5a; 10_000])
+        .await
+        .unwrap();
     propose_all(by_id(&refs, first), 0, 10).await;
     eventually("all three applied 10", || {
         nodes.iter().all(|n| n.records() == expected(10))
@@ -198,12 +211,7 @@ async fn three_nodes_elect_replicate_fail_over_and_catch_up() {
 
     // The old leader restarts from its disk (its own snapshot and log) and
     // catches up from the leader's snapshot (its log was compacted).
-    let listener = loop {
-        match TcpListener::bind(addresses[&first]).await {
-            Ok(listener) => break listener,
-            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
-        }
-    };
+    let listener = rebind(addresses[&first]).await;
     let restarted = TestNode::start(first, &data[position], listener, addresses.clone(), 2).await;
     eventually("the restarted node caught up", || {
         restarted.records() == expected(30)
@@ -224,4 +232,124 @@ async fn three_nodes_elect_replicate_fail_over_and_catch_up() {
     for node in nodes {
         node.stop().await;
     }
+}
+
+async fn bind_three() -> (Vec<TcpListener>, BTreeMap<i32, SocketAddr>) {
+    let mut listeners = Vec::new();
+    let mut addresses = BTreeMap::new();
+    for id in 1..=3 {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        addresses.insert(id, listener.local_addr().unwrap());
+        listeners.push(listener);
+    }
+    (listeners, addresses)
+}
+
+async fn rebind(address: SocketAddr) -> TcpListener {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        match TcpListener::bind(address).await {
+            Ok(listener) => return listener,
+            Err(e) => {
+                assert!(tokio::time::Instant::now() < deadline, "rebind: {e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_follower_catches_up_from_the_log() {
+    let data: Vec<tempfile::TempDir> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let (listeners, addresses) = bind_three().await;
+    let mut nodes = Vec::new();
+    for (k, listener) in listeners.into_iter().enumerate() {
+        let disk: Arc<dyn Disk> = Arc::new(RealDisk::new(data[k].path()));
+        let config = config(&[1, 2, 3], 10_000);
+        let node =
+            TestNode::start_on(k as i32 + 1, disk, config, listener, addresses.clone(), 1).await;
+        nodes.push(node);
+    }
+    let refs: Vec<&TestNode> = nodes.iter().collect();
+    let leader = ready_leader(&refs).await;
+    propose_all(by_id(&refs, leader), 0, 5).await;
+    eventually("all three applied 5", || {
+        nodes.iter().all(|n| n.records() == expected(5))
+    })
+    .await;
+    let position = nodes.iter().position(|n| n.id != leader).unwrap();
+    let follower = nodes.remove(position);
+    let follower_id = follower.id;
+    follower.stop().await;
+    propose_all(by_id(&nodes.iter().collect::<Vec<_>>(), leader), 5, 15).await;
+
+    let disk: Arc<dyn Disk> = Arc::new(RealDisk::new(data[position].path()));
+    let listener = rebind(addresses[&follower_id]).await;
+    let config = config(&[1, 2, 3], 10_000);
+    let restarted =
+        TestNode::start_on(follower_id, disk, config, listener, addresses.clone(), 2).await;
+    eventually("the restarted follower caught up", || {
+        restarted.records() == expected(15)
+    })
+    .await;
+    assert_eq!(restarted.image.lock().unwrap().snapshots_installed, 0);
+    restarted.stop().await;
+    for node in nodes {
+        node.stop().await;
+    }
+}
+
+/// One voter on a simulated disk: what was committed survives a crash
+/// that drops every unsynced byte; a failed fsync stops the quorum.
+#[tokio::test]
+async fn a_single_voter_keeps_what_it_committed_across_a_crash() {
+    use crate::io::sim_disk::{SimDisk, SimDiskFaults};
+
+    let disk = Arc::new(SimDisk::new(
+        7,
+        SimDiskFaults {
+            crash_torn_write_probability: 0.5,
+            crash_zeroed_tail_probability: 0.5,
+            ..SimDiskFaults::default()
+        },
+    ));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let addresses = BTreeMap::from([(1, address)]);
+    let start = |listener, incarnation| {
+        let disk = Arc::clone(&disk) as Arc<dyn Disk>;
+        let addresses = addresses.clone();
+        async move {
+            TestNode::start_on(1, disk, config(&[1], 3), listener, addresses, incarnation).await
+        }
+    };
+    let node = start(listener, 1).await;
+    ready_leader(&[&node]).await;
+    propose_all(&node, 0, 10).await;
+    node.stop().await;
+    disk.crash();
+
+    let node = start(rebind(address).await, 2).await;
+    eventually("the committed records are back", || {
+        node.records() == expected(10)
+    })
+    .await;
+    ready_leader(&[&node]).await;
+    propose_all(&node, 10, 12).await;
+
+    // The disk fails every fsync from now: the quorum stops, never acks.
+    disk.set_faults(SimDiskFaults {
+        sync_eio_probability: 1.0,
+        ..SimDiskFaults::default()
+    });
+    let lost = node.quorum.propose_and_wait(b"never".to_vec()).await;
+    assert!(
+        matches!(
+            lost,
+            Err(ProposalError::Lost(CommitLost::Stopped)) | Err(ProposalError::Stopped)
+        ),
+        "{lost:?}"
+    );
+    eventually("the quorum stopped", || node.quorum.is_stopped()).await;
+    node.stop().await;
 }
