@@ -151,7 +151,10 @@ fn what_was_persisted_survives_crashes_and_torn_tails() {
             let (_, durable) = open(&disk).await.unwrap();
             assert_eq!(durable, model, "seed {seed} at the end");
             assert!(disk.counters().crashes > 1, "seed {seed}: crashed midway");
-            assert!(model.snapshot.is_some(), "seed {seed}: snapshots were taken");
+            assert!(
+                model.snapshot.is_some(),
+                "seed {seed}: snapshots were taken"
+            );
         });
     }
 }
@@ -248,4 +251,97 @@ fn a_crash_between_snapshot_and_log_rewrite_keeps_a_matching_log() {
         let (_, durable) = open(&disk).await.unwrap();
         assert!(durable.entries.is_empty());
     });
+}
+
+/// The entry at `index` in `state`, if its log holds it.
+fn entry_at(state: &DurableState, index: LogIndex) -> Option<&Entry> {
+    state.entries.iter().find(|e| e.index == index)
+}
+
+#[test]
+fn a_crash_inside_a_failed_persist_leaves_the_old_or_the_new_state() {
+    use crate::core::raft::{ElectionRng, RaftConfig, RaftNode};
+
+    let mut failed_persists = 0;
+    for seed in 100..140u64 {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let disk = Arc::new(SimDisk::new(seed, SimDiskFaults::default()));
+        block_on(async {
+            let (mut storage, _) = open(&disk).await.unwrap();
+            let mut model = DurableState::default();
+            for id in 1..=60 {
+                let persist = random_persist(&mut rng, &model, id);
+                let faulty = rng.gen_bool(0.1);
+                if faulty {
+                    disk.set_faults(SimDiskFaults {
+                        write_eio_probability: 0.3,
+                        sync_eio_probability: 0.5,
+                        sync_eio_drop_probability: 0.5,
+                        crash_torn_write_probability: 0.5,
+                        crash_zeroed_tail_probability: 0.3,
+                        ..SimDiskFaults::default()
+                    });
+                }
+                let result = storage.persist(&persist).await;
+                if result.is_ok() {
+                    apply(&mut model, &persist);
+                    disk.set_faults(SimDiskFaults::default());
+                    continue;
+                }
+                failed_persists += 1;
+                // A failed persist: the node stops, the power goes out.
+                let mut after = model.clone();
+                apply(&mut after, &persist);
+                drop(storage);
+                disk.crash();
+                disk.set_faults(SimDiskFaults::default());
+                let (reopened, durable) = open(&disk).await.unwrap();
+                let context = format!("seed {seed} persist {id}");
+                assert!(
+                    durable.hard_state == model.hard_state
+                        || durable.hard_state == after.hard_state,
+                    "{context}: hard state"
+                );
+                assert!(
+                    durable.snapshot == model.snapshot || durable.snapshot == after.snapshot,
+                    "{context}: snapshot"
+                );
+                for entry in &durable.entries {
+                    assert!(
+                        entry_at(&model, entry.index) == Some(entry)
+                            || entry_at(&after, entry.index) == Some(entry),
+                        "{context}: entry {} came from nowhere",
+                        entry.index
+                    );
+                }
+                // Whatever was durable and not rewritten by the failed
+                // persist is still there.
+                let untouched_below = persist
+                    .log
+                    .as_ref()
+                    .map_or(LogIndex::MAX, |w| w.first_index);
+                let snapshot_index = durable.snapshot.as_ref().map_or(0, |s| s.meta.last_index);
+                for entry in &model.entries {
+                    if entry.index < untouched_below && entry.index > snapshot_index {
+                        assert_eq!(
+                            entry_at(&durable, entry.index),
+                            Some(entry),
+                            "{context}: a durable entry was lost"
+                        );
+                    }
+                }
+                RaftNode::restart(
+                    RaftConfig::new([1, 2, 3]),
+                    1,
+                    ElectionRng::from_seed(seed),
+                    durable.clone(),
+                    0,
+                )
+                .unwrap_or_else(|e| panic!("{context}: restart refused: {e}"));
+                storage = reopened;
+                model = durable;
+            }
+        });
+    }
+    assert!(failed_persists > 10, "faults were injected");
 }
