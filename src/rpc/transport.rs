@@ -297,6 +297,19 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn split_halves_read_while_the_other_writes() {
+        let (dialer, acceptor) = stream_pair().await;
+        let (mut rx1, mut tx1) = RpcConnection::new(dialer, "c1", 1).into_split();
+        let (mut rx2, mut tx2) = RpcConnection::new(acceptor, "c1", 2).into_split();
+        // Node 1 waits to receive while it sends: neither half blocks the other.
+        let waiting = tokio::spawn(async move { rx1.recv(TIMEOUT).await });
+        tx1.send(&vote(1, 2)).await.unwrap();
+        assert_eq!(rx2.recv(TIMEOUT).await.unwrap(), vote(1, 2));
+        tx2.send(&vote(2, 1)).await.unwrap();
+        assert_eq!(waiting.await.unwrap().unwrap(), vote(2, 1));
+    }
+
+    #[tokio::test]
     async fn foreign_cluster_is_rejected() {
         let (dialer, acceptor) = stream_pair().await;
         let mut stranger = RpcConnection::new(dialer, "other-cluster", 1);

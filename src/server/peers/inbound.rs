@@ -103,8 +103,11 @@ async fn serve(inner: Arc<Inner>, stream: TcpStream, _slot: OwnedSemaphorePermit
                     let mut signal = inner.shutdown_signal();
                     tokio::spawn(async move {
                         let response = match &handler {
+                            // Ends with the connection: a request whose
+                            // answer has nowhere to go is abandoned.
                             Some(handler) => tokio::select! {
                                 _ = stopped(&mut signal) => return,
+                                _ = answers.closed() => return,
                                 response = handler.handle(peer, request) => response,
                             },
                             None => RpcResponse::Refused("no handler yet".into()),
