@@ -23,9 +23,11 @@ pub mod metadata_journal;
 pub mod offsets_topic;
 pub mod partition_handle;
 pub mod partition_metadata;
+pub mod peers;
 #[cfg(test)]
 mod producer_limits_tests;
 pub mod producer_snapshots;
+pub mod quorum;
 #[cfg(all(test, not(madsim)))]
 mod read_visibility_tests;
 
