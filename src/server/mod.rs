@@ -28,6 +28,9 @@ mod producer_limits_tests;
 pub mod producer_snapshots;
 #[cfg(all(test, not(madsim)))]
 mod read_visibility_tests;
+#[cfg(test)]
+mod replication_tests;
+pub mod segment_replica_log;
 
 use std::future::Future;
 use std::sync::Arc;

@@ -2,9 +2,11 @@
 //! the leader answers: records, a diverging epoch to truncate to, or an
 //! error.
 
+use serde::{Deserialize, Serialize};
+
 use crate::core::partition::replica_log::StoredBatch;
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct FetchRequest {
     /// Matches the answer to this request (Kafka's request header
     /// correlation id): a follower takes only the answer to its latest fetch.
@@ -20,7 +22,7 @@ pub struct FetchRequest {
     pub current_leader_epoch: i32,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct FetchResponse<R> {
     pub correlation_id: u64,
     /// Who answered, and in which leader epoch it was then.
@@ -32,7 +34,7 @@ pub struct FetchResponse<R> {
     pub result: FetchResult<R>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum FetchResult<R> {
     Records {
         batches: Vec<StoredBatch<R>>,
@@ -50,7 +52,7 @@ pub enum FetchResult<R> {
 }
 
 /// Kafka's error codes for a replica fetch.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum FetchError {
     NotLeaderOrFollower,
     /// The fetcher follows an older epoch than the leader's.
