@@ -28,7 +28,7 @@ mod producer_limits_tests;
 pub mod producer_snapshots;
 #[cfg(all(test, not(madsim)))]
 mod read_visibility_tests;
-#[cfg(test)]
+#[cfg(all(test, not(madsim)))]
 mod replication_tests;
 pub mod segment_replica_log;
 

@@ -210,6 +210,12 @@ impl PartitionHandle {
         }
     }
 
+    /// Follower side: the fetch the machine wants sent now, if any (the
+    /// non-waiting form of [`PartitionHandle::next_fetch`]).
+    pub fn take_fetch(&self) -> Option<(i32, FetchRequest)> {
+        self.lock().outgoing_fetch.take()
+    }
+
     /// Follower side: the leader's answer to a fetch. Its batches are
     /// checked (CRC, offsets, epochs) before they are stored; under
     /// `fsync.policy=always` they are synced before this returns, so the
