@@ -111,9 +111,6 @@ struct StepOutcome {
 /// A partition's leader epoch and leader-epoch cache with its offsets at
 /// one instant (see [`PartitionHandle::with_epochs`]).
 pub struct EpochView<'a> {
-    /// Whether this replica leads the partition now: only a leader answers
-    /// clients (no follower reads, KIP-392).
-    pub is_leader: bool,
     pub leader_epoch: i32,
     pub cache: &'a LeaderEpochCache,
     pub log_start_offset: i64,
@@ -833,7 +830,6 @@ impl PartitionHandle {
     pub fn with_epochs<R>(&self, f: impl FnOnce(&EpochView<'_>) -> R) -> R {
         let state = self.lock();
         f(&EpochView {
-            is_leader: state.machine.is_leader(),
             leader_epoch: state.machine.leader_epoch(),
             cache: &state.epoch_cache,
             log_start_offset: state.log.log_start_offset(),

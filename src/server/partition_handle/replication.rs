@@ -15,9 +15,12 @@ use crate::server::partition_handle::{PartitionHandle, LEADER_EPOCH_FILE};
 /// Longest a leader holds a follower's fetch that found nothing new.
 pub const REPLICA_FETCH_WAIT_MS_MAX: u64 = 30_000;
 
-/// Most bytes one replica fetch answer carries (`replica.fetch.max.bytes`
-/// is capped to it); a follower refuses a larger answer unread.
-pub const REPLICA_FETCH_BYTES_MAX: usize = REPLICA_APPEND_BYTES_MAX;
+/// Most record bytes one replica fetch answer carries (`max_bytes` is
+/// capped to it); a follower refuses a larger answer unread. It leaves
+/// room in a node-to-node frame for the answer's other fields.
+pub const REPLICA_FETCH_BYTES_MAX: usize = 8 * 1024 * 1024;
+const _: () = assert!(REPLICA_FETCH_BYTES_MAX < crate::rpc::frame::RPC_FRAME_BYTES_MAX / 2);
+const _: () = assert!(REPLICA_FETCH_BYTES_MAX <= REPLICA_APPEND_BYTES_MAX);
 
 /// Most records one replica fetch answer carries: the byte budget is the
 /// real bound; this only keeps the machine's count finite.
@@ -238,6 +241,10 @@ impl PartitionHandle {
             let outcome = self.step(&mut state, None, None, |machine, log, now| {
                 machine.fetch_response(log, response, now)
             });
+            // The leader's producer ids count against the same limit as
+            // clients' do on a leader, so no answer grows the table unbounded.
+            let max = state.limits.max_producers_per_partition;
+            state.producers.evict_least_recent(max, |_| false);
             let sync_now = Self::sync_needed(&state, &outcome);
             (outcome.error, sync_now)
         };
@@ -327,7 +334,7 @@ impl PartitionHandle {
 /// The log's recovery must accept records of every epoch this replica
 /// is told of.
 fn raise_leader_epoch_max(state: &mut super::PartitionState, leader_epoch: i32) {
-    let mut config = state.log.config().clone();
+    let mut config = *state.log.config();
     if config.leader_epoch_max < leader_epoch {
         config.leader_epoch_max = leader_epoch;
         state.log.set_config(config);
