@@ -242,3 +242,52 @@ async fn a_new_leader_truncates_a_divergent_suffix_by_epoch_and_dedupes_a_retry(
     let logs = cluster.logs().await;
     assert_eq!(logs.values().filter(|l| **l == logs[&2]).count(), 3);
 }
+
+/// A leader's answer is untrusted input: a flipped bit or a lying record
+/// count is refused with an error, nothing is stored, and the follower
+/// fetches again and catches up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_damaged_fetch_answer_is_refused_and_the_follower_fetches_again() {
+    use crate::core::partition::FetchResult;
+    use crate::log::LogError;
+
+    let cluster = Cluster::open(&[1, 2]).await;
+    lead(&cluster, 1, 1, &[1, 2]).await;
+    produce(cluster.node(1), batch(7, 0, 2), Acks::Leader)
+        .await
+        .unwrap();
+    type Damage = fn(&mut crate::core::partition::StoredBatch<Vec<u8>>);
+    let damages: [Damage; 3] = [
+        |b| {
+            let last = b.records.len() - 1;
+            b.records[last] ^= 1;
+        },
+        |b| b.record_count += 5,
+        |b| b.epoch += 1,
+    ];
+    for damage in damages {
+        let (leader, request) = cluster.node(2).take_fetch().expect("a fetch is due");
+        let mut response = cluster
+            .node(leader)
+            .replica_fetch(request, 1 << 20, 0)
+            .await;
+        let FetchResult::Records { batches, .. } = &mut response.result else {
+            panic!("records expected, got {:?}", response.result);
+        };
+        damage(&mut batches[0]);
+        let refused = cluster.node(2).on_fetch_response(response).await;
+        assert!(
+            matches!(refused, Err(LogError::RejectedBatch { .. })),
+            "{refused:?}"
+        );
+        assert_eq!(cluster.node(2).offsets().2, 0, "nothing stored");
+        // The follower backs off (0 ms here) and fetches again on a tick.
+        cluster.node(2).tick();
+    }
+    cluster
+        .pump_until(&[2], |c| {
+            c.node(2).tick();
+            ends(c).iter().all(|e| *e == (2, 2))
+        })
+        .await;
+}

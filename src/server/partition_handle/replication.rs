@@ -19,7 +19,7 @@ pub const REPLICA_FETCH_WAIT_MS_MAX: u64 = 30_000;
 /// capped to it); a follower refuses a larger answer unread. It leaves
 /// room in a node-to-node frame for the answer's other fields.
 pub const REPLICA_FETCH_BYTES_MAX: usize = 8 * 1024 * 1024;
-const _: () = assert!(REPLICA_FETCH_BYTES_MAX < crate::rpc::frame::RPC_FRAME_BYTES_MAX / 2);
+const _: () = assert!(REPLICA_FETCH_BYTES_MAX <= crate::rpc::frame::RPC_FRAME_BYTES_MAX / 2);
 const _: () = assert!(REPLICA_FETCH_BYTES_MAX <= REPLICA_APPEND_BYTES_MAX);
 
 /// Most records one replica fetch answer carries: the byte budget is the
