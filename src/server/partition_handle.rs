@@ -97,6 +97,19 @@ struct PartitionState {
     isr_proposal: Option<(i32, Vec<i32>)>,
 }
 
+/// What a produce found or wrote under the partition lock.
+enum Written {
+    /// A retry of batches already in the log, at these offsets.
+    Duplicate(AppendInfo),
+    /// Appended: the waiter for its acknowledgement (none for acks=0), and
+    /// whether the producer syncs before waiting (`fsync.policy=always`).
+    Appended {
+        info: AppendInfo,
+        waiter: Option<ProduceReceiver>,
+        sync_now: bool,
+    },
+}
+
 /// What one machine step left for the caller.
 #[derive(Default)]
 struct StepOutcome {
@@ -502,7 +515,7 @@ impl PartitionHandle {
         timeout_ms: u64,
         now_ms: i64,
     ) -> Result<AppendInfo, ProduceError> {
-        let (info, waiter, sync_now, duplicate) = {
+        let written = {
             let mut guard = self.lock();
             let state = &mut *guard;
             // The machine refuses these too, but only after the append it
@@ -535,22 +548,24 @@ impl PartitionHandle {
                 Verdict::Duplicate {
                     base_offset,
                     last_offset,
-                } => {
-                    let info = AppendInfo {
-                        base_offset,
-                        last_offset,
-                        log_start_offset: state.log.log_start_offset(),
-                    };
-                    (info, None, false, true)
-                }
+                } => Written::Duplicate(AppendInfo {
+                    base_offset,
+                    last_offset,
+                    log_start_offset: state.log.log_start_offset(),
+                }),
                 Verdict::Append => {
                     self.append_as_leader(state, records, headers, &batches, acks, now_ms)?
                 }
             }
         };
-        if duplicate {
-            return self.answer_duplicate(info, acks, timeout_ms).await;
-        }
+        let (info, waiter, sync_now) = match written {
+            Written::Duplicate(info) => return self.answer_duplicate(info, acks, timeout_ms).await,
+            Written::Appended {
+                info,
+                waiter,
+                sync_now,
+            } => (info, waiter, sync_now),
+        };
         if sync_now {
             self.sync().await?;
         }
@@ -576,7 +591,7 @@ impl PartitionHandle {
         batches: &[ProducerBatch],
         acks: Acks,
         now_ms: i64,
-    ) -> Result<(AppendInfo, Option<ProduceReceiver>, bool, bool), ProduceError> {
+    ) -> Result<Written, ProduceError> {
         let epoch = state.machine.leader_epoch();
         let info = state.log.append(&mut records, headers, epoch, now_ms)?;
         if !state.bugs.no_idempotence {
@@ -612,7 +627,11 @@ impl PartitionHandle {
                 machine.client_append(log, request_id, Vec::new(), record_count, acks)
             },
         );
-        Ok((info, waiter, Self::sync_needed(state, &outcome), false))
+        Ok(Written::Appended {
+            info,
+            waiter,
+            sync_now: Self::sync_needed(state, &outcome),
+        })
     }
 
     fn produce_error(&self, error: ReplicaProduceError) -> ProduceError {
