@@ -680,7 +680,8 @@ impl PartitionHandle {
                     return Ok(info);
                 }
             }
-            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            if tokio::time::timeout(left, notified).await.is_err() {
                 return Err(ProduceError::TimedOut);
             }
         }

@@ -197,7 +197,8 @@ impl PartitionHandle {
             }
             // Woken by an append, a high watermark move or a role change;
             // at the deadline the next round answers whatever it finds.
-            let _ = tokio::time::timeout_at(deadline, notified).await;
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let _ = tokio::time::timeout(left, notified).await;
         }
     }
 
