@@ -289,6 +289,10 @@ impl ReplicaMachine {
             self.high_watermark = start;
             actions.push(ReplicaAction::HighWatermark { offset: start });
             actions.push(ReplicaAction::WakeFetchers);
+            // Produces whose records are now below the high watermark are
+            // answered as committed ones are (retention may pass unsynced
+            // records of a rolled segment).
+            self.release_produces(log, &mut actions);
         }
         self.assert_invariants(log);
         actions
