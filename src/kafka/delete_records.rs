@@ -25,6 +25,10 @@ pub async fn handle(broker: &Broker, request: DeleteRecordsRequest) -> DeleteRec
         for p in &topic.partitions {
             let outcome = match broker.partition(&name, p.partition_index) {
                 None => Err(code(ResponseError::UnknownTopicOrPartition)),
+                // The leader moves the log start; followers follow it.
+                Some(handle) if !handle.is_leader() => {
+                    Err(code(ResponseError::NotLeaderOrFollower))
+                }
                 Some(handle) => handle
                     .advance_log_start(p.offset)
                     .await

@@ -46,7 +46,9 @@ pub fn for_log_error(e: &LogError) -> i16 {
         LogError::Disk(_) | LogError::Offline { .. } | LogError::CorruptFile { .. } => {
             ResponseError::KafkaStorageError
         }
-        LogError::CorruptBatch { .. } => ResponseError::CorruptMessage,
+        LogError::CorruptBatch { .. } | LogError::RejectedBatch { .. } => {
+            ResponseError::CorruptMessage
+        }
     })
 }
 
@@ -61,6 +63,7 @@ pub fn for_partition_unavailable(e: &PartitionUnavailable) -> i16 {
     code(match e {
         PartitionUnavailable::Unknown => ResponseError::UnknownTopicOrPartition,
         PartitionUnavailable::Failed => ResponseError::KafkaStorageError,
+        PartitionUnavailable::NotLeader => ResponseError::NotLeaderOrFollower,
     })
 }
 

@@ -181,6 +181,14 @@ fn read_once(
                 .with_last_stable_offset(-1)
                 .with_log_start_offset(-1)
                 .with_records(Some(Bytes::new())),
+            // Only the leader serves consumers (no follower reads, KIP-392).
+            Some(handle) if !handle.is_leader() => PartitionData::default()
+                .with_partition_index(w.partition)
+                .with_error_code(code(ResponseError::NotLeaderOrFollower))
+                .with_high_watermark(-1)
+                .with_last_stable_offset(-1)
+                .with_log_start_offset(-1)
+                .with_records(Some(Bytes::new())),
             Some(handle) => read_partition(handle, w, &mut budget),
         };
         respond_now |= data.error_code != 0 || data.diverging_epoch.epoch >= 0;

@@ -8,7 +8,7 @@ use kafka_protocol::messages::produce_response::{
 };
 use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
 
-use crate::core::partition::{Acks, ProduceWaitError};
+use crate::core::partition::Acks;
 use crate::core::topic_config::{TimestampType, TopicConfig};
 use crate::kafka::error_code::{self, code};
 use crate::kafka::str_bytes;
@@ -216,12 +216,10 @@ async fn produce_partition(
         }),
         Err(ProduceError::Log(e)) => Err(PartitionFailure::from(error_code::for_log_error(&e))),
         Err(ProduceError::NotEnoughReplicas { .. }) => failure(ResponseError::NotEnoughReplicas),
-        Err(ProduceError::Wait(ProduceWaitError::NotEnoughReplicasAfterAppend)) => {
+        Err(ProduceError::NotEnoughReplicasAfterAppend) => {
             failure(ResponseError::NotEnoughReplicasAfterAppend)
         }
-        Err(ProduceError::Wait(ProduceWaitError::NotLeader)) => {
-            failure(ResponseError::NotLeaderOrFollower)
-        }
+        Err(ProduceError::NotLeaderOrFollower) => failure(ResponseError::NotLeaderOrFollower),
         Err(ProduceError::TimedOut) => failure(ResponseError::RequestTimedOut),
         Err(ProduceError::Producer(e)) => {
             Err(PartitionFailure::from(error_code::for_producer_error(&e)))

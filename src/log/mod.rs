@@ -34,6 +34,7 @@ pub mod record_batch;
 pub mod recovery;
 pub mod segment;
 pub mod time_index;
+pub mod verbatim_batches;
 
 pub use config::LogConfig;
 pub use partition_log::{AppendInfo, LogError, PartitionLog, RecoveryReport, SyncWork};

@@ -20,6 +20,7 @@ use crate::log::record_batch::{self, BatchHeader, BATCH_HEADER_SIZE_BYTES};
 use crate::log::recovery::{scan_segment, SegmentScan};
 use crate::log::segment::{self, Segment};
 use crate::log::time_index::TimeIndex;
+use crate::log::verbatim_batches::verbatim_headers;
 
 /// Name of the file holding an offset below which every segment was synced.
 const RECOVERY_POINT_FILE: &str = "recovery-point";
@@ -43,6 +44,10 @@ pub enum LogError {
     /// in synced data): the partition is refused, never opened on a guess.
     #[error("corrupt {path}: {reason}")]
     CorruptFile { path: String, reason: String },
+    /// Another replica's batches were refused before anything was written:
+    /// a bad CRC, or offsets that do not continue the log.
+    #[error("refused a replicated batch: {reason}")]
+    RejectedBatch { reason: String },
     #[error("offset {requested} is outside [{start}, {end}]")]
     OffsetOutOfRange {
         requested: i64,
@@ -449,7 +454,45 @@ impl PartitionLog {
         }
         assert_eq!(position, records.len(), "headers cover the record set");
         assert_eq!(next, last_offset + 1);
+        self.write_batches(records, &patched)?;
+        Ok(AppendInfo {
+            base_offset,
+            last_offset,
+            log_start_offset: self.log_start_offset,
+        })
+    }
 
+    /// Appends another replica's batches as they are, with their offsets
+    /// and partition leader epochs (a follower copying its leader). The
+    /// bytes are untrusted: every batch must pass its CRC and the batches
+    /// must continue the log exactly (the first at the log end, each at the
+    /// end of the one before), or nothing is written and the error says why.
+    /// At most `verbatim_batches::REPLICA_APPEND_BYTES_MAX` bytes at once.
+    pub fn append_verbatim(
+        &mut self,
+        records: &[u8],
+        now_ms: i64,
+    ) -> Result<(AppendInfo, Vec<BatchHeader>), LogError> {
+        self.check_online()?;
+        let headers = verbatim_headers(records, self.log_end_offset())?;
+        let base_offset = self.log_end_offset();
+        let last_offset = headers.last().expect("at least one batch").last_offset();
+        self.maybe_roll(records.len() as u64, last_offset, now_ms);
+        self.write_batches(records, &headers)?;
+        Ok((
+            AppendInfo {
+                base_offset,
+                last_offset,
+                log_start_offset: self.log_start_offset,
+            },
+            headers,
+        ))
+    }
+
+    /// Writes batches whose headers already carry their final offsets to the
+    /// active segment and its indexes.
+    fn write_batches(&mut self, records: &[u8], patched: &[BatchHeader]) -> Result<(), LogError> {
+        let last_offset = patched.last().expect("batches to write").last_offset();
         let disk = Arc::clone(&self.disk);
         let interval = self.config.index_interval_bytes;
         let seg = self
@@ -484,7 +527,7 @@ impl PartitionLog {
         }
         let mut batch_position = start_size;
         let mut index_result = Ok(());
-        for h in &patched {
+        for h in patched {
             let entries = seg.note_batch(batch_position, h, interval);
             batch_position += h.size_bytes as u64;
             if index_result.is_ok() {
@@ -502,11 +545,7 @@ impl PartitionLog {
             return Err(self.fail(&e));
         }
         assert_eq!(self.log_end_offset(), last_offset + 1);
-        Ok(AppendInfo {
-            base_offset,
-            last_offset,
-            log_start_offset: self.log_start_offset,
-        })
+        Ok(())
     }
 
     fn maybe_roll(&mut self, incoming_bytes: u64, last_offset: i64, now_ms: i64) {

@@ -9,7 +9,7 @@ use tokio::sync::Notify;
 
 use crate::core::controller::{self, CreateTopic, TopicError};
 use crate::core::group::{GroupError, GroupRequest, GroupResponse};
-use crate::core::metadata::{MetadataImage, MetadataRecord, TopicImage};
+use crate::core::metadata::{MetadataImage, MetadataRecord, PartitionImage, TopicImage};
 use crate::core::partition::high_watermark_checkpoint::HighWatermarks;
 use crate::core::producer_state::{ProducerIdAllocator, ProducerIdBlock};
 use crate::core::topic_config::{TopicConfig, TopicDefaults};
@@ -79,6 +79,10 @@ pub enum PartitionUnavailable {
     Unknown,
     #[error("the partition stopped after an internal error; a restart recovers it")]
     Failed,
+    /// This node hosts a replica but does not lead it: clients go to the
+    /// leader (no follower reads, KIP-392).
+    #[error("this node does not lead the partition")]
+    NotLeader,
 }
 
 /// What a cluster node's broker needs from the cluster runtime
@@ -279,6 +283,9 @@ impl Broker {
             .ok_or(PartitionUnavailable::Unknown)?;
         if handle.has_failed() {
             return Err(PartitionUnavailable::Failed);
+        }
+        if !handle.is_leader() {
+            return Err(PartitionUnavailable::NotLeader);
         }
         Ok(handle)
     }
@@ -713,6 +720,11 @@ impl Broker {
                 if handle.config() != config {
                     handle.update_config(config);
                 }
+                let p = &image.topics[&topic_name].partitions[&index];
+                let current = (handle.leader_epoch(), handle.isr());
+                if current != (p.leader_epoch, Some(p.isr.clone())) {
+                    self.take_role(&handle, p).await;
+                }
                 continue;
             }
             let topic = &image.topics[&topic_name];
@@ -726,7 +738,6 @@ impl Broker {
                 index,
                 self.config.node_id,
                 p.leader_epoch,
-                p.isr.clone(),
                 self.take_checkpointed_high_watermark(&topic_name, index),
                 config,
                 self.config.bugs,
@@ -736,6 +747,7 @@ impl Broker {
             match opened {
                 Ok((handle, report)) => {
                     handle.set_limits(self.config.limits);
+                    self.take_role(&handle, p).await;
                     if report.truncated_bytes > 0 || report.segments_dropped > 0 {
                         tracing::warn!(topic = %topic_name, partition = index, ?report, "recovered a damaged log");
                     }
@@ -746,6 +758,21 @@ impl Broker {
                     tracing::error!(topic = %topic_name, partition = index, %e, "cannot open partition")
                 }
             }
+        }
+    }
+
+    /// Gives a partition the role the image says. Only leadership is wired
+    /// here (the cluster wiring adds followers): a partition this node does
+    /// not lead stays unassigned and answers NOT_LEADER_OR_FOLLOWER.
+    async fn take_role(&self, handle: &PartitionHandle, p: &PartitionImage) {
+        if p.leader != self.config.node_id {
+            return;
+        }
+        let led = handle
+            .become_leader(p.leader_epoch, p.isr.clone(), p.replicas.clone())
+            .await;
+        if let Err(e) = led {
+            tracing::error!(topic = %handle.topic, partition = handle.partition, %e, "cannot lead the partition");
         }
     }
 

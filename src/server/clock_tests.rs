@@ -198,7 +198,6 @@ async fn interval_partition(clock: Arc<SimClock>) -> PartitionHandle {
         0,
         1,
         0,
-        vec![1],
         None,
         config,
         BugSwitches::default(),
@@ -206,6 +205,10 @@ async fn interval_partition(clock: Arc<SimClock>) -> PartitionHandle {
     )
     .await
     .expect("partition opens");
+    handle
+        .become_leader(0, vec![1], vec![1])
+        .await
+        .expect("a single node leads");
     handle
 }
 

@@ -26,7 +26,7 @@ async fn open(
     disk: Arc<SimDisk>,
     config: &TopicConfig,
 ) -> Result<(PartitionHandle, RecoveryReport), LogError> {
-    PartitionHandle::open(
+    let opened = PartitionHandle::open(
         disk,
         "data",
         "t",
@@ -34,13 +34,18 @@ async fn open(
         0,
         1,
         0,
-        vec![1],
         None,
         config.clone(),
         BugSwitches::default(),
         Arc::new(SimClock::with_base(0, || NOW_MS)),
     )
-    .await
+    .await?;
+    opened
+        .0
+        .become_leader(0, vec![1], vec![1])
+        .await
+        .expect("a single node leads");
+    Ok(opened)
 }
 
 /// Small segments: the first is sealed below the recovery point once

@@ -43,7 +43,6 @@ async fn offsets_partition(disk: Arc<SimDisk>) -> Arc<PartitionHandle> {
         0,
         1,
         0,
-        vec![1],
         None,
         config,
         BugSwitches::default(),
@@ -51,6 +50,10 @@ async fn offsets_partition(disk: Arc<SimDisk>) -> Arc<PartitionHandle> {
     )
     .await
     .expect("partition opens");
+    handle
+        .become_leader(0, vec![1], vec![1])
+        .await
+        .expect("a single node leads");
     let generation = GroupRecord::GroupMetadata(GroupMetadataRecord {
         group_id: "g".to_string(),
         protocol_type: Some("consumer".to_string()),

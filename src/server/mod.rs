@@ -30,6 +30,9 @@ pub mod producer_snapshots;
 pub mod quorum;
 #[cfg(all(test, not(madsim)))]
 mod read_visibility_tests;
+#[cfg(all(test, not(madsim)))]
+mod replication_tests;
+pub mod segment_replica_log;
 
 use std::future::Future;
 use std::sync::Arc;

@@ -1,7 +1,13 @@
-//! A partition hosted on this node: its log and its replica state machine,
-//! driven together. This is where a produced batch is appended and synced,
-//! and where the replica's actions (high watermark moves, produce answers)
-//! are carried out.
+//! A partition hosted on this node: its log and its replica state machine
+//! ([`ReplicaMachine`]), driven together. This is where a produced batch is
+//! appended and synced, and where the replica's actions (high watermark
+//! moves, produce answers, fetches to send, ISR proposals) are carried out.
+//! The cluster-facing API (roles, replica fetches both ways, ISR changes)
+//! is in `partition_handle/replication.rs`.
+
+mod replication;
+
+pub use replication::{ReplicationTiming, RoleError};
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -11,7 +17,10 @@ use tokio::sync::{oneshot, Notify};
 use crate::core::metadata::TopicId;
 use crate::core::partition::high_watermark_checkpoint::initial_high_watermark;
 use crate::core::partition::leader_epoch_cache::LeaderEpochCache;
-use crate::core::partition::{Acks, PartitionAction, PartitionReplica, ProduceWaitError};
+use crate::core::partition::{
+    Acks, FetchRequest, FetchResponse, ProduceError as ReplicaProduceError, ReplicaAction,
+    ReplicaConfig, ReplicaMachine,
+};
 use crate::core::producer_state::{ProducerBatch, ProducerError, ProducerStateTable, Verdict};
 use crate::core::topic_config::{FsyncPolicy, TopicConfig};
 use crate::coverage::{self, Counter};
@@ -23,6 +32,7 @@ use crate::log::{AppendInfo, LogConfig, LogError, PartitionLog, RecoveryReport, 
 use crate::server::config::{BugSwitches, Limits};
 use crate::server::partition_metadata::{self, DirOwner};
 use crate::server::producer_snapshots;
+use crate::server::segment_replica_log::SegmentReplicaLog;
 
 const LEADER_EPOCH_FILE: &str = "leader-epoch-checkpoint";
 pub use crate::server::partition_metadata::{hex, PARTITION_METADATA_FILE};
@@ -31,10 +41,16 @@ pub use crate::server::partition_metadata::{hex, PARTITION_METADATA_FILE};
 pub enum ProduceError {
     #[error(transparent)]
     Log(#[from] LogError),
+    /// This replica does not lead the partition (it follows, or was not
+    /// told its role yet): the client must find the leader.
+    #[error("this replica is not the partition's leader")]
+    NotLeaderOrFollower,
     #[error("acks=all needs {required} in-sync replicas")]
     NotEnoughReplicas { required: i64 },
-    #[error("produce wait failed: {0:?}")]
-    Wait(ProduceWaitError),
+    /// Appended and committed, but the ISR shrank below
+    /// `min.insync.replicas` meanwhile.
+    #[error("the ISR fell below min.insync.replicas after the append")]
+    NotEnoughReplicasAfterAppend,
     #[error("timed out waiting for the acknowledgement")]
     TimedOut,
     #[error(transparent)]
@@ -49,12 +65,18 @@ pub struct PartitionRead {
     pub log_start_offset: i64,
 }
 
+/// A produce request waiting for the machine's answer.
+type ProduceWaiter = oneshot::Sender<Result<i64, ReplicaProduceError>>;
+type ProduceReceiver = oneshot::Receiver<Result<i64, ReplicaProduceError>>;
+
 struct PartitionState {
     log: PartitionLog,
-    replica: PartitionReplica,
+    machine: ReplicaMachine,
     config: TopicConfig,
     epoch_cache: LeaderEpochCache,
-    waiters: BTreeMap<u64, oneshot::Sender<Result<(), ProduceWaitError>>>,
+    /// The epoch cache changed since its file was last written.
+    epochs_dirty: bool,
+    waiters: BTreeMap<u64, ProduceWaiter>,
     next_request_id: u64,
     /// When the last sync completed, on the monotonic clock: the `interval`
     /// fsync is a timer, so a wall-clock step neither hastens nor starves it.
@@ -67,6 +89,36 @@ struct PartitionState {
     /// The broker's resource limits this partition applies (producer ids,
     /// compaction memory).
     limits: Limits,
+    /// The fetch the follower wants sent (the latest only: an older one is
+    /// stale once the machine asks for a newer one).
+    outgoing_fetch: Option<(i32, FetchRequest)>,
+    /// The ISR change the leader wants the controller to commit (the
+    /// latest only, as the machine proposes one at a time).
+    isr_proposal: Option<(i32, Vec<i32>)>,
+}
+
+/// What a produce found or wrote under the partition lock.
+enum Written {
+    /// A retry of batches already in the log, at these offsets.
+    Duplicate(AppendInfo),
+    /// Appended: the waiter for its acknowledgement (none for acks=0), and
+    /// whether the producer syncs before waiting (`fsync.policy=always`).
+    Appended {
+        info: AppendInfo,
+        waiter: Option<ProduceReceiver>,
+        sync_now: bool,
+    },
+}
+
+/// What one machine step left for the caller.
+#[derive(Default)]
+struct StepOutcome {
+    /// The answer to a follower's fetch (`RespondFetch`).
+    fetch_answer: Option<FetchResponse<Vec<u8>>>,
+    /// The machine asked for a sync (`Sync`).
+    sync_wanted: bool,
+    /// The log refused a step (disk error, a bad batch from the leader).
+    error: Option<LogError>,
 }
 
 /// A partition's leader epoch and leader-epoch cache with its offsets at
@@ -98,7 +150,16 @@ pub struct PartitionHandle {
     log_start_gate: tokio::sync::Mutex<()>,
     /// Woken when this partition's high watermark moves or the partition is
     /// removed: long-polling fetches wait on the partitions they read only.
+    /// Also woken when the log grows, for replica fetches.
     hw_changed: Notify,
+    /// Holds a permit when the follower has a fetch to send.
+    fetch_wanted: Notify,
+    /// Holds a permit when the leader has an ISR change to propose.
+    isr_wanted: Notify,
+    /// One write of the leader-epoch file at a time, so an older content
+    /// never lands after a newer one.
+    epoch_file_gate: tokio::sync::Mutex<()>,
+    node_id: i32,
 }
 
 /// Where a partition's files live: `<data dir>/<topic>-<partition>`.
@@ -107,9 +168,13 @@ pub fn partition_dir(data_dir: &str, topic: &str, partition: i32) -> String {
 }
 
 impl PartitionHandle {
-    /// Opens the partition's log (recovering it) as leader in `leader_epoch`,
-    /// its high watermark starting from `checkpointed_high_watermark`
-    /// (`replication-offset-checkpoint`; None: 0, as Kafka).
+    /// Opens the partition's log (recovering it), its high watermark
+    /// starting from `checkpointed_high_watermark`
+    /// (`replication-offset-checkpoint`; None: 0, as Kafka). `leader_epoch`
+    /// is the partition's epoch in the metadata, the largest one its files
+    /// may name. The replica starts `Unassigned`: it serves nothing until
+    /// [`PartitionHandle::become_leader`] or
+    /// [`PartitionHandle::become_follower`].
     #[allow(clippy::too_many_arguments)]
     pub async fn open(
         disk: Arc<dyn Disk>,
@@ -119,7 +184,6 @@ impl PartitionHandle {
         partition: i32,
         node_id: i32,
         leader_epoch: i32,
-        isr: Vec<i32>,
         checkpointed_high_watermark: Option<i64>,
         config: TopicConfig,
         bugs: BugSwitches,
@@ -191,42 +255,47 @@ impl PartitionHandle {
         // memory only (Kafka flushes this lazily): every open repeats it, and
         // the file is rewritten with the next new epoch.
         epoch_cache.truncate_before(log.log_start_offset());
-        if epoch_cache.assign(leader_epoch, log.log_end_offset()) {
-            disk.write_file_durably(&epoch_path, epoch_cache.encode().as_bytes())
-                .await?;
-        }
         // Make recovery's repairs durable before serving anything.
         let work = log.take_full_sync_work();
         for path in &work.paths {
             sync_ignoring_removed(disk.as_ref(), path).await?;
         }
         log.complete_sync(&work);
-        let producers = producer_snapshots::load(disk.as_ref(), &log)?;
-        let mut replica = PartitionReplica::new_leader(
-            node_id,
-            leader_epoch,
-            isr,
-            config.fsync_policy,
-            config.min_insync_replicas.max(1) as usize,
+        let mut producers = producer_snapshots::load(disk.as_ref(), &log)?;
+        let high_watermark = initial_high_watermark(
+            checkpointed_high_watermark,
+            log.log_start_offset(),
             log.log_end_offset(),
-            initial_high_watermark(
-                checkpointed_high_watermark,
-                log.log_start_offset(),
-                log.log_end_offset(),
-            ),
         );
-        replica.set_ack_before_sync_bug(bugs.ack_before_sync);
+        let machine = {
+            let view = SegmentReplicaLog::new(
+                &mut log,
+                &mut epoch_cache,
+                &mut producers,
+                disk.as_ref(),
+                now_ms,
+                !bugs.no_idempotence,
+            );
+            ReplicaMachine::new(
+                replica_config(node_id, &config, &bugs, &ReplicationTiming::default()),
+                &view,
+                high_watermark,
+            )
+        };
         let state = PartitionState {
             log,
-            replica,
+            machine,
             config,
             epoch_cache,
+            epochs_dirty: false,
             waiters: BTreeMap::new(),
             next_request_id: 0,
             last_sync_monotonic_ms: clock.monotonic_ms(),
             producers,
             bugs,
             limits: Limits::default(),
+            outgoing_fetch: None,
+            isr_proposal: None,
         };
         let handle = PartitionHandle {
             topic: topic.to_string(),
@@ -238,6 +307,10 @@ impl PartitionHandle {
             sync_gate: tokio::sync::Mutex::new(()),
             log_start_gate: tokio::sync::Mutex::new(()),
             hw_changed: Notify::new(),
+            fetch_wanted: Notify::new(),
+            isr_wanted: Notify::new(),
+            epoch_file_gate: tokio::sync::Mutex::new(()),
+            node_id,
         };
         Ok((handle, report))
     }
@@ -271,8 +344,14 @@ impl PartitionHandle {
         assert!(self.has_failed());
     }
 
+    /// The largest leader epoch this replica was told of (-1 before any).
     pub fn leader_epoch(&self) -> i32 {
-        self.lock().replica.leader_epoch()
+        self.lock().machine.leader_epoch()
+    }
+
+    /// Whether this replica leads the partition now.
+    pub fn is_leader(&self) -> bool {
+        self.lock().machine.is_leader()
     }
 
     /// Applies the broker's limits (set once, after opening).
@@ -300,7 +379,11 @@ impl PartitionHandle {
 
     pub fn update_config(&self, config: TopicConfig) {
         let mut state = self.lock();
-        let leader_epoch_max = state.replica.leader_epoch();
+        let leader_epoch_max = state
+            .log
+            .config()
+            .leader_epoch_max
+            .max(state.machine.leader_epoch());
         let verify_crc = !state.bugs.no_crc_check;
         let bugs = log_bugs(&state.bugs);
         state.log.set_config(LogConfig {
@@ -308,44 +391,149 @@ impl PartitionHandle {
             bugs,
             ..config.log_config(verify_crc)
         });
-        state.replica.set_fsync_policy(config.fsync_policy);
+        let fsync_policy = machine_fsync_policy(&config, &state.bugs);
         state
-            .replica
-            .set_min_insync_replicas(config.min_insync_replicas.max(1) as usize);
+            .machine
+            .update_settings(fsync_policy, config.min_insync_replicas.max(1) as usize);
         state.config = config;
     }
 
-    /// Carries out replica actions: answer produce waiters, wake fetchers.
-    fn apply(&self, state: &mut PartitionState, actions: Vec<PartitionAction>) {
+    /// The machine's time: the monotonic clock, so a wall-clock step
+    /// neither expires fetches nor shrinks the ISR.
+    fn now_ms(&self) -> u64 {
+        self.clock.monotonic_ms().max(0) as u64
+    }
+
+    /// Runs one machine step over the segment log and carries out the
+    /// actions it returns. `read_bytes_max` bounds what a follower's fetch
+    /// reads; `staged` is a client append the caller already wrote.
+    fn step(
+        &self,
+        state: &mut PartitionState,
+        read_bytes_max: Option<usize>,
+        staged: Option<(i64, i64)>,
+        run: impl FnOnce(
+            &mut ReplicaMachine,
+            &mut SegmentReplicaLog<'_>,
+            u64,
+        ) -> Vec<ReplicaAction<Vec<u8>>>,
+    ) -> StepOutcome {
+        let now_ms = self.now_ms();
+        let PartitionState {
+            log,
+            machine,
+            epoch_cache,
+            producers,
+            bugs,
+            epochs_dirty,
+            ..
+        } = state;
+        let mut view = SegmentReplicaLog::new(
+            log,
+            epoch_cache,
+            producers,
+            self.disk.as_ref(),
+            self.clock.wall_ms(),
+            !bugs.no_idempotence,
+        );
+        if let Some(bytes) = read_bytes_max {
+            view.set_read_bytes_max(bytes);
+        }
+        if let Some((base_offset, end_offset)) = staged {
+            view.stage_client_append(base_offset, end_offset);
+        }
+        let actions = run(machine, &mut view, now_ms);
+        if staged.is_some() && !view.staged_confirmed() {
+            // Only reachable if the driver's checks before the append and
+            // the machine's disagree: the records stay in the log unanswered.
+            tracing::error!(topic = %self.topic, partition = self.partition, "the replica machine refused a client append the driver wrote");
+        }
+        *epochs_dirty |= view.epochs_changed;
+        let mut outcome = StepOutcome {
+            error: view.error.take(),
+            ..StepOutcome::default()
+        };
+        self.apply(state, actions, &mut outcome);
+        outcome
+    }
+
+    /// Carries out the machine's actions.
+    fn apply(
+        &self,
+        state: &mut PartitionState,
+        actions: Vec<ReplicaAction<Vec<u8>>>,
+        outcome: &mut StepOutcome,
+    ) {
         for action in actions {
             match action {
-                PartitionAction::HighWatermarkAdvanced { .. } => self.hw_changed.notify_waiters(),
-                PartitionAction::AnswerProduce { request_id, result } => {
+                // The segment log keeps its own indexes while appending.
+                ReplicaAction::Appended { .. } | ReplicaAction::AppendedVerbatim { .. } => {}
+                ReplicaAction::Truncated { offset } => {
+                    tracing::info!(topic = %self.topic, partition = self.partition, offset, "truncated to match the leader");
+                    self.hw_changed.notify_waiters();
+                }
+                ReplicaAction::Sync { .. } => outcome.sync_wanted = true,
+                ReplicaAction::HighWatermark { .. } | ReplicaAction::WakeFetchers => {
+                    self.hw_changed.notify_waiters()
+                }
+                ReplicaAction::RespondProduce { request_id, result } => {
                     if let Some(waiter) = state.waiters.remove(&request_id) {
                         let _ = waiter.send(result);
                     }
+                }
+                ReplicaAction::RespondFetch { response, .. } => {
+                    outcome.fetch_answer = Some(response)
+                }
+                ReplicaAction::ProposeIsr { leader_epoch, isr } => {
+                    state.isr_proposal = Some((leader_epoch, isr));
+                    self.isr_wanted.notify_one();
+                }
+                ReplicaAction::SendFetch { to, request } => {
+                    state.outgoing_fetch = Some((to, request));
+                    self.fetch_wanted.notify_one();
                 }
             }
         }
     }
 
+    /// Whether a sync the machine asked for must run before the caller
+    /// answers (`fsync.policy=always`); other policies leave it to the
+    /// background flusher.
+    fn sync_needed(state: &PartitionState, outcome: &StepOutcome) -> bool {
+        outcome.sync_wanted
+            && state.config.fsync_policy == FsyncPolicy::Always
+            && !state.bugs.ack_before_sync
+    }
+
     /// Appends a validated record set and waits for the acknowledgement the
-    /// producer asked for, at most `timeout_ms`.
+    /// producer asked for, at most `timeout_ms`. Only a leader takes it.
     pub async fn produce(
         &self,
-        mut records: Vec<u8>,
+        records: Vec<u8>,
         headers: &[BatchHeader],
         acks: Acks,
         timeout_ms: u64,
         now_ms: i64,
     ) -> Result<AppendInfo, ProduceError> {
-        let (info, waiter, fsync_always) = {
+        let written = {
             let mut guard = self.lock();
             let state = &mut *guard;
-            if acks == Acks::All && !state.replica.has_enough_insync_replicas() {
+            // The machine refuses these too, but only after the append it
+            // confirms: the driver writes first, so it checks first.
+            let Some(isr) = state.machine.isr() else {
+                return Err(ProduceError::NotLeaderOrFollower);
+            };
+            if acks == Acks::All && isr.len() < state.machine.config().min_insync_replicas {
                 return Err(ProduceError::NotEnoughReplicas {
                     required: state.config.min_insync_replicas,
                 });
+            }
+            if state
+                .epoch_cache
+                .latest_epoch()
+                .is_some_and(|e| e > state.machine.leader_epoch())
+            {
+                return Err(ProduceError::NotLeaderOrFollower);
             }
             let batches: Vec<ProducerBatch> =
                 headers.iter().map(ProducerBatch::from_header).collect();
@@ -354,69 +542,148 @@ impl PartitionHandle {
             } else {
                 state.producers.check_batches(&batches)?
             };
-            let info = match verdict {
+            match verdict {
                 // A retry of batches already in the log: answer with their
                 // offsets once they are as durable as `acks` asks.
                 Verdict::Duplicate {
                     base_offset,
                     last_offset,
-                } => AppendInfo {
+                } => Written::Duplicate(AppendInfo {
                     base_offset,
                     last_offset,
                     log_start_offset: state.log.log_start_offset(),
-                },
+                }),
                 Verdict::Append => {
-                    let epoch = state.replica.leader_epoch();
-                    let info = state.log.append(&mut records, headers, epoch, now_ms)?;
-                    if !state.bugs.no_idempotence {
-                        let mut base = info.base_offset;
-                        for batch in &batches {
-                            state.producers.on_appended(batch, base);
-                            base += batch.last_offset_delta as i64 + 1;
-                        }
-                        let max = state.limits.max_producers_per_partition;
-                        let evicted = state.producers.evict_least_recent(max, |id| {
-                            batches.iter().any(|b| b.producer_id == id)
-                        });
-                        if !evicted.is_empty() {
-                            tracing::debug!(topic = %self.topic, partition = self.partition, evicted = evicted.len(), max, "forgot least recent producers (producer.state.max.producers.per.partition)");
-                        }
-                    }
-                    let actions = state.replica.on_local_append(state.log.log_end_offset());
-                    self.apply(state, actions);
-                    info
+                    self.append_as_leader(state, records, headers, &batches, acks, now_ms)?
                 }
-            };
-            let waiter = if acks == Acks::None {
-                None
-            } else {
-                let request_id = state.next_request_id;
-                state.next_request_id += 1;
-                let (tx, rx) = oneshot::channel();
-                state.waiters.insert(request_id, tx);
-                let actions = state
-                    .replica
-                    .await_produce(request_id, info.last_offset + 1, acks);
-                self.apply(state, actions);
-                Some(rx)
-            };
-            let sync_now =
-                state.config.fsync_policy == FsyncPolicy::Always && !state.bugs.ack_before_sync;
-            (info, waiter, sync_now)
-        };
-        if fsync_always {
-            if let Err(e) = self.sync().await {
-                return Err(ProduceError::Log(e));
             }
+        };
+        let (info, waiter, sync_now) = match written {
+            Written::Duplicate(info) => return self.answer_duplicate(info, acks, timeout_ms).await,
+            Written::Appended {
+                info,
+                waiter,
+                sync_now,
+            } => (info, waiter, sync_now),
+        };
+        if sync_now {
+            self.sync().await?;
         }
         let Some(waiter) = waiter else {
             return Ok(info);
         };
         match tokio::time::timeout(std::time::Duration::from_millis(timeout_ms), waiter).await {
-            Ok(Ok(Ok(()))) => Ok(info),
-            Ok(Ok(Err(e))) => Err(ProduceError::Wait(e)),
-            Ok(Err(_)) => Err(ProduceError::Wait(ProduceWaitError::NotLeader)),
+            Ok(Ok(Ok(_))) => Ok(info),
+            Ok(Ok(Err(e))) => Err(self.produce_error(e)),
+            Ok(Err(_)) => Err(ProduceError::NotLeaderOrFollower),
             Err(_) => Err(ProduceError::TimedOut),
+        }
+    }
+
+    /// Writes a client's batches at the log end in this leader's epoch and
+    /// has the machine confirm them: returns where they landed, the waiter
+    /// for their acknowledgement (none for acks=0) and whether to sync now.
+    fn append_as_leader(
+        &self,
+        state: &mut PartitionState,
+        mut records: Vec<u8>,
+        headers: &[BatchHeader],
+        batches: &[ProducerBatch],
+        acks: Acks,
+        now_ms: i64,
+    ) -> Result<Written, ProduceError> {
+        let epoch = state.machine.leader_epoch();
+        let info = state.log.append(&mut records, headers, epoch, now_ms)?;
+        if !state.bugs.no_idempotence {
+            let mut base = info.base_offset;
+            for batch in batches {
+                state.producers.on_appended(batch, base);
+                base += batch.last_offset_delta as i64 + 1;
+            }
+            let max = state.limits.max_producers_per_partition;
+            let evicted = state
+                .producers
+                .evict_least_recent(max, |id| batches.iter().any(|b| b.producer_id == id));
+            if !evicted.is_empty() {
+                tracing::debug!(topic = %self.topic, partition = self.partition, evicted = evicted.len(), max, "forgot least recent producers (producer.state.max.producers.per.partition)");
+            }
+        }
+        let request_id = state.next_request_id;
+        state.next_request_id += 1;
+        let waiter = (acks != Acks::None).then(|| {
+            let (tx, rx) = oneshot::channel();
+            state.waiters.insert(request_id, tx);
+            rx
+        });
+        let end_offset = info.last_offset + 1;
+        let record_count = end_offset - info.base_offset;
+        let outcome = self.step(
+            state,
+            None,
+            Some((info.base_offset, end_offset)),
+            |machine, log, _| {
+                // The bytes are in the log already: the machine's
+                // append only confirms where.
+                machine.client_append(log, request_id, Vec::new(), record_count, acks)
+            },
+        );
+        Ok(Written::Appended {
+            info,
+            waiter,
+            sync_now: Self::sync_needed(state, &outcome),
+        })
+    }
+
+    fn produce_error(&self, error: ReplicaProduceError) -> ProduceError {
+        match error {
+            ReplicaProduceError::NotLeaderOrFollower => ProduceError::NotLeaderOrFollower,
+            ReplicaProduceError::NotEnoughReplicas => ProduceError::NotEnoughReplicas {
+                required: self.lock().config.min_insync_replicas,
+            },
+            ReplicaProduceError::NotEnoughReplicasAfterAppend => {
+                ProduceError::NotEnoughReplicasAfterAppend
+            }
+        }
+    }
+
+    /// Answers a retried batch already in the log once it is as durable as
+    /// `acks` asks: synced under `fsync.policy=always`, and below the high
+    /// watermark for acks=all, while this replica still leads.
+    async fn answer_duplicate(
+        &self,
+        info: AppendInfo,
+        acks: Acks,
+        timeout_ms: u64,
+    ) -> Result<AppendInfo, ProduceError> {
+        let end_offset = info.last_offset + 1;
+        let always = {
+            let state = self.lock();
+            state.config.fsync_policy == FsyncPolicy::Always && !state.bugs.ack_before_sync
+        };
+        if always && acks != Acks::None {
+            self.sync().await?;
+        }
+        if acks != Acks::All {
+            return Ok(info);
+        }
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_millis(timeout_ms);
+        loop {
+            let notified = self.hw_changed.notified();
+            let mut notified = std::pin::pin!(notified);
+            notified.as_mut().enable();
+            {
+                let state = self.lock();
+                if !state.machine.is_leader() {
+                    return Err(ProduceError::NotLeaderOrFollower);
+                }
+                if state.machine.high_watermark() >= end_offset {
+                    return Ok(info);
+                }
+            }
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            if tokio::time::timeout(left, notified).await.is_err() {
+                return Err(ProduceError::TimedOut);
+            }
         }
     }
 
@@ -428,6 +695,9 @@ impl PartitionHandle {
     /// `full` also syncs index files (before a recovery point is written).
     async fn sync_files(&self, full: bool) -> Result<(), LogError> {
         let _gate = self.sync_gate.lock().await;
+        // The epochs of records about to become durable are written first,
+        // so a restart never finds records of an epoch its cache lacks.
+        self.persist_epochs().await?;
         let work = {
             let mut state = self.lock();
             if state.log.is_offline() {
@@ -436,15 +706,22 @@ impl PartitionHandle {
                     cause: "earlier failure".into(),
                 });
             }
+            let nothing_to_do = if full {
+                !state.log.has_unsynced_files()
+            } else {
+                !state.log.has_unsynced_data()
+            };
+            if nothing_to_do {
+                // Another sync may have covered what the machine waits for.
+                let durable = state.log.durable_end_offset();
+                self.step(&mut state, None, None, |machine, log, now| {
+                    machine.sync_done(log, durable, now)
+                });
+                return Ok(());
+            }
             if full {
-                if !state.log.has_unsynced_files() {
-                    return Ok(());
-                }
                 state.log.take_full_sync_work()
             } else {
-                if !state.log.has_unsynced_data() {
-                    return Ok(());
-                }
                 state.log.take_sync_work()
             }
         };
@@ -459,8 +736,10 @@ impl PartitionHandle {
         let state = &mut *guard;
         state.log.complete_sync(&work);
         state.last_sync_monotonic_ms = self.clock.monotonic_ms();
-        let actions = state.replica.on_local_sync(state.log.durable_end_offset());
-        self.apply(state, actions);
+        let durable = state.log.durable_end_offset();
+        self.step(state, None, None, |machine, log, now| {
+            machine.sync_done(log, durable, now)
+        });
         Ok(())
     }
 
@@ -492,7 +771,7 @@ impl PartitionHandle {
         !state.bugs.read_unsynced
             && !state.log.is_offline()
             && offset >= state.log.durable_end_offset()
-            && offset < state.replica.high_watermark()
+            && offset < state.machine.high_watermark()
     }
 
     /// Reads up to `max_bytes` of committed batches from `offset`, at least
@@ -521,7 +800,7 @@ impl PartitionHandle {
         loop {
             let (plan, high_watermark, log_start_offset) = {
                 let state = self.lock();
-                let high_watermark = state.replica.high_watermark();
+                let high_watermark = state.machine.high_watermark();
                 // Only synced records are served, whatever the policy: a
                 // power loss may take back the rest, and an offset a consumer
                 // has read must never be handed out again.
@@ -571,17 +850,17 @@ impl PartitionHandle {
     pub fn with_epochs<R>(&self, f: impl FnOnce(&EpochView<'_>) -> R) -> R {
         let state = self.lock();
         f(&EpochView {
-            leader_epoch: state.replica.leader_epoch(),
+            leader_epoch: state.machine.leader_epoch(),
             cache: &state.epoch_cache,
             log_start_offset: state.log.log_start_offset(),
-            high_watermark: state.replica.high_watermark(),
+            high_watermark: state.machine.high_watermark(),
             log_end_offset: state.log.log_end_offset(),
         })
     }
 
     /// The high watermark to checkpoint (`replication-offset-checkpoint`).
     pub fn high_watermark(&self) -> i64 {
-        self.lock().replica.high_watermark()
+        self.lock().machine.high_watermark()
     }
 
     /// Bytes of all the log's segments (DescribeLogDirs).
@@ -594,7 +873,7 @@ impl PartitionHandle {
         let state = self.lock();
         (
             state.log.log_start_offset(),
-            state.replica.high_watermark(),
+            state.machine.high_watermark(),
             state.log.log_end_offset(),
         )
     }
@@ -603,14 +882,14 @@ impl PartitionHandle {
     pub fn offset_for_timestamp(&self, timestamp_ms: i64) -> Result<Option<(i64, i64)>, LogError> {
         let state = self.lock();
         let found = state.log.find_offset_by_timestamp(timestamp_ms)?;
-        Ok(found.filter(|(offset, _)| *offset < state.replica.high_watermark()))
+        Ok(found.filter(|(offset, _)| *offset < state.machine.high_watermark()))
     }
 
     /// The first committed record with the log's largest timestamp (KIP-734).
     pub fn offset_for_max_timestamp(&self) -> Result<Option<(i64, i64)>, LogError> {
         let state = self.lock();
         let found = state.log.find_max_timestamp()?;
-        Ok(found.filter(|(offset, _)| *offset < state.replica.high_watermark()))
+        Ok(found.filter(|(offset, _)| *offset < state.machine.high_watermark()))
     }
 
     /// Applies retention; returns how many segments fell below the new log
@@ -640,7 +919,7 @@ impl PartitionHandle {
             if !state.config.delete_by_retention {
                 return Err(DeleteRecordsError::PolicyViolation);
             }
-            let high_watermark = state.replica.high_watermark();
+            let high_watermark = state.machine.high_watermark();
             let target = if offset == -1 { high_watermark } else { offset };
             if target < 0 || target > high_watermark {
                 return Err(DeleteRecordsError::OutOfRange {
@@ -693,8 +972,9 @@ impl PartitionHandle {
         // In memory only, as Kafka flushes it lazily: the next open
         // truncates the file's copy the same way.
         state.epoch_cache.truncate_before(start);
-        let actions = state.replica.on_log_start_advanced(start);
-        self.apply(state, actions);
+        self.step(state, None, None, |machine, log, _| {
+            machine.log_start_advanced(log)
+        });
         Ok(start)
     }
 
@@ -726,7 +1006,7 @@ impl PartitionHandle {
             let Some(uncleanable_offset) = cleanable_until(
                 &state.log.sealed_segment_summaries(),
                 checkpoint,
-                first_unsealed.min(state.replica.high_watermark()),
+                first_unsealed.min(state.machine.high_watermark()),
                 now_ms,
                 &policy,
                 |base| files::first_batch_max_timestamp(self.disk.as_ref(), &dir, base),
@@ -854,8 +1134,9 @@ impl PartitionHandle {
     pub fn resign(&self) {
         let mut guard = self.lock();
         let state = &mut *guard;
-        let actions = state.replica.resign();
-        self.apply(state, actions);
+        for (_, waiter) in std::mem::take(&mut state.waiters) {
+            let _ = waiter.send(Err(ReplicaProduceError::NotLeaderOrFollower));
+        }
         state.log.close_reads();
         // Waiting fetches look again and find the partition gone.
         self.hw_changed.notify_waiters();
@@ -887,6 +1168,32 @@ pub enum DeleteRecordsError {
     PolicyViolation,
     #[error(transparent)]
     Log(#[from] LogError),
+}
+
+/// The fsync policy the machine counts by: the ack-before-sync bug switch
+/// makes a leader count unsynced records (acknowledging before the sync).
+fn machine_fsync_policy(config: &TopicConfig, bugs: &BugSwitches) -> FsyncPolicy {
+    match config.fsync_policy {
+        FsyncPolicy::Always if bugs.ack_before_sync => FsyncPolicy::Never,
+        policy => policy,
+    }
+}
+
+fn replica_config(
+    node_id: i32,
+    config: &TopicConfig,
+    bugs: &BugSwitches,
+    timing: &ReplicationTiming,
+) -> ReplicaConfig {
+    ReplicaConfig {
+        min_insync_replicas: config.min_insync_replicas.max(1) as usize,
+        replica_lag_time_max_ms: timing.replica_lag_time_max_ms,
+        replica_fetch_backoff_ms: timing.replica_fetch_backoff_ms,
+        replica_fetch_timeout_ms: timing.replica_fetch_timeout_ms,
+        replica_fetch_max_records: replication::REPLICA_FETCH_RECORDS_MAX,
+        fsync_policy: machine_fsync_policy(config, bugs),
+        ..ReplicaConfig::new(node_id)
+    }
 }
 
 /// The log's share of the broker's bug switches.

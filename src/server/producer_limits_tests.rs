@@ -29,7 +29,6 @@ async fn partition(limits: Limits) -> PartitionHandle {
         0,
         1,
         0,
-        vec![1],
         None,
         config,
         BugSwitches::default(),
@@ -37,6 +36,10 @@ async fn partition(limits: Limits) -> PartitionHandle {
     )
     .await
     .expect("partition opens");
+    handle
+        .become_leader(0, vec![1], vec![1])
+        .await
+        .expect("a single node leads");
     handle.set_limits(limits);
     handle
 }

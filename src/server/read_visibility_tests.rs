@@ -33,7 +33,6 @@ async fn partition(policy: FsyncPolicy, bugs: BugSwitches) -> PartitionHandle {
         0,
         1,
         0,
-        vec![1],
         None,
         config,
         bugs,
@@ -41,6 +40,10 @@ async fn partition(policy: FsyncPolicy, bugs: BugSwitches) -> PartitionHandle {
     )
     .await
     .expect("partition opens");
+    handle
+        .become_leader(0, vec![1], vec![1])
+        .await
+        .expect("a single node leads");
     handle
 }
 

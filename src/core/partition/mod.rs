@@ -3,8 +3,8 @@
 //! `replica_machine` is the replica state machine of issue 12 (role, ISR,
 //! high watermark, leader epochs, truncation, fencing), with its rules split
 //! into `leader` and `follower`, over the narrow log view `replica_log`
-//! (`memory_log` for tests and the model checker). `replica` is the
-//! single-node acknowledgement tracker the server still runs today.
+//! (`memory_log` for tests and the model checker; the server's segment log
+//! in `server::segment_replica_log`).
 
 pub mod acks;
 pub mod epoch_end_offsets;
@@ -18,7 +18,6 @@ mod leader;
 pub mod leader_epoch_cache;
 pub mod leader_epoch_fencing;
 pub mod memory_log;
-pub mod replica;
 pub mod replica_action;
 pub mod replica_config;
 pub mod replica_log;
@@ -29,8 +28,8 @@ mod replica_machine_tests;
 #[cfg(test)]
 mod replication_harness;
 
+pub use acks::Acks;
 pub use fetch_messages::{FetchError, FetchRequest, FetchResponse, FetchResult, ProduceError};
-pub use replica::{Acks, PartitionAction, PartitionReplica, ProduceWaitError};
 pub use replica_action::ReplicaAction;
 pub use replica_config::{ReplicaBugs, ReplicaConfig};
 pub use replica_log::{ReplicaLog, StoredBatch};

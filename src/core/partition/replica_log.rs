@@ -10,9 +10,11 @@
 
 use std::fmt::Debug;
 
+use serde::{Deserialize, Serialize};
+
 /// A run of consecutive records written in one leader epoch, as a follower
 /// receives it and stores it verbatim (the leader's offsets and epoch kept).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct StoredBatch<R> {
     pub base_offset: i64,
     pub epoch: i32,

@@ -272,6 +272,32 @@ impl ReplicaMachine {
         actions
     }
 
+    /// The topic's `fsync.policy` or `min.insync.replicas` changed
+    /// (AlterConfigs): later appends and acknowledgements follow them.
+    pub fn update_settings(&mut self, fsync_policy: FsyncPolicy, min_insync_replicas: usize) {
+        self.config.fsync_policy = fsync_policy;
+        self.config.min_insync_replicas = min_insync_replicas.max(1);
+    }
+
+    /// The log start moved up (retention, DeleteRecords): the high
+    /// watermark never trails it (Kafka's `updateHighWatermark` clamps it to
+    /// the log start the same way).
+    pub fn log_start_advanced<L: ReplicaLog>(&mut self, log: &L) -> Vec<ReplicaAction<L::Records>> {
+        let mut actions = Vec::new();
+        let start = log.log_start_offset().min(log.log_end_offset());
+        if self.high_watermark < start {
+            self.high_watermark = start;
+            actions.push(ReplicaAction::HighWatermark { offset: start });
+            actions.push(ReplicaAction::WakeFetchers);
+            // Produces whose records are now below the high watermark are
+            // answered as committed ones are (retention may pass unsynced
+            // records of a rolled segment).
+            self.release_produces(log, &mut actions);
+        }
+        self.assert_invariants(log);
+        actions
+    }
+
     /// Renumbers this follower's fetches: the one in flight (if any) becomes
     /// 1 and the next one sent will be 2. Returns the old id of the fetch in
     /// flight. A correlation id only ever matters as "the fetch in flight" or

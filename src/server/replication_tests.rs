@@ -1,0 +1,293 @@
+//! Replication with real components: PartitionHandles of one partition on
+//! real disks in temp dirs, as leader and followers, with the test carrying
+//! each follower's fetch to its leader and the answer back (the transport's
+//! job in the broker), one fetch at a time so every step is deterministic.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use kafka_protocol::records::Compression;
+
+use crate::core::partition::Acks;
+use crate::core::topic_config::{TopicConfig, TopicDefaults};
+use crate::io::clock::HostClock;
+use crate::io::real_disk::RealDisk;
+use crate::log::compaction_batch::test_support::keyed_batch;
+use crate::log::record_batch;
+use crate::log::AppendInfo;
+use crate::server::config::BugSwitches;
+use crate::server::partition_handle::{PartitionHandle, ProduceError, ReplicationTiming};
+
+/// Replicas of partition `t-0`, by node id, each on its own temp dir.
+struct Cluster {
+    nodes: BTreeMap<i32, Arc<PartitionHandle>>,
+    _dirs: Vec<tempfile::TempDir>,
+}
+
+impl Cluster {
+    async fn open(ids: &[i32]) -> Cluster {
+        let mut nodes = BTreeMap::new();
+        let mut dirs = Vec::new();
+        for &id in ids {
+            let dir = tempfile::tempdir().unwrap();
+            let config = TopicConfig::resolve(&BTreeMap::new(), &TopicDefaults::default());
+            let (handle, _) = PartitionHandle::open(
+                Arc::new(RealDisk::new(dir.path())),
+                "data",
+                "t",
+                [1; 16],
+                0,
+                id,
+                100,
+                None,
+                config,
+                BugSwitches::default(),
+                Arc::new(HostClock::new()),
+            )
+            .await
+            .expect("partition opens");
+            // Fetch again at once after an empty answer: the test decides
+            // when fetches travel.
+            handle.set_replication_timing(ReplicationTiming {
+                replica_fetch_backoff_ms: 0,
+                ..ReplicationTiming::default()
+            });
+            nodes.insert(id, Arc::new(handle));
+            dirs.push(dir);
+        }
+        Cluster { nodes, _dirs: dirs }
+    }
+
+    fn node(&self, id: i32) -> &Arc<PartitionHandle> {
+        &self.nodes[&id]
+    }
+
+    /// Carries `follower`'s pending fetch to the leader it names and the
+    /// answer back. Returns whether a fetch was pending.
+    async fn pump(&self, follower: i32) -> bool {
+        let Some((leader, request)) = self.node(follower).take_fetch() else {
+            return false;
+        };
+        let response = self.node(leader).replica_fetch(request, 1 << 20, 0).await;
+        self.node(follower)
+            .on_fetch_response(response)
+            .await
+            .expect("the leader's answer is valid");
+        true
+    }
+
+    /// Pumps `followers` round by round until `done` holds (bounded).
+    async fn pump_until(&self, followers: &[i32], mut done: impl FnMut(&Cluster) -> bool) {
+        for _ in 0..50 {
+            if done(self) {
+                return;
+            }
+            for f in followers {
+                self.pump(*f).await;
+            }
+            tokio::task::yield_now().await;
+        }
+        assert!(done(self), "replication did not converge");
+    }
+
+    /// Every replica's committed, synced records (the high watermarks must
+    /// agree first).
+    async fn logs(&self) -> BTreeMap<i32, Vec<u8>> {
+        let mut logs = BTreeMap::new();
+        for (id, node) in &self.nodes {
+            node.sync().await.unwrap();
+            logs.insert(*id, node.read(0, 1 << 20).unwrap().records);
+        }
+        logs
+    }
+}
+
+/// One idempotent batch of `count` records from producer `producer_id`
+/// starting at `sequence`.
+fn batch(producer_id: i64, sequence: i32, count: usize) -> Vec<u8> {
+    let kvs: Vec<_> = (0..count)
+        .map(|i| {
+            let value = format!("p{producer_id}-s{}", sequence + i as i32);
+            (Some(b"k".to_vec()), Some(value.into_bytes()), 1_000)
+        })
+        .collect();
+    keyed_batch(0, &kvs, Compression::None, (producer_id, 0, sequence))
+}
+
+async fn produce(
+    node: &PartitionHandle,
+    bytes: Vec<u8>,
+    acks: Acks,
+) -> Result<AppendInfo, ProduceError> {
+    let headers = record_batch::validate_produced(&bytes, 1 << 20).unwrap();
+    node.produce(bytes, &headers, acks, 5_000, 1_000).await
+}
+
+fn spawn_produce(
+    node: &Arc<PartitionHandle>,
+    bytes: Vec<u8>,
+) -> tokio::task::JoinHandle<Result<AppendInfo, ProduceError>> {
+    let node = Arc::clone(node);
+    tokio::spawn(async move { produce(&node, bytes, Acks::All).await })
+}
+
+fn ends(cluster: &Cluster) -> Vec<(i64, i64)> {
+    cluster
+        .nodes
+        .values()
+        .map(|n| {
+            let (_, hw, end) = n.offsets();
+            (hw, end)
+        })
+        .collect()
+}
+
+async fn lead(cluster: &Cluster, leader: i32, epoch: i32, isr: &[i32]) {
+    let replicas: Vec<i32> = cluster.nodes.keys().copied().collect();
+    cluster
+        .node(leader)
+        .become_leader(epoch, isr.to_vec(), replicas)
+        .await
+        .unwrap();
+    for id in cluster.nodes.keys().filter(|id| **id != leader) {
+        cluster.node(*id).become_follower(leader, epoch).unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acks_all_waits_for_every_follower_and_the_copies_are_byte_identical() {
+    for ids in [&[1, 2][..], &[1, 2, 3][..]] {
+        let cluster = Cluster::open(ids).await;
+        lead(&cluster, 1, 1, ids).await;
+        let followers = &ids[1..];
+        let acked = spawn_produce(cluster.node(1), batch(7, 0, 3));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(
+            !acked.is_finished(),
+            "acks=all answered before the followers fetched"
+        );
+        // One round hands the records over; the next fetch tells the
+        // leader the followers have them.
+        for f in followers {
+            assert!(cluster.pump(*f).await);
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(
+            !acked.is_finished(),
+            "answered before the followers confirmed"
+        );
+        for f in followers {
+            assert!(cluster.pump(*f).await);
+        }
+        let info = acked.await.unwrap().expect("acknowledged");
+        assert_eq!((info.base_offset, info.last_offset), (0, 2));
+        assert!(matches!(
+            produce(cluster.node(followers[0]), batch(8, 0, 1), Acks::Leader).await,
+            Err(ProduceError::NotLeaderOrFollower)
+        ));
+        cluster
+            .pump_until(followers, |c| ends(c).iter().all(|e| *e == (3, 3)))
+            .await;
+        let logs = cluster.logs().await;
+        assert!(!logs[&1].is_empty());
+        assert!(logs.values().all(|l| *l == logs[&1]), "{ids:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_leader_truncates_a_divergent_suffix_by_epoch_and_dedupes_a_retry() {
+    let cluster = Cluster::open(&[1, 2, 3]).await;
+    lead(&cluster, 1, 1, &[1, 2, 3]).await;
+    // Both followers fetch once in epoch 1, then receive batch A (2
+    // records): their high watermark is still 0, as is the leader's.
+    let a = batch(7, 0, 2);
+    cluster.pump(2).await;
+    cluster.pump(3).await;
+    produce(cluster.node(1), a.clone(), Acks::Leader)
+        .await
+        .unwrap();
+    cluster.pump(2).await;
+    cluster.pump(3).await;
+    assert_eq!(cluster.node(2).offsets(), (0, 0, 2));
+    // B reaches only the old leader, which is then replaced.
+    produce(cluster.node(1), batch(7, 2, 2), Acks::Leader)
+        .await
+        .unwrap();
+    assert_eq!(cluster.node(1).offsets(), (0, 0, 4));
+
+    lead(&cluster, 2, 2, &[2, 3]).await;
+    let c = spawn_produce(cluster.node(2), batch(9, 0, 1));
+    // Node 1's first fetch in epoch 2 learns that its epoch 1 ends at 2 on
+    // the new leader: it cuts B and keeps A, above its high watermark 0.
+    assert!(cluster.pump(1).await);
+    assert_eq!(
+        cluster.node(1).offsets(),
+        (0, 0, 2),
+        "truncated to the epoch end"
+    );
+    cluster
+        .pump_until(&[1, 3], |c| ends(c).iter().all(|e| *e == (3, 3)))
+        .await;
+    assert_eq!(c.await.unwrap().unwrap().base_offset, 2);
+
+    // The producer never heard back about A and retries it at the new
+    // leader, which has A from replication: answered, not appended again.
+    let retry = spawn_produce(cluster.node(2), a);
+    cluster.pump_until(&[1, 3], |_| retry.is_finished()).await;
+    let info = retry.await.unwrap().expect("the retry is acknowledged");
+    assert_eq!((info.base_offset, info.last_offset), (0, 1));
+    assert_eq!(cluster.node(2).offsets(), (0, 3, 3), "nothing appended");
+
+    let logs = cluster.logs().await;
+    assert_eq!(logs.values().filter(|l| **l == logs[&2]).count(), 3);
+}
+
+/// A leader's answer is untrusted input: a flipped bit or a lying record
+/// count is refused with an error, nothing is stored, and the follower
+/// fetches again and catches up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_damaged_fetch_answer_is_refused_and_the_follower_fetches_again() {
+    use crate::core::partition::FetchResult;
+    use crate::log::LogError;
+
+    let cluster = Cluster::open(&[1, 2]).await;
+    lead(&cluster, 1, 1, &[1, 2]).await;
+    produce(cluster.node(1), batch(7, 0, 2), Acks::Leader)
+        .await
+        .unwrap();
+    type Damage = fn(&mut crate::core::partition::StoredBatch<Vec<u8>>);
+    let damages: [Damage; 3] = [
+        |b| {
+            let last = b.records.len() - 1;
+            b.records[last] ^= 1;
+        },
+        |b| b.record_count += 5,
+        |b| b.epoch += 1,
+    ];
+    for damage in damages {
+        let (leader, request) = cluster.node(2).take_fetch().expect("a fetch is due");
+        let mut response = cluster
+            .node(leader)
+            .replica_fetch(request, 1 << 20, 0)
+            .await;
+        let FetchResult::Records { batches, .. } = &mut response.result else {
+            panic!("records expected, got {:?}", response.result);
+        };
+        damage(&mut batches[0]);
+        let refused = cluster.node(2).on_fetch_response(response).await;
+        assert!(
+            matches!(refused, Err(LogError::RejectedBatch { .. })),
+            "{refused:?}"
+        );
+        assert_eq!(cluster.node(2).offsets().2, 0, "nothing stored");
+        // The follower backs off (0 ms here) and fetches again on a tick.
+        cluster.node(2).tick();
+    }
+    cluster
+        .pump_until(&[2], |c| {
+            c.node(2).tick();
+            ends(c).iter().all(|e| *e == (2, 2))
+        })
+        .await;
+}
