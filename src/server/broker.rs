@@ -25,6 +25,7 @@ use crate::server::group_driver::{GroupDriver, LoadError};
 use crate::server::high_watermark_checkpoints;
 use crate::server::metadata_journal::{self, MetadataJournal};
 use crate::server::offsets_topic::{self, OFFSETS_TOPIC, OFFSETS_TOPIC_PARTITIONS};
+use crate::server::partition_handle::replication::ReplicationTiming;
 use crate::server::partition_handle::{partition_dir, PartitionHandle};
 use crate::server::BrokerError;
 use kafka_protocol::error::ResponseError;
@@ -39,6 +40,15 @@ const LEGACY_METADATA_DIR: &str = "__cluster_metadata-0";
 /// The most bytes of records [`Broker::commit_built`] puts in one commit,
 /// well under the journal's 1 MiB frame.
 const COMMIT_CHUNK_MAX_BYTES: u64 = 256 * 1024;
+/// A cluster node's replica timers: a follower silent or behind for 10 s
+/// leaves the ISR (Kafka's default is 30 s; a dead broker is fenced sooner
+/// by its missed heartbeats anyway), and a fetch unanswered for 6 s (its
+/// call gives up after 5 s) is sent again.
+const CLUSTER_REPLICATION_TIMING: ReplicationTiming = ReplicationTiming {
+    replica_lag_time_max_ms: 10_000,
+    replica_fetch_backoff_ms: 100,
+    replica_fetch_timeout_ms: 6_000,
+};
 /// How long a cluster node waits for a change it forwarded to reach its
 /// own image.
 pub const IMAGE_WAIT_MAX_MS: u64 = 5_000;
@@ -70,6 +80,8 @@ pub enum GroupUnavailable {
     Commit(#[from] CommitError),
     #[error(transparent)]
     Load(#[from] LoadError),
+    #[error("another node leads the offsets partition")]
+    NotCoordinator,
 }
 
 /// Why a request cannot use a partition.
@@ -140,7 +152,7 @@ pub struct Broker {
     producer_ids: tokio::sync::Mutex<ProducerIdAllocator>,
     /// The group coordinator, started on first use (like Kafka's lazily
     /// created `__consumer_offsets`).
-    groups: tokio::sync::OnceCell<Arc<GroupDriver>>,
+    groups: tokio::sync::Mutex<Option<(i32, Arc<GroupDriver>)>>,
     /// High watermarks read from `replication-offset-checkpoint` at start,
     /// each taken by the first opening of its partition: a partition created
     /// later (a new topic of an old name) starts from 0, as a new log does.
@@ -213,7 +225,7 @@ impl Broker {
         let broker = Arc::new(Broker {
             checkpointed_high_watermarks: std::sync::Mutex::new(checkpointed_high_watermarks),
             producer_ids: tokio::sync::Mutex::new(producer_ids),
-            groups: tokio::sync::OnceCell::new(),
+            groups: tokio::sync::Mutex::new(None),
             defaults,
             disk,
             clock,
@@ -533,69 +545,113 @@ impl Broker {
     }
 
     /// The group coordinator, created with its internal topic on first use.
+    /// On a cluster node it runs only while this node leads the offsets
+    /// partition, and is loaded anew for each leader epoch (the coordinator
+    /// moves with that leadership, as Kafka's does).
     async fn group_driver(&self) -> Result<Arc<GroupDriver>, GroupUnavailable> {
-        self.groups
-            .get_or_try_init(|| async {
-                let request = CreateTopic {
-                    name: OFFSETS_TOPIC,
-                    num_partitions: OFFSETS_TOPIC_PARTITIONS,
-                    replication_factor: self.config.offsets_topic_replication_factor,
-                    configs: offsets_topic::offsets_topic_configs(),
-                };
-                let default_partitions = self.config.default_partitions;
-                let cluster_id = self.config.cluster_id.clone();
-                let created = if self.cluster.get().is_some() {
-                    self.forward_create_topic(&request, true).await
-                } else {
-                    self.commit_checked(|image| {
-                        controller::create_internal_topic(
-                            image,
-                            &request,
-                            default_partitions,
-                            &cluster_id,
-                        )
-                    })
-                    .await
-                };
-                match created {
-                    Ok(()) | Err(CommitError::Topic(TopicError::AlreadyExists(_))) => {}
-                    Err(e) => return Err(e.into()),
+        let mut cached = self.groups.lock().await;
+        if let Some((epoch, driver)) = cached.as_ref() {
+            match self.partition(OFFSETS_TOPIC, 0) {
+                Some(handle) if handle.is_leader() && handle.leader_epoch() == *epoch => {
+                    return Ok(Arc::clone(driver));
                 }
-                let handle = self.partition(OFFSETS_TOPIC, 0).ok_or_else(|| {
-                    GroupUnavailable::Commit(CommitError::Storage(DiskError::Io {
+                _ => *cached = None,
+            }
+        }
+        if !self.image().topics.contains_key(OFFSETS_TOPIC) {
+            let request = CreateTopic {
+                name: OFFSETS_TOPIC,
+                num_partitions: OFFSETS_TOPIC_PARTITIONS,
+                replication_factor: self.config.offsets_topic_replication_factor,
+                configs: offsets_topic::offsets_topic_configs(),
+            };
+            let default_partitions = self.config.default_partitions;
+            let cluster_id = self.config.cluster_id.clone();
+            let created = if self.cluster.get().is_some() {
+                self.forward_create_topic(&request, true).await
+            } else {
+                self.commit_checked(|image| {
+                    controller::create_internal_topic(
+                        image,
+                        &request,
+                        default_partitions,
+                        &cluster_id,
+                    )
+                })
+                .await
+            };
+            match created {
+                Ok(()) | Err(CommitError::Topic(TopicError::AlreadyExists(_))) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let handle = match self.partition(OFFSETS_TOPIC, 0) {
+            Some(handle) if handle.is_leader() => handle,
+            // Another node leads it (or none yet): clients find it again.
+            _ if self.cluster.get().is_some() => return Err(GroupUnavailable::NotCoordinator),
+            _ => {
+                return Err(GroupUnavailable::Commit(CommitError::Storage(
+                    DiskError::Io {
                         path: OFFSETS_TOPIC.to_string(),
                         detail: "the offsets partition did not open".to_string(),
-                    }))
-                })?;
-                let incarnation = self
-                    .image()
-                    .brokers
-                    .get(&self.config.node_id)
-                    .map_or(0, |b| b.broker_epoch);
-                // A failed load leaves the cell empty: the next request
-                // loads again from the start.
-                Ok(GroupDriver::start(
-                    handle,
-                    Arc::clone(&self.clock),
-                    incarnation as u64,
-                    self.config.bugs,
-                )?)
-            })
-            .await
-            .cloned()
+                    },
+                )))
+            }
+        };
+        let broker_epoch = self
+            .image()
+            .brokers
+            .get(&self.config.node_id)
+            .map_or(0, |b| b.broker_epoch);
+        // Member ids name this incarnation of the coordinator: the broker's
+        // registration and the leadership it runs under.
+        let epoch = handle.leader_epoch();
+        let incarnation = ((broker_epoch as u64) << 32) | (epoch as u32 as u64);
+        // A failed load leaves the cache empty: the next request loads
+        // again from the start.
+        let driver = GroupDriver::start(
+            handle,
+            Arc::clone(&self.clock),
+            incarnation,
+            self.config.bugs,
+        )?;
+        *cached = Some((epoch, Arc::clone(&driver)));
+        Ok(driver)
     }
 
     /// Sends one request to the group coordinator and waits for its answer.
-    /// `None` when the coordinator cannot be started (its topic cannot be
-    /// created or opened): the caller answers COORDINATOR_NOT_AVAILABLE.
+    /// COORDINATOR_NOT_AVAILABLE when the coordinator cannot be started (its
+    /// topic cannot be created or opened), NOT_COORDINATOR when another
+    /// node leads the offsets partition.
     pub async fn group_call(&self, request: GroupRequest) -> Result<GroupResponse, GroupError> {
         match self.group_driver().await {
             Ok(driver) => Ok(driver.call(request).await),
+            Err(GroupUnavailable::NotCoordinator) => Err(GroupError::NotCoordinator),
             Err(e) => {
                 tracing::warn!(%e, "group coordinator unavailable");
                 Err(GroupError::CoordinatorNotAvailable)
             }
         }
+    }
+
+    /// Where groups' coordinator is: this node on one node; on a cluster
+    /// the leader of the offsets partition (created on first ask), or
+    /// `None` while it has none (COORDINATOR_NOT_AVAILABLE; clients retry).
+    pub async fn group_coordinator(&self) -> Option<(i32, String, i32)> {
+        if self.cluster.get().is_none() {
+            return Some(self.coordinator_endpoint());
+        }
+        if !self.image().topics.contains_key(OFFSETS_TOPIC) {
+            // Creating it is the coordinator's first step; the answer waits
+            // for it only a bounded time.
+            if let Err(e) = self.group_driver().await {
+                tracing::debug!(%e, "group coordinator not ready");
+            }
+        }
+        let image = self.image();
+        let leader = image.topics.get(OFFSETS_TOPIC)?.partitions.get(&0)?.leader;
+        let broker = image.brokers.get(&leader).filter(|b| !b.fenced)?;
+        Some((broker.node_id, broker.host.clone(), broker.port as i32))
     }
 
     /// The active controller's node id, if one is known (Metadata's
@@ -747,6 +803,9 @@ impl Broker {
             match opened {
                 Ok((handle, report)) => {
                     handle.set_limits(self.config.limits);
+                    if self.config.cluster.is_some() {
+                        handle.set_replication_timing(CLUSTER_REPLICATION_TIMING);
+                    }
                     self.take_role(&handle, p).await;
                     if report.truncated_bytes > 0 || report.segments_dropped > 0 {
                         tracing::warn!(topic = %topic_name, partition = index, ?report, "recovered a damaged log");
@@ -761,18 +820,21 @@ impl Broker {
         }
     }
 
-    /// Gives a partition the role the image says. Only leadership is wired
-    /// here (the cluster wiring adds followers): a partition this node does
-    /// not lead stays unassigned and answers NOT_LEADER_OR_FOLLOWER.
+    /// Gives a partition the role the image says: leader, or follower of
+    /// the leader. Without a leader (-1) the partition keeps its role; a
+    /// leader it was cannot commit anything without the ISR it lost.
     async fn take_role(&self, handle: &PartitionHandle, p: &PartitionImage) {
-        if p.leader != self.config.node_id {
+        let outcome = if p.leader == self.config.node_id {
+            handle
+                .become_leader(p.leader_epoch, p.isr.clone(), p.replicas.clone())
+                .await
+        } else if p.leader >= 0 {
+            handle.become_follower(p.leader, p.leader_epoch)
+        } else {
             return;
-        }
-        let led = handle
-            .become_leader(p.leader_epoch, p.isr.clone(), p.replicas.clone())
-            .await;
-        if let Err(e) = led {
-            tracing::error!(topic = %handle.topic, partition = handle.partition, %e, "cannot lead the partition");
+        };
+        if let Err(e) = outcome {
+            tracing::error!(topic = %handle.topic, partition = handle.partition, leader = p.leader, epoch = p.leader_epoch, %e, "cannot take the partition's role");
         }
     }
 

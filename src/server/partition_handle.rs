@@ -5,7 +5,7 @@
 //! The cluster-facing API (roles, replica fetches both ways, ISR changes)
 //! is in `partition_handle/replication.rs`.
 
-mod replication;
+pub mod replication;
 
 pub use replication::{ReplicationTiming, RoleError};
 
