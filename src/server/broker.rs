@@ -555,7 +555,10 @@ impl Broker {
                 Some(handle) if handle.is_leader() && handle.leader_epoch() == *epoch => {
                     return Ok(Arc::clone(driver));
                 }
-                _ => *cached = None,
+                _ => {
+                    driver.stop();
+                    *cached = None;
+                }
             }
         }
         if !self.image().topics.contains_key(OFFSETS_TOPIC) {
@@ -598,6 +601,13 @@ impl Broker {
                 )))
             }
         };
+        if self.cluster.get().is_some() && !self.offsets_caught_up(&handle).await {
+            // Kafka loads a new coordinator to the log end; here the load
+            // reads to the high watermark, so it waits (bounded) until the
+            // new leader's high watermark covers its whole log: every offset
+            // commit the old coordinator acknowledged is in it.
+            return Err(GroupUnavailable::NotCoordinator);
+        }
         let broker_epoch = self
             .image()
             .brokers
@@ -617,6 +627,24 @@ impl Broker {
         )?;
         *cached = Some((epoch, Arc::clone(&driver)));
         Ok(driver)
+    }
+
+    /// Waits (at most [`IMAGE_WAIT_MAX_MS`]) until the offsets partition's
+    /// high watermark reaches its log end.
+    async fn offsets_caught_up(&self, handle: &PartitionHandle) -> bool {
+        let wait = async {
+            loop {
+                let moved = handle.hw_changed().notified();
+                let (_, high_watermark, log_end) = handle.offsets();
+                if high_watermark >= log_end {
+                    return;
+                }
+                moved.await;
+            }
+        };
+        tokio::time::timeout(std::time::Duration::from_millis(IMAGE_WAIT_MAX_MS), wait)
+            .await
+            .is_ok()
     }
 
     /// Sends one request to the group coordinator and waits for its answer.

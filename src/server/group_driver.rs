@@ -42,6 +42,10 @@ pub struct GroupDriver {
     deadline_changed: Notify,
     /// Test-only bug switch: treat persists as durable once queued.
     commit_before_persist: bool,
+    /// Set when this coordinator's leadership of the offsets partition
+    /// ended: its tasks stop (a newer one took over).
+    stopped: std::sync::atomic::AtomicBool,
+    stop_signal: Notify,
 }
 
 impl GroupDriver {
@@ -72,6 +76,8 @@ impl GroupDriver {
             clock,
             deadline_changed: Notify::new(),
             commit_before_persist: bugs.commit_before_persist,
+            stopped: std::sync::atomic::AtomicBool::new(false),
+            stop_signal: Notify::new(),
         });
         {
             let mut state = driver.lock();
@@ -80,6 +86,19 @@ impl GroupDriver {
         tokio::spawn(persist_loop(Arc::clone(&driver), offsets, persist_queue));
         tokio::spawn(timer_loop(Arc::clone(&driver)));
         Ok(driver)
+    }
+
+    /// Stops the persist and timer tasks (the leadership moved). Requests
+    /// still queued are not persisted; their callers time out or were
+    /// answered already, and clients find the new coordinator.
+    pub fn stop(&self) {
+        self.stopped
+            .store(true, std::sync::atomic::Ordering::Release);
+        self.stop_signal.notify_waiters();
+    }
+
+    fn is_stopped(&self) -> bool {
+        self.stopped.load(std::sync::atomic::Ordering::Acquire)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, DriverState> {
@@ -201,7 +220,18 @@ async fn persist_loop(
     offsets: Arc<PartitionHandle>,
     mut queue: mpsc::UnboundedReceiver<(u64, Vec<GroupRecord>)>,
 ) {
-    while let Some((persist_id, records)) = queue.recv().await {
+    loop {
+        let stopped = driver.stop_signal.notified();
+        if driver.is_stopped() {
+            return;
+        }
+        let next = tokio::select! {
+            next = queue.recv() => next,
+            _ = stopped => return,
+        };
+        let Some((persist_id, records)) = next else {
+            return;
+        };
         // The batch's timestamp, and the append's: wall time.
         let now = driver.clock.wall_ms();
         let batch = offsets_topic::encode_batch(&records, now);
@@ -230,9 +260,14 @@ async fn timer_loop(driver: Arc<GroupDriver>) {
                 None => TIMER_IDLE_MS,
             }
         };
+        let stopped = driver.stop_signal.notified();
+        if driver.is_stopped() {
+            return;
+        }
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_millis(wait_ms as u64)) => {}
             _ = driver.deadline_changed.notified() => {}
+            _ = stopped => return,
         }
         let mut state = driver.lock();
         let actions = state.coordinator.on_tick(driver.clock.now());
