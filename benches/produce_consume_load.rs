@@ -24,7 +24,15 @@
 //! - `ODRADEK_BENCH_BIN` (default the broker built with this package): another broker binary,
 //!   to compare two builds under the same load;
 //! - `ODRADEK_BENCH_DATA_PARENT` (default the system temp dir): where the data dir goes, so
-//!   fsync hits the device under test and not a tmpfs.
+//!   fsync hits the device under test and not a tmpfs;
+//! - `ODRADEK_BENCH_CLUSTER` (default 0: one node) starts that many nodes as one cluster
+//!   (all voters, `--voters`), bootstrapping from all of them;
+//! - `ODRADEK_BENCH_REPLICATION` (default `1`): replication factors to measure, e.g. `1,3`
+//!   on a 3-node cluster; a topic with 3 replicas or more gets `min.insync.replicas=2`;
+//! - `ODRADEK_BENCH_RATE` (default 0: as fast as the broker takes) messages per second, for
+//!   latency at a fixed load.
+//!
+//! Ratios in the table are against the first row (the first policy, the first factor).
 
 // rdkafka (librdkafka, real sockets and threads) is a dev-dependency only outside the
 // simulator; under `--cfg madsim` this bench compiles to a stub so `--all-targets` builds work.
@@ -74,6 +82,9 @@ mod load {
         phase_limit: Duration,
         policies: Vec<String>,
         data_parent: PathBuf,
+        cluster_nodes: usize,
+        replication: Vec<i32>,
+        rate: u64,
     }
 
     fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
@@ -102,51 +113,108 @@ mod load {
                 .filter(|p| !p.is_empty())
                 .collect(),
                 data_parent: env_or("ODRADEK_BENCH_DATA_PARENT", std::env::temp_dir()),
+                cluster_nodes: env_or("ODRADEK_BENCH_CLUSTER", 0),
+                replication: env_or("ODRADEK_BENCH_REPLICATION", "1".to_string())
+                    .split(',')
+                    .map(|r| {
+                        r.trim()
+                            .parse()
+                            .expect("ODRADEK_BENCH_REPLICATION: numbers")
+                    })
+                    .collect(),
+                rate: env_or("ODRADEK_BENCH_RATE", 0),
             }
         }
     }
 
-    /// The broker process; killed when dropped, so a panicking run leaves nothing behind.
+    /// The broker processes (one, or a cluster); killed when dropped, so a panicking run
+    /// leaves nothing behind.
     struct Broker {
-        child: Child,
+        children: Vec<Child>,
         bootstrap: String,
         log_path: PathBuf,
-        // Declared last: dropped after the process is gone.
+        // Declared last: dropped after the processes are gone.
         _data: tempfile::TempDir,
     }
 
     impl Broker {
-        fn start(data_parent: &PathBuf) -> Broker {
+        /// One node (`nodes == 0`) or a cluster of `nodes` voters; all log to one file.
+        fn start(data_parent: &PathBuf, nodes: usize) -> Broker {
             let data = tempfile::TempDir::new_in(data_parent).expect("temp data dir");
-            let addr = free_loopback_port();
             let log_path = data.path().join("broker.log");
             let log = File::create(&log_path).expect("broker log file");
             // `ODRADEK_BENCH_BIN` runs another build (e.g. the previous
             // release) under the same load, for before/after ratios.
             let binary = std::env::var_os("ODRADEK_BENCH_BIN")
                 .unwrap_or_else(|| env!("CARGO_BIN_EXE_odradek").into());
-            let child = Command::new(binary)
-                .arg("--listen")
-                .arg(addr.to_string())
-                .arg("--data-dir")
-                .arg(data.path().join("data"))
-                // Topics are created explicitly with their fsync.policy; a typo must not
-                // silently create a topic with the default policy.
-                .arg("--auto-create-topics")
-                .arg("false")
-                .stdin(Stdio::null())
-                .stdout(log.try_clone().expect("clone log handle"))
-                .stderr(log)
-                .spawn()
-                .expect("start broker binary");
+            let listens: Vec<SocketAddr> =
+                (0..nodes.max(1)).map(|_| free_loopback_port()).collect();
+            let rpcs: Vec<SocketAddr> = (0..nodes).map(|_| free_loopback_port()).collect();
+            let voters = rpcs
+                .iter()
+                .enumerate()
+                .map(|(i, a)| format!("{}@{a}", i + 1))
+                .collect::<Vec<_>>()
+                .join(",");
+            let mut children = Vec::new();
+            for (i, listen) in listens.iter().enumerate() {
+                let mut command = Command::new(&binary);
+                command
+                    .arg("--node-id")
+                    .arg((i + 1).to_string())
+                    .arg("--listen")
+                    .arg(listen.to_string())
+                    .arg("--data-dir")
+                    .arg(data.path().join(format!("data-{}", i + 1)))
+                    // Topics are created explicitly with their fsync.policy; a typo must not
+                    // silently create a topic with the default policy.
+                    .arg("--auto-create-topics")
+                    .arg("false");
+                if nodes > 0 {
+                    command
+                        .arg("--rpc")
+                        .arg(rpcs[i].to_string())
+                        .arg("--voters")
+                        .arg(&voters);
+                }
+                let child = command
+                    .stdin(Stdio::null())
+                    .stdout(log.try_clone().expect("clone log handle"))
+                    .stderr(log.try_clone().expect("clone log handle"))
+                    .spawn()
+                    .expect("start broker binary");
+                children.push(child);
+            }
             let broker = Broker {
-                child,
-                bootstrap: addr.to_string(),
+                children,
+                bootstrap: listens
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(","),
                 log_path,
                 _data: data,
             };
-            broker.wait_listening(addr);
+            for listen in &listens {
+                broker.wait_listening(*listen);
+            }
+            broker.wait_for_brokers(listens.len());
             broker
+        }
+
+        /// Waits until Metadata lists `count` live brokers (a cluster registered them all).
+        fn wait_for_brokers(&self, count: usize) {
+            let consumer: BaseConsumer = client_config(&self.bootstrap).create().expect("client");
+            let deadline = Instant::now() + STARTUP_TIMEOUT;
+            while consumer
+                .fetch_metadata(None, REQUEST_TIMEOUT)
+                .map_or(true, |md| md.brokers().len() < count)
+            {
+                if Instant::now() > deadline {
+                    self.fail("not every broker registered");
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
         }
 
         fn wait_listening(&self, addr: SocketAddr) {
@@ -176,8 +244,10 @@ mod load {
 
     impl Drop for Broker {
         fn drop(&mut self) {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
+            for child in &mut self.children {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
         }
     }
 
@@ -211,12 +281,21 @@ mod load {
 
     /// Creates `topic` with `fsync.policy = policy` and returns the policy the broker reports
     /// back, which goes in the table as proof of what was measured.
-    fn create_topic(broker: &Broker, topic: &str, partitions: i32, policy: &str) -> String {
+    fn create_topic(
+        broker: &Broker,
+        topic: &str,
+        partitions: i32,
+        policy: &str,
+        replication: i32,
+    ) -> String {
         let admin: AdminClient<DefaultClientContext> = client_config(&broker.bootstrap)
             .create()
             .expect("admin client");
-        let new_topic = NewTopic::new(topic, partitions, TopicReplication::Fixed(1))
+        let mut new_topic = NewTopic::new(topic, partitions, TopicReplication::Fixed(replication))
             .set("fsync.policy", policy);
+        if replication >= 3 {
+            new_topic = new_topic.set("min.insync.replicas", "2");
+        }
         let created = block_on(admin.create_topics([&new_topic], &admin_options()))
             .unwrap_or_else(|e| broker.fail(&format!("CreateTopics failed: {e}")));
         if let Some(Err((name, code))) = created.into_iter().next() {
@@ -329,6 +408,14 @@ mod load {
         let first_send_us = ctx.start.elapsed().as_micros() as u64;
         let mut sent = 0u64;
         while sent < s.messages && Instant::now() < deadline {
+            // At a fixed rate, message n goes out no earlier than n / rate after the start.
+            if s.rate > 0 {
+                let due_us = sent.saturating_mul(1_000_000) / s.rate;
+                if ctx.start.elapsed().as_micros() as u64 - first_send_us < due_us {
+                    producer.poll(Duration::from_micros(200));
+                    continue;
+                }
+            }
             let done = ctx.delivered.load(Ordering::Relaxed) + ctx.failed.load(Ordering::Relaxed);
             if sent - done >= s.max_in_flight {
                 producer.poll(Duration::from_millis(1));
@@ -417,6 +504,7 @@ mod load {
     }
 
     struct Row {
+        label: String,
         policy: String,
         reported_policy: String,
         produce: ProduceResult,
@@ -430,29 +518,42 @@ mod load {
     fn print_table(rows: &[Row], s: &Settings) {
         let produce_rate = |r: &Row| per_second(r.produce.acked, r.produce.elapsed);
         let consume_rate = |r: &Row| per_second(r.consume.consumed, r.consume.elapsed);
-        let base = rows.iter().find(|r| r.policy == "never");
+        let base = rows.first();
         let ratio = |value: f64, base_value: Option<f64>| match base_value {
             Some(b) if b > 0.0 => format!("{:.2}×", value / b),
             _ => "–".to_string(),
         };
         println!();
         println!(
-            "{} messages × {} B per policy, {} partitions, acks=all, linger.ms=5, \
-             ≤{} in flight; MB = 10^6 payload bytes",
-            s.messages, s.message_bytes, s.partitions, s.max_in_flight
+            "{} messages × {} B per topic, {} partitions, acks=all, linger.ms=5, \
+             ≤{} in flight, {}; {}; MB = 10^6 payload bytes",
+            s.messages,
+            s.message_bytes,
+            s.partitions,
+            s.max_in_flight,
+            if s.rate > 0 {
+                format!("{} msgs/s offered", s.rate)
+            } else {
+                "as fast as acknowledged".to_string()
+            },
+            if s.cluster_nodes > 0 {
+                format!("{}-node cluster", s.cluster_nodes)
+            } else {
+                "one node".to_string()
+            }
         );
         println!();
         println!(
-            "| fsync.policy | sent | acked | failed | produce msgs/s | produce MB/s | p50 ms | p99 ms \
-             | consumed | consume msgs/s | consume MB/s | produce vs never | p99 vs never \
-             | consume vs never |"
+            "| topic | sent | acked | failed | produce msgs/s | produce MB/s | p50 ms | p99 ms \
+             | consumed | consume msgs/s | consume MB/s | produce vs first | p99 vs first \
+             | consume vs first |"
         );
         println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         for r in rows {
             let policy = if r.reported_policy == r.policy {
-                r.policy.clone()
+                r.label.clone()
             } else {
-                format!("{} (broker says {})", r.policy, r.reported_policy)
+                format!("{} (broker says {})", r.label, r.reported_policy)
             };
             let bytes_per_msg = s.message_bytes as f64;
             println!(
@@ -479,16 +580,21 @@ mod load {
         // `cargo bench` passes `--bench` (and any filter); this harness-less bench takes no
         // arguments, so they are ignored rather than rejected.
         let s = Settings::from_env();
-        let broker = Broker::start(&s.data_parent);
+        let broker = Broker::start(&s.data_parent, s.cluster_nodes);
         eprintln!(
             "broker listening on {} (log {})",
             broker.bootstrap,
             broker.log_path.display()
         );
         let mut rows = Vec::new();
-        for policy in &s.policies {
-            let topic = format!("bench-{policy}");
-            let reported_policy = create_topic(&broker, &topic, s.partitions, policy);
+        let runs: Vec<(&String, i32)> = s
+            .policies
+            .iter()
+            .flat_map(|p| s.replication.iter().map(move |r| (p, *r)))
+            .collect();
+        for (policy, replication) in runs {
+            let topic = format!("bench-{policy}-rf{replication}");
+            let reported_policy = create_topic(&broker, &topic, s.partitions, policy, replication);
             wait_for_leaders(&broker, &topic, s.partitions);
             eprintln!("{topic}: producing {} messages", s.messages);
             let produce = produce(&broker, &topic, &s);
@@ -505,6 +611,7 @@ mod load {
                 consume.elapsed.as_secs_f64()
             );
             rows.push(Row {
+                label: format!("{policy}, RF={replication}"),
                 policy: policy.clone(),
                 reported_policy,
                 produce,

@@ -110,6 +110,12 @@ pub trait ClusterLink: Send + Sync {
     /// Whether this node is the active controller and its image holds every
     /// committed record (only then may it build records).
     fn is_active_controller(&self) -> bool;
+    /// Waits (bounded) until this node's image holds every entry the
+    /// quorum handed out and every record this node proposed: only then
+    /// may the controller build records from it. Whether it does.
+    fn wait_caught_up(
+        &self,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send + '_>>;
     /// The active controller's node id, if known.
     fn controller_id(&self) -> Option<i32>;
     /// Sends a request to the active controller (which may be this node).
@@ -352,10 +358,11 @@ impl Broker {
         let Some(journal) = &self.journal else {
             let (link, _gate) = self.active_controller().await?;
             let records = build(&self.image())?;
-            if records.is_empty() {
-                return Ok(());
+            // Each chunk is one Raft entry (bounded), applied before the next.
+            for chunk in chunk_records(&records) {
+                link.propose(chunk.to_vec()).await?;
             }
-            return link.propose(records).await;
+            return Ok(());
         };
         let mut journal = journal.lock().await;
         let image = self.image();
@@ -421,6 +428,11 @@ impl Broker {
                 leader_hint: link.controller_id(),
             });
         }
+        if !link.wait_caught_up().await {
+            return Err(CommitError::Unconfirmed(
+                "the controller's image is not current yet".to_string(),
+            ));
+        }
         Ok((link, gate))
     }
 
@@ -437,25 +449,45 @@ impl Broker {
 
     /// A cluster node's apply task: records committed through the quorum,
     /// applied in log order; partitions follow the new image.
-    pub async fn apply_committed(&self, records: &[MetadataRecord]) {
-        {
-            let mut image = self.image.write().expect("image lock poisoned");
-            let mut next = (**image).clone();
-            for record in records {
-                next.apply(record);
+    ///
+    /// A record that does not fit the image (a controller built it from an
+    /// image that was not the latest) is skipped, identically on every
+    /// node, and reported: never a panic that would repeat at every replay.
+    /// `reconcile` is false while the node replays a backlog: partitions
+    /// open only once the image is current, never from an intermediate
+    /// image (an old leader epoch, or an old topic of the same name).
+    pub async fn apply_committed(&self, records: &[MetadataRecord], reconcile: bool) {
+        let mut next = (*self.image()).clone();
+        for record in records {
+            match next.check(record) {
+                Ok(()) => next.apply(record),
+                Err(e) => tracing::error!(
+                    ?record,
+                    e,
+                    "skipping a committed metadata record that does not fit the image"
+                ),
             }
-            *image = Arc::new(next);
         }
+        *self.image.write().expect("image lock poisoned") = Arc::new(next);
         self.image_changed.notify_waiters();
+        if reconcile {
+            self.reconcile().await;
+        }
+    }
+
+    /// Brings partitions in line with the image (after a replay).
+    pub async fn reconcile_now(&self) {
         self.reconcile().await;
     }
 
     /// A cluster node's apply task: the image a snapshot holds replaces
     /// this node's (it was far behind, or just started).
-    pub async fn install_image(&self, image: MetadataImage) {
+    pub async fn install_image(&self, image: MetadataImage, reconcile: bool) {
         *self.image.write().expect("image lock poisoned") = Arc::new(image);
         self.image_changed.notify_waiters();
-        self.reconcile().await;
+        if reconcile {
+            self.reconcile().await;
+        }
     }
 
     pub async fn create_topic(&self, mut request: CreateTopic<'_>) -> Result<(), CommitError> {
@@ -821,7 +853,14 @@ impl Broker {
                 topic.topic_id,
                 index,
                 self.config.node_id,
-                p.leader_epoch,
+                // On one node the image's epoch is the largest this log ever
+                // had; a cluster node's log may hold a later epoch than an
+                // image it opens from, and recovery must keep those records.
+                if self.config.cluster.is_some() {
+                    i32::MAX
+                } else {
+                    p.leader_epoch
+                },
                 self.take_checkpointed_high_watermark(&topic_name, index),
                 config,
                 self.config.bugs,

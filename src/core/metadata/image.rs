@@ -73,6 +73,100 @@ impl MetadataImage {
             .and_then(|n| self.topics.get(n))
     }
 
+    /// Why `record` cannot apply to this image, if it cannot (what
+    /// [`MetadataImage::apply`] asserts). A cluster node checks every
+    /// committed record first and skips one that fails, the same way on
+    /// every node, rather than crash on it forever: a record built by a
+    /// controller from a stale image must not take the cluster down.
+    pub fn check(&self, record: &MetadataRecord) -> Result<(), String> {
+        let partition = |topic_id: &TopicId, partition: &i32| {
+            self.topic_by_id(topic_id)
+                .and_then(|t| t.partitions.get(partition))
+        };
+        let registered = |node_id: &i32| {
+            if self.brokers.contains_key(node_id) {
+                Ok(())
+            } else {
+                Err(format!("broker {node_id} is not registered"))
+            }
+        };
+        match record {
+            MetadataRecord::RegisterBroker { .. }
+            | MetadataRecord::SetTopicConfig { .. }
+            | MetadataRecord::DeleteAcl { .. }
+            | MetadataRecord::UpsertScramCredential { .. }
+            | MetadataRecord::DeleteScramCredential { .. } => Ok(()),
+            MetadataRecord::BrokerRpcAddress { node_id, .. }
+            | MetadataRecord::FenceBroker { node_id }
+            | MetadataRecord::UnfenceBroker { node_id } => registered(node_id),
+            MetadataRecord::CreateTopic { name, topic_id, .. } => {
+                if self.topics.contains_key(name) {
+                    Err(format!("topic {name} exists"))
+                } else if self.topic_names.contains_key(topic_id)
+                    || topic_id.iter().all(|b| *b == 0)
+                {
+                    Err(format!("topic id of {name} reused or zero"))
+                } else {
+                    Ok(())
+                }
+            }
+            MetadataRecord::CreatePartition {
+                topic_id,
+                partition: index,
+                replicas,
+                isr,
+                ..
+            } => match self.topic_by_id(topic_id) {
+                None => Err("partition of an unknown topic".into()),
+                Some(t) if t.partitions.contains_key(index) => {
+                    Err(format!("partition {index} exists"))
+                }
+                Some(_) if !isr.iter().all(|r| replicas.contains(r)) => {
+                    Err("ISR outside the replicas".into())
+                }
+                Some(_) => Ok(()),
+            },
+            MetadataRecord::ChangePartition {
+                topic_id,
+                partition: index,
+                leader,
+                leader_epoch,
+                ..
+            } => match partition(topic_id, index) {
+                None => Err("change of an unknown partition".into()),
+                Some(p) if *leader_epoch < p.leader_epoch => Err(format!(
+                    "leader epoch {leader_epoch} below {}",
+                    p.leader_epoch
+                )),
+                Some(p) if *leader != p.leader && *leader_epoch == p.leader_epoch => {
+                    Err("a new leader without a new epoch".into())
+                }
+                Some(_) => Ok(()),
+            },
+            MetadataRecord::DeleteTopic { topic_id } => {
+                if self.topic_names.contains_key(topic_id) {
+                    Ok(())
+                } else {
+                    Err("delete of an unknown topic".into())
+                }
+            }
+            MetadataRecord::ProducerIdsBlock { end_id } => {
+                if *end_id > self.producer_ids_end {
+                    Ok(())
+                } else {
+                    Err(format!("producer id block end {end_id} does not grow"))
+                }
+            }
+            MetadataRecord::CreateAcl { id, .. } => {
+                if *id >= self.next_acl_id {
+                    Ok(())
+                } else {
+                    Err(format!("ACL id {id} reused"))
+                }
+            }
+        }
+    }
+
     /// Applies one committed record. Records come from our own controller,
     /// which validated them against this image, so an inconsistent record is
     /// a bug: assert rather than limp on.

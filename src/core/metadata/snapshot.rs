@@ -106,6 +106,9 @@ pub fn decode(bytes: &[u8]) -> Result<MetadataImage, SnapshotDecodeError> {
         .map_err(|e| SnapshotDecodeError::Decode(e.to_string()))?;
     let mut image = MetadataImage::default();
     for record in &body.records {
+        image
+            .check(record)
+            .map_err(|e| SnapshotDecodeError::Decode(format!("inconsistent record: {e}")))?;
         image.apply(record);
     }
     image.applied_count = body.applied_count;

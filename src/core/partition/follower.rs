@@ -77,6 +77,29 @@ impl ReplicaMachine {
         actions
     }
 
+    /// The fetch `correlation_id` failed without an answer this follower
+    /// can take (the connection dropped, the call timed out, the leader
+    /// refused it outright): fetch again after the backoff instead of
+    /// waiting out the fetch timeout.
+    pub fn fetch_failed<L: ReplicaLog>(
+        &mut self,
+        log: &mut L,
+        correlation_id: u64,
+        now_ms: u64,
+    ) -> Vec<ReplicaAction<L::Records>> {
+        let mut actions = Vec::new();
+        let backoff_ms = self.config.replica_fetch_backoff_ms;
+        if let Role::Follower(follower) = &mut self.role {
+            if follower.fetch_in_flight.map(|f| f.0) == Some(correlation_id) {
+                follower.fetch_in_flight = None;
+                follower.next_fetch_ms = now_ms + backoff_ms;
+            }
+        }
+        self.maybe_send_fetch(log, now_ms, &mut actions);
+        self.assert_invariants(log);
+        actions
+    }
+
     /// Appends the leader's batches with their offsets and epochs. Stops at
     /// a batch that does not continue the log or whose epoch is below the
     /// log's last one (Kafka's epoch cache ignores such an epoch; here the

@@ -24,15 +24,38 @@ fn decode_records(payload: &[u8]) -> Result<Vec<MetadataRecord>, String> {
         .map_err(|e| e.to_string())
 }
 
+/// With nothing to apply, how often the task checks whether a deferred
+/// reconcile can run (the quorum learned it is caught up).
+pub const APPLY_IDLE_CHECK_MS: u64 = 200;
+
 pub(super) async fn run(runtime: Arc<ClusterRuntime>, mut events: mpsc::Receiver<QuorumEvent>) {
-    while let Some(event) = events.recv().await {
+    // Partitions follow the image only once it is current: a node replaying
+    // its backlog after a start never opens a partition from an image that
+    // names an old leader epoch or an old topic of the same name.
+    let mut reconcile_due = false;
+    loop {
+        let event = match tokio::time::timeout(
+            std::time::Duration::from_millis(APPLY_IDLE_CHECK_MS),
+            events.recv(),
+        )
+        .await
+        {
+            Ok(Some(event)) => Some(event),
+            Ok(None) => return,
+            Err(_idle) => None,
+        };
         let Some(broker) = runtime.broker() else {
             return;
         };
+        let current = events.is_empty() && !runtime.quorum.has_backlog();
         match event {
-            QuorumEvent::Apply { index, payload, .. } => {
+            None => {}
+            Some(QuorumEvent::Apply { index, payload, .. }) => {
                 match decode_records(&payload) {
-                    Ok(records) => broker.apply_committed(&records).await,
+                    Ok(records) => {
+                        broker.apply_committed(&records, current).await;
+                        reconcile_due |= !current;
+                    }
                     Err(e) => {
                         tracing::error!(index, %e, "a committed metadata entry does not decode: the node stops");
                         broker.storage_failed.notify_one();
@@ -42,11 +65,12 @@ pub(super) async fn run(runtime: Arc<ClusterRuntime>, mut events: mpsc::Receiver
                 runtime.refresh_addresses(&broker);
                 mark_applied(&runtime, index);
             }
-            QuorumEvent::NoOp { index, .. } => mark_applied(&runtime, index),
-            QuorumEvent::InstallSnapshot { meta, data } => match snapshot::decode(&data) {
+            Some(QuorumEvent::NoOp { index, .. }) => mark_applied(&runtime, index),
+            Some(QuorumEvent::InstallSnapshot { meta, data }) => match snapshot::decode(&data) {
                 Ok(image) => {
                     tracing::info!(index = meta.last_index, "installing a metadata snapshot");
-                    broker.install_image(image).await;
+                    broker.install_image(image, current).await;
+                    reconcile_due |= !current;
                     runtime.refresh_addresses(&broker);
                     mark_applied(&runtime, meta.last_index);
                 }
@@ -56,13 +80,21 @@ pub(super) async fn run(runtime: Arc<ClusterRuntime>, mut events: mpsc::Receiver
                     return;
                 }
             },
-            QuorumEvent::TakeSnapshot { index } => {
+            Some(QuorumEvent::TakeSnapshot { index }) => {
                 let data = snapshot::encode(&broker.image());
                 runtime.quorum.on_snapshot_taken(index, data).await;
             }
-            QuorumEvent::Role(role) => {
+            Some(QuorumEvent::Role(role)) => {
                 tracing::info!(?role, node_id = runtime.node_id, "metadata quorum role");
             }
+        }
+        if reconcile_due && events.is_empty() && !runtime.quorum.has_backlog() {
+            reconcile_due = false;
+            tracing::info!(
+                node_id = runtime.node_id,
+                "metadata caught up: partitions follow the image"
+            );
+            broker.reconcile_now().await;
         }
     }
 }

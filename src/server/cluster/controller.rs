@@ -48,6 +48,16 @@ pub(super) async fn run(runtime: Arc<ClusterRuntime>) {
         let Some(broker) = runtime.broker() else {
             return;
         };
+        if runtime.quorum.is_stopped() {
+            // The Raft driver stopped (its storage failed): this node can
+            // neither vote nor apply; it stops rather than limp on.
+            tracing::error!(
+                node_id = runtime.node_id,
+                "the metadata quorum stopped: the node stops"
+            );
+            broker.storage_failed.notify_one();
+            return;
+        }
         if !runtime.quorum.is_ready_leader() {
             *runtime.liveness.lock().expect("liveness lock") = None;
             continue;

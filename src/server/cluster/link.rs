@@ -43,6 +43,9 @@ pub struct ClusterRuntime {
     /// The highest Raft index applied to the broker's image.
     pub(super) applied_index: AtomicU64,
     pub(super) applied: Notify,
+    /// The largest index this node proposed (the controller builds the
+    /// next records only after it is applied, even if its caller gave up).
+    pub(super) last_proposed_index: AtomicU64,
     /// The active controller's view of broker liveness; `None` when this
     /// node is not the active controller.
     pub(super) liveness: Mutex<Option<BrokerLiveness>>,
@@ -106,6 +109,7 @@ pub async fn start(
         incarnation,
         applied_index: AtomicU64::new(0),
         applied: Notify::new(),
+        last_proposed_index: AtomicU64::new(0),
         liveness: Mutex::new(None),
         broker_epoch: std::sync::atomic::AtomicI64::new(-1),
         tasks: Mutex::new(Vec::new()),
@@ -113,13 +117,44 @@ pub async fn start(
     peers.set_handler(Arc::new(rpc_handler::Handler::new(&runtime)));
     broker.attach_cluster(Arc::clone(&runtime) as Arc<dyn ClusterLink>);
     let spawned = vec![
-        tokio::spawn(apply::run(Arc::clone(&runtime), events)),
-        tokio::spawn(controller::run(Arc::clone(&runtime))),
-        tokio::spawn(lifecycle::run(Arc::clone(&runtime))),
-        tokio::spawn(replication::run(Arc::clone(&runtime))),
+        tokio::spawn(watched(
+            "apply",
+            Arc::downgrade(broker),
+            apply::run(Arc::clone(&runtime), events),
+        )),
+        tokio::spawn(watched(
+            "controller",
+            Arc::downgrade(broker),
+            controller::run(Arc::clone(&runtime)),
+        )),
+        tokio::spawn(watched(
+            "lifecycle",
+            Arc::downgrade(broker),
+            lifecycle::run(Arc::clone(&runtime)),
+        )),
+        tokio::spawn(watched(
+            "replication",
+            Arc::downgrade(broker),
+            replication::run(Arc::clone(&runtime)),
+        )),
     ];
     runtime.tasks.lock().expect("tasks lock").extend(spawned);
     Ok(runtime)
+}
+
+/// Runs one of the cluster's tasks; if it ever ends (it should not while
+/// the node runs), the node stops (as after a storage failure) instead of
+/// living on as a zombie that heartbeats but applies or replicates nothing.
+async fn watched(
+    name: &'static str,
+    broker: Weak<Broker>,
+    task: impl std::future::Future<Output = ()>,
+) {
+    task.await;
+    if let Some(broker) = broker.upgrade() {
+        tracing::error!(task = name, "a cluster task ended: the node stops");
+        broker.storage_failed.notify_one();
+    }
 }
 
 impl ClusterRuntime {
@@ -169,6 +204,7 @@ impl ClusterRuntime {
             }
             Err(e) => return Err(CommitError::Unconfirmed(e.to_string())),
         };
+        self.last_proposed_index.fetch_max(index, Ordering::AcqRel);
         let wait = async {
             self.quorum
                 .wait_committed(term, index)
@@ -190,6 +226,25 @@ impl ClusterRuntime {
                 "not applied within {PROPOSAL_APPLY_TIMEOUT_MS} ms"
             ))),
         }
+    }
+
+    async fn caught_up(&self) -> bool {
+        let target = self
+            .quorum
+            .handed_index()
+            .max(self.last_proposed_index.load(Ordering::Acquire));
+        let wait = async {
+            loop {
+                let applied = self.applied.notified();
+                if self.applied_index.load(Ordering::Acquire) >= target {
+                    return;
+                }
+                applied.await;
+            }
+        };
+        tokio::time::timeout(Duration::from_millis(PROPOSAL_APPLY_TIMEOUT_MS), wait)
+            .await
+            .is_ok()
     }
 
     /// Sends `request` to the active controller: handled here when this
@@ -242,6 +297,10 @@ impl ClusterLink for ClusterRuntime {
 
     fn controller_id(&self) -> Option<i32> {
         self.quorum.leader()
+    }
+
+    fn wait_caught_up(&self) -> Pin<Box<dyn std::future::Future<Output = bool> + Send + '_>> {
+        Box::pin(self.caught_up())
     }
 
     fn forward(

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::core::partition::FetchResult;
 use crate::rpc::{ControllerRequest, ControllerResponse, ReplicaFetch, RpcRequest, RpcResponse};
 use crate::server::cluster::ClusterRuntime;
 use crate::server::partition_handle::PartitionHandle;
@@ -24,21 +25,40 @@ pub const REPLICA_FETCH_WAIT_MAX_MS: u32 = 500;
 /// A fetch unanswered for this long is abandoned (its connection is
 /// probably gone); the replica sends another after its timeout.
 pub const REPLICA_FETCH_CALL_TIMEOUT_MS: u64 = 5_000;
+/// Times an AlterPartition with no definite answer is sent again before
+/// the proposal is settled from whatever the metadata then holds.
+pub const ALTER_PARTITION_ATTEMPTS_MAX: u32 = 10;
 /// Wait after a failed fetch or AlterPartition before the next attempt.
 pub const REPLICATION_RETRY_BACKOFF_MS: u64 = 200;
 
 type Key = (String, i32, [u8; 16]);
 
+/// The per-partition tasks, aborted when the supervisor itself is (at
+/// shutdown, or when the node is stopped in the simulator).
+struct Drivers(BTreeMap<Key, tokio::task::JoinHandle<()>>);
+
+impl Drop for Drivers {
+    fn drop(&mut self) {
+        for task in self.0.values() {
+            task.abort();
+        }
+    }
+}
+
 pub(super) async fn run(runtime: Arc<ClusterRuntime>) {
-    let mut drivers: BTreeMap<Key, tokio::task::JoinHandle<()>> = BTreeMap::new();
+    let mut drivers = Drivers(BTreeMap::new());
+    let drivers = &mut drivers.0;
     loop {
         tokio::time::sleep(Duration::from_millis(REPLICATION_SUPERVISE_INTERVAL_MS)).await;
         let Some(broker) = runtime.broker() else {
             break;
         };
+        // A partition stopped by an internal error gets no driver: its
+        // calls would fail forever.
         let hosted: BTreeMap<Key, Arc<PartitionHandle>> = broker
             .all_partitions()
             .into_iter()
+            .filter(|h| !h.has_failed())
             .map(|h| ((h.topic.clone(), h.partition, h.topic_id), h))
             .collect();
         drivers.retain(|key, task| {
@@ -53,9 +73,6 @@ pub(super) async fn run(runtime: Arc<ClusterRuntime>) {
                 .entry(key)
                 .or_insert_with(|| tokio::spawn(drive(Arc::clone(&runtime), handle)));
         }
-    }
-    for task in drivers.into_values() {
-        task.abort();
     }
 }
 
@@ -75,6 +92,7 @@ async fn drive(runtime: Arc<ClusterRuntime>, handle: Arc<PartitionHandle>) {
 async fn fetch_loop(runtime: &ClusterRuntime, handle: &PartitionHandle) {
     loop {
         let (leader, fetch) = handle.next_fetch().await;
+        let correlation_id = fetch.correlation_id;
         let request = RpcRequest::ReplicaFetch(ReplicaFetch {
             topic: handle.topic.clone(),
             topic_id: handle.topic_id,
@@ -93,18 +111,24 @@ async fn fetch_loop(runtime: &ClusterRuntime, handle: &PartitionHandle) {
             .await;
         match answer {
             Ok(RpcResponse::ReplicaFetch(response)) => {
+                let refused = matches!(response.result, FetchResult::Error(_));
                 if let Err(e) = handle.on_fetch_response(response).await {
                     tracing::warn!(topic = %handle.topic, partition = handle.partition, leader, %e, "replica fetch answer not stored");
-                    tokio::time::sleep(Duration::from_millis(REPLICATION_RETRY_BACKOFF_MS)).await;
+                    handle.fetch_failed(correlation_id);
+                } else if refused {
+                    // An error answer the replica did not take (e.g. from a
+                    // node not yet leading this epoch) leaves the fetch in
+                    // flight: retry after the backoff, not the timeout.
+                    handle.fetch_failed(correlation_id);
                 }
             }
             Ok(other) => {
                 tracing::debug!(topic = %handle.topic, partition = handle.partition, leader, ?other, "replica fetch refused");
-                tokio::time::sleep(Duration::from_millis(REPLICATION_RETRY_BACKOFF_MS)).await;
+                handle.fetch_failed(correlation_id);
             }
             Err(e) => {
                 tracing::debug!(topic = %handle.topic, partition = handle.partition, leader, %e, "replica fetch failed");
-                tokio::time::sleep(Duration::from_millis(REPLICATION_RETRY_BACKOFF_MS)).await;
+                handle.fetch_failed(correlation_id);
             }
         }
     }
@@ -120,42 +144,79 @@ async fn isr_loop(runtime: &ClusterRuntime, handle: &PartitionHandle) {
             leader_epoch,
             isr: isr.clone(),
         };
-        match runtime.call_controller(request).await {
-            // The committed change reaches the replica through the image
-            // (the same leader epoch with the new ISR).
-            Ok(ControllerResponse::Done) => {
+        // An uncertain outcome (no answer, not the controller) is asked
+        // again: the same ISR twice is harmless, while going back to the
+        // old ISR when the change may have committed would let the high
+        // watermark skip a member the controller counts (and may elect).
+        let mut attempts = 0;
+        let outcome = loop {
+            attempts += 1;
+            match runtime.call_controller(request.clone()).await {
+                Ok(ControllerResponse::Done) => break Some(true),
+                Ok(ControllerResponse::Error { code, message }) => {
+                    tracing::info!(topic = %handle.topic, partition = handle.partition, ?isr, code, message, "ISR change refused");
+                    break Some(false);
+                }
+                Ok(other) => {
+                    tracing::debug!(topic = %handle.topic, partition = handle.partition, ?other, "ISR change not confirmed; asking again")
+                }
+                Err(e) => {
+                    tracing::debug!(topic = %handle.topic, partition = handle.partition, %e, "ISR change not confirmed; asking again")
+                }
+            }
+            if attempts >= ALTER_PARTITION_ATTEMPTS_MAX {
+                break None;
+            }
+            tokio::time::sleep(Duration::from_millis(REPLICATION_RETRY_BACKOFF_MS)).await;
+        };
+        match outcome {
+            // Committed (or already so): the replica takes the ISR the
+            // metadata holds once this node's image has it.
+            Some(true) => {
                 tracing::info!(topic = %handle.topic, partition = handle.partition, ?isr, "ISR change committed");
+                settle_from_image(runtime, handle, leader_epoch, Some(&isr)).await;
             }
-            Ok(other) => {
-                tracing::info!(topic = %handle.topic, partition = handle.partition, ?isr, ?other, "ISR change refused");
-                proposal_failed(runtime, handle, leader_epoch);
-            }
-            Err(e) => {
-                tracing::debug!(topic = %handle.topic, partition = handle.partition, %e, "ISR change not confirmed");
-                proposal_failed(runtime, handle, leader_epoch);
-            }
+            Some(false) => settle_from_image(runtime, handle, leader_epoch, None).await,
+            // Never confirmed either way: the image decides once it moves.
+            None => settle_from_image(runtime, handle, leader_epoch, Some(&isr)).await,
         }
         tokio::time::sleep(Duration::from_millis(REPLICATION_RETRY_BACKOFF_MS)).await;
     }
 }
 
-/// The controller did not take an ISR proposal (or its answer was lost):
-/// the replica goes back to the ISR the metadata holds, and may propose
-/// again. If the change was in fact committed, the image brings it anyway.
-fn proposal_failed(runtime: &ClusterRuntime, handle: &PartitionHandle, leader_epoch: i32) {
+/// Brings a pending ISR proposal of `leader_epoch` to an end from the
+/// metadata: waits (bounded) until this node's image shows `expected` (a
+/// committed change), then hands the replica the ISR the image holds (the
+/// change, or the old ISR after a refusal). Changes of another epoch are
+/// left to the role change the image brings.
+async fn settle_from_image(
+    runtime: &ClusterRuntime,
+    handle: &PartitionHandle,
+    leader_epoch: i32,
+    expected: Option<&[i32]>,
+) {
     let Some(broker) = runtime.broker() else {
         return;
     };
-    let image = broker.image();
-    let Some(p) = image
-        .topic_by_id(&handle.topic_id)
-        .and_then(|t| t.partitions.get(&handle.partition))
-    else {
+    let partition = |image: &crate::core::metadata::MetadataImage| {
+        image
+            .topic_by_id(&handle.topic_id)
+            .and_then(|t| t.partitions.get(&handle.partition))
+            .cloned()
+    };
+    if let Some(expected) = expected {
+        broker
+            .wait_for_image(|image| {
+                partition(image).is_none_or(|p| p.leader_epoch != leader_epoch || p.isr == expected)
+            })
+            .await;
+    }
+    let Some(p) = partition(&broker.image()) else {
         return;
     };
     if p.leader == runtime.node_id && p.leader_epoch == leader_epoch {
         if let Err(e) = handle.isr_committed(leader_epoch, p.isr.clone()) {
-            tracing::warn!(topic = %handle.topic, partition = handle.partition, %e, "cannot restore the committed ISR");
+            tracing::warn!(topic = %handle.topic, partition = handle.partition, %e, "cannot take the committed ISR");
         }
     }
 }

@@ -3,7 +3,7 @@
 
 use std::sync::{Arc, Weak};
 
-use crate::rpc::{ReplicaFetch, RpcRequest, RpcResponse};
+use crate::rpc::{ControllerRequest, ReplicaFetch, RpcRequest, RpcResponse};
 use crate::server::cluster::{controller, ClusterRuntime};
 use crate::server::peers::{RpcHandler, RpcHandlerFuture};
 
@@ -20,7 +20,7 @@ impl Handler {
 }
 
 impl RpcHandler for Handler {
-    fn handle(&self, _from: i32, request: RpcRequest) -> RpcHandlerFuture<'_> {
+    fn handle(&self, from: i32, request: RpcRequest) -> RpcHandlerFuture<'_> {
         Box::pin(async move {
             let Some(runtime) = self.runtime.upgrade() else {
                 return RpcResponse::Refused("the node is stopping".into());
@@ -28,6 +28,25 @@ impl RpcHandler for Handler {
             let Some(broker) = runtime.broker() else {
                 return RpcResponse::Refused("the node is stopping".into());
             };
+            // A node speaks only for itself: the id it said hello with must
+            // be the replica, broker or leader its request names.
+            let speaker = match &request {
+                RpcRequest::ReplicaFetch(fetch) => fetch.fetch.replica_id,
+                RpcRequest::Controller(ControllerRequest::RegisterBroker { node_id, .. })
+                | RpcRequest::Controller(ControllerRequest::Heartbeat { node_id, .. })
+                | RpcRequest::Controller(ControllerRequest::AllocateProducerIds { node_id }) => {
+                    *node_id
+                }
+                RpcRequest::Controller(ControllerRequest::AlterPartition { leader_id, .. }) => {
+                    *leader_id
+                }
+                RpcRequest::Controller(ControllerRequest::CreateTopic { .. }) => from,
+            };
+            if speaker != from {
+                return RpcResponse::Refused(format!(
+                    "node {from} sent a request in the name of node {speaker}"
+                ));
+            }
             match request {
                 RpcRequest::Controller(request) => {
                     RpcResponse::Controller(controller::handle(&runtime, &broker, request).await)

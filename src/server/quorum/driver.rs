@@ -147,6 +147,7 @@ impl Driver {
         ready: Ready,
         signal: &mut watch::Receiver<bool>,
     ) -> Result<(), Stop> {
+        self.quorum.shared().commit_index = self.node.commit_index();
         if let Some(role) = ready.role_change {
             {
                 let mut shared = self.quorum.shared();

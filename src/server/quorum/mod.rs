@@ -118,6 +118,8 @@ struct Shared {
     ready_leader: bool,
     /// The last index handed to the apply channel (or installed).
     applied_index: LogIndex,
+    /// The commit index the Raft node knew at its last step.
+    commit_index: LogIndex,
     recent_applied: VecDeque<(LogIndex, Term)>,
     waiters: BTreeMap<LogIndex, Vec<(Term, Waiter)>>,
     waiter_count: usize,
@@ -253,6 +255,7 @@ impl Quorum {
                 },
                 ready_leader: false,
                 applied_index: 0,
+                commit_index: 0,
                 recent_applied: VecDeque::new(),
                 waiters: BTreeMap::new(),
                 waiter_count: 0,
@@ -299,6 +302,22 @@ impl Quorum {
     pub fn is_ready_leader(&self) -> bool {
         let shared = self.shared();
         shared.ready_leader && shared.role.role == Role::Leader && !shared.stopped
+    }
+
+    /// The last index handed to the apply channel.
+    pub fn handed_index(&self) -> LogIndex {
+        self.shared().applied_index
+    }
+
+    /// Whether committed entries are known that have not been handed to
+    /// the apply channel yet, or no leader is known (after a start, what is
+    /// committed is unknown until a leader says): the application's image
+    /// is not current.
+    pub fn has_backlog(&self) -> bool {
+        let shared = self.shared();
+        shared.role.leader.is_none()
+            || shared.applied_index < shared.commit_index
+            || (shared.role.role == Role::Leader && !shared.ready_leader)
     }
 
     /// Whether the driver has stopped (shutdown, or a storage failure).
