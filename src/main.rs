@@ -11,10 +11,13 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Parser;
+
+mod dev_cluster;
 use odradek::core::acl::AuthorizerConfig;
 use odradek::core::topic_config::FsyncPolicy;
 use odradek::io::node_context::NodeContext;
 use odradek::io::real_disk::{RealDisk, OPEN_FILES_MAX_DEFAULT};
+use odradek::server::config::ClusterConfig;
 use odradek::server::{self, BrokerConfig};
 
 #[derive(Parser, Debug)]
@@ -124,6 +127,46 @@ struct Cli {
     /// most (odradek's). Default 10000.
     #[arg(long, env = "ODRADEK_MAX_SCRAM_CREDENTIALS")]
     max_scram_credentials: Option<usize>,
+    /// The node-to-node address this node listens on and is reached at
+    /// (replication, Raft, broker-to-controller calls). Needed with --voters.
+    #[arg(long, env = "ODRADEK_RPC")]
+    rpc: Option<SocketAddr>,
+    /// The metadata quorum: `1@host:port,2@host:port,3@host:port`, each
+    /// voter's --rpc address (Kafka: controller.quorum.voters). A node listed
+    /// is broker and controller; one not listed is a broker only. Without
+    /// it the node is a one-node cluster.
+    #[arg(long, env = "ODRADEK_VOTERS")]
+    voters: Option<String>,
+    /// Replicas of auto-created topics and of CreateTopics without a count
+    /// (Kafka: default.replication.factor). Default 1.
+    #[arg(long, env = "ODRADEK_DEFAULT_REPLICATION_FACTOR")]
+    default_replication_factor: Option<i16>,
+    /// Replicas of __consumer_offsets (Kafka: offsets.topic.replication.factor).
+    /// Default 1 on one node, else the smaller of 3 and the voter count.
+    #[arg(long, env = "ODRADEK_OFFSETS_TOPIC_REPLICATION_FACTOR")]
+    offsets_topic_replication_factor: Option<i16>,
+    /// The cluster's id; every node of a cluster must be given the same one.
+    #[arg(long, env = "ODRADEK_CLUSTER_ID")]
+    cluster_id: Option<String>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(clap::Subcommand, Debug)]
+enum Command {
+    /// Start a local cluster for development: N nodes on 127.0.0.1, Kafka
+    /// listeners on base-port, base-port+1, ..., node-to-node on
+    /// rpc-base-port+..., data under <data-dir>/node-<id>. Ctrl-C stops all.
+    DevCluster {
+        #[arg(long, default_value_t = 3)]
+        nodes: u16,
+        #[arg(long, default_value_t = 9092)]
+        base_port: u16,
+        #[arg(long, default_value_t = 19092)]
+        rpc_base_port: u16,
+        #[arg(long, default_value = "data-cluster")]
+        data_dir: std::path::PathBuf,
+    },
 }
 
 fn file_settings(path: &std::path::Path) -> Result<BTreeMap<String, toml::Value>, String> {
@@ -169,6 +212,11 @@ fn build_config(cli: Cli) -> Result<(BrokerConfig, std::path::PathBuf), String> 
         "super-users",
         "max-acls",
         "max-scram-credentials",
+        "rpc",
+        "voters",
+        "default-replication-factor",
+        "offsets-topic-replication-factor",
+        "cluster-id",
     ];
     if let Some(unknown) = file.keys().find(|k| !known.contains(&k.as_str())) {
         return Err(format!("unknown setting {unknown:?} in the config file"));
@@ -294,6 +342,46 @@ fn build_config(cli: Cli) -> Result<(BrokerConfig, std::path::PathBuf), String> 
             .and_then(|v| v.as_bool())),
         cli.super_users.or(string("super-users")),
     )?;
+    if let Some(id) = cli.cluster_id.or(string("cluster-id")) {
+        if id.is_empty() {
+            return Err("cluster-id must not be empty".into());
+        }
+        config.cluster_id = id;
+    }
+    match (
+        cli.voters.or(string("voters")),
+        cli.rpc.map(Ok).or(string("rpc").map(|s| s.parse())),
+    ) {
+        (None, None) => {}
+        (None, Some(_)) => return Err("--rpc needs --voters".into()),
+        (Some(_), None) => return Err("--voters needs --rpc (this node's address)".into()),
+        (Some(voters), Some(rpc)) => {
+            let rpc = rpc.map_err(|e| format!("bad rpc address: {e}"))?;
+            let voters = ClusterConfig::parse_voters(&voters)?;
+            if voters.get(&config.node_id).is_some_and(|a| *a != rpc) {
+                return Err(format!(
+                    "--voters names node {} at {}, but --rpc is {rpc}",
+                    config.node_id, voters[&config.node_id]
+                ));
+            }
+            config.offsets_topic_replication_factor = voters.len().min(3) as i16;
+            config.cluster = Some(ClusterConfig::new(rpc, voters));
+        }
+    }
+    config.default_replication_factor = cli
+        .default_replication_factor
+        .or(int("default-replication-factor").map(|v| v as i16))
+        .unwrap_or(config.default_replication_factor);
+    config.offsets_topic_replication_factor = cli
+        .offsets_topic_replication_factor
+        .or(int("offsets-topic-replication-factor").map(|v| v as i16))
+        .unwrap_or(config.offsets_topic_replication_factor);
+    if config.default_replication_factor < 1 || config.offsets_topic_replication_factor < 1 {
+        return Err(
+            "default-replication-factor and offsets-topic-replication-factor must be at least 1"
+                .into(),
+        );
+    }
     // The disk is rooted at the data dir; the broker's paths are relative to it.
     config.data_dir = String::new();
     config.log_dir_display = std::path::absolute(&data_dir)
@@ -409,7 +497,17 @@ async fn run_node() -> ExitCode {
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .init();
-    let (config, data_dir) = match build_config(Cli::parse()) {
+    let mut cli = Cli::parse();
+    if let Some(Command::DevCluster {
+        nodes,
+        base_port,
+        rpc_base_port,
+        data_dir,
+    }) = cli.command.take()
+    {
+        return dev_cluster::run(nodes, base_port, rpc_base_port, &data_dir).await;
+    }
+    let (config, data_dir) = match build_config(cli) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("odradek: {e}");

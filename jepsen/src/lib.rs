@@ -3,6 +3,7 @@
 //!
 //! - [`binary`] finds (or builds) the broker executable;
 //! - [`node`] runs one broker process with its own port and data directory;
+//! - [`cluster`] runs N of them as one cluster (a Raft quorum of voters);
 //! - [`history`] is the harness's history format (JSON lines of Jepsen-style operations);
 //! - [`checker`] judges such a history with the simulator's checkers (`odradek-sim`), naming
 //!   anomalies as Jepsen's Kafka workload does;
@@ -15,9 +16,11 @@
 
 pub mod binary;
 pub mod checker;
+pub mod cluster;
 pub mod history;
 pub mod node;
 pub mod wire;
 
 pub use binary::odradek_binary;
+pub use cluster::Cluster;
 pub use node::{BrokerOptions, BrokerProcess, FsyncPolicy};

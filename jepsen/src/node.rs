@@ -52,6 +52,8 @@ pub struct BrokerOptions {
     pub extra_args: Vec<String>,
     /// (soft, hard) `RLIMIT_NOFILE` the broker starts with; `None` inherits the test's.
     pub nofile_limit: Option<(u64, u64)>,
+    /// The Kafka listener; `None` takes a free loopback port.
+    pub listen: Option<SocketAddr>,
 }
 
 impl Default for BrokerOptions {
@@ -64,6 +66,7 @@ impl Default for BrokerOptions {
             default_fsync_policy: None,
             extra_args: Vec::new(),
             nofile_limit: None,
+            listen: None,
         }
     }
 }
@@ -92,6 +95,12 @@ impl BrokerOptions {
     /// Starts the broker with this (soft, hard) file-descriptor limit.
     pub fn nofile_limit(mut self, soft: u64, hard: u64) -> Self {
         self.nofile_limit = Some((soft, hard));
+        self
+    }
+
+    /// Listens (and advertises) on this address instead of a free port.
+    pub fn listen(mut self, listen: SocketAddr) -> Self {
+        self.listen = Some(listen);
         self
     }
 
@@ -163,10 +172,14 @@ impl BrokerProcess {
             .prefix("odradek-jepsen-")
             .tempdir()?;
         std::fs::create_dir(dir.path().join("data"))?;
+        let listen = match options.listen {
+            Some(listen) => listen,
+            None => free_loopback_port()?,
+        };
         let mut broker = BrokerProcess {
             options,
             binary: odradek_binary(),
-            listen: free_loopback_port()?,
+            listen,
             dir,
             child: None,
         };
@@ -340,7 +353,7 @@ impl Drop for BrokerProcess {
 /// A loopback address whose port the OS just handed out. The listener is dropped so the broker
 /// can bind it; another process could grab it in between, but the OS cycles through ephemeral
 /// ports so that is unlikely.
-fn free_loopback_port() -> io::Result<SocketAddr> {
+pub fn free_loopback_port() -> io::Result<SocketAddr> {
     let listener = TcpListener::bind("127.0.0.1:0")?;
     listener.local_addr()
 }

@@ -145,7 +145,7 @@ fn create_validated(
     if !(1..=PARTITIONS_PER_TOPIC_MAX).contains(&partitions) {
         return Err(TopicError::InvalidPartitions(partitions));
     }
-    let live: Vec<i32> = image.brokers.keys().copied().collect();
+    let live: Vec<i32> = image.live_brokers().map(|b| b.node_id).collect();
     let replication = if request.replication_factor == -1 {
         1
     } else {
@@ -164,11 +164,9 @@ fn create_validated(
         topic_id,
         configs: request.configs.clone(),
     }];
+    let start = placement_start(&topic_id, live.len());
     for partition in 0..partitions {
-        // Round-robin placement: replica i of partition p on broker (p + i).
-        let replicas: Vec<i32> = (0..replication)
-            .map(|i| live[((partition + i) as usize) % live.len()])
-            .collect();
+        let replicas = place_replicas(&live, start, partition, replication as usize);
         records.push(MetadataRecord::CreatePartition {
             topic_id,
             partition,
@@ -179,6 +177,24 @@ fn create_validated(
         });
     }
     Ok(records)
+}
+
+/// Where a topic's round-robin placement starts among the live brokers:
+/// derived from its id, so the first partitions of different topics do not
+/// all lead on the same broker (Kafka starts at a random broker).
+fn placement_start(topic_id: &TopicId, live_count: usize) -> usize {
+    if live_count == 0 {
+        return 0;
+    }
+    (u64::from_be_bytes(topic_id[8..].try_into().expect("8 bytes")) % live_count as u64) as usize
+}
+
+/// Round-robin placement: replica i of partition p on the live broker
+/// (start + p + i); the first replica is the preferred leader.
+fn place_replicas(live: &[i32], start: usize, partition: i32, replication: usize) -> Vec<i32> {
+    (0..replication)
+        .map(|i| live[(start + partition as usize + i) % live.len()])
+        .collect()
 }
 
 pub fn delete_topic(image: &MetadataImage, name: &str) -> Result<Vec<MetadataRecord>, TopicError> {
@@ -205,7 +221,7 @@ pub fn create_partitions(
     if new_total <= current || new_total > PARTITIONS_PER_TOPIC_MAX {
         return Err(TopicError::InvalidPartitions(new_total));
     }
-    let live: Vec<i32> = image.brokers.keys().copied().collect();
+    let live: Vec<i32> = image.live_brokers().map(|b| b.node_id).collect();
     let replication = topic
         .partitions
         .values()
@@ -218,11 +234,10 @@ pub fn create_partitions(
             available: live.len(),
         });
     }
+    let start = placement_start(&topic.topic_id, live.len());
     Ok((current..new_total)
         .map(|partition| {
-            let replicas: Vec<i32> = (0..replication)
-                .map(|i| live[(partition as usize + i) % live.len()])
-                .collect();
+            let replicas = place_replicas(&live, start, partition, replication);
             MetadataRecord::CreatePartition {
                 topic_id: topic.topic_id,
                 partition,
@@ -247,6 +262,7 @@ mod tests {
             port: 9092,
             broker_epoch: 0,
         });
+        image.apply(&MetadataRecord::UnfenceBroker { node_id: 1 });
         image
     }
 

@@ -8,6 +8,9 @@
 //! - `topic_config`: typed topic configs with Kafka's names and defaults.
 //! - `metadata`: the cluster metadata records and the image they build.
 //! - `controller`: turns admin requests into metadata records.
+//! - `broker_liveness`: which brokers the active controller must fence.
+//! - `partition_leadership`: leader election and ISR changes when brokers
+//!   are fenced, return, or a leader asks (AlterPartition).
 //! - `topic_name`: legal, internal and colliding topic names.
 //! - `config_catalog`: types, broker synonyms and documentation of topic
 //!   configs (DescribeConfigs).
@@ -22,6 +25,7 @@
 
 pub mod acl;
 pub mod broker_dynamic_config;
+pub mod broker_liveness;
 pub mod config_catalog;
 pub mod config_change;
 pub mod controller;
@@ -30,6 +34,7 @@ pub mod inert_topic_config;
 pub mod metadata;
 pub mod now;
 pub mod partition;
+pub mod partition_leadership;
 pub mod producer_state;
 pub mod raft;
 pub mod scram;

@@ -149,6 +149,13 @@ pub async fn alter_topic(
             ResponseError::UnknownTopicOrPartition,
             format!("The topic '{name}' does not exist."),
         ),
+        Err(e @ (CommitError::NotController { .. } | CommitError::Unconfirmed(_))) => {
+            let code = crate::kafka::error_code::for_commit_error(&e);
+            refused(
+                ResponseError::try_from_code(code).unwrap_or(ResponseError::UnknownServerError),
+                e.to_string(),
+            )
+        }
         Err(e) => {
             tracing::error!(topic = name, %e, "cannot commit a config change");
             refused(ResponseError::UnknownServerError, e.to_string())

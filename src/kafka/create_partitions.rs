@@ -1,16 +1,15 @@
 //! CreatePartitions: grow a topic's partition count, optionally with a
 //! manual replica assignment for the new partitions.
 
-use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::create_partitions_request::CreatePartitionsAssignment;
 use kafka_protocol::messages::create_partitions_response::CreatePartitionsTopicResult;
 use kafka_protocol::messages::{CreatePartitionsRequest, CreatePartitionsResponse};
 
 use crate::core::controller;
 use crate::core::metadata::MetadataImage;
-use crate::kafka::error_code::{self, code};
+use crate::kafka::error_code;
 use crate::kafka::{replica_assignment, str_bytes};
-use crate::server::broker::{Broker, CommitError};
+use crate::server::broker::Broker;
 
 pub async fn handle(broker: &Broker, request: CreatePartitionsRequest) -> CreatePartitionsResponse {
     let mut results = Vec::with_capacity(request.topics.len());
@@ -28,12 +27,7 @@ pub async fn handle(broker: &Broker, request: CreatePartitionsRequest) -> Create
             broker
                 .commit_checked(|image| controller::create_partitions(image, &name, topic.count))
                 .await
-                .map_err(|e| match &e {
-                    CommitError::Topic(t) => (error_code::for_topic_error(t), e.to_string()),
-                    CommitError::Storage(_) => {
-                        (code(ResponseError::KafkaStorageError), e.to_string())
-                    }
-                })
+                .map_err(|e| (error_code::for_commit_error(&e), e.to_string()))
         };
         let result = CreatePartitionsTopicResult::default().with_name(topic.name);
         results.push(match outcome {

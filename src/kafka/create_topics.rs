@@ -14,7 +14,7 @@ use crate::core::topic_config::TopicConfig;
 use crate::core::topic_name::CLUSTER_METADATA_TOPIC;
 use crate::kafka::error_code::{self, code};
 use crate::kafka::{replica_assignment, str_bytes};
-use crate::server::broker::{Broker, CommitError};
+use crate::server::broker::Broker;
 
 /// Kafka's `config_source` for a topic-level setting and a default.
 const SOURCE_TOPIC: i8 = 1;
@@ -95,12 +95,10 @@ pub async fn handle(
                 .map(|_| ())
                 .map_err(|e| (error_code::for_topic_error(&e), e.to_string()))
             } else {
-                broker.create_topic(create).await.map_err(|e| match &e {
-                    CommitError::Topic(t) => (error_code::for_topic_error(t), e.to_string()),
-                    CommitError::Storage(_) => {
-                        (code(ResponseError::KafkaStorageError), e.to_string())
-                    }
-                })
+                broker
+                    .create_topic(create)
+                    .await
+                    .map_err(|e| (error_code::for_commit_error(&e), e.to_string()))
             }
         };
         result = match outcome {

@@ -7,7 +7,7 @@ use kafka_protocol::messages::{DeleteTopicsRequest, DeleteTopicsResponse, TopicN
 use crate::core::controller;
 use crate::kafka::error_code::{self, code};
 use crate::kafka::str_bytes;
-use crate::server::broker::{Broker, CommitError};
+use crate::server::broker::Broker;
 
 pub async fn handle(
     broker: &Broker,
@@ -56,8 +56,7 @@ pub async fn handle(
             .await;
         let error = match outcome {
             Ok(()) => 0,
-            Err(CommitError::Topic(e)) => error_code::for_topic_error(&e),
-            Err(CommitError::Storage(_)) => code(ResponseError::KafkaStorageError),
+            Err(e) => error_code::for_commit_error(&e),
         };
         responses.push(result.with_error_code(error));
     }

@@ -8,12 +8,23 @@ use crate::core::producer_state::ProducerError;
 use crate::core::scram::ScramError;
 use crate::log::record_batch::BatchError;
 use crate::log::LogError;
-use crate::server::broker::PartitionUnavailable;
+use crate::server::broker::{CommitError, PartitionUnavailable};
 
 pub const NONE: i16 = 0;
 
 pub fn code(e: ResponseError) -> i16 {
     e.code()
+}
+
+/// Kafka's code for a failed metadata commit.
+pub fn for_commit_error(e: &CommitError) -> i16 {
+    match e {
+        CommitError::Topic(t) => for_topic_error(t),
+        CommitError::Storage(_) => code(ResponseError::KafkaStorageError),
+        CommitError::NotController { .. } => code(ResponseError::NotController),
+        CommitError::Unconfirmed(_) => code(ResponseError::RequestTimedOut),
+        CommitError::Refused { code, .. } => *code,
+    }
 }
 
 pub fn for_topic_error(e: &TopicError) -> i16 {

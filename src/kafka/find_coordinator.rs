@@ -1,5 +1,5 @@
-//! FindCoordinator: every group's coordinator is this node (one offsets
-//! partition, hosted here). v0–v3 ask for one key; v4+ batch several keys
+//! FindCoordinator: every group's coordinator is the leader of the one
+//! offsets partition (this node on a single node). v0–v3 ask for one key; v4+ batch several keys
 //! and get one `coordinators` entry each.
 //!
 //! Transaction coordinators do not exist yet. Their keys get
@@ -30,9 +30,12 @@ pub const TRANSACTIONS_UNSUPPORTED: &str =
 /// One key's answer: the coordinator's (node id, host, port), or an error.
 type Answer = Result<(i32, String, i32), (i16, &'static str)>;
 
-fn answer(broker: &Broker, key_type: i8) -> Answer {
+async fn answer(broker: &Broker, key_type: i8) -> Answer {
     match key_type {
-        KEY_TYPE_GROUP => Ok(broker.coordinator_endpoint()),
+        KEY_TYPE_GROUP => broker.group_coordinator().await.ok_or((
+            code(ResponseError::CoordinatorNotAvailable),
+            "the group coordinator is not available yet",
+        )),
         KEY_TYPE_TRANSACTION => Err((
             code(ResponseError::TransactionalIdAuthorizationFailed),
             TRANSACTIONS_UNSUPPORTED,
@@ -55,15 +58,17 @@ pub async fn handle(
         KEY_TYPE_GROUP
     };
     if version >= 4 {
+        // One coordinator serves every group: one answer for all keys.
+        let found = answer(broker, key_type).await;
         let coordinators = request
             .coordinator_keys
             .iter()
-            .map(|key| coordinator(key.clone(), answer(broker, key_type)))
+            .map(|key| coordinator(key.clone(), found.clone()))
             .collect();
         return FindCoordinatorResponse::default().with_coordinators(coordinators);
     }
     let response = FindCoordinatorResponse::default();
-    match answer(broker, key_type) {
+    match answer(broker, key_type).await {
         Ok((node_id, host, port)) => {
             let response = response
                 .with_error_code(NONE)

@@ -69,8 +69,11 @@ pub async fn handle(broker: &Broker, request: MetadataRequest, version: i16) -> 
                 Some(topic) => topic_entry(&image, topic, topic_ops),
                 None => {
                     let error = match creation_errors.get(name) {
-                        Some(CommitError::Topic(e)) => error_code::for_topic_error(e),
-                        Some(CommitError::Storage(_)) => code(ResponseError::KafkaStorageError),
+                        // A client asking for metadata retries these.
+                        Some(CommitError::NotController { .. } | CommitError::Unconfirmed(_)) => {
+                            code(ResponseError::LeaderNotAvailable)
+                        }
+                        Some(e) => error_code::for_commit_error(e),
                         None => code(ResponseError::UnknownTopicOrPartition),
                     };
                     MetadataResponseTopic::default()
@@ -80,9 +83,10 @@ pub async fn handle(broker: &Broker, request: MetadataRequest, version: i16) -> 
             })
             .collect(),
     };
+    // Fenced brokers are not offered to clients (KRaft lists only the
+    // unfenced ones); their partitions show another leader or -1.
     let brokers = image
-        .brokers
-        .values()
+        .live_brokers()
         .map(|b| {
             MetadataResponseBroker::default()
                 .with_node_id(BrokerId(b.node_id))
@@ -93,7 +97,7 @@ pub async fn handle(broker: &Broker, request: MetadataRequest, version: i16) -> 
     MetadataResponse::default()
         .with_brokers(brokers)
         .with_cluster_id(Some(str_bytes(&broker.config.cluster_id)))
-        .with_controller_id(BrokerId(broker.config.node_id))
+        .with_controller_id(BrokerId(broker.controller_id().unwrap_or(-1)))
         .with_cluster_authorized_operations(cluster_ops)
         .with_topics(topics)
 }
@@ -107,7 +111,7 @@ fn topic_entry(
         .partitions
         .iter()
         .map(|(index, p)| {
-            let leader_alive = image.brokers.contains_key(&p.leader);
+            let leader_alive = image.is_live(p.leader);
             MetadataResponsePartition::default()
                 .with_partition_index(*index)
                 .with_error_code(if leader_alive {

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::core::raft::Message;
+use crate::rpc::request::{RpcRequest, RpcResponse};
 
 /// One message from node `from` to node `to` of cluster `cluster_id`.
 /// Node ids are broker ids (Kafka's `int32`). A receiver delivers an
@@ -18,8 +19,7 @@ pub struct RpcEnvelope {
 }
 
 /// What an envelope carries. New variants are appended at the end (bincode
-/// encodes the variant index), so old variants keep their numbers; replica
-/// fetch will be added here with the wiring.
+/// encodes the variant index), so old variants keep their numbers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum RpcBody {
     /// The first envelope on a connection: who is calling, and which life of
@@ -28,6 +28,11 @@ pub enum RpcBody {
     Hello { node_id: i32, incarnation: u64 },
     /// A Raft message of the metadata quorum (`core::raft`).
     Raft(Message),
+    /// A call that expects exactly one [`RpcBody::Response`] with the same
+    /// `id`, on the same connection.
+    Request { id: u64, request: RpcRequest },
+    /// The answer to the caller's request `id`.
+    Response { id: u64, response: RpcResponse },
 }
 
 impl RpcEnvelope {
@@ -40,6 +45,7 @@ impl RpcEnvelope {
             RpcBody::Raft(message) => {
                 node_id_matches(self.from, message.from) && node_id_matches(self.to, message.to)
             }
+            RpcBody::Request { .. } | RpcBody::Response { .. } => true,
         }
     }
 }

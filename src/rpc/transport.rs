@@ -4,7 +4,8 @@
 //! reads until one whole frame is buffered, within a timeout, and delivers
 //! the envelope only if it is for this cluster and this node.
 //!
-//! One connection, no pool and no reconnect: those come with the wiring.
+//! One connection, no pool and no reconnect: `server::peers` owns those.
+//! [`RpcConnection::into_split`] gives a receiving and a sending half.
 //! After any error the caller drops the connection (a frame error leaves
 //! the stream without a trustworthy boundary; a foreign or misrouted
 //! envelope means the peer is misconfigured).
@@ -113,27 +114,123 @@ impl RpcConnection {
     }
 
     fn check_addressed_here(&self, envelope: &RpcEnvelope) -> Result<(), RpcError> {
-        if envelope.cluster_id != self.cluster_id {
-            return Err(RpcError::ForeignCluster {
-                expected: self.cluster_id.clone(),
-                got: envelope.cluster_id.clone(),
-            });
-        }
-        if envelope.to != self.local_node_id {
-            return Err(RpcError::Misrouted {
-                from: envelope.from,
-                to: envelope.to,
-                local: self.local_node_id,
-            });
-        }
-        if !envelope.is_self_consistent() {
-            return Err(RpcError::Inconsistent {
-                from: envelope.from,
-                to: envelope.to,
-            });
-        }
+        check_addressed_here(&self.cluster_id, self.local_node_id, envelope)
+    }
+}
+
+impl RpcConnection {
+    /// Splits the connection into a receiving and a sending half, so that
+    /// one task can wait for envelopes while another writes (neither
+    /// blocks the other: `tokio::io::split` locks only inside one poll).
+    /// Bytes already buffered for reading go with the receiver.
+    pub fn into_split(self) -> (RpcReceiver, RpcSender) {
+        let (read, write) = tokio::io::split(self.stream);
+        (
+            RpcReceiver {
+                read,
+                read_buf: self.read_buf,
+                cluster_id: self.cluster_id.clone(),
+                local_node_id: self.local_node_id,
+            },
+            RpcSender {
+                write,
+                cluster_id: self.cluster_id,
+                local_node_id: self.local_node_id,
+            },
+        )
+    }
+}
+
+/// The receiving half of a split [`RpcConnection`]; same checks as
+/// [`RpcConnection::recv`].
+pub struct RpcReceiver {
+    read: tokio::io::ReadHalf<TcpStream>,
+    read_buf: BytesMut,
+    cluster_id: String,
+    local_node_id: i32,
+}
+
+impl RpcReceiver {
+    /// The next envelope for this node, waiting at most `timeout`. Cancel
+    /// safe: a partial frame stays buffered.
+    pub async fn recv(&mut self, timeout: Duration) -> Result<RpcEnvelope, RpcError> {
+        let read = async {
+            loop {
+                if let Some(envelope) = decode_frame(&mut self.read_buf)? {
+                    return Ok::<_, RpcError>(envelope);
+                }
+                self.read_buf.reserve(RPC_READ_CHUNK_BYTES);
+                let read_bytes = self.read.read_buf(&mut self.read_buf).await?;
+                if read_bytes == 0 {
+                    return Err(RpcError::Closed);
+                }
+            }
+        };
+        let envelope = match tokio::time::timeout(timeout, read).await {
+            Ok(result) => result?,
+            Err(_elapsed) => {
+                return Err(RpcError::Timeout {
+                    timeout_ms: u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
+                })
+            }
+        };
+        check_addressed_here(&self.cluster_id, self.local_node_id, &envelope)?;
+        Ok(envelope)
+    }
+}
+
+/// The sending half of a split [`RpcConnection`].
+pub struct RpcSender {
+    write: tokio::io::WriteHalf<TcpStream>,
+    cluster_id: String,
+    local_node_id: i32,
+}
+
+impl RpcSender {
+    /// Writes `envelope` as one frame and flushes; same preconditions as
+    /// [`RpcConnection::send`].
+    pub async fn send(&mut self, envelope: &RpcEnvelope) -> Result<(), RpcError> {
+        assert_eq!(
+            envelope.cluster_id, self.cluster_id,
+            "sending for another cluster"
+        );
+        assert_eq!(envelope.from, self.local_node_id, "sending as another node");
+        assert!(
+            envelope.is_self_consistent(),
+            "envelope disagrees with its body"
+        );
+        let frame = encode_frame(envelope)?;
+        self.write.write_all(&frame).await?;
+        self.write.flush().await?;
         Ok(())
     }
+}
+
+fn check_addressed_here(
+    cluster_id: &str,
+    local_node_id: i32,
+    envelope: &RpcEnvelope,
+) -> Result<(), RpcError> {
+    if envelope.cluster_id != cluster_id {
+        return Err(RpcError::ForeignCluster {
+            expected: cluster_id.to_string(),
+            got: envelope.cluster_id.clone(),
+        });
+    }
+    if envelope.to != local_node_id {
+        return Err(RpcError::Misrouted {
+            from: envelope.from,
+            to: envelope.to,
+            local: local_node_id,
+        });
+    }
+    if !envelope.is_self_consistent() {
+        return Err(RpcError::Inconsistent {
+            from: envelope.from,
+            to: envelope.to,
+        });
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -197,6 +294,19 @@ mod tests {
 
         node2.send(&vote(2, 1)).await.unwrap();
         assert_eq!(node1.recv(TIMEOUT).await.unwrap(), vote(2, 1));
+    }
+
+    #[tokio::test]
+    async fn split_halves_read_while_the_other_writes() {
+        let (dialer, acceptor) = stream_pair().await;
+        let (mut rx1, mut tx1) = RpcConnection::new(dialer, "c1", 1).into_split();
+        let (mut rx2, mut tx2) = RpcConnection::new(acceptor, "c1", 2).into_split();
+        // Node 1 waits to receive while it sends: neither half blocks the other.
+        let waiting = tokio::spawn(async move { rx1.recv(TIMEOUT).await });
+        tx1.send(&vote(1, 2)).await.unwrap();
+        assert_eq!(rx2.recv(TIMEOUT).await.unwrap(), vote(1, 2));
+        tx2.send(&vote(2, 1)).await.unwrap();
+        assert_eq!(waiting.await.unwrap().unwrap(), vote(2, 1));
     }
 
     #[tokio::test]

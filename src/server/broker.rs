@@ -11,20 +11,24 @@ use crate::core::controller::{self, CreateTopic, TopicError};
 use crate::core::group::{GroupError, GroupRequest, GroupResponse};
 use crate::core::metadata::{MetadataImage, MetadataRecord, PartitionImage, TopicImage};
 use crate::core::partition::high_watermark_checkpoint::HighWatermarks;
-use crate::core::producer_state::ProducerIdAllocator;
+use crate::core::producer_state::{ProducerIdAllocator, ProducerIdBlock};
 use crate::core::topic_config::{TopicConfig, TopicDefaults};
 use crate::core::topic_name;
 use crate::io::clock::Clock;
 use crate::io::disk::{join, Disk, DiskError};
 use crate::io::node_context::NodeContext;
+use crate::kafka::error_code::code;
+use crate::rpc::{ControllerRequest, ControllerResponse};
 use crate::server::config::BrokerConfig;
 use crate::server::connection_limits::ConnectionLimits;
 use crate::server::group_driver::{GroupDriver, LoadError};
 use crate::server::high_watermark_checkpoints;
 use crate::server::metadata_journal::{self, MetadataJournal};
 use crate::server::offsets_topic::{self, OFFSETS_TOPIC, OFFSETS_TOPIC_PARTITIONS};
+use crate::server::partition_handle::replication::ReplicationTiming;
 use crate::server::partition_handle::{partition_dir, PartitionHandle};
 use crate::server::BrokerError;
+use kafka_protocol::error::ResponseError;
 
 /// The metadata journal's directory. '@' is outside the topic name
 /// alphabet, so no partition directory (`<topic>-<partition>`) can ever be
@@ -36,6 +40,18 @@ const LEGACY_METADATA_DIR: &str = "__cluster_metadata-0";
 /// The most bytes of records [`Broker::commit_built`] puts in one commit,
 /// well under the journal's 1 MiB frame.
 const COMMIT_CHUNK_MAX_BYTES: u64 = 256 * 1024;
+/// A cluster node's replica timers: a follower silent or behind for 10 s
+/// leaves the ISR (Kafka's default is 30 s; a dead broker is fenced sooner
+/// by its missed heartbeats anyway), and a fetch unanswered for 6 s (its
+/// call gives up after 5 s) is sent again.
+const CLUSTER_REPLICATION_TIMING: ReplicationTiming = ReplicationTiming {
+    replica_lag_time_max_ms: 10_000,
+    replica_fetch_backoff_ms: 100,
+    replica_fetch_timeout_ms: 6_000,
+};
+/// How long a cluster node waits for a change it forwarded to reach its
+/// own image.
+pub const IMAGE_WAIT_MAX_MS: u64 = 5_000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CommitError {
@@ -43,6 +59,18 @@ pub enum CommitError {
     Topic(#[from] TopicError),
     #[error("metadata log write failed: {0}")]
     Storage(#[from] DiskError),
+    /// Only the active controller commits metadata; this node is not it
+    /// (Kafka's NOT_CONTROLLER: the client refreshes metadata and retries).
+    #[error("this node is not the active controller (controller: {leader_hint:?})")]
+    NotController { leader_hint: Option<i32> },
+    /// The metadata quorum could not commit in time, or lost the change to
+    /// a controller failover: it may or may not have been applied.
+    #[error("the metadata quorum did not confirm the change: {0}")]
+    Unconfirmed(String),
+    /// The active controller refused a forwarded request with this Kafka
+    /// error code.
+    #[error("{message}")]
+    Refused { code: i16, message: String },
 }
 
 /// Why the group coordinator cannot start.
@@ -52,6 +80,8 @@ pub enum GroupUnavailable {
     Commit(#[from] CommitError),
     #[error(transparent)]
     Load(#[from] LoadError),
+    #[error("another node leads the offsets partition")]
+    NotCoordinator,
 }
 
 /// Why a request cannot use a partition.
@@ -67,14 +97,48 @@ pub enum PartitionUnavailable {
     NotLeader,
 }
 
+/// What a cluster node's broker needs from the cluster runtime
+/// (`server::cluster`): commit through the quorum, and reach the active
+/// controller.
+pub trait ClusterLink: Send + Sync {
+    /// Proposes records (built by the active controller from the current
+    /// image) and resolves once they are applied to this node's image.
+    fn propose(
+        &self,
+        records: Vec<MetadataRecord>,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), CommitError>> + Send + '_>>;
+    /// Whether this node is the active controller and its image holds every
+    /// committed record (only then may it build records).
+    fn is_active_controller(&self) -> bool;
+    /// The active controller's node id, if known.
+    fn controller_id(&self) -> Option<i32>;
+    /// Sends a request to the active controller (which may be this node).
+    fn forward(
+        &self,
+        request: ControllerRequest,
+    ) -> std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<ControllerResponse, CommitError>> + Send + '_>,
+    >;
+}
+
 pub struct Broker {
     pub config: BrokerConfig,
     pub defaults: TopicDefaults,
     disk: Arc<dyn Disk>,
     /// This node's clocks: monotonic for timers, wall for timestamps.
     pub clock: Arc<dyn Clock>,
-    journal: tokio::sync::Mutex<MetadataJournal>,
+    /// One node: the metadata journal. `None` on a cluster node, whose
+    /// metadata comes through the Raft quorum ([`Broker::cluster`]).
+    journal: Option<tokio::sync::Mutex<MetadataJournal>>,
+    /// A cluster node's link to the quorum and the controller, attached
+    /// once the cluster runtime started.
+    cluster: std::sync::OnceLock<Arc<dyn ClusterLink>>,
+    /// One proposal at a time on the active controller: each is built from
+    /// the image all earlier ones were applied to.
+    propose_gate: tokio::sync::Mutex<()>,
     image: RwLock<Arc<MetadataImage>>,
+    /// Notified after every change of the image.
+    image_changed: Notify,
     partitions: RwLock<BTreeMap<(String, i32), Arc<PartitionHandle>>>,
     /// One reconcile at a time: two concurrent ones (two CreateTopics
     /// committed back to back) would both see a new partition missing and
@@ -88,7 +152,7 @@ pub struct Broker {
     producer_ids: tokio::sync::Mutex<ProducerIdAllocator>,
     /// The group coordinator, started on first use (like Kafka's lazily
     /// created `__consumer_offsets`).
-    groups: tokio::sync::OnceCell<Arc<GroupDriver>>,
+    groups: tokio::sync::Mutex<Option<(i32, Arc<GroupDriver>)>>,
     /// High watermarks read from `replication-offset-checkpoint` at start,
     /// each taken by the first opening of its partition: a partition created
     /// later (a new topic of an old name) starts from 0, as a new log does.
@@ -122,9 +186,16 @@ impl Broker {
             .await
             .map_err(storage)?;
         let metadata_dir = join(&config.data_dir, METADATA_DIR);
-        let (journal, records) = MetadataJournal::open(Arc::clone(&disk), &metadata_dir)
-            .await
-            .map_err(|e| BrokerError::Storage(e.to_string()))?;
+        // A cluster node's metadata comes from the quorum (replayed by the
+        // cluster runtime); only a single node keeps a journal.
+        let (journal, records) = if config.cluster.is_none() {
+            let (journal, records) = MetadataJournal::open(Arc::clone(&disk), &metadata_dir)
+                .await
+                .map_err(|e| BrokerError::Storage(e.to_string()))?;
+            (Some(tokio::sync::Mutex::new(journal)), records)
+        } else {
+            (None, Vec::new())
+        };
         // The journal's directory, if just created, is durable before the
         // first record the journal makes durable (the registration below).
         disk.sync(&config.data_dir).await.map_err(storage)?;
@@ -154,18 +225,26 @@ impl Broker {
         let broker = Arc::new(Broker {
             checkpointed_high_watermarks: std::sync::Mutex::new(checkpointed_high_watermarks),
             producer_ids: tokio::sync::Mutex::new(producer_ids),
-            groups: tokio::sync::OnceCell::new(),
+            groups: tokio::sync::Mutex::new(None),
             defaults,
             disk,
             clock,
-            journal: tokio::sync::Mutex::new(journal),
+            journal,
+            cluster: std::sync::OnceLock::new(),
+            propose_gate: tokio::sync::Mutex::new(()),
             image: RwLock::new(Arc::new(image)),
+            image_changed: Notify::new(),
             partitions: RwLock::new(BTreeMap::new()),
             reconcile_gate: tokio::sync::Mutex::new(()),
             storage_failed: Notify::new(),
             connection_limits: ConnectionLimits::new(config.limits),
             config,
         });
+        if broker.journal.is_none() {
+            // A cluster node registers with the controller and removes
+            // nothing before its image caught up (the cluster runtime).
+            return Ok(broker);
+        }
         broker
             .register()
             .await
@@ -242,12 +321,19 @@ impl Broker {
         // names this incarnation, e.g. in the member ids groups hand out.
         let known = image.brokers.get(&self.config.node_id);
         let epoch = known.map(|b| b.broker_epoch + 1).unwrap_or(0);
-        self.commit(vec![MetadataRecord::RegisterBroker {
-            node_id: self.config.node_id,
-            host: self.config.advertise_host.clone(),
-            port: self.config.advertise_port,
-            broker_epoch: epoch,
-        }])
+        // A registration leaves the broker fenced until it is known alive;
+        // on one node that is now.
+        self.commit(vec![
+            MetadataRecord::RegisterBroker {
+                node_id: self.config.node_id,
+                host: self.config.advertise_host.clone(),
+                port: self.config.advertise_port,
+                broker_epoch: epoch,
+            },
+            MetadataRecord::UnfenceBroker {
+                node_id: self.config.node_id,
+            },
+        ])
         .await
     }
 
@@ -263,7 +349,15 @@ impl Broker {
         &self,
         build: impl FnOnce(&MetadataImage) -> Result<Vec<MetadataRecord>, TopicError>,
     ) -> Result<(), CommitError> {
-        let mut journal = self.journal.lock().await;
+        let Some(journal) = &self.journal else {
+            let (link, _gate) = self.active_controller().await?;
+            let records = build(&self.image())?;
+            if records.is_empty() {
+                return Ok(());
+            }
+            return link.propose(records).await;
+        };
+        let mut journal = journal.lock().await;
         let image = self.image();
         let records = build(&image)?;
         if records.is_empty() {
@@ -289,39 +383,151 @@ impl Broker {
         &self,
         build: impl FnOnce(&MetadataImage) -> (Vec<MetadataRecord>, T),
     ) -> Result<T, CommitError> {
-        let mut journal = self.journal.lock().await;
+        let Some(journal) = &self.journal else {
+            let (link, _gate) = self.active_controller().await?;
+            let (records, answer) = build(&self.image());
+            // Each chunk is one Raft entry, applied before the next is sent.
+            for chunk in chunk_records(&records) {
+                link.propose(chunk.to_vec()).await?;
+            }
+            return Ok(answer);
+        };
+        let mut journal = journal.lock().await;
         let image = self.image();
         let (records, answer) = build(&image);
         let mut next = (*image).clone();
-        let mut start = 0;
-        while start < records.len() {
-            let mut end = start;
-            let mut bytes = 0u64;
-            while end < records.len() {
-                let size = bincode::serialized_size(&records[end]).unwrap_or(u64::MAX);
-                if end > start && bytes.saturating_add(size) > COMMIT_CHUNK_MAX_BYTES {
-                    break;
-                }
-                bytes = bytes.saturating_add(size);
-                end += 1;
-            }
-            journal.commit(&records[start..end]).await?;
-            for record in &records[start..end] {
+        for chunk in chunk_records(&records) {
+            journal.commit(chunk).await?;
+            for record in chunk {
                 next.apply(record);
             }
             *self.image.write().expect("image lock poisoned") = Arc::new(next.clone());
-            start = end;
         }
         Ok(answer)
     }
 
-    pub async fn create_topic(&self, request: CreateTopic<'_>) -> Result<(), CommitError> {
+    /// The cluster link, once this node is the active controller with a
+    /// caught-up image, holding the proposal gate.
+    async fn active_controller(
+        &self,
+    ) -> Result<(&Arc<dyn ClusterLink>, tokio::sync::MutexGuard<'_, ()>), CommitError> {
+        let link = self
+            .cluster
+            .get()
+            .ok_or(CommitError::NotController { leader_hint: None })?;
+        let gate = self.propose_gate.lock().await;
+        if !link.is_active_controller() {
+            return Err(CommitError::NotController {
+                leader_hint: link.controller_id(),
+            });
+        }
+        Ok((link, gate))
+    }
+
+    /// Attaches the cluster runtime (once, right after it started).
+    pub fn attach_cluster(&self, link: Arc<dyn ClusterLink>) {
+        if self.cluster.set(link).is_err() {
+            panic!("the cluster runtime is attached once");
+        }
+    }
+
+    pub fn cluster(&self) -> Option<&Arc<dyn ClusterLink>> {
+        self.cluster.get()
+    }
+
+    /// A cluster node's apply task: records committed through the quorum,
+    /// applied in log order; partitions follow the new image.
+    pub async fn apply_committed(&self, records: &[MetadataRecord]) {
+        {
+            let mut image = self.image.write().expect("image lock poisoned");
+            let mut next = (**image).clone();
+            for record in records {
+                next.apply(record);
+            }
+            *image = Arc::new(next);
+        }
+        self.image_changed.notify_waiters();
+        self.reconcile().await;
+    }
+
+    /// A cluster node's apply task: the image a snapshot holds replaces
+    /// this node's (it was far behind, or just started).
+    pub async fn install_image(&self, image: MetadataImage) {
+        *self.image.write().expect("image lock poisoned") = Arc::new(image);
+        self.image_changed.notify_waiters();
+        self.reconcile().await;
+    }
+
+    pub async fn create_topic(&self, mut request: CreateTopic<'_>) -> Result<(), CommitError> {
+        if request.replication_factor == -1 {
+            request.replication_factor = self.config.default_replication_factor;
+        }
+        if self.cluster.get().is_some() {
+            return self.forward_create_topic(&request, false).await;
+        }
         let default_partitions = self.config.default_partitions;
         let cluster_id = self.config.cluster_id.clone();
         self.commit_checked(|image| {
             controller::create_topic(image, &request, default_partitions, &cluster_id)
         })
         .await
+    }
+
+    /// A cluster node's topic creation: sent to the active controller (this
+    /// node or another), then awaited in this node's image, so the caller
+    /// finds the topic (bounded: Metadata answers LEADER_NOT_AVAILABLE
+    /// meanwhile, and clients retry).
+    async fn forward_create_topic(
+        &self,
+        request: &CreateTopic<'_>,
+        internal: bool,
+    ) -> Result<(), CommitError> {
+        let link = self.cluster.get().expect("a cluster node");
+        let answer = link
+            .forward(ControllerRequest::CreateTopic {
+                name: request.name.to_string(),
+                num_partitions: request.num_partitions,
+                replication_factor: request.replication_factor,
+                configs: request.configs.clone(),
+                internal,
+            })
+            .await?;
+        let already = code(ResponseError::TopicAlreadyExists);
+        match answer {
+            ControllerResponse::Done => {}
+            ControllerResponse::Error { code, message } if code == already => {
+                return Err(CommitError::Topic(TopicError::AlreadyExists(message)))
+            }
+            ControllerResponse::Error { code, message } => {
+                return Err(CommitError::Refused { code, message })
+            }
+            other => {
+                return Err(CommitError::Unconfirmed(format!(
+                    "unexpected controller answer {other:?}"
+                )))
+            }
+        }
+        let name = request.name;
+        self.wait_for_image(|image| image.topics.contains_key(name))
+            .await;
+        Ok(())
+    }
+
+    /// Waits (at most [`IMAGE_WAIT_MAX_MS`]) until the image satisfies
+    /// `ready`; whether it does.
+    pub async fn wait_for_image(&self, ready: impl Fn(&MetadataImage) -> bool) -> bool {
+        let wait = async {
+            loop {
+                let changed = self.image_changed.notified();
+                if ready(&self.image()) {
+                    return;
+                }
+                changed.await;
+            }
+        };
+        tokio::time::timeout(std::time::Duration::from_millis(IMAGE_WAIT_MAX_MS), wait)
+            .await
+            .is_ok()
     }
 
     /// Creates `name` with the defaults if it does not exist (auto-create).
@@ -339,65 +545,121 @@ impl Broker {
     }
 
     /// The group coordinator, created with its internal topic on first use.
+    /// On a cluster node it runs only while this node leads the offsets
+    /// partition, and is loaded anew for each leader epoch (the coordinator
+    /// moves with that leadership, as Kafka's does).
     async fn group_driver(&self) -> Result<Arc<GroupDriver>, GroupUnavailable> {
-        self.groups
-            .get_or_try_init(|| async {
-                let request = CreateTopic {
-                    name: OFFSETS_TOPIC,
-                    num_partitions: OFFSETS_TOPIC_PARTITIONS,
-                    replication_factor: -1,
-                    configs: offsets_topic::offsets_topic_configs(),
-                };
-                let default_partitions = self.config.default_partitions;
-                let cluster_id = self.config.cluster_id.clone();
-                let created = self
-                    .commit_checked(|image| {
-                        controller::create_internal_topic(
-                            image,
-                            &request,
-                            default_partitions,
-                            &cluster_id,
-                        )
-                    })
-                    .await;
-                match created {
-                    Ok(()) | Err(CommitError::Topic(TopicError::AlreadyExists(_))) => {}
-                    Err(e) => return Err(e.into()),
+        let mut cached = self.groups.lock().await;
+        if let Some((epoch, driver)) = cached.as_ref() {
+            match self.partition(OFFSETS_TOPIC, 0) {
+                Some(handle) if handle.is_leader() && handle.leader_epoch() == *epoch => {
+                    return Ok(Arc::clone(driver));
                 }
-                let handle = self.partition(OFFSETS_TOPIC, 0).ok_or_else(|| {
-                    GroupUnavailable::Commit(CommitError::Storage(DiskError::Io {
+                _ => *cached = None,
+            }
+        }
+        if !self.image().topics.contains_key(OFFSETS_TOPIC) {
+            let request = CreateTopic {
+                name: OFFSETS_TOPIC,
+                num_partitions: OFFSETS_TOPIC_PARTITIONS,
+                replication_factor: self.config.offsets_topic_replication_factor,
+                configs: offsets_topic::offsets_topic_configs(),
+            };
+            let default_partitions = self.config.default_partitions;
+            let cluster_id = self.config.cluster_id.clone();
+            let created = if self.cluster.get().is_some() {
+                self.forward_create_topic(&request, true).await
+            } else {
+                self.commit_checked(|image| {
+                    controller::create_internal_topic(
+                        image,
+                        &request,
+                        default_partitions,
+                        &cluster_id,
+                    )
+                })
+                .await
+            };
+            match created {
+                Ok(()) | Err(CommitError::Topic(TopicError::AlreadyExists(_))) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let handle = match self.partition(OFFSETS_TOPIC, 0) {
+            Some(handle) if handle.is_leader() => handle,
+            // Another node leads it (or none yet): clients find it again.
+            _ if self.cluster.get().is_some() => return Err(GroupUnavailable::NotCoordinator),
+            _ => {
+                return Err(GroupUnavailable::Commit(CommitError::Storage(
+                    DiskError::Io {
                         path: OFFSETS_TOPIC.to_string(),
                         detail: "the offsets partition did not open".to_string(),
-                    }))
-                })?;
-                let incarnation = self
-                    .image()
-                    .brokers
-                    .get(&self.config.node_id)
-                    .map_or(0, |b| b.broker_epoch);
-                // A failed load leaves the cell empty: the next request
-                // loads again from the start.
-                Ok(GroupDriver::start(
-                    handle,
-                    Arc::clone(&self.clock),
-                    incarnation as u64,
-                    self.config.bugs,
-                )?)
-            })
-            .await
-            .cloned()
+                    },
+                )))
+            }
+        };
+        let broker_epoch = self
+            .image()
+            .brokers
+            .get(&self.config.node_id)
+            .map_or(0, |b| b.broker_epoch);
+        // Member ids name this incarnation of the coordinator: the broker's
+        // registration and the leadership it runs under.
+        let epoch = handle.leader_epoch();
+        let incarnation = ((broker_epoch as u64) << 32) | (epoch as u32 as u64);
+        // A failed load leaves the cache empty: the next request loads
+        // again from the start.
+        let driver = GroupDriver::start(
+            handle,
+            Arc::clone(&self.clock),
+            incarnation,
+            self.config.bugs,
+        )?;
+        *cached = Some((epoch, Arc::clone(&driver)));
+        Ok(driver)
     }
 
     /// Sends one request to the group coordinator and waits for its answer.
-    /// `None` when the coordinator cannot be started (its topic cannot be
-    /// created or opened): the caller answers COORDINATOR_NOT_AVAILABLE.
+    /// COORDINATOR_NOT_AVAILABLE when the coordinator cannot be started (its
+    /// topic cannot be created or opened), NOT_COORDINATOR when another
+    /// node leads the offsets partition.
     pub async fn group_call(&self, request: GroupRequest) -> Result<GroupResponse, GroupError> {
         match self.group_driver().await {
             Ok(driver) => Ok(driver.call(request).await),
+            Err(GroupUnavailable::NotCoordinator) => Err(GroupError::NotCoordinator),
             Err(e) => {
                 tracing::warn!(%e, "group coordinator unavailable");
                 Err(GroupError::CoordinatorNotAvailable)
             }
+        }
+    }
+
+    /// Where groups' coordinator is: this node on one node; on a cluster
+    /// the leader of the offsets partition (created on first ask), or
+    /// `None` while it has none (COORDINATOR_NOT_AVAILABLE; clients retry).
+    pub async fn group_coordinator(&self) -> Option<(i32, String, i32)> {
+        if self.cluster.get().is_none() {
+            return Some(self.coordinator_endpoint());
+        }
+        if !self.image().topics.contains_key(OFFSETS_TOPIC) {
+            // Creating it is the coordinator's first step; the answer waits
+            // for it only a bounded time.
+            if let Err(e) = self.group_driver().await {
+                tracing::debug!(%e, "group coordinator not ready");
+            }
+        }
+        let image = self.image();
+        let leader = image.topics.get(OFFSETS_TOPIC)?.partitions.get(&0)?.leader;
+        let broker = image.brokers.get(&leader).filter(|b| !b.fenced)?;
+        Some((broker.node_id, broker.host.clone(), broker.port as i32))
+    }
+
+    /// The active controller's node id, if one is known (Metadata's
+    /// `controller_id`): this node on a single-node cluster.
+    pub fn controller_id(&self) -> Option<i32> {
+        match self.cluster.get() {
+            Some(link) => link.controller_id(),
+            None => Some(self.config.node_id),
         }
     }
 
@@ -416,7 +678,29 @@ impl Broker {
         let mut ids = self.producer_ids.lock().await;
         // At most two rounds: a block is committed, then an id is taken.
         for _ in 0..2 {
-            if ids.needs_new_block() {
+            if let (true, Some(link)) = (ids.needs_new_block(), self.cluster.get()) {
+                // In a cluster the active controller hands out the blocks.
+                match link
+                    .forward(ControllerRequest::AllocateProducerIds {
+                        node_id: self.config.node_id,
+                    })
+                    .await?
+                {
+                    ControllerResponse::ProducerIds { start, len } if len > 0 => ids
+                        .on_block_granted(ProducerIdBlock {
+                            first_id: start,
+                            end_id: start.saturating_add(len),
+                        }),
+                    ControllerResponse::Error { code, message } => {
+                        return Err(CommitError::Refused { code, message })
+                    }
+                    other => {
+                        return Err(CommitError::Unconfirmed(format!(
+                            "unexpected controller answer {other:?}"
+                        )))
+                    }
+                }
+            } else if ids.needs_new_block() {
                 if let Some(block) = ids.propose_block() {
                     match self
                         .commit(vec![MetadataRecord::ProducerIdsBlock {
@@ -436,7 +720,11 @@ impl Broker {
                 return Ok(id);
             }
         }
-        unreachable!("a committed block always yields an id")
+        // Only a cluster node gets here: the controller granted a block
+        // older than one this broker already had (a retried grant).
+        Err(CommitError::Unconfirmed(
+            "no producer id block granted yet; retry".to_string(),
+        ))
     }
 
     /// Opens partitions the image assigns here and drops the ones it no
@@ -515,6 +803,9 @@ impl Broker {
             match opened {
                 Ok((handle, report)) => {
                     handle.set_limits(self.config.limits);
+                    if self.config.cluster.is_some() {
+                        handle.set_replication_timing(CLUSTER_REPLICATION_TIMING);
+                    }
                     self.take_role(&handle, p).await;
                     if report.truncated_bytes > 0 || report.segments_dropped > 0 {
                         tracing::warn!(topic = %topic_name, partition = index, ?report, "recovered a damaged log");
@@ -529,18 +820,21 @@ impl Broker {
         }
     }
 
-    /// Gives a partition the role the image says. Only leadership is wired
-    /// here (the cluster wiring adds followers): a partition this node does
-    /// not lead stays unassigned and answers NOT_LEADER_OR_FOLLOWER.
+    /// Gives a partition the role the image says: leader, or follower of
+    /// the leader. Without a leader (-1) the partition keeps its role; a
+    /// leader it was cannot commit anything without the ISR it lost.
     async fn take_role(&self, handle: &PartitionHandle, p: &PartitionImage) {
-        if p.leader != self.config.node_id {
+        let outcome = if p.leader == self.config.node_id {
+            handle
+                .become_leader(p.leader_epoch, p.isr.clone(), p.replicas.clone())
+                .await
+        } else if p.leader >= 0 {
+            handle.become_follower(p.leader, p.leader_epoch)
+        } else {
             return;
-        }
-        let led = handle
-            .become_leader(p.leader_epoch, p.isr.clone(), p.replicas.clone())
-            .await;
-        if let Err(e) = led {
-            tracing::error!(topic = %handle.topic, partition = handle.partition, %e, "cannot lead the partition");
+        };
+        if let Err(e) = outcome {
+            tracing::error!(topic = %handle.topic, partition = handle.partition, leader = p.leader, epoch = p.leader_epoch, %e, "cannot take the partition's role");
         }
     }
 
@@ -567,6 +861,29 @@ impl Broker {
         }
         Ok(())
     }
+}
+
+/// Consecutive runs of `records` of at most [`COMMIT_CHUNK_MAX_BYTES`]
+/// (at least one record each): one CreateAcls may carry thousands of
+/// bindings, and a journal frame or Raft entry is bounded.
+fn chunk_records(records: &[MetadataRecord]) -> Vec<&[MetadataRecord]> {
+    let mut chunks = Vec::new();
+    let mut start = 0;
+    while start < records.len() {
+        let mut end = start;
+        let mut bytes = 0u64;
+        while end < records.len() {
+            let size = bincode::serialized_size(&records[end]).unwrap_or(u64::MAX);
+            if end > start && bytes.saturating_add(size) > COMMIT_CHUNK_MAX_BYTES {
+                break;
+            }
+            bytes = bytes.saturating_add(size);
+            end += 1;
+        }
+        chunks.push(&records[start..end]);
+        start = end;
+    }
+    chunks
 }
 
 /// `<topic>-<partition>` with a number and a name that can be a topic: a

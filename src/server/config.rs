@@ -88,6 +88,73 @@ pub struct BrokerConfig {
     /// Background log work's intervals and segment defaults (docs/limits.md).
     pub log: LogSettings,
     pub bugs: BugSwitches,
+    /// `default.replication.factor`: replicas of auto-created topics and
+    /// of CreateTopics without a replication factor.
+    pub default_replication_factor: i16,
+    /// `offsets.topic.replication.factor`: replicas of `__consumer_offsets`.
+    /// Its creation waits until that many brokers are live (Kafka's rule).
+    pub offsets_topic_replication_factor: i16,
+    /// `None`: a one-node cluster with its metadata in a local journal.
+    /// `Some`: a node of a Raft-replicated cluster.
+    pub cluster: Option<ClusterConfig>,
+}
+
+/// How a node joins a cluster (`--rpc`, `--voters`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterConfig {
+    /// The node-to-node listener (replica fetches, Raft, broker to
+    /// controller calls); also the address other nodes are told.
+    pub rpc_listen: SocketAddr,
+    /// The metadata quorum's voters and their rpc addresses. A node in it
+    /// is broker and controller; one outside is a broker only.
+    pub voters: std::collections::BTreeMap<i32, SocketAddr>,
+    /// `broker.heartbeat.interval.ms`.
+    pub heartbeat_interval_ms: u64,
+    /// `broker.session.timeout.ms`: a broker unheard of for this long is
+    /// fenced and its leaderships move.
+    pub session_timeout_ms: u64,
+}
+
+impl ClusterConfig {
+    pub fn new(
+        rpc_listen: SocketAddr,
+        voters: std::collections::BTreeMap<i32, SocketAddr>,
+    ) -> Self {
+        ClusterConfig {
+            rpc_listen,
+            voters,
+            heartbeat_interval_ms: 1_000,
+            session_timeout_ms: 6_000,
+        }
+    }
+
+    /// Parses `--voters`: `1@host:port,2@host:port,...` (Kafka's
+    /// `controller.quorum.voters`).
+    pub fn parse_voters(text: &str) -> Result<std::collections::BTreeMap<i32, SocketAddr>, String> {
+        let mut voters = std::collections::BTreeMap::new();
+        for item in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            let (id, address) = item
+                .split_once('@')
+                .ok_or_else(|| format!("voter {item:?} is not id@host:port"))?;
+            let id: i32 = id
+                .parse()
+                .map_err(|_| format!("voter {item:?}: {id:?} is not a node id"))?;
+            if id < 0 {
+                return Err(format!("voter {item:?}: node ids are not negative"));
+            }
+            let address = std::net::ToSocketAddrs::to_socket_addrs(address)
+                .map_err(|e| format!("voter {item:?}: {e}"))?
+                .next()
+                .ok_or_else(|| format!("voter {item:?}: no address"))?;
+            if voters.insert(id, address).is_some() {
+                return Err(format!("voter {id} is listed twice"));
+            }
+        }
+        if voters.is_empty() {
+            return Err("--voters lists no voter".into());
+        }
+        Ok(voters)
+    }
 }
 
 /// Every resource a client can consume, bounded. Kafka's names where Kafka
@@ -166,6 +233,9 @@ impl BrokerConfig {
             authorizer: None,
             log: LogSettings::default(),
             bugs: BugSwitches::default(),
+            default_replication_factor: 1,
+            offsets_topic_replication_factor: 1,
+            cluster: None,
         }
     }
 }

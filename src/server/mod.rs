@@ -4,6 +4,7 @@
 pub mod broker;
 #[cfg(all(test, not(madsim)))]
 mod clock_tests;
+pub mod cluster;
 pub mod config;
 pub mod connection;
 pub mod connection_limits;
@@ -23,9 +24,11 @@ pub mod metadata_journal;
 pub mod offsets_topic;
 pub mod partition_handle;
 pub mod partition_metadata;
+pub mod peers;
 #[cfg(test)]
 mod producer_limits_tests;
 pub mod producer_snapshots;
+pub mod quorum;
 #[cfg(all(test, not(madsim)))]
 mod read_visibility_tests;
 #[cfg(all(test, not(madsim)))]
@@ -61,7 +64,11 @@ pub async fn run(
 ) -> Result<(), BrokerError> {
     // Recover first, then listen: an open port means a broker ready to serve.
     let listen = config.listen;
-    let broker = broker::Broker::open_node(config, node).await?;
+    let broker = broker::Broker::open_node(config, node.clone()).await?;
+    let cluster = match broker.config.cluster {
+        Some(_) => Some(cluster::start(&broker, node).await?),
+        None => None,
+    };
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| BrokerError::Bind {
@@ -143,6 +150,9 @@ pub async fn run(
     tracing::info!("shutting down: syncing every partition");
     for (_, task) in tasks {
         task.abort();
+    }
+    if let Some(cluster) = &cluster {
+        cluster.shutdown().await;
     }
     drop(listener);
     for handle in broker.all_partitions() {

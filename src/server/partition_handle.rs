@@ -7,7 +7,7 @@
 
 mod actions;
 mod produce;
-mod replication;
+pub mod replication;
 
 pub use replication::{ReplicationTiming, RoleError};
 

@@ -14,6 +14,12 @@ pub struct BrokerInfo {
     pub host: String,
     pub port: u16,
     pub broker_epoch: i64,
+    /// The node-to-node address, once the broker announced one.
+    pub rpc: Option<(String, u16)>,
+    /// Not counted as live: no leadership, no ISR membership, not listed
+    /// to clients. A broker registers fenced and is unfenced once the
+    /// controller hears from it (`UnfenceBroker`).
+    pub fenced: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,6 +57,16 @@ pub struct MetadataImage {
 }
 
 impl MetadataImage {
+    /// Registered brokers not fenced, by id: the ones clients are told of
+    /// and the controller places replicas and leaders on.
+    pub fn live_brokers(&self) -> impl Iterator<Item = &BrokerInfo> {
+        self.brokers.values().filter(|b| !b.fenced)
+    }
+
+    pub fn is_live(&self, node_id: i32) -> bool {
+        self.brokers.get(&node_id).is_some_and(|b| !b.fenced)
+    }
+
     pub fn topic_by_id(&self, topic_id: &TopicId) -> Option<&TopicImage> {
         self.topic_names
             .get(topic_id)
@@ -68,6 +84,7 @@ impl MetadataImage {
                 port,
                 broker_epoch,
             } => {
+                let rpc = self.brokers.get(node_id).and_then(|b| b.rpc.clone());
                 self.brokers.insert(
                     *node_id,
                     BrokerInfo {
@@ -75,8 +92,33 @@ impl MetadataImage {
                         host: host.clone(),
                         port: *port,
                         broker_epoch: *broker_epoch,
+                        rpc,
+                        fenced: true,
                     },
                 );
+            }
+            MetadataRecord::BrokerRpcAddress {
+                node_id,
+                host,
+                port,
+            } => {
+                let broker = self
+                    .brokers
+                    .get_mut(node_id)
+                    .expect("rpc address of an unregistered broker");
+                broker.rpc = Some((host.clone(), *port));
+            }
+            MetadataRecord::FenceBroker { node_id } => {
+                self.brokers
+                    .get_mut(node_id)
+                    .expect("fence of an unregistered broker")
+                    .fenced = true;
+            }
+            MetadataRecord::UnfenceBroker { node_id } => {
+                self.brokers
+                    .get_mut(node_id)
+                    .expect("unfence of an unregistered broker")
+                    .fenced = false;
             }
             MetadataRecord::CreateTopic {
                 name,

@@ -71,4 +71,17 @@ pub enum MetadataRecord {
         user: String,
         mechanism: ScramMechanism,
     },
+    /// A broker's node-to-node address (its `--rpc`): where followers
+    /// fetch from it and the controller reaches it.
+    BrokerRpcAddress {
+        node_id: i32,
+        host: String,
+        port: u16,
+    },
+    /// The controller stopped counting the broker as live (its heartbeats
+    /// stopped for the session timeout). The same commit moves its
+    /// leaderships and takes it out of every ISR.
+    FenceBroker { node_id: i32 },
+    /// The broker heartbeats again (after registering anew).
+    UnfenceBroker { node_id: i32 },
 }

@@ -68,7 +68,7 @@ pub enum FetchError {
 }
 
 /// Why a produce request failed (Kafka's error codes).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum ProduceError {
     NotLeaderOrFollower,
     /// acks=all and the ISR is below `min.insync.replicas`: nothing appended.

@@ -107,6 +107,25 @@ impl ProducerIdAllocator {
         }
     }
 
+    /// In a cluster the active controller hands out blocks (KRaft's
+    /// AllocateProducerIds): `block` was committed for this broker. Blocks
+    /// of other brokers lie in between, so this broker's own proposal (if
+    /// any) is dropped and its persisted end jumps to the block's.
+    pub fn on_block_granted(&mut self, block: ProducerIdBlock) {
+        assert!(block.end_id > block.first_id && block.first_id >= 0);
+        self.proposed = None;
+        if block.first_id < self.persisted_end_id {
+            return; // a stale grant: every id of it may have been given
+        }
+        self.persisted_end_id = block.end_id;
+        if self.next_free_id >= self.current_end_id {
+            self.next_free_id = block.first_id;
+            self.current_end_id = block.end_id;
+        } else if self.ready.is_none() {
+            self.ready = Some(block);
+        }
+    }
+
     /// The proposal was lost (the metadata write failed): propose again.
     pub fn on_block_failed(&mut self) {
         self.proposed = None;

@@ -1,0 +1,383 @@
+//! The controller's decisions on partition leadership and ISR (KRaft's
+//! `PartitionChangeBuilder`, without eligible leader replicas): what a
+//! fenced broker loses, what a returning broker may take back, and whether
+//! a leader's ISR change (AlterPartition) is accepted. Pure: each returns
+//! the metadata records to commit against the image it was given.
+//!
+//! Rules (Kafka's, with unclean election off unless the topic enables it):
+//! - A new leader comes from the ISR and is live; the leader epoch grows on
+//!   every leader change (including to -1, "no leader").
+//! - A fenced broker leaves every ISR it is in, except that the ISR never
+//!   becomes empty: the last member stays, so it alone may lead again (no
+//!   acknowledged record lives anywhere else).
+//! - A follower leaving or joining the ISR keeps the leader epoch.
+
+use crate::core::metadata::{MetadataImage, MetadataRecord, PartitionImage, TopicId};
+use crate::core::topic_config::UNCLEAN_LEADER_ELECTION;
+
+/// No leader (Kafka's -1).
+pub const NO_LEADER: i32 = -1;
+
+/// Why an AlterPartition was refused, as Kafka's error codes name it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AlterPartitionError {
+    #[error("unknown topic or partition")]
+    UnknownTopicOrPartition,
+    #[error("the sender does not lead the partition (leader {leader})")]
+    NotLeaderOrFollower { leader: i32 },
+    #[error("leader epoch {sent} is not the current {current}")]
+    FencedLeaderEpoch { sent: i32, current: i32 },
+    #[error("ISR {isr:?} is invalid: {reason}")]
+    InvalidIsr { isr: Vec<i32>, reason: &'static str },
+    #[error("replica {replica} is not eligible for the ISR (fenced or unregistered)")]
+    IneligibleReplica { replica: i32 },
+}
+
+fn unclean_allowed(image: &MetadataImage, topic_id: &TopicId) -> bool {
+    image
+        .topic_by_id(topic_id)
+        .and_then(|t| t.configs.get(UNCLEAN_LEADER_ELECTION))
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"))
+}
+
+/// The first replica (in assignment order: the preferred leader first) that
+/// is in `isr`, live, and not `excluded`.
+fn pick_leader(image: &MetadataImage, p: &PartitionImage, isr: &[i32], excluded: i32) -> i32 {
+    p.replicas
+        .iter()
+        .copied()
+        .find(|r| *r != excluded && isr.contains(r) && image.is_live(*r))
+        .unwrap_or(NO_LEADER)
+}
+
+fn change(
+    topic_id: TopicId,
+    partition: i32,
+    p: &PartitionImage,
+    leader: i32,
+    isr: Vec<i32>,
+) -> Option<MetadataRecord> {
+    if leader == p.leader && isr == p.isr {
+        return None;
+    }
+    let leader_epoch = if leader != p.leader {
+        p.leader_epoch + 1
+    } else {
+        p.leader_epoch
+    };
+    Some(MetadataRecord::ChangePartition {
+        topic_id,
+        partition,
+        isr,
+        leader,
+        leader_epoch,
+    })
+}
+
+/// Records that fence `node_id`: every partition it leads gets a new leader
+/// from the rest of its ISR (or -1), and it leaves every ISR it is in. The
+/// `FenceBroker` record comes last, so a replay applies the moves first.
+pub fn fence_broker(image: &MetadataImage, node_id: i32) -> Vec<MetadataRecord> {
+    let mut records = Vec::new();
+    for topic in image.topics.values() {
+        let unclean = unclean_allowed(image, &topic.topic_id);
+        for (index, p) in &topic.partitions {
+            if p.leader != node_id && !p.isr.contains(&node_id) {
+                continue;
+            }
+            let shrunk: Vec<i32> = p.isr.iter().copied().filter(|r| *r != node_id).collect();
+            let mut isr = if shrunk.is_empty() {
+                p.isr.clone()
+            } else {
+                shrunk
+            };
+            let mut leader = p.leader;
+            if p.leader == node_id {
+                leader = pick_leader(image, p, &isr, node_id);
+                if leader == NO_LEADER && unclean {
+                    if let Some(r) = p
+                        .replicas
+                        .iter()
+                        .copied()
+                        .find(|r| *r != node_id && image.is_live(*r))
+                    {
+                        leader = r;
+                        isr = vec![r];
+                    }
+                }
+            }
+            records.extend(change(topic.topic_id, *index, p, leader, isr));
+        }
+    }
+    if image.brokers.get(&node_id).is_some_and(|b| !b.fenced) {
+        records.push(MetadataRecord::FenceBroker { node_id });
+    }
+    records
+}
+
+/// Records that unfence `node_id` (its first heartbeat after registering):
+/// partitions without a leader whose ISR holds it (it was the last in-sync
+/// replica) get it back as leader; with unclean election enabled, any
+/// leaderless partition it replicates does, its ISR reset to it alone.
+pub fn unfence_broker(image: &MetadataImage, node_id: i32) -> Vec<MetadataRecord> {
+    let mut records = Vec::new();
+    if image.brokers.get(&node_id).is_some_and(|b| b.fenced) {
+        records.push(MetadataRecord::UnfenceBroker { node_id });
+    }
+    for topic in image.topics.values() {
+        let unclean = unclean_allowed(image, &topic.topic_id);
+        for (index, p) in &topic.partitions {
+            if p.leader != NO_LEADER || !p.replicas.contains(&node_id) {
+                continue;
+            }
+            if p.isr.contains(&node_id) {
+                records.extend(change(topic.topic_id, *index, p, node_id, p.isr.clone()));
+            } else if unclean {
+                records.extend(change(topic.topic_id, *index, p, node_id, vec![node_id]));
+            }
+        }
+    }
+    records
+}
+
+/// A leader's request to set the ISR (KRaft's AlterPartition): accepted
+/// only from the current leader in the current epoch, for an ISR of
+/// distinct replicas holding the leader, whose members are all live
+/// (a fenced broker cannot join: it may be a dead incarnation).
+pub fn alter_partition(
+    image: &MetadataImage,
+    topic_id: &TopicId,
+    partition: i32,
+    leader_id: i32,
+    leader_epoch: i32,
+    isr: &[i32],
+) -> Result<Vec<MetadataRecord>, AlterPartitionError> {
+    let p = image
+        .topic_by_id(topic_id)
+        .and_then(|t| t.partitions.get(&partition))
+        .ok_or(AlterPartitionError::UnknownTopicOrPartition)?;
+    if leader_epoch != p.leader_epoch {
+        return Err(AlterPartitionError::FencedLeaderEpoch {
+            sent: leader_epoch,
+            current: p.leader_epoch,
+        });
+    }
+    if leader_id != p.leader {
+        return Err(AlterPartitionError::NotLeaderOrFollower { leader: p.leader });
+    }
+    let invalid = |reason| AlterPartitionError::InvalidIsr {
+        isr: isr.to_vec(),
+        reason,
+    };
+    if !isr.contains(&leader_id) {
+        return Err(invalid("the leader must be in its ISR"));
+    }
+    if isr.iter().any(|r| !p.replicas.contains(r)) {
+        return Err(invalid("every member must be a replica"));
+    }
+    let mut sorted = isr.to_vec();
+    sorted.sort_unstable();
+    if sorted.windows(2).any(|w| w[0] == w[1]) {
+        return Err(invalid("a replica appears twice"));
+    }
+    if let Some(r) = isr
+        .iter()
+        .copied()
+        .find(|r| !p.isr.contains(r) && !image.is_live(*r))
+    {
+        return Err(AlterPartitionError::IneligibleReplica { replica: r });
+    }
+    Ok(change(*topic_id, partition, p, leader_id, isr.to_vec())
+        .into_iter()
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::controller::{create_topic, CreateTopic};
+    use std::collections::BTreeMap;
+
+    fn cluster(nodes: &[i32]) -> MetadataImage {
+        let mut image = MetadataImage::default();
+        for n in nodes {
+            image.apply(&MetadataRecord::RegisterBroker {
+                node_id: *n,
+                host: "h".into(),
+                port: 9000 + *n as u16,
+                broker_epoch: 0,
+            });
+            image.apply(&MetadataRecord::UnfenceBroker { node_id: *n });
+        }
+        image
+    }
+
+    fn with_topic(image: &mut MetadataImage, name: &str, rf: i16, configs: &[(&str, &str)]) {
+        let request = CreateTopic {
+            name,
+            num_partitions: 3,
+            replication_factor: rf,
+            configs: configs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect::<BTreeMap<_, _>>(),
+        };
+        for r in create_topic(image, &request, 1, "c").unwrap() {
+            image.apply(&r);
+        }
+    }
+
+    fn apply(image: &mut MetadataImage, records: &[MetadataRecord]) {
+        for r in records {
+            image.apply(r);
+        }
+    }
+
+    fn partitions(image: &MetadataImage, name: &str) -> Vec<PartitionImage> {
+        image.topics[name].partitions.values().cloned().collect()
+    }
+
+    #[test]
+    fn replicas_spread_over_live_brokers_and_the_first_leads() {
+        let mut image = cluster(&[1, 2, 3]);
+        with_topic(&mut image, "t", 3, &[]);
+        let ps = partitions(&image, "t");
+        let leaders: Vec<i32> = ps.iter().map(|p| p.leader).collect();
+        let mut distinct = leaders.clone();
+        distinct.sort_unstable();
+        distinct.dedup();
+        assert_eq!(distinct.len(), 3, "three partitions lead on three brokers");
+        for p in ps {
+            assert_eq!(p.leader, p.replicas[0]);
+            assert_eq!(p.isr, p.replicas);
+        }
+    }
+
+    #[test]
+    fn fencing_a_leader_elects_from_the_isr_and_bumps_the_epoch() {
+        let mut image = cluster(&[1, 2, 3]);
+        with_topic(&mut image, "t", 3, &[]);
+        let before = partitions(&image, "t");
+        let records = fence_broker(&image, 1);
+        assert!(matches!(
+            records.last(),
+            Some(MetadataRecord::FenceBroker { node_id: 1 })
+        ));
+        apply(&mut image, &records);
+        for (old, new) in before.iter().zip(partitions(&image, "t")) {
+            assert!(!new.isr.contains(&1), "a fenced broker leaves every ISR");
+            assert_ne!(new.leader, 1);
+            assert!(new.isr.contains(&new.leader));
+            if old.leader == 1 {
+                assert_eq!(new.leader_epoch, old.leader_epoch + 1);
+            } else {
+                assert_eq!(new.leader, old.leader);
+                assert_eq!(
+                    new.leader_epoch, old.leader_epoch,
+                    "a follower leaving keeps the epoch"
+                );
+            }
+        }
+        assert!(!image.is_live(1));
+    }
+
+    #[test]
+    fn the_last_isr_member_stays_and_leads_again_when_it_returns() {
+        let mut image = cluster(&[1, 2]);
+        with_topic(&mut image, "t", 2, &[]);
+        let fence2 = fence_broker(&image, 2);
+        apply(&mut image, &fence2);
+        let fence1 = fence_broker(&image, 1);
+        apply(&mut image, &fence1);
+        for p in partitions(&image, "t") {
+            assert_eq!(p.leader, NO_LEADER);
+            assert_eq!(p.isr.len(), 1, "the ISR never empties");
+        }
+        // Broker 2 returns first: it was not the last in-sync replica
+        // anywhere, so without unclean election nothing changes.
+        let unfence2 = unfence_broker(&image, 2);
+        apply(&mut image, &unfence2);
+        assert!(partitions(&image, "t")
+            .iter()
+            .all(|p| p.leader == NO_LEADER));
+        let unfence1 = unfence_broker(&image, 1);
+        apply(&mut image, &unfence1);
+        for p in partitions(&image, "t") {
+            assert_eq!(p.leader, 1);
+            assert_eq!(p.isr, vec![1]);
+        }
+    }
+
+    #[test]
+    fn unclean_election_takes_any_live_replica_when_the_topic_allows() {
+        let mut image = cluster(&[1, 2]);
+        with_topic(&mut image, "t", 2, &[(UNCLEAN_LEADER_ELECTION, "true")]);
+        let fence2 = fence_broker(&image, 2);
+        apply(&mut image, &fence2);
+        let unfence2 = unfence_broker(&image, 2);
+        apply(&mut image, &unfence2);
+        // 2 is out of every ISR now; fencing 1 has no clean candidate.
+        let fence1 = fence_broker(&image, 1);
+        apply(&mut image, &fence1);
+        for p in partitions(&image, "t") {
+            assert_eq!(p.leader, 2);
+            assert_eq!(p.isr, vec![2]);
+        }
+    }
+
+    #[test]
+    fn alter_partition_is_fenced_by_leader_and_epoch_and_checks_the_isr() {
+        let mut image = cluster(&[1, 2, 3]);
+        with_topic(&mut image, "t", 3, &[]);
+        let id = image.topics["t"].topic_id;
+        let p = image.topics["t"].partitions[&0].clone();
+        let leader = p.leader;
+        let follower = p.replicas[1];
+        let shrunk: Vec<i32> = p.isr.iter().copied().filter(|r| *r != follower).collect();
+        assert_eq!(
+            alter_partition(&image, &id, 0, leader, p.leader_epoch + 1, &shrunk),
+            Err(AlterPartitionError::FencedLeaderEpoch {
+                sent: p.leader_epoch + 1,
+                current: p.leader_epoch
+            })
+        );
+        assert!(matches!(
+            alter_partition(&image, &id, 0, follower, p.leader_epoch, &shrunk),
+            Err(AlterPartitionError::NotLeaderOrFollower { .. })
+        ));
+        assert!(matches!(
+            alter_partition(&image, &id, 0, leader, p.leader_epoch, &[follower]),
+            Err(AlterPartitionError::InvalidIsr { .. })
+        ));
+        assert!(matches!(
+            alter_partition(&image, &id, 0, leader, p.leader_epoch, &[leader, 9]),
+            Err(AlterPartitionError::InvalidIsr { .. })
+        ));
+        let records = alter_partition(&image, &id, 0, leader, p.leader_epoch, &shrunk).unwrap();
+        apply(&mut image, &records);
+        assert_eq!(image.topics["t"].partitions[&0].isr, shrunk);
+        assert_eq!(
+            image.topics["t"].partitions[&0].leader_epoch,
+            p.leader_epoch
+        );
+        // A fenced follower cannot rejoin; a live one can.
+        let fence = vec![MetadataRecord::FenceBroker { node_id: follower }];
+        apply(&mut image, &fence);
+        let mut grown = shrunk.clone();
+        grown.push(follower);
+        assert_eq!(
+            alter_partition(&image, &id, 0, leader, p.leader_epoch, &grown),
+            Err(AlterPartitionError::IneligibleReplica { replica: follower })
+        );
+        apply(
+            &mut image,
+            &[MetadataRecord::UnfenceBroker { node_id: follower }],
+        );
+        assert_eq!(
+            alter_partition(&image, &id, 0, leader, p.leader_epoch, &grown)
+                .unwrap()
+                .len(),
+            1
+        );
+    }
+}

@@ -1,0 +1,101 @@
+//! Calls one node makes to another and their answers: a follower's fetch
+//! from its partition leader, and a broker's requests to the active
+//! controller (KRaft's BrokerRegistration, BrokerHeartbeat, AlterPartition,
+//! and the admin changes a broker forwards). Each travels as
+//! `RpcBody::Request { id, .. }` and is answered by one
+//! `RpcBody::Response` with the same id on the same connection.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::core::metadata::TopicId;
+use crate::core::partition::{FetchRequest, FetchResponse};
+
+/// A follower's fetch of one partition, addressed to the partition's leader.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplicaFetch {
+    pub topic: String,
+    pub topic_id: TopicId,
+    pub partition: i32,
+    pub fetch: FetchRequest,
+    /// Most record bytes in the answer (`replica.fetch.max.bytes`).
+    pub max_bytes: u32,
+    /// The leader may hold the fetch this long when it has nothing new
+    /// (`replica.fetch.wait.max.ms`).
+    pub max_wait_ms: u32,
+}
+
+/// Raw record batches, as stored in the leader's log (offsets and leader
+/// epochs already assigned): a follower appends them verbatim.
+pub type ReplicaRecords = Vec<u8>;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RpcRequest {
+    ReplicaFetch(ReplicaFetch),
+    Controller(ControllerRequest),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RpcResponse {
+    ReplicaFetch(FetchResponse<ReplicaRecords>),
+    Controller(ControllerResponse),
+    /// The receiver could not serve the request at all (no such partition,
+    /// shutting down, ...): why, for the caller's log.
+    Refused(String),
+}
+
+/// What a broker asks of the active controller.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ControllerRequest {
+    /// A broker process started (KRaft's BrokerRegistration): it serves
+    /// Kafka at `host:port` and other nodes at `rpc_host:rpc_port`.
+    /// `incarnation` differs on every start of the process.
+    RegisterBroker {
+        node_id: i32,
+        host: String,
+        port: u16,
+        rpc_host: String,
+        rpc_port: u16,
+        incarnation: u64,
+    },
+    /// The broker is alive (KRaft's BrokerHeartbeat). A broker that misses
+    /// heartbeats for the session timeout is fenced: its leaderships move.
+    Heartbeat { node_id: i32, broker_epoch: i64 },
+    /// A partition leader asks to set the ISR (KRaft's AlterPartition).
+    AlterPartition {
+        topic_id: TopicId,
+        partition: i32,
+        leader_id: i32,
+        leader_epoch: i32,
+        isr: Vec<i32>,
+    },
+    /// Create a topic (CreateTopics forwarded, auto-creation, or a
+    /// coordinator's internal topic when `internal`).
+    CreateTopic {
+        name: String,
+        num_partitions: i32,
+        replication_factor: i16,
+        configs: BTreeMap<String, String>,
+        internal: bool,
+    },
+    /// Hand out the next block of producer ids (KRaft's AllocateProducerIds).
+    AllocateProducerIds { node_id: i32 },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ControllerResponse {
+    /// Registered with this broker epoch.
+    Registered { broker_epoch: i64 },
+    /// Heartbeat taken; `fenced` when the controller no longer counts the
+    /// broker as live (it must register again).
+    HeartbeatAck { fenced: bool },
+    /// The request's change is committed to the metadata log.
+    Done,
+    /// Producer ids `[start, start + len)` are this broker's.
+    ProducerIds { start: i64, len: i64 },
+    /// This node is not the active controller; try `leader_hint`.
+    NotController { leader_hint: Option<i32> },
+    /// Refused, with Kafka's error code and a message for the client.
+    Error { code: i16, message: String },
+}

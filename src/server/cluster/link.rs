@@ -1,0 +1,255 @@
+//! [`ClusterRuntime`]: a cluster node's quorum and peers, and the broker's
+//! [`ClusterLink`] onto them.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+use tokio::sync::Notify;
+
+use crate::core::broker_liveness::BrokerLiveness;
+use crate::core::metadata::MetadataRecord;
+use crate::core::raft::RaftConfig;
+use crate::io::disk::join;
+use crate::io::node_context::NodeContext;
+use crate::rpc::{ControllerRequest, ControllerResponse, RpcRequest, RpcResponse};
+use crate::server::broker::{Broker, ClusterLink, CommitError};
+use crate::server::cluster::{
+    apply, controller, lifecycle, replication, rpc_handler, CONTROLLER_CALL_TIMEOUT_MS,
+    PROPOSAL_APPLY_TIMEOUT_MS,
+};
+use crate::server::config::ClusterConfig;
+use crate::server::peers::Peers;
+use crate::server::quorum::{ProposalError, Quorum};
+use crate::server::BrokerError;
+
+/// The Raft state's directory under the data directory. '@' keeps it out
+/// of the topic namespace, as the single node's journal directory.
+pub const RAFT_DIR: &str = "@cluster_metadata/raft";
+
+pub struct ClusterRuntime {
+    pub(super) node_id: i32,
+    pub(super) config: ClusterConfig,
+    /// The broker holds this runtime; the runtime holds the broker weakly.
+    pub(super) broker: Weak<Broker>,
+    pub(super) quorum: Arc<Quorum>,
+    pub(super) peers: Arc<Peers>,
+    pub(super) node: NodeContext,
+    /// Differs on every start of the process (KRaft's incarnation id).
+    pub(super) incarnation: u64,
+    /// The highest Raft index applied to the broker's image.
+    pub(super) applied_index: AtomicU64,
+    pub(super) applied: Notify,
+    /// The active controller's view of broker liveness; `None` when this
+    /// node is not the active controller.
+    pub(super) liveness: Mutex<Option<BrokerLiveness>>,
+    /// This broker's epoch from its last registration (-1 before).
+    pub(super) broker_epoch: std::sync::atomic::AtomicI64,
+    pub(super) tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+}
+
+/// Starts the quorum and peers of a cluster node and attaches them to
+/// `broker`, then the tasks: apply, controller, lifecycle and partition
+/// replication.
+pub async fn start(
+    broker: &Arc<Broker>,
+    node: NodeContext,
+) -> Result<Arc<ClusterRuntime>, BrokerError> {
+    let config = broker
+        .config
+        .cluster
+        .clone()
+        .expect("a cluster runtime needs cluster settings");
+    let node_id = broker.config.node_id;
+    if !config.voters.contains_key(&node_id) {
+        return Err(BrokerError::Storage(format!(
+            "node {node_id} is not in --voters: broker-only nodes (observers of the metadata quorum) are not supported yet"
+        )));
+    }
+    let listener = tokio::net::TcpListener::bind(config.rpc_listen)
+        .await
+        .map_err(|e| BrokerError::Bind {
+            addr: config.rpc_listen.to_string(),
+            detail: e.to_string(),
+        })?;
+    let incarnation = node.clock.wall_ms().unsigned_abs() ^ ((node_id as u64) << 48);
+    let peers = Peers::start(
+        node_id,
+        broker.config.cluster_id.clone(),
+        listener,
+        config.voters.clone(),
+        incarnation,
+    );
+    let raft_config = RaftConfig::new(config.voters.keys().map(|id| *id as u64));
+    let raft_dir = join(&broker.config.data_dir, RAFT_DIR);
+    let (quorum, events) = Quorum::start(
+        Arc::clone(&node.disk),
+        Arc::clone(&node.clock),
+        &raft_dir,
+        raft_config,
+        node_id,
+        incarnation,
+        Arc::clone(&peers),
+    )
+    .await
+    .map_err(|e| BrokerError::Storage(e.to_string()))?;
+    let runtime = Arc::new(ClusterRuntime {
+        node_id,
+        config,
+        broker: Arc::downgrade(broker),
+        quorum,
+        peers: Arc::clone(&peers),
+        node,
+        incarnation,
+        applied_index: AtomicU64::new(0),
+        applied: Notify::new(),
+        liveness: Mutex::new(None),
+        broker_epoch: std::sync::atomic::AtomicI64::new(-1),
+        tasks: Mutex::new(Vec::new()),
+    });
+    peers.set_handler(Arc::new(rpc_handler::Handler::new(&runtime)));
+    broker.attach_cluster(Arc::clone(&runtime) as Arc<dyn ClusterLink>);
+    let spawned = vec![
+        tokio::spawn(apply::run(Arc::clone(&runtime), events)),
+        tokio::spawn(controller::run(Arc::clone(&runtime))),
+        tokio::spawn(lifecycle::run(Arc::clone(&runtime))),
+        tokio::spawn(replication::run(Arc::clone(&runtime))),
+    ];
+    runtime.tasks.lock().expect("tasks lock").extend(spawned);
+    Ok(runtime)
+}
+
+impl ClusterRuntime {
+    pub(super) fn broker(&self) -> Option<Arc<Broker>> {
+        self.broker.upgrade()
+    }
+
+    pub fn quorum(&self) -> &Arc<Quorum> {
+        &self.quorum
+    }
+
+    /// Stops every task, the quorum and the connections.
+    pub async fn shutdown(&self) {
+        for task in self.tasks.lock().expect("tasks lock").drain(..) {
+            task.abort();
+        }
+        self.quorum.shutdown().await;
+        self.peers.shutdown();
+    }
+
+    /// Every node's rpc address: the voters' from the settings, the
+    /// others' from their registrations.
+    pub(super) fn refresh_addresses(&self, broker: &Broker) {
+        let mut addresses: BTreeMap<i32, SocketAddr> = self.config.voters.clone();
+        for b in broker.image().brokers.values() {
+            if addresses.contains_key(&b.node_id) {
+                continue;
+            }
+            if let Some((host, port)) = &b.rpc {
+                if let Ok(Some(address)) =
+                    std::net::ToSocketAddrs::to_socket_addrs(&(host.as_str(), *port))
+                        .map(|mut a| a.next())
+                {
+                    addresses.insert(b.node_id, address);
+                }
+            }
+        }
+        self.peers.update_addresses(addresses);
+    }
+
+    async fn propose_records(&self, records: Vec<MetadataRecord>) -> Result<(), CommitError> {
+        let payload = bincode::serialize(&records).expect("metadata records serialize");
+        let (term, index) = match self.quorum.propose(payload).await {
+            Ok(appended) => appended,
+            Err(ProposalError::NotLeader { leader_hint }) => {
+                return Err(CommitError::NotController { leader_hint })
+            }
+            Err(e) => return Err(CommitError::Unconfirmed(e.to_string())),
+        };
+        let wait = async {
+            self.quorum
+                .wait_committed(term, index)
+                .await
+                .map_err(|e| CommitError::Unconfirmed(e.to_string()))?;
+            // Committed and handed to the apply task: wait until it is in
+            // this node's image, so the caller reads its own change.
+            loop {
+                let applied = self.applied.notified();
+                if self.applied_index.load(Ordering::Acquire) >= index {
+                    return Ok(());
+                }
+                applied.await;
+            }
+        };
+        match tokio::time::timeout(Duration::from_millis(PROPOSAL_APPLY_TIMEOUT_MS), wait).await {
+            Ok(result) => result,
+            Err(_) => Err(CommitError::Unconfirmed(format!(
+                "not applied within {PROPOSAL_APPLY_TIMEOUT_MS} ms"
+            ))),
+        }
+    }
+
+    /// Sends `request` to the active controller: handled here when this
+    /// node is it, else over the rpc connection to it.
+    pub(super) async fn call_controller(
+        &self,
+        request: ControllerRequest,
+    ) -> Result<ControllerResponse, CommitError> {
+        let Some(controller) = self.quorum.leader() else {
+            return Err(CommitError::NotController { leader_hint: None });
+        };
+        if controller == self.node_id {
+            let broker = self
+                .broker()
+                .ok_or(CommitError::NotController { leader_hint: None })?;
+            return Ok(controller::handle(self, &broker, request).await);
+        }
+        let answer = self
+            .peers
+            .call(
+                controller,
+                RpcRequest::Controller(request),
+                Duration::from_millis(CONTROLLER_CALL_TIMEOUT_MS),
+            )
+            .await
+            .map_err(|e| CommitError::Unconfirmed(e.to_string()))?;
+        match answer {
+            RpcResponse::Controller(ControllerResponse::NotController { leader_hint }) => {
+                Err(CommitError::NotController { leader_hint })
+            }
+            RpcResponse::Controller(response) => Ok(response),
+            other => Err(CommitError::Unconfirmed(format!(
+                "unexpected answer from the controller: {other:?}"
+            ))),
+        }
+    }
+}
+
+impl ClusterLink for ClusterRuntime {
+    fn propose(
+        &self,
+        records: Vec<MetadataRecord>,
+    ) -> Pin<Box<dyn std::future::Future<Output = Result<(), CommitError>> + Send + '_>> {
+        Box::pin(self.propose_records(records))
+    }
+
+    fn is_active_controller(&self) -> bool {
+        self.quorum.is_ready_leader()
+    }
+
+    fn controller_id(&self) -> Option<i32> {
+        self.quorum.leader()
+    }
+
+    fn forward(
+        &self,
+        request: ControllerRequest,
+    ) -> Pin<
+        Box<dyn std::future::Future<Output = Result<ControllerResponse, CommitError>> + Send + '_>,
+    > {
+        Box::pin(self.call_controller(request))
+    }
+}

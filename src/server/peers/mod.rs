@@ -1,0 +1,284 @@
+//! A node's connections to the other nodes of its cluster: Raft messages
+//! (fire and forget), calls with answers (replica fetch, broker to
+//! controller), and the inbound side that hands them to the quorum and to
+//! the application's [`RpcHandler`].
+//!
+//! - One outbound connection per peer (`outbound.rs`), dialled lazily on
+//!   the first message or call, re-dialled with a capped backoff, `Hello`
+//!   first. It carries this node's Raft messages and requests to that peer
+//!   and the peer's answers back.
+//! - Inbound connections (`inbound.rs`) are accepted from anyone; the first
+//!   envelope must be a `Hello`, every later one must come from the node it
+//!   named. Raft messages go to the raft inbox; each request runs on its
+//!   own task (a replica fetch may long-poll) and is answered on the
+//!   connection it came on.
+//!
+//! Everything a peer can grow has a named bound (the `PEER_*` consts); Raft
+//! messages that do not fit, or find the peer unreachable, are dropped:
+//! Raft tolerates loss. docs/protocol.md ("Peers") lists the limits.
+
+mod inbound;
+mod outbound;
+#[cfg(all(test, not(madsim)))]
+mod tests;
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+use crate::core::raft::Message;
+use crate::rpc::{RpcRequest, RpcResponse};
+
+/// Raft messages queued for one peer; beyond it new ones are dropped.
+pub const PEER_RAFT_QUEUE_MAX: usize = 1_024;
+/// Calls to one peer waiting for their answer; a further call waits for a
+/// slot (within its timeout).
+pub const PEER_CALLS_IN_FLIGHT_MAX: usize = 64;
+/// Requests from one inbound connection being served at once; beyond it a
+/// request is answered `Refused` at once.
+pub const PEER_INBOUND_REQUESTS_IN_FLIGHT_MAX: usize = 64;
+/// Inbound connections open at once; beyond it new ones are closed.
+pub const PEER_INBOUND_CONNECTIONS_MAX: usize = 256;
+/// First and largest wait before re-dialling a peer (doubling between).
+pub const PEER_RECONNECT_BACKOFF_MIN_MS: u64 = 50;
+pub const PEER_RECONNECT_BACKOFF_MAX_MS: u64 = 2_000;
+/// A dial that has not connected by then fails.
+pub const PEER_CONNECT_TIMEOUT_MS: u64 = 2_000;
+/// An inbound connection must say `Hello` within this.
+pub const PEER_HELLO_TIMEOUT_MS: u64 = 5_000;
+/// How long a reader waits for an envelope before looking again (an idle
+/// connection stays open; this only bounds one wait).
+pub const PEER_RECV_WAIT_MS: u64 = 60_000;
+
+/// Why a call got no answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CallError {
+    #[error("no rpc address known for node {to}")]
+    UnknownPeer { to: i32 },
+    #[error("no answer from node {to} within {timeout_ms} ms")]
+    Timeout { to: i32, timeout_ms: u64 },
+    #[error("the connection to node {to} dropped before the answer")]
+    Disconnected { to: i32 },
+    #[error("peers are shut down")]
+    Stopped,
+}
+
+/// The future an [`RpcHandler`] returns.
+pub type RpcHandlerFuture<'a> = Pin<Box<dyn Future<Output = RpcResponse> + Send + 'a>>;
+
+/// Serves requests from other nodes. Each request runs on its own task,
+/// so a handler may wait (a replica fetch long-polls).
+pub trait RpcHandler: Send + Sync + 'static {
+    fn handle(&self, from: i32, request: RpcRequest) -> RpcHandlerFuture<'_>;
+}
+
+/// This node's connections to its peers. Cheap to share (`Arc`).
+pub struct Peers {
+    inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    node_id: i32,
+    cluster_id: String,
+    incarnation: u64,
+    next_call_id: AtomicU64,
+    state: Mutex<State>,
+    shutdown: watch::Sender<bool>,
+}
+
+struct State {
+    addresses: BTreeMap<i32, SocketAddr>,
+    /// One per peer ever sent to; at most one per address known.
+    outbound: BTreeMap<i32, Arc<outbound::Outbound>>,
+    raft_inbox: Option<mpsc::Sender<Message>>,
+    handler: Option<Arc<dyn RpcHandler>>,
+    /// The accept task and one task per outbound peer.
+    tasks: Vec<JoinHandle<()>>,
+    stopped: bool,
+}
+
+impl Peers {
+    /// Starts accepting on `rpc_listener` (bound already) as node
+    /// `node_id` of `cluster_id`; `addresses` are the peers known now (the
+    /// voters), `incarnation` tells this life of the process from earlier
+    /// ones. Call inside the runtime.
+    pub fn start(
+        node_id: i32,
+        cluster_id: impl Into<String>,
+        rpc_listener: tokio::net::TcpListener,
+        addresses: BTreeMap<i32, SocketAddr>,
+        incarnation: u64,
+    ) -> Arc<Peers> {
+        let cluster_id = cluster_id.into();
+        assert!(!cluster_id.is_empty(), "peers need a cluster id");
+        let (shutdown, _) = watch::channel(false);
+        let inner = Arc::new(Inner {
+            node_id,
+            cluster_id,
+            incarnation,
+            next_call_id: AtomicU64::new(1),
+            state: Mutex::new(State {
+                addresses,
+                outbound: BTreeMap::new(),
+                raft_inbox: None,
+                handler: None,
+                tasks: Vec::new(),
+                stopped: false,
+            }),
+            shutdown,
+        });
+        let accept = tokio::spawn(inbound::accept_loop(Arc::clone(&inner), rpc_listener));
+        inner.lock().tasks.push(accept);
+        Arc::new(Peers { inner })
+    }
+
+    pub fn node_id(&self) -> i32 {
+        self.inner.node_id
+    }
+
+    /// Replaces the known rpc addresses (brokers learn them from metadata).
+    /// A connection to a peer whose address changed is re-dialled.
+    pub fn update_addresses(&self, addresses: BTreeMap<i32, SocketAddr>) {
+        let mut state = self.inner.lock();
+        for (peer, outbound) in &state.outbound {
+            if let Some(address) = addresses.get(peer) {
+                outbound.set_address(*address);
+            }
+        }
+        state.addresses = addresses;
+    }
+
+    /// Where Raft messages from peers go (the quorum's inbox). Messages
+    /// that find it full are dropped.
+    pub fn set_raft_inbox(&self, inbox: mpsc::Sender<Message>) {
+        self.inner.lock().raft_inbox = Some(inbox);
+    }
+
+    /// Who serves requests from peers. Until it is set they are answered
+    /// `RpcResponse::Refused`.
+    pub fn set_handler(&self, handler: Arc<dyn RpcHandler>) {
+        self.inner.lock().handler = Some(handler);
+    }
+
+    /// Queues `message` for its recipient; dropped if the queue is full,
+    /// the peer has no known address or is unreachable.
+    pub fn send_raft(&self, message: Message) {
+        let Ok(to) = i32::try_from(message.to) else {
+            tracing::warn!(to = message.to, "raft message for a node id beyond i32");
+            return;
+        };
+        assert_eq!(
+            u64::try_from(self.inner.node_id).ok(),
+            Some(message.from),
+            "raft messages leave from this node"
+        );
+        if let Some(outbound) = self.inner.outbound(to) {
+            outbound.send_raft(message);
+        }
+    }
+
+    /// Sends `request` to node `to` and waits at most `timeout` for its
+    /// answer.
+    pub async fn call(
+        &self,
+        to: i32,
+        request: RpcRequest,
+        timeout: Duration,
+    ) -> Result<RpcResponse, CallError> {
+        let outbound = self.inner.outbound(to).ok_or_else(|| {
+            if self.inner.lock().stopped {
+                CallError::Stopped
+            } else {
+                CallError::UnknownPeer { to }
+            }
+        })?;
+        let id = self.inner.next_call_id.fetch_add(1, Ordering::Relaxed);
+        match tokio::time::timeout(timeout, outbound.call(id, request)).await {
+            Ok(result) => result,
+            Err(_elapsed) => Err(CallError::Timeout {
+                to,
+                timeout_ms: u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
+            }),
+        }
+    }
+
+    /// Stops every task: no more accepts, connections close, calls in
+    /// flight fail. Idempotent.
+    pub fn shutdown(&self) {
+        let tasks = {
+            let mut state = self.inner.lock();
+            state.stopped = true;
+            state.raft_inbox = None;
+            state.handler = None;
+            for outbound in std::mem::take(&mut state.outbound).into_values() {
+                outbound.close();
+            }
+            std::mem::take(&mut state.tasks)
+        };
+        self.inner.shutdown.send_replace(true);
+        for task in tasks {
+            task.abort();
+        }
+    }
+}
+
+impl Drop for Peers {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+impl Inner {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // Nothing panics while holding it; a poisoned lock is still whole.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn shutdown_signal(&self) -> watch::Receiver<bool> {
+        self.shutdown.subscribe()
+    }
+
+    /// The outbound side to `peer`, started on first use.
+    fn outbound(self: &Arc<Self>, peer: i32) -> Option<Arc<outbound::Outbound>> {
+        if peer == self.node_id {
+            return None;
+        }
+        let mut state = self.lock();
+        if state.stopped {
+            return None;
+        }
+        if let Some(outbound) = state.outbound.get(&peer) {
+            return Some(Arc::clone(outbound));
+        }
+        let address = *state.addresses.get(&peer)?;
+        let (outbound, task) = outbound::Outbound::start(Arc::clone(self), peer, address);
+        state.outbound.insert(peer, Arc::clone(&outbound));
+        state.tasks.push(task);
+        Some(outbound)
+    }
+
+    /// Hands a peer's Raft message to the inbox, or drops it.
+    fn deliver_raft(&self, message: Message) {
+        let inbox = self.lock().raft_inbox.clone();
+        if let Some(inbox) = inbox {
+            // Full or closed: dropped, like a lost packet.
+            let _ = inbox.try_send(message);
+        }
+    }
+
+    fn handler(&self) -> Option<Arc<dyn RpcHandler>> {
+        self.lock().handler.clone()
+    }
+}
+
+/// Resolves once shutdown is signalled (or its sender is gone).
+async fn stopped(signal: &mut watch::Receiver<bool>) {
+    let _ = signal.wait_for(|stop| *stop).await;
+}

@@ -1,0 +1,297 @@
+//! One peer's outbound connection: dialled lazily, re-dialled with a
+//! capped backoff, `Hello` first; it carries this node's Raft messages and
+//! requests, and the peer's answers back.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot, watch, Semaphore};
+use tokio::task::JoinHandle;
+
+use super::{
+    stopped, CallError, Inner, PEER_CALLS_IN_FLIGHT_MAX, PEER_CONNECT_TIMEOUT_MS,
+    PEER_RAFT_QUEUE_MAX, PEER_RECONNECT_BACKOFF_MAX_MS, PEER_RECONNECT_BACKOFF_MIN_MS,
+    PEER_RECV_WAIT_MS,
+};
+use crate::core::raft::Message;
+use crate::rpc::{RpcBody, RpcConnection, RpcEnvelope, RpcError, RpcRequest, RpcResponse};
+
+pub(super) struct Outbound {
+    peer: i32,
+    raft_queue: mpsc::Sender<Message>,
+    call_queue: mpsc::Sender<(u64, RpcRequest)>,
+    /// Calls waiting for their answer, by request id.
+    pending: Mutex<BTreeMap<u64, oneshot::Sender<RpcResponse>>>,
+    call_slots: Semaphore,
+    address: watch::Sender<SocketAddr>,
+}
+
+/// Takes a call's entry out of `pending` however the call ends (answer,
+/// timeout, cancellation).
+struct PendingGuard<'a> {
+    outbound: &'a Outbound,
+    id: u64,
+}
+
+impl Drop for PendingGuard<'_> {
+    fn drop(&mut self) {
+        self.outbound.pending().remove(&self.id);
+    }
+}
+
+impl Outbound {
+    pub(super) fn start(
+        inner: Arc<Inner>,
+        peer: i32,
+        address: SocketAddr,
+    ) -> (Arc<Outbound>, JoinHandle<()>) {
+        let (raft_queue, raft_rx) = mpsc::channel(PEER_RAFT_QUEUE_MAX);
+        let (call_queue, call_rx) = mpsc::channel(PEER_CALLS_IN_FLIGHT_MAX);
+        let (address, address_rx) = watch::channel(address);
+        let outbound = Arc::new(Outbound {
+            peer,
+            raft_queue,
+            call_queue,
+            pending: Mutex::new(BTreeMap::new()),
+            call_slots: Semaphore::new(PEER_CALLS_IN_FLIGHT_MAX),
+            address,
+        });
+        let task = tokio::spawn(run(
+            inner,
+            Arc::clone(&outbound),
+            Queues {
+                raft: raft_rx,
+                calls: call_rx,
+                address: address_rx,
+            },
+        ));
+        (outbound, task)
+    }
+
+    fn pending(&self) -> MutexGuard<'_, BTreeMap<u64, oneshot::Sender<RpcResponse>>> {
+        self.pending.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(super) fn set_address(&self, address: SocketAddr) {
+        self.address.send_if_modified(|current| {
+            let changed = *current != address;
+            *current = address;
+            changed
+        });
+    }
+
+    pub(super) fn send_raft(&self, message: Message) {
+        // Full or stopped: dropped, Raft retransmits.
+        let _ = self.raft_queue.try_send(message);
+    }
+
+    pub(super) async fn call(
+        &self,
+        id: u64,
+        request: RpcRequest,
+    ) -> Result<RpcResponse, CallError> {
+        let _slot = self
+            .call_slots
+            .acquire()
+            .await
+            .map_err(|_| CallError::Stopped)?;
+        let (answer_tx, answer_rx) = oneshot::channel();
+        self.pending().insert(id, answer_tx);
+        let _guard = PendingGuard { outbound: self, id };
+        assert!(self.pending().len() <= PEER_CALLS_IN_FLIGHT_MAX);
+        self.call_queue
+            .send((id, request))
+            .await
+            .map_err(|_| CallError::Stopped)?;
+        answer_rx
+            .await
+            .map_err(|_| CallError::Disconnected { to: self.peer })
+    }
+
+    /// Shutdown: waiting calls fail, new ones find no slot.
+    pub(super) fn close(&self) {
+        self.call_slots.close();
+        self.fail_pending();
+    }
+
+    /// The connection dropped: every waiting call fails.
+    fn fail_pending(&self) {
+        self.pending().clear();
+    }
+
+    fn complete(&self, id: u64, response: RpcResponse) {
+        // An answer to a call that timed out finds no one.
+        if let Some(answer) = self.pending().remove(&id) {
+            let _ = answer.send(response);
+        }
+    }
+
+    fn is_pending(&self, id: u64) -> bool {
+        self.pending().contains_key(&id)
+    }
+}
+
+struct Queues {
+    raft: mpsc::Receiver<Message>,
+    calls: mpsc::Receiver<(u64, RpcRequest)>,
+    address: watch::Receiver<SocketAddr>,
+}
+
+/// Why a connection ended.
+enum Ended {
+    Shutdown,
+    AddressChanged,
+    Broken(String),
+}
+
+async fn run(inner: Arc<Inner>, outbound: Arc<Outbound>, mut queues: Queues) {
+    let mut signal = inner.shutdown_signal();
+    let mut backoff_ms = PEER_RECONNECT_BACKOFF_MIN_MS;
+    loop {
+        if *signal.borrow() {
+            return;
+        }
+        let address = *queues.address.borrow_and_update();
+        let ended = tokio::select! {
+            _ = stopped(&mut signal) => Ended::Shutdown,
+            dialled = dial(&inner, outbound.peer, address) => match dialled {
+                Ok(connection) => {
+                    backoff_ms = PEER_RECONNECT_BACKOFF_MIN_MS;
+                    serve(&inner, &outbound, &mut queues, &mut signal, connection).await
+                }
+                Err(e) => Ended::Broken(e),
+            },
+        };
+        outbound.fail_pending();
+        match ended {
+            Ended::Shutdown => return,
+            Ended::AddressChanged => continue,
+            Ended::Broken(why) => {
+                tracing::debug!(node = inner.node_id, peer = outbound.peer, %address, why, "peer connection down");
+            }
+        }
+        // Wait before re-dialling; what is queued meanwhile is dropped
+        // (Raft messages) or failed (calls).
+        let wait = tokio::time::sleep(Duration::from_millis(backoff_ms));
+        tokio::pin!(wait);
+        loop {
+            tokio::select! {
+                _ = &mut wait => break,
+                _ = stopped(&mut signal) => return,
+                changed = queues.address.changed() => {
+                    if changed.is_err() { return; }
+                    break;
+                }
+                Some(_) = queues.raft.recv() => {}
+                Some((id, _)) = queues.calls.recv() => {
+                    outbound.pending().remove(&id);
+                }
+            }
+        }
+        backoff_ms = (backoff_ms * 2).min(PEER_RECONNECT_BACKOFF_MAX_MS);
+    }
+}
+
+async fn dial(inner: &Inner, peer: i32, address: SocketAddr) -> Result<RpcConnection, String> {
+    let connect = tokio::net::TcpStream::connect(address);
+    let stream =
+        match tokio::time::timeout(Duration::from_millis(PEER_CONNECT_TIMEOUT_MS), connect).await {
+            Ok(Ok(stream)) => stream,
+            Ok(Err(e)) => return Err(format!("connect: {e}")),
+            Err(_) => return Err("connect timed out".to_string()),
+        };
+    let mut connection = RpcConnection::new(stream, inner.cluster_id.clone(), inner.node_id);
+    let hello = inner.envelope(
+        peer,
+        RpcBody::Hello {
+            node_id: inner.node_id,
+            incarnation: inner.incarnation,
+        },
+    );
+    connection
+        .send(&hello)
+        .await
+        .map_err(|e| format!("hello: {e}"))?;
+    Ok(connection)
+}
+
+/// Runs one established connection until it breaks, the address changes
+/// or shutdown. Reading and writing run side by side on split halves.
+async fn serve(
+    inner: &Inner,
+    outbound: &Outbound,
+    queues: &mut Queues,
+    signal: &mut watch::Receiver<bool>,
+    connection: RpcConnection,
+) -> Ended {
+    let peer = outbound.peer;
+    let Queues {
+        raft,
+        calls,
+        address,
+    } = queues;
+    let (mut receiver, mut sender) = connection.into_split();
+    let read = async {
+        loop {
+            match receiver
+                .recv(Duration::from_millis(PEER_RECV_WAIT_MS))
+                .await
+            {
+                Ok(envelope) if envelope.from != peer => {
+                    return format!(
+                        "envelope from node {} on the connection to {peer}",
+                        envelope.from
+                    )
+                }
+                Ok(envelope) => match envelope.body {
+                    RpcBody::Response { id, response } => outbound.complete(id, response),
+                    RpcBody::Raft(message) => inner.deliver_raft(message),
+                    RpcBody::Hello { .. } | RpcBody::Request { .. } => {
+                        return "a hello or request on an outbound connection".to_string()
+                    }
+                },
+                Err(RpcError::Timeout { .. }) => {}
+                Err(e) => return e.to_string(),
+            }
+        }
+    };
+    let write = async {
+        loop {
+            let body = tokio::select! {
+                Some(message) = raft.recv() => RpcBody::Raft(message),
+                Some((id, request)) = calls.recv() => {
+                    if !outbound.is_pending(id) {
+                        continue; // the caller gave up
+                    }
+                    RpcBody::Request { id, request }
+                }
+                else => return "queues closed".to_string(),
+            };
+            if let Err(e) = sender.send(&inner.envelope(peer, body)).await {
+                return e.to_string();
+            }
+        }
+    };
+    tokio::select! {
+        why = read => Ended::Broken(why),
+        why = write => Ended::Broken(why),
+        _ = stopped(signal) => Ended::Shutdown,
+        changed = address.changed() => match changed {
+            Ok(()) => Ended::AddressChanged,
+            Err(_) => Ended::Shutdown,
+        },
+    }
+}
+
+impl Inner {
+    pub(super) fn envelope(&self, to: i32, body: RpcBody) -> RpcEnvelope {
+        RpcEnvelope {
+            cluster_id: self.cluster_id.clone(),
+            from: self.node_id,
+            to,
+            body,
+        }
+    }
+}

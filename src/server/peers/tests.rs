@@ -1,0 +1,189 @@
+//! Peers on loopback: calls, timeouts, dropped connections, Raft delivery,
+//! and a stranger's garbage.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+
+use super::*;
+use crate::core::raft::{Message, MessageBody};
+use crate::rpc::{ControllerRequest, ControllerResponse};
+
+const WAIT: Duration = Duration::from_secs(5);
+
+/// Answers `AllocateProducerIds` with the caller's id; sleeps first if
+/// asked to (`node_id` 99).
+struct Echo;
+
+impl RpcHandler for Echo {
+    fn handle(&self, from: i32, request: RpcRequest) -> RpcHandlerFuture<'_> {
+        Box::pin(async move {
+            if let RpcRequest::Controller(ControllerRequest::AllocateProducerIds { node_id: 99 }) =
+                request
+            {
+                tokio::time::sleep(Duration::from_secs(30)).await;
+            }
+            RpcResponse::Controller(ControllerResponse::ProducerIds {
+                start: from as i64,
+                len: 1,
+            })
+        })
+    }
+}
+
+fn allocate(node_id: i32) -> RpcRequest {
+    RpcRequest::Controller(ControllerRequest::AllocateProducerIds { node_id })
+}
+
+async fn listeners(count: usize) -> (Vec<TcpListener>, BTreeMap<i32, SocketAddr>) {
+    let mut listeners = Vec::new();
+    let mut addresses = BTreeMap::new();
+    for id in 1..=count as i32 {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        addresses.insert(id, listener.local_addr().unwrap());
+        listeners.push(listener);
+    }
+    (listeners, addresses)
+}
+
+async fn pair() -> (Arc<Peers>, Arc<Peers>) {
+    let (mut listeners, addresses) = listeners(2).await;
+    let two = Peers::start(2, "c1", listeners.pop().unwrap(), addresses.clone(), 1);
+    let one = Peers::start(1, "c1", listeners.pop().unwrap(), addresses, 1);
+    (one, two)
+}
+
+fn vote(from: u64, to: u64) -> Message {
+    Message {
+        from,
+        to,
+        term: 4,
+        body: MessageBody::Vote {
+            last_log_index: 1,
+            last_log_term: 1,
+        },
+    }
+}
+
+#[tokio::test]
+async fn a_call_is_answered_by_the_handler() {
+    let (one, two) = pair().await;
+    let refused = one.call(2, allocate(1), WAIT).await.unwrap();
+    assert!(
+        matches!(refused, RpcResponse::Refused(_)),
+        "no handler yet: {refused:?}"
+    );
+    two.set_handler(Arc::new(Echo));
+    for _ in 0..3 {
+        let answer = one.call(2, allocate(1), WAIT).await.unwrap();
+        assert_eq!(
+            answer,
+            RpcResponse::Controller(ControllerResponse::ProducerIds { start: 1, len: 1 })
+        );
+    }
+    assert_eq!(
+        one.call(7, allocate(1), WAIT).await,
+        Err(CallError::UnknownPeer { to: 7 })
+    );
+    one.shutdown();
+    two.shutdown();
+}
+
+#[tokio::test]
+async fn a_slow_answer_times_out_and_others_still_pass() {
+    let (one, two) = pair().await;
+    two.set_handler(Arc::new(Echo));
+    let slow = one.call(2, allocate(99), Duration::from_millis(200)).await;
+    assert!(
+        matches!(slow, Err(CallError::Timeout { to: 2, .. })),
+        "{slow:?}"
+    );
+    assert!(one.call(2, allocate(1), WAIT).await.is_ok());
+    one.shutdown();
+    two.shutdown();
+}
+
+#[tokio::test]
+async fn a_dropped_connection_fails_the_call() {
+    let (one, two) = pair().await;
+    two.set_handler(Arc::new(Echo));
+    let caller = Arc::clone(&one);
+    let slow = tokio::spawn(async move { caller.call(2, allocate(99), WAIT).await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    two.shutdown();
+    let result = tokio::time::timeout(WAIT, slow).await.unwrap().unwrap();
+    assert_eq!(result, Err(CallError::Disconnected { to: 2 }));
+    one.shutdown();
+}
+
+#[tokio::test]
+async fn raft_messages_reach_the_inbox_despite_a_strangers_garbage() {
+    let (one, two) = pair().await;
+    let (inbox, mut inbox_rx) = mpsc::channel(16);
+    two.set_raft_inbox(inbox);
+    two.set_handler(Arc::new(Echo));
+    let address = two.inner.lock().addresses[&2];
+    // Garbage, a foreign cluster's hello, and a silent connection.
+    let mut garbage = TcpStream::connect(address).await.unwrap();
+    garbage.write_all(&[0xff; 4096]).await.unwrap();
+    garbage.flush().await.unwrap();
+    let (mut other_listeners, mut other_addresses) = listeners(1).await;
+    other_addresses.insert(2, address);
+    let stranger = Peers::start(
+        1,
+        "other",
+        other_listeners.pop().unwrap(),
+        other_addresses,
+        1,
+    );
+    stranger.send_raft(vote(1, 2));
+    let _silent = TcpStream::connect(address).await.unwrap();
+
+    one.send_raft(vote(1, 2));
+    let received = tokio::time::timeout(WAIT, inbox_rx.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(received, vote(1, 2));
+    assert!(one.call(2, allocate(1), WAIT).await.is_ok());
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(
+        inbox_rx.try_recv().is_err(),
+        "the stranger's vote is dropped"
+    );
+    stranger.shutdown();
+    one.shutdown();
+    two.shutdown();
+}
+
+#[tokio::test]
+async fn a_peer_that_restarts_is_redialled() {
+    let (one, two) = pair().await;
+    let address = two.inner.lock().addresses[&2];
+    two.set_handler(Arc::new(Echo));
+    assert!(one.call(2, allocate(1), WAIT).await.is_ok());
+    two.shutdown();
+    drop(two);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let listener = TcpListener::bind(address).await.unwrap();
+    let two = Peers::start(2, "c1", listener, BTreeMap::new(), 2);
+    two.set_handler(Arc::new(Echo));
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        match one.call(2, allocate(1), Duration::from_secs(1)).await {
+            Ok(_) => break,
+            Err(e) if tokio::time::Instant::now() < deadline => {
+                tracing::debug!(%e, "retrying");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(e) => panic!("never reconnected: {e}"),
+        }
+    }
+    one.shutdown();
+    two.shutdown();
+}

@@ -1,0 +1,347 @@
+//! The Raft storage on the simulated disk: what a persist made durable
+//! survives a crash, a torn tail is cut, damage in the middle refuses.
+
+use std::sync::Arc;
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use super::*;
+use crate::core::raft::EntryKind;
+use crate::io::sim_disk::{SimDisk, SimDiskFaults};
+
+const DIR: &str = "meta/raft";
+const ENTRY_MAX: usize = 4_096;
+const SNAPSHOT_MAX: usize = 1 << 20;
+
+fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(future)
+}
+
+async fn open(disk: &Arc<SimDisk>) -> Result<(RaftStorage, DurableState), StorageError> {
+    RaftStorage::open(
+        Arc::clone(disk) as Arc<dyn Disk>,
+        DIR,
+        ENTRY_MAX,
+        SNAPSHOT_MAX,
+    )
+    .await
+}
+
+fn entry(index: LogIndex, term: u64, payload: &[u8]) -> Entry {
+    Entry {
+        term,
+        index,
+        kind: EntryKind::Command(payload.to_vec()),
+    }
+}
+
+/// What `Persist` means, applied to a model (as the core's test storage).
+fn apply(model: &mut DurableState, persist: &Persist) {
+    if let Some(hard_state) = persist.hard_state {
+        model.hard_state = hard_state;
+    }
+    if let Some(snapshot) = &persist.snapshot {
+        model.entries.retain(|e| e.index > snapshot.meta.last_index);
+        model.snapshot = Some(snapshot.clone());
+    }
+    if let Some(write) = &persist.log {
+        model.entries.retain(|e| e.index < write.first_index);
+        model.entries.extend(write.entries.iter().cloned());
+    }
+}
+
+fn last_index(model: &DurableState) -> LogIndex {
+    let base = model.snapshot.as_ref().map_or(0, |s| s.meta.last_index);
+    model.entries.last().map_or(base, |e| e.index)
+}
+
+/// A random persist that a Raft node could hand out after `model`.
+fn random_persist(rng: &mut ChaCha8Rng, model: &DurableState, id: u64) -> Persist {
+    let mut hard_state = None;
+    let mut term = model.hard_state.term;
+    if term == 0 || rng.gen_bool(0.2) {
+        term += 1;
+        hard_state = Some(HardState {
+            term,
+            voted_for: rng.gen_bool(0.5).then(|| rng.gen_range(1..4)),
+        });
+    }
+    let base = model.snapshot.as_ref().map_or(0, |s| s.meta.last_index);
+    let last = last_index(model);
+    let mut snapshot = None;
+    if last > base && rng.gen_bool(0.15) {
+        let at = rng.gen_range(base + 1..=last);
+        let at_term = model.entries.iter().find(|e| e.index == at).unwrap().term;
+        let len = rng.gen_range(0..64);
+        snapshot = Some(Snapshot {
+            meta: SnapshotMeta {
+                last_index: at,
+                last_term: at_term,
+            },
+            data: (0..len).map(|_| rng.gen()).collect(),
+        });
+    }
+    let new_base = snapshot.as_ref().map_or(base, |s| s.meta.last_index);
+    let mut log = None;
+    if rng.gen_bool(0.8) {
+        let first_index = rng.gen_range(new_base + 1..=last.max(new_base) + 1);
+        let count = rng.gen_range(0..6);
+        let entries = (first_index..first_index + count)
+            .map(|index| {
+                let len = rng.gen_range(0..200);
+                let payload: Vec<u8> = (0..len).map(|_| rng.gen()).collect();
+                entry(index, term, &payload)
+            })
+            .collect();
+        log = Some(LogWrite {
+            first_index,
+            entries,
+        });
+    }
+    Persist {
+        id,
+        snapshot,
+        log,
+        hard_state,
+    }
+}
+
+#[test]
+fn what_was_persisted_survives_crashes_and_torn_tails() {
+    for seed in 0..24u64 {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let disk = Arc::new(SimDisk::new(
+            seed,
+            SimDiskFaults {
+                crash_writeback_probability: 0.2,
+                crash_torn_write_probability: 0.3,
+                crash_bit_flip_probability: 0.2,
+                crash_zeroed_tail_probability: 0.2,
+                ..SimDiskFaults::default()
+            },
+        ));
+        block_on(async {
+            let (mut storage, durable) = open(&disk).await.unwrap();
+            assert_eq!(durable, DurableState::default());
+            let mut model = DurableState::default();
+            for id in 1..=120 {
+                let persist = random_persist(&mut rng, &model, id);
+                storage.persist(&persist).await.unwrap();
+                apply(&mut model, &persist);
+                if rng.gen_bool(0.15) {
+                    // Half a frame written and never synced, then a crash.
+                    let frame = encode_frame(&entry(last_index(&model) + 1, 99, b"lost"));
+                    let cut = rng.gen_range(1..frame.len());
+                    disk.append(&format!("{DIR}/{RAFT_LOG_FILE}"), &frame[..cut])
+                        .unwrap();
+                    drop(storage);
+                    disk.crash();
+                    let (reopened, durable) = open(&disk).await.unwrap();
+                    assert_eq!(durable, model, "seed {seed} persist {id}");
+                    storage = reopened;
+                }
+            }
+            drop(storage);
+            disk.crash();
+            let (_, durable) = open(&disk).await.unwrap();
+            assert_eq!(durable, model, "seed {seed} at the end");
+            assert!(disk.counters().crashes > 1, "seed {seed}: crashed midway");
+            assert!(
+                model.snapshot.is_some(),
+                "seed {seed}: snapshots were taken"
+            );
+        });
+    }
+}
+
+/// Writes 5 entries and returns the log's bytes and frame offsets.
+async fn five_entries(disk: &Arc<SimDisk>) -> (Vec<u8>, Vec<u64>) {
+    let (mut storage, _) = open(disk).await.unwrap();
+    let persist = Persist {
+        id: 1,
+        snapshot: None,
+        log: Some(LogWrite {
+            first_index: 1,
+            entries: (1..=5).map(|i| entry(i, 1, b"record")).collect(),
+        }),
+        hard_state: Some(HardState {
+            term: 1,
+            voted_for: Some(1),
+        }),
+    };
+    storage.persist(&persist).await.unwrap();
+    let path = format!("{DIR}/{RAFT_LOG_FILE}");
+    let bytes = disk.read_at(&path, 0, 1 << 20).unwrap();
+    let offsets = storage.frames.iter().map(|&(_, o)| o).collect();
+    (bytes, offsets)
+}
+
+#[test]
+fn damage_in_the_middle_refuses_to_start() {
+    block_on(async {
+        for damaged_byte in [0usize, 1, 9, 14] {
+            let disk = Arc::new(SimDisk::new(1, SimDiskFaults::default()));
+            let (mut bytes, offsets) = five_entries(&disk).await;
+            // A flipped bit in the length, the checksum or the body of
+            // the third frame, good frames after it.
+            bytes[offsets[2] as usize + damaged_byte] ^= 0x10;
+            let path = format!("{DIR}/{RAFT_LOG_FILE}");
+            disk.write_file_durably(&path, &bytes).await.unwrap();
+            match open(&disk).await {
+                Err(StorageError::Corrupt { offset, .. }) => assert_eq!(offset, offsets[2]),
+                Err(e) => panic!("byte {damaged_byte}: {e}"),
+                Ok(_) => panic!("byte {damaged_byte}: opened a damaged log"),
+            }
+        }
+    });
+}
+
+#[test]
+fn a_damaged_last_frame_is_a_torn_tail() {
+    block_on(async {
+        let disk = Arc::new(SimDisk::new(1, SimDiskFaults::default()));
+        let (mut bytes, offsets) = five_entries(&disk).await;
+        let last = *offsets.last().unwrap() as usize;
+        bytes[last + 13] ^= 0x01;
+        let path = format!("{DIR}/{RAFT_LOG_FILE}");
+        disk.write_file_durably(&path, &bytes).await.unwrap();
+        let (_, durable) = open(&disk).await.unwrap();
+        assert_eq!(durable.entries.len(), 4, "the last frame was cut");
+        assert_eq!(disk.file_len(&path).unwrap(), last as u64);
+    });
+}
+
+#[test]
+fn a_crash_between_snapshot_and_log_rewrite_keeps_a_matching_log() {
+    block_on(async {
+        let disk = Arc::new(SimDisk::new(1, SimDiskFaults::default()));
+        let _ = five_entries(&disk).await;
+        // The snapshot file is replaced but the log is not rewritten yet.
+        let snapshot = Snapshot {
+            meta: SnapshotMeta {
+                last_index: 3,
+                last_term: 1,
+            },
+            data: b"image".to_vec(),
+        };
+        let path = format!("{DIR}/{RAFT_SNAPSHOT_FILE}");
+        disk.write_file_durably(&path, &encode_frame(&snapshot))
+            .await
+            .unwrap();
+        let (_, durable) = open(&disk).await.unwrap();
+        assert_eq!(durable.snapshot, Some(snapshot.clone()));
+        let indexes: Vec<_> = durable.entries.iter().map(|e| e.index).collect();
+        assert_eq!(indexes, vec![4, 5]);
+        // A snapshot from another leader history: the log is dropped.
+        let other = Snapshot {
+            meta: SnapshotMeta {
+                last_index: 4,
+                last_term: 2,
+            },
+            data: b"other".to_vec(),
+        };
+        disk.write_file_durably(&path, &encode_frame(&other))
+            .await
+            .unwrap();
+        let (_, durable) = open(&disk).await.unwrap();
+        assert!(durable.entries.is_empty());
+    });
+}
+
+/// The entry at `index` in `state`, if its log holds it.
+fn entry_at(state: &DurableState, index: LogIndex) -> Option<&Entry> {
+    state.entries.iter().find(|e| e.index == index)
+}
+
+#[test]
+fn a_crash_inside_a_failed_persist_leaves_the_old_or_the_new_state() {
+    use crate::core::raft::{ElectionRng, RaftConfig, RaftNode};
+
+    let mut failed_persists = 0;
+    for seed in 100..140u64 {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let disk = Arc::new(SimDisk::new(seed, SimDiskFaults::default()));
+        block_on(async {
+            let (mut storage, _) = open(&disk).await.unwrap();
+            let mut model = DurableState::default();
+            for id in 1..=60 {
+                let persist = random_persist(&mut rng, &model, id);
+                let faulty = rng.gen_bool(0.1);
+                if faulty {
+                    disk.set_faults(SimDiskFaults {
+                        write_eio_probability: 0.3,
+                        sync_eio_probability: 0.5,
+                        sync_eio_drop_probability: 0.5,
+                        crash_torn_write_probability: 0.5,
+                        crash_zeroed_tail_probability: 0.3,
+                        ..SimDiskFaults::default()
+                    });
+                }
+                let result = storage.persist(&persist).await;
+                if result.is_ok() {
+                    apply(&mut model, &persist);
+                    disk.set_faults(SimDiskFaults::default());
+                    continue;
+                }
+                failed_persists += 1;
+                // A failed persist: the node stops, the power goes out.
+                let mut after = model.clone();
+                apply(&mut after, &persist);
+                drop(storage);
+                disk.crash();
+                disk.set_faults(SimDiskFaults::default());
+                let (reopened, durable) = open(&disk).await.unwrap();
+                let context = format!("seed {seed} persist {id}");
+                assert!(
+                    durable.hard_state == model.hard_state
+                        || durable.hard_state == after.hard_state,
+                    "{context}: hard state"
+                );
+                assert!(
+                    durable.snapshot == model.snapshot || durable.snapshot == after.snapshot,
+                    "{context}: snapshot"
+                );
+                for entry in &durable.entries {
+                    assert!(
+                        entry_at(&model, entry.index) == Some(entry)
+                            || entry_at(&after, entry.index) == Some(entry),
+                        "{context}: entry {} came from nowhere",
+                        entry.index
+                    );
+                }
+                // Whatever was durable and not rewritten by the failed
+                // persist is still there.
+                let untouched_below = persist
+                    .log
+                    .as_ref()
+                    .map_or(LogIndex::MAX, |w| w.first_index);
+                let snapshot_index = durable.snapshot.as_ref().map_or(0, |s| s.meta.last_index);
+                for entry in &model.entries {
+                    if entry.index < untouched_below && entry.index > snapshot_index {
+                        assert_eq!(
+                            entry_at(&durable, entry.index),
+                            Some(entry),
+                            "{context}: a durable entry was lost"
+                        );
+                    }
+                }
+                RaftNode::restart(
+                    RaftConfig::new([1, 2, 3]),
+                    1,
+                    ElectionRng::from_seed(seed),
+                    durable.clone(),
+                    0,
+                )
+                .unwrap_or_else(|e| panic!("{context}: restart refused: {e}"));
+                storage = reopened;
+                model = durable;
+            }
+        });
+    }
+    assert!(failed_persists > 10, "faults were injected");
+}
