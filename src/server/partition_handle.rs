@@ -1,10 +1,12 @@
 //! A partition hosted on this node: its log and its replica state machine
-//! ([`ReplicaMachine`]), driven together. This is where a produced batch is
-//! appended and synced, and where the replica's actions (high watermark
-//! moves, produce answers, fetches to send, ISR proposals) are carried out.
-//! The cluster-facing API (roles, replica fetches both ways, ISR changes)
-//! is in `partition_handle/replication.rs`.
+//! ([`ReplicaMachine`]), driven together: opening and recovery, syncs,
+//! reads, retention, compaction and checkpoints here; a produce in
+//! `partition_handle/produce.rs`; one machine step and its actions in
+//! `partition_handle/actions.rs`; the cluster-facing API (roles, replica
+//! fetches both ways, ISR changes) in `partition_handle/replication.rs`.
 
+mod actions;
+mod produce;
 pub mod replication;
 
 pub use replication::{ReplicationTiming, RoleError};
@@ -18,17 +20,15 @@ use crate::core::metadata::TopicId;
 use crate::core::partition::high_watermark_checkpoint::initial_high_watermark;
 use crate::core::partition::leader_epoch_cache::LeaderEpochCache;
 use crate::core::partition::{
-    Acks, FetchRequest, FetchResponse, ProduceError as ReplicaProduceError, ReplicaAction,
-    ReplicaConfig, ReplicaMachine,
+    FetchRequest, ProduceError as ReplicaProduceError, ReplicaConfig, ReplicaMachine,
 };
-use crate::core::producer_state::{ProducerBatch, ProducerError, ProducerStateTable, Verdict};
+use crate::core::producer_state::{ProducerError, ProducerStateTable};
 use crate::core::topic_config::{FsyncPolicy, TopicConfig};
 use crate::coverage::{self, Counter};
 use crate::io::clock::Clock;
 use crate::io::disk::{join, Disk, DiskError};
 use crate::log::read_plan::ReadOutcome;
-use crate::log::record_batch::BatchHeader;
-use crate::log::{AppendInfo, LogConfig, LogError, PartitionLog, RecoveryReport, SyncWork};
+use crate::log::{LogConfig, LogError, PartitionLog, RecoveryReport, SyncWork};
 use crate::server::config::{BugSwitches, Limits};
 use crate::server::partition_metadata::{self, DirOwner};
 use crate::server::producer_snapshots;
@@ -95,30 +95,6 @@ struct PartitionState {
     /// The ISR change the leader wants the controller to commit (the
     /// latest only, as the machine proposes one at a time).
     isr_proposal: Option<(i32, Vec<i32>)>,
-}
-
-/// What a produce found or wrote under the partition lock.
-enum Written {
-    /// A retry of batches already in the log, at these offsets.
-    Duplicate(AppendInfo),
-    /// Appended: the waiter for its acknowledgement (none for acks=0), and
-    /// whether the producer syncs before waiting (`fsync.policy=always`).
-    Appended {
-        info: AppendInfo,
-        waiter: Option<ProduceReceiver>,
-        sync_now: bool,
-    },
-}
-
-/// What one machine step left for the caller.
-#[derive(Default)]
-struct StepOutcome {
-    /// The answer to a follower's fetch (`RespondFetch`).
-    fetch_answer: Option<FetchResponse<Vec<u8>>>,
-    /// The machine asked for a sync (`Sync`).
-    sync_wanted: bool,
-    /// The log refused a step (disk error, a bad batch from the leader).
-    error: Option<LogError>,
 }
 
 /// A partition's leader epoch and leader-epoch cache with its offsets at
@@ -396,295 +372,6 @@ impl PartitionHandle {
             .machine
             .update_settings(fsync_policy, config.min_insync_replicas.max(1) as usize);
         state.config = config;
-    }
-
-    /// The machine's time: the monotonic clock, so a wall-clock step
-    /// neither expires fetches nor shrinks the ISR.
-    fn now_ms(&self) -> u64 {
-        self.clock.monotonic_ms().max(0) as u64
-    }
-
-    /// Runs one machine step over the segment log and carries out the
-    /// actions it returns. `read_bytes_max` bounds what a follower's fetch
-    /// reads; `staged` is a client append the caller already wrote.
-    fn step(
-        &self,
-        state: &mut PartitionState,
-        read_bytes_max: Option<usize>,
-        staged: Option<(i64, i64)>,
-        run: impl FnOnce(
-            &mut ReplicaMachine,
-            &mut SegmentReplicaLog<'_>,
-            u64,
-        ) -> Vec<ReplicaAction<Vec<u8>>>,
-    ) -> StepOutcome {
-        let now_ms = self.now_ms();
-        let PartitionState {
-            log,
-            machine,
-            epoch_cache,
-            producers,
-            bugs,
-            epochs_dirty,
-            ..
-        } = state;
-        let mut view = SegmentReplicaLog::new(
-            log,
-            epoch_cache,
-            producers,
-            self.disk.as_ref(),
-            self.clock.wall_ms(),
-            !bugs.no_idempotence,
-        );
-        if let Some(bytes) = read_bytes_max {
-            view.set_read_bytes_max(bytes);
-        }
-        if let Some((base_offset, end_offset)) = staged {
-            view.stage_client_append(base_offset, end_offset);
-        }
-        let actions = run(machine, &mut view, now_ms);
-        if staged.is_some() && !view.staged_confirmed() {
-            // Only reachable if the driver's checks before the append and
-            // the machine's disagree: the records stay in the log unanswered.
-            tracing::error!(topic = %self.topic, partition = self.partition, "the replica machine refused a client append the driver wrote");
-        }
-        *epochs_dirty |= view.epochs_changed;
-        let mut outcome = StepOutcome {
-            error: view.error.take(),
-            ..StepOutcome::default()
-        };
-        self.apply(state, actions, &mut outcome);
-        outcome
-    }
-
-    /// Carries out the machine's actions.
-    fn apply(
-        &self,
-        state: &mut PartitionState,
-        actions: Vec<ReplicaAction<Vec<u8>>>,
-        outcome: &mut StepOutcome,
-    ) {
-        for action in actions {
-            match action {
-                // The segment log keeps its own indexes while appending.
-                ReplicaAction::Appended { .. } | ReplicaAction::AppendedVerbatim { .. } => {}
-                ReplicaAction::Truncated { offset } => {
-                    tracing::info!(topic = %self.topic, partition = self.partition, offset, "truncated to match the leader");
-                    self.hw_changed.notify_waiters();
-                }
-                ReplicaAction::Sync { .. } => outcome.sync_wanted = true,
-                ReplicaAction::HighWatermark { .. } | ReplicaAction::WakeFetchers => {
-                    self.hw_changed.notify_waiters()
-                }
-                ReplicaAction::RespondProduce { request_id, result } => {
-                    if let Some(waiter) = state.waiters.remove(&request_id) {
-                        let _ = waiter.send(result);
-                    }
-                }
-                ReplicaAction::RespondFetch { response, .. } => {
-                    outcome.fetch_answer = Some(response)
-                }
-                ReplicaAction::ProposeIsr { leader_epoch, isr } => {
-                    state.isr_proposal = Some((leader_epoch, isr));
-                    self.isr_wanted.notify_one();
-                }
-                ReplicaAction::SendFetch { to, request } => {
-                    state.outgoing_fetch = Some((to, request));
-                    self.fetch_wanted.notify_one();
-                }
-            }
-        }
-    }
-
-    /// Whether a sync the machine asked for must run before the caller
-    /// answers (`fsync.policy=always`); other policies leave it to the
-    /// background flusher.
-    fn sync_needed(state: &PartitionState, outcome: &StepOutcome) -> bool {
-        outcome.sync_wanted
-            && state.config.fsync_policy == FsyncPolicy::Always
-            && !state.bugs.ack_before_sync
-    }
-
-    /// Appends a validated record set and waits for the acknowledgement the
-    /// producer asked for, at most `timeout_ms`. Only a leader takes it.
-    pub async fn produce(
-        &self,
-        records: Vec<u8>,
-        headers: &[BatchHeader],
-        acks: Acks,
-        timeout_ms: u64,
-        now_ms: i64,
-    ) -> Result<AppendInfo, ProduceError> {
-        let written = {
-            let mut guard = self.lock();
-            let state = &mut *guard;
-            // The machine refuses these too, but only after the append it
-            // confirms: the driver writes first, so it checks first.
-            let Some(isr) = state.machine.isr() else {
-                return Err(ProduceError::NotLeaderOrFollower);
-            };
-            if acks == Acks::All && isr.len() < state.machine.config().min_insync_replicas {
-                return Err(ProduceError::NotEnoughReplicas {
-                    required: state.config.min_insync_replicas,
-                });
-            }
-            if state
-                .epoch_cache
-                .latest_epoch()
-                .is_some_and(|e| e > state.machine.leader_epoch())
-            {
-                return Err(ProduceError::NotLeaderOrFollower);
-            }
-            let batches: Vec<ProducerBatch> =
-                headers.iter().map(ProducerBatch::from_header).collect();
-            let verdict = if state.bugs.no_idempotence {
-                Verdict::Append
-            } else {
-                state.producers.check_batches(&batches)?
-            };
-            match verdict {
-                // A retry of batches already in the log: answer with their
-                // offsets once they are as durable as `acks` asks.
-                Verdict::Duplicate {
-                    base_offset,
-                    last_offset,
-                } => Written::Duplicate(AppendInfo {
-                    base_offset,
-                    last_offset,
-                    log_start_offset: state.log.log_start_offset(),
-                }),
-                Verdict::Append => {
-                    self.append_as_leader(state, records, headers, &batches, acks, now_ms)?
-                }
-            }
-        };
-        let (info, waiter, sync_now) = match written {
-            Written::Duplicate(info) => return self.answer_duplicate(info, acks, timeout_ms).await,
-            Written::Appended {
-                info,
-                waiter,
-                sync_now,
-            } => (info, waiter, sync_now),
-        };
-        if sync_now {
-            self.sync().await?;
-        }
-        let Some(waiter) = waiter else {
-            return Ok(info);
-        };
-        match tokio::time::timeout(std::time::Duration::from_millis(timeout_ms), waiter).await {
-            Ok(Ok(Ok(_))) => Ok(info),
-            Ok(Ok(Err(e))) => Err(self.produce_error(e)),
-            Ok(Err(_)) => Err(ProduceError::NotLeaderOrFollower),
-            Err(_) => Err(ProduceError::TimedOut),
-        }
-    }
-
-    /// Writes a client's batches at the log end in this leader's epoch and
-    /// has the machine confirm them: returns where they landed, the waiter
-    /// for their acknowledgement (none for acks=0) and whether to sync now.
-    fn append_as_leader(
-        &self,
-        state: &mut PartitionState,
-        mut records: Vec<u8>,
-        headers: &[BatchHeader],
-        batches: &[ProducerBatch],
-        acks: Acks,
-        now_ms: i64,
-    ) -> Result<Written, ProduceError> {
-        let epoch = state.machine.leader_epoch();
-        let info = state.log.append(&mut records, headers, epoch, now_ms)?;
-        if !state.bugs.no_idempotence {
-            let mut base = info.base_offset;
-            for batch in batches {
-                state.producers.on_appended(batch, base);
-                base += batch.last_offset_delta as i64 + 1;
-            }
-            let max = state.limits.max_producers_per_partition;
-            let evicted = state
-                .producers
-                .evict_least_recent(max, |id| batches.iter().any(|b| b.producer_id == id));
-            if !evicted.is_empty() {
-                tracing::debug!(topic = %self.topic, partition = self.partition, evicted = evicted.len(), max, "forgot least recent producers (producer.state.max.producers.per.partition)");
-            }
-        }
-        let request_id = state.next_request_id;
-        state.next_request_id += 1;
-        let waiter = (acks != Acks::None).then(|| {
-            let (tx, rx) = oneshot::channel();
-            state.waiters.insert(request_id, tx);
-            rx
-        });
-        let end_offset = info.last_offset + 1;
-        let record_count = end_offset - info.base_offset;
-        let outcome = self.step(
-            state,
-            None,
-            Some((info.base_offset, end_offset)),
-            |machine, log, _| {
-                // The bytes are in the log already: the machine's
-                // append only confirms where.
-                machine.client_append(log, request_id, Vec::new(), record_count, acks)
-            },
-        );
-        Ok(Written::Appended {
-            info,
-            waiter,
-            sync_now: Self::sync_needed(state, &outcome),
-        })
-    }
-
-    fn produce_error(&self, error: ReplicaProduceError) -> ProduceError {
-        match error {
-            ReplicaProduceError::NotLeaderOrFollower => ProduceError::NotLeaderOrFollower,
-            ReplicaProduceError::NotEnoughReplicas => ProduceError::NotEnoughReplicas {
-                required: self.lock().config.min_insync_replicas,
-            },
-            ReplicaProduceError::NotEnoughReplicasAfterAppend => {
-                ProduceError::NotEnoughReplicasAfterAppend
-            }
-        }
-    }
-
-    /// Answers a retried batch already in the log once it is as durable as
-    /// `acks` asks: synced under `fsync.policy=always`, and below the high
-    /// watermark for acks=all, while this replica still leads.
-    async fn answer_duplicate(
-        &self,
-        info: AppendInfo,
-        acks: Acks,
-        timeout_ms: u64,
-    ) -> Result<AppendInfo, ProduceError> {
-        let end_offset = info.last_offset + 1;
-        let always = {
-            let state = self.lock();
-            state.config.fsync_policy == FsyncPolicy::Always && !state.bugs.ack_before_sync
-        };
-        if always && acks != Acks::None {
-            self.sync().await?;
-        }
-        if acks != Acks::All {
-            return Ok(info);
-        }
-        let deadline = tokio::time::Instant::now() + std::time::Duration::from_millis(timeout_ms);
-        loop {
-            let notified = self.hw_changed.notified();
-            let mut notified = std::pin::pin!(notified);
-            notified.as_mut().enable();
-            {
-                let state = self.lock();
-                if !state.machine.is_leader() {
-                    return Err(ProduceError::NotLeaderOrFollower);
-                }
-                if state.machine.high_watermark() >= end_offset {
-                    return Ok(info);
-                }
-            }
-            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-            if tokio::time::timeout(left, notified).await.is_err() {
-                return Err(ProduceError::TimedOut);
-            }
-        }
     }
 
     /// Syncs every record appended so far. Concurrent callers share one fsync.

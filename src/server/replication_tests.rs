@@ -10,7 +10,7 @@ use std::time::Duration;
 use kafka_protocol::records::Compression;
 
 use crate::core::partition::Acks;
-use crate::core::topic_config::{TopicConfig, TopicDefaults};
+use crate::core::topic_config::{FsyncPolicy, TopicConfig, TopicDefaults};
 use crate::io::clock::HostClock;
 use crate::io::real_disk::RealDisk;
 use crate::log::compaction_batch::test_support::keyed_batch;
@@ -27,11 +27,18 @@ struct Cluster {
 
 impl Cluster {
     async fn open(ids: &[i32]) -> Cluster {
+        Cluster::open_with(ids, TopicDefaults::default(), ReplicationTiming::default()).await
+    }
+
+    /// Replicas with these topic defaults and timers; fetches are sent
+    /// again at once after an empty answer (the test decides when fetches
+    /// travel).
+    async fn open_with(ids: &[i32], defaults: TopicDefaults, timing: ReplicationTiming) -> Cluster {
         let mut nodes = BTreeMap::new();
         let mut dirs = Vec::new();
         for &id in ids {
             let dir = tempfile::tempdir().unwrap();
-            let config = TopicConfig::resolve(&BTreeMap::new(), &TopicDefaults::default());
+            let config = TopicConfig::resolve(&BTreeMap::new(), &defaults);
             let (handle, _) = PartitionHandle::open(
                 Arc::new(RealDisk::new(dir.path())),
                 "data",
@@ -47,11 +54,9 @@ impl Cluster {
             )
             .await
             .expect("partition opens");
-            // Fetch again at once after an empty answer: the test decides
-            // when fetches travel.
             handle.set_replication_timing(ReplicationTiming {
                 replica_fetch_backoff_ms: 0,
-                ..ReplicationTiming::default()
+                ..timing
             });
             nodes.insert(id, Arc::new(handle));
             dirs.push(dir);
@@ -86,9 +91,14 @@ impl Cluster {
             for f in followers {
                 self.pump(*f).await;
             }
-            tokio::task::yield_now().await;
+            // Room for spawned producers to see their answers.
+            tokio::time::sleep(Duration::from_millis(5)).await;
         }
-        assert!(done(self), "replication did not converge");
+        assert!(
+            done(self),
+            "replication did not converge: (high watermark, log end) {:?}",
+            ends(self)
+        );
     }
 
     /// Every replica's committed, synced records (the high watermarks must
@@ -290,4 +300,86 @@ async fn a_damaged_fetch_answer_is_refused_and_the_follower_fetches_again() {
             ends(c).iter().all(|e| *e == (2, 2))
         })
         .await;
+}
+
+/// Under `fsync.policy=always` a follower syncs what it copied before it
+/// fetches again, so the offset it fetches from (what the leader counts
+/// toward the high watermark) is durable: its copy is readable without
+/// another sync once the high watermark reaches it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn under_fsync_always_a_follower_syncs_before_it_fetches_again() {
+    let defaults = TopicDefaults {
+        fsync_policy: FsyncPolicy::Always,
+        ..TopicDefaults::default()
+    };
+    let cluster = Cluster::open_with(&[1, 2], defaults, ReplicationTiming::default()).await;
+    lead(&cluster, 1, 1, &[1, 2]).await;
+    let acked = spawn_produce(cluster.node(1), batch(7, 0, 2));
+    cluster.pump_until(&[2], |_| acked.is_finished()).await;
+    assert_eq!(acked.await.unwrap().unwrap().base_offset, 0);
+    cluster
+        .pump_until(&[2], |c| ends(c).iter().all(|e| *e == (2, 2)))
+        .await;
+    let copy = cluster.node(2).read(0, 1 << 20).unwrap().records;
+    assert!(!copy.is_empty(), "the follower's copy is durable already");
+}
+
+/// The ISR as the machine proposes it and the controller commits it: a
+/// caught-up follower is proposed in; a lagging one is proposed out, and
+/// then acks=all fails with NOT_ENOUGH_REPLICAS(_AFTER_APPEND) under
+/// `min.insync.replicas=2`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_isr_grows_and_shrinks_through_proposals_and_min_insync_replicas_holds() {
+    let defaults = TopicDefaults {
+        min_insync_replicas: 2,
+        ..TopicDefaults::default()
+    };
+    let timing = ReplicationTiming {
+        replica_lag_time_max_ms: 50,
+        ..ReplicationTiming::default()
+    };
+    let cluster = Cluster::open_with(&[1, 2], defaults, timing).await;
+    let leader = cluster.node(1);
+    lead(&cluster, 1, 1, &[1]).await;
+    assert!(matches!(
+        produce(leader, batch(7, 0, 1), Acks::All).await,
+        Err(ProduceError::NotEnoughReplicas { required: 2 })
+    ));
+    produce(leader, batch(7, 0, 1), Acks::Leader).await.unwrap();
+    // The follower catches up and is proposed into the ISR.
+    cluster.pump(2).await;
+    cluster.pump(2).await;
+    let proposal = tokio::time::timeout(Duration::from_secs(5), leader.next_isr_proposal())
+        .await
+        .expect("an ISR expansion is proposed");
+    assert_eq!(proposal, (1, vec![1, 2]));
+    leader.isr_committed(1, vec![1, 2]).unwrap();
+    assert_eq!(leader.isr(), Some(vec![1, 2]));
+    let acked = spawn_produce(leader, batch(7, 1, 1));
+    cluster.pump_until(&[2], |_| acked.is_finished()).await;
+    assert!(acked.await.unwrap().is_ok());
+
+    // The follower stops fetching: past replica.lag.time.max.ms the leader
+    // proposes it out, and a produce waiting meanwhile is committed by the
+    // smaller ISR but answered NOT_ENOUGH_REPLICAS_AFTER_APPEND.
+    let waiting = spawn_produce(leader, batch(7, 2, 1));
+    tokio::time::sleep(Duration::from_millis(120)).await;
+    leader.tick();
+    let proposal = tokio::time::timeout(Duration::from_secs(5), leader.next_isr_proposal())
+        .await
+        .expect("an ISR shrink is proposed");
+    assert_eq!(proposal, (1, vec![1]));
+    assert!(
+        !waiting.is_finished(),
+        "the pending proposal still counts the follower"
+    );
+    leader.isr_committed(1, vec![1]).unwrap();
+    assert!(matches!(
+        waiting.await.unwrap(),
+        Err(ProduceError::NotEnoughReplicasAfterAppend)
+    ));
+    assert!(matches!(
+        produce(leader, batch(7, 3, 1), Acks::All).await,
+        Err(ProduceError::NotEnoughReplicas { required: 2 })
+    ));
 }

@@ -308,3 +308,50 @@ fn group_by_epoch(bytes: &[u8], from_offset: i64, max_records: i64) -> Vec<Store
     }
     groups
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::log::record_batch::test_support::batch;
+
+    /// Stored batches of (epoch, record count) from offset 0, as one read.
+    fn log_bytes(batches: &[(i32, usize)]) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        let mut offset = 0;
+        for &(epoch, count) in batches {
+            let values: Vec<Vec<u8>> = (0..count).map(|i| vec![i as u8]).collect();
+            let refs: Vec<&[u8]> = values.iter().map(Vec::as_slice).collect();
+            let mut one = batch(&refs, 1_000);
+            record_batch::patch_base_offset(&mut one, offset);
+            record_batch::patch_leader_epoch(&mut one, epoch);
+            bytes.extend(one);
+            offset += count as i64;
+        }
+        bytes
+    }
+
+    fn shape(groups: &[StoredBatch<Vec<u8>>]) -> Vec<(i64, i32, i64)> {
+        groups
+            .iter()
+            .map(|g| (g.base_offset, g.epoch, g.record_count))
+            .collect()
+    }
+
+    #[test]
+    fn consecutive_batches_of_one_epoch_travel_as_one_stored_batch() {
+        let bytes = log_bytes(&[(1, 2), (1, 1), (3, 2), (3, 1)]);
+        let groups = group_by_epoch(&bytes, 0, i64::MAX);
+        assert_eq!(shape(&groups), vec![(0, 1, 3), (3, 3, 3)]);
+        let joined: Vec<u8> = groups.iter().flat_map(|g| g.records.clone()).collect();
+        assert_eq!(joined, bytes, "the bytes are kept as stored");
+    }
+
+    #[test]
+    fn the_record_bound_cuts_between_batches_but_keeps_the_first() {
+        let bytes = log_bytes(&[(1, 2), (1, 2), (1, 2)]);
+        assert_eq!(shape(&group_by_epoch(&bytes, 0, 4)), vec![(0, 1, 4)]);
+        assert_eq!(shape(&group_by_epoch(&bytes, 0, 1)), vec![(0, 1, 2)]);
+        // A batch before the fetch offset (read whole) is left out.
+        assert_eq!(shape(&group_by_epoch(&bytes, 2, 10)), vec![(2, 1, 4)]);
+    }
+}
