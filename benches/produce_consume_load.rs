@@ -592,8 +592,9 @@ mod load {
             .iter()
             .flat_map(|p| s.replication.iter().map(move |r| (p, *r)))
             .collect();
-        for (policy, replication) in runs {
-            let topic = format!("bench-{policy}-rf{replication}");
+        for (round, (policy, replication)) in runs.into_iter().enumerate() {
+            // A factor listed twice (alternating runs, for drift) gets its own topic.
+            let topic = format!("bench-{round}-{policy}-rf{replication}");
             let reported_policy = create_topic(&broker, &topic, s.partitions, policy, replication);
             wait_for_leaders(&broker, &topic, s.partitions);
             eprintln!("{topic}: producing {} messages", s.messages);

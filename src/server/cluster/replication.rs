@@ -18,7 +18,7 @@ pub const REPLICATION_SUPERVISE_INTERVAL_MS: u64 = 100;
 /// How often a partition's replica is ticked (ISR shrink, fetch timeouts).
 pub const REPLICA_TICK_INTERVAL_MS: u64 = 250;
 /// Record bytes one follower fetch asks for (`replica.fetch.max.bytes`).
-pub const REPLICA_FETCH_MAX_BYTES: u32 = 1024 * 1024;
+pub const REPLICA_FETCH_MAX_BYTES: u32 = 4 * 1024 * 1024;
 /// How long a leader may hold a fetch with nothing new
 /// (`replica.fetch.wait.max.ms`).
 pub const REPLICA_FETCH_WAIT_MAX_MS: u32 = 500;
