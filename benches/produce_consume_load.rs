@@ -409,8 +409,7 @@ mod load {
         let mut sent = 0u64;
         while sent < s.messages && Instant::now() < deadline {
             // At a fixed rate, message n goes out no earlier than n / rate after the start.
-            if s.rate > 0 {
-                let due_us = sent.saturating_mul(1_000_000) / s.rate;
+            if let Some(due_us) = sent.saturating_mul(1_000_000).checked_div(s.rate) {
                 if ctx.start.elapsed().as_micros() as u64 - first_send_us < due_us {
                     producer.poll(Duration::from_micros(200));
                     continue;

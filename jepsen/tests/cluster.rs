@@ -10,8 +10,14 @@ mod common;
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
+use bytes::{Bytes, BytesMut};
 use common::*;
-use odradek_jepsen::Cluster;
+use kafka_protocol::messages::{
+    ApiKey, MetadataRequest, MetadataResponse, RequestHeader, ResponseHeader,
+};
+use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
+use odradek_jepsen::wire::{frame, RawConnection, Reply};
+use odradek_jepsen::{BrokerProcess, Cluster};
 use rdkafka::admin::{NewTopic, TopicReplication};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::message::Message;
@@ -25,7 +31,15 @@ const FORMATION_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long a failover (fencing, election, clients following) may take.
 const FAILOVER_TIMEOUT: Duration = Duration::from_secs(40);
 
-fn start_cluster() -> Cluster {
+/// One cluster at a time: each holds six loopback ports it chose before
+/// its processes bound them, and clusters started side by side could take
+/// each other's.
+static ONE_CLUSTER_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn start_cluster() -> (std::sync::MutexGuard<'static, ()>, Cluster) {
+    let turn = ONE_CLUSTER_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     let cluster = Cluster::start(NODES, |_, options| {
         options
             .arg("--default-replication-factor")
@@ -41,7 +55,7 @@ fn start_cluster() -> Cluster {
         || live_brokers(&bootstrap) == NODES,
         &cluster,
     );
-    cluster
+    (turn, cluster)
 }
 
 fn wait_until(timeout: Duration, what: &str, mut done: impl FnMut() -> bool, cluster: &Cluster) {
@@ -155,7 +169,7 @@ fn read_values(
 
 #[test]
 fn kill_the_leader_mid_stream_and_lose_no_acknowledged_record() {
-    let mut cluster = start_cluster();
+    let (_turn, mut cluster) = start_cluster();
     let bootstrap = cluster.bootstrap();
     let topic = unique_topic("replicated");
     create_replicated_topic(&bootstrap, &topic, 1, &cluster);
@@ -211,7 +225,7 @@ fn kill_the_leader_mid_stream_and_lose_no_acknowledged_record() {
 
 #[test]
 fn a_consumer_group_goes_on_when_its_coordinator_dies() {
-    let mut cluster = start_cluster();
+    let (_turn, mut cluster) = start_cluster();
     let bootstrap = cluster.bootstrap();
     let topic = unique_topic("grouped");
     create_replicated_topic(&bootstrap, &topic, 2, &cluster);
@@ -282,7 +296,7 @@ fn a_consumer_group_goes_on_when_its_coordinator_dies() {
 
 #[test]
 fn a_restarted_cluster_keeps_every_acknowledged_record() {
-    let mut cluster = start_cluster();
+    let (_turn, mut cluster) = start_cluster();
     let bootstrap = cluster.bootstrap();
     let topic = unique_topic("restarted");
     create_replicated_topic(&bootstrap, &topic, 1, &cluster);
@@ -329,6 +343,75 @@ fn a_restarted_cluster_keeps_every_acknowledged_record() {
     assert!(
         lost.is_empty(),
         "acknowledged records lost over a full restart: {lost:?}\n{}",
+        cluster.log_tails()
+    );
+}
+
+/// The active controller as `node` reports it (Metadata v12 `controller_id`,
+/// which rdkafka does not expose).
+fn controller_id(node: &BrokerProcess) -> Option<i32> {
+    let version = 12;
+    let mut buf = BytesMut::new();
+    RequestHeader::default()
+        .with_request_api_key(ApiKey::Metadata as i16)
+        .with_request_api_version(version)
+        .with_correlation_id(7)
+        .with_client_id(Some(StrBytes::from_static_str("cluster-test")))
+        .encode(&mut buf, ApiKey::Metadata.request_header_version(version))
+        .ok()?;
+    MetadataRequest::default()
+        .with_topics(Some(Vec::new()))
+        .encode(&mut buf, version)
+        .ok()?;
+    let mut conn = RawConnection::connect(node.addr()).ok()?;
+    conn.send(&frame(&buf)).ok()?;
+    let Ok(Reply::Frame(body)) = conn.read_reply(Duration::from_secs(5)) else {
+        return None;
+    };
+    let mut body = Bytes::from(body);
+    ResponseHeader::decode(&mut body, ApiKey::Metadata.response_header_version(version)).ok()?;
+    let response = MetadataResponse::decode(&mut body, version).ok()?;
+    Some(response.controller_id.0).filter(|id| *id > 0)
+}
+
+#[test]
+fn losing_the_active_controller_elects_another_and_admin_goes_on() {
+    let (_turn, mut cluster) = start_cluster();
+    let controller = controller_id(&cluster.nodes[0]).expect("a controller");
+    cluster.node(controller).kill9().unwrap();
+    let survivor = if controller == 1 { 2 } else { 1 };
+    wait_until(
+        FAILOVER_TIMEOUT,
+        "another controller elected",
+        || controller_id(&cluster.nodes[(survivor - 1) as usize]).is_some_and(|c| c != controller),
+        &cluster,
+    );
+    // Topic creation needs the controller; produce needs a fenced node's
+    // leaderships moved.
+    let bootstrap = cluster
+        .nodes
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i as i32 + 1 != controller)
+        .map(|(_, n)| n.bootstrap())
+        .collect::<Vec<_>>()
+        .join(",");
+    let topic = unique_topic("after-controller");
+    let new_topic = NewTopic::new(&topic, 1, TopicReplication::Fixed(2));
+    let results = block_on(admin(&bootstrap).create_topics([&new_topic], &admin_options()))
+        .expect("CreateTopics request");
+    if let Some(Err((name, code))) = results.into_iter().next() {
+        panic!(
+            "CreateTopics {name} after the controller died: {code:?}\n{}",
+            cluster.log_tails()
+        );
+    }
+    let producer = reliable_producer(&bootstrap);
+    let values: Vec<String> = (0..50).map(|i| format!("c-{i}")).collect();
+    assert_eq!(
+        send(&producer, &topic, 0, &values).len(),
+        values.len(),
+        "produce after the controller died\n{}",
         cluster.log_tails()
     );
 }

@@ -16,6 +16,8 @@ pub struct BrokerInfo {
     pub broker_epoch: i64,
     /// The node-to-node address, once the broker announced one.
     pub rpc: Option<(String, u16)>,
+    /// The process incarnation of its latest registration, if it gave one.
+    pub incarnation: Option<u64>,
     /// Not counted as live: no leadership, no ISR membership, not listed
     /// to clients. A broker registers fenced and is unfenced once the
     /// controller hears from it (`UnfenceBroker`).
@@ -98,7 +100,8 @@ impl MetadataImage {
             | MetadataRecord::DeleteScramCredential { .. } => Ok(()),
             MetadataRecord::BrokerRpcAddress { node_id, .. }
             | MetadataRecord::FenceBroker { node_id }
-            | MetadataRecord::UnfenceBroker { node_id } => registered(node_id),
+            | MetadataRecord::UnfenceBroker { node_id }
+            | MetadataRecord::BrokerIncarnation { node_id, .. } => registered(node_id),
             MetadataRecord::CreateTopic { name, topic_id, .. } => {
                 if self.topics.contains_key(name) {
                     Err(format!("topic {name} exists"))
@@ -187,6 +190,7 @@ impl MetadataImage {
                         port: *port,
                         broker_epoch: *broker_epoch,
                         rpc,
+                        incarnation: None,
                         fenced: true,
                     },
                 );
@@ -201,6 +205,15 @@ impl MetadataImage {
                     .get_mut(node_id)
                     .expect("rpc address of an unregistered broker");
                 broker.rpc = Some((host.clone(), *port));
+            }
+            MetadataRecord::BrokerIncarnation {
+                node_id,
+                incarnation,
+            } => {
+                self.brokers
+                    .get_mut(node_id)
+                    .expect("incarnation of an unregistered broker")
+                    .incarnation = Some(*incarnation);
             }
             MetadataRecord::FenceBroker { node_id } => {
                 self.brokers

@@ -84,4 +84,8 @@ pub enum MetadataRecord {
     FenceBroker { node_id: i32 },
     /// The broker heartbeats again (after registering anew).
     UnfenceBroker { node_id: i32 },
+    /// The process incarnation a broker registered with (KRaft's
+    /// incarnation id): a retried registration of the same process is
+    /// answered with its epoch instead of fencing it again.
+    BrokerIncarnation { node_id: i32, incarnation: u64 },
 }

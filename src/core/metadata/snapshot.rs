@@ -42,6 +42,12 @@ pub fn image_records(image: &MetadataImage) -> Vec<MetadataRecord> {
                 port: *port,
             });
         }
+        if let Some(incarnation) = b.incarnation {
+            records.push(MetadataRecord::BrokerIncarnation {
+                node_id: b.node_id,
+                incarnation,
+            });
+        }
         if !b.fenced {
             records.push(MetadataRecord::UnfenceBroker { node_id: b.node_id });
         }
@@ -145,6 +151,10 @@ mod tests {
                         node_id: n,
                         host: "r".into(),
                         port: 19000,
+                    },
+                    MetadataRecord::BrokerIncarnation {
+                        node_id: n,
+                        incarnation: 7 + n as u64,
                     },
                     MetadataRecord::UnfenceBroker { node_id: n },
                 ],

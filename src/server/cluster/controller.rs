@@ -123,6 +123,16 @@ pub(super) async fn handle(
             heard_from(runtime, node_id);
             let registered = broker
                 .commit_built(|image| {
+                    // The same process asking again (its first call timed
+                    // out, or its answer was lost): the same epoch, nothing
+                    // fenced anew.
+                    if let Some(b) = image
+                        .brokers
+                        .get(&node_id)
+                        .filter(|b| b.incarnation == Some(incarnation))
+                    {
+                        return (Vec::new(), b.broker_epoch);
+                    }
                     // A new incarnation may have lost what the old one had
                     // not synced: it gives up its leaderships and ISR places
                     // first (KRaft fences a re-registering broker), and is
@@ -146,6 +156,10 @@ pub(super) async fn handle(
                         node_id,
                         host: rpc_host,
                         port: rpc_port,
+                    });
+                    records.push(MetadataRecord::BrokerIncarnation {
+                        node_id,
+                        incarnation,
                     });
                     (records, epoch)
                 })
