@@ -123,6 +123,14 @@ fn topic_entry(
                 .with_leader_epoch(p.leader_epoch)
                 .with_replica_nodes(p.replicas.iter().map(|r| BrokerId(*r)).collect())
                 .with_isr_nodes(p.isr.iter().map(|r| BrokerId(*r)).collect())
+                // Replicas on fenced brokers (Kafka's offline replicas).
+                .with_offline_replicas(
+                    p.replicas
+                        .iter()
+                        .filter(|r| !image.is_live(**r))
+                        .map(|r| BrokerId(*r))
+                        .collect(),
+                )
         })
         .collect();
     MetadataResponseTopic::default()
