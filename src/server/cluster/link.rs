@@ -244,6 +244,13 @@ impl ClusterLink for ClusterRuntime {
         self.quorum.leader()
     }
 
+    fn registered_broker_epoch(&self) -> Option<i64> {
+        let epoch = self
+            .broker_epoch
+            .load(std::sync::atomic::Ordering::Acquire);
+        (epoch >= 0).then_some(epoch)
+    }
+
     fn forward(
         &self,
         request: ControllerRequest,
