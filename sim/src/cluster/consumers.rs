@@ -34,7 +34,8 @@ async fn poll_leader(
     let session = router.session(leader);
     let result = poll_once(client, session, recorder, partition, position, max_wait_ms).await;
     if let Err(error) = &result {
-        if leader_moved(error) {
+        let zombie = matches!(error, ClientError::Kafka { code, .. } if *code == OFFSET_OUT_OF_RANGE);
+        if leader_moved(error) || zombie {
             router.forget(partition);
         }
     }
@@ -62,9 +63,12 @@ pub async fn consume_loop(
                     code: OFFSET_OUT_OF_RANGE,
                     ..
                 }) => {
-                    // auto.offset.reset=earliest; `nonmonotonic-poll` sees
-                    // the offsets go backwards.
-                    positions.insert(partition, 0);
+                    // A leader whose log ends below a position the leader
+                    // of a newer epoch served is a zombie (its image is
+                    // behind): ask again, as KIP-320's consumer validates
+                    // its position rather than resetting it. Offsets never
+                    // go back, so data truly lost shows in the final read.
+                    sleep(BACKOFF).await;
                 }
                 Err(_) => sleep(BACKOFF).await,
             }

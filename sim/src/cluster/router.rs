@@ -16,6 +16,10 @@ pub struct Router {
     nodes: Vec<NodeId>,
     sessions: BTreeMap<NodeId, Session>,
     view: ClusterView,
+    /// The highest leader epoch seen per partition: an answer naming an
+    /// older one comes from a node whose image is behind (KIP-320's check
+    /// of metadata epochs); its leader may be a zombie.
+    newest_epochs: BTreeMap<Partition, i32>,
     /// The node asked first at the next refresh; rotates so a dead or
     /// partitioned node is not asked forever.
     next_asked: usize,
@@ -28,6 +32,7 @@ impl Router {
             nodes: nodes.to_vec(),
             sessions: BTreeMap::new(),
             view: ClusterView::default(),
+            newest_epochs: BTreeMap::new(),
             next_asked: first_asked % nodes.len(),
         }
     }
@@ -53,11 +58,12 @@ impl Router {
             match with_timeout!(session, |connection, versions| client::metadata(
                 connection, versions, TOPIC
             )) {
-                Ok(view) => {
+                Ok(mut view) => {
+                    self.drop_stale(&mut view);
                     let complete = !view.partitions.is_empty()
                         && view.partitions.values().all(|p| p.leader >= 0);
                     if complete {
-                        self.view = view;
+                        self.adopt(view);
                         return Ok(());
                     }
                     fallback = Some(view);
@@ -67,11 +73,28 @@ impl Router {
         }
         match fallback {
             Some(view) => {
-                self.view = view;
+                self.adopt(view);
                 Ok(())
             }
             None => Err(last_error),
         }
+    }
+
+    /// Removes partitions whose leader epoch is older than one seen before.
+    fn drop_stale(&self, view: &mut ClusterView) {
+        view.partitions.retain(|partition, p| {
+            self.newest_epochs
+                .get(partition)
+                .is_none_or(|newest| p.leader_epoch >= *newest)
+        });
+    }
+
+    fn adopt(&mut self, view: ClusterView) {
+        for (partition, p) in &view.partitions {
+            let newest = self.newest_epochs.entry(*partition).or_insert(p.leader_epoch);
+            *newest = (*newest).max(p.leader_epoch);
+        }
+        self.view = view;
     }
 
     /// The leader of `partition` as last seen (refreshing if unknown).

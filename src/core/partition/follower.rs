@@ -77,6 +77,33 @@ impl ReplicaMachine {
         actions
     }
 
+    /// The fetch `correlation_id` got no answer: the call failed or the
+    /// leader refused it (it does not host the partition yet, or is not
+    /// reachable). The next one goes after the backoff, as after an error
+    /// answer, not after the in-flight timeout (which left a follower, and
+    /// so every acks=all produce, stalled for seconds after a leader
+    /// change: found by the simulator, `sim/run.sh --cluster 3`).
+    pub fn fetch_failed<L: ReplicaLog>(
+        &mut self,
+        log: &mut L,
+        correlation_id: u64,
+        now_ms: u64,
+    ) -> Vec<ReplicaAction<L::Records>> {
+        let mut actions = Vec::new();
+        let backoff_ms = self.config.replica_fetch_backoff_ms;
+        let Role::Follower(follower) = &mut self.role else {
+            return actions;
+        };
+        if follower.fetch_in_flight.map(|f| f.0) != Some(correlation_id) {
+            return actions;
+        }
+        follower.fetch_in_flight = None;
+        follower.next_fetch_ms = now_ms + backoff_ms;
+        self.maybe_send_fetch(log, now_ms, &mut actions);
+        self.assert_invariants(log);
+        actions
+    }
+
     /// Appends the leader's batches with their offsets and epochs. Stops at
     /// a batch that does not continue the log or whose epoch is below the
     /// log's last one (Kafka's epoch cache ignores such an epoch; here the

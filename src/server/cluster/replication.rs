@@ -75,6 +75,7 @@ async fn drive(runtime: Arc<ClusterRuntime>, handle: Arc<PartitionHandle>) {
 async fn fetch_loop(runtime: &ClusterRuntime, handle: &PartitionHandle) {
     loop {
         let (leader, fetch) = handle.next_fetch().await;
+        let correlation_id = fetch.correlation_id;
         let request = RpcRequest::ReplicaFetch(ReplicaFetch {
             topic: handle.topic.clone(),
             topic_id: handle.topic_id,
@@ -100,10 +101,12 @@ async fn fetch_loop(runtime: &ClusterRuntime, handle: &PartitionHandle) {
             }
             Ok(other) => {
                 tracing::debug!(topic = %handle.topic, partition = handle.partition, leader, ?other, "replica fetch refused");
+                handle.on_fetch_failed(correlation_id);
                 tokio::time::sleep(Duration::from_millis(REPLICATION_RETRY_BACKOFF_MS)).await;
             }
             Err(e) => {
                 tracing::debug!(topic = %handle.topic, partition = handle.partition, leader, %e, "replica fetch failed");
+                handle.on_fetch_failed(correlation_id);
                 tokio::time::sleep(Duration::from_millis(REPLICATION_RETRY_BACKOFF_MS)).await;
             }
         }

@@ -255,6 +255,15 @@ impl PartitionHandle {
         error.map_or(Ok(()), Err)
     }
 
+    /// Follower side: the fetch `correlation_id` got no answer (the call
+    /// failed or was refused); the machine sends the next after its backoff.
+    pub fn on_fetch_failed(&self, correlation_id: u64) {
+        let mut state = self.lock();
+        self.step(&mut state, None, None, |machine, log, now| {
+            machine.fetch_failed(log, correlation_id, now)
+        });
+    }
+
     /// Time passed: a leader may propose to shrink the ISR, a follower may
     /// resend a fetch that went unanswered or end its backoff. Call it
     /// periodically (every few hundred milliseconds).
