@@ -209,8 +209,25 @@ async fn simulate(
     let _ = supervisor.await;
 }
 
-/// Runs one cluster seed and judges it.
+/// Stack of the thread a cluster seed runs on (the main thread's size).
+const SEED_THREAD_STACK_BYTES: usize = 8 << 20;
+
+/// Runs one cluster seed on a thread of its own and judges it. tokio's
+/// `select!` draws its branch order from a thread-local generator that
+/// outlives a runtime: run on the caller's thread, a seed's trace would
+/// depend on the seeds run before it in the process (found by
+/// `--check-determinism`). A fresh thread seeds it from this runtime alone.
 pub fn run_cluster_seed(spec: SeedSpec) -> SeedOutcome {
+    std::thread::Builder::new()
+        .name(format!("cluster-seed-{}", spec.seed))
+        .stack_size(SEED_THREAD_STACK_BYTES)
+        .spawn(move || run_on_this_thread(spec))
+        .expect("spawn the seed's thread")
+        .join()
+        .unwrap_or_else(|payload| std::panic::resume_unwind(payload))
+}
+
+fn run_on_this_thread(spec: SeedSpec) -> SeedOutcome {
     let wall_started = std::time::Instant::now();
     odradek::coverage::reset();
     let node_count = spec.cluster_nodes;
@@ -220,12 +237,15 @@ pub fn run_cluster_seed(spec: SeedSpec) -> SeedOutcome {
     runtime.set_time_limit(TIME_LIMIT);
     let recorder = runtime.block_on(async { Recorder::new() });
     let created = CreatedNodes::default();
-    let disks: Vec<Arc<SimDisk>> = (0..node_count as u64)
-        .map(|index| {
-            let disk = SimDisk::new(spec.seed ^ (index << 32), setup.crash_faults.clone());
-            Arc::new(disk.with_sync_latency(setup.sync_latency))
-        })
-        .collect();
+    // Made inside the runtime, like everything a seed uses.
+    let disks: Vec<Arc<SimDisk>> = runtime.block_on(async {
+        (0..node_count as u64)
+            .map(|index| {
+                let disk = SimDisk::new(spec.seed ^ (index << 32), setup.crash_faults.clone());
+                Arc::new(disk.with_sync_latency(setup.sync_latency))
+            })
+            .collect()
+    });
     let simulated = {
         let (recorder, created, disks) = (recorder.clone(), created.clone(), disks.clone());
         catch_unwind(AssertUnwindSafe(|| {
@@ -278,3 +298,4 @@ pub fn run_cluster_seed(spec: SeedSpec) -> SeedOutcome {
     };
     judge(&spec, &recorder, simulated_ms, wall_started, facts)
 }
+
