@@ -166,6 +166,11 @@ impl CoverageSummary {
     }
 }
 
+/// serde: the single-node outcome keeps its fields (no `cluster_nodes`).
+fn is_zero(value: &usize) -> bool {
+    *value == 0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -203,9 +208,4 @@ mod tests {
             .iter()
             .any(|l| l.contains("segments_rolled") && l.contains("1/2") && !l.contains("NEVER")));
     }
-}
-
-/// serde: the single-node outcome keeps its fields (no `cluster_nodes`).
-fn is_zero(value: &usize) -> bool {
-    *value == 0
 }

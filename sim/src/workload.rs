@@ -122,7 +122,11 @@ impl Session {
 /// it unusable (a timed-out request's answer may still come).
 macro_rules! with_timeout {
     ($session:expr, |$connection:ident, $versions:ident| $call:expr) => {
-        with_timeout!($session, $crate::workload::REQUEST_TIMEOUT, |$connection, $versions| $call)
+        with_timeout!(
+            $session,
+            $crate::workload::REQUEST_TIMEOUT,
+            |$connection, $versions| $call
+        )
     };
     ($session:expr, $timeout:expr, |$connection:ident, $versions:ident| $call:expr) => {{
         let result = match $session.get().await {

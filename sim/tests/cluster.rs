@@ -49,7 +49,10 @@ fn trace_hash_in_a_new_process(seed: u64) -> String {
         .expect("run odradek-sim");
     let line = String::from_utf8(output.stdout).expect("utf-8 json");
     let outcome: serde_json::Value = serde_json::from_str(line.trim()).expect("one json line");
-    outcome["trace_hash"].as_str().expect("a trace hash").to_string()
+    outcome["trace_hash"]
+        .as_str()
+        .expect("a trace hash")
+        .to_string()
 }
 
 /// Same seed, same trace, run from scratch (a process each: within one

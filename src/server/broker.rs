@@ -25,9 +25,9 @@ use crate::server::group_driver::{GroupDriver, LoadError};
 use crate::server::high_watermark_checkpoints;
 use crate::server::metadata_journal::{self, MetadataJournal};
 use crate::server::offsets_topic::{self, OFFSETS_TOPIC, OFFSETS_TOPIC_PARTITIONS};
+use crate::server::partition_files_epoch::newest_epoch_on_disk;
 use crate::server::partition_handle::replication::ReplicationTiming;
 use crate::server::partition_handle::{partition_dir, PartitionHandle};
-use crate::server::partition_files_epoch::newest_epoch_on_disk;
 use crate::server::BrokerError;
 use kafka_protocol::error::ResponseError;
 

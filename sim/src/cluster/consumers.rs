@@ -34,7 +34,8 @@ async fn poll_leader(
     let session = router.session(leader);
     let result = poll_once(client, session, recorder, partition, position, max_wait_ms).await;
     if let Err(error) = &result {
-        let zombie = matches!(error, ClientError::Kafka { code, .. } if *code == OFFSET_OUT_OF_RANGE);
+        let zombie =
+            matches!(error, ClientError::Kafka { code, .. } if *code == OFFSET_OUT_OF_RANGE);
         if leader_moved(error) || zombie {
             router.forget(partition);
         }

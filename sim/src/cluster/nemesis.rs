@@ -64,7 +64,11 @@ fn between(rng: &mut ChaCha8Rng, (low, high): (u64, u64)) -> Duration {
 
 /// The node a fresh Metadata answer names: the leader of a random
 /// partition, or the active controller. `None` if no node answered.
-async fn current_leader(router: &mut Router, rng: &mut ChaCha8Rng, controller: bool) -> Option<NodeId> {
+async fn current_leader(
+    router: &mut Router,
+    rng: &mut ChaCha8Rng,
+    controller: bool,
+) -> Option<NodeId> {
     router.refresh().await.ok()?;
     let view = router.view();
     let leader = if controller {
@@ -94,7 +98,9 @@ async fn power_loss(node: &SimNode, recorder: &Recorder, downtime: Duration, why
     sleep(downtime).await;
     handle.restart(node.madsim_id);
     node.held_down.store(false, Ordering::Relaxed);
-    recorder.record(EventKind::Nemesis(NemesisAction::NodeRestarted { node: node.id }));
+    recorder.record(EventKind::Nemesis(NemesisAction::NodeRestarted {
+        node: node.id,
+    }));
 }
 
 /// Clogs every link between the two sides, both ways, for `window`; with
@@ -148,8 +154,12 @@ fn isolated(nodes: &BTreeMap<NodeId, Arc<SimNode>>, node: NodeId) -> (Vec<NodeId
 
 /// Runs the plan; returns after the last fault, every node up and every
 /// link healed.
-pub async fn run(plan: ClusterNemesisPlan, nodes: BTreeMap<NodeId, Arc<SimNode>>, recorder: Recorder) {
-    let mut rng = ChaCha8Rng::seed_from_u64(plan.seed ^ 0x636c_7573_7465_72);
+pub async fn run(
+    plan: ClusterNemesisPlan,
+    nodes: BTreeMap<NodeId, Arc<SimNode>>,
+    recorder: Recorder,
+) {
+    let mut rng = ChaCha8Rng::seed_from_u64(plan.seed ^ 0x0063_6c75_7374_6572);
     let ids: Vec<NodeId> = nodes.keys().copied().collect();
     let mut router = Router::new("nemesis".into(), &ids, 0);
     let started = Instant::now();
@@ -176,7 +186,10 @@ pub async fn run(plan: ClusterNemesisPlan, nodes: BTreeMap<NodeId, Arc<SimNode>>
                 let (target, why) = if action == 0 {
                     (Some(random_node), "any node")
                 } else {
-                    (current_leader(&mut router, &mut rng, false).await, "a partition leader")
+                    (
+                        current_leader(&mut router, &mut rng, false).await,
+                        "a partition leader",
+                    )
                 };
                 let Some(target) = target else { continue };
                 let downtime = between(&mut rng, plan.downtime_ms);
@@ -220,7 +233,9 @@ pub async fn run(plan: ClusterNemesisPlan, nodes: BTreeMap<NodeId, Arc<SimNode>>
                 }));
                 sleep(pause).await;
                 handle.resume(node.madsim_id);
-                recorder.record(EventKind::Nemesis(NemesisAction::NodeResumed { node: node.id }));
+                recorder.record(EventKind::Nemesis(NemesisAction::NodeResumed {
+                    node: node.id,
+                }));
             }
         }
     }
@@ -231,7 +246,11 @@ pub async fn run(plan: ClusterNemesisPlan, nodes: BTreeMap<NodeId, Arc<SimNode>>
 /// Restarts any node whose `run` returned (and that the nemesis is not
 /// holding down), without a power loss. Runs until `stop` is set; each
 /// round sleeps, so it is bounded by the run's time limit.
-pub async fn supervise(nodes: BTreeMap<NodeId, Arc<SimNode>>, recorder: Recorder, stop: Arc<AtomicBool>) {
+pub async fn supervise(
+    nodes: BTreeMap<NodeId, Arc<SimNode>>,
+    recorder: Recorder,
+    stop: Arc<AtomicBool>,
+) {
     let handle = Handle::current();
     while !stop.load(Ordering::Relaxed) {
         sleep(Duration::from_millis(100)).await;
@@ -239,7 +258,9 @@ pub async fn supervise(nodes: BTreeMap<NodeId, Arc<SimNode>>, recorder: Recorder
             if handle.is_exit(node.madsim_id) && !node.held_down.load(Ordering::Relaxed) {
                 handle.kill(node.madsim_id);
                 handle.restart(node.madsim_id);
-                recorder.record(EventKind::Nemesis(NemesisAction::NodeRestarted { node: node.id }));
+                recorder.record(EventKind::Nemesis(NemesisAction::NodeRestarted {
+                    node: node.id,
+                }));
             }
         }
     }

@@ -156,7 +156,10 @@ pub async fn plain_loop(
 }
 
 /// InitProducerId from any node (it is forwarded to the controller).
-async fn init_producer(router: &mut Router, rng: &mut impl Rng) -> Option<client::ProducerIdentity> {
+async fn init_producer(
+    router: &mut Router,
+    rng: &mut impl Rng,
+) -> Option<client::ProducerIdentity> {
     let nodes = router.nodes().to_vec();
     let node = nodes[rng.gen_range(0..nodes.len())];
     let session = router.session(node);

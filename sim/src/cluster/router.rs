@@ -91,7 +91,10 @@ impl Router {
 
     fn adopt(&mut self, view: ClusterView) {
         for (partition, p) in &view.partitions {
-            let newest = self.newest_epochs.entry(*partition).or_insert(p.leader_epoch);
+            let newest = self
+                .newest_epochs
+                .entry(*partition)
+                .or_insert(p.leader_epoch);
             *newest = (*newest).max(p.leader_epoch);
         }
         self.view = view;

@@ -169,7 +169,10 @@ async fn simulate(
         .ip(IpAddr::V4(NEMESIS_IP))
         .build();
     created.lock().expect("not poisoned").push(client.id());
-    created.lock().expect("not poisoned").push(nemesis_node.id());
+    created
+        .lock()
+        .expect("not poisoned")
+        .push(nemesis_node.id());
     let control = Arc::new(WorkloadControl::default());
     let config = setup.workload;
     let workload = {
@@ -192,7 +195,9 @@ async fn simulate(
         .await;
     let probe = {
         let (config, recorder) = (config.clone(), recorder.clone());
-        client.spawn(async move { workload::liveness_probe(&config, &recorder, LIVENESS_WITHIN).await })
+        client.spawn(
+            async move { workload::liveness_probe(&config, &recorder, LIVENESS_WITHIN).await },
+        )
     };
     sleep(QUIET).await;
     control.stop_producing.store(true, Ordering::Relaxed);
@@ -202,7 +207,8 @@ async fn simulate(
     let _ = workload.await;
     let final_read = {
         let recorder = recorder.clone();
-        client.spawn(async move { workload::final_read(&config, &recorder, FINAL_READ_WITHIN).await })
+        client
+            .spawn(async move { workload::final_read(&config, &recorder, FINAL_READ_WITHIN).await })
     };
     let _ = final_read.await;
     stop_supervisor.store(true, Ordering::Relaxed);
@@ -298,4 +304,3 @@ fn run_on_this_thread(spec: SeedSpec) -> SeedOutcome {
     };
     judge(&spec, &recorder, simulated_ms, wall_started, facts)
 }
-

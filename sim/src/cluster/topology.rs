@@ -63,8 +63,10 @@ pub fn broker_config(node: NodeId, nodes: usize, bugs: BugSwitches) -> BrokerCon
     let (factor, _) = replication(nodes);
     config.default_replication_factor = factor;
     config.offsets_topic_replication_factor = factor;
-    let voters: BTreeMap<i32, SocketAddr> =
-        node_ids(nodes).into_iter().map(|id| (id, rpc_addr(id))).collect();
+    let voters: BTreeMap<i32, SocketAddr> = node_ids(nodes)
+        .into_iter()
+        .map(|id| (id, rpc_addr(id)))
+        .collect();
     let mut cluster = ClusterConfig::new(rpc_addr(node), voters);
     cluster.heartbeat_interval_ms = HEARTBEAT_INTERVAL_MS;
     cluster.session_timeout_ms = SESSION_TIMEOUT_MS;

@@ -79,7 +79,13 @@ async fn await_leaders(router: &mut Router, partitions: i32, deadline: Instant) 
 }
 
 fn all_led(router: &Router, partitions: i32) -> bool {
-    (0..partitions).all(|p| router.view().partitions.get(&p).is_some_and(|v| v.leader >= 0))
+    (0..partitions).all(|p| {
+        router
+            .view()
+            .partitions
+            .get(&p)
+            .is_some_and(|v| v.leader >= 0)
+    })
 }
 
 fn liveness(detail: String) -> Violation {

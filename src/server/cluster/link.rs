@@ -245,9 +245,7 @@ impl ClusterLink for ClusterRuntime {
     }
 
     fn registered_broker_epoch(&self) -> Option<i64> {
-        let epoch = self
-            .broker_epoch
-            .load(std::sync::atomic::Ordering::Acquire);
+        let epoch = self.broker_epoch.load(std::sync::atomic::Ordering::Acquire);
         (epoch >= 0).then_some(epoch)
     }
 
