@@ -123,6 +123,21 @@ pub async fn start(
 }
 
 impl ClusterRuntime {
+    /// Leads the quorum and its image holds every committed record: the
+    /// apply task has applied its own term's first entry. Handed to the
+    /// apply channel is not enough: a controller that built records from
+    /// an image still missing committed ones proposed a leader epoch or a
+    /// producer-id block older than the committed state, and every node
+    /// panicked applying it (found by the simulator: `sim/run.sh --cluster
+    /// 3 --seed 149`).
+    pub(super) fn is_ready_controller(&self) -> bool {
+        self.quorum.ready_leader_index().is_some_and(|index| {
+            self.applied_index
+                .load(std::sync::atomic::Ordering::Acquire)
+                >= index
+        })
+    }
+
     pub(super) fn broker(&self) -> Option<Arc<Broker>> {
         self.broker.upgrade()
     }
@@ -237,7 +252,7 @@ impl ClusterLink for ClusterRuntime {
     }
 
     fn is_active_controller(&self) -> bool {
-        self.quorum.is_ready_leader()
+        self.is_ready_controller()
     }
 
     fn controller_id(&self) -> Option<i32> {
