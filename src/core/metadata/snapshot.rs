@@ -123,7 +123,7 @@ mod tests {
     #[test]
     fn a_snapshot_rebuilds_the_image_it_was_taken_of() {
         let mut image = MetadataImage::default();
-        let mut apply = |image: &mut MetadataImage, records: Vec<MetadataRecord>| {
+        let apply = |image: &mut MetadataImage, records: Vec<MetadataRecord>| {
             for r in &records {
                 image.apply(r);
             }
