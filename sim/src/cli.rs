@@ -36,6 +36,10 @@ struct Args {
     /// at a third of the crashes (expect violations; not a regression test).
     #[arg(long)]
     synced_bit_flips: bool,
+    /// Run each seed as a cluster of this many nodes (1..=7), all voters,
+    /// with the cluster workload and nemesis (`odradek_sim::cluster`).
+    #[arg(long, value_name = "NODES", value_parser = clap::value_parser!(u8).range(1..=7))]
+    cluster: Option<u8>,
     /// Stop a sweep at the first failing seed.
     #[arg(long)]
     fail_fast: bool,
@@ -138,7 +142,11 @@ pub fn main() -> i32 {
             .init();
     }
     if args.list_bugs {
-        for line in bugs::listing() {
+        let table = match args.cluster {
+            Some(_) => bugs::CLUSTER_BUG_SWITCHES,
+            None => bugs::BUG_SWITCHES,
+        };
+        for line in bugs::listing(table) {
             println!("{line}");
         }
         return 0;
@@ -175,6 +183,7 @@ pub fn main() -> i32 {
             seed,
             bugs,
             synced_bit_flip_probability: if args.synced_bit_flips { 0.3 } else { 0.0 },
+            cluster_nodes: args.cluster.map_or(0, usize::from),
         };
         let outcome = run_checked(spec, args.check_determinism);
         coverage.add(&outcome);

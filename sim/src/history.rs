@@ -103,6 +103,37 @@ pub enum NemesisAction {
     },
     /// No more faults from here on; the final checks start after this.
     FaultsStopped,
+    /// Cluster mode: node `node` lost power (its disk then crashes, as
+    /// `DiskCrashed` tells).
+    NodeKilled {
+        node: i32,
+        why: String,
+    },
+    NodeRestarted {
+        node: i32,
+    },
+    /// Cluster mode: node `node`'s `run` returned (restarted by the
+    /// supervisor, no power loss).
+    NodeExited {
+        node: i32,
+        detail: String,
+    },
+    NodePaused {
+        node: i32,
+        ms: u64,
+    },
+    NodeResumed {
+        node: i32,
+    },
+    /// Cluster mode: no packet crosses between the two sides (clients still
+    /// reach every node unless `clients_cut`).
+    NetworkPartitioned {
+        side_a: Vec<i32>,
+        side_b: Vec<i32>,
+        clients_cut: bool,
+        why: String,
+    },
+    NetworkHealed,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

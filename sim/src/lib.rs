@@ -12,7 +12,7 @@
 //! - [`log_space`]: the broker's log settings drawn from the seed.
 //! - [`client`]: a minimal Kafka client (kafka-protocol frames over TCP).
 //! - `workload`, `nemesis`, `clock_nemesis`, `seed_run` (madsim only): one
-//!   seed, end to end.
+//!   seed, end to end; `cluster` (madsim only): the same for N nodes.
 
 pub mod bugs;
 pub mod checker;
@@ -29,6 +29,8 @@ pub mod trace_hash;
 
 #[cfg(madsim)]
 pub mod clock_nemesis;
+#[cfg(madsim)]
+pub mod cluster;
 #[cfg(madsim)]
 pub mod group_workload;
 #[cfg(madsim)]

@@ -6,6 +6,8 @@
 //! sim/run.sh --seeds 0..500                # a sweep, progress on stderr
 //! sim/run.sh --seeds 0..100 --bug no-crc-check --json
 //! sim/run.sh --seed 7 --check-determinism  # run twice, compare trace hashes
+//! sim/run.sh --cluster 3 --seeds 0..50     # 3-node clusters
+//! sim/run.sh --cluster 3 --seeds 0..20 --bug ack-before-isr --expect-violations lost-write
 //! ```
 
 #[cfg(not(madsim))]

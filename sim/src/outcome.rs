@@ -30,6 +30,8 @@ pub struct RunStats {
     pub broker_exits: u64,
     /// Times the nemesis paused the broker node.
     pub pauses: u64,
+    /// Cluster mode: network partitions the nemesis made.
+    pub partitions_cut: u64,
     /// The lifecycle workload's reach: delete + re-create cycles of its
     /// topic, live config changes, acknowledged DeleteRecords, ListOffsets
     /// by time, keyed reads, reads that skipped offsets compaction removed
@@ -61,6 +63,9 @@ pub struct SeedOutcome {
     /// Bug switches that were on (`crate::bugs::BUG_SWITCHES`' names), and
     /// experiments (`experiment:synced-bit-flips`).
     pub bugs: Vec<String>,
+    /// 0: the single-node run; N: an N-node cluster (`--cluster N`).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub cluster_nodes: usize,
     /// Violation counts by name.
     pub violations: BTreeMap<String, usize>,
     /// A few violations in full, first found first.
@@ -83,6 +88,9 @@ impl SeedOutcome {
     /// The command that replays this seed.
     pub fn replay_command(&self) -> String {
         let mut command = format!("sim/run.sh --seed {}", self.seed);
+        if self.cluster_nodes > 0 {
+            command.push_str(&format!(" --cluster {}", self.cluster_nodes));
+        }
         for bug in &self.bugs {
             match bug.strip_prefix("experiment:") {
                 Some(experiment) => command.push_str(&format!(" --{experiment}")),
@@ -158,6 +166,11 @@ impl CoverageSummary {
     }
 }
 
+/// serde: the single-node outcome keeps its fields (no `cluster_nodes`).
+fn is_zero(value: &usize) -> bool {
+    *value == 0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -167,6 +180,7 @@ mod tests {
             seed: 0,
             ok: true,
             bugs: Vec::new(),
+            cluster_nodes: 0,
             violations: BTreeMap::new(),
             examples: Vec::new(),
             trace_hash: String::new(),

@@ -49,11 +49,11 @@ const FINAL_READ_DEADLINE: Duration = Duration::from_secs(10);
 const GROUP_DRAIN_DEADLINE: Duration = Duration::from_secs(30);
 const TIME_LIMIT: Duration = Duration::from_secs(90);
 /// How long [`release_tasks`] lets killed nodes' timers fire.
-const RELEASE_TASKS_WAIT: Duration = Duration::from_secs(5);
+pub(crate) const RELEASE_TASKS_WAIT: Duration = Duration::from_secs(5);
 /// simworkload: how often the broker applies retention and compaction.
 const RETENTION_CHECK_INTERVAL_MS: u64 = 500;
 /// How many violations an outcome carries in full.
-const EXAMPLES_MAX: usize = 8;
+pub(crate) const EXAMPLES_MAX: usize = 8;
 
 /// What to run: the seed and the bugs switched back on.
 #[derive(Debug, Clone, Copy, Default)]
@@ -63,6 +63,9 @@ pub struct SeedSpec {
     /// Experiment beyond the single-node promise: at each crash, the chance
     /// of one flipped bit in already-synced data (0 in normal runs).
     pub synced_bit_flip_probability: f64,
+    /// 0: one broker node (this file). N > 0: an N-node cluster
+    /// (`crate::cluster::seed_run`).
+    pub cluster_nodes: usize,
 }
 
 impl SeedSpec {
@@ -211,7 +214,7 @@ fn draw_group(seed: u64, workload: &WorkloadConfig) -> GroupWorkloadConfig {
 }
 
 /// The nodes a seed created, for [`release_tasks`] (also after a panic).
-type CreatedNodes = Arc<std::sync::Mutex<Vec<madsim::task::NodeId>>>;
+pub(crate) type CreatedNodes = Arc<std::sync::Mutex<Vec<madsim::task::NodeId>>>;
 
 /// Everything inside the runtime.
 async fn simulate(
@@ -317,7 +320,7 @@ async fn simulate(
 /// is, the runtime leaks itself with the node's disk and history (4 MB a
 /// seed, enough to end a 10,000-seed sweep). Runs after the seed's
 /// simulated time is taken, so it changes neither the trace nor the figures.
-async fn release_tasks(nodes: Vec<madsim::task::NodeId>) {
+pub(crate) async fn release_tasks(nodes: Vec<madsim::task::NodeId>) {
     let handle = madsim::runtime::Handle::current();
     for node in nodes {
         handle.kill(node);
@@ -325,7 +328,7 @@ async fn release_tasks(nodes: Vec<madsim::task::NodeId>) {
     sleep(RELEASE_TASKS_WAIT).await;
 }
 
-fn disk_counters(counters: &SimDiskCounters) -> std::collections::BTreeMap<String, u64> {
+pub(crate) fn disk_counters(counters: &SimDiskCounters) -> std::collections::BTreeMap<String, u64> {
     [
         ("crashes", counters.crashes),
         ("syncs_completed", counters.syncs_completed),
@@ -373,7 +376,7 @@ fn clock_counters(counters: &SimClockCounters) -> std::collections::BTreeMap<Str
 /// The broker's coverage counters for this seed, with the disk's own
 /// (dropped directory entries, dropped pages, read errors, bit flips in
 /// synced data) where SimDisk counts them, and the clock nemesis' jumps.
-fn coverage_counters(stats: &RunStats) -> std::collections::BTreeMap<String, u64> {
+pub(crate) fn coverage_counters(stats: &RunStats) -> std::collections::BTreeMap<String, u64> {
     let mut counters: std::collections::BTreeMap<String, u64> = odradek::coverage::snapshot()
         .into_iter()
         .map(|(name, value)| (name.to_string(), value))
@@ -411,6 +414,30 @@ pub fn quiet_panics() {
     }));
 }
 
+/// A panic of the simulation as a violation: `liveness` if it was the
+/// runtime's time limit (a hung seed), else `panic`, with where it was.
+pub(crate) fn panic_violation(payload: &(dyn std::any::Any + Send)) -> Violation {
+    let mut message = panic_message(payload);
+    let location = LAST_PANIC_LOCATION
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .take();
+    if let Some(location) = location {
+        message = format!("{message} (at {location})");
+    }
+    let kind = if message.contains("time limit") {
+        ViolationKind::Liveness
+    } else {
+        ViolationKind::Panic
+    };
+    Violation {
+        kind,
+        at_seq: None,
+        partition: None,
+        detail: message,
+    }
+}
+
 fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     if let Some(message) = payload.downcast_ref::<&str>() {
         message.to_string()
@@ -423,6 +450,9 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 
 /// Runs one seed and judges it.
 pub fn run_seed(spec: SeedSpec) -> SeedOutcome {
+    if spec.cluster_nodes > 0 {
+        return crate::cluster::seed_run::run_cluster_seed(spec);
+    }
     let wall_started = std::time::Instant::now();
     // Counters of this seed only (seeds run one after another).
     odradek::coverage::reset();
@@ -474,29 +504,38 @@ pub fn run_seed(spec: SeedSpec) -> SeedOutcome {
     let simulated_ms = match simulated {
         Ok(ms) => ms,
         Err(payload) => {
-            let mut message = panic_message(payload.as_ref());
-            let location = LAST_PANIC_LOCATION
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .take();
-            if let Some(location) = location {
-                message = format!("{message} (at {location})");
-            }
-            let kind = if message.contains("time limit") {
-                ViolationKind::Liveness
-            } else {
-                ViolationKind::Panic
-            };
-            recorder.report(Violation {
-                kind,
-                at_seq: None,
-                partition: None,
-                detail: message,
-            });
+            recorder.report(panic_violation(payload.as_ref()));
             TIME_LIMIT.as_millis() as u64
         }
     };
     drop(runtime);
+    let facts = SeedFacts {
+        partitions,
+        disk: disk_counters(&disk.counters()),
+        clock: clock_counters(&clock.counters()),
+        config: space.describe(),
+        floors: crate::progress::FLOORS,
+    };
+    judge(&spec, &recorder, simulated_ms, wall_started, facts)
+}
+
+/// What the harness knows of a seed's run besides its history.
+pub(crate) struct SeedFacts {
+    pub partitions: i32,
+    pub disk: std::collections::BTreeMap<String, u64>,
+    pub clock: std::collections::BTreeMap<String, u64>,
+    pub config: std::collections::BTreeMap<String, String>,
+    pub floors: crate::progress::ProgressFloors,
+}
+
+/// The checkers' verdict on a finished run, with its figures.
+pub(crate) fn judge(
+    spec: &SeedSpec,
+    recorder: &Recorder,
+    simulated_ms: u64,
+    wall_started: std::time::Instant,
+    facts: SeedFacts,
+) -> SeedOutcome {
     let mut recording = recorder.lock();
     // Debugging one seed: ODRADEK_SIM_HISTORY=path writes every event, one
     // per line, in the form the trace hash is taken over.
@@ -513,9 +552,9 @@ pub fn run_seed(spec: SeedSpec) -> SeedOutcome {
     }
     recording.checkers.finish();
     let mut stats: RunStats = recording.stats.clone();
-    stats.partitions = partitions;
-    stats.disk = disk_counters(&disk.counters());
-    stats.clock = clock_counters(&clock.counters());
+    stats.partitions = facts.partitions;
+    stats.disk = facts.disk;
+    stats.clock = facts.clock;
     // A run that panicked or hung already failed; its counts say nothing.
     if recording
         .checkers
@@ -523,7 +562,7 @@ pub fn run_seed(spec: SeedSpec) -> SeedOutcome {
         .iter()
         .all(|v| !matches!(v.kind, ViolationKind::Panic | ViolationKind::Liveness))
     {
-        for violation in crate::progress::check(&stats, crate::progress::FLOORS) {
+        for violation in crate::progress::check(&stats, facts.floors) {
             recording.checkers.report(violation);
         }
     }
@@ -537,6 +576,7 @@ pub fn run_seed(spec: SeedSpec) -> SeedOutcome {
         seed: spec.seed,
         ok: violations.is_empty(),
         bugs: spec.bug_names(),
+        cluster_nodes: spec.cluster_nodes,
         violations,
         examples: recording
             .checkers
@@ -550,7 +590,7 @@ pub fn run_seed(spec: SeedSpec) -> SeedOutcome {
         simulated_ms,
         wall_ms: wall_started.elapsed().as_millis() as u64,
         acked_writes: stats.acked,
-        config: space.describe(),
+        config: facts.config,
         coverage: coverage_counters(&stats),
         stats,
     }

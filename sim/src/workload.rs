@@ -122,7 +122,11 @@ impl Session {
 /// it unusable (a timed-out request's answer may still come).
 macro_rules! with_timeout {
     ($session:expr, |$connection:ident, $versions:ident| $call:expr) => {
-        with_timeout!($session, REQUEST_TIMEOUT, |$connection, $versions| $call)
+        with_timeout!(
+            $session,
+            $crate::workload::REQUEST_TIMEOUT,
+            |$connection, $versions| $call
+        )
     };
     ($session:expr, $timeout:expr, |$connection:ident, $versions:ident| $call:expr) => {{
         let result = match $session.get().await {
@@ -144,7 +148,7 @@ macro_rules! with_timeout {
 /// The lifecycle workload speaks through the same sessions.
 pub(crate) use with_timeout;
 
-fn task_rng(seed: u64, client: ClientId) -> ChaCha8Rng {
+pub(crate) fn task_rng(seed: u64, client: ClientId) -> ChaCha8Rng {
     ChaCha8Rng::seed_from_u64(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ u64::from(client))
 }
 
@@ -397,7 +401,7 @@ async fn deliver(
 
 /// One fetch of `partition` from `position`, recorded; returns the new
 /// position and the high watermark.
-async fn poll_once(
+pub(crate) async fn poll_once(
     client: ClientId,
     session: &mut Session,
     recorder: &Recorder,
@@ -521,7 +525,7 @@ async fn final_read(config: &WorkloadConfig, recorder: &Recorder) -> bool {
 }
 
 /// For each partition, one past the highest acknowledged offset.
-fn acked_end_by_partition(recorder: &Recorder) -> BTreeMap<Partition, i64> {
+pub(crate) fn acked_end_by_partition(recorder: &Recorder) -> BTreeMap<Partition, i64> {
     let mut end = BTreeMap::new();
     for event in recorder.lock().history.events() {
         if let EventKind::SendAcked {

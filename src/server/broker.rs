@@ -25,6 +25,7 @@ use crate::server::group_driver::{GroupDriver, LoadError};
 use crate::server::high_watermark_checkpoints;
 use crate::server::metadata_journal::{self, MetadataJournal};
 use crate::server::offsets_topic::{self, OFFSETS_TOPIC, OFFSETS_TOPIC_PARTITIONS};
+use crate::server::partition_files_epoch::newest_epoch_on_disk;
 use crate::server::partition_handle::replication::ReplicationTiming;
 use crate::server::partition_handle::{partition_dir, PartitionHandle};
 use crate::server::BrokerError;
@@ -118,6 +119,9 @@ pub trait ClusterLink: Send + Sync {
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send + '_>>;
     /// The active controller's node id, if known.
     fn controller_id(&self) -> Option<i32>;
+    /// This process's broker epoch once the controller took its
+    /// registration (`None` before, and after it was fenced).
+    fn registered_broker_epoch(&self) -> Option<i64>;
     /// Sends a request to the active controller (which may be this node).
     fn forward(
         &self,
@@ -845,6 +849,17 @@ impl Broker {
             }
             let topic = &image.topics[&topic_name];
             let p = &topic.partitions[&index];
+            if self.config.cluster.is_some() {
+                // A replaying image is behind what this node's files saw:
+                // opened from it, recovery would cut the newer epochs'
+                // batches as damage. Wait for the image to catch up.
+                let dir = partition_dir(&self.config.data_dir, &topic_name, index);
+                let seen = newest_epoch_on_disk(self.disk.as_ref(), &dir);
+                if seen.is_some_and(|seen| seen > p.leader_epoch) {
+                    tracing::info!(topic = %topic_name, partition = index, ?seen, image_epoch = p.leader_epoch, "the metadata image is behind the partition's files: opened once it catches up");
+                    continue;
+                }
+            }
             let config = self.topic_config(topic);
             let opened = PartitionHandle::open(
                 Arc::clone(&self.disk),
@@ -891,6 +906,10 @@ impl Broker {
     /// the leader. Without a leader (-1) the partition keeps its role; a
     /// leader it was cannot commit anything without the ISR it lost.
     async fn take_role(&self, handle: &PartitionHandle, p: &PartitionImage) {
+        if p.leader == self.config.node_id && !self.may_lead() {
+            tracing::info!(topic = %handle.topic, partition = handle.partition, epoch = p.leader_epoch, "not leading before this process's registration is in the image");
+            return;
+        }
         let outcome = if p.leader == self.config.node_id {
             handle
                 .become_leader(p.leader_epoch, p.isr.clone(), p.replicas.clone())
@@ -903,6 +922,27 @@ impl Broker {
         if let Err(e) = outcome {
             tracing::error!(topic = %handle.topic, partition = handle.partition, leader = p.leader, epoch = p.leader_epoch, %e, "cannot take the partition's role");
         }
+    }
+
+    /// Whether this node may lead partitions. A cluster node that restarted
+    /// leads nothing until the image holds this process's registration: the
+    /// controller first fences the old incarnation and moves its
+    /// leaderships to a new epoch. Leading in the old epoch, it would append
+    /// new records at offsets its followers already hold other records of
+    /// that epoch for (served but not synced before the crash), and count
+    /// them toward the high watermark: acknowledged writes lost, found by
+    /// the simulator (`sim/run.sh --cluster 3 --seed 8`).
+    fn may_lead(&self) -> bool {
+        let Some(cluster) = self.cluster.get() else {
+            return true;
+        };
+        let Some(epoch) = cluster.registered_broker_epoch() else {
+            return false;
+        };
+        self.image()
+            .brokers
+            .get(&self.config.node_id)
+            .is_some_and(|b| b.broker_epoch == epoch)
     }
 
     /// Removes partition directories of topics the image does not have

@@ -36,6 +36,13 @@ pub struct BugSwitches {
     /// offset come back and a log whose segments were all deleted reuses
     /// offsets.
     pub forget_log_start: bool,
+    /// The replica machine's switches (`ReplicaBugs`), for a cluster:
+    /// acks=all answered once the leader's own log has the batch.
+    pub ack_before_isr: bool,
+    /// Pre-KIP-101: a new follower truncates to its high watermark.
+    pub truncate_to_hw: bool,
+    /// Pre-KIP-320: fetches not fenced by leader epoch.
+    pub unfenced_fetch: bool,
 }
 
 /// Kafka's default `fetch.max.bytes`: 55 MiB.

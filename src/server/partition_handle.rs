@@ -20,7 +20,7 @@ use crate::core::metadata::TopicId;
 use crate::core::partition::high_watermark_checkpoint::initial_high_watermark;
 use crate::core::partition::leader_epoch_cache::LeaderEpochCache;
 use crate::core::partition::{
-    FetchRequest, ProduceError as ReplicaProduceError, ReplicaConfig, ReplicaMachine,
+    FetchRequest, ProduceError as ReplicaProduceError, ReplicaBugs, ReplicaConfig, ReplicaMachine,
 };
 use crate::core::producer_state::{ProducerError, ProducerStateTable};
 use crate::core::topic_config::{FsyncPolicy, TopicConfig};
@@ -879,7 +879,18 @@ fn replica_config(
         replica_fetch_timeout_ms: timing.replica_fetch_timeout_ms,
         replica_fetch_max_records: replication::REPLICA_FETCH_RECORDS_MAX,
         fsync_policy: machine_fsync_policy(config, bugs),
+        bugs: replica_bugs(bugs),
         ..ReplicaConfig::new(node_id)
+    }
+}
+
+/// The replica machine's share of the broker's bug switches.
+fn replica_bugs(bugs: &BugSwitches) -> ReplicaBugs {
+    ReplicaBugs {
+        ack_before_isr: bugs.ack_before_isr,
+        truncate_to_hw: bugs.truncate_to_hw,
+        unfenced_fetch: bugs.unfenced_fetch,
+        ..ReplicaBugs::default()
     }
 }
 

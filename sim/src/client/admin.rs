@@ -36,6 +36,35 @@ pub async fn create_topic_strict(
     partitions: i32,
     configs: &[(&str, &str)],
 ) -> Result<(), ClientError> {
+    create(connection, versions, topic, (partitions, 1), configs).await
+}
+
+/// Creates `topic` with `replication_factor` replicas of each partition
+/// (a cluster); TOPIC_ALREADY_EXISTS counts as done.
+pub async fn create_replicated_topic(
+    connection: &mut Connection,
+    versions: ApiVersionsInUse,
+    topic: &str,
+    (partitions, replication_factor): (i32, i16),
+    configs: &[(&str, &str)],
+) -> Result<(), ClientError> {
+    let sizes = (partitions, replication_factor);
+    match create(connection, versions, topic, sizes, configs).await {
+        Err(ClientError::Kafka {
+            code: TOPIC_ALREADY_EXISTS,
+            ..
+        }) => Ok(()),
+        other => other,
+    }
+}
+
+async fn create(
+    connection: &mut Connection,
+    versions: ApiVersionsInUse,
+    topic: &str,
+    (partitions, replication_factor): (i32, i16),
+    configs: &[(&str, &str)],
+) -> Result<(), ClientError> {
     let configs = configs
         .iter()
         .map(|(name, value)| {
@@ -48,7 +77,7 @@ pub async fn create_topic_strict(
         .with_topics(vec![CreatableTopic::default()
             .with_name(TopicName(StrBytes::from_string(topic.to_string())))
             .with_num_partitions(partitions)
-            .with_replication_factor(1)
+            .with_replication_factor(replication_factor)
             .with_configs(configs)])
         .with_timeout_ms(5_000);
     let response = connection.call(&request, versions.create_topics).await?;

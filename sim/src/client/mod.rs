@@ -14,15 +14,17 @@ mod fetch;
 pub mod group;
 mod idempotent;
 pub mod lifecycle;
+mod metadata;
 mod produce;
 mod versions;
 
-pub use admin::{create_topic, create_topic_strict};
+pub use admin::{create_replicated_topic, create_topic, create_topic_strict};
 pub use connection::Connection;
 pub use fetch::{decode_records, fetch, DecodedRecords, FetchResult};
 pub use idempotent::{
     after_failure, init_producer_id, AfterFailure, IdempotentProducer, ProducerIdentity,
 };
+pub use metadata::{metadata, ClusterView, PartitionView};
 pub use produce::{encode_batch, encode_batch_as, produce, produce_batch, BatchIdentity};
 pub use versions::ApiVersionsInUse;
 

@@ -8,7 +8,7 @@ use super::{ClientError, Connection};
 
 /// The versions this client speaks: (api, lowest we can use, highest).
 /// Produce and Fetch stay below the versions that name topics by id.
-const SUPPORTED: [(ApiKey, i16, i16); 8] = [
+const SUPPORTED: [(ApiKey, i16, i16); 9] = [
     (ApiKey::Produce, 3, 8),
     (ApiKey::Fetch, 5, 11),
     (ApiKey::CreateTopics, 2, 5),
@@ -18,6 +18,9 @@ const SUPPORTED: [(ApiKey, i16, i16); 8] = [
     (ApiKey::IncrementalAlterConfigs, 0, 1),
     (ApiKey::DeleteRecords, 0, 2),
     (ApiKey::ListOffsets, 1, 6),
+    // The cluster workload routes by leader; below the versions that
+    // name topics by id.
+    (ApiKey::Metadata, 1, 9),
 ];
 
 /// The API versions negotiated with one broker.
@@ -31,6 +34,7 @@ pub struct ApiVersionsInUse {
     pub incremental_alter_configs: i16,
     pub delete_records: i16,
     pub list_offsets: i16,
+    pub metadata: i16,
 }
 
 /// ApiVersions v3, falling back to v0 if the broker does not speak v3 (it
@@ -81,6 +85,7 @@ impl ApiVersionsInUse {
             incremental_alter_configs: chosen[5],
             delete_records: chosen[6],
             list_offsets: chosen[7],
+            metadata: chosen[8],
         })
     }
 }

@@ -77,10 +77,12 @@ impl ReplicaMachine {
         actions
     }
 
-    /// The fetch `correlation_id` failed without an answer this follower
-    /// can take (the connection dropped, the call timed out, the leader
-    /// refused it outright): fetch again after the backoff instead of
-    /// waiting out the fetch timeout.
+    /// The fetch `correlation_id` got no answer: the call failed or the
+    /// leader refused it (it does not host the partition yet, or is not
+    /// reachable). The next one goes after the backoff, as after an error
+    /// answer, not after the in-flight timeout (which left a follower, and
+    /// so every acks=all produce, stalled for seconds after a leader
+    /// change: found by the simulator, `sim/run.sh --cluster 3`).
     pub fn fetch_failed<L: ReplicaLog>(
         &mut self,
         log: &mut L,
@@ -89,12 +91,14 @@ impl ReplicaMachine {
     ) -> Vec<ReplicaAction<L::Records>> {
         let mut actions = Vec::new();
         let backoff_ms = self.config.replica_fetch_backoff_ms;
-        if let Role::Follower(follower) = &mut self.role {
-            if follower.fetch_in_flight.map(|f| f.0) == Some(correlation_id) {
-                follower.fetch_in_flight = None;
-                follower.next_fetch_ms = now_ms + backoff_ms;
-            }
+        let Role::Follower(follower) = &mut self.role else {
+            return actions;
+        };
+        if follower.fetch_in_flight.map(|f| f.0) != Some(correlation_id) {
+            return actions;
         }
+        follower.fetch_in_flight = None;
+        follower.next_fetch_ms = now_ms + backoff_ms;
         self.maybe_send_fetch(log, now_ms, &mut actions);
         self.assert_invariants(log);
         actions

@@ -58,7 +58,7 @@ pub(super) async fn run(runtime: Arc<ClusterRuntime>) {
             broker.storage_failed.notify_one();
             return;
         }
-        if !runtime.quorum.is_ready_leader() {
+        if !runtime.is_ready_controller() {
             *runtime.liveness.lock().expect("liveness lock") = None;
             continue;
         }
@@ -106,7 +106,7 @@ pub(super) async fn handle(
     broker: &Arc<Broker>,
     request: ControllerRequest,
 ) -> ControllerResponse {
-    if !runtime.quorum.is_ready_leader() {
+    if !runtime.is_ready_controller() {
         return ControllerResponse::NotController {
             leader_hint: runtime.quorum.leader(),
         };

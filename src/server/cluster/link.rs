@@ -158,6 +158,21 @@ async fn watched(
 }
 
 impl ClusterRuntime {
+    /// Leads the quorum and its image holds every committed record: the
+    /// apply task has applied its own term's first entry. Handed to the
+    /// apply channel is not enough: a controller that built records from
+    /// an image still missing committed ones proposed a leader epoch or a
+    /// producer-id block older than the committed state, and every node
+    /// panicked applying it (found by the simulator: `sim/run.sh --cluster
+    /// 3 --seed 149`).
+    pub(super) fn is_ready_controller(&self) -> bool {
+        self.quorum.ready_leader_index().is_some_and(|index| {
+            self.applied_index
+                .load(std::sync::atomic::Ordering::Acquire)
+                >= index
+        })
+    }
+
     pub(super) fn broker(&self) -> Option<Arc<Broker>> {
         self.broker.upgrade()
     }
@@ -292,7 +307,7 @@ impl ClusterLink for ClusterRuntime {
     }
 
     fn is_active_controller(&self) -> bool {
-        self.quorum.is_ready_leader()
+        self.is_ready_controller()
     }
 
     fn controller_id(&self) -> Option<i32> {
@@ -301,6 +316,11 @@ impl ClusterLink for ClusterRuntime {
 
     fn wait_caught_up(&self) -> Pin<Box<dyn std::future::Future<Output = bool> + Send + '_>> {
         Box::pin(self.caught_up())
+    }
+
+    fn registered_broker_epoch(&self) -> Option<i64> {
+        let epoch = self.broker_epoch.load(std::sync::atomic::Ordering::Acquire);
+        (epoch >= 0).then_some(epoch)
     }
 
     fn forward(

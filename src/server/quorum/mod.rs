@@ -116,6 +116,8 @@ struct Shared {
     role: RoleState,
     /// A leader whose own-term entry has been applied.
     ready_leader: bool,
+    /// The own-term entry that made it a ready leader.
+    ready_leader_index: LogIndex,
     /// The last index handed to the apply channel (or installed).
     applied_index: LogIndex,
     /// The commit index the Raft node knew at its last step.
@@ -134,8 +136,9 @@ impl Shared {
             self.recent_applied.pop_front();
         }
         self.recent_applied.push_back((index, term));
-        if self.role.role == Role::Leader && term == self.role.term {
+        if self.role.role == Role::Leader && term == self.role.term && !self.ready_leader {
             self.ready_leader = true;
+            self.ready_leader_index = index;
         }
         self.resolve_through(index, |waited_index, waited_term| {
             if waited_index == index {
@@ -254,6 +257,7 @@ impl Quorum {
                     leader: node.leader(),
                 },
                 ready_leader: false,
+                ready_leader_index: 0,
                 applied_index: 0,
                 commit_index: 0,
                 recent_applied: VecDeque::new(),
@@ -296,9 +300,8 @@ impl Quorum {
         self.shared().role
     }
 
-    /// Leads, and its own-term entry has been handed to the apply channel:
-    /// its image holds every committed record, so it may build records
-    /// from it.
+    /// Leads, and its own-term entry has been handed to the apply channel
+    /// (not necessarily applied yet: see [`Quorum::ready_leader_index`]).
     pub fn is_ready_leader(&self) -> bool {
         let shared = self.shared();
         shared.ready_leader && shared.role.role == Role::Leader && !shared.stopped
@@ -318,6 +321,14 @@ impl Quorum {
         shared.role.leader.is_none()
             || shared.applied_index < shared.commit_index
             || (shared.role.role == Role::Leader && !shared.ready_leader)
+    }
+
+    /// While a ready leader, the index of the own-term entry that made it
+    /// one: once the application has applied it, its state holds every
+    /// committed entry.
+    pub fn ready_leader_index(&self) -> Option<LogIndex> {
+        self.is_ready_leader()
+            .then(|| self.shared().ready_leader_index)
     }
 
     /// Whether the driver has stopped (shutdown, or a storage failure).

@@ -1,0 +1,18 @@
+//! Cluster mode (`sim/run.sh --cluster N`): each seed runs N broker nodes
+//! of one Raft-replicated cluster, the workload routed by Metadata, a
+//! nemesis of node crashes, network partitions and pauses, then a liveness
+//! phase; the same checkers judge the history.
+//!
+//! - `topology`: node addresses and configurations.
+//! - `router`: a client's leader routing by Metadata.
+//! - `producers`, `consumers`, `workload`: the workload and liveness phase.
+//! - `nemesis`: the faults, and the supervisor restarting exited nodes.
+//! - `seed_run`: one seed, end to end.
+
+pub mod consumers;
+pub mod nemesis;
+pub mod producers;
+pub mod router;
+pub mod seed_run;
+pub mod topology;
+pub mod workload;

@@ -1,0 +1,267 @@
+//! The cluster nemesis: one fault at a time, drawn from the seed, each
+//! recorded in the history, from `start` to `end`; then every node runs and
+//! every link is whole again.
+//!
+//! | fault | how | promise it tests |
+//! |---|---|---|
+//! | power loss of any node | `Handle::kill`, its `SimDisk::crash` (unsynced data dropped, torn, ...), down 0–3 s, `restart` | acks=all with fsync=always and min.insync.replicas=2 survives one node's power loss; the restarted node recovers, truncates by leader epoch and rejoins |
+//! | power loss of a partition leader | the same, on the node Metadata names leader of a random partition, right after acknowledgements to it | an acknowledged record is on the ISR, not only on the leader (`ack-before-isr` is caught here) |
+//! | isolate a node | every link between it and the other nodes clogged both ways for 0.5–5 s; clients still reach it (sometimes cut too) | a minority node cannot acknowledge acks=all, is fenced after its session times out, and catches up after |
+//! | isolate a partition leader / the Raft leader | the same, on the leader Metadata names (the active controller is the Raft leader) | the old leader stops acknowledging (min ISR, AlterPartition needs the quorum); a new leader and controller are elected; no acknowledged write lost, no offset reused |
+//! | bipartition | the nodes split in two random sides (links between them clogged) | only a majority side makes progress |
+//! | pause | `Handle::pause` a node 50 ms – 2.5 s (a GC pause) | a paused leader's late answers and fetches are fenced by epoch |
+//!
+//! Not injected in cluster mode: disk EIO, disk full, rot and clock steps
+//! (single-node mode covers them; each node does start with its own skew).
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use madsim::net::NetSim;
+use madsim::runtime::Handle;
+use odradek::io::sim_disk::SimDisk;
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use tokio::time::{sleep, Instant};
+
+use crate::cluster::router::Router;
+use crate::cluster::topology::NodeId;
+use crate::history::{EventKind, NemesisAction};
+use crate::recorder::Recorder;
+
+/// One node as the nemesis and the supervisor see it.
+pub struct SimNode {
+    pub id: NodeId,
+    pub madsim_id: madsim::task::NodeId,
+    pub disk: Arc<SimDisk>,
+    /// Set while the nemesis holds the node down, so the supervisor does
+    /// not restart it in the middle of a power loss.
+    pub held_down: AtomicBool,
+}
+
+#[derive(Debug, Clone)]
+pub struct ClusterNemesisPlan {
+    pub seed: u64,
+    pub start: Duration,
+    pub end: Duration,
+    /// Pause between two faults (ms).
+    pub gap_ms: (u64, u64),
+    pub downtime_ms: (u64, u64),
+    /// How long a network partition lasts (ms).
+    pub window_ms: (u64, u64),
+    pub node_pause_ms: (u64, u64),
+    /// Weights of: kill any node, kill a leader, isolate any node, isolate
+    /// a partition leader, isolate the Raft leader, bipartition, pause.
+    pub weights: [u32; 7],
+}
+
+fn between(rng: &mut ChaCha8Rng, (low, high): (u64, u64)) -> Duration {
+    Duration::from_millis(rng.gen_range(low..=high))
+}
+
+/// The node a fresh Metadata answer names: the leader of a random
+/// partition, or the active controller. `None` if no node answered.
+async fn current_leader(
+    router: &mut Router,
+    rng: &mut ChaCha8Rng,
+    controller: bool,
+) -> Option<NodeId> {
+    router.refresh().await.ok()?;
+    let view = router.view();
+    let leader = if controller {
+        view.controller
+    } else {
+        let leaders: Vec<NodeId> = view.partitions.values().map(|p| p.leader).collect();
+        *leaders.choose(rng)?
+    };
+    router.nodes().contains(&leader).then_some(leader)
+}
+
+async fn power_loss(node: &SimNode, recorder: &Recorder, downtime: Duration, why: &str) {
+    let handle = Handle::current();
+    node.held_down.store(true, Ordering::Relaxed);
+    handle.kill(node.madsim_id);
+    recorder.record(EventKind::Nemesis(NemesisAction::NodeKilled {
+        node: node.id,
+        why: why.to_string(),
+    }));
+    let outcomes = node
+        .disk
+        .crash()
+        .iter()
+        .map(|(path, outcome)| format!("{path}: {outcome:?}"))
+        .collect();
+    recorder.record(EventKind::Nemesis(NemesisAction::DiskCrashed { outcomes }));
+    sleep(downtime).await;
+    handle.restart(node.madsim_id);
+    node.held_down.store(false, Ordering::Relaxed);
+    recorder.record(EventKind::Nemesis(NemesisAction::NodeRestarted {
+        node: node.id,
+    }));
+}
+
+/// Clogs every link between the two sides, both ways, for `window`; with
+/// `clients_cut` side A is cut from everyone (clients too).
+async fn partition(
+    nodes: &BTreeMap<NodeId, Arc<SimNode>>,
+    (side_a, side_b): (Vec<NodeId>, Vec<NodeId>),
+    clients_cut: bool,
+    window: Duration,
+    (recorder, why): (&Recorder, &str),
+) {
+    let net = NetSim::current();
+    for a in &side_a {
+        if clients_cut {
+            net.clog_node(nodes[a].madsim_id);
+        }
+        for b in &side_b {
+            net.clog_link(nodes[a].madsim_id, nodes[b].madsim_id);
+            net.clog_link(nodes[b].madsim_id, nodes[a].madsim_id);
+        }
+    }
+    recorder.record(EventKind::Nemesis(NemesisAction::NetworkPartitioned {
+        side_a: side_a.clone(),
+        side_b: side_b.clone(),
+        clients_cut,
+        why: why.to_string(),
+    }));
+    sleep(window).await;
+    heal(nodes);
+    recorder.record(EventKind::Nemesis(NemesisAction::NetworkHealed));
+}
+
+/// Every node and every link between nodes unclogged.
+fn heal(nodes: &BTreeMap<NodeId, Arc<SimNode>>) {
+    let net = NetSim::current();
+    for a in nodes.values() {
+        net.unclog_node(a.madsim_id);
+        for b in nodes.values() {
+            if a.id != b.id {
+                net.unclog_link(a.madsim_id, b.madsim_id);
+            }
+        }
+    }
+}
+
+/// `node` on one side, every other node on the other.
+fn isolated(nodes: &BTreeMap<NodeId, Arc<SimNode>>, node: NodeId) -> (Vec<NodeId>, Vec<NodeId>) {
+    let rest = nodes.keys().copied().filter(|id| *id != node).collect();
+    (vec![node], rest)
+}
+
+/// Runs the plan; returns after the last fault, every node up and every
+/// link healed.
+pub async fn run(
+    plan: ClusterNemesisPlan,
+    nodes: BTreeMap<NodeId, Arc<SimNode>>,
+    recorder: Recorder,
+) {
+    let mut rng = ChaCha8Rng::seed_from_u64(plan.seed ^ 0x0063_6c75_7374_6572);
+    let ids: Vec<NodeId> = nodes.keys().copied().collect();
+    let mut router = Router::new("nemesis".into(), &ids, 0);
+    let started = Instant::now();
+    sleep(plan.start).await;
+    let total_weight: u32 = plan.weights.iter().sum();
+    // Bounded by `plan.end`: every iteration sleeps at least `gap_ms.0`.
+    assert!(plan.gap_ms.0 > 0, "a zero gap could spin");
+    loop {
+        sleep(between(&mut rng, plan.gap_ms)).await;
+        if started.elapsed() >= plan.end || total_weight == 0 {
+            break;
+        }
+        let mut pick = rng.gen_range(0..total_weight);
+        let mut action = 0;
+        while pick >= plan.weights[action] {
+            pick -= plan.weights[action];
+            action += 1;
+        }
+        let random_node = *ids.choose(&mut rng).expect("nodes");
+        let window = between(&mut rng, plan.window_ms);
+        let clients_cut = rng.gen_bool(0.25);
+        match action {
+            0 | 1 => {
+                let (target, why) = if action == 0 {
+                    (Some(random_node), "any node")
+                } else {
+                    (
+                        current_leader(&mut router, &mut rng, false).await,
+                        "a partition leader",
+                    )
+                };
+                let Some(target) = target else { continue };
+                let downtime = between(&mut rng, plan.downtime_ms);
+                power_loss(&nodes[&target], &recorder, downtime, why).await;
+            }
+            2..=4 => {
+                let (target, why) = match action {
+                    2 => (Some(random_node), "isolate a node"),
+                    3 => (
+                        current_leader(&mut router, &mut rng, false).await,
+                        "isolate a partition leader",
+                    ),
+                    _ => (
+                        current_leader(&mut router, &mut rng, true).await,
+                        "isolate the Raft leader",
+                    ),
+                };
+                let Some(target) = target else { continue };
+                let sides = isolated(&nodes, target);
+                partition(&nodes, sides, clients_cut, window, (&recorder, why)).await;
+            }
+            5 => {
+                let mut shuffled = ids.clone();
+                shuffled.shuffle(&mut rng);
+                let cut = rng.gen_range(1..shuffled.len().max(2));
+                let side_b = shuffled.split_off(cut.min(shuffled.len()));
+                if side_b.is_empty() {
+                    continue;
+                }
+                let sides = (shuffled, side_b);
+                partition(&nodes, sides, false, window, (&recorder, "bipartition")).await;
+            }
+            _ => {
+                let pause = between(&mut rng, plan.node_pause_ms);
+                let node = &nodes[&random_node];
+                let handle = Handle::current();
+                handle.pause(node.madsim_id);
+                recorder.record(EventKind::Nemesis(NemesisAction::NodePaused {
+                    node: node.id,
+                    ms: pause.as_millis() as u64,
+                }));
+                sleep(pause).await;
+                handle.resume(node.madsim_id);
+                recorder.record(EventKind::Nemesis(NemesisAction::NodeResumed {
+                    node: node.id,
+                }));
+            }
+        }
+    }
+    heal(&nodes);
+    recorder.record(EventKind::Nemesis(NemesisAction::FaultsStopped));
+}
+
+/// Restarts any node whose `run` returned (and that the nemesis is not
+/// holding down), without a power loss. Runs until `stop` is set; each
+/// round sleeps, so it is bounded by the run's time limit.
+pub async fn supervise(
+    nodes: BTreeMap<NodeId, Arc<SimNode>>,
+    recorder: Recorder,
+    stop: Arc<AtomicBool>,
+) {
+    let handle = Handle::current();
+    while !stop.load(Ordering::Relaxed) {
+        sleep(Duration::from_millis(100)).await;
+        for node in nodes.values() {
+            if handle.is_exit(node.madsim_id) && !node.held_down.load(Ordering::Relaxed) {
+                handle.kill(node.madsim_id);
+                handle.restart(node.madsim_id);
+                recorder.record(EventKind::Nemesis(NemesisAction::NodeRestarted {
+                    node: node.id,
+                }));
+            }
+        }
+    }
+}

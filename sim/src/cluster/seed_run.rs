@@ -1,0 +1,306 @@
+//! One cluster seed, end to end: N broker nodes (each its own IP, SimDisk
+//! and SimClock, all voters), the client node with the cluster workload,
+//! the nemesis on a node of its own (it asks Metadata who leads), the
+//! supervisor on the runtime's node; then the checkers' verdict.
+//!
+//! Timeline (simulated): the topic is created as soon as the quorum can;
+//! faults from `FAULTS_START` to `FAULTS_END`; then the liveness phase
+//! (every partition led, a produce to each acknowledged, within
+//! `LIVENESS_WITHIN`); producers stop `QUIET` after faults, consumers
+//! `DRAIN` later; then the final read (within `FINAL_READ_WITHIN`). The
+//! run is bounded by `TIME_LIMIT` (reported as `liveness` past it).
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use madsim::runtime::Runtime;
+use odradek::io::disk::Disk;
+use odradek::io::node_context::NodeContext;
+use odradek::io::sim_clock::SimClock;
+use odradek::io::sim_disk::{SimDisk, SimDiskFaults, SyncLatency};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use tokio::time::sleep;
+
+use crate::cluster::nemesis::{self, ClusterNemesisPlan, SimNode};
+use crate::cluster::topology::{self, NodeId};
+use crate::cluster::workload::{self, ClusterWorkloadConfig};
+use crate::history::{EventKind, NemesisAction};
+use crate::outcome::SeedOutcome;
+use crate::progress::ProgressFloors;
+use crate::recorder::Recorder;
+use crate::seed_run::{
+    disk_counters, judge, panic_violation, release_tasks, CreatedNodes, SeedFacts, SeedSpec,
+    RELEASE_TASKS_WAIT,
+};
+use crate::workload::WorkloadControl;
+
+const NEMESIS_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 2, 2);
+const SETUP_DEADLINE: Duration = Duration::from_secs(20);
+const FAULTS_START: Duration = Duration::from_secs(4);
+const FAULTS_END: Duration = Duration::from_secs(25);
+/// After faults stop: leaders everywhere and a produce to each partition
+/// acknowledged within this (sessions time out in 3 s; elections and
+/// ISR changes go through the quorum).
+const LIVENESS_WITHIN: Duration = Duration::from_secs(20);
+const QUIET: Duration = Duration::from_secs(3);
+const DRAIN: Duration = Duration::from_secs(2);
+const FINAL_READ_WITHIN: Duration = Duration::from_secs(20);
+const TIME_LIMIT: Duration = Duration::from_secs(150);
+/// The least a healthy cluster seed does (measured in docs/testing.md,
+/// "Cluster simulation"; far below every clean seed of 0..20).
+const FLOORS: ProgressFloors = ProgressFloors {
+    acked_writes: 50,
+    records_read: 100,
+};
+
+struct ClusterSetup {
+    workload: ClusterWorkloadConfig,
+    plan: ClusterNemesisPlan,
+    crash_faults: SimDiskFaults,
+    sync_latency: SyncLatency,
+    /// Each node's initial clock skew (ms).
+    skews_ms: Vec<i64>,
+}
+
+fn draw_setup(seed: u64, nodes: usize) -> ClusterSetup {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x0063_6c75_7374);
+    let producers = rng.gen_range(1..=3);
+    let workload = ClusterWorkloadConfig {
+        seed,
+        nodes: topology::node_ids(nodes),
+        partitions: rng.gen_range(1..=3),
+        replication: topology::replication(nodes),
+        producers,
+        idempotent_producers: if rng.gen_bool(0.7) {
+            producers
+        } else {
+            rng.gen_range(0..producers)
+        },
+        consumers: rng.gen_range(1..=2),
+        batch_values_max: rng.gen_range(1..=4),
+        produce_pause_ms: (1, rng.gen_range(5..=30)),
+        setup_deadline: SETUP_DEADLINE,
+    };
+    let plan = ClusterNemesisPlan {
+        seed,
+        start: FAULTS_START,
+        end: FAULTS_END,
+        gap_ms: (200, rng.gen_range(800..=3_000)),
+        downtime_ms: (0, 3_000),
+        window_ms: (500, 5_000),
+        node_pause_ms: (50, 2_500),
+        weights: [2, 3, 1, 2, 2, 1, 1],
+    };
+    let crash_faults = SimDiskFaults {
+        crash_writeback_probability: rng.gen_range(0.05..0.2),
+        crash_torn_write_probability: rng.gen_range(0.15..0.3),
+        crash_bit_flip_probability: rng.gen_range(0.15..0.3),
+        crash_zeroed_tail_probability: rng.gen_range(0.05..0.15),
+        crash_dir_entry_persist_probability: rng.gen_range(0.2..0.8),
+        ..SimDiskFaults::default()
+    };
+    let sync_latency = SyncLatency {
+        min_ms: 1,
+        max_ms: rng.gen_range(2..=8),
+    };
+    let skews_ms = (0..nodes).map(|_| rng.gen_range(-5_000..=5_000)).collect();
+    ClusterSetup {
+        workload,
+        plan,
+        crash_faults,
+        sync_latency,
+        skews_ms,
+    }
+}
+
+/// Creates broker node `id` on `disk` and `clock`; returns its madsim id.
+fn create_broker(
+    spec: &SeedSpec,
+    id: NodeId,
+    (disk, clock): (Arc<SimDisk>, Arc<SimClock>),
+    recorder: &Recorder,
+) -> madsim::task::NodeId {
+    let config = topology::broker_config(id, spec.cluster_nodes, spec.bugs);
+    let recorder = recorder.clone();
+    let handle = madsim::runtime::Handle::current();
+    handle
+        .create_node()
+        .name(format!("broker-{id}"))
+        .ip(topology::ip(id))
+        .init(move || {
+            let (config, recorder) = (config.clone(), recorder.clone());
+            let disk: Arc<dyn Disk> = disk.clone();
+            let node = NodeContext::new(disk, clock.clone());
+            async move {
+                if let Err(error) = odradek::server::run(config, node, std::future::pending()).await
+                {
+                    recorder.record(EventKind::Nemesis(NemesisAction::NodeExited {
+                        node: id,
+                        detail: error.to_string(),
+                    }));
+                }
+            }
+        })
+        .build()
+        .id()
+}
+
+/// Everything inside the runtime.
+async fn simulate(
+    setup: ClusterSetup,
+    nodes: BTreeMap<NodeId, Arc<SimNode>>,
+    recorder: Recorder,
+    created: CreatedNodes,
+) {
+    let handle = madsim::runtime::Handle::current();
+    let client = handle
+        .create_node()
+        .name("client")
+        .ip(IpAddr::V4(topology::CLIENT_IP))
+        .build();
+    let nemesis_node = handle
+        .create_node()
+        .name("nemesis")
+        .ip(IpAddr::V4(NEMESIS_IP))
+        .build();
+    created.lock().expect("not poisoned").push(client.id());
+    created
+        .lock()
+        .expect("not poisoned")
+        .push(nemesis_node.id());
+    let control = Arc::new(WorkloadControl::default());
+    let config = setup.workload;
+    let workload = {
+        let (config, recorder, control) = (config.clone(), recorder.clone(), control.clone());
+        client.spawn(async move {
+            for task in workload::start(config, recorder, control).await {
+                // A task that panicked already failed the run.
+                let _ = task.await;
+            }
+        })
+    };
+    let stop_supervisor = Arc::new(AtomicBool::new(false));
+    let supervisor = tokio::spawn(nemesis::supervise(
+        nodes.clone(),
+        recorder.clone(),
+        stop_supervisor.clone(),
+    ));
+    let _ = nemesis_node
+        .spawn(nemesis::run(setup.plan, nodes, recorder.clone()))
+        .await;
+    let probe = {
+        let (config, recorder) = (config.clone(), recorder.clone());
+        client.spawn(
+            async move { workload::liveness_probe(&config, &recorder, LIVENESS_WITHIN).await },
+        )
+    };
+    sleep(QUIET).await;
+    control.stop_producing.store(true, Ordering::Relaxed);
+    sleep(DRAIN).await;
+    control.stop_consuming.store(true, Ordering::Relaxed);
+    let _ = probe.await;
+    let _ = workload.await;
+    let final_read = {
+        let recorder = recorder.clone();
+        client
+            .spawn(async move { workload::final_read(&config, &recorder, FINAL_READ_WITHIN).await })
+    };
+    let _ = final_read.await;
+    stop_supervisor.store(true, Ordering::Relaxed);
+    let _ = supervisor.await;
+}
+
+/// Stack of the thread a cluster seed runs on (the main thread's size).
+const SEED_THREAD_STACK_BYTES: usize = 8 << 20;
+
+/// Runs one cluster seed on a thread of its own and judges it. tokio's
+/// `select!` draws its branch order from a thread-local generator that
+/// outlives a runtime: run on the caller's thread, a seed's trace would
+/// depend on the seeds run before it in the process (found by
+/// `--check-determinism`). A fresh thread seeds it from this runtime alone.
+pub fn run_cluster_seed(spec: SeedSpec) -> SeedOutcome {
+    std::thread::Builder::new()
+        .name(format!("cluster-seed-{}", spec.seed))
+        .stack_size(SEED_THREAD_STACK_BYTES)
+        .spawn(move || run_on_this_thread(spec))
+        .expect("spawn the seed's thread")
+        .join()
+        .unwrap_or_else(|payload| std::panic::resume_unwind(payload))
+}
+
+fn run_on_this_thread(spec: SeedSpec) -> SeedOutcome {
+    let wall_started = std::time::Instant::now();
+    odradek::coverage::reset();
+    let node_count = spec.cluster_nodes;
+    let setup = draw_setup(spec.seed, node_count);
+    let partitions = setup.workload.partitions;
+    let mut runtime = Runtime::with_seed_and_config(spec.seed, madsim::Config::default());
+    runtime.set_time_limit(TIME_LIMIT);
+    let recorder = runtime.block_on(async { Recorder::new() });
+    let created = CreatedNodes::default();
+    // Made inside the runtime, like everything a seed uses.
+    let disks: Vec<Arc<SimDisk>> = runtime.block_on(async {
+        (0..node_count as u64)
+            .map(|index| {
+                let disk = SimDisk::new(spec.seed ^ (index << 32), setup.crash_faults.clone());
+                Arc::new(disk.with_sync_latency(setup.sync_latency))
+            })
+            .collect()
+    });
+    let simulated = {
+        let (recorder, created, disks) = (recorder.clone(), created.clone(), disks.clone());
+        catch_unwind(AssertUnwindSafe(|| {
+            runtime.block_on(async move {
+                let mut nodes = BTreeMap::new();
+                for (index, disk) in disks.into_iter().enumerate() {
+                    let id = index as NodeId + 1;
+                    let clock = Arc::new(SimClock::new(setup.skews_ms[index]));
+                    let madsim_id = create_broker(&spec, id, (disk.clone(), clock), &recorder);
+                    created.lock().expect("not poisoned").push(madsim_id);
+                    let node = SimNode {
+                        id,
+                        madsim_id,
+                        disk,
+                        held_down: AtomicBool::new(false),
+                    };
+                    nodes.insert(id, Arc::new(node));
+                }
+                simulate(setup, nodes, recorder.clone(), created).await;
+                recorder.elapsed_ms()
+            })
+        }))
+    };
+    let nodes = std::mem::take(&mut *created.lock().unwrap_or_else(|p| p.into_inner()));
+    runtime.set_time_limit(TIME_LIMIT + RELEASE_TASKS_WAIT * 2);
+    let _ = catch_unwind(AssertUnwindSafe(|| runtime.block_on(release_tasks(nodes))));
+    let simulated_ms = match simulated {
+        Ok(ms) => ms,
+        Err(payload) => {
+            recorder.report(panic_violation(payload.as_ref()));
+            TIME_LIMIT.as_millis() as u64
+        }
+    };
+    drop(runtime);
+    let mut disk = BTreeMap::new();
+    for node_disk in &disks {
+        for (name, value) in disk_counters(&node_disk.counters()) {
+            *disk.entry(name).or_insert(0) += value;
+        }
+    }
+    let facts = SeedFacts {
+        partitions,
+        disk,
+        clock: BTreeMap::new(),
+        config: BTreeMap::from([
+            ("nodes".to_string(), node_count.to_string()),
+            ("fsync.policy".to_string(), "always".to_string()),
+        ]),
+        floors: FLOORS,
+    };
+    judge(&spec, &recorder, simulated_ms, wall_started, facts)
+}

@@ -1,0 +1,236 @@
+//! The cluster workload: create the replicated topic, then producers and
+//! consumers routed by Metadata (`producers`, `consumers`), and after the
+//! faults the liveness phase and the final read.
+
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::time::{sleep, Instant};
+
+use crate::checker::{Violation, ViolationKind};
+use crate::client::{self, TOPIC};
+use crate::cluster::consumers;
+use crate::cluster::producers;
+use crate::cluster::router::Router;
+use crate::cluster::topology::NodeId;
+use crate::history::{ClientId, EventKind, Partition};
+use crate::recorder::Recorder;
+use crate::workload::{with_timeout, WorkloadControl, BACKOFF};
+
+/// Client id of the liveness phase's probe producer.
+const PROBE_CLIENT: ClientId = 900;
+
+#[derive(Debug, Clone)]
+pub struct ClusterWorkloadConfig {
+    pub seed: u64,
+    pub nodes: Vec<NodeId>,
+    pub partitions: i32,
+    /// (replication factor, min.insync.replicas).
+    pub replication: (i16, i16),
+    pub producers: u32,
+    /// The first this many producers are idempotent.
+    pub idempotent_producers: u32,
+    pub consumers: u32,
+    pub batch_values_max: usize,
+    pub produce_pause_ms: (u64, u64),
+    /// How long creating the topic may take (the quorum elects first).
+    pub setup_deadline: Duration,
+}
+
+/// Creates the topic through any node, until it exists or the deadline.
+async fn create_topic(config: &ClusterWorkloadConfig, router: &mut Router) -> bool {
+    let (factor, min_insync) = config.replication;
+    let min_insync = min_insync.to_string();
+    let topic_configs = [
+        // Every acknowledgement is synced on every ISR member: the promise
+        // `lost-write` holds the cluster to.
+        ("fsync.policy", "always"),
+        ("min.insync.replicas", min_insync.as_str()),
+        ("retention.ms", "-1"),
+    ];
+    let deadline = Instant::now() + config.setup_deadline;
+    let mut attempt = 0usize;
+    while Instant::now() < deadline {
+        let node = config.nodes[attempt % config.nodes.len()];
+        attempt += 1;
+        let session = router.session(node);
+        let sizes = (config.partitions, factor);
+        let created = with_timeout!(session, |connection, versions| {
+            client::create_replicated_topic(connection, versions, TOPIC, sizes, &topic_configs)
+        });
+        if created.is_ok() {
+            return true;
+        }
+        sleep(BACKOFF).await;
+    }
+    false
+}
+
+/// Waits until some node's metadata names a leader for every partition.
+async fn await_leaders(router: &mut Router, partitions: i32, deadline: Instant) -> bool {
+    while Instant::now() < deadline {
+        if router.refresh().await.is_ok() && all_led(router, partitions) {
+            return true;
+        }
+        sleep(BACKOFF).await;
+    }
+    false
+}
+
+fn all_led(router: &Router, partitions: i32) -> bool {
+    (0..partitions).all(|p| {
+        router
+            .view()
+            .partitions
+            .get(&p)
+            .is_some_and(|v| v.leader >= 0)
+    })
+}
+
+fn liveness(detail: String) -> Violation {
+    Violation {
+        kind: ViolationKind::Liveness,
+        at_seq: None,
+        partition: None,
+        detail,
+    }
+}
+
+/// Starts the producers and consumers once the topic exists; returns
+/// their tasks (they end when `control` says so).
+pub async fn start(
+    config: ClusterWorkloadConfig,
+    recorder: Recorder,
+    control: Arc<WorkloadControl>,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    let config = Arc::new(config);
+    let mut router = Router::new("setup".into(), &config.nodes, 0);
+    let deadline = Instant::now() + config.setup_deadline;
+    if !create_topic(&config, &mut router).await
+        || !await_leaders(&mut router, config.partitions, deadline).await
+    {
+        recorder.report(liveness(format!(
+            "the topic did not get a leader for every partition within {:?}",
+            config.setup_deadline
+        )));
+        return Vec::new();
+    }
+    for partition in 0..config.partitions {
+        recorder.record(EventKind::PartitionPolicy {
+            partition,
+            fsync_policy: "always".to_string(),
+        });
+    }
+    let next_value = Arc::new(AtomicU64::new(0));
+    let mut tasks = Vec::new();
+    for index in 0..config.producers {
+        let client = 100 + index;
+        let args = (config.clone(), recorder.clone(), control.clone());
+        tasks.push(if index < config.idempotent_producers {
+            let (config, recorder, control) = args;
+            tokio::spawn(producers::idempotent_loop(
+                client,
+                config,
+                recorder,
+                control,
+                next_value.clone(),
+            ))
+        } else {
+            let (config, recorder, control) = args;
+            tokio::spawn(producers::plain_loop(
+                client,
+                config,
+                recorder,
+                control,
+                next_value.clone(),
+            ))
+        });
+    }
+    for index in 0..config.consumers {
+        tasks.push(tokio::spawn(consumers::consume_loop(
+            1 + index,
+            config.clone(),
+            recorder.clone(),
+            control.clone(),
+        )));
+    }
+    tasks
+}
+
+/// The liveness phase, once faults have stopped: within `within`, every
+/// partition has a leader and a probe produce to each is acknowledged (the
+/// probes are recorded like any send, so the final read must find them).
+pub async fn liveness_probe(config: &ClusterWorkloadConfig, recorder: &Recorder, within: Duration) {
+    let deadline = Instant::now() + within;
+    let mut router = Router::new("liveness-probe".into(), &config.nodes, 1);
+    if !await_leaders(&mut router, config.partitions, deadline).await {
+        recorder.report(liveness(format!(
+            "{within:?} after faults stopped, some partition still had no leader"
+        )));
+        return;
+    }
+    for partition in 0..config.partitions {
+        let value = format!("probe-{partition}");
+        if !probe(&mut router, recorder, partition, &value, deadline).await {
+            recorder.report(liveness(format!(
+                "{within:?} after faults stopped, no produce to partition {partition} had succeeded"
+            )));
+        }
+    }
+}
+
+/// Sends `value` to `partition` until acknowledged or the deadline; each
+/// attempt a fresh value (`value`.N) so a plain resend stores no duplicate.
+async fn probe(
+    router: &mut Router,
+    recorder: &Recorder,
+    partition: Partition,
+    value: &str,
+    deadline: Instant,
+) -> bool {
+    let mut attempt = 0u32;
+    while Instant::now() < deadline {
+        attempt += 1;
+        let values = vec![format!("{value}.{attempt}")];
+        recorder.record(EventKind::SendInvoked {
+            client: PROBE_CLIENT,
+            partition,
+            value: values[0].clone(),
+        });
+        let timestamp_ms = recorder.elapsed_ms() as i64;
+        let result = producers::send_plain(router, partition, &values, timestamp_ms).await;
+        let acked = result.is_ok();
+        recorder.record(match result {
+            Ok(offset) => EventKind::SendAcked {
+                client: PROBE_CLIENT,
+                partition,
+                value: values[0].clone(),
+                offset,
+            },
+            Err(error) => EventKind::SendFailed {
+                client: PROBE_CLIENT,
+                partition,
+                value: values[0].clone(),
+                error,
+            },
+        });
+        if acked {
+            return true;
+        }
+        sleep(BACKOFF).await;
+    }
+    false
+}
+
+/// The final read, bounded by `within`; a partition it cannot finish is a
+/// liveness violation (the acknowledged records were not all readable).
+pub async fn final_read(config: &ClusterWorkloadConfig, recorder: &Recorder, within: Duration) {
+    let deadline = Instant::now() + within;
+    let unfinished = consumers::final_read(config, recorder, deadline).await;
+    if !unfinished.is_empty() {
+        recorder.report(liveness(format!(
+            "the final read of partitions {unfinished:?} did not reach every acknowledged offset within {within:?}"
+        )));
+    }
+}
