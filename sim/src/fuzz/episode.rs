@@ -50,6 +50,11 @@ pub struct Settings {
     pub wait_timeout: Duration,
     /// Any other request taking longer than this is a hang (a finding).
     pub hang_timeout: Duration,
+    /// CreateTopics and CreatePartitions open every new partition before
+    /// they answer; thousands of them (the limit is 10,000 per topic) take
+    /// longer than any other request, on the in-memory disk too (its
+    /// directory syncs grow with the directory). Past this they are a hang.
+    pub partition_creation_timeout: Duration,
     /// Content of the watched partitions is compared every this many steps.
     pub content_every: usize,
     /// Print every request.
@@ -63,6 +68,7 @@ impl Default for Settings {
             max_response_bytes: 64 << 20,
             wait_timeout: Duration::from_millis(50),
             hang_timeout: Duration::from_secs(5),
+            partition_creation_timeout: Duration::from_secs(120),
             content_every: 25,
             verbose: false,
         }
@@ -318,6 +324,8 @@ async fn step_once(
     };
     let limit = if waits {
         run.settings.wait_timeout
+    } else if matches!(api, ApiKey::CreateTopics | ApiKey::CreatePartitions) {
+        run.settings.partition_creation_timeout
     } else {
         run.settings.hang_timeout
     };
