@@ -416,6 +416,29 @@ pub fn quiet_panics() {
 
 /// A panic of the simulation as a violation: `liveness` if it was the
 /// runtime's time limit (a hung seed), else `panic`, with where it was.
+/// Ends a seed's runtime: releases its nodes' tasks (after a panic too: a
+/// hung seed hits the time limit with every task parked, so the release
+/// gets a limit of its own past it), reports a panic as a violation, and
+/// returns the simulated time (the whole `time_limit` after a panic).
+pub(crate) fn finish_seed(
+    mut runtime: Runtime,
+    created: &CreatedNodes,
+    simulated: std::thread::Result<u64>,
+    recorder: &Recorder,
+    time_limit: Duration,
+) -> u64 {
+    let nodes = std::mem::take(&mut *created.lock().unwrap_or_else(|p| p.into_inner()));
+    runtime.set_time_limit(time_limit + RELEASE_TASKS_WAIT * 2);
+    let _ = catch_unwind(AssertUnwindSafe(|| runtime.block_on(release_tasks(nodes))));
+    match simulated {
+        Ok(ms) => ms,
+        Err(payload) => {
+            recorder.report(panic_violation(payload.as_ref()));
+            time_limit.as_millis() as u64
+        }
+    }
+}
+
 pub(crate) fn panic_violation(payload: &(dyn std::any::Any + Send)) -> Violation {
     let mut message = panic_message(payload);
     let location = LAST_PANIC_LOCATION
@@ -496,19 +519,7 @@ pub fn run_seed(spec: SeedSpec) -> SeedOutcome {
             })
         }))
     };
-    // After a panic too (a hung seed hits the time limit with every task
-    // parked): past the limit, so give the release its own.
-    let nodes = std::mem::take(&mut *created.lock().unwrap_or_else(|p| p.into_inner()));
-    runtime.set_time_limit(TIME_LIMIT + RELEASE_TASKS_WAIT * 2);
-    let _ = catch_unwind(AssertUnwindSafe(|| runtime.block_on(release_tasks(nodes))));
-    let simulated_ms = match simulated {
-        Ok(ms) => ms,
-        Err(payload) => {
-            recorder.report(panic_violation(payload.as_ref()));
-            TIME_LIMIT.as_millis() as u64
-        }
-    };
-    drop(runtime);
+    let simulated_ms = finish_seed(runtime, &created, simulated, &recorder, TIME_LIMIT);
     let facts = SeedFacts {
         partitions,
         disk: disk_counters(&disk.counters()),

@@ -67,19 +67,13 @@ impl RpcConnection {
     /// Writes `envelope` as one frame and flushes. The envelope must be
     /// from this node of this cluster (a programmer error otherwise).
     pub async fn send(&mut self, envelope: &RpcEnvelope) -> Result<(), RpcError> {
-        assert_eq!(
-            envelope.cluster_id, self.cluster_id,
-            "sending for another cluster"
-        );
-        assert_eq!(envelope.from, self.local_node_id, "sending as another node");
-        assert!(
-            envelope.is_self_consistent(),
-            "envelope disagrees with its body"
-        );
-        let frame = encode_frame(envelope)?;
-        self.stream.write_all(&frame).await?;
-        self.stream.flush().await?;
-        Ok(())
+        write_envelope(
+            &mut self.stream,
+            &self.cluster_id,
+            self.local_node_id,
+            envelope,
+        )
+        .await
     }
 
     /// The next envelope for this node, waiting at most `timeout` for it.
@@ -190,19 +184,13 @@ impl RpcSender {
     /// Writes `envelope` as one frame and flushes; same preconditions as
     /// [`RpcConnection::send`].
     pub async fn send(&mut self, envelope: &RpcEnvelope) -> Result<(), RpcError> {
-        assert_eq!(
-            envelope.cluster_id, self.cluster_id,
-            "sending for another cluster"
-        );
-        assert_eq!(envelope.from, self.local_node_id, "sending as another node");
-        assert!(
-            envelope.is_self_consistent(),
-            "envelope disagrees with its body"
-        );
-        let frame = encode_frame(envelope)?;
-        self.write.write_all(&frame).await?;
-        self.write.flush().await?;
-        Ok(())
+        write_envelope(
+            &mut self.write,
+            &self.cluster_id,
+            self.local_node_id,
+            envelope,
+        )
+        .await
     }
 }
 
@@ -230,6 +218,30 @@ fn check_addressed_here(
             to: envelope.to,
         });
     }
+    Ok(())
+}
+
+/// Writes `envelope` as one frame and flushes (madsim buffers writes until
+/// a flush). Sending for another cluster or node, or an envelope that
+/// disagrees with its body, is a programmer error.
+async fn write_envelope<W: tokio::io::AsyncWrite + Unpin>(
+    writer: &mut W,
+    cluster_id: &str,
+    local_node_id: i32,
+    envelope: &RpcEnvelope,
+) -> Result<(), RpcError> {
+    assert_eq!(
+        envelope.cluster_id, cluster_id,
+        "sending for another cluster"
+    );
+    assert_eq!(envelope.from, local_node_id, "sending as another node");
+    assert!(
+        envelope.is_self_consistent(),
+        "envelope disagrees with its body"
+    );
+    let frame = encode_frame(envelope)?;
+    writer.write_all(&frame).await?;
+    writer.flush().await?;
     Ok(())
 }
 

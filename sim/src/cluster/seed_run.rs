@@ -33,10 +33,7 @@ use crate::history::{EventKind, NemesisAction};
 use crate::outcome::SeedOutcome;
 use crate::progress::ProgressFloors;
 use crate::recorder::Recorder;
-use crate::seed_run::{
-    disk_counters, judge, panic_violation, release_tasks, CreatedNodes, SeedFacts, SeedSpec,
-    RELEASE_TASKS_WAIT,
-};
+use crate::seed_run::{disk_counters, finish_seed, judge, CreatedNodes, SeedFacts, SeedSpec};
 use crate::workload::WorkloadControl;
 
 const NEMESIS_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 2, 2);
@@ -275,17 +272,7 @@ fn run_on_this_thread(spec: SeedSpec) -> SeedOutcome {
             })
         }))
     };
-    let nodes = std::mem::take(&mut *created.lock().unwrap_or_else(|p| p.into_inner()));
-    runtime.set_time_limit(TIME_LIMIT + RELEASE_TASKS_WAIT * 2);
-    let _ = catch_unwind(AssertUnwindSafe(|| runtime.block_on(release_tasks(nodes))));
-    let simulated_ms = match simulated {
-        Ok(ms) => ms,
-        Err(payload) => {
-            recorder.report(panic_violation(payload.as_ref()));
-            TIME_LIMIT.as_millis() as u64
-        }
-    };
-    drop(runtime);
+    let simulated_ms = finish_seed(runtime, &created, simulated, &recorder, TIME_LIMIT);
     let mut disk = BTreeMap::new();
     for node_disk in &disks {
         for (name, value) in disk_counters(&node_disk.counters()) {
