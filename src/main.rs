@@ -148,6 +148,15 @@ struct Cli {
     /// The cluster's id; every node of a cluster must be given the same one.
     #[arg(long, env = "ODRADEK_CLUSTER_ID")]
     cluster_id: Option<String>,
+    /// Test only: put a classic bug back (e.g. ack-before-isr), so a
+    /// harness can show its checker catches it. Never in a deployment.
+    #[arg(
+        long = "unsafe-bug",
+        env = "ODRADEK_UNSAFE_BUGS",
+        value_delimiter = ',',
+        hide = true
+    )]
+    unsafe_bugs: Vec<String>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -381,6 +390,15 @@ fn build_config(cli: Cli) -> Result<(BrokerConfig, std::path::PathBuf), String> 
             "default-replication-factor and offsets-topic-replication-factor must be at least 1"
                 .into(),
         );
+    }
+    for name in &cli.unsafe_bugs {
+        if !config.bugs.enable(name) {
+            return Err(format!(
+                "unknown bug {name:?}; known: {}",
+                odradek::server::BugSwitches::NAMES.join(", ")
+            ));
+        }
+        tracing::warn!(bug = %name, "UNSAFE: a classic bug is switched on (test only)");
     }
     // The disk is rooted at the data dir; the broker's paths are relative to it.
     config.data_dir = String::new();

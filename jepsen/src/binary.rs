@@ -47,6 +47,15 @@ fn newest_built_binary() -> Option<PathBuf> {
         .map(|(_, path)| path)
 }
 
+/// The release binary, built (or brought up to date) now: `$ODRADEK_BIN`
+/// if set. What a harness run starts, so it tests the code as it is.
+pub fn release_binary() -> PathBuf {
+    if let Some(path) = std::env::var_os(BINARY_ENV) {
+        return PathBuf::from(path);
+    }
+    build_release_once().clone()
+}
+
 /// Builds the release binary once per test process; concurrent tests wait for the one build.
 fn build_release_once() -> &'static PathBuf {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();

@@ -223,6 +223,7 @@ pub fn to_sim_history(ops: &[Op]) -> Result<(History, BTreeMap<ClientId, String>
                 new_reader(client, &mut reader_of);
             }
             (OpFn::Assign | OpFn::Subscribe, _) => {}
+            (OpFn::Nemesis, _) => {}
         }
     }
     Ok((history, readers))

@@ -23,6 +23,11 @@
 //! - `assign` / `subscribe`: `partitions` (or the topic's). Each starts a
 //!   new assignment of that consumer: its polls are judged from there on
 //!   (as Jepsen does, a consumer may go back after a reassignment).
+//! - `nemesis` (process [`NEMESIS_PROCESS`], type `info`): a fault starts
+//!   (`"phase":"start"`) or ends (`"end"`): `fault` names it (`kill`,
+//!   `pause`, `partition`, `clock`), `nodes` the nodes it hit and `value`
+//!   says how (`halves`, `+37s`...). The checker ignores them; plots shade
+//!   the windows between start and end.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, Write};
@@ -48,7 +53,11 @@ pub enum OpFn {
     Poll,
     Assign,
     Subscribe,
+    Nemesis,
 }
+
+/// The process id of the nemesis's operations.
+pub const NEMESIS_PROCESS: u32 = 1_000_000;
 
 /// One line of the history.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -87,6 +96,15 @@ pub struct Op {
     /// `fail` / `info`: why.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// `nemesis`: which fault.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fault: Option<String>,
+    /// `nemesis`: `start` or `end`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<String>,
+    /// `nemesis`: the nodes the fault hit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nodes: Option<Vec<u32>>,
 }
 
 fn is_false(value: &bool) -> bool {
@@ -110,6 +128,9 @@ impl Op {
             final_read: false,
             partitions: None,
             error: None,
+            fault: None,
+            phase: None,
+            nodes: None,
         }
     }
 }

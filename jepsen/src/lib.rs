@@ -7,7 +7,10 @@
 //! - [`history`] is the harness's history format (JSON lines of Jepsen-style operations);
 //! - [`checker`] judges such a history with the simulator's checkers (`odradek-sim`), naming
 //!   anomalies as Jepsen's Kafka workload does;
-//! - [`wire`] frames hand-built Kafka requests for tests that must send malformed bytes.
+//! - [`wire`] frames hand-built Kafka requests for tests that must send malformed bytes;
+//! - [`run`] is `odradek-jepsen test`: the cluster as hosts of a test network
+//!   ([`netns`], [`net_cluster`]), the queue [`workload`] through librdkafka, the
+//!   [`nemesis`], the history ([`recorder`]), the verdict and the [`plot`]s.
 //!
 //! The tests in `tests/` use them: `cargo test -p odradek-jepsen`. They run
 //! `$ODRADEK_BIN` if set, else the newer of `target/release/odradek` and
@@ -20,6 +23,18 @@ pub mod cluster;
 pub mod history;
 pub mod node;
 pub mod wire;
+
+#[cfg(not(madsim))]
+pub mod nemesis;
+#[cfg(not(madsim))]
+pub mod net_cluster;
+pub mod netns;
+pub mod plot;
+pub mod recorder;
+#[cfg(not(madsim))]
+pub mod run;
+#[cfg(not(madsim))]
+pub mod workload;
 
 pub use binary::odradek_binary;
 pub use cluster::Cluster;

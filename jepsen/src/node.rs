@@ -54,6 +54,14 @@ pub struct BrokerOptions {
     pub nofile_limit: Option<(u64, u64)>,
     /// The Kafka listener; `None` takes a free loopback port.
     pub listen: Option<SocketAddr>,
+    /// The network namespace (`/run/netns/NAME`) the broker runs in; `None`
+    /// runs it in the harness's own.
+    pub namespace: Option<String>,
+    /// Extra environment variables (the clock nemesis's libfaketime).
+    pub env: Vec<(String, String)>,
+    /// Where the data directory and log go; `None` is a temporary directory
+    /// deleted with the broker.
+    pub home: Option<PathBuf>,
 }
 
 impl Default for BrokerOptions {
@@ -67,6 +75,9 @@ impl Default for BrokerOptions {
             extra_args: Vec::new(),
             nofile_limit: None,
             listen: None,
+            namespace: None,
+            env: Vec::new(),
+            home: None,
         }
     }
 }
@@ -101,6 +112,23 @@ impl BrokerOptions {
     /// Listens (and advertises) on this address instead of a free port.
     pub fn listen(mut self, listen: SocketAddr) -> Self {
         self.listen = Some(listen);
+        self
+    }
+
+    /// Runs the broker in this network namespace.
+    pub fn namespace(mut self, namespace: impl Into<String>) -> Self {
+        self.namespace = Some(namespace.into());
+        self
+    }
+
+    pub fn env(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.env.push((key.into(), value.into()));
+        self
+    }
+
+    /// Keeps the data directory and the log under `home` (not deleted).
+    pub fn home(mut self, home: impl Into<PathBuf>) -> Self {
+        self.home = Some(home.into());
         self
     }
 
@@ -156,8 +184,10 @@ pub struct BrokerProcess {
     options: BrokerOptions,
     binary: PathBuf,
     listen: SocketAddr,
-    /// Holds the data directory and the log file; deleted when the broker is dropped.
-    dir: TempDir,
+    /// Holds the data directory and the log file.
+    dir: PathBuf,
+    /// The temporary directory `dir` is, if any: deleted when the broker is dropped.
+    _temporary: Option<TempDir>,
     child: Option<Child>,
 }
 
@@ -168,10 +198,19 @@ impl BrokerProcess {
     }
 
     pub fn start(options: BrokerOptions) -> io::Result<BrokerProcess> {
-        let dir = tempfile::Builder::new()
-            .prefix("odradek-jepsen-")
-            .tempdir()?;
-        std::fs::create_dir(dir.path().join("data"))?;
+        let (dir, temporary) = match &options.home {
+            Some(home) => {
+                std::fs::create_dir_all(home)?;
+                (home.clone(), None)
+            }
+            None => {
+                let temporary = tempfile::Builder::new()
+                    .prefix("odradek-jepsen-")
+                    .tempdir()?;
+                (temporary.path().to_path_buf(), Some(temporary))
+            }
+        };
+        std::fs::create_dir_all(dir.join("data"))?;
         let listen = match options.listen {
             Some(listen) => listen,
             None => free_loopback_port()?,
@@ -181,6 +220,7 @@ impl BrokerProcess {
             binary: odradek_binary(),
             listen,
             dir,
+            _temporary: temporary,
             child: None,
         };
         broker.spawn_and_wait()?;
@@ -197,12 +237,12 @@ impl BrokerProcess {
     }
 
     pub fn data_dir(&self) -> PathBuf {
-        self.dir.path().join("data")
+        self.dir.join("data")
     }
 
     /// The file that collects the broker's stdout and stderr across all its runs.
     pub fn log_path(&self) -> PathBuf {
-        self.dir.path().join("broker.log")
+        self.dir.join("broker.log")
     }
 
     pub fn pid(&self) -> Option<u32> {
@@ -222,6 +262,21 @@ impl BrokerProcess {
         if let Some(mut child) = self.child.take() {
             child.kill()?;
             child.wait()?;
+        }
+        Ok(())
+    }
+
+    /// SIGSTOP (`true`) or SIGCONT (`false`): a process pause, as a long GC
+    /// pause or a stalled VM would be.
+    pub fn pause(&mut self, paused: bool) -> io::Result<()> {
+        let Some(child) = self.child.as_ref() else {
+            return Err(io::Error::other("broker is not running"));
+        };
+        let pid = libc::pid_t::try_from(child.id()).map_err(io::Error::other)?;
+        let signal = if paused { libc::SIGSTOP } else { libc::SIGCONT };
+        // SAFETY: kill(2) with a pid we spawned and have not yet reaped.
+        if unsafe { libc::kill(pid, signal) } != 0 {
+            return Err(io::Error::last_os_error());
         }
         Ok(())
     }
@@ -282,6 +337,23 @@ impl BrokerProcess {
         if std::env::var_os("RUST_LOG").is_none() {
             command.env("RUST_LOG", "info");
         }
+        command.envs(self.options.env.iter().map(|(k, v)| (k, v)));
+        if let Some(namespace) = self.options.namespace.clone() {
+            use std::os::unix::process::CommandExt;
+            let file = File::open(format!("/run/netns/{namespace}"))?;
+            // SAFETY: setns only reads the descriptor, owned by the closure,
+            // and is async-signal-safe.
+            unsafe {
+                command.pre_exec(move || {
+                    use std::os::fd::AsRawFd;
+                    if libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) == 0 {
+                        Ok(())
+                    } else {
+                        Err(io::Error::last_os_error())
+                    }
+                });
+            }
+        }
         if let Some((soft, hard)) = self.options.nofile_limit {
             use std::os::unix::process::CommandExt;
             let limit = libc::rlimit {
@@ -322,11 +394,13 @@ impl BrokerProcess {
                 return Ok(());
             }
             if Instant::now() >= deadline {
+                // What the process was doing, before it is gone.
+                let state = self.pid().map(process_state).unwrap_or_default();
                 let _ = self.kill9();
                 return Err(io::Error::new(
                     io::ErrorKind::TimedOut,
                     format!(
-                        "broker did not accept connections on {} within {STARTUP_TIMEOUT:?}; log:\n{}",
+                        "broker did not accept connections on {} within {STARTUP_TIMEOUT:?} ({state}); log:\n{}",
                         self.listen,
                         self.log_tail()
                     ),
@@ -356,6 +430,19 @@ impl Drop for BrokerProcess {
 pub fn free_loopback_port() -> io::Result<SocketAddr> {
     let listener = TcpListener::bind("127.0.0.1:0")?;
     listener.local_addr()
+}
+
+/// A process's scheduler state and kernel wait channel, from /proc.
+fn process_state(pid: u32) -> String {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let state = status
+        .lines()
+        .find(|line| line.starts_with("State:"))
+        .unwrap_or("State: unknown")
+        .to_string();
+    let wchan = std::fs::read_to_string(format!("/proc/{pid}/wchan")).unwrap_or_default();
+    let threads = std::fs::read_dir(format!("/proc/{pid}/task")).map_or(0, |d| d.count());
+    format!("pid {pid}, {state}, wchan {wchan:?}, {threads} threads")
 }
 
 fn read_tail(path: &Path, max_bytes: u64) -> io::Result<String> {

@@ -45,6 +45,62 @@ pub struct BugSwitches {
     pub unfenced_fetch: bool,
 }
 
+impl BugSwitches {
+    /// Every switch's name, as the simulator's `--bug` and the binary's
+    /// hidden `--unsafe-bug` spell it.
+    pub const NAMES: [&'static str; 11] = [
+        "no-crc-check",
+        "ack-before-sync",
+        "no-idempotence",
+        "commit-before-persist",
+        "read-unsynced",
+        "no-dir-sync",
+        "unsynced-index",
+        "forget-log-start",
+        "ack-before-isr",
+        "truncate-to-hw",
+        "unfenced-fetch",
+    ];
+
+    /// Turns on the switch named `name`; `false` if there is none.
+    pub fn enable(&mut self, name: &str) -> bool {
+        let switch = match name {
+            "no-crc-check" => &mut self.no_crc_check,
+            "ack-before-sync" => &mut self.ack_before_sync,
+            "no-idempotence" => &mut self.no_idempotence,
+            "commit-before-persist" => &mut self.commit_before_persist,
+            "read-unsynced" => &mut self.read_unsynced,
+            "no-dir-sync" => &mut self.no_dir_sync,
+            "unsynced-index" => &mut self.unsynced_index,
+            "forget-log-start" => &mut self.forget_log_start,
+            "ack-before-isr" => &mut self.ack_before_isr,
+            "truncate-to-hw" => &mut self.truncate_to_hw,
+            "unfenced-fetch" => &mut self.unfenced_fetch,
+            _ => return false,
+        };
+        *switch = true;
+        true
+    }
+}
+
+#[cfg(test)]
+mod bug_switch_tests {
+    use super::BugSwitches;
+
+    #[test]
+    fn every_named_switch_turns_on_exactly_one_field() {
+        let mut seen = Vec::new();
+        for name in BugSwitches::NAMES {
+            let mut bugs = BugSwitches::default();
+            assert!(bugs.enable(name), "{name}");
+            assert_ne!(bugs, BugSwitches::default(), "{name}");
+            assert!(!seen.contains(&bugs), "{name} turns on another's field");
+            seen.push(bugs);
+        }
+        assert!(!BugSwitches::default().enable("no-such-bug"));
+    }
+}
+
 /// Kafka's default `fetch.max.bytes`: 55 MiB.
 pub const FETCH_MAX_BYTES_DEFAULT: i32 = 55 * 1024 * 1024;
 
