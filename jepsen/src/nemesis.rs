@@ -10,8 +10,9 @@
 //! - `pause`: SIGSTOP the same kind of target, then SIGCONT;
 //! - `partition`: random halves, one node isolated, a partition leader
 //!   isolated, or a bridge (two halves that both hear one node);
-//! - `clock`: move the wall clock of some nodes up to two minutes either
-//!   way (libfaketime), then back to true time.
+//! - `clock`: jump the wall clock of some nodes up to two minutes either
+//!   way, each by its own amount, so the nodes' clocks also disagree with
+//!   each other (skew), then jump them back to true time (libfaketime).
 
 use std::collections::BTreeSet;
 use std::str::FromStr;

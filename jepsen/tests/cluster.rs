@@ -119,6 +119,8 @@ fn reliable_producer(bootstrap: &str) -> FutureProducer {
 }
 
 /// Sends `values` to `partition` and returns those acknowledged.
+// rdkafka's send_result hands the record back in its error.
+#[allow(clippy::result_large_err)]
 fn send(producer: &FutureProducer, topic: &str, partition: i32, values: &[String]) -> Vec<String> {
     let futures: Vec<_> = values
         .iter()
