@@ -53,6 +53,7 @@ bug_switches! {
     "read-unsynced" => read_unsynced, [InconsistentOffsets], "Fetch serves appended records before they are synced (fsync.policy interval, never).";
     "commit-before-persist" => commit_before_persist, [CommittedOffsetRegression, GroupAssignmentOverlap], "The group coordinator acknowledges commits before they are durable.";
     "no-dir-sync" => no_dir_sync, [LostWrite, Unseen, InconsistentOffsets], "New segments and indexes are used before their directory is synced.";
+    "unsynced-index" => unsynced_index, [SpuriousCorruption, InconsistentOffsets, TimeLookup], "Checkpoints skip syncing index files; the recovery point vouches for segments whose indexes were never synced.";
     "forget-log-start" => forget_log_start, [LogStartRegression, InconsistentOffsets], "The log start offset is not persisted: DeleteRecords or retention followed by a restart moves it back.";
     }
 }
