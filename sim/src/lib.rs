@@ -44,4 +44,6 @@ pub mod seed_run;
 #[cfg(madsim)]
 pub mod seek_reads;
 #[cfg(madsim)]
+pub mod time_seeks;
+#[cfg(madsim)]
 pub mod workload;

@@ -575,6 +575,7 @@ pub async fn run(config: WorkloadConfig, recorder: Recorder, control: Arc<Worklo
     }
     if final_read(&config, &recorder).await {
         crate::seek_reads::run(&config, &recorder).await;
+        crate::time_seeks::run(&config, &recorder).await;
     } else {
         recorder.report(Violation {
             kind: ViolationKind::Liveness,
