@@ -186,10 +186,19 @@ pub struct SimDiskCounters {
 pub enum CrashOutcome {
     Dropped,
     WrittenBack,
-    Torn { kept_bytes: usize },
-    BitFlipped { flips: usize },
-    ZeroedTail { zeroed_bytes: usize },
-    Holey { kept_bytes: usize, lost_sectors: usize },
+    Torn {
+        kept_bytes: usize,
+    },
+    BitFlipped {
+        flips: usize,
+    },
+    ZeroedTail {
+        zeroed_bytes: usize,
+    },
+    Holey {
+        kept_bytes: usize,
+        lost_sectors: usize,
+    },
 }
 
 /// Per-file outcomes of one crash, keyed by the file's durable name (files
