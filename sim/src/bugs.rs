@@ -37,13 +37,13 @@ macro_rules! bug_switches {
     };
 }
 
-// `unsynced-index` (checkpoints skip syncing indexes; the recovery point
-// vouches for them) is out of the table while its teeth are blunt: since
-// recovery rejects missing or empty indexes below the point and rescans
-// (and copies what lies past it), 0..1000 caught it once (seed 847, as
-// `time-lookup`). The broker switch stays (`BugSwitches::unsynced_index`);
-// it comes back with a workload or fault that makes a stale but plausible
-// index observable.
+// `unsynced-index` is caught through its time indexes: a crash's holey
+// writeback (`odradek::io::sim_disk_sectors`) can leave a never-synced time
+// index cut at an earlier write but well formed; the recovery point vouches
+// for it, the segment's largest timestamp comes from its last entry, and a
+// ListOffsets by time after the final read (`time_seeks`) skips records it
+// must find. A bit-flipped but plausible offset index shows through the
+// seek reads (`seek_reads`) as a refusal without rot.
 bug_switches! {
     /// Every single-node bug switch, in `--list-bugs` order.
     BUG_SWITCHES {
@@ -53,6 +53,7 @@ bug_switches! {
     "read-unsynced" => read_unsynced, [InconsistentOffsets], "Fetch serves appended records before they are synced (fsync.policy interval, never).";
     "commit-before-persist" => commit_before_persist, [CommittedOffsetRegression, GroupAssignmentOverlap], "The group coordinator acknowledges commits before they are durable.";
     "no-dir-sync" => no_dir_sync, [LostWrite, Unseen, InconsistentOffsets], "New segments and indexes are used before their directory is synced.";
+    "unsynced-index" => unsynced_index, [TimeLookup, SpuriousCorruption], "Checkpoints skip syncing index files; the recovery point vouches for segments whose indexes were never synced.";
     "forget-log-start" => forget_log_start, [LogStartRegression, InconsistentOffsets], "The log start offset is not persisted: DeleteRecords or retention followed by a restart moves it back.";
     }
 }

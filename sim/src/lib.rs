@@ -42,4 +42,8 @@ pub mod recorder;
 #[cfg(madsim)]
 pub mod seed_run;
 #[cfg(madsim)]
+pub mod seek_reads;
+#[cfg(madsim)]
+pub mod time_seeks;
+#[cfg(madsim)]
 pub mod workload;

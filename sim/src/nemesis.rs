@@ -143,6 +143,10 @@ fn describe(outcome: &CrashOutcome) -> String {
         CrashOutcome::Torn { kept_bytes } => format!("torn(kept {kept_bytes})"),
         CrashOutcome::BitFlipped { flips } => format!("bit-flipped({flips})"),
         CrashOutcome::ZeroedTail { zeroed_bytes } => format!("zeroed({zeroed_bytes})"),
+        CrashOutcome::Holey {
+            kept_bytes,
+            lost_sectors,
+        } => format!("holey(kept {kept_bytes}, {lost_sectors} sectors lost)"),
     }
 }
 

@@ -48,6 +48,12 @@ pub struct RunStats {
     pub lc_compacted_reads: u64,
     pub lc_records_compacted_away: u64,
     pub lc_records_below_log_start: u64,
+    /// Fetches of one batch at a random offset after the final read
+    /// (`seek_reads`), which consult the offset indexes of trusted segments.
+    pub seek_reads: u64,
+    /// ListOffsets by time after the final read (`time_seeks`), judged
+    /// against the final read.
+    pub time_seeks: u64,
     /// Disk counters, by name (see `SimDiskCounters`).
     pub disk: BTreeMap<String, u64>,
     /// The broker node's clock faults, by name (see `SimClockCounters`):

@@ -573,7 +573,10 @@ pub async fn run(config: WorkloadConfig, recorder: Recorder, control: Arc<Worklo
         // A task that panicked already failed the run; nothing to add here.
         let _ = task.await;
     }
-    if !final_read(&config, &recorder).await {
+    if final_read(&config, &recorder).await {
+        crate::seek_reads::run(&config, &recorder).await;
+        crate::time_seeks::run(&config, &recorder).await;
+    } else {
         recorder.report(Violation {
             kind: ViolationKind::Liveness,
             at_seq: None,

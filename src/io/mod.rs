@@ -6,3 +6,4 @@ pub mod node_context;
 pub mod real_disk;
 pub mod sim_clock;
 pub mod sim_disk;
+pub mod sim_disk_sectors;

@@ -56,7 +56,14 @@
 //!   bits, so batch headers usually still look plausible and only a CRC check
 //!   can tell (this is what the `no-crc-check` bug switch is caught by);
 //! - **zeroed tail**: the file keeps its full length but the end of the
-//!   unsynced bytes reads as zeroes (delayed allocation after a size update).
+//!   unsynced bytes reads as zeroes (delayed allocation after a size update);
+//! - **holey** (`crash_holey_writeback_probability`): the page cache wrote
+//!   back an arbitrary subset of the unsynced sectors (`crash_sector_bytes`)
+//!   and the journal committed a size the file had after one of its writes
+//!   since the sync: the file is cut there, and sectors under that size that
+//!   never reached the device read as zeroes, before or after ones that did
+//!   (`sim_disk_sectors`). Only for appended bytes (a pending truncate can
+//!   only be dropped or written back).
 //!
 //! Beyond what a single node claims to survive, behind its own flag (off by
 //! default): `synced_bit_flip_probability` flips a bit in already-durable data
@@ -90,6 +97,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::io::disk::{Disk, DiskError, DiskResult, SyncFuture};
+use crate::io::sim_disk_sectors;
 
 /// Fault probabilities. `SimDiskFaults::default()` is a perfect disk: a crash
 /// drops exactly the unsynced data and no operation ever fails.
@@ -103,6 +111,12 @@ pub struct SimDiskFaults {
     pub crash_bit_flip_probability: f64,
     /// At a crash, per file with unsynced bytes: their end reads as zeroes.
     pub crash_zeroed_tail_probability: f64,
+    /// At a crash, per file with unsynced bytes: a holey writeback (see the
+    /// module doc): cut at one of its write ends, with each sector below
+    /// that either on the device or zeroes.
+    pub crash_holey_writeback_probability: f64,
+    /// The device's sector size for holey writebacks (0: 512 bytes).
+    pub crash_sector_bytes: usize,
     /// Experiment beyond the single-node promise: at a crash, flip one bit in
     /// already-synced data of a random file.
     pub synced_bit_flip_probability: f64,
@@ -146,6 +160,10 @@ pub struct SimDiskCounters {
     pub torn_writes: u64,
     pub bit_flipped_tails: u64,
     pub zeroed_tails: u64,
+    /// Files a crash left with a holey writeback, and the sectors of them
+    /// that read as zeroes.
+    pub holey_writebacks: u64,
+    pub holey_sectors_lost: u64,
     pub synced_bit_flips: u64,
     pub write_eio: u64,
     pub sync_eio: u64,
@@ -168,9 +186,19 @@ pub struct SimDiskCounters {
 pub enum CrashOutcome {
     Dropped,
     WrittenBack,
-    Torn { kept_bytes: usize },
-    BitFlipped { flips: usize },
-    ZeroedTail { zeroed_bytes: usize },
+    Torn {
+        kept_bytes: usize,
+    },
+    BitFlipped {
+        flips: usize,
+    },
+    ZeroedTail {
+        zeroed_bytes: usize,
+    },
+    Holey {
+        kept_bytes: usize,
+        lost_sectors: usize,
+    },
 }
 
 /// Per-file outcomes of one crash, keyed by the file's durable name (files
@@ -190,6 +218,9 @@ struct Inode {
     /// clean: reads see them, but they never reach the device (a crash
     /// leaves zeroes there, the file's synced size being durable).
     dropped: Vec<(usize, usize)>,
+    /// The file's size after each write since the last sync: the sizes a
+    /// holey writeback may find committed.
+    write_ends: Vec<usize>,
 }
 
 impl Inode {
@@ -200,6 +231,12 @@ impl Inode {
     fn make_durable(&mut self) {
         self.synced_len = self.data.len();
         self.durable_tail.clear();
+        self.write_ends.clear();
+    }
+
+    /// A write left the file at its current length.
+    fn note_write(&mut self) {
+        sim_disk_sectors::note_write_end(&mut self.write_ends, self.data.len());
     }
 
     fn truncate(&mut self, len: usize) {
@@ -211,6 +248,8 @@ impl Inode {
             self.synced_len = len;
         }
         self.data.resize(len, 0);
+        self.write_ends.retain(|end| *end < len);
+        self.note_write();
         self.dropped.retain_mut(|(start, end)| {
             *end = (*end).min(len);
             *start < *end
@@ -356,6 +395,7 @@ impl State {
         self.inodes.insert(
             ino,
             Inode {
+                write_ends: vec![data.len()],
                 data,
                 synced_len: 0,
                 durable_tail: Vec::new(),
@@ -660,6 +700,7 @@ impl State {
             faults.crash_torn_write_probability,
             faults.crash_bit_flip_probability,
             faults.crash_zeroed_tail_probability,
+            faults.crash_holey_writeback_probability,
         ];
         let writeback = faults.crash_writeback_probability;
         let draw: f64 = self.rng.gen();
@@ -682,6 +723,11 @@ impl State {
             Some(2) if unsynced_bytes > 0 => CrashOutcome::ZeroedTail {
                 zeroed_bytes: self.rng.gen_range(1..=unsynced_bytes),
             },
+            // Filled in by `crash_inode`, which knows the write ends.
+            Some(3) if unsynced_bytes > 0 => CrashOutcome::Holey {
+                kept_bytes: 0,
+                lost_sectors: 0,
+            },
             Some(_) => CrashOutcome::Dropped,
             None if draw < threshold + writeback => CrashOutcome::WrittenBack,
             None => CrashOutcome::Dropped,
@@ -694,7 +740,17 @@ impl State {
             return None;
         }
         let unsynced_bytes = inode.data.len() - inode.synced_len;
-        let outcome = self.draw_crash_outcome(unsynced_bytes);
+        let pending_truncate = !inode.durable_tail.is_empty();
+        let mut outcome = self.draw_crash_outcome(unsynced_bytes);
+        if let CrashOutcome::Holey { .. } = outcome {
+            // Sectors model appended bytes only: a file with a pending
+            // truncate (durable bytes past a shorter end) loses its changes.
+            outcome = if pending_truncate {
+                CrashOutcome::Dropped
+            } else {
+                self.holey_writeback(ino)
+            };
+        }
         let positions: Vec<(usize, u8)> = match outcome {
             CrashOutcome::BitFlipped { flips } => {
                 let synced_len = self.inodes[&ino].synced_len;
@@ -724,6 +780,8 @@ impl State {
                 let len = inode.data.len();
                 inode.data[len - zeroed_bytes..].fill(0);
             }
+            // Applied by `holey_writeback` already.
+            CrashOutcome::Holey { .. } => {}
         }
         inode.make_durable();
         let counter = match outcome {
@@ -732,10 +790,49 @@ impl State {
             CrashOutcome::Torn { .. } => &mut self.counters.torn_writes,
             CrashOutcome::BitFlipped { .. } => &mut self.counters.bit_flipped_tails,
             CrashOutcome::ZeroedTail { .. } => &mut self.counters.zeroed_tails,
+            CrashOutcome::Holey { lost_sectors, .. } => {
+                self.counters.holey_sectors_lost += lost_sectors as u64;
+                &mut self.counters.holey_writebacks
+            }
         };
         *counter += 1;
         self.counters.files_dirty_at_crash += 1;
         Some(outcome)
+    }
+
+    /// A holey writeback of a file with appended unsynced bytes: the
+    /// durable size is one of its write ends since the sync, and each sector
+    /// below it reached the device with a chance drawn per crash (so whole,
+    /// empty and holey regions are all common).
+    fn holey_writeback(&mut self, ino: u64) -> CrashOutcome {
+        let sector_bytes = match self.faults.crash_sector_bytes {
+            0 => 512,
+            bytes => bytes,
+        };
+        let inode = &self.inodes[&ino];
+        let (synced_len, len) = (inode.synced_len, inode.data.len());
+        let ends: Vec<usize> = inode
+            .write_ends
+            .iter()
+            .copied()
+            .filter(|end| (synced_len + 1..=len).contains(end))
+            .chain(std::iter::once(len))
+            .collect();
+        let durable_len = ends[self.rng.gen_range(0..ends.len())];
+        let kept_probability: f64 = self.rng.gen();
+        let rng = &mut self.rng;
+        let inode = self.inodes.get_mut(&ino).expect("crash visits live inodes");
+        let result = sim_disk_sectors::apply(
+            &mut inode.data,
+            synced_len,
+            durable_len,
+            sector_bytes,
+            || rng.gen::<f64>() >= kept_probability,
+        );
+        CrashOutcome::Holey {
+            kept_bytes: result.kept_bytes,
+            lost_sectors: result.lost_sectors,
+        }
     }
 
     fn flip_synced_bit(&mut self) {
@@ -1008,7 +1105,9 @@ impl Disk for SimDisk {
             let ino = state.new_inode(Vec::new());
             state.names.insert(path.clone(), ino);
         }
-        state.inode_mut(&path)?.data.extend_from_slice(data);
+        let inode = state.inode_mut(&path)?;
+        inode.data.extend_from_slice(data);
+        inode.note_write();
         Ok(())
     }
 

@@ -105,6 +105,9 @@ fn corrupt(offset: i64, reason: String) -> ReadRecord {
     }
 }
 
+/// What a consumer's fetch asks of one partition (Kafka's default is 1 MiB).
+const PARTITION_MAX_BYTES: i32 = 256 * 1024;
+
 /// Fetches `topic`/`partition` from `fetch_offset`, waiting up to
 /// `max_wait_ms` for data.
 pub async fn fetch(
@@ -114,6 +117,29 @@ pub async fn fetch(
     partition: i32,
     fetch_offset: i64,
     max_wait_ms: i32,
+) -> Result<FetchResult, ClientError> {
+    fetch_at_most(
+        connection,
+        versions,
+        topic,
+        partition,
+        fetch_offset,
+        max_wait_ms,
+        PARTITION_MAX_BYTES,
+    )
+    .await
+}
+
+/// [`fetch`] asking for at most `partition_max_bytes` of the partition (the
+/// broker still answers the first batch whole, KIP-74).
+pub async fn fetch_at_most(
+    connection: &mut Connection,
+    versions: ApiVersionsInUse,
+    topic: &str,
+    partition: i32,
+    fetch_offset: i64,
+    max_wait_ms: i32,
+    partition_max_bytes: i32,
 ) -> Result<FetchResult, ClientError> {
     let request = FetchRequest::default()
         .with_replica_id(BrokerId(-1))
@@ -131,7 +157,7 @@ pub async fn fetch(
                 .with_fetch_offset(fetch_offset)
                 .with_last_fetched_epoch(-1)
                 .with_log_start_offset(-1)
-                .with_partition_max_bytes(256 * 1024)])]);
+                .with_partition_max_bytes(partition_max_bytes)])]);
     let response = connection.call(&request, versions.fetch).await?;
     if response.error_code != 0 {
         return Err(ClientError::kafka(response.error_code));

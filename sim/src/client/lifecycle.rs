@@ -295,13 +295,24 @@ pub async fn list_offset(
     topic: &str,
     timestamp: i64,
 ) -> Result<(i64, i64), ClientError> {
+    list_offset_of(connection, versions, topic, 0, timestamp).await
+}
+
+/// [`list_offset`] on any partition of `topic`.
+pub async fn list_offset_of(
+    connection: &mut Connection,
+    versions: ApiVersionsInUse,
+    topic: &str,
+    partition: i32,
+    timestamp: i64,
+) -> Result<(i64, i64), ClientError> {
     let request = ListOffsetsRequest::default()
         .with_replica_id(BrokerId(-1))
         .with_isolation_level(0)
         .with_topics(vec![ListOffsetsTopic::default()
             .with_name(name(topic))
             .with_partitions(vec![ListOffsetsPartition::default()
-                .with_partition_index(0)
+                .with_partition_index(partition)
                 .with_current_leader_epoch(-1)
                 .with_timestamp(timestamp)])]);
     let response = connection.call(&request, versions.list_offsets).await?;
@@ -309,7 +320,7 @@ pub async fn list_offset(
         .topics
         .iter()
         .flat_map(|t| t.partitions.iter())
-        .find(|p| p.partition_index == 0)
+        .find(|p| p.partition_index == partition)
         .ok_or_else(|| ClientError::Protocol("ListOffsets without our partition".into()))?;
     match result.error_code {
         0 => Ok((result.offset, result.timestamp)),

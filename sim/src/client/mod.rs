@@ -20,7 +20,7 @@ mod versions;
 
 pub use admin::{create_replicated_topic, create_topic, create_topic_strict};
 pub use connection::Connection;
-pub use fetch::{decode_records, fetch, DecodedRecords, FetchResult};
+pub use fetch::{decode_records, fetch, fetch_at_most, DecodedRecords, FetchResult};
 pub use idempotent::{
     after_failure, init_producer_id, AfterFailure, IdempotentProducer, ProducerIdentity,
 };
