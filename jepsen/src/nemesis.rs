@@ -251,6 +251,9 @@ impl Nemesis<'_> {
     /// The groups of a partition: the first is the side the fault names.
     fn partition_shape(&self, rng: &mut ChaCha8Rng, n: u32) -> (Vec<Vec<u32>>, String) {
         let mut all: Vec<u32> = (1..=n).collect();
+        if n < 2 {
+            return (vec![all], "one node: nothing to cut".into());
+        }
         all.shuffle(rng);
         let isolate = |node: u32| {
             let rest: Vec<u32> = (1..=n).filter(|&m| m != node).collect();
