@@ -387,6 +387,40 @@ pub const CI_CASES: &[CiCase] = &[
         ],
         must_reach: &[],
     },
+    // Raft's Figure 8: a leader commits an entry of an earlier term by
+    // counting replicas, and a voter holding another entry at that index
+    // wins the next term. Five elections (two timeouts per voter at most),
+    // the leader's probe sending one entry at a time, and the bug-hunting
+    // restrictions that keep the state space small (docs/model.md): writes
+    // durable as issued, answers at once, a channel keeps only its newest
+    // message. Depth-first to 21 states.
+    CiCase {
+        model: "raft",
+        bug: Some("commit-old-term"),
+        args: &[
+            "--voters",
+            "3",
+            "--proposals",
+            "0",
+            "--timeouts",
+            "5",
+            "--timeouts-per-voter",
+            "2",
+            "--append-max",
+            "1",
+            "--eager-persist",
+            "1",
+            "--replies-at-once",
+            "1",
+            "--newest-per-channel",
+            "1",
+            "--search",
+            "dfs",
+            "--max-depth",
+            "21",
+        ],
+        must_reach: &[],
+    },
 ];
 
 /// Whether a case's report is the verdict CI wants: a clean model complete,
