@@ -323,7 +323,11 @@ impl Model for RaftModel {
                 state.budget.timeouts -= 1;
                 let at = self.index_of(&state, id);
                 let voter = &mut state.voters[at];
-                voter.timeouts -= 1;
+                if self.bounds.timeouts_per_voter > 0 {
+                    // Counted only when bounded, so that unbounded runs
+                    // keep no per-voter count in their states.
+                    voter.timeouts -= 1;
+                }
                 let node = voter.node.as_mut().expect("up");
                 voter.clock_ms = voter.clock_ms.max(node.poll_timeout_ms());
                 node.tick(voter.clock_ms);
