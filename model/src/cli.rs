@@ -9,8 +9,8 @@
 //!
 //! Bounds: replication `--replicas --records --crashes --elections
 //! --timeouts --losses --duplicates --min-isr`; raft `--voters --proposals
-//! --crashes --timeouts --losses --duplicates --eager-persist 0|1 --replies-at-once 0|1
-//! --append-max N`.
+//! --crashes --timeouts --timeouts-per-voter --losses --duplicates --eager-persist 0|1 --replies-at-once 0|1
+//! --append-max N --newest-per-channel 0|1`.
 //! Options of every check: `--search dfs`, `--max-depth N`, `--threads N`,
 //! `--timeout-s N`.
 
@@ -93,11 +93,13 @@ pub fn raft_bounds(args: &Args) -> Result<RaftBounds, String> {
         proposals: args.number("proposals", d.proposals)?,
         crashes: args.number("crashes", d.crashes)?,
         timeouts: args.number("timeouts", d.timeouts)?,
+        timeouts_per_voter: args.number("timeouts-per-voter", d.timeouts_per_voter)?,
         losses: args.number("losses", d.losses)?,
         duplicates: args.number("duplicates", d.duplicates)?,
         eager_persist: args.number("eager-persist", u8::from(d.eager_persist))? != 0,
         replies_at_once: args.number("replies-at-once", u8::from(d.replies_at_once))? != 0,
         append_entries_max: args.number("append-max", d.append_entries_max)?,
+        newest_per_channel: args.number("newest-per-channel", u8::from(d.newest_per_channel))? != 0,
     };
     if !(1..=5).contains(&bounds.voters) {
         return Err("--voters must be 1..=5".into());
@@ -382,6 +384,40 @@ pub const CI_CASES: &[CiCase] = &[
             "dfs",
             "--max-depth",
             "15",
+        ],
+        must_reach: &[],
+    },
+    // Raft's Figure 8: a leader commits an entry of an earlier term by
+    // counting replicas, and a voter holding another entry at that index
+    // wins the next term. Five elections (two timeouts per voter at most),
+    // the leader's probe sending one entry at a time, and the bug-hunting
+    // restrictions that keep the state space small (docs/model.md): writes
+    // durable as issued, answers at once, a channel keeps only its newest
+    // message. Depth-first to 21 states.
+    CiCase {
+        model: "raft",
+        bug: Some("commit-old-term"),
+        args: &[
+            "--voters",
+            "3",
+            "--proposals",
+            "0",
+            "--timeouts",
+            "5",
+            "--timeouts-per-voter",
+            "2",
+            "--append-max",
+            "1",
+            "--eager-persist",
+            "1",
+            "--replies-at-once",
+            "1",
+            "--newest-per-channel",
+            "1",
+            "--search",
+            "dfs",
+            "--max-depth",
+            "21",
         ],
         must_reach: &[],
     },

@@ -2,7 +2,8 @@
 //! bounds are the smallest that still show something): the clean
 //! replication model holds every property and reaches the ISR changes; the
 //! ack-before-isr switch is caught; the CLI's CI table judges both right;
-//! the CI cases for kip101-only and vote-without-log-check catch them.
+//! the CI cases for kip101-only, vote-without-log-check and
+//! commit-old-term catch them.
 
 use odradek_model::cli::{ci_verdict_ok, Args, CiCase};
 use odradek_model::replication::{Bounds, ReplicationModel};
@@ -127,4 +128,18 @@ fn the_vote_without_log_check_bug_is_caught() {
     let (failing, steps) = ci_case_catches("vote-without-log-check");
     assert!(failing.contains(&"leader completeness"), "{failing:?}");
     assert!(steps <= 14, "{steps}");
+}
+
+/// Release only: about 2.6 M states, 8 s in release and about 50 s in the
+/// debug build `cargo test --workspace` uses; `check-all` runs the same
+/// case in CI (`cargo test --release -p odradek-model` runs this too).
+#[test]
+#[cfg_attr(
+    debug_assertions,
+    ignore = "about 50 s in a debug build; check-all runs it in release"
+)]
+fn the_commit_old_term_bug_is_caught() {
+    let (failing, steps) = ci_case_catches("commit-old-term");
+    assert!(failing.contains(&"leader completeness"), "{failing:?}");
+    assert!(steps <= 20, "{steps}");
 }

@@ -4,6 +4,7 @@
 
 pub mod describe;
 pub mod model;
+pub mod network;
 pub mod properties;
 pub mod state;
 

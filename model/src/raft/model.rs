@@ -10,10 +10,11 @@
 //! ticks it. Elections, heartbeats and check-quorum all follow from that.
 
 use odradek::core::raft::{
-    DurableState, ElectionRng, EntryKind, NodeId, RaftBugs, RaftConfig, RaftNode, Role,
+    DurableState, ElectionRng, EntryKind, Message, NodeId, RaftBugs, RaftConfig, RaftNode, Role,
 };
 use stateright::{Model, Property};
 
+use super::network;
 use super::properties;
 use super::state::{Broken, PendingPersist, RaftBudget, RaftHistory, RaftState, Seen, Voter};
 
@@ -23,6 +24,10 @@ pub struct RaftBounds {
     pub proposals: u8,
     pub crashes: u8,
     pub timeouts: u8,
+    /// At most this many of the `timeouts` on any one voter (0: no limit
+    /// beside the total). A bound like the others: it shapes where the
+    /// search spends its timeouts, e.g. 2 per voter for elections in turn.
+    pub timeouts_per_voter: u8,
     pub losses: u8,
     pub duplicates: u8,
     /// Bug hunting: every write is durable as soon as it is issued (the
@@ -36,6 +41,11 @@ pub struct RaftBounds {
     pub replies_at_once: bool,
     /// `RaftConfig::append_entries_max` (the harness's Figure 8 uses 1).
     pub append_entries_max: usize,
+    /// Bug hunting: a channel (sender to receiver) holds only the newest
+    /// message sent on it; sending another loses the older one. A message
+    /// lost so is one the full model never delivers, so again every
+    /// schedule it allows is a real one (see network.rs).
+    pub newest_per_channel: bool,
 }
 
 impl Default for RaftBounds {
@@ -45,11 +55,13 @@ impl Default for RaftBounds {
             proposals: 1,
             crashes: 0,
             timeouts: 3,
+            timeouts_per_voter: 0,
             losses: 0,
             duplicates: 0,
             eager_persist: false,
             replies_at_once: false,
             append_entries_max: RaftConfig::new(1..=1).append_entries_max,
+            newest_per_channel: false,
         }
     }
 }
@@ -66,9 +78,9 @@ pub struct RaftModel {
 pub enum RaftAction {
     /// A client proposes a record at a voter that believes it leads.
     Propose(NodeId),
-    Deliver(odradek::core::raft::Message),
-    Duplicate(odradek::core::raft::Message),
-    Lose(odradek::core::raft::Message),
+    Deliver(Message),
+    Duplicate(Message),
+    Lose(Message),
     /// The oldest pending persist of a voter becomes durable.
     Persist(NodeId),
     Timeout(NodeId),
@@ -107,15 +119,23 @@ impl RaftModel {
         voter.node = Some(node);
     }
 
-    /// Carries out a voter's `Ready`s until it has none.
+    /// Carries out a voter's `Ready`s until it has none, and posts the
+    /// messages it sent.
     fn drive(&self, state: &mut RaftState, at: usize) {
+        let sent = self.drive_unposted(state, at);
+        network::post(&mut state.network, sent, self.bounds.newest_per_channel);
+    }
+
+    /// [`Self::drive`] without posting: returns the messages sent, in order.
+    fn drive_unposted(&self, state: &mut RaftState, at: usize) -> Vec<Message> {
+        let mut sent = Vec::new();
         loop {
             let voter = &mut state.voters[at];
             let Some(node) = voter.node.as_mut() else {
-                return;
+                return sent;
             };
             if !node.has_ready() {
-                return;
+                return sent;
             }
             let ready = node.ready();
             let (id, term) = (node.id(), node.term());
@@ -135,7 +155,7 @@ impl RaftModel {
             if let Some(persist) = ready.persist {
                 voter.pending.push(PendingPersist::from(persist));
             }
-            state.network.extend(ready.messages);
+            sent.extend(ready.messages);
             if self.bounds.eager_persist {
                 while let Some(persisted) = voter.sync_one() {
                     voter.node.as_mut().expect("up").on_persisted(persisted);
@@ -201,6 +221,10 @@ impl Model for RaftModel {
                     disk: DurableState::default(),
                     pending: Vec::new(),
                     clock_ms: 0,
+                    timeouts: match b.timeouts_per_voter {
+                        0 => b.timeouts,
+                        n => n.min(b.timeouts),
+                    },
                 })
                 .collect(),
             network: Vec::new(),
@@ -233,7 +257,7 @@ impl Model for RaftModel {
             if !voter.pending.is_empty() {
                 actions.push(RaftAction::Persist(voter.id));
             }
-            if b.timeouts > 0 {
+            if b.timeouts > 0 && voter.timeouts > 0 {
                 actions.push(RaftAction::Timeout(voter.id));
             }
             if b.crashes > 0 {
@@ -267,16 +291,17 @@ impl Model for RaftModel {
             RaftAction::Deliver(message) => {
                 state.network.retain(|m| *m != message);
                 let (from, to) = (message.from, message.to);
-                let before = state.network.len();
-                self.deliver(&mut state, message);
+                let sent = self.deliver_unposted(&mut state, message);
+                let newest = self.bounds.newest_per_channel;
                 if self.bounds.replies_at_once {
-                    let sent = state.network.split_off(before);
                     let (replies, others): (Vec<_>, Vec<_>) =
                         sent.into_iter().partition(|m| m.from == to && m.to == from);
-                    state.network.extend(others);
+                    network::post(&mut state.network, others, newest);
                     for reply in replies {
                         self.deliver(&mut state, reply);
                     }
+                } else {
+                    network::post(&mut state.network, sent, newest);
                 }
             }
             RaftAction::Duplicate(message) => {
@@ -298,6 +323,11 @@ impl Model for RaftModel {
                 state.budget.timeouts -= 1;
                 let at = self.index_of(&state, id);
                 let voter = &mut state.voters[at];
+                if self.bounds.timeouts_per_voter > 0 {
+                    // Counted only when bounded, so that unbounded runs
+                    // keep no per-voter count in their states.
+                    voter.timeouts -= 1;
+                }
                 let node = voter.node.as_mut().expect("up");
                 voter.clock_ms = voter.clock_ms.max(node.poll_timeout_ms());
                 node.tick(voter.clock_ms);
@@ -317,7 +347,7 @@ impl Model for RaftModel {
                 self.drive(&mut state, at);
             }
         }
-        canonicalize(&mut state);
+        network::canonicalize(&mut state.network);
         Some(state)
     }
 
@@ -327,25 +357,20 @@ impl Model for RaftModel {
 }
 
 impl RaftModel {
-    fn deliver(&self, state: &mut RaftState, message: odradek::core::raft::Message) {
+    fn deliver(&self, state: &mut RaftState, message: Message) {
+        let sent = self.deliver_unposted(state, message);
+        network::post(&mut state.network, sent, self.bounds.newest_per_channel);
+    }
+
+    /// Steps the receiver with `message`; returns what it sent.
+    fn deliver_unposted(&self, state: &mut RaftState, message: Message) -> Vec<Message> {
         let at = self.index_of(state, message.to);
         let voter = &mut state.voters[at];
         let Some(node) = voter.node.as_mut() else {
-            return;
+            return Vec::new();
         };
         node.step(voter.clock_ms, message)
             .expect("voters send well-formed messages");
-        self.drive(state, at);
+        self.drive_unposted(state, at)
     }
-}
-
-/// The network as a set in a fixed-hash order.
-fn canonicalize(state: &mut RaftState) {
-    let mut keyed: Vec<(u64, odradek::core::raft::Message)> = std::mem::take(&mut state.network)
-        .into_iter()
-        .map(|m| (crate::replication::state::stable_hash(&m), m))
-        .collect();
-    keyed.sort_by_key(|(h, _)| *h);
-    keyed.dedup();
-    state.network = keyed.into_iter().map(|(_, m)| m).collect();
 }

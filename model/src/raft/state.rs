@@ -25,6 +25,8 @@ pub struct Voter {
     pub pending: Vec<PendingPersist>,
     /// Only a `Timeout` moves it (see model.rs).
     pub clock_ms: u64,
+    /// Timeouts this voter may still take (`--timeouts-per-voter`).
+    pub timeouts: u8,
 }
 
 /// A [`Persist`] as the disk holds it until it is durable (`Persist` itself
