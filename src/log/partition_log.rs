@@ -145,9 +145,15 @@ impl PartitionLog {
             .filter_map(|n| segment::parse_log_file_name(n))
             .collect();
         bases.sort_unstable();
-        // An unreadable recovery point only costs a full scan; an unreadable
-        // log start fails the open (guessing could reuse offsets).
-        let recovery_point = read_recovery_point(disk.as_ref(), dir).unwrap_or(0);
+        // A recovery point that cannot be read (EIO) fails the open, as an
+        // unreadable log start does: a full scan would take rot in synced
+        // data for a torn tail and cut every record after it, records
+        // consumers read, whose offsets the log would then hand out again
+        // (seed 4388: read errors on, rot in segment 0, the point unread).
+        // The open is retried when the image is next applied. A point whose
+        // content is not a number (a lowered point a crash left partial)
+        // still means a full scan.
+        let recovery_point = read_recovery_point(disk.as_ref(), dir)?;
         // A log the cleaner ever touched may skip offsets, whatever its
         // policy is now.
         // (A cleaner checkpoint says the same of a log cleaned before the
