@@ -37,7 +37,7 @@ pub struct FillerConfig {
 /// The filler of `seed`, if it runs one: drawn from a stream of its own, so
 /// the draws of seeds' other settings stay what they were before it existed.
 pub fn draw(seed: u64) -> Option<FillerConfig> {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x0066_696c_6c65_72);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x6669_6c6c_6572);
     if !rng.gen_bool(FILLER_PROBABILITY) {
         return None;
     }
