@@ -51,6 +51,7 @@ counters! {
     CompactionSwaps => "compaction_swaps", "A cleaned segment set replaced the originals.";
     CompactionSwapsInterrupted => "compaction_swaps_interrupted", "Recovery found a compaction swap a crash interrupted, and finished or undid it.";
     RetentionDeletedSegments => "retention_deleted_segments", "Retention deleted a segment.";
+    LogsStartedOver => "logs_started_over", "A follower below its leader's log start emptied its log and started over there.";
     ClockJumps => "clock_jumps", "A node's wall clock jumped (the simulator's clock nemesis).";
 }
 

@@ -33,6 +33,8 @@ pub mod read_plan;
 pub mod record_batch;
 pub mod recovery;
 pub mod segment;
+#[cfg(test)]
+mod start_over_crash_tests;
 pub mod time_index;
 pub mod verbatim_batches;
 

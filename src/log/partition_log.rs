@@ -916,6 +916,45 @@ impl PartitionLog {
         Ok(())
     }
 
+    /// Empties the log and starts it over at `offset`, past its end (Kafka's
+    /// `truncateFullyAndStartAt`: a follower below its leader's log start).
+    ///
+    /// Crash-safe in retention's order: in memory the start moves to
+    /// `offset` and a new, empty active segment begins there (its files are
+    /// created by its first append); every old segment is then wholly below
+    /// the start and is deleted by [`PartitionLog::complete_log_start_write`]
+    /// once the caller wrote the new start durably
+    /// ([`PartitionLog::pending_log_start_write`]). A power loss before that
+    /// finds the old start and the old segments: the log as it was. After
+    /// it, whatever subset of the old segments' unlinks survived, recovery
+    /// finds a log ending below its checkpointed start and opens it empty
+    /// at the start. The caller appends nothing before the start is
+    /// durable: a new segment's records after the old ones would otherwise
+    /// read, after a power loss, as a gap in a log that may skip offsets.
+    pub fn truncate_fully_and_start_at(
+        &mut self,
+        offset: i64,
+        now_ms: i64,
+    ) -> Result<(), LogError> {
+        self.check_online()?;
+        if offset <= self.log_end_offset() {
+            return Err(LogError::OffsetOutOfRange {
+                requested: offset,
+                start: self.log_start_offset,
+                end: self.log_end_offset(),
+            });
+        }
+        // Reads planned over the old segments are planned again.
+        self.file_generation += 1;
+        self.segments
+            .insert(offset, Segment::new(&self.dir, offset, now_ms));
+        self.log_start_offset = offset;
+        self.durable_end_offset = offset;
+        coverage::bump(Counter::LogsStartedOver);
+        assert_eq!(self.log_end_offset(), offset);
+        Ok(())
+    }
+
     /// Moves the log start past whole segments beyond `retention.ms` or
     /// `retention.bytes`. The active segment is rolled first when every
     /// record in it has expired. Returns how many segments fell below the

@@ -260,6 +260,24 @@ impl ReplicaLog for SegmentReplicaLog<'_> {
         self.rebuild_producers();
     }
 
+    fn truncate_fully_and_start_at(&mut self, offset: i64) {
+        assert!(
+            self.staged.is_none(),
+            "no start-over inside a client append"
+        );
+        if let Err(error) = self.log.truncate_fully_and_start_at(offset, self.now_ms) {
+            self.note_error(error);
+            return;
+        }
+        // No record is left for an epoch or a producer to have written
+        // (Kafka clears both); the driver writes the emptied cache.
+        if !self.epochs.entries().is_empty() {
+            self.epochs.clear();
+            self.epochs_changed = true;
+        }
+        *self.producers = ProducerStateTable::new(offset);
+    }
+
     fn read(&self, from_offset: i64, max_records: i64) -> Vec<StoredBatch<Vec<u8>>> {
         let end = self.log.log_end_offset();
         let bytes = match self.log.read(from_offset, self.read_bytes_max, end) {

@@ -174,6 +174,9 @@ impl ReplicationModel {
                 state.history.seen |= Seen::TRUNCATION;
                 history::on_truncate(&mut state.history, before, offset);
             }
+            // The model has no retention, so no log start to fall below;
+            // the records it would drop are below the leader's start.
+            ReplicaAction::StartedAt { .. } => {}
             ReplicaAction::Sync { .. } => state.replica_mut(id).sync_requested = true,
             ReplicaAction::RespondProduce { request_id, result } => {
                 if let Ok(offset) = result {

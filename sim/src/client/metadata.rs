@@ -18,6 +18,8 @@ pub struct PartitionView {
     pub leader: i32,
     pub leader_epoch: i32,
     pub isr: Vec<i32>,
+    /// The assigned replicas (the full-ISR liveness check compares).
+    pub replicas: Vec<i32>,
 }
 
 /// What one Metadata answer says about the cluster and one topic.
@@ -69,6 +71,7 @@ pub async fn metadata(
                 leader: partition.leader_id.0,
                 leader_epoch: partition.leader_epoch,
                 isr: partition.isr_nodes.iter().map(|id| id.0).collect(),
+                replicas: partition.replica_nodes.iter().map(|id| id.0).collect(),
             },
         );
     }

@@ -6,10 +6,14 @@
 //! - `topology`: node addresses and configurations.
 //! - `router`: a client's leader routing by Metadata.
 //! - `producers`, `consumers`, `workload`: the workload and liveness phase.
+//! - `filler`: a second topic that retention keeps small, in some seeds.
+//! - `full_isr`: the liveness check that every ISR is whole again.
 //! - `nemesis`: the faults, and the supervisor restarting exited nodes.
 //! - `seed_run`: one seed, end to end.
 
 pub mod consumers;
+pub mod filler;
+pub mod full_isr;
 pub mod nemesis;
 pub mod producers;
 pub mod router;

@@ -13,6 +13,8 @@ use crate::workload::{with_timeout, Session};
 /// One client's view of the cluster and its connections, one per node.
 pub struct Router {
     client_id: String,
+    /// The topic whose partitions it routes.
+    topic: &'static str,
     nodes: Vec<NodeId>,
     sessions: BTreeMap<NodeId, Session>,
     view: ClusterView,
@@ -27,8 +29,19 @@ pub struct Router {
 
 impl Router {
     pub fn new(client_id: String, nodes: &[NodeId], first_asked: usize) -> Self {
+        Self::for_topic(TOPIC, client_id, nodes, first_asked)
+    }
+
+    /// A router for `topic` (the checked workload's topic is [`TOPIC`]).
+    pub fn for_topic(
+        topic: &'static str,
+        client_id: String,
+        nodes: &[NodeId],
+        first_asked: usize,
+    ) -> Self {
         Router {
             client_id,
+            topic,
             nodes: nodes.to_vec(),
             sessions: BTreeMap::new(),
             view: ClusterView::default(),
@@ -54,9 +67,10 @@ impl Router {
         for _ in 0..self.nodes.len() {
             let node = self.nodes[self.next_asked];
             self.next_asked = (self.next_asked + 1) % self.nodes.len();
+            let topic = self.topic;
             let session = self.session(node);
             match with_timeout!(session, |connection, versions| client::metadata(
-                connection, versions, TOPIC
+                connection, versions, topic
             )) {
                 Ok(mut view) => {
                     self.drop_stale(&mut view);

@@ -26,6 +26,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use tokio::time::sleep;
 
+use crate::cluster::filler;
 use crate::cluster::nemesis::{self, ClusterNemesisPlan, SimNode};
 use crate::cluster::topology::{self, NodeId};
 use crate::cluster::workload::{self, ClusterWorkloadConfig};
@@ -82,6 +83,7 @@ fn draw_setup(seed: u64, nodes: usize) -> ClusterSetup {
         batch_values_max: rng.gen_range(1..=4),
         produce_pause_ms: (1, rng.gen_range(5..=30)),
         setup_deadline: SETUP_DEADLINE,
+        filler: filler::draw(seed),
     };
     let plan = ClusterNemesisPlan {
         seed,
@@ -236,6 +238,16 @@ fn run_on_this_thread(spec: SeedSpec) -> SeedOutcome {
     let node_count = spec.cluster_nodes;
     let setup = draw_setup(spec.seed, node_count);
     let partitions = setup.workload.partitions;
+    let filler_facts = setup
+        .workload
+        .filler
+        .as_ref()
+        .map_or("none".to_string(), |f| {
+            format!(
+                "{} partitions, segment.bytes {}, retention.bytes {}",
+                f.partitions, f.segment_bytes, f.retention_bytes
+            )
+        });
     let mut runtime = Runtime::with_seed_and_config(spec.seed, madsim::Config::default());
     runtime.set_time_limit(TIME_LIMIT);
     let recorder = runtime.block_on(async { Recorder::new() });
@@ -286,6 +298,7 @@ fn run_on_this_thread(spec: SeedSpec) -> SeedOutcome {
         config: BTreeMap::from([
             ("nodes".to_string(), node_count.to_string()),
             ("fsync.policy".to_string(), "always".to_string()),
+            ("filler".to_string(), filler_facts),
         ]),
         floors: FLOORS,
     };

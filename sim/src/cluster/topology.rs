@@ -20,6 +20,10 @@ pub const CLIENT_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 2, 1);
 /// simulated network's latency.
 const HEARTBEAT_INTERVAL_MS: u64 = 500;
 const SESSION_TIMEOUT_MS: u64 = 3_000;
+/// Retention runs this often (Kafka's `log.retention.check.interval.ms`,
+/// 5 minutes by default), so the filler topic's tiny segments are deleted
+/// while a follower is down for a second or two (`filler`).
+const RETENTION_CHECK_INTERVAL_MS: u64 = 200;
 
 /// A node's id (1..=N) as the cluster names it.
 pub type NodeId = i32;
@@ -58,6 +62,7 @@ pub fn broker_config(node: NodeId, nodes: usize, bugs: BugSwitches) -> BrokerCon
     config.advertise_host = ip(node).to_string();
     config.advertise_port = KAFKA_PORT;
     config.bugs = bugs;
+    config.retention_check_interval_ms = RETENTION_CHECK_INTERVAL_MS;
     // The topic sets its own; this covers the internal ones.
     config.default_fsync_policy = FsyncPolicy::Always;
     let (factor, _) = replication(nodes);

@@ -11,6 +11,8 @@ use tokio::time::{sleep, Instant};
 use crate::checker::{Violation, ViolationKind};
 use crate::client::{self, TOPIC};
 use crate::cluster::consumers;
+use crate::cluster::filler::{self, FillerConfig, FILLER_TOPIC};
+use crate::cluster::full_isr::await_full_isr;
 use crate::cluster::producers;
 use crate::cluster::router::Router;
 use crate::cluster::topology::NodeId;
@@ -36,6 +38,8 @@ pub struct ClusterWorkloadConfig {
     pub produce_pause_ms: (u64, u64),
     /// How long creating the topic may take (the quorum elects first).
     pub setup_deadline: Duration,
+    /// The retention filler's topic, in some seeds (`filler`).
+    pub filler: Option<FillerConfig>,
 }
 
 /// Creates the topic through any node, until it exists or the deadline.
@@ -147,6 +151,15 @@ pub async fn start(
             ))
         });
     }
+    if let Some(filler) = config.filler.clone() {
+        tasks.push(tokio::spawn(filler::fill(
+            filler,
+            config.nodes.clone(),
+            config.replication.0,
+            control.clone(),
+            config.seed,
+        )));
+    }
     for index in 0..config.consumers {
         tasks.push(tokio::spawn(consumers::consume_loop(
             1 + index,
@@ -160,7 +173,8 @@ pub async fn start(
 
 /// The liveness phase, once faults have stopped: within `within`, every
 /// partition has a leader and a probe produce to each is acknowledged (the
-/// probes are recorded like any send, so the final read must find them).
+/// probes are recorded like any send, so the final read must find them),
+/// and every partition of every topic has all its replicas in its ISR.
 pub async fn liveness_probe(config: &ClusterWorkloadConfig, recorder: &Recorder, within: Duration) {
     let deadline = Instant::now() + within;
     let mut router = Router::new("liveness-probe".into(), &config.nodes, 1);
@@ -175,6 +189,14 @@ pub async fn liveness_probe(config: &ClusterWorkloadConfig, recorder: &Recorder,
         if !probe(&mut router, recorder, partition, &value, deadline).await {
             recorder.report(liveness(format!(
                 "{within:?} after faults stopped, no produce to partition {partition} had succeeded"
+            )));
+        }
+    }
+    let topics = std::iter::once(TOPIC).chain(config.filler.as_ref().map(|_| FILLER_TOPIC));
+    for topic in topics {
+        if let Err(missing) = await_full_isr(&mut router, topic, deadline).await {
+            recorder.report(liveness(format!(
+                "{within:?} after faults stopped, topic {topic:?} had no full ISR: {missing}"
             )));
         }
     }

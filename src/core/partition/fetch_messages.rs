@@ -59,8 +59,10 @@ pub enum FetchError {
     FencedLeaderEpoch,
     /// The fetcher follows a newer epoch than the leader knows.
     UnknownLeaderEpoch,
-    /// The fetch offset is outside the leader's log.
+    /// The fetch offset is outside the leader's log: below its start
+    /// (retention deleted it) or past its end.
     OffsetOutOfRange {
+        log_start_offset: i64,
         log_end_offset: i64,
     },
     /// Not one of the partition's replicas.

@@ -61,11 +61,23 @@ impl ReplicaMachine {
                 let offset = truncation_offset(log, epoch, end_offset, kip101_only);
                 self.truncate(log, offset, &mut actions);
             }
-            FetchResult::Error(FetchError::OffsetOutOfRange { log_end_offset }) => {
-                // Only reachable without the epoch check (bug switches): the
-                // follower is past the leader's end and cuts back to it.
-                self.truncate(log, log_end_offset, &mut actions);
-                next_fetch_ms = now_ms + backoff_ms;
+            FetchResult::Error(FetchError::OffsetOutOfRange {
+                log_start_offset,
+                log_end_offset,
+            }) => {
+                // Kafka's fetcher (`AbstractFetcherThread`): a follower
+                // below the leader's log start (down while retention deleted
+                // what it lacks) can never fetch what it needs: it empties
+                // its log and starts over at the leader's start (issue 12;
+                // it used to retry forever, never rejoining the ISR). One
+                // past the leader's end (only reachable without the epoch
+                // check: bug switches) cuts back to it.
+                if log.log_end_offset() < log_start_offset {
+                    self.start_at(log, log_start_offset, &mut actions);
+                } else {
+                    self.truncate(log, log_end_offset, &mut actions);
+                    next_fetch_ms = now_ms + backoff_ms;
+                }
             }
             FetchResult::Error(_) => next_fetch_ms = now_ms + backoff_ms,
         }

@@ -157,8 +157,12 @@ impl ReplicaMachine {
             }
         }
         let log_end_offset = log.log_end_offset();
-        if request.fetch_offset > log_end_offset || request.fetch_offset < log.log_start_offset() {
-            return FetchResult::Error(FetchError::OffsetOutOfRange { log_end_offset });
+        let log_start_offset = log.log_start_offset();
+        if request.fetch_offset > log_end_offset || request.fetch_offset < log_start_offset {
+            return FetchResult::Error(FetchError::OffsetOutOfRange {
+                log_start_offset,
+                log_end_offset,
+            });
         }
         progress.on_fetch(
             request.fetch_offset,

@@ -82,6 +82,11 @@ impl LeaderEpochCache {
         idx.checked_sub(1).map(|i| self.entries[i].0)
     }
 
+    /// Forgets every epoch (the log was emptied: Kafka's `clearAndFlush`).
+    pub fn clear(&mut self) {
+        self.entries.clear();
+    }
+
     /// Forgets epochs starting at or after `offset` (after a truncation).
     pub fn truncate_from(&mut self, offset: i64) {
         self.entries.retain(|&(_, start)| start < offset);

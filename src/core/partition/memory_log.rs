@@ -1,6 +1,6 @@
 //! A tiny in-memory [`ReplicaLog`]: one record id per offset, each tagged
-//! with its leader epoch. The tests' multi-replica harness and the model
-//! checker run the replica state machine over it.
+//! with its leader epoch, from its log start on. The tests' multi-replica
+//! harness and the model checker run the replica state machine over it.
 //!
 //! It models durability as Kafka's page cache: a prefix is synced, the tail
 //! is not, and [`MemoryLog::crash`] keeps only the synced prefix. A
@@ -10,7 +10,9 @@ use crate::core::partition::replica_log::{ReplicaLog, StoredBatch};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct MemoryLog {
-    /// (epoch, record id) per offset, from offset 0.
+    /// The offset of `entries[0]` (0 until retention or a start-over).
+    start_offset: i64,
+    /// (epoch, record id) per offset, from `start_offset`.
     entries: Vec<(i32, u64)>,
     synced_end_offset: i64,
 }
@@ -21,9 +23,18 @@ impl MemoryLog {
     }
 
     pub fn entry(&self, offset: i64) -> Option<(i32, u64)> {
-        usize::try_from(offset)
+        usize::try_from(offset - self.start_offset)
             .ok()
             .and_then(|i| self.entries.get(i).copied())
+    }
+
+    /// Retention: records below `offset` (at most the log end) are gone,
+    /// durably at once (as a truncation is).
+    pub fn delete_before(&mut self, offset: i64) {
+        let offset = offset.clamp(self.start_offset, self.log_end_offset());
+        self.entries.drain(..(offset - self.start_offset) as usize);
+        self.start_offset = offset;
+        self.synced_end_offset = self.synced_end_offset.max(offset);
     }
 
     pub fn synced_end_offset(&self) -> i64 {
@@ -38,7 +49,8 @@ impl MemoryLog {
 
     /// A power loss: the unsynced tail is gone.
     pub fn crash(&mut self) {
-        self.entries.truncate(self.synced_end_offset as usize);
+        self.entries
+            .truncate((self.synced_end_offset - self.start_offset) as usize);
     }
 }
 
@@ -46,11 +58,11 @@ impl ReplicaLog for MemoryLog {
     type Records = Vec<u64>;
 
     fn log_start_offset(&self) -> i64 {
-        0
+        self.start_offset
     }
 
     fn log_end_offset(&self) -> i64 {
-        self.entries.len() as i64
+        self.start_offset + self.entries.len() as i64
     }
 
     fn latest_epoch(&self) -> Option<i32> {
@@ -62,7 +74,7 @@ impl ReplicaLog for MemoryLog {
         // `<= epoch` are a prefix of it.
         let end = self.entries.partition_point(|e| e.0 <= epoch);
         let found = end.checked_sub(1)?;
-        Some((self.entries[found].0, end as i64))
+        Some((self.entries[found].0, self.start_offset + end as i64))
     }
 
     fn append(&mut self, batch: StoredBatch<Vec<u64>>) {
@@ -81,19 +93,27 @@ impl ReplicaLog for MemoryLog {
     }
 
     fn truncate_to(&mut self, offset: i64) {
-        let keep = offset.clamp(0, self.log_end_offset()) as usize;
-        self.entries.truncate(keep);
-        self.synced_end_offset = self.synced_end_offset.min(keep as i64);
+        let end = offset.clamp(self.start_offset, self.log_end_offset());
+        self.entries.truncate((end - self.start_offset) as usize);
+        self.synced_end_offset = self.synced_end_offset.min(end);
+    }
+
+    fn truncate_fully_and_start_at(&mut self, offset: i64) {
+        assert!(offset > self.log_end_offset(), "starts over past the end");
+        self.entries.clear();
+        self.start_offset = offset;
+        // Durable at once, as a truncation is here.
+        self.synced_end_offset = offset;
     }
 
     fn read(&self, from_offset: i64, max_records: i64) -> Vec<StoredBatch<Vec<u64>>> {
         let mut batches: Vec<StoredBatch<Vec<u64>>> = Vec::new();
-        let from = from_offset.max(0);
+        let from = from_offset.max(self.start_offset);
         let to = self
             .log_end_offset()
             .min(from.saturating_add(max_records.max(0)));
         for offset in from..to {
-            let (epoch, id) = self.entries[offset as usize];
+            let (epoch, id) = self.entries[(offset - self.start_offset) as usize];
             match batches.last_mut() {
                 Some(b) if b.epoch == epoch => {
                     b.records.push(id);
@@ -150,5 +170,22 @@ mod tests {
         assert_eq!(log.entries(), &[(1, 1), (1, 2)]);
         log.truncate_to(1);
         assert_eq!(log.synced_end_offset(), 1);
+    }
+
+    #[test]
+    fn a_log_started_over_is_empty_at_its_new_start() {
+        let mut log = MemoryLog::default();
+        log.append(batch(0, 1, vec![1, 2, 3]));
+        log.delete_before(2);
+        assert_eq!((log.log_start_offset(), log.log_end_offset()), (2, 3));
+        assert_eq!(log.read(0, 10), vec![batch(2, 1, vec![3])]);
+        log.truncate_fully_and_start_at(7);
+        assert_eq!((log.log_start_offset(), log.log_end_offset()), (7, 7));
+        assert_eq!(log.latest_epoch(), None);
+        log.append(batch(7, 2, vec![8]));
+        assert_eq!(log.entry(7), Some((2, 8)));
+        assert_eq!(log.end_offset_for_epoch(2), Some((2, 8)));
+        log.crash();
+        assert_eq!(log.log_end_offset(), 7, "the start-over is durable");
     }
 }

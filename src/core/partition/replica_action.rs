@@ -18,6 +18,12 @@ pub enum ReplicaAction<R> {
     AppendedVerbatim { base_offset: i64, end_offset: i64 },
     /// The log was truncated to `offset` (everything at or after removed).
     Truncated { offset: i64 },
+    /// The follower's log was emptied and starts at `offset` now (it was
+    /// below the leader's log start). Make the new log start durable before
+    /// the next fetch is sent, with the emptied leader-epoch cache and
+    /// producer state: nothing may be appended at `offset` while a crash
+    /// could still bring back the old log start.
+    StartedAt { offset: i64 },
     /// Make the log durable up to `end_offset`; answer with `sync_done`.
     Sync { end_offset: i64 },
     /// The high watermark moved: checkpoint it (any checkpointed value at or

@@ -47,6 +47,12 @@ pub trait ReplicaLog {
     fn append(&mut self, batch: StoredBatch<Self::Records>);
     /// Removes every record at or after `offset` (no-op past the end).
     fn truncate_to(&mut self, offset: i64);
+    /// Removes every record and starts the log over, empty, at `offset`
+    /// (past its end): the log start and end become `offset`, and no epoch
+    /// wrote records any more (Kafka's `truncateFullyAndStartAt`, for a
+    /// follower below its leader's log start). A log that cannot do it
+    /// (disk error) stays as it was.
+    fn truncate_fully_and_start_at(&mut self, offset: i64);
     /// Batches from `from_offset`, at most `max_records` records in all.
     fn read(&self, from_offset: i64, max_records: i64) -> Vec<StoredBatch<Self::Records>>;
 }

@@ -333,6 +333,30 @@ impl ReplicaMachine {
         actions.push(ReplicaAction::Truncated { offset: end });
     }
 
+    /// Empties the log and starts it at `offset`, the leader's log start,
+    /// past this log's end. Every record below the leader's start is
+    /// committed (its high watermark never trails its start), so the high
+    /// watermark moves there too; the empty log is durable once the driver
+    /// made the new start durable (`StartedAt`), before the next fetch.
+    pub(crate) fn start_at<L: ReplicaLog>(
+        &mut self,
+        log: &mut L,
+        offset: i64,
+        actions: &mut Vec<ReplicaAction<L::Records>>,
+    ) {
+        assert!(offset > log.log_end_offset(), "starting over past the end");
+        log.truncate_fully_and_start_at(offset);
+        if log.log_end_offset() != offset {
+            return; // the log refused (a disk error the driver reports)
+        }
+        assert_eq!(log.log_start_offset(), offset);
+        assert_eq!(log.latest_epoch(), None, "an empty log has no epoch");
+        self.high_watermark = offset;
+        self.durable_end_offset = offset;
+        actions.push(ReplicaAction::StartedAt { offset });
+        actions.push(ReplicaAction::HighWatermark { offset });
+    }
+
     /// Leadership ended or moved to a new epoch: waiting produces fail.
     fn fail_pending<R>(&mut self, actions: &mut Vec<ReplicaAction<R>>) {
         if let Role::Leader(leader) = &mut self.role {

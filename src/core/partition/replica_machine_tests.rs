@@ -314,3 +314,71 @@ fn renumbered_fetches_keep_the_one_in_flight_and_drop_the_others() {
         |a| matches!(a, ReplicaAction::SendFetch { request, .. } if request.correlation_id != 2)
     ));
 }
+
+/// Issue 12: a follower whose log ends below the leader's log start (it was
+/// down while retention deleted what it lacks) starts over, empty, at the
+/// leader's start, catches up and rejoins the ISR; it used to retry the
+/// out-of-range fetch forever. With the leader's epochs still covering the
+/// follower's last one the answer is out of range at once; without, it
+/// first walks back to its own start (a diverging epoch of -1).
+#[test]
+fn a_follower_below_the_leaders_log_start_starts_over_there_and_rejoins() {
+    for leader_epochs in [&[1, 1, 1, 1, 1, 1][..], &[1, 1, 1, 2, 2, 2][..]] {
+        let mut llog = log_of(leader_epochs);
+        llog.delete_before(4);
+        let mut l = ReplicaMachine::new(config(1), &llog, 6);
+        l.become_leader(&mut llog, 2, vec![1], vec![1, 2], 0);
+        l.log_start_advanced(&llog);
+        let mut flog = log_of(&[1, 1]);
+        let mut f = ReplicaMachine::new(config(2), &flog, 2);
+        let mut actions = f.become_follower(&mut flog, 1, 2, 0);
+        let mut started_at = None;
+        let mut proposed = Vec::new();
+        for round in 0..4 {
+            let Some(request) = actions.iter().find_map(|a| match a {
+                ReplicaAction::SendFetch { request, .. } => Some(request.clone()),
+                _ => None,
+            }) else {
+                break; // caught up: the next fetch waits for the backoff
+            };
+            let answer = l.follower_fetch(&mut llog, request, 10 + round);
+            proposed.extend(proposals(&answer));
+            let Some(ReplicaAction::RespondFetch { response, .. }) = answer.into_iter().last()
+            else {
+                panic!("round {round}: the leader answers")
+            };
+            actions = f.fetch_response(&mut flog, response, 10 + round);
+            started_at = started_at.or(actions.iter().find_map(|a| match a {
+                ReplicaAction::StartedAt { offset } => Some(*offset),
+                _ => None,
+            }));
+        }
+        assert_eq!(started_at, Some(4), "{leader_epochs:?}");
+        assert_eq!(flog.log_start_offset(), 4);
+        assert_eq!(flog.entries(), llog.entries(), "{leader_epochs:?}");
+        assert_eq!(f.high_watermark(), 6);
+        assert_eq!(proposed, vec![vec![1, 2]], "the follower rejoins the ISR");
+    }
+}
+
+/// A follower past the leader's end (reachable without the epoch check)
+/// still cuts back to the leader's end; it does not start over.
+#[test]
+fn a_follower_past_the_leaders_end_truncates_to_it() {
+    let mut flog = log_of(&[1, 1, 1]);
+    let mut f = ReplicaMachine::new(config(2), &flog, 0);
+    f.become_follower(&mut flog, 1, 2, 0);
+    let response = FetchResponse {
+        correlation_id: 1,
+        leader_id: 1,
+        leader_epoch: 2,
+        fetch_offset: 3,
+        result: FetchResult::Error(FetchError::OffsetOutOfRange {
+            log_start_offset: 0,
+            log_end_offset: 1,
+        }),
+    };
+    let actions = f.fetch_response(&mut flog, response, 1);
+    assert!(actions.contains(&ReplicaAction::Truncated { offset: 1 }));
+    assert_eq!((flog.log_start_offset(), flog.log_end_offset()), (0, 1));
+}

@@ -18,6 +18,10 @@ pub(super) struct StepOutcome {
     pub(super) sync_wanted: bool,
     /// The log refused a step (disk error, a bad batch from the leader).
     pub(super) error: Option<LogError>,
+    /// The follower's log started over at its leader's log start
+    /// (`StartedAt`): the caller makes the new start durable before the
+    /// next fetch goes out.
+    pub(super) started_over: bool,
 }
 
 impl PartitionHandle {
@@ -93,6 +97,11 @@ impl PartitionHandle {
                 ReplicaAction::Appended { .. } | ReplicaAction::AppendedVerbatim { .. } => {}
                 ReplicaAction::Truncated { offset } => {
                     tracing::info!(topic = %self.topic, partition = self.partition, offset, "truncated to match the leader");
+                    self.hw_changed.notify_waiters();
+                }
+                ReplicaAction::StartedAt { offset } => {
+                    tracing::info!(topic = %self.topic, partition = self.partition, offset, "below the leader's log start: the log starts over there");
+                    outcome.started_over = true;
                     self.hw_changed.notify_waiters();
                 }
                 ReplicaAction::Sync { .. } => outcome.sync_wanted = true,

@@ -237,7 +237,7 @@ impl PartitionHandle {
                 ),
             });
         }
-        let (error, sync_now) = {
+        let (error, sync_now, started_over) = {
             let mut state = self.lock();
             let outcome = self.step(&mut state, None, None, |machine, log, now| {
                 machine.fetch_response(log, response, now)
@@ -247,8 +247,14 @@ impl PartitionHandle {
             let max = state.limits.max_producers_per_partition;
             state.producers.evict_least_recent(max, |_| false);
             let sync_now = Self::sync_needed(&state, &outcome);
-            (outcome.error, sync_now)
+            (outcome.error, sync_now, outcome.started_over)
         };
+        if started_over {
+            // Before this returns, so before the fetch loop sends the next
+            // fetch and appends at the new start: see
+            // `PartitionLog::truncate_fully_and_start_at` for the order.
+            self.persist_start_over().await?;
+        }
         if sync_now {
             self.sync().await?;
         }
@@ -321,6 +327,16 @@ impl PartitionHandle {
     /// The committed ISR while leading.
     pub fn isr(&self) -> Option<Vec<i32>> {
         self.lock().machine.isr().map(<[i32]>::to_vec)
+    }
+
+    /// The log started over at the leader's log start: writes the new start
+    /// durably (which deletes the old segments) and the emptied epoch cache.
+    async fn persist_start_over(&self) -> Result<(), LogError> {
+        {
+            let _gate = self.log_start_gate.lock().await;
+            self.persist_log_start().await?;
+        }
+        self.persist_epochs().await
     }
 
     /// Writes the leader-epoch cache if it changed since its last write.

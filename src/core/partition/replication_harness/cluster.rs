@@ -353,6 +353,11 @@ impl Cluster {
                 self.trace.push(format!("n{id} truncates to {offset}"));
                 self.checker.on_truncate(id, before, offset);
             }
+            // Only records below the leader's log start go: retention
+            // deleted them, no checker counts them as lost.
+            ReplicaAction::StartedAt { offset } => {
+                self.trace.push(format!("n{id} starts over at {offset}"));
+            }
             ReplicaAction::Sync { .. } => self.nodes.get_mut(&id).unwrap().sync_requested = true,
             ReplicaAction::RespondProduce { request_id, result } => {
                 self.trace
