@@ -112,6 +112,22 @@ pub fn handle(broker: &Broker, request: ListOffsetsRequest, version: i16) -> Lis
                             .with_offset(-1)
                             .with_timestamp(-1);
                     }
+                    // Kafka's Partition.fetchOffsetForTimestamp: a new
+                    // leader whose high watermark has not reached the
+                    // start of its epoch may be below offsets the last
+                    // leader acknowledged; answering it would send a
+                    // client back (the Jepsen harness's final read found
+                    // an acknowledged record missing this way). Retriable.
+                    let lagging = handle.with_epochs(|view| {
+                        view.leader_epoch_start_offset
+                            .is_some_and(|start| view.high_watermark < start)
+                    });
+                    if lagging {
+                        return response
+                            .with_error_code(code(ResponseError::OffsetNotAvailable))
+                            .with_offset(-1)
+                            .with_timestamp(-1);
+                    }
                     let found = find(&handle, p.timestamp);
                     match found {
                         Ok(Some(found)) => {

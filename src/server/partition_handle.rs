@@ -105,6 +105,9 @@ pub struct EpochView<'a> {
     pub log_start_offset: i64,
     pub high_watermark: i64,
     pub log_end_offset: i64,
+    /// The log end when this replica became leader of its epoch; `None`
+    /// when it does not lead.
+    pub leader_epoch_start_offset: Option<i64>,
 }
 
 /// Times a read is planned again after racing a change of the files.
@@ -542,6 +545,7 @@ impl PartitionHandle {
             log_start_offset: state.log.log_start_offset(),
             high_watermark: state.machine.high_watermark(),
             log_end_offset: state.log.log_end_offset(),
+            leader_epoch_start_offset: state.machine.leader_epoch_start_offset(),
         })
     }
 

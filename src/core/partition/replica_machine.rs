@@ -117,6 +117,17 @@ impl ReplicaMachine {
     pub fn is_leader(&self) -> bool {
         matches!(self.role, Role::Leader(_))
     }
+    /// The log end when this replica became leader of its epoch, if it
+    /// leads. Until the high watermark reaches it, the high watermark may
+    /// be below offsets the previous leader acknowledged (it advances once
+    /// the ISR fetches in this epoch): Kafka then answers a client's
+    /// ListOffsets OFFSET_NOT_AVAILABLE.
+    pub fn leader_epoch_start_offset(&self) -> Option<i64> {
+        match &self.role {
+            Role::Leader(leader) => Some(leader.epoch_start_offset),
+            _ => None,
+        }
+    }
     /// The committed ISR if leading.
     pub fn isr(&self) -> Option<&[i32]> {
         match &self.role {

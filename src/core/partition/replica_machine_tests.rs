@@ -382,3 +382,21 @@ fn a_follower_past_the_leaders_end_truncates_to_it() {
     assert!(actions.contains(&ReplicaAction::Truncated { offset: 1 }));
     assert_eq!((flog.log_start_offset(), flog.log_end_offset()), (0, 1));
 }
+
+#[test]
+fn a_new_leaders_high_watermark_lags_its_epoch_start_until_the_isr_fetches() {
+    // Offsets 0..3 were committed under epoch 1 (the old leader's high
+    // watermark was 3); this replica had them all but only heard of a
+    // high watermark of 1 before it was elected in epoch 2.
+    let mut log = log_of(&[1, 1, 1]);
+    let mut m = ReplicaMachine::new(config(1), &log, 1);
+    m.become_leader(&mut log, 2, vec![1, 2], vec![1, 2, 3], 0);
+    assert_eq!(m.leader_epoch_start_offset(), Some(3));
+    assert!(
+        m.high_watermark() < 3,
+        "the high watermark is not yet known to cover the old epoch's commits"
+    );
+    m.follower_fetch(&mut log, fetch(2, 3, Some(1), 2), 10);
+    assert_eq!(m.high_watermark(), 3);
+    assert_eq!(m.leader_epoch_start_offset(), Some(3));
+}
