@@ -118,11 +118,7 @@ pub fn handle(broker: &Broker, request: ListOffsetsRequest, version: i16) -> Lis
                     // leader acknowledged; answering it would send a
                     // client back (the Jepsen harness's final read found
                     // an acknowledged record missing this way). Retriable.
-                    let lagging = handle.with_epochs(|view| {
-                        view.leader_epoch_start_offset
-                            .is_some_and(|start| view.high_watermark < start)
-                    });
-                    if lagging {
+                    if handle.high_watermark_lags_epoch_start() {
                         return response
                             .with_error_code(code(ResponseError::OffsetNotAvailable))
                             .with_offset(-1)

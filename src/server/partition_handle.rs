@@ -549,6 +549,17 @@ impl PartitionHandle {
         })
     }
 
+    /// Whether this replica leads an epoch its high watermark has not yet
+    /// reached the start of: offsets below the last leader's acknowledged
+    /// ones may then be answered as the latest, so Kafka answers clients'
+    /// ListOffsets OFFSET_NOT_AVAILABLE (retriable) until it catches up.
+    pub fn high_watermark_lags_epoch_start(&self) -> bool {
+        self.with_epochs(|view| {
+            view.leader_epoch_start_offset
+                .is_some_and(|start| view.high_watermark < start)
+        })
+    }
+
     /// The high watermark to checkpoint (`replication-offset-checkpoint`).
     pub fn high_watermark(&self) -> i64 {
         self.lock().machine.high_watermark()
