@@ -167,14 +167,4 @@ impl NetCluster {
     pub fn is_running(&mut self, id: u32) -> bool {
         self.node(id).is_ok_and(|node| node.is_running())
     }
-
-    /// Every node's log tail, for a failure message.
-    pub fn log_tails(&self) -> String {
-        self.nodes
-            .iter()
-            .enumerate()
-            .map(|(i, n)| format!("---- node {} ----\n{}", i + 1, n.log_tail()))
-            .collect::<Vec<_>>()
-            .join("\n")
-    }
 }

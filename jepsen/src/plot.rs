@@ -13,7 +13,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use crate::history::{Op, OpFn, OpType, NEMESIS_PROCESS};
+use crate::history::{Op, OpFn, OpType};
 
 const WIDTH: f64 = 900.0;
 const HEIGHT: f64 = 220.0;
@@ -269,12 +269,10 @@ fn lag_points(ops: &[Op], acked: &BTreeMap<&str, (f64, i32, i64)>) -> Vec<(f64, 
         })
         .collect();
     let mut points = Vec::new();
-    for op in ops.iter().filter(|op| {
-        op.f == OpFn::Poll
-            && op.kind == OpType::Ok
-            && !op.final_read
-            && op.process != NEMESIS_PROCESS
-    }) {
+    for op in ops
+        .iter()
+        .filter(|op| op.f == OpFn::Poll && op.kind == OpType::Ok && !op.final_read)
+    {
         let t = seconds(op.time_ns);
         for (partition, pairs) in op.reads.iter().flatten() {
             let Some((last, _)) = pairs.last() else {
@@ -437,6 +435,7 @@ fn escape(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::history::NEMESIS_PROCESS;
 
     fn nemesis(time_s: u64, fault: &str, phase: &str) -> Op {
         let mut op = Op::new(

@@ -23,7 +23,7 @@ use serde_json::json;
 
 use crate::checker;
 use crate::history::{OpFn, OpType};
-use crate::nemesis::{sleep_unless_stopped, Fault, Nemesis};
+use crate::nemesis::{Fault, Nemesis};
 use crate::net_cluster::{ClusterSettings, NetCluster};
 use crate::plot;
 use crate::recorder::Recorder;
@@ -295,13 +295,12 @@ fn leaders(bootstrap: &str, topic: &str) -> Option<Vec<i32>> {
 }
 
 fn wait_for(timeout: Duration, what: &str, mut done: impl FnMut() -> bool) -> Result<(), String> {
-    let never = AtomicBool::new(false);
     let deadline = Instant::now() + timeout;
     while Instant::now() < deadline && !INTERRUPTED.load(Ordering::Relaxed) {
         if done() {
             return Ok(());
         }
-        sleep_unless_stopped(Duration::from_millis(300), &never);
+        std::thread::sleep(Duration::from_millis(300));
     }
     Err(format!("not within {timeout:?}: {what}"))
 }

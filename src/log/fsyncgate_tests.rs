@@ -8,16 +8,9 @@ use std::sync::Arc;
 
 use crate::io::disk::Disk;
 use crate::io::sim_disk::{SimDisk, SimDiskFaults};
-use crate::log::record_batch::{self, test_support::batch};
+use crate::log::crash_test_support::append;
+use crate::log::record_batch;
 use crate::log::{LogConfig, PartitionLog};
-
-fn append(log: &mut PartitionLog, value: &[u8]) -> i64 {
-    let mut records = batch(&[value], 1_000);
-    let headers = record_batch::validate_produced(&records, 1 << 20).unwrap();
-    log.append(&mut records, &headers, 0, 1_000)
-        .unwrap()
-        .base_offset
-}
 
 /// Syncs a log's pending work; the error if a sync failed.
 fn sync(disk: &SimDisk, log: &mut PartitionLog) -> Result<(), crate::io::disk::DiskError> {

@@ -13,6 +13,8 @@ pub mod compaction;
 pub mod compaction_batch;
 pub mod compaction_files;
 pub mod config;
+#[cfg(test)]
+mod crash_test_support;
 pub mod decompress;
 #[cfg(test)]
 mod deleted_segments_crash_tests;

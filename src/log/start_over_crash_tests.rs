@@ -8,26 +8,11 @@ use std::sync::Arc;
 
 use crate::io::disk::Disk;
 use crate::io::sim_disk::{SimDisk, SimDiskFaults};
-use crate::log::record_batch::{self, test_support::batch};
+use crate::log::crash_test_support::{append, sync_all};
+use crate::log::record_batch;
 use crate::log::{LogConfig, PartitionLog};
 
 const NEW_START: i64 = 10;
-
-fn append(log: &mut PartitionLog, value: &[u8]) -> i64 {
-    let mut records = batch(&[value], 1_000);
-    let headers = record_batch::validate_produced(&records, 1 << 20).unwrap();
-    log.append(&mut records, &headers, 0, 1_000)
-        .unwrap()
-        .base_offset
-}
-
-fn sync_all(disk: &SimDisk, log: &mut PartitionLog) {
-    let work = log.take_full_sync_work();
-    for path in &work.paths {
-        disk.sync_now(path).unwrap();
-    }
-    log.complete_sync(&work);
-}
 
 fn open(disk: &Arc<SimDisk>, dense_offsets: bool) -> PartitionLog {
     let config = LogConfig {
