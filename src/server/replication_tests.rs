@@ -395,6 +395,14 @@ async fn a_new_leader_holds_back_its_latest_offset_until_its_high_watermark_cove
     lead(&cluster, 1, 1, &[1, 2, 3]).await;
     assert!(!cluster.node(1).high_watermark_lags_epoch_start());
     let acked = spawn_produce(cluster.node(1), batch(7, 0, 3));
+    // The produce task appends first (bounded wait), or round one would
+    // carry nothing.
+    for _ in 0..200 {
+        if cluster.node(1).offsets().2 == 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
     // Round one hands the records over, round two tells the leader: it
     // acknowledges, but the followers have not heard the new high
     // watermark (that would take a third fetch).
