@@ -219,7 +219,12 @@ mod load {
 
         fn wait_listening(&self, addr: SocketAddr) {
             let deadline = Instant::now() + STARTUP_TIMEOUT;
-            while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
+            // A probe of a port nobody listens on yet can connect to itself: that is no broker.
+            let accepts = || {
+                TcpStream::connect_timeout(&addr, Duration::from_millis(200))
+                    .is_ok_and(|s| s.local_addr().ok() != Some(addr))
+            };
+            while !accepts() {
                 if Instant::now() > deadline {
                     self.fail("broker did not start listening");
                 }

@@ -3,9 +3,9 @@
 //! directory. Nodes can be killed, stopped and restarted one by one.
 
 use std::io;
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 
-use crate::node::{BrokerOptions, BrokerProcess};
+use crate::node::{free_loopback_port, BrokerOptions, BrokerProcess};
 
 pub struct Cluster {
     pub nodes: Vec<BrokerProcess>,
@@ -20,16 +20,10 @@ impl Cluster {
         n: usize,
         configure: impl Fn(u32, BrokerOptions) -> BrokerOptions,
     ) -> io::Result<Cluster> {
-        // All 2n ports are held open together while they are chosen, so
-        // they are distinct; they are released just before the nodes start.
-        let held: Vec<TcpListener> = (0..2 * n)
-            .map(|_| TcpListener::bind("127.0.0.1:0"))
+        // Distinct from each other and from every other broker of this process.
+        let ports: Vec<SocketAddr> = (0..2 * n)
+            .map(|_| free_loopback_port())
             .collect::<io::Result<_>>()?;
-        let ports: Vec<SocketAddr> = held
-            .iter()
-            .map(TcpListener::local_addr)
-            .collect::<io::Result<_>>()?;
-        drop(held);
         let (listen, rpc) = ports.split_at(n);
         let (listen, rpc) = (listen.to_vec(), rpc.to_vec());
         let voters = rpc

@@ -334,9 +334,11 @@ impl BrokerProcess {
             // tracing's fmt subscriber writes to stdout, panics go to stderr: keep both.
             .stdout(Stdio::from(log.try_clone()?))
             .stderr(Stdio::from(log));
-        if std::env::var_os("RUST_LOG").is_none() {
-            command.env("RUST_LOG", "info");
-        }
+        // The start is confirmed by the broker's ready line, so a user's RUST_LOG keeps it.
+        match std::env::var("RUST_LOG") {
+            Ok(filter) => command.env("RUST_LOG", format!("{filter},odradek::server=info")),
+            Err(_) => command.env("RUST_LOG", "info"),
+        };
         command.envs(self.options.env.iter().map(|(k, v)| (k, v)));
         if let Some(namespace) = self.options.namespace.clone() {
             use std::os::unix::process::CommandExt;
@@ -372,15 +374,22 @@ impl BrokerProcess {
                 });
             }
         }
+        // Only what this start writes counts as its ready line: a restart appends to the log.
+        let log_start = std::fs::metadata(self.log_path())?.len();
         let child = command.spawn().map_err(|err| {
             io::Error::new(err.kind(), format!("spawning {:?}: {err}", self.binary))
         })?;
         self.child = Some(child);
-        self.wait_until_accepting()
+        self.wait_until_accepting(log_start)
     }
 
-    fn wait_until_accepting(&mut self) -> io::Result<()> {
+    /// Waits for this start's "ready" log line and then for the port to accept. A connection
+    /// alone proves nothing: polling a port nobody listens on yet can connect the probe to
+    /// itself (TCP simultaneous open when the kernel picks the same source port), which once let
+    /// a test talk to a broker that had not started.
+    fn wait_until_accepting(&mut self, log_start: u64) -> io::Result<()> {
         let deadline = Instant::now() + STARTUP_TIMEOUT;
+        let mut ready_line = ReadyLineScan::new(log_start);
         loop {
             if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().transpose()) {
                 let status = status?;
@@ -390,7 +399,7 @@ impl BrokerProcess {
                     self.log_tail()
                 )));
             }
-            if TcpStream::connect_timeout(&self.listen, STARTUP_POLL).is_ok() {
+            if ready_line.seen(&self.log_path())? && accepts(self.listen) {
                 return Ok(());
             }
             if Instant::now() >= deadline {
@@ -424,12 +433,74 @@ impl Drop for BrokerProcess {
     }
 }
 
+/// The line the broker logs once its listener is bound (src/server/mod.rs).
+const READY_LINE: &[u8] = b"odradek broker ready";
+
+/// Finds the broker's ready line in its log, reading each byte after `from` once.
+struct ReadyLineScan {
+    from: u64,
+    seen: bool,
+    /// The end of the bytes read so far, which may hold the start of the line.
+    carry: Vec<u8>,
+}
+
+impl ReadyLineScan {
+    fn new(from: u64) -> ReadyLineScan {
+        ReadyLineScan {
+            from,
+            seen: false,
+            carry: Vec::new(),
+        }
+    }
+
+    fn seen(&mut self, log: &Path) -> io::Result<bool> {
+        if self.seen {
+            return Ok(true);
+        }
+        let mut file = File::open(log)?;
+        file.seek(SeekFrom::Start(self.from))?;
+        let mut bytes = std::mem::take(&mut self.carry);
+        let carried = bytes.len() as u64;
+        file.read_to_end(&mut bytes)?;
+        self.from += bytes.len() as u64 - carried;
+        self.seen = bytes.windows(READY_LINE.len()).any(|w| w == READY_LINE);
+        let keep = bytes.len().saturating_sub(READY_LINE.len());
+        self.carry = bytes.split_off(keep);
+        Ok(self.seen)
+    }
+}
+
+/// Whether a connection to `addr` is accepted by a listener (not connected to itself).
+fn accepts(addr: SocketAddr) -> bool {
+    match TcpStream::connect_timeout(&addr, STARTUP_POLL) {
+        Ok(stream) => stream.local_addr().ok() != Some(addr),
+        Err(_) => false,
+    }
+}
+
+/// Ports [`free_loopback_port`] handed out in this process, never handed out twice.
+static HANDED_OUT_PORTS: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+/// How many ports the OS may offer before one not yet handed out here is found.
+const PORT_ATTEMPTS: usize = 64;
+
 /// A loopback address whose port the OS just handed out. The listener is dropped so the broker
-/// can bind it; another process could grab it in between, but the OS cycles through ephemeral
-/// ports so that is unlikely.
+/// can bind it. The OS may offer a port again once it is free, and tests run in parallel: two
+/// brokers once got the same port (one test's probe reached the other's broker, and a restart
+/// found its port taken), so a port is given to one broker per process only. Another process
+/// could still grab it in between; the broker's ready line (not a bare connection) confirms it.
 pub fn free_loopback_port() -> io::Result<SocketAddr> {
-    let listener = TcpListener::bind("127.0.0.1:0")?;
-    listener.local_addr()
+    let mut handed_out = HANDED_OUT_PORTS.lock().unwrap_or_else(|e| e.into_inner());
+    for _ in 0..PORT_ATTEMPTS {
+        let addr = TcpListener::bind("127.0.0.1:0")?.local_addr()?;
+        if !handed_out.contains(&addr.port()) {
+            handed_out.push(addr.port());
+            return Ok(addr);
+        }
+    }
+    Err(io::Error::new(
+        io::ErrorKind::AddrNotAvailable,
+        format!("no loopback port not yet handed out in {PORT_ATTEMPTS} tries"),
+    ))
 }
 
 /// A process's scheduler state and kernel wait channel, from /proc.
