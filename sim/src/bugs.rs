@@ -64,6 +64,8 @@ bug_switches! {
     CLUSTER_BUG_SWITCHES {
     "ack-before-isr" => ack_before_isr, [LostWrite, Unseen, InconsistentOffsets], "acks=all answered once the leader's own log has the batch, before the ISR does.";
     "truncate-to-hw" => truncate_to_hw, [LostWrite, Unseen, InconsistentOffsets], "Pre-KIP-101: a replica becoming a follower truncates to its high watermark.";
+    "retention-past-hw" => retention_past_hw, [LogStartPastHw], "Retention deletes segments above the high watermark (records the ISR has not fetched).";
+    "list-offsets-before-hw" => list_offsets_before_hw, [LatestRegressed], "A new leader answers ListOffsets before its high watermark reached its epoch's start.";
     }
 }
 

@@ -54,6 +54,9 @@ pub struct RunStats {
     /// ListOffsets by time after the final read (`time_seeks`), judged
     /// against the final read.
     pub time_seeks: u64,
+    /// Cluster mode: ListOffsets answers the offsets prober judged
+    /// (`cluster::offsets_probe`).
+    pub offset_probes: u64,
     /// Disk counters, by name (see `SimDiskCounters`).
     pub disk: BTreeMap<String, u64>,
     /// The broker node's clock faults, by name (see `SimClockCounters`):

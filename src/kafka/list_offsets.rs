@@ -118,7 +118,9 @@ pub fn handle(broker: &Broker, request: ListOffsetsRequest, version: i16) -> Lis
                     // leader acknowledged; answering it would send a
                     // client back (the Jepsen harness's final read found
                     // an acknowledged record missing this way). Retriable.
-                    if handle.high_watermark_lags_epoch_start() {
+                    if handle.high_watermark_lags_epoch_start()
+                        && !broker.config.bugs.list_offsets_before_hw
+                    {
                         return response
                             .with_error_code(code(ResponseError::OffsetNotAvailable))
                             .with_offset(-1)

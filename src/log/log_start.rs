@@ -183,7 +183,7 @@ mod tests {
             node.disk.list_dir(DIR).unwrap().len() > 3,
             "several segments"
         );
-        assert!(node.log().apply_retention(NOW_MS).unwrap() > 0);
+        assert!(node.log().apply_retention(NOW_MS, i64::MAX).unwrap() > 0);
         assert_eq!(node.offsets(), (20, 20));
         node.persist_start(true);
         node.sync();
@@ -197,6 +197,21 @@ mod tests {
         assert_eq!(node.offsets(), (20, 21));
     }
 
+    /// Retention deletes only segments wholly below the high watermark
+    /// (Kafka's `deletableSegments`): a follower in the ISR may still need
+    /// the rest, and the log start must never pass the high watermark.
+    #[test]
+    fn retention_stops_at_the_high_watermark() {
+        let mut node = Node::new();
+        node.append(20, NOW_MS - 3 * HOUR_MS);
+        node.sync();
+        assert_eq!(node.log().apply_retention(NOW_MS, 0).unwrap(), 0);
+        assert_eq!(node.offsets(), (0, 20));
+        assert!(node.log().apply_retention(NOW_MS, 7).unwrap() > 0);
+        let (start, end) = node.offsets();
+        assert!(start > 0 && start <= 7 && end == 20, "start {start}");
+    }
+
     /// A crash after the start is durable but before the deletions are:
     /// the old segments are back, and recovery finishes their deletion.
     #[test]
@@ -205,7 +220,7 @@ mod tests {
         node.append(20, NOW_MS - 3 * HOUR_MS);
         node.append(5, NOW_MS);
         node.sync();
-        assert!(node.log().apply_retention(NOW_MS).unwrap() > 0);
+        assert!(node.log().apply_retention(NOW_MS, i64::MAX).unwrap() > 0);
         let (start, end) = node.offsets();
         assert!(start > 0 && start <= 20 && end == 25);
         node.persist_start(false);

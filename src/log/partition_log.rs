@@ -956,12 +956,16 @@ impl PartitionLog {
     }
 
     /// Moves the log start past whole segments beyond `retention.ms` or
-    /// `retention.bytes`. The active segment is rolled first when every
-    /// record in it has expired. Returns how many segments fell below the
+    /// `retention.bytes` that lie wholly below `high_watermark` (Kafka's
+    /// `UnifiedLog.deletableSegments`: a record no follower may still need
+    /// is deleted only once committed; else a leader's log start could
+    /// pass its high watermark and take uncommitted records from the ISR).
+    /// The active segment is rolled first when every record in it has
+    /// expired. Returns how many segments fell below the
     /// new start; they are deleted by
     /// [`PartitionLog::complete_log_start_write`], once the new start is
     /// durable (see [`PartitionLog::pending_log_start_write`]).
-    pub fn apply_retention(&mut self, now_ms: i64) -> Result<usize, LogError> {
+    pub fn apply_retention(&mut self, now_ms: i64, high_watermark: i64) -> Result<usize, LogError> {
         self.check_online()?;
         let retention_ms = self.config.retention_ms;
         let expired = |seg: &Segment| {
@@ -987,7 +991,8 @@ impl PartitionLog {
         let mut doomed = 0;
         let active_base = self.active().base_offset;
         for (i, seg) in live.iter().enumerate() {
-            if seg.base_offset == active_base {
+            // The next segment's base is where this one ends.
+            if seg.base_offset == active_base || live[i + 1].base_offset > high_watermark {
                 break;
             }
             let over_size = self.config.retention_bytes >= 0

@@ -453,7 +453,7 @@ impl Harness {
             ..self.config
         };
         self.log().set_config(with_limit);
-        let deleted = self.log().apply_retention(NOW_MS).unwrap();
+        let deleted = self.log().apply_retention(NOW_MS, i64::MAX).unwrap();
         let config = self.config;
         self.log().set_config(config);
         let start = self.log().log_start_offset();

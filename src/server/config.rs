@@ -43,12 +43,18 @@ pub struct BugSwitches {
     pub truncate_to_hw: bool,
     /// Pre-KIP-320: fetches not fenced by leader epoch.
     pub unfenced_fetch: bool,
+    /// Retention deletes segments above the high watermark: a leader's log
+    /// start passes records its ISR has not fetched.
+    pub retention_past_hw: bool,
+    /// A new leader answers ListOffsets before its high watermark reached
+    /// its epoch's start (below what the last leader acknowledged).
+    pub list_offsets_before_hw: bool,
 }
 
 impl BugSwitches {
     /// Every switch's name, as the simulator's `--bug` and the binary's
     /// hidden `--unsafe-bug` spell it.
-    pub const NAMES: [&'static str; 11] = [
+    pub const NAMES: [&'static str; 13] = [
         "no-crc-check",
         "ack-before-sync",
         "no-idempotence",
@@ -60,6 +66,8 @@ impl BugSwitches {
         "ack-before-isr",
         "truncate-to-hw",
         "unfenced-fetch",
+        "retention-past-hw",
+        "list-offsets-before-hw",
     ];
 
     /// Turns on the switch named `name`; `false` if there is none.
@@ -76,6 +84,8 @@ impl BugSwitches {
             "ack-before-isr" => &mut self.ack_before_isr,
             "truncate-to-hw" => &mut self.truncate_to_hw,
             "unfenced-fetch" => &mut self.unfenced_fetch,
+            "retention-past-hw" => &mut self.retention_past_hw,
+            "list-offsets-before-hw" => &mut self.list_offsets_before_hw,
             _ => return false,
         };
         *switch = true;

@@ -598,7 +598,16 @@ impl PartitionHandle {
     /// start (deleted once the start is durable, before this returns).
     pub async fn apply_retention(&self, now_ms: i64) -> Result<usize, LogError> {
         let _gate = self.log_start_gate.lock().await;
-        let deleted = self.lock().log.apply_retention(now_ms)?;
+        let deleted = {
+            let mut guard = self.lock();
+            let state = &mut *guard;
+            let bound = if state.bugs.retention_past_hw {
+                i64::MAX
+            } else {
+                state.machine.high_watermark()
+            };
+            state.log.apply_retention(now_ms, bound)?
+        };
         if deleted > 0 {
             coverage::add(Counter::RetentionDeletedSegments, deleted as u64);
             let start = self.persist_log_start().await?;

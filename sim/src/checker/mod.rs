@@ -106,6 +106,13 @@ violation_kinds! {
     LogStartRegression => "log-start-regression";
     /// ListOffsets by timestamp missed the first record at or after the time.
     TimeLookup => "time-lookup";
+    /// A leader answered a latest offset below a log start it or an earlier
+    /// epoch's leader answered (retention ran past the high watermark),
+    /// see `cluster::offsets_probe`.
+    LogStartPastHw => "log-start-past-hw";
+    /// A latest offset answered at an epoch below one answered at an earlier
+    /// epoch (a new leader answered before its high watermark caught up).
+    LatestRegressed => "latest-regressed";
     /// The broker refused a record as corrupt where no rot had hit the
     /// partition's segment holding it.
     SpuriousCorruption => "spurious-corruption";

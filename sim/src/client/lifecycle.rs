@@ -306,6 +306,18 @@ pub async fn list_offset_of(
     partition: i32,
     timestamp: i64,
 ) -> Result<(i64, i64), ClientError> {
+    list_offset_fenced(connection, versions, (topic, partition), timestamp, -1).await
+}
+
+/// [`list_offset_of`] fenced by `current_leader_epoch` (KIP-320; -1: not
+/// fenced): a broker that does not lead at exactly that epoch refuses.
+pub async fn list_offset_fenced(
+    connection: &mut Connection,
+    versions: ApiVersionsInUse,
+    (topic, partition): (&str, i32),
+    timestamp: i64,
+    current_leader_epoch: i32,
+) -> Result<(i64, i64), ClientError> {
     let request = ListOffsetsRequest::default()
         .with_replica_id(BrokerId(-1))
         .with_isolation_level(0)
@@ -313,7 +325,7 @@ pub async fn list_offset_of(
             .with_name(name(topic))
             .with_partitions(vec![ListOffsetsPartition::default()
                 .with_partition_index(partition)
-                .with_current_leader_epoch(-1)
+                .with_current_leader_epoch(current_leader_epoch)
                 .with_timestamp(timestamp)])]);
     let response = connection.call(&request, versions.list_offsets).await?;
     let result = response

@@ -25,7 +25,10 @@ pub use idempotent::{
     after_failure, init_producer_id, AfterFailure, IdempotentProducer, ProducerIdentity,
 };
 pub use metadata::{metadata, ClusterView, PartitionView};
-pub use produce::{encode_batch, encode_batch_as, produce, produce_batch, BatchIdentity};
+pub use produce::{
+    encode_batch, encode_batch_as, produce, produce_batch, produce_batch_acked_by, BatchIdentity,
+    ACKS_LEADER,
+};
 pub use versions::ApiVersionsInUse;
 
 /// Why a call failed.

@@ -108,8 +108,27 @@ pub async fn produce_batch(
     batch: Bytes,
     timeout_ms: i32,
 ) -> Result<i64, ClientError> {
+    produce_batch_acked_by(
+        connection, versions, topic, partition, batch, timeout_ms, ACKS_ALL,
+    )
+    .await
+}
+
+/// acks=1: the leader answers once its own log has the batch.
+pub const ACKS_LEADER: i16 = 1;
+
+/// [`produce_batch`] with another `acks` (-1 all, 1 the leader).
+pub async fn produce_batch_acked_by(
+    connection: &mut Connection,
+    versions: ApiVersionsInUse,
+    topic: &str,
+    partition: i32,
+    batch: Bytes,
+    timeout_ms: i32,
+    acks: i16,
+) -> Result<i64, ClientError> {
     let request = ProduceRequest::default()
-        .with_acks(ACKS_ALL)
+        .with_acks(acks)
         .with_timeout_ms(timeout_ms)
         .with_topic_data(vec![TopicProduceData::default()
             .with_name(TopicName(StrBytes::from_string(topic.to_string())))

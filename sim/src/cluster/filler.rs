@@ -14,7 +14,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use tokio::time::{sleep, Instant};
 
-use crate::client;
+use crate::client::{self, ACKS_LEADER};
 use crate::cluster::router::{leader_moved, Router};
 use crate::cluster::topology::NodeId;
 use crate::workload::{with_timeout, WorkloadControl, BACKOFF, REQUEST_TIMEOUT};
@@ -32,6 +32,9 @@ pub struct FillerConfig {
     pub retention_bytes: u32,
     pub values_per_batch: usize,
     pub pause_ms: (u64, u64),
+    /// -1 (all) or 1 (the leader): with acks=1 the leader's log runs ahead
+    /// of a follower cut off but still in the ISR, past what retention keeps.
+    pub acks: i16,
 }
 
 /// The filler of `seed`, if it runs one: drawn from a stream of its own, so
@@ -50,6 +53,7 @@ pub fn draw(seed: u64) -> Option<FillerConfig> {
         retention_bytes: segment_bytes * rng.gen_range(2..=4),
         values_per_batch: rng.gen_range(2..=6),
         pause_ms: (1, rng.gen_range(5..=20)),
+        acks: if rng.gen_bool(0.5) { ACKS_LEADER } else { -1 },
     })
 }
 
@@ -105,7 +109,7 @@ pub async fn fill(
     while !control.stop_producing.load(Ordering::Relaxed) {
         partition = (partition + 1) % config.partitions;
         let timestamp_ms = started.elapsed().as_millis() as i64;
-        if !send(&mut router, partition, &values, timestamp_ms).await {
+        if !send(&mut router, (partition, config.acks), &values, timestamp_ms).await {
             sleep(BACKOFF).await;
         }
         sleep(Duration::from_millis(
@@ -115,21 +119,32 @@ pub async fn fill(
     }
 }
 
-/// One produce to `partition`'s leader; whether it was acknowledged.
-async fn send(router: &mut Router, partition: i32, values: &[String], timestamp_ms: i64) -> bool {
+/// One produce to `partition`'s leader with `acks`; whether it was
+/// acknowledged.
+async fn send(
+    router: &mut Router,
+    (partition, acks): (i32, i16),
+    values: &[String],
+    timestamp_ms: i64,
+) -> bool {
     let Ok(leader) = router.leader(partition).await else {
         return false;
     };
+    let Ok(batch) = client::encode_batch(values, timestamp_ms) else {
+        return false;
+    };
     let session = router.session(leader);
-    let result = with_timeout!(session, |connection, versions| client::produce(
-        connection,
-        versions,
-        FILLER_TOPIC,
-        partition,
-        values,
-        timestamp_ms,
-        REQUEST_TIMEOUT.as_millis() as i32,
-    ));
+    let result = with_timeout!(session, |connection, versions| {
+        client::produce_batch_acked_by(
+            connection,
+            versions,
+            FILLER_TOPIC,
+            partition,
+            batch.clone(),
+            REQUEST_TIMEOUT.as_millis() as i32,
+            acks,
+        )
+    });
     match result {
         Ok(_) => true,
         Err(error) => {

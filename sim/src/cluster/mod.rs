@@ -8,6 +8,8 @@
 //! - `producers`, `consumers`, `workload`: the workload and liveness phase.
 //! - `filler`: a second topic that retention keeps small, in some seeds.
 //! - `full_isr`: the liveness check that every ISR is whole again.
+//! - `offsets_probe`: ListOffsets earliest and latest, fenced by epoch,
+//!   judged while the workload runs.
 //! - `nemesis`: the faults, and the supervisor restarting exited nodes.
 //! - `seed_run`: one seed, end to end.
 
@@ -15,6 +17,7 @@ pub mod consumers;
 pub mod filler;
 pub mod full_isr;
 pub mod nemesis;
+pub mod offsets_probe;
 pub mod producers;
 pub mod router;
 pub mod seed_run;

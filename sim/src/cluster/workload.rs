@@ -13,6 +13,7 @@ use crate::client::{self, TOPIC};
 use crate::cluster::consumers;
 use crate::cluster::filler::{self, FillerConfig, FILLER_TOPIC};
 use crate::cluster::full_isr::await_full_isr;
+use crate::cluster::offsets_probe;
 use crate::cluster::producers;
 use crate::cluster::router::Router;
 use crate::cluster::topology::NodeId;
@@ -160,6 +161,11 @@ pub async fn start(
             config.seed,
         )));
     }
+    tasks.push(tokio::spawn(offsets_probe::probe_loop(
+        config.clone(),
+        recorder.clone(),
+        control.clone(),
+    )));
     for index in 0..config.consumers {
         tasks.push(tokio::spawn(consumers::consume_loop(
             1 + index,

@@ -178,9 +178,17 @@ impl ReplicaMachine {
         }
         if leader_epoch == self.leader_epoch {
             if let Role::Leader(leader) = &mut self.role {
+                // A pending proposal ends only when the metadata shows it
+                // (or the controller refuses it, `isr_committed`): an
+                // update of this epoch that does not hold it may precede
+                // its commit, and a high watermark over the old ISR alone
+                // could pass a member the controller is about to count
+                // (and elect). The sim's offsets prober found this.
+                if leader.proposed_isr.as_ref() == Some(&isr) {
+                    leader.proposed_isr = None;
+                }
                 leader.isr = isr;
                 leader.replicas = replicas;
-                leader.proposed_isr = None;
                 self.advance_high_watermark(log, &mut actions);
                 self.release_produces(log, &mut actions);
                 self.assert_invariants(log);

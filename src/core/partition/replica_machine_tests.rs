@@ -400,3 +400,27 @@ fn a_new_leaders_high_watermark_lags_its_epoch_start_until_the_isr_fetches() {
     assert_eq!(m.high_watermark(), 3);
     assert_eq!(m.leader_epoch_start_offset(), Some(3));
 }
+
+#[test]
+fn a_pending_isr_expansion_survives_an_update_of_the_same_epoch_without_it() {
+    let mut log = log_of(&[1, 1]);
+    let mut m = leader(&mut log, vec![1], 1);
+    assert_eq!(m.high_watermark(), 2);
+    let caught_up = m.follower_fetch(&mut log, fetch(3, 2, Some(1), 1), 1);
+    assert_eq!(proposals(&caught_up), vec![vec![1, 3]]);
+    m.client_append(&mut log, 7, vec![1, 2], 2, Acks::Leader);
+    // Metadata of epoch 1 that does not hold the proposal yet (another
+    // change, or one applied before the proposal's commit): the controller
+    // may still commit [1, 3], and elect 3, so 3 still counts.
+    m.become_leader(&mut log, 1, vec![1], vec![1, 2, 3], 2);
+    assert_eq!(
+        m.high_watermark(),
+        2,
+        "the high watermark passed replica 3 while its expansion was pending"
+    );
+    // The commit shows up: 3 is a member and bounds the high watermark.
+    m.become_leader(&mut log, 1, vec![1, 3], vec![1, 2, 3], 3);
+    assert_eq!(m.high_watermark(), 2);
+    m.follower_fetch(&mut log, fetch(3, 4, Some(1), 1), 4);
+    assert_eq!(m.high_watermark(), 4);
+}

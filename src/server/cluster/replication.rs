@@ -137,6 +137,7 @@ async fn fetch_loop(runtime: &ClusterRuntime, handle: &PartitionHandle) {
 async fn isr_loop(runtime: &ClusterRuntime, handle: &PartitionHandle) {
     loop {
         let (leader_epoch, isr) = handle.next_isr_proposal().await;
+        tracing::info!(node_id = runtime.node_id, topic = %handle.topic, partition = handle.partition, leader_epoch, ?isr, offsets = ?handle.offsets(), "ISR change proposed");
         let request = ControllerRequest::AlterPartition {
             topic_id: handle.topic_id,
             partition: handle.partition,
@@ -205,11 +206,17 @@ async fn settle_from_image(
             .cloned()
     };
     if let Some(expected) = expected {
-        broker
+        let settled = broker
             .wait_for_image(|image| {
                 partition(image).is_none_or(|p| p.leader_epoch != leader_epoch || p.isr == expected)
             })
             .await;
+        if !settled {
+            // Still unseen: the proposal stays pending (its high watermark
+            // counts both ISRs) and is sent again.
+            handle.propose_again(leader_epoch, expected.to_vec());
+            return;
+        }
     }
     let Some(p) = partition(&broker.image()) else {
         return;

@@ -115,6 +115,19 @@ impl PartitionHandle {
             if let Some(error) = outcome.error {
                 return Err(error.into());
             }
+            if newer {
+                tracing::info!(
+                    node_id = me,
+                    topic = %self.topic,
+                    partition = self.partition,
+                    leader_epoch,
+                    isr = ?state.machine.isr(),
+                    log_start = state.log.log_start_offset(),
+                    high_watermark = state.machine.high_watermark(),
+                    log_end = state.log.log_end_offset(),
+                    "leading"
+                );
+            }
         }
         self.persist_epochs().await?;
         Ok(())
@@ -296,6 +309,25 @@ impl PartitionHandle {
                 return proposal;
             }
             wanted.await;
+        }
+    }
+
+    /// Asks the ISR loop to send the pending proposal `isr` of
+    /// `leader_epoch` again, if it is still pending: its outcome was never
+    /// seen, and dropping it could let the high watermark skip a member the
+    /// controller may yet commit (Kafka's AlterPartitionManager retries
+    /// until it gets an answer).
+    pub fn propose_again(&self, leader_epoch: i32, isr: Vec<i32>) {
+        let mut state = self.lock();
+        let pending = match state.machine.role() {
+            crate::core::partition::replica_machine::Role::Leader(leader) => {
+                leader.proposed_isr.as_ref() == Some(&isr)
+            }
+            _ => false,
+        };
+        if pending && state.machine.leader_epoch() == leader_epoch {
+            state.isr_proposal = Some((leader_epoch, isr));
+            self.isr_wanted.notify_one();
         }
     }
 

@@ -172,6 +172,7 @@ impl Cluster {
                 }
             }
             83..=98 => self.deliver_controller_message(),
+            99..=105 if self.rng.gen_bool(0.2) => self.controller.reannounce(),
             99..=105 => self.controller.process_proposal(),
             106..=110 => {
                 if let Some(id) = self.pick(&live) {

@@ -116,6 +116,24 @@ impl Controller {
         }
     }
 
+    /// Tells the leader its current state again, in the same epoch: another
+    /// metadata record of the partition (a replica-set change, a broker's
+    /// fencing elsewhere) that may reach it before a pending proposal's
+    /// commit does, and must not end that proposal.
+    pub fn reannounce(&mut self) {
+        let Some(leader) = self.leader else {
+            return;
+        };
+        self.queues
+            .get_mut(&leader)
+            .unwrap()
+            .push_back(ControllerMessage::BecomeLeader {
+                epoch: self.epoch,
+                isr: self.isr.clone(),
+                replicas: self.replicas.clone(),
+            });
+    }
+
     /// Commits the oldest proposal if it comes from the current leadership,
     /// and answers its proposer.
     pub fn process_proposal(&mut self) {
