@@ -249,7 +249,11 @@ fn entries_whose_fsync_failed_are_durable_once_opened() {
         // What the open returned survives a power loss.
         disk.crash();
         let (_, durable) = open(&disk).await.unwrap();
-        assert_eq!(last_index(&durable), 8, "entries the open returned were lost");
+        assert_eq!(
+            last_index(&durable),
+            8,
+            "entries the open returned were lost"
+        );
     });
 }
 
