@@ -11,8 +11,16 @@
 //! | bipartition | the nodes split in two random sides (links between them clogged) | only a majority side makes progress |
 //! | pause | `Handle::pause` a node 50 ms – 2.5 s (a GC pause) | a paused leader's late answers and fetches are fenced by epoch |
 //!
-//! Not injected in cluster mode: disk EIO, disk full, rot and clock steps
-//! (single-node mode covers them; each node does start with its own skew).
+//! | write/fsync EIO window on any node or a partition leader | `disk_nemesis::eio_window` on its `SimDisk` (0.5–5 s; a failed fsync drops its pages in most seeds: fsyncgate) | a failed write or sync is never acknowledged; the node stops (Kafka with its only log dir failed), the supervisor restarts it, it recovers from what the disk holds, truncates by epoch and rejoins the ISR |
+//! | disk full on a node | `disk_nemesis::disk_full_window` (ENOSPC just above current use) | the same: ENOSPC fails, never corrupts, the node comes back |
+//! | read EIO on a node | `disk_nemesis::read_eio_window` | a failed read is KAFKA_STORAGE_ERROR, never wrong data; a partition open that cannot read stops the node, and the restart opens it again |
+//! | rot of cold data on a node | `disk_nemesis::rot`: 1–3 bits in sealed segments of the checked topic below the durable recovery point (one node's copy) | the damaged batch is refused (CORRUPT_MESSAGE) where it is read, never served; `spurious-corruption` is coarse here (it knows the segment, not the node) |
+//! | clock steps per node | `clock_nemesis::run` per node (its own stream): steps forward and back of 10 ms – 3 h, resynced before faults end | timers run on monotonic time: sessions, elections and ISR timeouts neither fire nor starve |
+//!
+//! Disk faults hit one node's disk at a time (the one-fault-at-a-time
+//! loop), so every acknowledged record keeps a good copy on another ISR
+//! member: rot on every replica at once is not injected (that would lose
+//! data legitimately). Clock steps run in tasks of their own, alongside.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
