@@ -78,18 +78,27 @@ impl ClockFaultPlan {
     }
 }
 
-/// Records the initial skew; call before the broker node starts.
-pub fn record_initial_skew(plan: &ClockFaultPlan, recorder: &Recorder) {
-    if plan.initial_skew_ms != 0 {
-        recorder.record(EventKind::Nemesis(NemesisAction::ClockSkewed {
-            offset_ms: plan.initial_skew_ms,
+/// Records the initial skew; call before the broker node starts. `node`:
+/// which node of a cluster (`None`: the single node).
+pub fn record_initial_skew(plan: &ClockFaultPlan, recorder: &Recorder, node: Option<i32>) {
+    let offset_ms = plan.initial_skew_ms;
+    if offset_ms != 0 {
+        recorder.record(EventKind::Nemesis(match node {
+            None => NemesisAction::ClockSkewed { offset_ms },
+            Some(node) => NemesisAction::NodeClockSkewed { node, offset_ms },
         }));
     }
 }
 
 /// Steps the clock until `end`, then back to the true time. Returns before
 /// `end`, so the main nemesis's `FaultsStopped` comes after the last step.
-pub async fn run(plan: ClockFaultPlan, clock: Arc<SimClock>, recorder: Recorder) {
+/// `node`: which node of a cluster the clock is (`None`: the single node).
+pub async fn run(
+    plan: ClockFaultPlan,
+    clock: Arc<SimClock>,
+    recorder: Recorder,
+    node: Option<i32>,
+) {
     let Some(pause_range) = plan.pause_ms else {
         return;
     };
@@ -109,16 +118,26 @@ pub async fn run(plan: ClockFaultPlan, clock: Arc<SimClock>, recorder: Recorder)
             magnitude
         };
         clock.jump(delta_ms);
-        recorder.record(EventKind::Nemesis(NemesisAction::ClockStepped {
-            delta_ms,
-            offset_ms: clock.offset_ms(),
+        let offset_ms = clock.offset_ms();
+        recorder.record(EventKind::Nemesis(match node {
+            None => NemesisAction::ClockStepped {
+                delta_ms,
+                offset_ms,
+            },
+            Some(node) => NemesisAction::NodeClockStepped {
+                node,
+                delta_ms,
+                offset_ms,
+            },
         }));
     }
     let offset_ms = clock.offset_ms();
     if offset_ms != 0 {
         clock.jump(-offset_ms);
-        recorder.record(EventKind::Nemesis(NemesisAction::ClockResynced {
-            delta_ms: -offset_ms,
+        let delta_ms = -offset_ms;
+        recorder.record(EventKind::Nemesis(match node {
+            None => NemesisAction::ClockResynced { delta_ms },
+            Some(node) => NemesisAction::NodeClockResynced { node, delta_ms },
         }));
     }
 }

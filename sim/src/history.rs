@@ -134,6 +134,32 @@ pub enum NemesisAction {
         why: String,
     },
     NetworkHealed,
+    /// Cluster mode: the disk faults recorded next (`DiskErrorsOn`,
+    /// `DiskFull`, `DiskReadErrorsOn` up to their `DiskHealed`, or
+    /// `SyncedDataRotted`) hit node `node`'s disk; `why` names the target.
+    NodeDiskFaulted {
+        node: i32,
+        why: String,
+    },
+    /// Cluster mode: node `node`'s wall clock starts `offset_ms` off.
+    NodeClockSkewed {
+        node: i32,
+        offset_ms: i64,
+    },
+    /// Cluster mode: node `node`'s wall clock was stepped by `delta_ms`
+    /// (negative: back); it is now `offset_ms` off. Monotonic time did not
+    /// move.
+    NodeClockStepped {
+        node: i32,
+        delta_ms: i64,
+        offset_ms: i64,
+    },
+    /// Cluster mode: node `node`'s clock faults are over; its wall clock
+    /// was stepped back to the true time.
+    NodeClockResynced {
+        node: i32,
+        delta_ms: i64,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -32,6 +32,8 @@ pub mod clock_nemesis;
 #[cfg(madsim)]
 pub mod cluster;
 #[cfg(madsim)]
+pub mod disk_nemesis;
+#[cfg(madsim)]
 pub mod group_workload;
 #[cfg(madsim)]
 pub mod lifecycle_workload;

@@ -13,7 +13,7 @@
 //! | pause | `Handle::pause` the broker node for 50 ms – 2.5 s, then `resume` (a GC pause, a stalled VM) | requests in flight time out on the client and idempotent producers resend them; the originals then run too, and the broker keeps one copy of each batch |
 //! | clock skew and steps | `clock_nemesis`: the node's `SimClock` starts up to ±2 h off and its wall clock is stepped forward and back (10 ms – 3 h) in a task of its own; resynced when faults end | timers (sessions, rebalances, `interval` fsync, idle connections) run on monotonic time and neither fire nor starve; nothing safe depends on the wall clock (docs/architecture.md, "Clocks") |
 //!
-//! | rot of cold data | 1–3 bits flipped in synced bytes of a sealed segment of the produce workload's topic that recovery will not rescan (`cold_segments`; `SimDisk::rot_synced_bit`) | the broker refuses the damaged batch when a fetch reads it (CORRUPT_MESSAGE), never serves it, never cuts synced data for it; consumers skip the refused offset and `spurious-corruption` checks a refusal has real rot behind it |
+//! | rot of cold data | 1–3 bits flipped in synced bytes of a sealed segment of the produce workload's topic that recovery will not rescan (`disk_nemesis::cold_segments`; `SimDisk::rot_synced_bit`) | the broker refuses the damaged batch when a fetch reads it (CORRUPT_MESSAGE), never serves it, never cuts synced data for it; consumers skip the refused offset and `spurious-corruption` checks a refusal has real rot behind it |
 //!
 //! Behind `--synced-bit-flips` only (an experiment): rot of any synced
 //! segment data of the workload's topics while the node runs, and of any
@@ -21,20 +21,18 @@
 //! single node cannot tell from a torn tail). Not injected: network faults
 //! (one node, nothing to partition).
 
-use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use madsim::runtime::Handle;
 use madsim::task::NodeId;
-use odradek::io::disk::Disk;
-use odradek::io::sim_disk::{CrashOutcome, SimDisk, SimDiskFaults};
+use odradek::io::sim_disk::{SimDisk, SimDiskFaults};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use tokio::time::sleep;
 
-use crate::client::TOPIC;
+use crate::disk_nemesis;
 use crate::history::{EventKind, NemesisAction};
 use crate::recorder::Recorder;
 
@@ -66,66 +64,9 @@ pub struct NemesisPlan {
     /// Bits flipped per rot fault.
     pub rot_per_fault: u32,
     /// The `--synced-bit-flips` experiment: rot any segment file of the
-    /// workload's topics, not only cold ones (see [`cold_segments`]).
+    /// workload's topics, not only cold ones (see
+    /// [`disk_nemesis::cold_segments`]).
     pub rot_anywhere: bool,
-}
-
-/// The broker's data directory on the simulated disk.
-const DATA_DIR: &str = "data";
-
-/// Segment files of the workload's topics: the files rot may hit in the
-/// `--synced-bit-flips` experiment (the internal topics and small metadata
-/// files have no CRC a read could check).
-fn rot_eligible(path: &str) -> bool {
-    path.ends_with(".log") && !path.contains("__")
-}
-
-/// Where rot hits in normal seeds: cold data, a latent sector error in a
-/// segment the broker will not rescan. That is a sealed segment of the
-/// produce workload's topic lying wholly below its partition's durable
-/// recovery point (the next durable segment starts below it), with
-/// durable index files: recovery trusts it unscanned, so the rot is found
-/// only when a fetch reads the batch, and refused there. Rot in data that
-/// recovery scans is a different fault (a single node cannot tell it from a
-/// torn tail, and cuts the log there); the experiment covers it.
-fn cold_segments(disk: &SimDisk) -> BTreeSet<String> {
-    let mut cold = BTreeSet::new();
-    let Ok(dirs) = disk.list_dir(DATA_DIR) else {
-        return cold;
-    };
-    let prefix = format!("{TOPIC}-");
-    for dir in dirs.iter().filter(|d| d.starts_with(&prefix)) {
-        let dir = format!("{DATA_DIR}/{dir}");
-        let recovery_point: i64 = disk
-            .durable_content(&format!("{dir}/recovery-point"))
-            .and_then(|bytes| String::from_utf8(bytes).ok())
-            .and_then(|text| text.trim().parse().ok())
-            .unwrap_or(0);
-        let durable = |name: &str| disk.durable_content(&format!("{dir}/{name}")).is_some();
-        let bases: Vec<(i64, String)> = disk
-            .list_dir(&dir)
-            .unwrap_or_default()
-            .into_iter()
-            .filter_map(|name| {
-                let stem = name.strip_suffix(".log")?;
-                let base = stem.parse().ok()?;
-                (durable(&name)
-                    && durable(&format!("{stem}.index"))
-                    && durable(&format!("{stem}.timeindex")))
-                .then_some((base, name))
-            })
-            .collect();
-        for pair in bases.windows(2) {
-            let ((_, name), (next_base, _)) = (&pair[0], &pair[1]);
-            // Recovery scans from the segment holding the last offset below
-            // the point: a segment is skipped only if a later one starts
-            // below the point.
-            if *next_base < recovery_point {
-                cold.insert(format!("{dir}/{name}"));
-            }
-        }
-    }
-    cold
 }
 
 /// The broker node as the nemesis and the supervisor see it.
@@ -134,20 +75,6 @@ pub struct BrokerNode {
     /// Set while the nemesis holds the node down, so the supervisor does
     /// not restart it in the middle of a power loss.
     pub held_down: AtomicBool,
-}
-
-fn describe(outcome: &CrashOutcome) -> String {
-    match outcome {
-        CrashOutcome::Dropped => "dropped".into(),
-        CrashOutcome::WrittenBack => "written-back".into(),
-        CrashOutcome::Torn { kept_bytes } => format!("torn(kept {kept_bytes})"),
-        CrashOutcome::BitFlipped { flips } => format!("bit-flipped({flips})"),
-        CrashOutcome::ZeroedTail { zeroed_bytes } => format!("zeroed({zeroed_bytes})"),
-        CrashOutcome::Holey {
-            kept_bytes,
-            lost_sectors,
-        } => format!("holey(kept {kept_bytes}, {lost_sectors} sectors lost)"),
-    }
 }
 
 /// Kill, crash the disk, wait, restart.
@@ -159,7 +86,7 @@ async fn power_loss(node: &BrokerNode, disk: &SimDisk, recorder: &Recorder, down
     let report = disk.crash();
     let outcomes = report
         .iter()
-        .map(|(path, outcome)| format!("{path}: {}", describe(outcome)))
+        .map(|(path, outcome)| format!("{path}: {}", disk_nemesis::describe(outcome)))
         .collect();
     recorder.record(EventKind::Nemesis(NemesisAction::DiskCrashed { outcomes }));
     sleep(downtime).await;
@@ -194,56 +121,24 @@ pub async fn run(plan: NemesisPlan, node: Arc<BrokerNode>, disk: Arc<SimDisk>, r
                 power_loss(&node, &disk, &recorder, downtime).await;
             }
             1 => {
-                disk.set_faults(SimDiskFaults {
-                    write_eio_probability: plan.write_eio_probability,
-                    sync_eio_probability: plan.sync_eio_probability,
-                    ..plan.crash_faults.clone()
-                });
-                recorder.record(EventKind::Nemesis(NemesisAction::DiskErrorsOn {
-                    write_eio_probability: plan.write_eio_probability,
-                    sync_eio_probability: plan.sync_eio_probability,
-                }));
-                sleep(between(&mut rng, plan.window_ms)).await;
-                disk.set_faults(plan.crash_faults.clone());
-                recorder.record(EventKind::Nemesis(NemesisAction::DiskHealed));
+                let rates = (plan.write_eio_probability, plan.sync_eio_probability);
+                let window = between(&mut rng, plan.window_ms);
+                disk_nemesis::eio_window(&disk, &plan.crash_faults, rates, window, &recorder).await;
             }
             2 => {
-                let budget_bytes = disk.used_bytes() + rng.gen_range(0..4096);
-                disk.set_faults(SimDiskFaults {
-                    space_budget_bytes: Some(budget_bytes),
-                    ..plan.crash_faults.clone()
-                });
-                recorder.record(EventKind::Nemesis(NemesisAction::DiskFull { budget_bytes }));
-                sleep(between(&mut rng, plan.window_ms)).await;
-                disk.set_faults(plan.crash_faults.clone());
-                recorder.record(EventKind::Nemesis(NemesisAction::DiskHealed));
+                let slack_bytes = rng.gen_range(0..4096);
+                let window = between(&mut rng, plan.window_ms);
+                let base = &plan.crash_faults;
+                disk_nemesis::disk_full_window(&disk, base, slack_bytes, window, &recorder).await;
             }
             4 => {
-                disk.set_faults(SimDiskFaults {
-                    read_eio_probability: plan.read_eio_probability,
-                    ..plan.crash_faults.clone()
-                });
-                recorder.record(EventKind::Nemesis(NemesisAction::DiskReadErrorsOn {
-                    read_eio_probability: plan.read_eio_probability,
-                }));
-                sleep(between(&mut rng, plan.window_ms)).await;
-                disk.set_faults(plan.crash_faults.clone());
-                recorder.record(EventKind::Nemesis(NemesisAction::DiskHealed));
+                let window = between(&mut rng, plan.window_ms);
+                let rate = plan.read_eio_probability;
+                let base = &plan.crash_faults;
+                disk_nemesis::read_eio_window(&disk, base, rate, window, &recorder).await;
             }
             5 => {
-                let cold = (!plan.rot_anywhere).then(|| cold_segments(&disk));
-                let eligible = |path: &str| match &cold {
-                    Some(cold) => cold.contains(path),
-                    None => rot_eligible(path),
-                };
-                for _ in 0..plan.rot_per_fault {
-                    if let Some((path, position)) = disk.rot_synced_bit(eligible) {
-                        recorder.record(EventKind::Nemesis(NemesisAction::SyncedDataRotted {
-                            path,
-                            position,
-                        }));
-                    }
-                }
+                disk_nemesis::rot(&disk, plan.rot_per_fault, plan.rot_anywhere, &recorder);
             }
             _ => {
                 let pause = between(&mut rng, plan.node_pause_ms);

@@ -110,7 +110,7 @@ fn crash_faults(rng: &mut ChaCha8Rng) -> SimDiskFaults {
 /// The disk faults added with the directory-entry model, from their own
 /// stream of the seed (so adding them changed no other draw): both fates of
 /// an unsynced name change, and of a failed fsync's pages, stay likely.
-fn namespace_faults(seed: u64, faults: &mut SimDiskFaults) -> DiskFaultPlan {
+pub(crate) fn namespace_faults(seed: u64, faults: &mut SimDiskFaults) -> DiskFaultPlan {
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x0064_6973_6b32);
     faults.crash_dir_entry_persist_probability = rng.gen_range(0.2..0.8);
     faults.sync_eio_drop_probability = rng.gen_range(0.3..0.9);
@@ -250,7 +250,7 @@ async fn simulate(
     let broker_recorder = recorder.clone();
     // The node's clock, like its disk, outlives the node: a restart keeps
     // the host's wrong time.
-    clock_nemesis::record_initial_skew(&clock_plan, &recorder);
+    clock_nemesis::record_initial_skew(&clock_plan, &recorder, None);
     let broker_clock = clock.clone();
     let broker = handle
         .create_node()
@@ -305,7 +305,12 @@ async fn simulate(
         stop_supervisor.clone(),
     ));
 
-    let clock_faults = tokio::spawn(clock_nemesis::run(clock_plan, clock, recorder.clone()));
+    let clock_faults = tokio::spawn(clock_nemesis::run(
+        clock_plan,
+        clock,
+        recorder.clone(),
+        None,
+    ));
     nemesis::run(setup.plan, node.clone(), disk.clone(), recorder.clone()).await;
     let _ = clock_faults.await;
     let counters = disk.counters();
@@ -367,7 +372,9 @@ pub(crate) fn disk_counters(counters: &SimDiskCounters) -> std::collections::BTr
     .collect()
 }
 
-fn clock_counters(counters: &SimClockCounters) -> std::collections::BTreeMap<String, u64> {
+pub(crate) fn clock_counters(
+    counters: &SimClockCounters,
+) -> std::collections::BTreeMap<String, u64> {
     [
         ("jumps", counters.jumps()),
         ("forward_jumps", counters.forward_jumps),
@@ -399,6 +406,10 @@ pub(crate) fn coverage_counters(stats: &RunStats) -> std::collections::BTreeMap<
         "fsync_eio_pages_dropped",
         "read_eio",
         "synced_bit_flips",
+        "write_eio",
+        "sync_eio",
+        "enospc",
+        "rot_detected",
     ] {
         if let Some(value) = stats.disk.get(name) {
             counters.insert(name.to_string(), *value);

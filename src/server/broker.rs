@@ -896,7 +896,19 @@ impl Broker {
                     partitions.insert((topic_name.clone(), index), Arc::new(handle));
                 }
                 Err(e) => {
-                    tracing::error!(topic = %topic_name, partition = index, %e, "cannot open partition")
+                    tracing::error!(topic = %topic_name, partition = index, %e, "cannot open partition");
+                    // A cluster node opens a partition only when its image
+                    // changes: left closed, this replica would never rejoin
+                    // its ISR (cluster simulator with disk faults:
+                    // `--cluster 5 --seed 7`). Kafka takes the log directory
+                    // offline on an I/O error while loading a log and, with
+                    // its only directory offline, halts; so does this node,
+                    // and a restart opens the partition again.
+                    if self.config.cluster.is_some()
+                        && matches!(e, crate::log::partition_log::LogError::Disk(_))
+                    {
+                        self.storage_failed.notify_one();
+                    }
                 }
             }
         }

@@ -417,8 +417,12 @@ impl PartitionHandle {
         };
         for path in &work.paths {
             if let Err(e) = sync_ignoring_removed(self.disk.as_ref(), path).await {
-                let mut state = self.lock();
+                let mut guard = self.lock();
+                let state = &mut *guard;
                 state.log.sync_failed(&e, &work);
+                self.step(state, None, None, |machine, log, _| {
+                    machine.log_cut_back(log)
+                });
                 return Err(LogError::Disk(e));
             }
         }
@@ -672,7 +676,12 @@ impl PartitionHandle {
                 .await
         };
         if let Err(e) = written {
-            self.lock().log.sync_failed(&e, &SyncWork::default());
+            let mut guard = self.lock();
+            let state = &mut *guard;
+            state.log.sync_failed(&e, &SyncWork::default());
+            self.step(state, None, None, |machine, log, _| {
+                machine.log_cut_back(log)
+            });
             return Err(LogError::Disk(e));
         }
         coverage::bump(Counter::LogStartOffsetWrites);

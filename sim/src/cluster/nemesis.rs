@@ -11,8 +11,16 @@
 //! | bipartition | the nodes split in two random sides (links between them clogged) | only a majority side makes progress |
 //! | pause | `Handle::pause` a node 50 ms – 2.5 s (a GC pause) | a paused leader's late answers and fetches are fenced by epoch |
 //!
-//! Not injected in cluster mode: disk EIO, disk full, rot and clock steps
-//! (single-node mode covers them; each node does start with its own skew).
+//! | write/fsync EIO window on any node or a partition leader | `disk_nemesis::eio_window` on its `SimDisk` (0.5–5 s; a failed fsync drops its pages in most seeds: fsyncgate) | a failed write or sync is never acknowledged; the node stops (Kafka with its only log dir failed), the supervisor restarts it, it recovers from what the disk holds, truncates by epoch and rejoins the ISR |
+//! | disk full on a node | `disk_nemesis::disk_full_window` (ENOSPC just above current use) | the same: ENOSPC fails, never corrupts, the node comes back |
+//! | read EIO on a node | `disk_nemesis::read_eio_window` | a failed read is KAFKA_STORAGE_ERROR, never wrong data; a partition open that cannot read stops the node, and the restart opens it again |
+//! | rot of cold data on a node | `disk_nemesis::rot`: 1–3 bits in sealed segments of the checked topic below the durable recovery point (one node's copy) | the damaged batch is refused (CORRUPT_MESSAGE) where it is read, never served; `spurious-corruption` is coarse here (it knows the segment, not the node) |
+//! | clock steps per node | `clock_nemesis::run` per node (its own stream): steps forward and back of 10 ms – 3 h, resynced before faults end | timers run on monotonic time: sessions, elections and ISR timeouts neither fire nor starve |
+//!
+//! Disk faults hit one node's disk at a time (the one-fault-at-a-time
+//! loop), so every acknowledged record keeps a good copy on another ISR
+//! member: rot on every replica at once is not injected (that would lose
+//! data legitimately). Clock steps run in tasks of their own, alongside.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -21,7 +29,7 @@ use std::time::Duration;
 
 use madsim::net::NetSim;
 use madsim::runtime::Handle;
-use odradek::io::sim_disk::SimDisk;
+use odradek::io::sim_disk::{SimDisk, SimDiskFaults};
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -29,6 +37,7 @@ use tokio::time::{sleep, Instant};
 
 use crate::cluster::router::Router;
 use crate::cluster::topology::NodeId;
+use crate::disk_nemesis;
 use crate::history::{EventKind, NemesisAction};
 use crate::recorder::Recorder;
 
@@ -54,8 +63,52 @@ pub struct ClusterNemesisPlan {
     pub window_ms: (u64, u64),
     pub node_pause_ms: (u64, u64),
     /// Weights of: kill any node, kill a leader, isolate any node, isolate
-    /// a partition leader, isolate the Raft leader, bipartition, pause.
-    pub weights: [u32; 7],
+    /// a partition leader, isolate the Raft leader, bipartition, pause,
+    /// write/fsync EIO window, disk-full window, read-EIO window, rot.
+    pub weights: [u32; 11],
+    /// The crash-time fault rates every disk runs with (kept outside
+    /// windows).
+    pub crash_faults: SimDiskFaults,
+    /// Per-operation rates during an EIO window.
+    pub write_eio_probability: f64,
+    pub sync_eio_probability: f64,
+    /// Per read during a read-EIO window.
+    pub read_eio_probability: f64,
+    /// Bits flipped per rot fault.
+    pub rot_per_fault: u32,
+}
+
+/// The disk faults a node takes (actions 7 to 10), on `node`'s disk; each
+/// is recorded after a `NodeDiskFaulted` naming the node.
+async fn disk_fault(
+    plan: &ClusterNemesisPlan,
+    action: usize,
+    (node, why): (&SimNode, &str),
+    (rng, window): (&mut ChaCha8Rng, Duration),
+    recorder: &Recorder,
+) {
+    recorder.record(EventKind::Nemesis(NemesisAction::NodeDiskFaulted {
+        node: node.id,
+        why: why.to_string(),
+    }));
+    let (disk, base) = (node.disk.as_ref(), &plan.crash_faults);
+    match action {
+        7 => {
+            let rates = (plan.write_eio_probability, plan.sync_eio_probability);
+            disk_nemesis::eio_window(disk, base, rates, window, recorder).await;
+        }
+        8 => {
+            let slack_bytes = rng.gen_range(0..4096);
+            disk_nemesis::disk_full_window(disk, base, slack_bytes, window, recorder).await;
+        }
+        9 => {
+            let rate = plan.read_eio_probability;
+            disk_nemesis::read_eio_window(disk, base, rate, window, recorder).await;
+        }
+        _ => {
+            disk_nemesis::rot(disk, plan.rot_per_fault, false, recorder);
+        }
+    }
 }
 
 fn between(rng: &mut ChaCha8Rng, (low, high): (u64, u64)) -> Duration {
@@ -92,7 +145,7 @@ async fn power_loss(node: &SimNode, recorder: &Recorder, downtime: Duration, why
         .disk
         .crash()
         .iter()
-        .map(|(path, outcome)| format!("{path}: {outcome:?}"))
+        .map(|(path, outcome)| format!("{path}: {}", disk_nemesis::describe(outcome)))
         .collect();
     recorder.record(EventKind::Nemesis(NemesisAction::DiskCrashed { outcomes }));
     sleep(downtime).await;
@@ -221,6 +274,20 @@ pub async fn run(
                 }
                 let sides = (shuffled, side_b);
                 partition(&nodes, sides, false, window, (&recorder, "bipartition")).await;
+            }
+            7..=10 => {
+                let target = if rng.gen_bool(0.5) {
+                    Some((random_node, "any node"))
+                } else {
+                    current_leader(&mut router, &mut rng, false)
+                        .await
+                        .map(|leader| (leader, "a partition leader"))
+                };
+                let Some((target, why)) = target else {
+                    continue;
+                };
+                let node = (nodes[&target].as_ref(), why);
+                disk_fault(&plan, action, node, (&mut rng, window), &recorder).await;
             }
             _ => {
                 let pause = between(&mut rng, plan.node_pause_ms);

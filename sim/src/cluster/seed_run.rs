@@ -26,6 +26,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use tokio::time::sleep;
 
+use crate::clock_nemesis::{self, ClockFaultPlan};
 use crate::cluster::filler;
 use crate::cluster::nemesis::{self, ClusterNemesisPlan, SimNode};
 use crate::cluster::topology::{self, NodeId};
@@ -34,7 +35,10 @@ use crate::history::{EventKind, NemesisAction};
 use crate::outcome::SeedOutcome;
 use crate::progress::ProgressFloors;
 use crate::recorder::Recorder;
-use crate::seed_run::{disk_counters, finish_seed, judge, CreatedNodes, SeedFacts, SeedSpec};
+use crate::seed_run::{
+    clock_counters, disk_counters, finish_seed, judge, namespace_faults, CreatedNodes, SeedFacts,
+    SeedSpec,
+};
 use crate::workload::WorkloadControl;
 
 const NEMESIS_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 2, 2);
@@ -61,8 +65,32 @@ struct ClusterSetup {
     plan: ClusterNemesisPlan,
     crash_faults: SimDiskFaults,
     sync_latency: SyncLatency,
-    /// Each node's initial clock skew (ms).
-    skews_ms: Vec<i64>,
+    /// Each node's clock faults, its initial skew first (ms).
+    clock_plans: Vec<ClockFaultPlan>,
+    /// `log.flush.offset.checkpoint.interval.ms` of every node.
+    checkpoint_interval_ms: u64,
+}
+
+/// The disk and clock faults added after the first cluster sweeps, from
+/// their own stream of the seed (so the earlier draws did not move): the
+/// single node's EIO rates, and in most seeds small segments of the
+/// checked topic with frequent recovery points, so cold data exists for
+/// rot to hit.
+struct FaultDraws {
+    write_eio_probability: f64,
+    sync_eio_probability: f64,
+    segment_bytes: Option<u32>,
+    checkpoint_interval_ms: u64,
+}
+
+fn draw_faults(seed: u64) -> FaultDraws {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x0063_6c66_6175_6c74);
+    FaultDraws {
+        write_eio_probability: rng.gen_range(0.0..0.05),
+        sync_eio_probability: rng.gen_range(0.0..0.05),
+        segment_bytes: rng.gen_bool(0.7).then(|| rng.gen_range(4_096..=32_768)),
+        checkpoint_interval_ms: rng.gen_range(300..=3_000),
+    }
 }
 
 fn draw_setup(seed: u64, nodes: usize) -> ClusterSetup {
@@ -84,18 +112,10 @@ fn draw_setup(seed: u64, nodes: usize) -> ClusterSetup {
         produce_pause_ms: (1, rng.gen_range(5..=30)),
         setup_deadline: SETUP_DEADLINE,
         filler: filler::draw(seed),
+        segment_bytes: None,
     };
-    let plan = ClusterNemesisPlan {
-        seed,
-        start: FAULTS_START,
-        end: FAULTS_END,
-        gap_ms: (200, rng.gen_range(800..=3_000)),
-        downtime_ms: (0, 3_000),
-        window_ms: (500, 5_000),
-        node_pause_ms: (50, 2_500),
-        weights: [2, 3, 1, 2, 2, 1, 1],
-    };
-    let crash_faults = SimDiskFaults {
+    let gap_ms = (200, rng.gen_range(800..=3_000));
+    let mut crash_faults = SimDiskFaults {
         crash_writeback_probability: rng.gen_range(0.05..0.2),
         crash_torn_write_probability: rng.gen_range(0.15..0.3),
         crash_bit_flip_probability: rng.gen_range(0.15..0.3),
@@ -107,24 +127,60 @@ fn draw_setup(seed: u64, nodes: usize) -> ClusterSetup {
         min_ms: 1,
         max_ms: rng.gen_range(2..=8),
     };
-    let skews_ms = (0..nodes).map(|_| rng.gen_range(-5_000..=5_000)).collect();
+    let skews_ms: Vec<i64> = (0..nodes).map(|_| rng.gen_range(-5_000..=5_000)).collect();
+    // The single node's other disk faults: fsyncgate page drops, holey
+    // writebacks, directory entries, read-EIO rates and rot sizes.
+    let disk_faults = namespace_faults(seed, &mut crash_faults);
+    let more = draw_faults(seed);
+    let mut workload = workload;
+    workload.segment_bytes = more.segment_bytes;
+    let plan = ClusterNemesisPlan {
+        seed,
+        start: FAULTS_START,
+        end: FAULTS_END,
+        gap_ms,
+        downtime_ms: (0, 3_000),
+        window_ms: (500, 5_000),
+        node_pause_ms: (50, 2_500),
+        weights: [2, 3, 1, 2, 2, 1, 1, 2, 1, 1, 1],
+        crash_faults: crash_faults.clone(),
+        write_eio_probability: more.write_eio_probability,
+        sync_eio_probability: more.sync_eio_probability,
+        read_eio_probability: disk_faults.read_eio_probability,
+        rot_per_fault: disk_faults.rot_per_fault,
+    };
+    // Each node's clock: its own stream of the seed, stepped like the
+    // single node's; its initial skew stays the one drawn above.
+    let clock_plans = skews_ms
+        .iter()
+        .enumerate()
+        .map(|(index, skew_ms)| {
+            let node_seed = seed ^ ((index as u64 + 1) << 40);
+            ClockFaultPlan {
+                initial_skew_ms: *skew_ms,
+                ..ClockFaultPlan::draw(node_seed, FAULTS_START, FAULTS_END)
+            }
+        })
+        .collect();
     ClusterSetup {
         workload,
         plan,
         crash_faults,
         sync_latency,
-        skews_ms,
+        clock_plans,
+        checkpoint_interval_ms: more.checkpoint_interval_ms,
     }
 }
 
 /// Creates broker node `id` on `disk` and `clock`; returns its madsim id.
 fn create_broker(
-    spec: &SeedSpec,
+    (spec, checkpoint_interval_ms): (&SeedSpec, u64),
     id: NodeId,
     (disk, clock): (Arc<SimDisk>, Arc<SimClock>),
     recorder: &Recorder,
 ) -> madsim::task::NodeId {
-    let config = topology::broker_config(id, spec.cluster_nodes, spec.bugs);
+    let mut config = topology::broker_config(id, spec.cluster_nodes, spec.bugs);
+    config.log.flush_offset_checkpoint_interval_ms = checkpoint_interval_ms;
     let recorder = recorder.clone();
     let handle = madsim::runtime::Handle::current();
     handle
@@ -152,7 +208,7 @@ fn create_broker(
 /// Everything inside the runtime.
 async fn simulate(
     setup: ClusterSetup,
-    nodes: BTreeMap<NodeId, Arc<SimNode>>,
+    (nodes, clocks): (BTreeMap<NodeId, Arc<SimNode>>, Vec<Arc<SimClock>>),
     recorder: Recorder,
     created: CreatedNodes,
 ) {
@@ -189,9 +245,23 @@ async fn simulate(
         recorder.clone(),
         stop_supervisor.clone(),
     ));
+    // One task per node steps its clock; each ends before the faults do.
+    let clock_faults: Vec<_> = setup
+        .clock_plans
+        .into_iter()
+        .zip(clocks)
+        .zip(nodes.keys().copied())
+        .map(|((plan, clock), id)| {
+            let run = clock_nemesis::run(plan, clock, recorder.clone(), Some(id));
+            nemesis_node.spawn(run)
+        })
+        .collect();
     let _ = nemesis_node
         .spawn(nemesis::run(setup.plan, nodes, recorder.clone()))
         .await;
+    for task in clock_faults {
+        let _ = task.await;
+    }
     let probe = {
         let (config, recorder) = (config.clone(), recorder.clone());
         client.spawn(
@@ -238,6 +308,10 @@ fn run_on_this_thread(spec: SeedSpec) -> SeedOutcome {
     let node_count = spec.cluster_nodes;
     let setup = draw_setup(spec.seed, node_count);
     let partitions = setup.workload.partitions;
+    let segment_facts = setup
+        .workload
+        .segment_bytes
+        .map_or("default".to_string(), |bytes| bytes.to_string());
     let filler_facts = setup
         .workload
         .filler
@@ -261,15 +335,31 @@ fn run_on_this_thread(spec: SeedSpec) -> SeedOutcome {
             })
             .collect()
     });
+    // Made inside the runtime; each outlives its node's restarts.
+    let clocks: Vec<Arc<SimClock>> = runtime.block_on(async {
+        setup
+            .clock_plans
+            .iter()
+            .map(|plan| Arc::new(SimClock::new(plan.initial_skew_ms)))
+            .collect()
+    });
     let simulated = {
         let (recorder, created, disks) = (recorder.clone(), created.clone(), disks.clone());
+        let clocks = clocks.clone();
         catch_unwind(AssertUnwindSafe(|| {
             runtime.block_on(async move {
                 let mut nodes = BTreeMap::new();
+                let broker_spec = (&spec, setup.checkpoint_interval_ms);
                 for (index, disk) in disks.into_iter().enumerate() {
                     let id = index as NodeId + 1;
-                    let clock = Arc::new(SimClock::new(setup.skews_ms[index]));
-                    let madsim_id = create_broker(&spec, id, (disk.clone(), clock), &recorder);
+                    let clock = clocks[index].clone();
+                    clock_nemesis::record_initial_skew(
+                        &setup.clock_plans[index],
+                        &recorder,
+                        Some(id),
+                    );
+                    let madsim_id =
+                        create_broker(broker_spec, id, (disk.clone(), clock), &recorder);
                     created.lock().expect("not poisoned").push(madsim_id);
                     let node = SimNode {
                         id,
@@ -279,7 +369,7 @@ fn run_on_this_thread(spec: SeedSpec) -> SeedOutcome {
                     };
                     nodes.insert(id, Arc::new(node));
                 }
-                simulate(setup, nodes, recorder.clone(), created).await;
+                simulate(setup, (nodes, clocks), recorder.clone(), created).await;
                 recorder.elapsed_ms()
             })
         }))
@@ -291,14 +381,26 @@ fn run_on_this_thread(spec: SeedSpec) -> SeedOutcome {
             *disk.entry(name).or_insert(0) += value;
         }
     }
+    let mut clock = BTreeMap::new();
+    for node_clock in &clocks {
+        for (name, value) in clock_counters(&node_clock.counters()) {
+            let total = clock.entry(name.clone()).or_insert(0);
+            *total = if name.starts_with("largest_") {
+                (*total).max(value)
+            } else {
+                *total + value
+            };
+        }
+    }
     let facts = SeedFacts {
         partitions,
         disk,
-        clock: BTreeMap::new(),
+        clock,
         config: BTreeMap::from([
             ("nodes".to_string(), node_count.to_string()),
             ("fsync.policy".to_string(), "always".to_string()),
             ("filler".to_string(), filler_facts),
+            ("segment.bytes".to_string(), segment_facts),
         ]),
         floors: FLOORS,
     };

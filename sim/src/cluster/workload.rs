@@ -41,19 +41,27 @@ pub struct ClusterWorkloadConfig {
     pub setup_deadline: Duration,
     /// The retention filler's topic, in some seeds (`filler`).
     pub filler: Option<FillerConfig>,
+    /// The checked topic's `segment.bytes`, in some seeds: small segments
+    /// roll, so sealed segments lie below the recovery point (cold data the
+    /// nemesis may rot). `None`: the broker's default (no rolls).
+    pub segment_bytes: Option<u32>,
 }
 
 /// Creates the topic through any node, until it exists or the deadline.
 async fn create_topic(config: &ClusterWorkloadConfig, router: &mut Router) -> bool {
     let (factor, min_insync) = config.replication;
     let min_insync = min_insync.to_string();
-    let topic_configs = [
+    let segment_bytes = config.segment_bytes.map(|bytes| bytes.to_string());
+    let mut topic_configs = vec![
         // Every acknowledgement is synced on every ISR member: the promise
         // `lost-write` holds the cluster to.
         ("fsync.policy", "always"),
         ("min.insync.replicas", min_insync.as_str()),
         ("retention.ms", "-1"),
     ];
+    if let Some(bytes) = &segment_bytes {
+        topic_configs.push(("segment.bytes", bytes.as_str()));
+    }
     let deadline = Instant::now() + config.setup_deadline;
     let mut attempt = 0usize;
     while Instant::now() < deadline {

@@ -336,6 +336,29 @@ impl ReplicaMachine {
         in_flight
     }
 
+    /// The log cut itself back to its durable end behind the machine (a
+    /// failed sync takes back what it had not made durable: fsyncgate,
+    /// `PartitionLog::sync_failed`) and is now offline; the node stops at
+    /// the flusher's next pass. Until then the machine's view follows the
+    /// log: the high watermark a follower took from its leader (which can
+    /// pass its own unsynced end) and the durable end come down to the new
+    /// end, a leader's epoch start too, and waiting produces fail (nothing
+    /// more will be synced or acknowledged). Found by the cluster
+    /// simulator (`--cluster 3 --seeds 0..300`: seeds 69 and 299 panicked
+    /// on "high watermark past the log end").
+    pub fn log_cut_back<L: ReplicaLog>(&mut self, log: &L) -> Vec<ReplicaAction<L::Records>> {
+        let mut actions = Vec::new();
+        let end = log.log_end_offset();
+        self.high_watermark = self.high_watermark.min(end);
+        self.durable_end_offset = self.durable_end_offset.min(end);
+        self.fail_pending(&mut actions);
+        if let Role::Leader(leader) = &mut self.role {
+            leader.epoch_start_offset = leader.epoch_start_offset.min(end);
+        }
+        self.assert_invariants(log);
+        actions
+    }
+
     pub(crate) fn truncate<L: ReplicaLog>(
         &mut self,
         log: &mut L,

@@ -216,6 +216,47 @@ fn a_damaged_last_frame_is_a_torn_tail() {
     });
 }
 
+/// fsyncgate: a persist whose fsync failed leaves its entries in the page
+/// cache, marked clean but not on the device. The next process reads them
+/// back and would acknowledge them as durable; the open must make them so,
+/// or a power loss takes back entries the leader counted.
+#[test]
+fn entries_whose_fsync_failed_are_durable_once_opened() {
+    block_on(async {
+        let disk = Arc::new(SimDisk::new(1, SimDiskFaults::default()));
+        let _ = five_entries(&disk).await;
+        let (mut storage, _) = open(&disk).await.unwrap();
+        disk.set_faults(SimDiskFaults {
+            sync_eio_probability: 1.0,
+            sync_eio_drop_probability: 1.0,
+            ..SimDiskFaults::default()
+        });
+        let persist = Persist {
+            id: 2,
+            snapshot: None,
+            log: Some(LogWrite {
+                first_index: 6,
+                entries: (6..=8).map(|i| entry(i, 1, b"record")).collect(),
+            }),
+            hard_state: None,
+        };
+        assert!(storage.persist(&persist).await.is_err());
+        disk.set_faults(SimDiskFaults::default());
+        drop(storage);
+        // A process restart keeps the page cache: the entries read back.
+        let (_, durable) = open(&disk).await.unwrap();
+        assert_eq!(last_index(&durable), 8);
+        // What the open returned survives a power loss.
+        disk.crash();
+        let (_, durable) = open(&disk).await.unwrap();
+        assert_eq!(
+            last_index(&durable),
+            8,
+            "entries the open returned were lost"
+        );
+    });
+}
+
 #[test]
 fn a_crash_between_snapshot_and_log_rewrite_keeps_a_matching_log() {
     block_on(async {
