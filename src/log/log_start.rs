@@ -212,6 +212,28 @@ mod tests {
         assert!(start > 0 && start <= 7 && end == 20, "start {start}");
     }
 
+    /// A truncation that fails part way (write EIO) takes the log offline
+    /// and leaves it claiming nothing durable past what it still holds: a
+    /// sync completing afterwards must not find its durable end past its end.
+    #[test]
+    fn a_truncation_failing_part_way_takes_the_log_offline() {
+        let mut node = Node::new();
+        node.append(20, NOW_MS);
+        node.sync();
+        let faults = SimDiskFaults {
+            write_eio_probability: 1.0,
+            ..SimDiskFaults::default()
+        };
+        node.disk.set_faults(faults);
+        assert!(node.log().truncate_to(5).is_err());
+        let log = node.log();
+        assert!(log.durable_end_offset() <= log.log_end_offset());
+        let work = log.take_sync_work();
+        log.complete_sync(&work);
+        assert!(log.durable_end_offset() <= log.log_end_offset());
+        assert!(matches!(log.truncate_to(3), Err(LogError::Offline { .. })));
+    }
+
     /// A crash after the start is durable but before the deletions are:
     /// the old segments are back, and recovery finishes their deletion.
     #[test]

@@ -859,8 +859,21 @@ impl PartitionLog {
 
     /// Removes every record at or after `offset` (a batch holding `offset` is
     /// removed whole). Used when a replica's log must match its leader's.
+    /// A disk error part way leaves files cut and others not: the log goes
+    /// offline (a restart recovers it from disk), and never counts as
+    /// durable what it no longer holds (the cluster simulation's disk
+    /// faults found a sync completing past the end after such a failure).
     pub fn truncate_to(&mut self, offset: i64) -> Result<(), LogError> {
         self.check_online()?;
+        let cut = self.cut_to(offset);
+        self.durable_end_offset = self.durable_end_offset.min(self.log_end_offset());
+        match cut {
+            Err(LogError::Disk(e)) => Err(self.fail(&e)),
+            other => other,
+        }
+    }
+
+    fn cut_to(&mut self, offset: i64) -> Result<(), LogError> {
         let offset = offset.max(self.log_start_offset);
         if offset >= self.log_end_offset() {
             return Ok(());

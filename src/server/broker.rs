@@ -849,6 +849,14 @@ impl Broker {
             }
             let topic = &image.topics[&topic_name];
             let p = &topic.partitions[&index];
+            // On one node the image's epoch is the largest this log ever
+            // had; a cluster node's log may hold a later epoch than an
+            // image it opens from, and recovery must keep those records.
+            let mut max_epoch = if self.config.cluster.is_some() {
+                i32::MAX
+            } else {
+                p.leader_epoch
+            };
             if self.config.cluster.is_some() {
                 // A replaying image is behind what this node's files saw:
                 // opened from it, recovery would cut the newer epochs'
@@ -856,8 +864,19 @@ impl Broker {
                 let dir = partition_dir(&self.config.data_dir, &topic_name, index);
                 let seen = newest_epoch_on_disk(self.disk.as_ref(), &dir);
                 if seen.is_some_and(|seen| seen > p.leader_epoch) {
-                    tracing::info!(topic = %topic_name, partition = index, ?seen, image_epoch = p.leader_epoch, "the metadata image is behind the partition's files: opened once it catches up");
-                    continue;
+                    if !self.may_lead() {
+                        tracing::info!(topic = %topic_name, partition = index, ?seen, image_epoch = p.leader_epoch, "the metadata image is behind the partition's files: opened once it catches up");
+                        continue;
+                    }
+                    // The image holds this process's registration, so every
+                    // epoch committed before the restart: the files name
+                    // one the cluster never had. The batch CRC does not
+                    // cover the leader epoch field, and a bit flipped in an
+                    // unsynced batch's makes one (`--cluster 3 --seed 236`
+                    // waited forever for epoch 512). Recovery cuts from the
+                    // first batch past the image's epoch.
+                    tracing::warn!(topic = %topic_name, partition = index, ?seen, image_epoch = p.leader_epoch, "the partition's files name a leader epoch the cluster never had: recovered up to the image's");
+                    max_epoch = p.leader_epoch;
                 }
             }
             let config = self.topic_config(topic);
@@ -868,14 +887,7 @@ impl Broker {
                 topic.topic_id,
                 index,
                 self.config.node_id,
-                // On one node the image's epoch is the largest this log ever
-                // had; a cluster node's log may hold a later epoch than an
-                // image it opens from, and recovery must keep those records.
-                if self.config.cluster.is_some() {
-                    i32::MAX
-                } else {
-                    p.leader_epoch
-                },
+                max_epoch,
                 self.take_checkpointed_high_watermark(&topic_name, index),
                 config,
                 self.config.bugs,
