@@ -53,6 +53,7 @@ counters! {
     RetentionDeletedSegments => "retention_deleted_segments", "Retention deleted a segment.";
     LogsStartedOver => "logs_started_over", "A follower below its leader's log start emptied its log and started over there.";
     ClockJumps => "clock_jumps", "A node's wall clock jumped (the simulator's clock nemesis).";
+    BuggifyFired => "buggify_fired", "A fault point on a rare path fired (`buggify`; simulator seeds that enable it).";
 }
 
 static COUNTS: [AtomicU64; Counter::ALL.len()] = [const { AtomicU64::new(0) }; Counter::ALL.len()];

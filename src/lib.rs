@@ -8,6 +8,7 @@
 //! - [`rpc`]: node-to-node messages: envelopes, frames, one TCP connection (not wired yet).
 //! - [`server`]: the node: listener, connections, the tasks that drive the core.
 
+pub mod buggify;
 pub mod core;
 pub mod coverage;
 pub mod io;

@@ -859,8 +859,8 @@ impl PartitionLog {
 
     /// Removes every record at or after `offset` (a batch holding `offset` is
     /// removed whole). Used when a replica's log must match its leader's.
-    /// A disk error part way leaves files cut and others not: the log goes
-    /// offline (a restart recovers it from disk), and never counts as
+    /// An error part way (a disk error, rot in a header it reads) leaves
+    /// files cut and others not: the log goes offline (a restart recovers it from disk), and never counts as
     /// durable what it no longer holds (the cluster simulation's disk
     /// faults found a sync completing past the end after such a failure).
     pub fn truncate_to(&mut self, offset: i64) -> Result<(), LogError> {
@@ -868,8 +868,14 @@ impl PartitionLog {
         let cut = self.cut_to(offset);
         self.durable_end_offset = self.durable_end_offset.min(self.log_end_offset());
         match cut {
+            Ok(()) => Ok(()),
             Err(LogError::Disk(e)) => Err(self.fail(&e)),
-            other => other,
+            // Rot in a header it had to read: files may be cut already.
+            Err(other) => {
+                tracing::error!(dir = %self.dir, %other, "partition log goes offline");
+                self.failure = Some(other.to_string());
+                Err(other)
+            }
         }
     }
 

@@ -306,6 +306,13 @@ impl Broker {
         if handle.has_failed() {
             return Err(PartitionUnavailable::Failed);
         }
+        // A cluster leader whose log went offline (a failed sync cut it
+        // back to its durable end) answers KAFKA_STORAGE_ERROR, as Kafka's
+        // offline log dir does, until the node stops: its cut log is below
+        // what it acknowledged. One node keeps serving reads of what it has.
+        if self.config.cluster.is_some() && handle.is_offline() {
+            return Err(PartitionUnavailable::Failed);
+        }
         if !handle.is_leader() {
             return Err(PartitionUnavailable::NotLeader);
         }

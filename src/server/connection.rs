@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use tokio::net::TcpStream;
 
+use crate::buggify::FaultPoint;
 use crate::kafka::dispatch::{handle_frame_from, Reply};
 use crate::kafka::frame::{read_frame_body, read_frame_size, write_frame, FrameError};
 use crate::server::broker::Broker;
@@ -61,6 +62,7 @@ pub async fn serve(
             }
         };
         match handle_frame_from(&broker, frame, Some(peer)).await {
+            Ok(Reply::Frame(_)) if crate::buggify::fires(FaultPoint::EarlyClose) => return,
             Ok(Reply::Frame(bytes)) => {
                 if let Err(e) = write_frame(&mut stream, &bytes).await {
                     tracing::debug!(%peer, %e, "connection write failed");

@@ -415,14 +415,19 @@ impl PartitionHandle {
                 state.log.take_sync_work()
             }
         };
+        crate::buggify::maybe_delay(crate::buggify::FaultPoint::SlowSync).await;
         for path in &work.paths {
             if let Err(e) = sync_ignoring_removed(self.disk.as_ref(), path).await {
                 let mut guard = self.lock();
                 let state = &mut *guard;
                 state.log.sync_failed(&e, &work);
-                self.step(state, None, None, |machine, log, _| {
-                    machine.log_cut_back(log)
-                });
+                // Out of file descriptors postpones the sync and cuts
+                // nothing: the waiting produces stay.
+                if state.log.is_offline() {
+                    self.step(state, None, None, |machine, log, _| {
+                        machine.log_cut_back(log)
+                    });
+                }
                 return Err(LogError::Disk(e));
             }
         }
@@ -679,9 +684,11 @@ impl PartitionHandle {
             let mut guard = self.lock();
             let state = &mut *guard;
             state.log.sync_failed(&e, &SyncWork::default());
-            self.step(state, None, None, |machine, log, _| {
-                machine.log_cut_back(log)
-            });
+            if state.log.is_offline() {
+                self.step(state, None, None, |machine, log, _| {
+                    machine.log_cut_back(log)
+                });
+            }
             return Err(LogError::Disk(e));
         }
         coverage::bump(Counter::LogStartOffsetWrites);

@@ -69,6 +69,18 @@ struct ClusterSetup {
     clock_plans: Vec<ClockFaultPlan>,
     /// `log.flush.offset.checkpoint.interval.ms` of every node.
     checkpoint_interval_ms: u64,
+    /// Whether the broker's fault points fire in this seed
+    /// (`odradek::buggify`).
+    buggify: bool,
+}
+
+/// The share of seeds whose brokers' fault points fire.
+const BUGGIFY_PROBABILITY: f64 = 0.5;
+
+/// Whether `seed` turns on the fault points: a stream of its own, so the
+/// other draws of a seed did not move.
+fn draw_buggify(seed: u64) -> bool {
+    ChaCha8Rng::seed_from_u64(seed ^ 0x6275_6767_6966_79).gen_bool(BUGGIFY_PROBABILITY)
 }
 
 /// The disk and clock faults added after the first cluster sweeps, from
@@ -169,6 +181,7 @@ fn draw_setup(seed: u64, nodes: usize) -> ClusterSetup {
         sync_latency,
         clock_plans,
         checkpoint_interval_ms: more.checkpoint_interval_ms,
+        buggify: draw_buggify(seed),
     }
 }
 
@@ -322,9 +335,15 @@ fn run_on_this_thread(spec: SeedSpec) -> SeedOutcome {
                 f.partitions, f.segment_bytes, f.retention_bytes
             )
         });
+    let buggify = setup.buggify;
     let mut runtime = Runtime::with_seed_and_config(spec.seed, madsim::Config::default());
     runtime.set_time_limit(TIME_LIMIT);
-    let recorder = runtime.block_on(async { Recorder::new() });
+    let recorder = runtime.block_on(async {
+        if buggify {
+            madsim::buggify::enable();
+        }
+        Recorder::new()
+    });
     let created = CreatedNodes::default();
     // Made inside the runtime, like everything a seed uses.
     let disks: Vec<Arc<SimDisk>> = runtime.block_on(async {
@@ -401,6 +420,10 @@ fn run_on_this_thread(spec: SeedSpec) -> SeedOutcome {
             ("fsync.policy".to_string(), "always".to_string()),
             ("filler".to_string(), filler_facts),
             ("segment.bytes".to_string(), segment_facts),
+            (
+                "buggify".to_string(),
+                if buggify { "on" } else { "off" }.to_string(),
+            ),
         ]),
         floors: FLOORS,
     };

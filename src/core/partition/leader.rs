@@ -196,13 +196,28 @@ impl ReplicaMachine {
         Ok(leader_end_offset_for_epoch(log, self.leader_epoch, epoch))
     }
 
-    /// The controller answered an ISR proposal: `isr` is what it committed
-    /// (the proposal, or the unchanged ISR if it refused it).
+    /// The controller committed the proposal `isr`.
     pub fn isr_committed<L: ReplicaLog>(
         &mut self,
         log: &mut L,
         leader_epoch: i32,
         isr: Vec<i32>,
+    ) -> Vec<ReplicaAction<L::Records>> {
+        let settled = isr.clone();
+        self.isr_settled(log, leader_epoch, isr, &settled)
+    }
+
+    /// The proposal `settled` came to an end (committed or refused) and the
+    /// ISR is now `isr`. Only that proposal ends: a newer one made in the
+    /// meantime stays pending, its members counted by the high watermark,
+    /// until its own outcome is known (the controller may commit it and
+    /// elect one of them).
+    pub fn isr_settled<L: ReplicaLog>(
+        &mut self,
+        log: &mut L,
+        leader_epoch: i32,
+        isr: Vec<i32>,
+        settled: &[i32],
     ) -> Vec<ReplicaAction<L::Records>> {
         let mut actions = Vec::new();
         let me = self.config.node_id;
@@ -215,7 +230,9 @@ impl ReplicaMachine {
                 "the controller keeps the leader in its ISR"
             );
             leader.isr = isr;
-            leader.proposed_isr = None;
+            if leader.proposed_isr.as_deref() == Some(settled) {
+                leader.proposed_isr = None;
+            }
             self.advance_high_watermark(log, &mut actions);
             self.release_produces(log, &mut actions);
         }

@@ -424,3 +424,25 @@ fn a_pending_isr_expansion_survives_an_update_of_the_same_epoch_without_it() {
     m.follower_fetch(&mut log, fetch(3, 4, Some(1), 1), 4);
     assert_eq!(m.high_watermark(), 4);
 }
+
+#[test]
+fn settling_one_isr_proposal_leaves_a_newer_one_pending() {
+    let mut log = log_of(&[1, 1]);
+    let mut m = leader(&mut log, vec![1], 1);
+    let first = m.follower_fetch(&mut log, fetch(2, 2, Some(1), 1), 1);
+    assert_eq!(proposals(&first), vec![vec![1, 2]]);
+    // Committed; the metadata reaches the leader (become_leader of the
+    // same epoch ends the proposal it shows).
+    m.become_leader(&mut log, 1, vec![1, 2], vec![1, 2, 3], 2);
+    let second = m.follower_fetch(&mut log, fetch(3, 2, Some(1), 1), 3);
+    assert_eq!(proposals(&second), vec![vec![1, 2, 3]]);
+    m.client_append(&mut log, 7, vec![1, 2], 2, Acks::Leader);
+    m.follower_fetch(&mut log, fetch(2, 4, Some(1), 1), 4);
+    // The first proposal's settling arrives late: [1, 2, 3] is still
+    // pending, so replica 3 (at 2) still bounds the high watermark.
+    m.isr_settled(&mut log, 1, vec![1, 2], &[1, 2]);
+    assert_eq!(m.high_watermark(), 2);
+    m.isr_committed(&mut log, 1, vec![1, 2, 3]);
+    m.follower_fetch(&mut log, fetch(3, 4, Some(1), 1), 5);
+    assert_eq!(m.high_watermark(), 4);
+}

@@ -58,6 +58,7 @@ async fn heartbeat_until_fenced(runtime: &ClusterRuntime, broker_epoch: i64) {
     let mut wait = 0;
     loop {
         tokio::time::sleep(Duration::from_millis(wait)).await;
+        crate::buggify::maybe_delay(crate::buggify::FaultPoint::LateHeartbeat).await;
         wait = runtime.config.heartbeat_interval_ms;
         let request = ControllerRequest::Heartbeat {
             node_id: runtime.node_id,

@@ -26,7 +26,8 @@ pub const REPLICA_FETCH_WAIT_MAX_MS: u32 = 500;
 /// probably gone); the replica sends another after its timeout.
 pub const REPLICA_FETCH_CALL_TIMEOUT_MS: u64 = 5_000;
 /// Times an AlterPartition with no definite answer is sent again before
-/// the proposal is settled from whatever the metadata then holds.
+/// the loop waits for the metadata to show it (and, if it does not within
+/// the image wait, sends it again: `PartitionHandle::propose_again`).
 pub const ALTER_PARTITION_ATTEMPTS_MAX: u32 = 10;
 /// Wait after a failed fetch or AlterPartition before the next attempt.
 pub const REPLICATION_RETRY_BACKOFF_MS: u64 = 200;
@@ -83,6 +84,7 @@ async fn drive(runtime: Arc<ClusterRuntime>, handle: Arc<PartitionHandle>) {
     let ticks = async {
         loop {
             tokio::time::sleep(Duration::from_millis(REPLICA_TICK_INTERVAL_MS)).await;
+            crate::buggify::maybe_delay(crate::buggify::FaultPoint::LateTick).await;
             handle.tick();
         }
     };
@@ -175,27 +177,30 @@ async fn isr_loop(runtime: &ClusterRuntime, handle: &PartitionHandle) {
             // metadata holds once this node's image has it.
             Some(true) => {
                 tracing::info!(topic = %handle.topic, partition = handle.partition, ?isr, "ISR change committed");
-                settle_from_image(runtime, handle, leader_epoch, Some(&isr)).await;
+                settle_from_image(runtime, handle, (leader_epoch, &isr), true).await;
             }
-            Some(false) => settle_from_image(runtime, handle, leader_epoch, None).await,
+            Some(false) => settle_from_image(runtime, handle, (leader_epoch, &isr), false).await,
             // Never confirmed either way: the image decides once it moves.
-            None => settle_from_image(runtime, handle, leader_epoch, Some(&isr)).await,
+            None => settle_from_image(runtime, handle, (leader_epoch, &isr), true).await,
         }
         tokio::time::sleep(Duration::from_millis(REPLICATION_RETRY_BACKOFF_MS)).await;
     }
 }
 
-/// Brings a pending ISR proposal of `leader_epoch` to an end from the
-/// metadata: waits (bounded) until this node's image shows `expected` (a
-/// committed change), then hands the replica the ISR the image holds (the
-/// change, or the old ISR after a refusal). Changes of another epoch are
-/// left to the role change the image brings.
+/// Brings the pending ISR `proposal` of `leader_epoch` to an end from the
+/// metadata: if it `maybe_committed`, first waits (bounded) until this
+/// node's image shows it, and proposes it again if it does not; then
+/// hands the replica the ISR
+/// the image holds (the change, or the old ISR after a refusal), ending
+/// that proposal only (a newer one stays pending). Changes of another
+/// epoch are left to the role change the image brings.
 async fn settle_from_image(
     runtime: &ClusterRuntime,
     handle: &PartitionHandle,
-    leader_epoch: i32,
-    expected: Option<&[i32]>,
+    (leader_epoch, proposal): (i32, &[i32]),
+    maybe_committed: bool,
 ) {
+    let expected = maybe_committed.then_some(proposal);
     let Some(broker) = runtime.broker() else {
         return;
     };
@@ -222,7 +227,7 @@ async fn settle_from_image(
         return;
     };
     if p.leader == runtime.node_id && p.leader_epoch == leader_epoch {
-        if let Err(e) = handle.isr_committed(leader_epoch, p.isr.clone()) {
+        if let Err(e) = handle.isr_settled(leader_epoch, p.isr.clone(), proposal) {
             tracing::warn!(topic = %handle.topic, partition = handle.partition, %e, "cannot take the committed ISR");
         }
     }

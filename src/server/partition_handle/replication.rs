@@ -197,12 +197,22 @@ impl PartitionHandle {
                 refused(&request, FetchError::NotLeaderOrFollower)
             } else {
                 let mut state = self.lock();
-                let outcome = self.step(&mut state, Some(max_bytes), None, |machine, log, now| {
-                    machine.follower_fetch(log, request.clone(), now)
-                });
-                outcome
-                    .fetch_answer
-                    .unwrap_or_else(|| refused(&request, FetchError::NotLeaderOrFollower))
+                if state.log.is_offline() {
+                    // A failed sync cut this log back to its durable end:
+                    // answering from it would make followers cut records
+                    // the ISR acknowledged. Kafka answers
+                    // KAFKA_STORAGE_ERROR from an offline log dir; the
+                    // follower retries, truncating nothing.
+                    refused(&request, FetchError::NotLeaderOrFollower)
+                } else {
+                    let outcome =
+                        self.step(&mut state, Some(max_bytes), None, |machine, log, now| {
+                            machine.follower_fetch(log, request.clone(), now)
+                        });
+                    outcome
+                        .fetch_answer
+                        .unwrap_or_else(|| refused(&request, FetchError::NotLeaderOrFollower))
+                }
             };
             let empty = matches!(&response.result, FetchResult::Records { batches, .. } if batches.is_empty());
             if !empty || tokio::time::Instant::now() >= deadline {
@@ -335,6 +345,19 @@ impl PartitionHandle {
     /// what it committed (the proposal, or the old ISR if it refused).
     /// `become_leader` with the same epoch does the same.
     pub fn isr_committed(&self, leader_epoch: i32, isr: Vec<i32>) -> Result<(), RoleError> {
+        let settled = isr.clone();
+        self.isr_settled(leader_epoch, isr, &settled)
+    }
+
+    /// The proposal `settled` of `leader_epoch` ended (committed or
+    /// refused), and the metadata holds `isr`: a newer proposal stays
+    /// pending (`ReplicaMachine::isr_settled`).
+    pub fn isr_settled(
+        &self,
+        leader_epoch: i32,
+        isr: Vec<i32>,
+        settled: &[i32],
+    ) -> Result<(), RoleError> {
         let mut guard = self.lock();
         let state = &mut *guard;
         let replicas_ok = match state.machine.role() {
@@ -351,7 +374,7 @@ impl PartitionHandle {
             });
         }
         self.step(state, None, None, |machine, log, _| {
-            machine.isr_committed(log, leader_epoch, isr)
+            machine.isr_settled(log, leader_epoch, isr, settled)
         });
         Ok(())
     }
