@@ -80,7 +80,7 @@ const BUGGIFY_PROBABILITY: f64 = 0.5;
 /// Whether `seed` turns on the fault points: a stream of its own, so the
 /// other draws of a seed did not move.
 fn draw_buggify(seed: u64) -> bool {
-    ChaCha8Rng::seed_from_u64(seed ^ 0x6275_6767_6966_79).gen_bool(BUGGIFY_PROBABILITY)
+    ChaCha8Rng::seed_from_u64(seed ^ 0x0062_7567_6769_6679).gen_bool(BUGGIFY_PROBABILITY)
 }
 
 /// The disk and clock faults added after the first cluster sweeps, from
@@ -338,12 +338,8 @@ fn run_on_this_thread(spec: SeedSpec) -> SeedOutcome {
     let buggify = setup.buggify;
     let mut runtime = Runtime::with_seed_and_config(spec.seed, madsim::Config::default());
     runtime.set_time_limit(TIME_LIMIT);
-    let recorder = runtime.block_on(async {
-        if buggify {
-            madsim::buggify::enable();
-        }
-        Recorder::new()
-    });
+    odradek::buggify::enable_on_this_thread(buggify);
+    let recorder = runtime.block_on(async { Recorder::new() });
     let created = CreatedNodes::default();
     // Made inside the runtime, like everything a seed uses.
     let disks: Vec<Arc<SimDisk>> = runtime.block_on(async {
