@@ -29,7 +29,9 @@ pub struct GroupUnconsumed {
 
 impl Checker for GroupUnconsumed {
     fn observe(&mut self, event: &Event, _found: &mut Vec<Violation>) {
-        self.durability.observe(event);
+        for partition in self.durability.observe(event) {
+            self.acked.retain(|(p, _), _| *p != partition);
+        }
         match &event.kind {
             EventKind::SendAcked {
                 partition,
