@@ -197,12 +197,22 @@ impl PartitionHandle {
                 refused(&request, FetchError::NotLeaderOrFollower)
             } else {
                 let mut state = self.lock();
-                let outcome = self.step(&mut state, Some(max_bytes), None, |machine, log, now| {
-                    machine.follower_fetch(log, request.clone(), now)
-                });
-                outcome
-                    .fetch_answer
-                    .unwrap_or_else(|| refused(&request, FetchError::NotLeaderOrFollower))
+                if state.log.is_offline() {
+                    // A failed sync cut this log back to its durable end:
+                    // answering from it would make followers cut records
+                    // the ISR acknowledged. Kafka answers
+                    // KAFKA_STORAGE_ERROR from an offline log dir; the
+                    // follower retries, truncating nothing.
+                    refused(&request, FetchError::NotLeaderOrFollower)
+                } else {
+                    let outcome =
+                        self.step(&mut state, Some(max_bytes), None, |machine, log, now| {
+                            machine.follower_fetch(log, request.clone(), now)
+                        });
+                    outcome
+                        .fetch_answer
+                        .unwrap_or_else(|| refused(&request, FetchError::NotLeaderOrFollower))
+                }
             };
             let empty = matches!(&response.result, FetchResult::Records { batches, .. } if batches.is_empty());
             if !empty || tokio::time::Instant::now() >= deadline {
