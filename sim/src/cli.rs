@@ -211,10 +211,7 @@ pub fn main() -> i32 {
         let outcome = run_checked(spec, args.check_determinism);
         coverage.add(&outcome);
         if outcome.stats.acked_lost_to_correlated_crashes > 0 {
-            excused_losses.push((
-                outcome.seed,
-                outcome.stats.acked_lost_to_correlated_crashes,
-            ));
+            excused_losses.push((outcome.seed, outcome.stats.acked_lost_to_correlated_crashes));
         }
         if expected
             .as_ref()

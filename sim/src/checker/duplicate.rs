@@ -89,6 +89,13 @@ impl Checker for Duplicate {
                 }
             }
             EventKind::Polled {
+                partition,
+                invoked_seq,
+                ..
+            } if self
+                .durability
+                .read_across_power_loss(*partition, *invoked_seq) => {}
+            EventKind::Polled {
                 partition, records, ..
             } => {
                 for record in records {

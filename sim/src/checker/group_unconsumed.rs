@@ -38,7 +38,9 @@ impl Checker for GroupUnconsumed {
                 value,
                 offset,
                 ..
-            } if self.durability.acked_survives(*partition) => {
+            } if self.durability.acked_survives(*partition)
+                && !self.durability.acked_across_power_loss(event) =>
+            {
                 self.acked
                     .entry((*partition, *offset))
                     .or_insert_with(|| value.clone());

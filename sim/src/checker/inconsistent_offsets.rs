@@ -64,7 +64,9 @@ impl Checker for InconsistentOffsets {
                 value,
                 offset,
                 ..
-            } if self.durability.acked_survives(*partition) => {
+            } if self.durability.acked_survives(*partition)
+                && !self.durability.acked_across_power_loss(event) =>
+            {
                 self.saw(event, *partition, *offset, value, found)
             }
             // The acknowledgement may be undone by a power loss, so it does
@@ -78,6 +80,13 @@ impl Checker for InconsistentOffsets {
             } if self.first_seen.contains_key(&(*partition, *offset)) => {
                 self.saw(event, *partition, *offset, value, found)
             }
+            EventKind::Polled {
+                partition,
+                invoked_seq,
+                ..
+            } if self
+                .durability
+                .read_across_power_loss(*partition, *invoked_seq) => {}
             EventKind::Polled {
                 partition, records, ..
             } => {
@@ -158,6 +167,29 @@ mod tests {
             s.poll(2, 0, 0, &[(0, "b")]);
             assert_eq!(s.names(), expected, "{power_loss}");
         }
+    }
+
+    #[test]
+    fn a_read_served_before_a_power_loss_and_received_after_is_forgotten() {
+        let mut s = Script::default();
+        s.replicated(0, "never");
+        s.send(0, "a", None);
+        let invoked_seq = s.history.next_seq();
+        s.power_lost(&[1, 2, 3]);
+        s.push(EventKind::Polled {
+            client: 1,
+            partition: 0,
+            fetch_offset: 0,
+            invoked_seq,
+            high_watermark: 1,
+            records: vec![crate::history::ReadRecord {
+                offset: 0,
+                value: crate::history::ReadValue::Value("a".into()),
+            }],
+        });
+        s.send(0, "b", None);
+        s.poll(2, 0, 0, &[(0, "b")]);
+        assert!(s.names().is_empty(), "{:?}", s.names());
     }
 
     #[test]

@@ -90,9 +90,18 @@ impl Checker for LostWrite {
                 offset,
                 ..
             } if self.durability.acked_survives(*partition) => {
+                let key = (*partition, *offset);
+                if self.durability.acked_across_power_loss(event) {
+                    // Maybe made before the power loss: excused from it on.
+                    let power_lost_seq = self.durability.power_lost_seq(*partition);
+                    let power_lost_seq = power_lost_seq.expect("a power loss");
+                    self.excused
+                        .entry(key)
+                        .or_insert_with(|| (value.clone(), power_lost_seq));
+                    return;
+                }
                 // An excused record's offset acknowledged again for another
                 // value: the excused one is gone.
-                let key = (*partition, *offset);
                 if let Some((excused, _)) = self.excused.get(&key) {
                     if excused != value {
                         self.excused.remove(&key);
@@ -246,6 +255,53 @@ mod tests {
         s.poll(1, 0, 0, &[(0, "v-1"), (1, "v-3")]);
         assert_eq!(s.names(), vec!["lost-write", "inconsistent-offsets"]);
         assert_eq!(s.checkers.acked_lost_to_correlated_crashes(), 0);
+    }
+
+    #[test]
+    fn an_ack_answered_before_the_power_loss_and_received_after_is_excused() {
+        use crate::history::EventKind;
+        let invoke = |s: &mut Script| {
+            s.push(EventKind::SendInvoked {
+                client: 100,
+                partition: 0,
+                value: "v-1".into(),
+            })
+        };
+        let ack = |s: &mut Script| {
+            s.push(EventKind::SendAcked {
+                client: 100,
+                partition: 0,
+                value: "v-1".into(),
+                offset: 0,
+            })
+        };
+        // (retried after the power loss, violations, losses excused)
+        for (retried, expected, excused) in [
+            (false, vec![], 1),
+            (true, vec!["lost-write", "inconsistent-offsets"], 0),
+        ] {
+            let mut s = Script::default();
+            s.replicated(0, "never");
+            invoke(&mut s);
+            s.power_lost(&[1, 2, 3]);
+            if retried {
+                s.push(EventKind::SendRetried {
+                    client: 100,
+                    partition: 0,
+                    producer_id: 7,
+                    producer_epoch: 0,
+                    base_sequence: 0,
+                    values: vec!["v-1".into()],
+                    attempt: 2,
+                    error: "i/o: ConnectionReset".into(),
+                });
+            }
+            ack(&mut s);
+            s.send(0, "v-2", None);
+            s.poll(1, 0, 0, &[(0, "v-2")]);
+            assert_eq!(s.names(), expected, "{retried}");
+            assert_eq!(s.checkers.acked_lost_to_correlated_crashes(), excused);
+        }
     }
 
     #[test]

@@ -183,6 +183,12 @@ pub struct Durability {
     /// Replicated partitions whose policy is not `always`, with their
     /// replicas.
     replicated_unsynced: BTreeMap<Partition, Vec<i32>>,
+    /// The seq of the last power loss of all replicas, by partition.
+    power_lost_seq: BTreeMap<Partition, u64>,
+    /// (client, partition, value) -> the seq its latest attempt began
+    /// (`SendInvoked`, or an idempotent producer's `SendRetried`), on
+    /// replicated unsynced partitions.
+    attempt_seq: BTreeMap<(crate::history::ClientId, Partition, String), u64>,
 }
 
 impl Durability {
@@ -219,14 +225,80 @@ impl Durability {
                 }
                 Vec::new()
             }
-            EventKind::Nemesis(NemesisAction::NodesPowerLost { nodes }) => self
-                .replicated_unsynced
-                .iter()
-                .filter(|(_, replicas)| replicas.iter().all(|r| nodes.contains(r)))
-                .map(|(partition, _)| *partition)
-                .collect(),
+            EventKind::Nemesis(NemesisAction::NodesPowerLost { nodes }) => {
+                let excused: Vec<Partition> = self
+                    .replicated_unsynced
+                    .iter()
+                    .filter(|(_, replicas)| replicas.iter().all(|r| nodes.contains(r)))
+                    .map(|(partition, _)| *partition)
+                    .collect();
+                for partition in &excused {
+                    self.power_lost_seq.insert(*partition, event.seq);
+                }
+                excused
+            }
+            EventKind::SendInvoked {
+                client,
+                partition,
+                value,
+            } if self.replicated_unsynced.contains_key(partition) => {
+                self.attempt_seq
+                    .insert((*client, *partition, value.clone()), event.seq);
+                Vec::new()
+            }
+            EventKind::SendRetried {
+                client,
+                partition,
+                values,
+                ..
+            } if self.replicated_unsynced.contains_key(partition) => {
+                for value in values {
+                    self.attempt_seq
+                        .insert((*client, *partition, value.clone()), event.seq);
+                }
+                Vec::new()
+            }
             _ => Vec::new(),
         }
+    }
+
+    /// Whether the acknowledgement `event` (a `SendAcked`) may have been
+    /// made before a power loss of every replica of its partition though
+    /// it arrived after: its attempt began before the last such power loss
+    /// (the answer was on its way when the power went). Such an
+    /// acknowledgement is excused like one recorded before the power loss.
+    /// Always false outside replicated unsynced partitions.
+    pub fn acked_across_power_loss(&self, event: &Event) -> bool {
+        let crate::history::EventKind::SendAcked {
+            client,
+            partition,
+            value,
+            ..
+        } = &event.kind
+        else {
+            return false;
+        };
+        let Some(power_lost_seq) = self.power_lost_seq.get(partition) else {
+            return false;
+        };
+        self.attempt_seq
+            .get(&(*client, *partition, value.clone()))
+            .is_some_and(|attempt_seq| attempt_seq < power_lost_seq)
+    }
+
+    /// Whether a read of `partition` sent when the history was at
+    /// `invoked_seq` may have been served before a power loss of every
+    /// replica recorded since (its answer was on its way): what it read is
+    /// then no more promised than what was read before the power loss.
+    pub fn read_across_power_loss(&self, partition: Partition, invoked_seq: u64) -> bool {
+        self.power_lost_seq
+            .get(&partition)
+            .is_some_and(|power_lost_seq| *power_lost_seq >= invoked_seq)
+    }
+
+    /// The seq of the last power loss of every replica of `partition`.
+    pub fn power_lost_seq(&self, partition: Partition) -> Option<u64> {
+        self.power_lost_seq.get(&partition).copied()
     }
 
     /// Whether an acknowledgement on `partition` promises the record

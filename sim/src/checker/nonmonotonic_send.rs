@@ -74,7 +74,9 @@ impl Checker for NonmonotonicSend {
                 else {
                     return;
                 };
-                if !self.durability.acked_survives(*partition) {
+                if !self.durability.acked_survives(*partition)
+                    || self.durability.acked_across_power_loss(event)
+                {
                     return;
                 }
                 let sends = self.acked.entry((*client, *partition)).or_default();

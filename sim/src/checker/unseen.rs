@@ -57,7 +57,12 @@ impl Checker for Unseen {
                 offset,
                 ..
             } if self.durability.acked_survives(*partition) => {
-                self.acked
+                let promised = if self.durability.acked_across_power_loss(event) {
+                    &mut self.excused
+                } else {
+                    &mut self.acked
+                };
+                promised
                     .entry((*partition, *offset))
                     .or_insert_with(|| value.clone());
             }
