@@ -252,6 +252,7 @@ mod tests {
         s.power_lost(&[1, 2, 3]);
         // v-1 survived (synced by a roll, say); v-2 was acked after.
         s.send(0, "v-2", Some(1));
+        s.send(0, "v-3", None);
         s.poll(1, 0, 0, &[(0, "v-1"), (1, "v-3")]);
         assert_eq!(s.names(), vec!["lost-write", "inconsistent-offsets"]);
         assert_eq!(s.checkers.acked_lost_to_correlated_crashes(), 0);
