@@ -36,6 +36,19 @@ struct Args {
     /// at a third of the crashes (expect violations; not a regression test).
     #[arg(long)]
     synced_bit_flips: bool,
+    /// Cluster experiment: create the checked topic with
+    /// `fsync.policy=never` (Kafka's default: rely on replication). Its
+    /// acknowledgements are still checked, except those made before a power
+    /// loss of every replica at once (see `--correlated-crashes`), which
+    /// are counted as `acked_lost_to_correlated_crashes` if lost.
+    #[arg(long, requires = "cluster")]
+    fsync_never: bool,
+    /// Cluster experiment: the nemesis may also cut the power of every node
+    /// at once (kill all, crash every disk, down 0-3 s, restart all), drawn
+    /// from a stream of its own. With fsync=always nothing acknowledged may
+    /// be lost; with `--fsync-never` acknowledged records may be.
+    #[arg(long, requires = "cluster")]
+    correlated_crashes: bool,
     /// Run each seed as a cluster of this many nodes (1..=7), all voters,
     /// with the cluster workload and nemesis (`odradek_sim::cluster`).
     #[arg(long, value_name = "NODES", value_parser = clap::value_parser!(u8).range(1..=7))]
@@ -129,6 +142,12 @@ fn print_human(outcome: &SeedOutcome) {
         }
         println!("  replay: {}", outcome.replay_command());
     }
+    if stats.correlated_power_losses > 0 {
+        println!(
+            "  correlated power losses {} acknowledged records lost to them (excused) {}",
+            stats.correlated_power_losses, stats.acked_lost_to_correlated_crashes
+        );
+    }
 }
 
 pub fn main() -> i32 {
@@ -178,15 +197,22 @@ pub fn main() -> i32 {
     // Seeds that reported one of the expected kinds (`--expect-violations`).
     let mut caught = Vec::new();
     let mut coverage = CoverageSummary::default();
+    // (seed, acknowledged records lost to correlated crashes, excused).
+    let mut excused_losses = Vec::new();
     for seed in seeds.clone() {
         let spec = SeedSpec {
             seed,
             bugs,
             synced_bit_flip_probability: if args.synced_bit_flips { 0.3 } else { 0.0 },
             cluster_nodes: args.cluster.map_or(0, usize::from),
+            fsync_never: args.fsync_never,
+            correlated_crashes: args.correlated_crashes,
         };
         let outcome = run_checked(spec, args.check_determinism);
         coverage.add(&outcome);
+        if outcome.stats.acked_lost_to_correlated_crashes > 0 {
+            excused_losses.push((outcome.seed, outcome.stats.acked_lost_to_correlated_crashes));
+        }
         if expected
             .as_ref()
             .is_some_and(|kinds| outcome.reports_any(kinds))
@@ -223,6 +249,16 @@ pub fn main() -> i32 {
         for line in coverage.lines() {
             eprintln!("{line}");
         }
+    }
+    if sweep && !excused_losses.is_empty() {
+        let seeds: Vec<String> = excused_losses
+            .iter()
+            .map(|(seed, lost)| format!("{seed}: {lost}"))
+            .collect();
+        eprintln!(
+            "acknowledged records lost to power losses of every replica (fsync.policy=never, excused), by seed: {}",
+            seeds.join(", ")
+        );
     }
     if sweep {
         eprintln!(
@@ -293,6 +329,24 @@ mod tests {
         assert!(parse(&["--expect-violations"]).is_err());
         assert!(parse(&["--expect-violations", "lost-write,bogus"]).is_err());
         assert!(parse(&["--bug", "no-such-bug"]).is_err());
+    }
+
+    #[test]
+    fn the_cluster_experiments_need_a_cluster() {
+        let args = parse(&["--cluster", "3", "--fsync-never", "--correlated-crashes"]).unwrap();
+        assert!(args.fsync_never && args.correlated_crashes);
+        assert!(parse(&["--fsync-never"]).is_err());
+        assert!(parse(&["--correlated-crashes"]).is_err());
+        let spec = SeedSpec {
+            fsync_never: true,
+            correlated_crashes: true,
+            cluster_nodes: 3,
+            ..SeedSpec::default()
+        };
+        assert_eq!(
+            spec.bug_names(),
+            vec!["experiment:fsync-never", "experiment:correlated-crashes"]
+        );
     }
 
     #[test]

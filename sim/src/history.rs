@@ -112,6 +112,16 @@ pub enum NemesisAction {
     NodeRestarted {
         node: i32,
     },
+    /// Cluster mode, `--correlated-crashes`: every node in `nodes` lost
+    /// power at the same instant (a power cut of the whole rack): each
+    /// disk then crashes (one `DiskCrashed` per node, in `nodes` order),
+    /// and after the downtime each restarts (`NodeRestarted`). On a
+    /// replicated `fsync.policy=never` partition whose replicas are all in
+    /// `nodes`, acknowledgements made before it are no longer promised
+    /// (`checker::Durability`).
+    NodesPowerLost {
+        nodes: Vec<i32>,
+    },
     /// Cluster mode: node `node`'s `run` returned (restarted by the
     /// supervisor, no power loss).
     NodeExited {
@@ -170,6 +180,20 @@ pub enum EventKind {
     PartitionPolicy {
         partition: Partition,
         fsync_policy: String,
+    },
+    /// Cluster mode (`--fsync-never`): the partition's `fsync.policy` on a
+    /// replicated topic, and its replicas. With acks=all and
+    /// `min.insync.replicas` >= 2 an acknowledged record is held (at least
+    /// in memory) by every ISR member, so an unsynced policy still promises
+    /// it across any crash that leaves one replica running; only a power
+    /// loss of every replica at once (`NodesPowerLost`) may take it back
+    /// (`checker::Durability`). Single-node runs and cluster runs with
+    /// `fsync.policy=always` record `PartitionPolicy` instead.
+    ReplicatedPartitionPolicy {
+        partition: Partition,
+        fsync_policy: String,
+        replicas: Vec<i32>,
+        min_insync_replicas: i16,
     },
     /// An idempotent producer got `producer_id` at `producer_epoch` from
     /// InitProducerId (`reason`: why it (re)initialised); its sequences

@@ -32,6 +32,15 @@ pub struct RunStats {
     pub pauses: u64,
     /// Cluster mode: network partitions the nemesis made.
     pub partitions_cut: u64,
+    /// Cluster mode, `--correlated-crashes`: power losses of every node at
+    /// once (`NodesPowerLost`).
+    #[serde(skip_serializing_if = "is_zero_u64")]
+    pub correlated_power_losses: u64,
+    /// Acknowledged records found missing after a power loss of every
+    /// replica of their replicated `fsync.policy=never` partition: lost as
+    /// that policy allows, excused by the checkers (`checker::Durability`).
+    #[serde(skip_serializing_if = "is_zero_u64")]
+    pub acked_lost_to_correlated_crashes: u64,
     /// The lifecycle workload's reach: delete + re-create cycles of its
     /// topic, live config changes, acknowledged DeleteRecords, ListOffsets
     /// by time, keyed reads, reads that skipped offsets compaction removed
@@ -70,7 +79,8 @@ pub struct SeedOutcome {
     pub seed: u64,
     pub ok: bool,
     /// Bug switches that were on (`crate::bugs::BUG_SWITCHES`' names), and
-    /// experiments (`experiment:synced-bit-flips`).
+    /// experiments (`experiment:synced-bit-flips`, cluster mode's
+    /// `experiment:fsync-never` and `experiment:correlated-crashes`).
     pub bugs: Vec<String>,
     /// 0: the single-node run; N: an N-node cluster (`--cluster N`).
     #[serde(skip_serializing_if = "is_zero")]
@@ -177,6 +187,11 @@ impl CoverageSummary {
 
 /// serde: the single-node outcome keeps its fields (no `cluster_nodes`).
 fn is_zero(value: &usize) -> bool {
+    *value == 0
+}
+
+/// serde: outcomes without the cluster experiments keep their fields.
+fn is_zero_u64(value: &u64) -> bool {
     *value == 0
 }
 

@@ -114,6 +114,10 @@ fn count(stats: &mut RunStats, kind: &EventKind) {
         EventKind::Nemesis(NemesisAction::BrokerExited { .. }) => stats.broker_exits += 1,
         EventKind::Nemesis(NemesisAction::Pause { .. }) => stats.pauses += 1,
         EventKind::Nemesis(NemesisAction::NodeKilled { .. }) => stats.kills += 1,
+        EventKind::Nemesis(NemesisAction::NodesPowerLost { nodes }) => {
+            stats.kills += nodes.len() as u64;
+            stats.correlated_power_losses += 1;
+        }
         EventKind::Nemesis(NemesisAction::NodeExited { .. }) => stats.broker_exits += 1,
         EventKind::Nemesis(NemesisAction::NodePaused { .. }) => stats.pauses += 1,
         EventKind::Nemesis(NemesisAction::NetworkPartitioned { .. }) => stats.partitions_cut += 1,

@@ -66,6 +66,13 @@ pub struct SeedSpec {
     /// 0: one broker node (this file). N > 0: an N-node cluster
     /// (`crate::cluster::seed_run`).
     pub cluster_nodes: usize,
+    /// Cluster experiment: the checked topic uses `fsync.policy=never`
+    /// (replicated: its acknowledgements are promised unless every replica
+    /// loses power at once, `checker::Durability`).
+    pub fsync_never: bool,
+    /// Cluster experiment: the nemesis also cuts the power of every node at
+    /// once (`cluster::nemesis`), from its own stream of the seed.
+    pub correlated_crashes: bool,
 }
 
 impl SeedSpec {
@@ -76,6 +83,12 @@ impl SeedSpec {
             .collect();
         if self.synced_bit_flip_probability > 0.0 {
             names.push("experiment:synced-bit-flips".to_string());
+        }
+        if self.fsync_never {
+            names.push("experiment:fsync-never".to_string());
+        }
+        if self.correlated_crashes {
+            names.push("experiment:correlated-crashes".to_string());
         }
         names
     }
@@ -587,6 +600,7 @@ pub(crate) fn judge(
     }
     recording.checkers.finish();
     let mut stats: RunStats = recording.stats.clone();
+    stats.acked_lost_to_correlated_crashes = recording.checkers.acked_lost_to_correlated_crashes();
     stats.partitions = facts.partitions;
     stats.disk = facts.disk;
     stats.clock = facts.clock;

@@ -5,10 +5,15 @@
 //! original offsets. So any duplicate is the broker's doing; for a value that
 //! was resent the report says so (a retried batch kept twice: the
 //! idempotent producer's dedupe failed).
+//!
+//! On a replicated `never` partition (cluster `--fsync-never`, see
+//! [`Durability`]) a power loss of every replica may take back a stored
+//! batch, with the producer state that would have recognised its resend:
+//! where values were seen before it is forgotten.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::{Checker, Violation, ViolationKind};
+use super::{Checker, Durability, Violation, ViolationKind};
 use crate::history::{Event, EventKind, Offset, Partition, ReadValue};
 
 #[derive(Default)]
@@ -19,6 +24,7 @@ pub struct Duplicate {
     /// Values an idempotent producer resent: (producer id, epoch, base
     /// sequence, attempts so far).
     resent: BTreeMap<String, (i64, i16, i32, u32)>,
+    durability: Durability,
 }
 
 impl Duplicate {
@@ -57,6 +63,9 @@ impl Duplicate {
 
 impl Checker for Duplicate {
     fn observe(&mut self, event: &Event, found: &mut Vec<Violation>) {
+        for partition in self.durability.observe(event) {
+            self.position.retain(|_, (p, _)| *p != partition);
+        }
         match &event.kind {
             EventKind::SendAcked {
                 partition,
@@ -79,6 +88,13 @@ impl Checker for Duplicate {
                     );
                 }
             }
+            EventKind::Polled {
+                partition,
+                invoked_seq,
+                ..
+            } if self
+                .durability
+                .read_across_power_loss(*partition, *invoked_seq) => {}
             EventKind::Polled {
                 partition, records, ..
             } => {

@@ -29,14 +29,18 @@ pub struct GroupUnconsumed {
 
 impl Checker for GroupUnconsumed {
     fn observe(&mut self, event: &Event, _found: &mut Vec<Violation>) {
-        self.durability.observe(event);
+        for partition in self.durability.observe(event) {
+            self.acked.retain(|(p, _), _| *p != partition);
+        }
         match &event.kind {
             EventKind::SendAcked {
                 partition,
                 value,
                 offset,
                 ..
-            } if self.durability.acked_survives(*partition) => {
+            } if self.durability.acked_survives(*partition)
+                && !self.durability.acked_across_power_loss(event) =>
+            {
                 self.acked
                     .entry((*partition, *offset))
                     .or_insert_with(|| value.clone());

@@ -8,7 +8,12 @@
 //! `interval` and `never` acknowledge before the sync, so a power loss may
 //! take an acknowledged record back and a later one may take its offset:
 //! not checked here. What they still promise — a record once read stays at
-//! its offset — is `inconsistent-offsets`' to check.
+//! its offset — is `inconsistent-offsets`' to check. A replicated `never`
+//! partition (cluster `--fsync-never`) is held to the `always` promise
+//! except for acknowledgements made before a power loss of every replica:
+//! those are set aside, and a read after the power loss that misses one
+//! counts it as lost and excused (`acked_lost_to_correlated_crashes`), not
+//! as a violation.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -20,12 +25,64 @@ pub struct LostWrite {
     /// (partition, offset) -> (value, seq of the acknowledgement).
     acked: BTreeMap<(Partition, Offset), (String, u64)>,
     reported: BTreeSet<(Partition, Offset)>,
+    /// Acknowledgements a power loss of every replica excused: (partition,
+    /// offset) -> (value, seq of the power loss).
+    excused: BTreeMap<(Partition, Offset), (String, u64)>,
+    /// Excused acknowledgements found missing.
+    excused_lost: BTreeSet<(Partition, Offset)>,
     durability: Durability,
+}
+
+impl LostWrite {
+    /// Sets `partition`'s acknowledgements aside at a power loss (seq
+    /// `power_lost_seq`) of all its replicas.
+    fn excuse(&mut self, partition: Partition, power_lost_seq: u64) {
+        let keys: Vec<_> = self
+            .acked
+            .range((partition, Offset::MIN)..=(partition, Offset::MAX))
+            .map(|(key, _)| *key)
+            .collect();
+        for key in keys {
+            let (value, _) = self.acked.remove(&key).expect("just listed");
+            self.excused.insert(key, (value, power_lost_seq));
+        }
+    }
+
+    /// A read invoked at `invoked_seq` of `partition`'s `covered` offsets
+    /// found `read`: an excused acknowledgement it covered is settled,
+    /// found or lost.
+    fn settle_excused(
+        &mut self,
+        (partition, covered): (Partition, std::ops::RangeInclusive<Offset>),
+        invoked_seq: u64,
+        read: &BTreeMap<Offset, &ReadValue>,
+    ) {
+        let range = (partition, *covered.start())..=(partition, *covered.end());
+        let settled: Vec<_> = self
+            .excused
+            .range(range)
+            .filter(|(_, (_, power_lost_seq))| *power_lost_seq < invoked_seq)
+            .map(|(key, (value, _))| {
+                let seen = read.get(&key.1);
+                let found = seen == Some(&&ReadValue::Value(value.clone()))
+                    || seen == Some(&&ReadValue::Refused);
+                (*key, found)
+            })
+            .collect();
+        for (key, found) in settled {
+            self.excused.remove(&key);
+            if !found {
+                self.excused_lost.insert(key);
+            }
+        }
+    }
 }
 
 impl Checker for LostWrite {
     fn observe(&mut self, event: &Event, found: &mut Vec<Violation>) {
-        self.durability.observe(event);
+        for partition in self.durability.observe(event) {
+            self.excuse(partition, event.seq);
+        }
         match &event.kind {
             EventKind::SendAcked {
                 partition,
@@ -33,6 +90,24 @@ impl Checker for LostWrite {
                 offset,
                 ..
             } if self.durability.acked_survives(*partition) => {
+                let key = (*partition, *offset);
+                if self.durability.acked_across_power_loss(event) {
+                    // Maybe made before the power loss: excused from it on.
+                    let power_lost_seq = self.durability.power_lost_seq(*partition);
+                    let power_lost_seq = power_lost_seq.expect("a power loss");
+                    self.excused
+                        .entry(key)
+                        .or_insert_with(|| (value.clone(), power_lost_seq));
+                    return;
+                }
+                // An excused record's offset acknowledged again for another
+                // value: the excused one is gone.
+                if let Some((excused, _)) = self.excused.get(&key) {
+                    if excused != value {
+                        self.excused.remove(&key);
+                        self.excused_lost.insert(key);
+                    }
+                }
                 // A second ack at the same offset is inconsistent-offsets'
                 // business; keep the first.
                 self.acked
@@ -49,6 +124,11 @@ impl Checker for LostWrite {
                 let Some(last) = records.last() else { return };
                 let read: BTreeMap<Offset, &ReadValue> =
                     records.iter().map(|r| (r.offset, &r.value)).collect();
+                self.settle_excused(
+                    (*partition, *fetch_offset..=last.offset),
+                    *invoked_seq,
+                    &read,
+                );
                 let covered = (*partition, *fetch_offset)..=(*partition, last.offset);
                 for ((p, offset), (value, ack_seq)) in self.acked.range(covered) {
                     if *ack_seq >= *invoked_seq || self.reported.contains(&(*p, *offset)) {
@@ -78,6 +158,10 @@ impl Checker for LostWrite {
             }
             _ => {}
         }
+    }
+
+    fn excused_losses(&self, into: &mut BTreeSet<(Partition, Offset)>) {
+        into.extend(self.excused_lost.iter().copied());
     }
 }
 
@@ -133,6 +217,103 @@ mod tests {
             s.poll(1, 0, 0, &[(0, "v-2")]);
             assert_eq!(s.names(), expected, "{fsync_policy}");
         }
+    }
+
+    #[test]
+    fn replicated_never_acks_are_lost_only_to_a_power_loss_of_every_replica() {
+        // (nodes that lost power at once, violations, losses excused)
+        let cases: [(&[i32], Vec<&str>, u64); 4] = [
+            (&[], vec!["lost-write", "inconsistent-offsets"], 0),
+            // Two of three replicas: the third still holds v-1.
+            (&[1, 2], vec!["lost-write", "inconsistent-offsets"], 0),
+            (&[1, 2, 3], vec![], 1),
+            (&[1, 2, 3, 4], vec![], 1),
+        ];
+        for (nodes, expected, excused) in cases {
+            let mut s = Script::default();
+            s.replicated(0, "never");
+            s.send(0, "v-1", Some(0));
+            if !nodes.is_empty() {
+                s.power_lost(nodes);
+            }
+            // v-1 is gone; v-2 got its offset.
+            s.send(0, "v-2", None);
+            s.poll(1, 0, 0, &[(0, "v-2")]);
+            assert_eq!(s.names(), expected, "{nodes:?}");
+            assert_eq!(s.checkers.acked_lost_to_correlated_crashes(), excused);
+        }
+    }
+
+    #[test]
+    fn acks_after_a_power_loss_of_every_replica_are_promised_again() {
+        let mut s = Script::default();
+        s.replicated(0, "never");
+        s.send(0, "v-1", Some(0));
+        s.power_lost(&[1, 2, 3]);
+        // v-1 survived (synced by a roll, say); v-2 was acked after.
+        s.send(0, "v-2", Some(1));
+        s.send(0, "v-3", None);
+        s.poll(1, 0, 0, &[(0, "v-1"), (1, "v-3")]);
+        assert_eq!(s.names(), vec!["lost-write", "inconsistent-offsets"]);
+        assert_eq!(s.checkers.acked_lost_to_correlated_crashes(), 0);
+    }
+
+    #[test]
+    fn an_ack_answered_before_the_power_loss_and_received_after_is_excused() {
+        use crate::history::EventKind;
+        let invoke = |s: &mut Script| {
+            s.push(EventKind::SendInvoked {
+                client: 100,
+                partition: 0,
+                value: "v-1".into(),
+            })
+        };
+        let ack = |s: &mut Script| {
+            s.push(EventKind::SendAcked {
+                client: 100,
+                partition: 0,
+                value: "v-1".into(),
+                offset: 0,
+            })
+        };
+        // (retried after the power loss, violations, losses excused)
+        for (retried, expected, excused) in [
+            (false, vec![], 1),
+            (true, vec!["lost-write", "inconsistent-offsets"], 0),
+        ] {
+            let mut s = Script::default();
+            s.replicated(0, "never");
+            invoke(&mut s);
+            s.power_lost(&[1, 2, 3]);
+            if retried {
+                s.push(EventKind::SendRetried {
+                    client: 100,
+                    partition: 0,
+                    producer_id: 7,
+                    producer_epoch: 0,
+                    base_sequence: 0,
+                    values: vec!["v-1".into()],
+                    attempt: 2,
+                    error: "i/o: ConnectionReset".into(),
+                });
+            }
+            ack(&mut s);
+            s.send(0, "v-2", None);
+            s.poll(1, 0, 0, &[(0, "v-2")]);
+            assert_eq!(s.names(), expected, "{retried}");
+            assert_eq!(s.checkers.acked_lost_to_correlated_crashes(), excused);
+        }
+    }
+
+    #[test]
+    fn a_replicated_always_partition_excuses_nothing() {
+        let mut s = Script::default();
+        s.replicated(0, "always");
+        s.send(0, "v-1", Some(0));
+        s.power_lost(&[1, 2, 3]);
+        s.send(0, "v-2", None);
+        s.poll(1, 0, 0, &[(0, "v-2")]);
+        assert_eq!(s.names(), vec!["lost-write", "inconsistent-offsets"]);
     }
 
     #[test]

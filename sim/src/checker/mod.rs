@@ -28,7 +28,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::history::{Event, Partition};
+use crate::history::{Event, Offset, Partition};
 
 pub use corrupt_read::CorruptRead;
 pub use duplicate::Duplicate;
@@ -155,37 +155,156 @@ impl Violation {
 }
 
 /// What each partition's acknowledgements promise, from the history's
-/// `PartitionPolicy` events. With `fsync.policy=always` an acknowledged
-/// record is synced, so it survives at its offset (`lost-write`, `unseen`,
-/// `group-unconsumed` hold it to that). With `interval` and `never` an
-/// acknowledged record may be unsynced, and a power loss may take it back:
-/// those checkers leave such partitions alone, while the promises every
-/// policy keeps are checked everywhere (an offset once read never holds
-/// another value, `inconsistent-offsets`; nothing read is corrupt, ...).
+/// policy events.
+///
+/// Single node (`PartitionPolicy`): with `fsync.policy=always` an
+/// acknowledged record is synced, so it survives at its offset (`lost-write`,
+/// `unseen`, `group-unconsumed`, `nonmonotonic-send` hold it to that). With
+/// `interval` and `never` an acknowledged record may be unsynced, and a power
+/// loss may take it back: those checkers leave such partitions alone, while
+/// the promises every policy keeps are checked everywhere (an offset once
+/// read never holds another value, `inconsistent-offsets`; nothing read is
+/// corrupt, ...).
+///
+/// Replicated (`ReplicatedPartitionPolicy`, cluster `--fsync-never`): with
+/// acks=all an acknowledged record is in memory on every ISR member, and
+/// `min.insync.replicas` >= 2 of them; a crash that leaves one of them
+/// running cannot take it back (a restarted replica is fenced out of the
+/// ISR and refetches). So its acknowledgements are held to the `always`
+/// promises, except across a power loss of every replica at once
+/// (`NodesPowerLost` naming them all): acknowledgements made before it, and
+/// reads served before it (the high watermark counts unsynced records),
+/// are excused from then on. [`Durability::observe`] names the partitions
+/// an event excuses; each checker drops what it held them to.
 #[derive(Debug, Default, Clone)]
 pub struct Durability {
-    /// Partitions whose policy is not `always`.
+    /// Single-node partitions whose policy is not `always`.
     unsynced_acks: std::collections::BTreeSet<Partition>,
+    /// Replicated partitions whose policy is not `always`, with their
+    /// replicas.
+    replicated_unsynced: BTreeMap<Partition, Vec<i32>>,
+    /// The seq of the last power loss of all replicas, by partition.
+    power_lost_seq: BTreeMap<Partition, u64>,
+    /// (client, partition, value) -> the seq its latest attempt began
+    /// (`SendInvoked`, or an idempotent producer's `SendRetried`), on
+    /// replicated unsynced partitions.
+    attempt_seq: BTreeMap<(crate::history::ClientId, Partition, String), u64>,
 }
 
 impl Durability {
-    /// Notes a `PartitionPolicy` event.
-    pub fn observe(&mut self, event: &Event) {
-        if let crate::history::EventKind::PartitionPolicy {
-            partition,
-            fsync_policy,
-        } = &event.kind
-        {
-            if fsync_policy == "always" {
-                self.unsynced_acks.remove(partition);
-            } else {
-                self.unsynced_acks.insert(*partition);
+    /// Notes a policy event. Returns the replicated unsynced partitions
+    /// whose every replica lost power at `event`: what was acknowledged or
+    /// read on them before it is no longer promised.
+    pub fn observe(&mut self, event: &Event) -> Vec<Partition> {
+        use crate::history::{EventKind, NemesisAction};
+        match &event.kind {
+            EventKind::PartitionPolicy {
+                partition,
+                fsync_policy,
+            } => {
+                self.replicated_unsynced.remove(partition);
+                if fsync_policy == "always" {
+                    self.unsynced_acks.remove(partition);
+                } else {
+                    self.unsynced_acks.insert(*partition);
+                }
+                Vec::new()
             }
+            EventKind::ReplicatedPartitionPolicy {
+                partition,
+                fsync_policy,
+                replicas,
+                ..
+            } => {
+                self.unsynced_acks.remove(partition);
+                if fsync_policy == "always" {
+                    self.replicated_unsynced.remove(partition);
+                } else {
+                    self.replicated_unsynced
+                        .insert(*partition, replicas.clone());
+                }
+                Vec::new()
+            }
+            EventKind::Nemesis(NemesisAction::NodesPowerLost { nodes }) => {
+                let excused: Vec<Partition> = self
+                    .replicated_unsynced
+                    .iter()
+                    .filter(|(_, replicas)| replicas.iter().all(|r| nodes.contains(r)))
+                    .map(|(partition, _)| *partition)
+                    .collect();
+                for partition in &excused {
+                    self.power_lost_seq.insert(*partition, event.seq);
+                }
+                excused
+            }
+            EventKind::SendInvoked {
+                client,
+                partition,
+                value,
+            } if self.replicated_unsynced.contains_key(partition) => {
+                self.attempt_seq
+                    .insert((*client, *partition, value.clone()), event.seq);
+                Vec::new()
+            }
+            EventKind::SendRetried {
+                client,
+                partition,
+                values,
+                ..
+            } if self.replicated_unsynced.contains_key(partition) => {
+                for value in values {
+                    self.attempt_seq
+                        .insert((*client, *partition, value.clone()), event.seq);
+                }
+                Vec::new()
+            }
+            _ => Vec::new(),
         }
     }
 
+    /// Whether the acknowledgement `event` (a `SendAcked`) may have been
+    /// made before a power loss of every replica of its partition though
+    /// it arrived after: its attempt began before the last such power loss
+    /// (the answer was on its way when the power went). Such an
+    /// acknowledgement is excused like one recorded before the power loss.
+    /// Always false outside replicated unsynced partitions.
+    pub fn acked_across_power_loss(&self, event: &Event) -> bool {
+        let crate::history::EventKind::SendAcked {
+            client,
+            partition,
+            value,
+            ..
+        } = &event.kind
+        else {
+            return false;
+        };
+        let Some(power_lost_seq) = self.power_lost_seq.get(partition) else {
+            return false;
+        };
+        self.attempt_seq
+            .get(&(*client, *partition, value.clone()))
+            .is_some_and(|attempt_seq| attempt_seq < power_lost_seq)
+    }
+
+    /// Whether a read of `partition` sent when the history was at
+    /// `invoked_seq` may have been served before a power loss of every
+    /// replica recorded since (its answer was on its way): what it read is
+    /// then no more promised than what was read before the power loss.
+    pub fn read_across_power_loss(&self, partition: Partition, invoked_seq: u64) -> bool {
+        self.power_lost_seq
+            .get(&partition)
+            .is_some_and(|power_lost_seq| *power_lost_seq >= invoked_seq)
+    }
+
+    /// The seq of the last power loss of every replica of `partition`.
+    pub fn power_lost_seq(&self, partition: Partition) -> Option<u64> {
+        self.power_lost_seq.get(&partition).copied()
+    }
+
     /// Whether an acknowledgement on `partition` promises the record
-    /// survives any crash (`fsync.policy=always`).
+    /// survives at its offset: `fsync.policy=always`, or a replicated
+    /// unsynced partition until a power loss of all its replicas (which
+    /// [`Durability::observe`] reports).
     pub fn acked_survives(&self, partition: Partition) -> bool {
         !self.unsynced_acks.contains(&partition)
     }
@@ -197,6 +316,10 @@ pub trait Checker: Send {
     fn observe(&mut self, event: &Event, found: &mut Vec<Violation>);
     /// Runs once after the final read.
     fn finish(&mut self, _found: &mut Vec<Violation>) {}
+    /// Acknowledged records found missing whose loss a power loss of every
+    /// replica excused ([`Durability`]): what the checker would otherwise
+    /// have reported, by (partition, offset).
+    fn excused_losses(&self, _into: &mut std::collections::BTreeSet<(Partition, Offset)>) {}
 }
 
 /// Every checker, fed in history order.
@@ -246,6 +369,17 @@ impl Checkers {
         for checker in &mut self.checkers {
             checker.finish(&mut self.violations);
         }
+    }
+
+    /// How many acknowledged records were lost to a power loss of every
+    /// replica of their (replicated `fsync.policy=never`) partition: found
+    /// missing by `lost-write` or `unseen`, and excused.
+    pub fn acked_lost_to_correlated_crashes(&self) -> u64 {
+        let mut lost = std::collections::BTreeSet::new();
+        for checker in &self.checkers {
+            checker.excused_losses(&mut lost);
+        }
+        lost.len() as u64
     }
 
     /// Records a violation the harness found itself (panic, liveness).
@@ -341,6 +475,26 @@ pub(crate) mod test_support {
 
         pub fn finish(&mut self) {
             self.checkers.finish();
+        }
+
+        /// `partition` is replicated on nodes 1, 2, 3 with `fsync_policy`
+        /// (cluster mode).
+        pub fn replicated(&mut self, partition: Partition, fsync_policy: &str) {
+            self.push(EventKind::ReplicatedPartitionPolicy {
+                partition,
+                fsync_policy: fsync_policy.into(),
+                replicas: vec![1, 2, 3],
+                min_insync_replicas: 2,
+            });
+        }
+
+        /// Every one of `nodes` lost power at once.
+        pub fn power_lost(&mut self, nodes: &[i32]) {
+            self.push(EventKind::Nemesis(
+                crate::history::NemesisAction::NodesPowerLost {
+                    nodes: nodes.to_vec(),
+                },
+            ));
         }
 
         /// SyncGroup gave `member` these partitions in `generation`.

@@ -6,9 +6,13 @@
 //! Per `fsync.policy` (see [`Durability`]): only `always` partitions promise
 //! that every acknowledged record is still there after a power loss;
 //! `interval` and `never` may lose acknowledged-but-unsynced records, so
-//! their final read may end short of them. Not checked there.
+//! their final read may end short of them. Not checked there. A replicated
+//! `never` partition (cluster `--fsync-never`) is checked, except for
+//! acknowledgements made before a power loss of every replica: one of those
+//! past the end of the final read is counted lost and excused
+//! (`acked_lost_to_correlated_crashes`), not reported.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::{Checker, Durability, Violation, ViolationKind};
 use crate::history::{Event, EventKind, Offset, Partition, FINAL_READER};
@@ -20,12 +24,32 @@ pub struct Unseen {
     final_read_end: BTreeMap<Partition, Offset>,
     /// Partitions whose final read completed.
     final_read_done: BTreeMap<Partition, Offset>,
+    /// Acknowledgements a power loss of every replica excused.
+    excused: BTreeMap<(Partition, Offset), String>,
     durability: Durability,
+}
+
+impl Unseen {
+    /// Excused acknowledgements past the end of their partition's
+    /// completed final read.
+    fn excused_past_the_end(&self) -> impl Iterator<Item = (Partition, Offset)> + '_ {
+        self.excused.keys().copied().filter(|(partition, offset)| {
+            self.final_read_done.contains_key(partition)
+                && *offset >= self.final_read_end.get(partition).copied().unwrap_or(0)
+        })
+    }
 }
 
 impl Checker for Unseen {
     fn observe(&mut self, event: &Event, _found: &mut Vec<Violation>) {
-        self.durability.observe(event);
+        for partition in self.durability.observe(event) {
+            let range = (partition, Offset::MIN)..=(partition, Offset::MAX);
+            let keys: Vec<_> = self.acked.range(range).map(|(key, _)| *key).collect();
+            for key in keys {
+                let value = self.acked.remove(&key).expect("just listed");
+                self.excused.insert(key, value);
+            }
+        }
         match &event.kind {
             EventKind::SendAcked {
                 partition,
@@ -33,7 +57,12 @@ impl Checker for Unseen {
                 offset,
                 ..
             } if self.durability.acked_survives(*partition) => {
-                self.acked
+                let promised = if self.durability.acked_across_power_loss(event) {
+                    &mut self.excused
+                } else {
+                    &mut self.acked
+                };
+                promised
                     .entry((*partition, *offset))
                     .or_insert_with(|| value.clone());
             }
@@ -77,6 +106,10 @@ impl Checker for Unseen {
             }
         }
     }
+
+    fn excused_losses(&self, into: &mut BTreeSet<(Partition, Offset)>) {
+        into.extend(self.excused_past_the_end());
+    }
 }
 
 #[cfg(test)]
@@ -113,6 +146,25 @@ mod tests {
             });
             s.finish();
             assert_eq!(s.names(), expected, "{fsync_policy}");
+        }
+    }
+
+    #[test]
+    fn replicated_never_may_end_short_only_after_every_replica_lost_power() {
+        for (power_loss, expected, excused) in [(false, vec!["unseen"], 0), (true, vec![], 1)] {
+            let mut s = Script::default();
+            s.replicated(0, "never");
+            s.send(0, "a", Some(0));
+            if power_loss {
+                s.power_lost(&[1, 2, 3]);
+            }
+            s.push(EventKind::FinalReadDone {
+                partition: 0,
+                high_watermark: 0,
+            });
+            s.finish();
+            assert_eq!(s.names(), expected, "{power_loss}");
+            assert_eq!(s.checkers.acked_lost_to_correlated_crashes(), excused);
         }
     }
 

@@ -11,11 +11,9 @@ use tokio::time::{sleep, Instant};
 use crate::client::ClientError;
 use crate::cluster::router::{leader_moved, Router};
 use crate::cluster::workload::ClusterWorkloadConfig;
-use crate::history::{ClientId, EventKind, Partition, FINAL_READER};
+use crate::history::{ClientId, EventKind, NemesisAction, Partition, FINAL_READER};
 use crate::recorder::Recorder;
-use crate::workload::{
-    acked_end_by_partition, poll_once, WorkloadControl, BACKOFF, OFFSET_OUT_OF_RANGE,
-};
+use crate::workload::{poll_once, WorkloadControl, BACKOFF, OFFSET_OUT_OF_RANGE};
 
 /// How long a consumer's fetch may wait on the leader for new data.
 const POLL_MAX_WAIT_MS: i32 = 50;
@@ -86,7 +84,7 @@ pub async fn final_read(
     deadline: Instant,
 ) -> Vec<Partition> {
     let mut router = Router::new("final-reader".into(), &config.nodes, 0);
-    let acked_end = acked_end_by_partition(recorder);
+    let acked_end = acked_end_by_partition(config, recorder);
     let mut unfinished = Vec::new();
     for partition in 0..config.partitions {
         let wanted_end = acked_end.get(&partition).copied().unwrap_or(0);
@@ -120,4 +118,30 @@ pub async fn final_read(
         }
     }
     unfinished
+}
+
+/// Past the last acknowledged offset of each partition: the end the final
+/// read waits for. With `--fsync-never` only acknowledgements since the
+/// last power loss of every node count (those before it may be lost, and
+/// the log may never grow back past them; `checker::Durability`).
+fn acked_end_by_partition(
+    config: &ClusterWorkloadConfig,
+    recorder: &Recorder,
+) -> BTreeMap<Partition, i64> {
+    let mut end = BTreeMap::new();
+    for event in recorder.lock().history.events() {
+        match &event.kind {
+            EventKind::SendAcked {
+                partition, offset, ..
+            } => {
+                let slot = end.entry(*partition).or_insert(0);
+                *slot = (*slot).max(offset + 1);
+            }
+            EventKind::Nemesis(NemesisAction::NodesPowerLost { .. }) if config.fsync_never => {
+                end.clear();
+            }
+            _ => {}
+        }
+    }
+    end
 }

@@ -15,12 +15,17 @@
 //! | disk full on a node | `disk_nemesis::disk_full_window` (ENOSPC just above current use) | the same: ENOSPC fails, never corrupts, the node comes back |
 //! | read EIO on a node | `disk_nemesis::read_eio_window` | a failed read is KAFKA_STORAGE_ERROR, never wrong data; a partition open that cannot read stops the node, and the restart opens it again |
 //! | rot of cold data on a node | `disk_nemesis::rot`: 1–3 bits in sealed segments of the checked topic below the durable recovery point (one node's copy) | the damaged batch is refused (CORRUPT_MESSAGE) where it is read, never served; `spurious-corruption` is coarse here (it knows the segment, not the node) |
+//! | power loss of every node at once (`--correlated-crashes` only) | every node killed in the same instant, every `SimDisk::crash`ed, down 0–3 s, all restarted; recorded as `NodesPowerLost` naming the nodes | with fsync=always nothing acknowledged is lost (synced on every ISR member, the Raft log synced); with fsync=never acknowledged records may be lost (in memory only), which the checkers excuse for acknowledgements made before it |
 //! | clock steps per node | `clock_nemesis::run` per node (its own stream): steps forward and back of 10 ms – 3 h, resynced before faults end | timers run on monotonic time: sessions, elections and ISR timeouts neither fire nor starve |
 //!
 //! Disk faults hit one node's disk at a time (the one-fault-at-a-time
 //! loop), so every acknowledged record keeps a good copy on another ISR
 //! member: rot on every replica at once is not injected (that would lose
 //! data legitimately). Clock steps run in tasks of their own, alongside.
+//!
+//! The correlated power loss is an experiment (`--correlated-crashes`): it
+//! is drawn from a stream of its own, before each fault of the loop, so a
+//! seed without it draws every other fault as before.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -76,6 +81,9 @@ pub struct ClusterNemesisPlan {
     pub read_eio_probability: f64,
     /// Bits flipped per rot fault.
     pub rot_per_fault: u32,
+    /// The chance, before each fault, that it is a power loss of every
+    /// node at once instead (0 without `--correlated-crashes`).
+    pub correlated_crash_probability: f64,
 }
 
 /// The disk faults a node takes (actions 7 to 10), on `node`'s disk; each
@@ -156,6 +164,41 @@ async fn power_loss(node: &SimNode, recorder: &Recorder, downtime: Duration, why
     }));
 }
 
+/// Every node loses power in the same instant (a rack's power cut): all
+/// killed before any disk crashes, so no node runs while another's page
+/// cache is gone; down for `downtime`, then all restarted.
+async fn power_loss_everywhere(
+    nodes: &BTreeMap<NodeId, Arc<SimNode>>,
+    recorder: &Recorder,
+    downtime: Duration,
+) {
+    let handle = Handle::current();
+    for node in nodes.values() {
+        node.held_down.store(true, Ordering::Relaxed);
+        handle.kill(node.madsim_id);
+    }
+    recorder.record(EventKind::Nemesis(NemesisAction::NodesPowerLost {
+        nodes: nodes.keys().copied().collect(),
+    }));
+    for node in nodes.values() {
+        let outcomes = node
+            .disk
+            .crash()
+            .iter()
+            .map(|(path, outcome)| format!("{path}: {}", disk_nemesis::describe(outcome)))
+            .collect();
+        recorder.record(EventKind::Nemesis(NemesisAction::DiskCrashed { outcomes }));
+    }
+    sleep(downtime).await;
+    for node in nodes.values() {
+        handle.restart(node.madsim_id);
+        node.held_down.store(false, Ordering::Relaxed);
+        recorder.record(EventKind::Nemesis(NemesisAction::NodeRestarted {
+            node: node.id,
+        }));
+    }
+}
+
 /// Clogs every link between the two sides, both ways, for `window`; with
 /// `clients_cut` side A is cut from everyone (clients too).
 async fn partition(
@@ -213,6 +256,9 @@ pub async fn run(
     recorder: Recorder,
 ) {
     let mut rng = ChaCha8Rng::seed_from_u64(plan.seed ^ 0x0063_6c75_7374_6572);
+    // The correlated power losses' own stream ("corr"): drawn only with
+    // the experiment on, so `rng`'s draws stay those of seeds without it.
+    let mut correlated_rng = ChaCha8Rng::seed_from_u64(plan.seed ^ 0x636f_7272_0000_0000);
     let ids: Vec<NodeId> = nodes.keys().copied().collect();
     let mut router = Router::new("nemesis".into(), &ids, 0);
     let started = Instant::now();
@@ -234,6 +280,13 @@ pub async fn run(
         let random_node = *ids.choose(&mut rng).expect("nodes");
         let window = between(&mut rng, plan.window_ms);
         let clients_cut = rng.gen_bool(0.25);
+        if plan.correlated_crash_probability > 0.0
+            && correlated_rng.gen_bool(plan.correlated_crash_probability)
+        {
+            let downtime = between(&mut correlated_rng, plan.downtime_ms);
+            power_loss_everywhere(&nodes, &recorder, downtime).await;
+            continue;
+        }
         match action {
             0 | 1 => {
                 let (target, why) = if action == 0 {

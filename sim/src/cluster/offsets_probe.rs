@@ -21,6 +21,12 @@
 //!   controller noticed keeps its epoch with the high watermark of its
 //!   checkpoint.)
 //!
+//! With `--fsync-never` the checked topic's high watermark counts records
+//! held only in memory, so a power loss of every node may take back offsets
+//! answered before it: the prober forgets the checked topic's answers at
+//! each such power loss (`NodesPowerLost`) and does not judge a round it
+//! spans.
+//!
 //! The Jepsen harness found the second one first (a new leader answered its
 //! lagging high watermark); the filler's `acks=1` writes let retention run
 //! ahead of a follower that is cut off but still in the ISR (the first).
@@ -60,6 +66,16 @@ struct Probed {
     partitions: i32,
     router: Router,
     answers: BTreeMap<i32, BTreeMap<i32, Reached>>,
+    /// `fsync.policy=never`: answers do not outlive a power loss of every
+    /// node.
+    unsynced: bool,
+    /// Power losses of every node when `answers` began.
+    power_losses_seen: u64,
+}
+
+/// Power losses of every node so far (`NodesPowerLost`).
+fn power_losses(recorder: &Recorder) -> u64 {
+    recorder.lock().stats.correlated_power_losses
 }
 
 /// Probes until producers stop; each judged answer counts in
@@ -75,6 +91,8 @@ pub async fn probe_loop(
         partitions: config.partitions,
         router: Router::new("offsets-prober".into(), &config.nodes, 2),
         answers: BTreeMap::new(),
+        unsynced: config.fsync_never,
+        power_losses_seen: 0,
     }];
     if let Some(filler) = &config.filler {
         topics.push(Probed {
@@ -82,6 +100,8 @@ pub async fn probe_loop(
             partitions: filler.partitions,
             router: Router::for_topic(FILLER_TOPIC, "offsets-prober".into(), &config.nodes, 2),
             answers: BTreeMap::new(),
+            unsynced: false,
+            power_losses_seen: 0,
         });
     }
     let mut judged = 0u64;
@@ -112,8 +132,18 @@ async fn round(probed: &mut Probed, partition: i32, recorder: &Recorder) -> Resu
         .get(&partition)
         .map(|p| p.leader_epoch)
         .ok_or(())?;
+    let losses_before = power_losses(recorder);
+    if probed.unsynced && losses_before != probed.power_losses_seen {
+        probed.answers.clear();
+        probed.power_losses_seen = losses_before;
+    }
     let earliest = ask(probed, (leader, partition), epoch, EARLIEST).await?;
     let latest = ask(probed, (leader, partition), epoch, LATEST).await?;
+    if probed.unsynced && power_losses(recorder) != losses_before {
+        // Every node lost power since the round began: its answers may be
+        // from before or after. Not judged; the next round forgets.
+        return Err(());
+    }
     tracing::debug!(
         topic = probed.topic,
         partition,

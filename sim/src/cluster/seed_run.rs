@@ -60,6 +60,10 @@ const FLOORS: ProgressFloors = ProgressFloors {
     records_read: 100,
 };
 
+/// `--correlated-crashes`: the chance that a fault is a power loss of
+/// every node (about one in seven faults; most seeds get one or two).
+const CORRELATED_CRASH_PROBABILITY: f64 = 0.15;
+
 struct ClusterSetup {
     workload: ClusterWorkloadConfig,
     plan: ClusterNemesisPlan,
@@ -125,6 +129,7 @@ fn draw_setup(seed: u64, nodes: usize) -> ClusterSetup {
         setup_deadline: SETUP_DEADLINE,
         filler: filler::draw(seed),
         segment_bytes: None,
+        fsync_never: false,
     };
     let gap_ms = (200, rng.gen_range(800..=3_000));
     let mut crash_faults = SimDiskFaults {
@@ -160,6 +165,7 @@ fn draw_setup(seed: u64, nodes: usize) -> ClusterSetup {
         sync_eio_probability: more.sync_eio_probability,
         read_eio_probability: disk_faults.read_eio_probability,
         rot_per_fault: disk_faults.rot_per_fault,
+        correlated_crash_probability: 0.0,
     };
     // Each node's clock: its own stream of the seed, stepped like the
     // single node's; its initial skew stays the one drawn above.
@@ -319,7 +325,11 @@ fn run_on_this_thread(spec: SeedSpec) -> SeedOutcome {
     let wall_started = std::time::Instant::now();
     odradek::coverage::reset();
     let node_count = spec.cluster_nodes;
-    let setup = draw_setup(spec.seed, node_count);
+    let mut setup = draw_setup(spec.seed, node_count);
+    setup.workload.fsync_never = spec.fsync_never;
+    if spec.correlated_crashes {
+        setup.plan.correlated_crash_probability = CORRELATED_CRASH_PROBABILITY;
+    }
     let partitions = setup.workload.partitions;
     let segment_facts = setup
         .workload
@@ -413,7 +423,10 @@ fn run_on_this_thread(spec: SeedSpec) -> SeedOutcome {
         clock,
         config: BTreeMap::from([
             ("nodes".to_string(), node_count.to_string()),
-            ("fsync.policy".to_string(), "always".to_string()),
+            (
+                "fsync.policy".to_string(),
+                if spec.fsync_never { "never" } else { "always" }.to_string(),
+            ),
             ("filler".to_string(), filler_facts),
             ("segment.bytes".to_string(), segment_facts),
             (

@@ -45,6 +45,20 @@ pub struct ClusterWorkloadConfig {
     /// roll, so sealed segments lie below the recovery point (cold data the
     /// nemesis may rot). `None`: the broker's default (no rolls).
     pub segment_bytes: Option<u32>,
+    /// `--fsync-never`: the checked topic's `fsync.policy` is `never`
+    /// instead of `always` (the filler keeps its own).
+    pub fsync_never: bool,
+}
+
+impl ClusterWorkloadConfig {
+    /// The checked topic's `fsync.policy`.
+    pub fn fsync_policy(&self) -> &'static str {
+        if self.fsync_never {
+            "never"
+        } else {
+            "always"
+        }
+    }
 }
 
 /// Creates the topic through any node, until it exists or the deadline.
@@ -53,9 +67,10 @@ async fn create_topic(config: &ClusterWorkloadConfig, router: &mut Router) -> bo
     let min_insync = min_insync.to_string();
     let segment_bytes = config.segment_bytes.map(|bytes| bytes.to_string());
     let mut topic_configs = vec![
-        // Every acknowledgement is synced on every ISR member: the promise
-        // `lost-write` holds the cluster to.
-        ("fsync.policy", "always"),
+        // `always`: every acknowledgement is synced on every ISR member, the
+        // promise `lost-write` holds the cluster to. `never`: in memory on
+        // every ISR member, promised unless all replicas lose power.
+        ("fsync.policy", config.fsync_policy()),
         ("min.insync.replicas", min_insync.as_str()),
         ("retention.ms", "-1"),
     ];
@@ -130,10 +145,28 @@ pub async fn start(
         return Vec::new();
     }
     for partition in 0..config.partitions {
-        recorder.record(EventKind::PartitionPolicy {
-            partition,
-            fsync_policy: "always".to_string(),
-        });
+        if config.fsync_never {
+            // The replicas the metadata names (every partition has a
+            // leader, so the view holds it); all nodes if it does not.
+            let replicas = router
+                .view()
+                .partitions
+                .get(&partition)
+                .map(|p| p.replicas.clone())
+                .filter(|replicas| !replicas.is_empty())
+                .unwrap_or_else(|| config.nodes.clone());
+            recorder.record(EventKind::ReplicatedPartitionPolicy {
+                partition,
+                fsync_policy: config.fsync_policy().to_string(),
+                replicas,
+                min_insync_replicas: config.replication.1,
+            });
+        } else {
+            recorder.record(EventKind::PartitionPolicy {
+                partition,
+                fsync_policy: "always".to_string(),
+            });
+        }
     }
     let next_value = Arc::new(AtomicU64::new(0));
     let mut tasks = Vec::new();
