@@ -12,7 +12,7 @@ use crate::checker::{Violation, ViolationKind};
 use crate::client::{self, TOPIC};
 use crate::cluster::consumers;
 use crate::cluster::filler::{self, FillerConfig, FILLER_TOPIC};
-use crate::cluster::full_isr::await_full_isr;
+use crate::cluster::full_isr::{await_full_isr, rotted_partitions};
 use crate::cluster::offsets_probe;
 use crate::cluster::producers;
 use crate::cluster::router::Router;
@@ -241,7 +241,8 @@ pub async fn liveness_probe(config: &ClusterWorkloadConfig, recorder: &Recorder,
     }
     let topics = std::iter::once(TOPIC).chain(config.filler.as_ref().map(|_| FILLER_TOPIC));
     for topic in topics {
-        if let Err(missing) = await_full_isr(&mut router, topic, deadline).await {
+        let excused = rotted_partitions(recorder, topic);
+        if let Err(missing) = await_full_isr(&mut router, (topic, &excused), deadline).await {
             recorder.report(liveness(format!(
                 "{within:?} after faults stopped, topic {topic:?} had no full ISR: {missing}"
             )));
