@@ -75,6 +75,9 @@ pub struct WorkloadConfig {
 pub struct WorkloadControl {
     pub stop_producing: AtomicBool,
     pub stop_consuming: AtomicBool,
+    /// Cluster mode: the workload's topic exists with a leader for every
+    /// partition (the nemesis starts its faults no earlier).
+    pub setup_done: AtomicBool,
 }
 
 /// One connection with its negotiated versions; `None` until (re)connected.

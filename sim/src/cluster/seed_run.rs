@@ -276,7 +276,12 @@ async fn simulate(
         })
         .collect();
     let _ = nemesis_node
-        .spawn(nemesis::run(setup.plan, nodes, recorder.clone()))
+        .spawn(nemesis::run(
+            setup.plan,
+            nodes,
+            recorder.clone(),
+            control.clone(),
+        ))
         .await;
     for task in clock_faults {
         let _ = task.await;

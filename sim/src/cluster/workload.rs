@@ -2,7 +2,7 @@
 //! consumers routed by Metadata (`producers`, `consumers`), and after the
 //! faults the liveness phase and the final read.
 
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -135,9 +135,10 @@ pub async fn start(
     let config = Arc::new(config);
     let mut router = Router::new("setup".into(), &config.nodes, 0);
     let deadline = Instant::now() + config.setup_deadline;
-    if !create_topic(&config, &mut router).await
-        || !await_leaders(&mut router, config.partitions, deadline).await
-    {
+    let ready = create_topic(&config, &mut router).await
+        && await_leaders(&mut router, config.partitions, deadline).await;
+    control.setup_done.store(true, Ordering::Relaxed);
+    if !ready {
         recorder.report(liveness(format!(
             "the topic did not get a leader for every partition within {:?}",
             config.setup_deadline
