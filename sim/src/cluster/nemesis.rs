@@ -142,6 +142,18 @@ async fn current_leader(
     router.nodes().contains(&leader).then_some(leader)
 }
 
+/// Applies a power loss to `node`'s disk (its page cache is gone) and
+/// records what each unsynced file kept.
+fn crash_disk(node: &SimNode, recorder: &Recorder) {
+    let outcomes = node
+        .disk
+        .crash()
+        .iter()
+        .map(|(path, outcome)| format!("{path}: {}", disk_nemesis::describe(outcome)))
+        .collect();
+    recorder.record(EventKind::Nemesis(NemesisAction::DiskCrashed { outcomes }));
+}
+
 async fn power_loss(node: &SimNode, recorder: &Recorder, downtime: Duration, why: &str) {
     let handle = Handle::current();
     node.held_down.store(true, Ordering::Relaxed);
@@ -150,13 +162,7 @@ async fn power_loss(node: &SimNode, recorder: &Recorder, downtime: Duration, why
         node: node.id,
         why: why.to_string(),
     }));
-    let outcomes = node
-        .disk
-        .crash()
-        .iter()
-        .map(|(path, outcome)| format!("{path}: {}", disk_nemesis::describe(outcome)))
-        .collect();
-    recorder.record(EventKind::Nemesis(NemesisAction::DiskCrashed { outcomes }));
+    crash_disk(node, recorder);
     sleep(downtime).await;
     handle.restart(node.madsim_id);
     node.held_down.store(false, Ordering::Relaxed);
@@ -182,13 +188,7 @@ async fn power_loss_everywhere(
         nodes: nodes.keys().copied().collect(),
     }));
     for node in nodes.values() {
-        let outcomes = node
-            .disk
-            .crash()
-            .iter()
-            .map(|(path, outcome)| format!("{path}: {}", disk_nemesis::describe(outcome)))
-            .collect();
-        recorder.record(EventKind::Nemesis(NemesisAction::DiskCrashed { outcomes }));
+        crash_disk(node, recorder);
     }
     sleep(downtime).await;
     for node in nodes.values() {
