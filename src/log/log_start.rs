@@ -212,6 +212,25 @@ mod tests {
         assert!(start > 0 && start <= 7 && end == 20, "start {start}");
     }
 
+    /// An expired active segment is rolled only once the high watermark
+    /// covers it: a follower still fetching from it keeps one segment, and
+    /// retention rolls and deletes it on a later pass.
+    #[test]
+    fn an_expired_active_segment_rolls_only_below_the_high_watermark() {
+        let mut node = Node::new();
+        node.append(2, NOW_MS - 3 * HOUR_MS);
+        node.sync();
+        assert_eq!(node.log().segment_count(), 1);
+        assert_eq!(node.log().apply_retention(NOW_MS, 1).unwrap(), 0);
+        assert_eq!(
+            node.log().segment_count(),
+            1,
+            "rolled above the high watermark"
+        );
+        assert_eq!(node.log().apply_retention(NOW_MS, 2).unwrap(), 1);
+        assert_eq!(node.offsets(), (2, 2));
+    }
+
     /// A truncation that fails part way (write EIO) takes the log offline
     /// and leaves it claiming nothing durable past what it still holds: a
     /// sync completing afterwards must not find its durable end past its end.

@@ -995,7 +995,12 @@ impl PartitionLog {
             };
             retention_ms >= 0 && now_ms - newest_ms > retention_ms
         };
-        if !self.active().is_empty() && expired(self.active()) {
+        // An expired active segment is rolled so it can go, but only once
+        // every record in it is below the high watermark (Kafka rolls only
+        // when the active segment is deletable): rolling earlier would cut
+        // the segment a follower still fetches into and delete nothing.
+        let active_deletable = high_watermark >= self.log_end_offset();
+        if !self.active().is_empty() && expired(self.active()) && active_deletable {
             self.roll(now_ms);
         }
         // Segments wholly below the start await their deletion: skip them.
