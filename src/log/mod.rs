@@ -38,6 +38,8 @@ pub mod segment;
 #[cfg(test)]
 mod start_over_crash_tests;
 pub mod time_index;
+#[cfg(test)]
+mod truncation_crash_tests;
 pub mod verbatim_batches;
 
 pub use config::LogConfig;

@@ -191,6 +191,9 @@ impl PartitionLog {
         let mut report = RecoveryReport::default();
         let mut segments = BTreeMap::new();
         let mut expected_base: Option<i64> = None;
+        // The last leader epoch of the segment scanned just before (unknown
+        // after a segment loaded from its indexes): epochs never go back.
+        let mut last_epoch = i32::MIN;
         let mut dropping = false;
         for (i, base) in bases.iter().copied().enumerate() {
             let mut seg = Segment::new(dir, base, now_ms);
@@ -217,6 +220,7 @@ impl PartitionLog {
                 false
             };
             if loaded {
+                last_epoch = i32::MIN;
                 report.segments_loaded += 1;
                 coverage::bump(Counter::SegmentsLoadedFromIndex);
             } else {
@@ -228,9 +232,13 @@ impl PartitionLog {
                     0,
                     base,
                     config.verify_crc_on_recovery,
-                    config.leader_epoch_max,
+                    last_epoch..=config.leader_epoch_max,
                     dense_offsets,
                 )?;
+                last_epoch = scan
+                    .batches
+                    .last()
+                    .map_or(last_epoch, |(_, h)| h.partition_leader_epoch);
                 match next_base.filter(|_| vouched) {
                     // The point vouched for indexes that are missing or do
                     // not fit. The data they index was synced, so a batch
@@ -1217,6 +1225,23 @@ impl PartitionLog {
             point = point.min(self.log_start_offset);
         }
         recovery_point_write(&self.dir, point)
+    }
+
+    /// The durable write that lowers the recovery point to `offset` before
+    /// a truncation there, if the point on disk is above it. The caller
+    /// writes it with `Disk::write_file_durably` before it truncates, and
+    /// no recovery point may be written in between: a truncation's changes
+    /// can reach the disk in any order a crash picks (the kernel writes
+    /// back a shortened file or appended pages whenever it likes), so a
+    /// point left above the cut would vouch, after a power loss, for a
+    /// segment the cut changed, once an unsynced deletion of a later
+    /// segment is undone. [`PartitionLog::truncate_to`] still lowers the
+    /// point itself when nobody did, but only in the page cache, synced
+    /// first by the next sync.
+    pub fn recovery_point_lowering(&self, offset: i64) -> Result<Option<SmallFileWrite>, LogError> {
+        self.check_online()?;
+        let on_disk = read_recovery_point(self.disk.as_ref(), &self.dir)?;
+        Ok((on_disk > offset).then(|| recovery_point_write(&self.dir, offset)))
     }
 
     /// Deletes the whole log directory (topic deletion).

@@ -24,21 +24,25 @@ pub struct SegmentScan {
 /// `min_offset` (the segment's base offset) and, with `dense_offsets`, no
 /// gaps after it (a compacted log may skip offsets, never go back).
 /// With `verify_crc == false` (the `no-crc-check` bug switch) corrupt batches
-/// whose headers look plausible are accepted.
+/// whose headers look plausible are accepted. Leader epochs must stay within
+/// `leader_epochs` and never go back: a log's epochs only grow, so a batch
+/// of an older epoch after a newer one (a segment a truncation deleted, back
+/// after a crash undid the unlink) is not part of the log.
 pub fn scan_segment(
     disk: &dyn Disk,
     path: &str,
     start_position: u64,
     min_offset: i64,
     verify_crc: bool,
-    leader_epoch_max: i32,
+    leader_epochs: std::ops::RangeInclusive<i32>,
     dense_offsets: bool,
 ) -> DiskResult<SegmentScan> {
     let file_len = disk.file_len(path)?;
     let mut position = start_position;
     let segment_base_offset = min_offset;
     let mut expected_min_offset = min_offset;
-    let mut last_leader_epoch = i32::MIN;
+    let leader_epoch_max = *leader_epochs.end();
+    let mut last_leader_epoch = *leader_epochs.start();
     let mut batches = Vec::new();
     let mut stop_reason = None;
     while position < file_len {

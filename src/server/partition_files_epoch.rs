@@ -43,7 +43,7 @@ fn last_segment_epoch(disk: &dyn Disk, dir: &str) -> Option<i32> {
         })
         .max()?;
     let path = join(dir, name);
-    let scan = scan_segment(disk, &path, 0, base, true, i32::MAX, false).ok()?;
+    let scan = scan_segment(disk, &path, 0, base, true, i32::MIN..=i32::MAX, false).ok()?;
     scan.batches
         .last()
         .map(|(_, header)| header.partition_leader_epoch)

@@ -138,6 +138,10 @@ pub struct PartitionHandle {
     /// One write of the leader-epoch file at a time, so an older content
     /// never lands after a newer one.
     epoch_file_gate: tokio::sync::Mutex<()>,
+    /// Held by a checkpoint from its sync to its recovery-point write, and
+    /// by a follower's truncation from lowering the point to the cut: a
+    /// point computed before a cut never lands after it.
+    recovery_point_gate: tokio::sync::Mutex<()>,
     node_id: i32,
 }
 
@@ -289,6 +293,7 @@ impl PartitionHandle {
             fetch_wanted: Notify::new(),
             isr_wanted: Notify::new(),
             epoch_file_gate: tokio::sync::Mutex::new(()),
+            recovery_point_gate: tokio::sync::Mutex::new(()),
             node_id,
         };
         Ok((handle, report))
@@ -826,6 +831,7 @@ impl PartitionHandle {
 
     /// Syncs and writes the recovery point so the next start scans little.
     pub async fn checkpoint(&self) -> Result<(), LogError> {
+        let _gate = self.recovery_point_gate.lock().await;
         // The unsynced-index bug skips the index files.
         let trusts_unsynced_indexes = self.lock().bugs.unsynced_index;
         self.sync_files(!trusts_unsynced_indexes).await?;

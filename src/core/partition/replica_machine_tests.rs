@@ -378,9 +378,44 @@ fn a_follower_past_the_leaders_end_truncates_to_it() {
             log_end_offset: 1,
         }),
     };
+    assert_eq!(f.planned_truncation(&flog, &response), Some(1));
     let actions = f.fetch_response(&mut flog, response, 1);
     assert!(actions.contains(&ReplicaAction::Truncated { offset: 1 }));
     assert_eq!((flog.log_start_offset(), flog.log_end_offset()), (0, 1));
+}
+
+/// The driver lowers the recovery point to where an answer will cut the
+/// log before it hands the answer over: the plan is the cut, and answers
+/// the machine drops plan nothing.
+#[test]
+fn the_planned_truncation_is_where_the_answer_cuts() {
+    let mut flog = log_of(&[1, 1, 2, 2]);
+    let mut f = ReplicaMachine::new(config(2), &flog, 0);
+    f.become_follower(&mut flog, 1, 3, 0);
+    let diverging = |leader_epoch| FetchResponse {
+        correlation_id: 1,
+        leader_id: 1,
+        leader_epoch,
+        fetch_offset: 4,
+        result: FetchResult::Diverging {
+            epoch: 2,
+            end_offset: 3,
+        },
+    };
+    assert_eq!(
+        f.planned_truncation(&flog, &diverging(2)),
+        None,
+        "an old epoch's answer"
+    );
+    let answer = diverging(3);
+    assert_eq!(f.planned_truncation(&flog, &answer), Some(3));
+    let actions = f.fetch_response(&mut flog, answer, 1);
+    assert!(actions.contains(&ReplicaAction::Truncated { offset: 3 }));
+    assert_eq!(
+        f.planned_truncation(&flog, &diverging(3)),
+        None,
+        "no fetch in flight"
+    );
 }
 
 #[test]

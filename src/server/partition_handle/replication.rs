@@ -260,6 +260,8 @@ impl PartitionHandle {
                 ),
             });
         }
+        let _gate = self.recovery_point_gate.lock().await;
+        self.lower_recovery_point_for(&response).await?;
         let (error, sync_now, started_over) = {
             let mut state = self.lock();
             let outcome = self.step(&mut state, None, None, |machine, log, now| {
@@ -282,6 +284,33 @@ impl PartitionHandle {
             self.sync().await?;
         }
         error.map_or(Ok(()), Err)
+    }
+
+    /// Lowers the recovery point durably to where `response` will cut the
+    /// log back, if it will (see `PartitionLog::recovery_point_lowering`).
+    /// The caller holds `recovery_point_gate` until the cut is made.
+    async fn lower_recovery_point_for(
+        &self,
+        response: &FetchResponse<Vec<u8>>,
+    ) -> Result<(), LogError> {
+        let lowering = {
+            let mut state = self.lock();
+            let mut planned = None;
+            self.step(&mut state, None, None, |machine, log, _| {
+                planned = machine.planned_truncation(log, response);
+                Vec::new()
+            });
+            match planned {
+                Some(offset) => state.log.recovery_point_lowering(offset)?,
+                None => None,
+            }
+        };
+        if let Some(write) = lowering {
+            self.disk
+                .write_file_durably(&write.path, &write.bytes)
+                .await?;
+        }
+        Ok(())
     }
 
     /// Follower side: the fetch `correlation_id` got no answer the replica
