@@ -417,3 +417,56 @@ fn losing_the_active_controller_elects_another_and_admin_goes_on() {
         cluster.log_tails()
     );
 }
+
+/// A topic deleted while a node was down: once back, and once its image
+/// holds its new registration (so it is caught up with the controller), the
+/// node removes that topic's files; a live topic's files stay (Kafka's
+/// stray logs).
+#[test]
+fn a_node_removes_the_files_of_a_topic_deleted_while_it_was_down() {
+    let (_turn, mut cluster) = start_cluster();
+    let bootstrap = cluster.bootstrap();
+    let doomed = unique_topic("deleted-while-down");
+    let kept = unique_topic("kept-while-down");
+    create_replicated_topic(&bootstrap, &doomed, 1, &cluster);
+    create_replicated_topic(&bootstrap, &kept, 1, &cluster);
+    let node = NODES as i32;
+    let data = cluster.node(node).data_dir();
+    let (doomed_dir, kept_dir) = (
+        data.join(format!("{doomed}-0")),
+        data.join(format!("{kept}-0")),
+    );
+    wait_until(
+        FAILOVER_TIMEOUT,
+        "both topics' files on the last node",
+        || doomed_dir.exists() && kept_dir.exists(),
+        &cluster,
+    );
+    cluster.node(node).kill9().unwrap();
+    let others = cluster.nodes[..NODES - 1]
+        .iter()
+        .map(|n| n.bootstrap())
+        .collect::<Vec<_>>()
+        .join(",");
+    let deleted = block_on(admin(&others).delete_topics(&[&doomed], &admin_options()))
+        .expect("DeleteTopics request");
+    assert!(
+        deleted.iter().all(|r| r.is_ok()),
+        "DeleteTopics {deleted:?}\n{}",
+        cluster.log_tails()
+    );
+    cluster.node(node).restart().unwrap();
+    wait_until(
+        FAILOVER_TIMEOUT,
+        "the deleted topic's files gone from the restarted node",
+        || !doomed_dir.exists(),
+        &cluster,
+    );
+    wait_until(
+        FAILOVER_TIMEOUT,
+        "the restarted node back in the live topic's ISR",
+        || partition_state(&bootstrap, &kept, 0).is_some_and(|(_, isr)| isr.len() == 3),
+        &cluster,
+    );
+    assert!(kept_dir.exists(), "the live topic's files stay");
+}

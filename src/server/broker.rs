@@ -155,6 +155,9 @@ pub struct Broker {
     /// open its directory twice, the second handle blind to what the first
     /// appended (offsets handed out twice; the simulator's seed 7).
     reconcile_gate: tokio::sync::Mutex<()>,
+    /// A cluster node removed the directories of topics deleted while it
+    /// was down (once per process, see [`Broker::reconcile`]).
+    orphans_swept: std::sync::atomic::AtomicBool,
     /// Notified when a partition log went offline after a storage failure:
     /// the node then stops (see `server::run`).
     pub storage_failed: Notify,
@@ -246,6 +249,7 @@ impl Broker {
             image_changed: Notify::new(),
             partitions: RwLock::new(BTreeMap::new()),
             reconcile_gate: tokio::sync::Mutex::new(()),
+            orphans_swept: std::sync::atomic::AtomicBool::new(false),
             storage_failed: Notify::new(),
             connection_limits: ConnectionLimits::new(config.limits),
             config,
@@ -259,7 +263,9 @@ impl Broker {
             .register()
             .await
             .map_err(|e| BrokerError::Storage(e.to_string()))?;
-        broker.remove_orphan_dirs().map_err(storage)?;
+        broker
+            .remove_orphan_dirs(&broker.image())
+            .map_err(storage)?;
         // The metadata directory, if just created, and orphan removals are
         // durable before anything depends on them.
         broker
@@ -803,6 +809,7 @@ impl Broker {
     async fn reconcile(&self) {
         let _one_at_a_time = self.reconcile_gate.lock().await;
         let image = self.image();
+        self.sweep_orphans_once(&image).await;
         let mut wanted = BTreeSet::new();
         for topic in image.topics.values() {
             for (index, p) in &topic.partitions {
@@ -976,10 +983,38 @@ impl Broker {
             .is_some_and(|b| b.broker_epoch == epoch)
     }
 
-    /// Removes partition directories of topics the image does not have
-    /// (a topic deleted just before a crash).
-    fn remove_orphan_dirs(&self) -> Result<(), DiskError> {
-        let image = self.image();
+    /// A cluster node's first reconcile once the image holds this
+    /// process's registration removes the directories of topics the image
+    /// does not have: topics deleted while the node was down (Kafka's stray
+    /// logs, found once a broker caught up with the controller). Before
+    /// that the image may be one replayed from this node's own log, behind
+    /// the cluster, and a topic created since would look deleted.
+    async fn sweep_orphans_once(&self, image: &MetadataImage) {
+        if self.cluster.get().is_none()
+            || self
+                .orphans_swept
+                .load(std::sync::atomic::Ordering::Acquire)
+            || !self.may_lead()
+        {
+            return;
+        }
+        let swept = match self.remove_orphan_dirs(image) {
+            Ok(()) => self.disk.sync(&self.config.data_dir).await,
+            Err(e) => Err(e),
+        };
+        match swept {
+            Ok(()) => self
+                .orphans_swept
+                .store(true, std::sync::atomic::Ordering::Release),
+            Err(e) => {
+                tracing::error!(%e, "cannot remove the files of topics deleted while this node was down; trying again at the next reconcile");
+            }
+        }
+    }
+
+    /// Removes partition directories of topics `image` does not have (a
+    /// topic deleted just before a crash, or while a cluster node was down).
+    fn remove_orphan_dirs(&self, image: &MetadataImage) -> Result<(), DiskError> {
         let mut expected = BTreeSet::new();
         for topic in image.topics.values() {
             for index in topic.partitions.keys() {
