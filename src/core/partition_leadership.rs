@@ -33,11 +33,22 @@ pub enum AlterPartitionError {
     IneligibleReplica { replica: i32 },
 }
 
-fn unclean_allowed(image: &MetadataImage, topic_id: &TopicId) -> bool {
-    image
-        .topic_by_id(topic_id)
-        .and_then(|t| t.configs.get(UNCLEAN_LEADER_ELECTION))
-        .is_some_and(|v| v.eq_ignore_ascii_case("true"))
+/// Test-only switches of the election rules (DESIGN.md, "Proving the
+/// checkers have teeth"); all off in a real controller.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ElectionBugs {
+    /// `unclean-election`: every topic is treated as allowing unclean
+    /// election, so a live replica outside the ISR is elected when no ISR
+    /// member is live.
+    pub unclean_election: bool,
+}
+
+fn unclean_allowed(image: &MetadataImage, topic_id: &TopicId, bugs: ElectionBugs) -> bool {
+    bugs.unclean_election
+        || image
+            .topic_by_id(topic_id)
+            .and_then(|t| t.configs.get(UNCLEAN_LEADER_ELECTION))
+            .is_some_and(|v| v.eq_ignore_ascii_case("true"))
 }
 
 /// The first replica (in assignment order: the preferred leader first) that
@@ -78,9 +89,18 @@ fn change(
 /// from the rest of its ISR (or -1), and it leaves every ISR it is in. The
 /// `FenceBroker` record comes last, so a replay applies the moves first.
 pub fn fence_broker(image: &MetadataImage, node_id: i32) -> Vec<MetadataRecord> {
+    fence_broker_with(image, node_id, ElectionBugs::default())
+}
+
+/// [`fence_broker`] with the election rules' bug switches.
+pub fn fence_broker_with(
+    image: &MetadataImage,
+    node_id: i32,
+    bugs: ElectionBugs,
+) -> Vec<MetadataRecord> {
     let mut records = Vec::new();
     for topic in image.topics.values() {
-        let unclean = unclean_allowed(image, &topic.topic_id);
+        let unclean = unclean_allowed(image, &topic.topic_id, bugs);
         for (index, p) in &topic.partitions {
             if p.leader != node_id && !p.isr.contains(&node_id) {
                 continue;
@@ -120,12 +140,21 @@ pub fn fence_broker(image: &MetadataImage, node_id: i32) -> Vec<MetadataRecord> 
 /// replica) get it back as leader; with unclean election enabled, any
 /// leaderless partition it replicates does, its ISR reset to it alone.
 pub fn unfence_broker(image: &MetadataImage, node_id: i32) -> Vec<MetadataRecord> {
+    unfence_broker_with(image, node_id, ElectionBugs::default())
+}
+
+/// [`unfence_broker`] with the election rules' bug switches.
+pub fn unfence_broker_with(
+    image: &MetadataImage,
+    node_id: i32,
+    bugs: ElectionBugs,
+) -> Vec<MetadataRecord> {
     let mut records = Vec::new();
     if image.brokers.get(&node_id).is_some_and(|b| b.fenced) {
         records.push(MetadataRecord::UnfenceBroker { node_id });
     }
     for topic in image.topics.values() {
-        let unclean = unclean_allowed(image, &topic.topic_id);
+        let unclean = unclean_allowed(image, &topic.topic_id, bugs);
         for (index, p) in &topic.partitions {
             if p.leader != NO_LEADER || !p.replicas.contains(&node_id) {
                 continue;
@@ -322,6 +351,34 @@ mod tests {
         for p in partitions(&image, "t") {
             assert_eq!(p.leader, 2);
             assert_eq!(p.isr, vec![2]);
+        }
+    }
+
+    #[test]
+    fn the_unclean_election_switch_elects_outside_the_isr_on_a_clean_topic() {
+        let bugs = ElectionBugs {
+            unclean_election: true,
+        };
+        for buggy in [false, true] {
+            let mut image = cluster(&[1, 2]);
+            with_topic(&mut image, "t", 2, &[]);
+            let fence2 = fence_broker(&image, 2);
+            apply(&mut image, &fence2);
+            let unfence2 = unfence_broker(&image, 2);
+            apply(&mut image, &unfence2);
+            let fence1 = if buggy {
+                fence_broker_with(&image, 1, bugs)
+            } else {
+                fence_broker(&image, 1)
+            };
+            apply(&mut image, &fence1);
+            for p in partitions(&image, "t") {
+                if buggy {
+                    assert_eq!((p.leader, p.isr), (2, vec![2]), "outside the ISR");
+                } else {
+                    assert_eq!((p.leader, p.isr), (NO_LEADER, vec![1]), "clean");
+                }
+            }
         }
     }
 

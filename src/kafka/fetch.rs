@@ -90,6 +90,7 @@ pub async fn handle(broker: &Broker, request: FetchRequest) -> FetchResponse {
             return response;
         }
         tokio::select! {
+            biased; // tokio's unbiased order draws from a process-seeded generator (docs/testing.md)
             _ = any_notified(&mut waits) => {}
             _ = tokio::time::sleep_until(deadline) => {}
         }

@@ -49,12 +49,24 @@ pub struct BugSwitches {
     /// A new leader answers ListOffsets before its high watermark reached
     /// its epoch's start (below what the last leader acknowledged).
     pub list_offsets_before_hw: bool,
+    /// KIP-101 alone: a new follower truncates once to the leader's end of
+    /// its last epoch, without walking back epoch by epoch (KIP-279).
+    pub kip101_only: bool,
+    /// The controller elects a live replica outside the ISR when no ISR
+    /// member is live, although the topic does not allow unclean election.
+    pub unclean_election: bool,
+    /// The metadata quorum's switches (`RaftBugs`): votes granted without
+    /// the log up-to-date check (Raft §5.4.1).
+    pub vote_without_log_check: bool,
+    /// A Raft leader commits an entry of an earlier term by counting its
+    /// replicas (Raft §5.4.2, Figure 8).
+    pub commit_old_term: bool,
 }
 
 impl BugSwitches {
     /// Every switch's name, as the simulator's `--bug` and the binary's
     /// hidden `--unsafe-bug` spell it.
-    pub const NAMES: [&'static str; 13] = [
+    pub const NAMES: [&'static str; 17] = [
         "no-crc-check",
         "ack-before-sync",
         "no-idempotence",
@@ -68,6 +80,10 @@ impl BugSwitches {
         "unfenced-fetch",
         "retention-past-hw",
         "list-offsets-before-hw",
+        "kip101-only",
+        "unclean-election",
+        "vote-without-log-check",
+        "commit-old-term",
     ];
 
     /// Turns on the switch named `name`; `false` if there is none.
@@ -86,6 +102,10 @@ impl BugSwitches {
             "unfenced-fetch" => &mut self.unfenced_fetch,
             "retention-past-hw" => &mut self.retention_past_hw,
             "list-offsets-before-hw" => &mut self.list_offsets_before_hw,
+            "kip101-only" => &mut self.kip101_only,
+            "unclean-election" => &mut self.unclean_election,
+            "vote-without-log-check" => &mut self.vote_without_log_check,
+            "commit-old-term" => &mut self.commit_old_term,
             _ => return false,
         };
         *switch = true;

@@ -226,6 +226,7 @@ async fn persist_loop(
             return;
         }
         let next = tokio::select! {
+            biased; // tokio's unbiased order draws from a process-seeded generator (docs/testing.md)
             next = queue.recv() => next,
             _ = stopped => return,
         };
@@ -265,6 +266,7 @@ async fn timer_loop(driver: Arc<GroupDriver>) {
             return;
         }
         tokio::select! {
+            biased; // tokio's unbiased order draws from a process-seeded generator (docs/testing.md)
             _ = tokio::time::sleep(Duration::from_millis(wait_ms as u64)) => {}
             _ = driver.deadline_changed.notified() => {}
             _ = stopped => return,

@@ -118,6 +118,7 @@ pub async fn run(
         TaskEnded(&'static str, String),
     }
     let stop = tokio::select! {
+        biased; // tokio's unbiased order draws from a process-seeded generator (docs/testing.md)
         _ = accept => Stop::Requested,
         _ = shutdown => Stop::Requested,
         _ = broker.storage_failed.notified() => Stop::StorageFailed,

@@ -936,7 +936,7 @@ fn replica_bugs(bugs: &BugSwitches) -> ReplicaBugs {
         ack_before_isr: bugs.ack_before_isr,
         truncate_to_hw: bugs.truncate_to_hw,
         unfenced_fetch: bugs.unfenced_fetch,
-        ..ReplicaBugs::default()
+        kip101_only: bugs.kip101_only,
     }
 }
 

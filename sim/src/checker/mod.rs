@@ -113,6 +113,9 @@ violation_kinds! {
     /// A latest offset answered at an epoch below one answered at an earlier
     /// epoch (a new leader answered before its high watermark caught up).
     LatestRegressed => "latest-regressed";
+    /// Two replicas hold different batches at the same offsets below both
+    /// of their high watermarks (`cluster::replica_logs`).
+    LogMatching => "log-matching";
     /// The broker refused a record as corrupt where no rot had hit the
     /// partition's segment holding it.
     SpuriousCorruption => "spurious-corruption";

@@ -10,6 +10,8 @@
 //! - `full_isr`: the liveness check that every ISR is whole again.
 //! - `offsets_probe`: ListOffsets earliest and latest, fenced by epoch,
 //!   judged while the workload runs.
+//! - `replica_logs`: log matching across the replicas' committed prefixes,
+//!   read from their disks at the end of the seed.
 //! - `nemesis`: the faults, and the supervisor restarting exited nodes.
 //! - `seed_run`: one seed, end to end.
 
@@ -19,6 +21,7 @@ pub mod full_isr;
 pub mod nemesis;
 pub mod offsets_probe;
 pub mod producers;
+pub mod replica_logs;
 pub mod router;
 pub mod seed_run;
 pub mod topology;

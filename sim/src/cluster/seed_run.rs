@@ -27,10 +27,10 @@ use rand_chacha::ChaCha8Rng;
 use tokio::time::sleep;
 
 use crate::clock_nemesis::{self, ClockFaultPlan};
-use crate::cluster::filler;
 use crate::cluster::nemesis::{self, ClusterNemesisPlan, SimNode};
 use crate::cluster::topology::{self, NodeId};
 use crate::cluster::workload::{self, ClusterWorkloadConfig};
+use crate::cluster::{filler, replica_logs};
 use crate::history::{EventKind, NemesisAction};
 use crate::outcome::SeedOutcome;
 use crate::progress::ProgressFloors;
@@ -311,11 +311,12 @@ async fn simulate(
 /// Stack of the thread a cluster seed runs on (the main thread's size).
 const SEED_THREAD_STACK_BYTES: usize = 8 << 20;
 
-/// Runs one cluster seed on a thread of its own and judges it. tokio's
-/// `select!` draws its branch order from a thread-local generator that
-/// outlives a runtime: run on the caller's thread, a seed's trace would
-/// depend on the seeds run before it in the process (found by
-/// `--check-determinism`). A fresh thread seeds it from this runtime alone.
+/// Runs one cluster seed on a thread of its own and judges it, so nothing
+/// thread-local outlives the seed. tokio's unbiased `select!` draws its
+/// branch order from a thread-local generator seeded from a process-wide
+/// counter (`tokio::loom::std::rand::seed`), so not even a fresh thread
+/// made it depend on this seed alone: every `select!` the broker runs is
+/// `biased` (docs/testing.md, "In-process determinism").
 pub fn run_cluster_seed(spec: SeedSpec) -> SeedOutcome {
     std::thread::Builder::new()
         .name(format!("cluster-seed-{}", spec.seed))
@@ -405,6 +406,17 @@ fn run_on_this_thread(spec: SeedSpec) -> SeedOutcome {
         }))
     };
     let simulated_ms = finish_seed(runtime, &created, simulated, &recorder, TIME_LIMIT);
+    // Every node is down for good: their logs are read from the disks.
+    let replica_disks: Vec<(NodeId, &dyn Disk)> = disks
+        .iter()
+        .enumerate()
+        .map(|(index, disk)| (index as NodeId + 1, disk.as_ref() as &dyn Disk))
+        .collect();
+    let rotted = crate::cluster::full_isr::rotted_partitions(&recorder, crate::client::TOPIC);
+    for violation in replica_logs::check(&replica_disks, crate::client::TOPIC, partitions, &rotted)
+    {
+        recorder.report(violation);
+    }
     let mut disk = BTreeMap::new();
     for node_disk in &disks {
         for (name, value) in disk_counters(&node_disk.counters()) {

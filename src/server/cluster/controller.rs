@@ -14,7 +14,7 @@ use kafka_protocol::error::ResponseError;
 use crate::core::broker_liveness::BrokerLiveness;
 use crate::core::controller::{self, CreateTopic};
 use crate::core::metadata::MetadataRecord;
-use crate::core::partition_leadership::{self, AlterPartitionError};
+use crate::core::partition_leadership::{self, AlterPartitionError, ElectionBugs};
 use crate::core::producer_state::id_allocator::PRODUCER_ID_BLOCK_SIZE;
 use crate::kafka::error_code::{code, for_commit_error};
 use crate::rpc::{ControllerRequest, ControllerResponse};
@@ -80,7 +80,11 @@ pub(super) async fn run(runtime: Arc<ClusterRuntime>) {
                 .commit_checked(|image| {
                     // Re-checked against the image the change is built on.
                     Ok(if image.is_live(node_id) {
-                        partition_leadership::fence_broker(image, node_id)
+                        partition_leadership::fence_broker_with(
+                            image,
+                            node_id,
+                            election_bugs(&broker),
+                        )
                     } else {
                         Vec::new()
                     })
@@ -90,6 +94,13 @@ pub(super) async fn run(runtime: Arc<ClusterRuntime>) {
                 tracing::warn!(node_id, %e, "cannot fence a broker");
             }
         }
+    }
+}
+
+/// The election rules' share of the broker's bug switches.
+fn election_bugs(broker: &Broker) -> ElectionBugs {
+    ElectionBugs {
+        unclean_election: broker.config.bugs.unclean_election,
     }
 }
 
@@ -138,7 +149,11 @@ pub(super) async fn handle(
                     // first (KRaft fences a re-registering broker), and is
                     // unfenced by its first heartbeat.
                     let mut records = if image.is_live(node_id) {
-                        partition_leadership::fence_broker(image, node_id)
+                        partition_leadership::fence_broker_with(
+                            image,
+                            node_id,
+                            election_bugs(&broker),
+                        )
                     } else {
                         Vec::new()
                     };
@@ -192,7 +207,11 @@ pub(super) async fn handle(
                 .commit_checked(|image| {
                     Ok(match image.brokers.get(&node_id) {
                         Some(b) if b.fenced && b.broker_epoch == broker_epoch => {
-                            partition_leadership::unfence_broker(image, node_id)
+                            partition_leadership::unfence_broker_with(
+                                image,
+                                node_id,
+                                election_bugs(broker),
+                            )
                         }
                         _ => Vec::new(),
                     })

@@ -12,7 +12,7 @@ use tokio::sync::Notify;
 
 use crate::core::broker_liveness::BrokerLiveness;
 use crate::core::metadata::MetadataRecord;
-use crate::core::raft::RaftConfig;
+use crate::core::raft::{RaftBugs, RaftConfig};
 use crate::io::disk::join;
 use crate::io::node_context::NodeContext;
 use crate::rpc::{ControllerRequest, ControllerResponse, RpcRequest, RpcResponse};
@@ -86,7 +86,11 @@ pub async fn start(
         config.voters.clone(),
         incarnation,
     );
-    let raft_config = RaftConfig::new(config.voters.keys().map(|id| *id as u64));
+    let mut raft_config = RaftConfig::new(config.voters.keys().map(|id| *id as u64));
+    raft_config.bugs = RaftBugs {
+        vote_without_log_check: broker.config.bugs.vote_without_log_check,
+        commit_old_term: broker.config.bugs.commit_old_term,
+    };
     let raft_dir = join(&broker.config.data_dir, RAFT_DIR);
     let (quorum, events) = Quorum::start(
         Arc::clone(&node.disk),

@@ -22,6 +22,7 @@ pub(super) async fn accept_loop(inner: Arc<Inner>, listener: TcpListener) {
     let slots = Arc::new(Semaphore::new(PEER_INBOUND_CONNECTIONS_MAX));
     loop {
         let accepted = tokio::select! {
+            biased; // tokio's unbiased order draws from a process-seeded generator (docs/testing.md)
             _ = stopped(&mut signal) => return,
             accepted = listener.accept() => accepted,
         };
@@ -48,6 +49,7 @@ async fn serve(inner: Arc<Inner>, stream: TcpStream, _slot: OwnedSemaphorePermit
     let mut signal = inner.shutdown_signal();
     let mut connection = RpcConnection::new(stream, inner.cluster_id.clone(), inner.node_id);
     let hello = tokio::select! {
+        biased; // tokio's unbiased order draws from a process-seeded generator (docs/testing.md)
         _ = stopped(&mut signal) => return,
         hello = connection.recv(Duration::from_millis(PEER_HELLO_TIMEOUT_MS)) => hello,
     };
@@ -106,6 +108,7 @@ async fn serve(inner: Arc<Inner>, stream: TcpStream, _slot: OwnedSemaphorePermit
                             // Ends with the connection: a request whose
                             // answer has nowhere to go is abandoned.
                             Some(handler) => tokio::select! {
+                                biased; // tokio's unbiased order draws from a process-seeded generator (docs/testing.md)
                                 _ = stopped(&mut signal) => return,
                                 _ = answers.closed() => return,
                                 response = handler.handle(peer, request) => response,
@@ -133,6 +136,7 @@ async fn serve(inner: Arc<Inner>, stream: TcpStream, _slot: OwnedSemaphorePermit
         "answers closed".to_string()
     };
     let why = tokio::select! {
+        biased; // tokio's unbiased order draws from a process-seeded generator (docs/testing.md)
         why = read => why,
         why = write => why,
         _ = stopped(&mut signal) => return,

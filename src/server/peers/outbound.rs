@@ -155,6 +155,7 @@ async fn run(inner: Arc<Inner>, outbound: Arc<Outbound>, mut queues: Queues) {
         }
         let address = *queues.address.borrow_and_update();
         let ended = tokio::select! {
+            biased; // tokio's unbiased order draws from a process-seeded generator (docs/testing.md)
             _ = stopped(&mut signal) => Ended::Shutdown,
             dialled = dial(&inner, outbound.peer, address) => match dialled {
                 Ok(connection) => {
@@ -178,6 +179,7 @@ async fn run(inner: Arc<Inner>, outbound: Arc<Outbound>, mut queues: Queues) {
         tokio::pin!(wait);
         loop {
             tokio::select! {
+                biased; // tokio's unbiased order draws from a process-seeded generator (docs/testing.md)
                 _ = &mut wait => break,
                 _ = stopped(&mut signal) => return,
                 changed = queues.address.changed() => {
@@ -260,6 +262,7 @@ async fn serve(
     let write = async {
         loop {
             let body = tokio::select! {
+                biased; // tokio's unbiased order draws from a process-seeded generator (docs/testing.md)
                 Some(message) = raft.recv() => RpcBody::Raft(message),
                 Some((id, request)) = calls.recv() => {
                     if !outbound.is_pending(id) {
@@ -275,6 +278,7 @@ async fn serve(
         }
     };
     tokio::select! {
+        biased; // tokio's unbiased order draws from a process-seeded generator (docs/testing.md)
         why = read => Ended::Broken(why),
         why = write => Ended::Broken(why),
         _ = stopped(signal) => Ended::Shutdown,

@@ -126,6 +126,7 @@ impl Driver {
         signal: &mut watch::Receiver<bool>,
     ) -> Result<(), Stop> {
         tokio::select! {
+            biased;
             sent = self.events.send(event) => sent.map_err(|_| Stop::EventsClosed),
             _ = signal.wait_for(|stop| *stop) => Err(Stop::Shutdown),
         }
