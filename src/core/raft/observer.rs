@@ -32,27 +32,21 @@ impl RaftNode {
         self.progress.keys().copied().collect()
     }
 
-    /// A leader takes on an observer that announced itself (or, already
-    /// tracking it, probes it again: it may have restarted with less).
+    /// A leader takes on an observer that announced itself. One it already
+    /// tracks starts over from an unknown match: it announces itself only
+    /// after hearing nothing for a while, so it may have restarted, even
+    /// on an empty disk (an observer's match counts toward nothing, so
+    /// forgetting it costs one probe round and risks no commit).
     pub(super) fn handle_observe(&mut self, from: NodeId) {
         if self.role != Role::Leader || self.config.is_voter(from) {
             return;
         }
-        let now_ms = self.now_ms;
-        let last_index = self.log.last_index();
-        let room = self.observer_count() < self.config.observers_max;
-        match self.progress.get_mut(&from) {
-            Some(progress) => {
-                progress.last_heard_ms = now_ms;
-                let from_index = progress.match_index + 1;
-                progress.probe_from(from_index);
-            }
-            None if room => {
-                self.progress
-                    .insert(from, Progress::new(last_index, now_ms));
-            }
-            None => return, // full: it asks again, and a silent one expires
+        let tracked = self.progress.contains_key(&from);
+        if !tracked && self.observer_count() >= self.config.observers_max {
+            return; // full: it asks again, and a silent one expires
         }
+        let progress = Progress::new(self.log.last_index(), self.now_ms);
+        self.progress.insert(from, progress);
         self.send_append(from);
     }
 

@@ -404,3 +404,31 @@ fn observers_crashed_and_partitioned_stay_safe_and_catch_up() {
     options.crash_per_mille = 20;
     sweep(&options, 32_000..32_200);
 }
+
+#[test]
+fn an_observer_restarted_on_an_empty_disk_catches_up() {
+    let mut cluster = SimCluster::with_observers(7, config(), NetFaults::RELIABLE, 1);
+    let observer = 4;
+    let leader = elect(&mut cluster);
+    let mut index = 0;
+    for _ in 0..5 {
+        index = commit_one(&mut cluster, leader);
+    }
+    assert!(run_until(&mut cluster, 2_000, |c| c.nodes[&observer]
+        .app
+        .applied_index()
+        >= index)
+    .expect("safe"));
+    // Its disk is replaced: the leader's match for it is now a lie, which
+    // only a fresh probe (on its announcement) gets past.
+    cluster.crash(observer);
+    cluster.nodes.get_mut(&observer).expect("a node").storage =
+        crate::core::raft::tests::sim_storage::SimStorage::default();
+    cluster.restart(observer).expect("safe");
+    let index = commit_one(&mut cluster, leader);
+    assert!(run_until(&mut cluster, 3_000, |c| c.nodes[&observer]
+        .app
+        .applied_index()
+        >= index)
+    .expect("safe"));
+}
