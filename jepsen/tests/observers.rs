@@ -189,6 +189,11 @@ fn call<Req: Encodable, Resp: Decodable>(
     Resp::decode(&mut body, version).ok()
 }
 
+/// Node `id` (1-based), shared.
+fn at(cluster: &Cluster, id: i32) -> &BrokerProcess {
+    &cluster.nodes[(id - 1) as usize]
+}
+
 fn controller_id(node: &BrokerProcess) -> Option<i32> {
     let request = MetadataRequest::default().with_topics(Some(Vec::new()));
     let response: MetadataResponse = call(node, ApiKey::Metadata, 12, &request)?;
@@ -299,7 +304,7 @@ fn an_observer_hosts_and_leads_replicas_and_survives_kill9_of_itself_and_a_voter
     wait_until(
         FAILOVER_TIMEOUT,
         "the observer names a new controller",
-        || controller_id(cluster.node(OBSERVER)).is_some_and(|c| c != controller),
+        || controller_id(at(&cluster, OBSERVER)).is_some_and(|c| c != controller),
         &cluster,
     );
     let survivors_bootstrap = (1..=NODES as i32)
@@ -349,7 +354,7 @@ fn admin_changes_sent_to_non_controllers_are_forwarded() {
         wait_until(
             FAILOVER_TIMEOUT,
             "the topic known at the target",
-            || topic_count(cluster.node(target), &topic) == Some(1),
+            || topic_count(at(&cluster, target), &topic) == Some(1),
             &cluster,
         );
         let node = cluster.node(target);
@@ -359,7 +364,8 @@ fn admin_changes_sent_to_non_controllers_are_forwarded() {
         let request = CreatePartitionsRequest::default()
             .with_topics(vec![CreatePartitionsTopic::default()
                 .with_name(name.clone())
-                .with_count(3)])
+                .with_count(3)
+                .with_assignments(None)])
             .with_timeout_ms(10_000);
         let response: CreatePartitionsResponse =
             call(node, ApiKey::CreatePartitions, 3, &request).expect("CreatePartitions answered");
