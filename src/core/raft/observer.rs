@@ -10,7 +10,9 @@
 //! observer (at most `observers_max`) and replicates to it like to a
 //! follower, outside every count; it forgets an observer silent for
 //! `observer_timeout_ms`. A new leader learns of its observers from their
-//! next `Observe`.
+//! next `Observe`. An observer's match counts toward nothing, so a leader
+//! starts one over (match 0) when it re-announces itself or rejects what it
+//! once acknowledged (`replication.rs`): one that lost its disk catches up.
 
 use crate::core::raft::message::MessageBody;
 use crate::core::raft::node::RaftNode;

@@ -108,6 +108,13 @@ impl RaftNode {
                 conflict_index,
                 conflict_term,
             } => {
+                if !self.config.is_voter(from) && rejected_prev_index <= progress.match_index {
+                    // An observer lacking what it once acknowledged lost its
+                    // disk (or this is a late answer): it counts toward
+                    // nothing, so start over from its hint (`observer.rs`).
+                    progress.match_index = 0;
+                    progress.state = ProgressState::Probe;
+                }
                 let stale = match progress.state {
                     ProgressState::Probe => rejected_prev_index + 1 != progress.next_index,
                     ProgressState::Replicate => rejected_prev_index <= progress.match_index,
