@@ -275,12 +275,18 @@ impl ClusterRuntime {
     }
 
     /// Where to send a controller request: the Raft leader this node
-    /// knows, else a voter in turn (a broker-only node that has not heard
-    /// from a leader yet learns it from the voter's NOT_CONTROLLER hint,
-    /// as KRaft brokers discover the controller through the voters).
+    /// knows; on a broker-only node that knows none, a voter in turn. The
+    /// leader replicates to an observer only once its registration gave
+    /// the leader its rpc address, so its first registration learns the
+    /// controller from a voter's NOT_CONTROLLER hint (KRaft brokers too
+    /// find the controller through the voters). A voter learns the leader
+    /// from Raft alone.
     pub(super) fn controller_target(&self) -> Option<i32> {
         if let Some(leader) = self.quorum.leader() {
             return Some(leader);
+        }
+        if self.config.voters.contains_key(&self.node_id) {
+            return None;
         }
         let others: Vec<i32> = self
             .config
