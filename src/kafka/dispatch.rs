@@ -139,7 +139,10 @@ async fn dispatch(
     let header = RequestHeader::decode(&mut frame, api.request_header_version(version))
         .map_err(|e| malformed(e.to_string()))?;
     let correlation_id = header.correlation_id;
-    if may_forward && forwarding::is_forwarded(api, version, frame.clone()) {
+    if may_forward
+        && broker.cluster().is_some()
+        && forwarding::is_forwarded(api, version, frame.clone())
+    {
         if let Some(response) = forwarding::forward(broker, &whole, &session).await {
             return Ok(Reply::Frame(response));
         }
