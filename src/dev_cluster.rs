@@ -1,8 +1,10 @@
-//! `odradek dev-cluster --nodes N`: a local cluster for development. Starts
-//! N copies of this binary as child processes, all voters of one metadata
-//! quorum, on 127.0.0.1 ports, and stops them all on Ctrl-C or SIGTERM (or
-//! when one of them exits on its own, which leaves the cluster unlike what
-//! the user asked for).
+//! `odradek dev-cluster --nodes N [--voters K]`: a local cluster for
+//! development. Starts N copies of this binary as child processes on
+//! 127.0.0.1 ports, nodes 1..=K voters of one metadata quorum (combined
+//! broker and controller; K = N by default) and the others broker-only
+//! nodes, and stops them all on Ctrl-C or SIGTERM (or when one of them
+//! exits on its own, which leaves the cluster unlike what the user asked
+//! for).
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -12,9 +14,19 @@ use std::time::Duration;
 /// ports and data directory).
 pub const DEV_CLUSTER_NODES_MAX: u16 = 9;
 
-pub async fn run(nodes: u16, base_port: u16, rpc_base_port: u16, data_dir: &Path) -> ExitCode {
+pub async fn run(
+    nodes: u16,
+    voter_count: u16,
+    base_port: u16,
+    rpc_base_port: u16,
+    data_dir: &Path,
+) -> ExitCode {
     if !(1..=DEV_CLUSTER_NODES_MAX).contains(&nodes) {
         eprintln!("odradek: dev-cluster takes 1 to {DEV_CLUSTER_NODES_MAX} nodes");
+        return ExitCode::from(2);
+    }
+    if !(1..=nodes).contains(&voter_count) {
+        eprintln!("odradek: dev-cluster takes 1 to {nodes} voters");
         return ExitCode::from(2);
     }
     if base_port.checked_add(nodes).is_none() || rpc_base_port.checked_add(nodes).is_none() {
@@ -28,7 +40,7 @@ pub async fn run(nodes: u16, base_port: u16, rpc_base_port: u16, data_dir: &Path
             return ExitCode::from(1);
         }
     };
-    let voters: Vec<String> = (1..=nodes)
+    let voters: Vec<String> = (1..=voter_count)
         .map(|id| format!("{id}@127.0.0.1:{}", rpc_base_port + id - 1))
         .collect();
     let voters = voters.join(",");
@@ -60,7 +72,9 @@ pub async fn run(nodes: u16, base_port: u16, rpc_base_port: u16, data_dir: &Path
         .map(|id| format!("127.0.0.1:{}", base_port + id - 1))
         .collect();
     eprintln!(
-        "odradek: dev cluster of {nodes} nodes; bootstrap servers {}; Ctrl-C stops it",
+        "odradek: dev cluster of {nodes} nodes ({voter_count} voters, {} broker-only); \
+         bootstrap servers {}; Ctrl-C stops it",
+        nodes - voter_count,
         bootstrap.join(",")
     );
     let stop = match crate::shutdown_signal() {

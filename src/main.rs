@@ -169,6 +169,10 @@ enum Command {
     DevCluster {
         #[arg(long, default_value_t = 3)]
         nodes: u16,
+        /// How many of the nodes (the first ones) are voters of the
+        /// metadata quorum; the others are broker-only nodes. Default: all.
+        #[arg(long)]
+        voters: Option<u16>,
         #[arg(long, default_value_t = 9092)]
         base_port: u16,
         #[arg(long, default_value_t = 19092)]
@@ -518,12 +522,14 @@ async fn run_node() -> ExitCode {
     let mut cli = Cli::parse();
     if let Some(Command::DevCluster {
         nodes,
+        voters,
         base_port,
         rpc_base_port,
         data_dir,
     }) = cli.command.take()
     {
-        return dev_cluster::run(nodes, base_port, rpc_base_port, &data_dir).await;
+        let voters = voters.unwrap_or(nodes);
+        return dev_cluster::run(nodes, voters, base_port, rpc_base_port, &data_dir).await;
     }
     let (config, data_dir) = match build_config(cli) {
         Ok(c) => c,

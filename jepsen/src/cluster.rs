@@ -1,6 +1,8 @@
-//! A cluster of broker processes on loopback: N nodes, each a voter of the
-//! metadata quorum (`--voters`), with its own Kafka port, rpc port and data
-//! directory. Nodes can be killed, stopped and restarted one by one.
+//! A cluster of broker processes on loopback: N nodes, the first K of them
+//! voters of the metadata quorum (`--voters`, combined broker and
+//! controller) and the rest broker-only nodes (observers of the quorum),
+//! each with its own Kafka port, rpc port and data directory. Nodes can be
+//! killed, stopped and restarted one by one.
 
 use std::io;
 use std::net::SocketAddr;
@@ -14,19 +16,33 @@ pub struct Cluster {
 }
 
 impl Cluster {
-    /// Starts `n` nodes (ids 1..=n); `configure` adds options per node id.
-    /// Returns once every node accepts Kafka connections.
+    /// Starts `n` nodes (ids 1..=n), all voters; `configure` adds options
+    /// per node id. Returns once every node accepts Kafka connections.
     pub fn start(
         n: usize,
         configure: impl Fn(u32, BrokerOptions) -> BrokerOptions,
     ) -> io::Result<Cluster> {
+        Cluster::start_with_voters(n, n, configure)
+    }
+
+    /// Starts `n` nodes (ids 1..=n) of which ids 1..=`voter_count` are
+    /// voters and the others broker-only nodes.
+    pub fn start_with_voters(
+        n: usize,
+        voter_count: usize,
+        configure: impl Fn(u32, BrokerOptions) -> BrokerOptions,
+    ) -> io::Result<Cluster> {
+        assert!(
+            (1..=n).contains(&voter_count),
+            "between one voter and every node"
+        );
         // Distinct from each other and from every other broker of this process.
         let ports: Vec<SocketAddr> = (0..2 * n)
             .map(|_| free_loopback_port())
             .collect::<io::Result<_>>()?;
         let (listen, rpc) = ports.split_at(n);
         let (listen, rpc) = (listen.to_vec(), rpc.to_vec());
-        let voters = rpc
+        let voters = rpc[..voter_count]
             .iter()
             .enumerate()
             .map(|(i, a)| format!("{}@{a}", i + 1))

@@ -49,10 +49,17 @@ struct Args {
     /// be lost; with `--fsync-never` acknowledged records may be.
     #[arg(long, requires = "cluster")]
     correlated_crashes: bool,
-    /// Run each seed as a cluster of this many nodes (1..=7), all voters,
-    /// with the cluster workload and nemesis (`odradek_sim::cluster`).
+    /// Run each seed as a cluster of this many nodes (1..=7) with the
+    /// cluster workload and nemesis (`odradek_sim::cluster`). Clusters of 4
+    /// or more nodes have 3 voters and the rest broker-only nodes in half
+    /// the seeds (drawn per seed), all voters in the others.
     #[arg(long, value_name = "NODES", value_parser = clap::value_parser!(u8).range(1..=7))]
     cluster: Option<u8>,
+    /// Voters among the cluster's nodes (the first K; the others are
+    /// broker-only nodes, observers of the metadata quorum), instead of
+    /// the seed's draw.
+    #[arg(long, value_name = "K", requires = "cluster", value_parser = clap::value_parser!(u8).range(1..=7))]
+    voters: Option<u8>,
     /// Stop a sweep at the first failing seed.
     #[arg(long)]
     fail_fast: bool,
@@ -207,6 +214,7 @@ pub fn main() -> i32 {
             cluster_nodes: args.cluster.map_or(0, usize::from),
             fsync_never: args.fsync_never,
             correlated_crashes: args.correlated_crashes,
+            cluster_voters: args.voters.map_or(0, usize::from),
         };
         let outcome = run_checked(spec, args.check_determinism);
         coverage.add(&outcome);

@@ -73,6 +73,10 @@ pub struct SeedSpec {
     /// Cluster experiment: the nemesis also cuts the power of every node at
     /// once (`cluster::nemesis`), from its own stream of the seed.
     pub correlated_crashes: bool,
+    /// Voters of an N-node cluster (nodes 1..=K; the others broker-only
+    /// nodes, observers of the quorum). 0: the seed draws it
+    /// (`cluster::topology::draw_voters`).
+    pub cluster_voters: usize,
 }
 
 impl SeedSpec {

@@ -25,7 +25,7 @@ use kafka_protocol::protocol::{Decodable, Encodable};
 use crate::kafka::supported_apis::{is_supported, supported_range};
 use kafka_protocol::messages::OffsetDeleteRequest;
 
-use crate::kafka::{api_versions, authorization};
+use crate::kafka::{api_versions, authorization, forwarding};
 use crate::server::broker::Broker;
 use kafka_protocol::messages::{
     AlterUserScramCredentialsRequest, DescribeUserScramCredentialsRequest,
@@ -74,12 +74,44 @@ pub async fn handle_frame(broker: &Broker, frame: Bytes) -> Result<Reply, Dispat
 }
 
 /// Decodes and handles one request frame from `peer` (shown as a group
-/// member's client host; empty when unknown).
+/// member's client host; empty when unknown). An admin change on a cluster
+/// node that is not the active controller is forwarded to it
+/// (`kafka/forwarding.rs`).
 pub async fn handle_frame_from(
+    broker: &Broker,
+    frame: Bytes,
+    peer: Option<SocketAddr>,
+) -> Result<Reply, DispatchError> {
+    dispatch(broker, frame, peer, authorization::session(peer), true).await
+}
+
+/// The active controller's side of forwarding: handles an admin request
+/// another broker forwarded for the client `session`, here, whatever
+/// happens (never forwarded again). Only the forwarded APIs are taken.
+pub async fn handle_forwarded_frame(
+    broker: &Broker,
+    frame: Bytes,
+    session: crate::core::acl::authorizer::Session,
+) -> Result<Reply, DispatchError> {
+    if frame.len() < 8 {
+        return Err(DispatchError::ShortHeader(frame.len()));
+    }
+    let api_key_raw = i16::from_be_bytes([frame[0], frame[1]]);
+    let api = ApiKey::try_from(api_key_raw).map_err(|_| DispatchError::UnknownApi(api_key_raw))?;
+    if !forwarding::FORWARDED_APIS.contains(&api) {
+        return Err(DispatchError::UnknownApi(api_key_raw));
+    }
+    dispatch(broker, frame, None, session, false).await
+}
+
+async fn dispatch(
     broker: &Broker,
     mut frame: Bytes,
     peer: Option<SocketAddr>,
+    session: crate::core::acl::authorizer::Session,
+    may_forward: bool,
 ) -> Result<Reply, DispatchError> {
+    let whole = frame.clone();
     if frame.len() < 8 {
         return Err(DispatchError::ShortHeader(frame.len()));
     }
@@ -107,8 +139,16 @@ pub async fn handle_frame_from(
     let header = RequestHeader::decode(&mut frame, api.request_header_version(version))
         .map_err(|e| malformed(e.to_string()))?;
     let correlation_id = header.correlation_id;
+    if may_forward
+        && broker.cluster().is_some()
+        && forwarding::is_forwarded(api, version, frame.clone())
+    {
+        if let Some(response) = forwarding::forward(broker, &whole, &session).await {
+            return Ok(Reply::Frame(response));
+        }
+    }
     // Every handler runs behind its authorization check (kafka/authorization.rs).
-    let guard = authorization::Guard::new(broker, authorization::session(peer));
+    let guard = authorization::Guard::new(broker, session);
     macro_rules! decode {
         ($ty:ty) => {
             <$ty>::decode(&mut frame, version).map_err(|e| malformed(e.to_string()))?

@@ -81,6 +81,16 @@ pub enum ControllerRequest {
     },
     /// Hand out the next block of producer ids (KRaft's AllocateProducerIds).
     AllocateProducerIds { node_id: i32 },
+    /// A client's admin request (DeleteTopics, CreatePartitions,
+    /// AlterConfigs, ACL and SCRAM changes) that reached a broker which is
+    /// not the active controller, forwarded whole (KIP-590's Envelope):
+    /// the Kafka request frame (header and body) and the client's
+    /// principal and host, which the controller authorizes.
+    ForwardedAdmin {
+        principal: String,
+        client_host: String,
+        request_frame: Vec<u8>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -98,4 +108,13 @@ pub enum ControllerResponse {
     NotController { leader_hint: Option<i32> },
     /// Refused, with Kafka's error code and a message for the client.
     Error { code: i16, message: String },
+    /// The answer to a [`ControllerRequest::ForwardedAdmin`]: the Kafka
+    /// response frame for the client, and the metadata index the
+    /// controller had applied when it answered (the forwarding broker
+    /// waits for its own image to reach it, so the client reads its
+    /// change there).
+    ForwardedAdmin {
+        response_frame: Vec<u8>,
+        metadata_index: u64,
+    },
 }

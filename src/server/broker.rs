@@ -122,6 +122,17 @@ pub trait ClusterLink: Send + Sync {
     /// This process's broker epoch once the controller took its
     /// registration (`None` before, and after it was fenced).
     fn registered_broker_epoch(&self) -> Option<i64>;
+    /// Forwards a client's admin request frame (header and body) for
+    /// `principal` at `client_host` to the active controller and returns
+    /// its response frame, once this node's image holds the change; `None`
+    /// when no controller answered within the bound (the caller handles
+    /// the request itself, answering NOT_CONTROLLER).
+    fn forward_admin(
+        &self,
+        principal: String,
+        client_host: String,
+        request_frame: Vec<u8>,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Option<Vec<u8>>> + Send + '_>>;
     /// Sends a request to the active controller (which may be this node).
     fn forward(
         &self,

@@ -1,5 +1,5 @@
 //! One cluster seed, end to end: N broker nodes (each its own IP, SimDisk
-//! and SimClock, all voters), the client node with the cluster workload,
+//! and SimClock; the first K voters, the rest broker-only), the client node with the cluster workload,
 //! the nemesis on a node of its own (it asks Metadata who leads), the
 //! supervisor on the runtime's node; then the checkers' verdict.
 //!
@@ -198,7 +198,8 @@ fn create_broker(
     (disk, clock): (Arc<SimDisk>, Arc<SimClock>),
     recorder: &Recorder,
 ) -> madsim::task::NodeId {
-    let mut config = topology::broker_config(id, spec.cluster_nodes, spec.bugs);
+    let voters = topology::draw_voters(spec.seed, spec.cluster_nodes, spec.cluster_voters);
+    let mut config = topology::broker_config(id, spec.cluster_nodes, voters, spec.bugs);
     config.log.flush_offset_checkpoint_interval_ms = checkpoint_interval_ms;
     let recorder = recorder.clone();
     let handle = madsim::runtime::Handle::current();
@@ -440,6 +441,10 @@ fn run_on_this_thread(spec: SeedSpec) -> SeedOutcome {
         clock,
         config: BTreeMap::from([
             ("nodes".to_string(), node_count.to_string()),
+            (
+                "voters".to_string(),
+                topology::draw_voters(spec.seed, node_count, spec.cluster_voters).to_string(),
+            ),
             (
                 "fsync.policy".to_string(),
                 if spec.fsync_never { "never" } else { "always" }.to_string(),

@@ -1,6 +1,7 @@
 //! Where each node of a simulated cluster lives and how it is configured:
 //! node `i` (1-based) at 10.0.1.i, Kafka on 9092 and node-to-node rpc on
-//! 9093; every node is a voter of the metadata quorum.
+//! 9093; nodes 1..=K are voters of the metadata quorum, the others
+//! broker-only nodes (observers), as the seed draws or `--voters` says.
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -8,6 +9,8 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use odradek::core::topic_config::FsyncPolicy;
 use odradek::server::config::ClusterConfig;
 use odradek::server::{BrokerConfig, BugSwitches};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 
 /// The largest cluster the simulator runs (IPs, quorum size).
 pub const NODES_MAX: usize = 7;
@@ -47,15 +50,41 @@ pub fn node_ids(nodes: usize) -> Vec<NodeId> {
     (1..=nodes as i32).collect()
 }
 
+/// Voters in a cluster of 4 or more nodes when the seed draws broker-only
+/// nodes: the smallest quorum that survives a voter's loss.
+const OBSERVED_QUORUM_VOTERS: usize = 3;
+/// The share of seeds of 4 or more nodes with broker-only nodes.
+const BROKER_ONLY_PROBABILITY: f64 = 0.5;
+
+/// How many of `nodes` are voters: `requested` if not 0 (`--voters`),
+/// else drawn from a stream of the seed's own (the other draws did not
+/// move): 3 in half the seeds of 4 or more nodes, every node otherwise.
+pub fn draw_voters(seed: u64, nodes: usize, requested: usize) -> usize {
+    if requested > 0 {
+        return requested.min(nodes);
+    }
+    if nodes <= OBSERVED_QUORUM_VOTERS {
+        return nodes;
+    }
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x006f_6273_6572_7665);
+    if rng.gen_bool(BROKER_ONLY_PROBABILITY) {
+        OBSERVED_QUORUM_VOTERS
+    } else {
+        nodes
+    }
+}
+
 /// The replicated topic's replication factor and `min.insync.replicas`.
 pub fn replication(nodes: usize) -> (i16, i16) {
     let factor = nodes.min(3) as i16;
     (factor, if factor == 3 { 2 } else { 1 })
 }
 
-/// Node `node`'s configuration: a voter of every node's quorum, with the
-/// broker's bug switches.
-pub fn broker_config(node: NodeId, nodes: usize, bugs: BugSwitches) -> BrokerConfig {
+/// Node `node`'s configuration in a cluster whose nodes 1..=`voters` are
+/// the quorum's voters (a node above is broker-only), with the broker's
+/// bug switches.
+pub fn broker_config(node: NodeId, nodes: usize, voters: usize, bugs: BugSwitches) -> BrokerConfig {
+    assert!((1..=nodes).contains(&voters), "{voters} voters of {nodes}");
     let mut config = BrokerConfig::single_node_default();
     config.node_id = node;
     config.listen = kafka_addr(node);
@@ -68,7 +97,7 @@ pub fn broker_config(node: NodeId, nodes: usize, bugs: BugSwitches) -> BrokerCon
     let (factor, _) = replication(nodes);
     config.default_replication_factor = factor;
     config.offsets_topic_replication_factor = factor;
-    let voters: BTreeMap<i32, SocketAddr> = node_ids(nodes)
+    let voters: BTreeMap<i32, SocketAddr> = node_ids(voters)
         .into_iter()
         .map(|id| (id, rpc_addr(id)))
         .collect();

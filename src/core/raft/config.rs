@@ -39,11 +39,14 @@ impl RaftBugs {
     }
 }
 
-/// Every timeout and limit of one voter. Times are in milliseconds of the
-/// monotonic clock the caller passes as `now_ms`.
+/// Every timeout and limit of one node. Times are in milliseconds of the
+/// monotonic clock the caller passes as `now_ms`. A node whose id is not in
+/// `voters` is an observer (KRaft's broker-only node): it follows the
+/// leader's log without voting or counting toward a commit.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct RaftConfig {
-    /// The fixed voter set (`--voters`), this node included.
+    /// The fixed voter set (`--voters`); this node is one of them, or an
+    /// observer.
     pub voters: BTreeSet<NodeId>,
     /// A follower that hears nothing from a leader for a random time in
     /// `[election_timeout_min_ms, election_timeout_max_ms)` starts an
@@ -89,6 +92,12 @@ pub struct RaftConfig {
     /// Messages waiting for a persist before they may be sent; beyond it
     /// the oldest stay queued and new proposals are refused.
     pub deferred_messages_max: usize,
+    /// Observers a leader replicates to at once; an `Observe` beyond it is
+    /// ignored until one of them times out.
+    pub observers_max: usize,
+    /// A leader forgets an observer it has not heard from for this long
+    /// (it announces itself again with `Observe` when it hears nothing).
+    pub observer_timeout_ms: u64,
     pub bugs: RaftBugs,
 }
 
@@ -111,6 +120,8 @@ impl RaftConfig {
             snapshot_interval_entries: 20_000,
             snapshot_max_bytes: 256 << 20,
             deferred_messages_max: 100_000,
+            observers_max: 64,
+            observer_timeout_ms: 10_000,
             bugs: RaftBugs::default(),
         }
     }
@@ -120,12 +131,20 @@ impl RaftConfig {
         self.voters.len() / 2 + 1
     }
 
+    pub fn is_voter(&self, id: NodeId) -> bool {
+        self.voters.contains(&id)
+    }
+
+    /// How long an observer waits without hearing from a leader before it
+    /// announces itself to the voters (again): half the lease, so that a
+    /// new leader learns of it well within one election.
+    pub fn observe_interval_ms(&self) -> u64 {
+        (self.election_timeout_min_ms / 2).max(1)
+    }
+
     /// Asserts the configuration is usable (a programming error if not).
-    pub fn assert_valid(&self, id: NodeId) {
-        assert!(
-            self.voters.contains(&id),
-            "a Raft node is one of the voters"
-        );
+    pub fn assert_valid(&self, _id: NodeId) {
+        assert!(!self.voters.is_empty(), "a quorum has voters");
         assert!(
             self.election_timeout_min_ms > 0
                 && self.election_timeout_min_ms < self.election_timeout_max_ms,
@@ -152,6 +171,10 @@ impl RaftConfig {
         assert!(
             self.deferred_messages_max > 0,
             "messages can wait for a persist"
+        );
+        assert!(
+            self.observer_timeout_ms > self.observe_interval_ms(),
+            "an observer announces itself before a leader forgets it"
         );
     }
 }

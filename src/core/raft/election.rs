@@ -29,6 +29,11 @@ impl RaftNode {
 
     /// Applies the term rules to `message`; false if it is done with.
     pub(super) fn step_term(&mut self, message: &Message) -> bool {
+        if message.body == MessageBody::Observe {
+            // An observer's announcement changes nobody's term: only a
+            // leader acts on it (`observer.rs`).
+            return true;
+        }
         if message.term > self.term {
             match &message.body {
                 body if body.is_vote_request() && self.in_lease() => return false,
@@ -131,6 +136,7 @@ impl RaftNode {
                     self.handle_snapshot_response(from, meta, next_offset, installed);
                 }
             }
+            MessageBody::Observe => self.handle_observe(from),
         }
     }
 
@@ -142,7 +148,9 @@ impl RaftNode {
             self.term,
             self.id
         );
-        if self.role != Role::Follower || self.leader != Some(leader) {
+        let following =
+            matches!(self.role, Role::Follower | Role::Observer) && self.leader == Some(leader);
+        if !following {
             self.become_follower(self.term, Some(leader));
         }
         self.leader_contact_ms = Some(self.now_ms);
@@ -289,9 +297,12 @@ impl RaftNode {
     /// Check-quorum: a leader that has not heard from a majority within
     /// the minimum election timeout steps down (KIP-996).
     pub(super) fn has_active_quorum(&self) -> bool {
+        // Voters only: observers never keep a leader in office.
         let heard = self
             .progress
-            .values()
+            .iter()
+            .filter(|(peer, _)| self.config.is_voter(**peer))
+            .map(|(_, p)| p)
             .filter(|p| {
                 self.now_ms.saturating_sub(p.last_heard_ms) < self.config.election_timeout_min_ms
             })
@@ -304,6 +315,7 @@ impl RaftNode {
             self.become_follower(self.term, None);
             return;
         }
+        self.forget_silent_observers();
         if self.now_ms >= self.heartbeat_due_ms {
             self.heartbeat_due_ms = self.now_ms + self.config.heartbeat_interval_ms;
             self.heartbeat();

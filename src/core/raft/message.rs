@@ -1,4 +1,5 @@
-//! Messages between voters. Plain serde values: the rpc layer frames them
+//! Messages between voters, and between a leader and its observers. Plain
+//! serde values: the rpc layer frames them
 //! (bincode), the core only builds and reads them.
 
 use serde::{Deserialize, Serialize};
@@ -58,6 +59,11 @@ pub enum MessageBody {
         next_offset: u64,
         installed: bool,
     },
+    /// An observer's "I am here, replicate to me" to every voter, sent
+    /// when it has not heard from a leader for a while (KRaft's observers
+    /// find the leader by fetching from voters). Only a leader acts on it;
+    /// it changes nobody's term.
+    Observe,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -1,5 +1,6 @@
 //! The Raft core of the metadata quorum, sans IO (raft-rs's `RawNode` /
-//! `Ready` shape): a fixed voter set elects a leader with pre-vote and
+//! `Ready` shape): a fixed voter set (and observers that follow its log
+//! without voting) elects a leader with pre-vote and
 //! check-quorum (KIP-996), replicates an opaque-record log, commits by
 //! counting only entries of the leader's term, and compacts behind the
 //! application's snapshots. No clock, disk, socket or task: time comes in
@@ -11,6 +12,8 @@
 //! - `election`: terms, pre-votes, votes, check-quorum.
 //! - `replication`: AppendEntries both ways and the commit rule.
 //! - `snapshot_transfer`: compaction, chunked InstallSnapshot.
+//! - `observer`: non-voters that follow the log (KRaft's broker-only
+//!   nodes), on both sides.
 //! - `durability`: what is on disk, messages waiting for a persist.
 //! - `ready`: [`Ready`], [`Persist`] and the order to carry them out.
 //! - `log`: the in-memory log behind its snapshot.
@@ -27,6 +30,7 @@ pub mod error;
 pub mod log;
 pub mod message;
 pub mod node;
+pub mod observer;
 pub mod progress;
 pub mod quorum;
 pub mod ready;

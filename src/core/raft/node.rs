@@ -1,4 +1,6 @@
-//! [`RaftNode`]: one voter's Raft state machine and its driver surface.
+//! [`RaftNode`]: one node's Raft state machine and its driver surface: a
+//! voter, or an observer (its id is not among the voters) that follows the
+//! leader's log without voting (`observer.rs`).
 //!
 //! Driving it (raft-rs style; every input takes `now_ms`, a monotonic
 //! clock reading, and nothing here reads a clock, a disk or a socket):
@@ -57,7 +59,8 @@ pub struct RaftNode {
     pub(super) leader_contact_ms: Option<u64>,
     /// Answers to this (pre-)candidacy, own vote included.
     pub(super) votes: BTreeMap<NodeId, bool>,
-    /// Leader only: every peer's progress.
+    /// Leader only: every voter peer's progress, and each observer's that
+    /// announced itself (at most `observers_max`; never counted).
     pub(super) progress: BTreeMap<NodeId, Progress>,
     /// Follower only: the snapshot being received in chunks.
     pub(super) incoming_snapshot: Option<IncomingSnapshot>,
@@ -71,7 +74,8 @@ pub struct RaftNode {
 }
 
 impl RaftNode {
-    /// A voter starting from what its disk holds.
+    /// A voter (or an observer, if `id` is not a voter) starting from what
+    /// its disk holds.
     pub fn restart(
         config: RaftConfig,
         id: NodeId,
@@ -84,13 +88,18 @@ impl RaftNode {
         let snapshot = durable.snapshot.unwrap_or_default();
         let log = RaftLog::new(snapshot.meta, durable.entries);
         let stable_index = log.last_index();
+        let role = if config.is_voter(id) {
+            Role::Follower
+        } else {
+            Role::Observer
+        };
         let mut node = RaftNode {
             id,
             config,
             rng,
             term: durable.hard_state.term,
             voted_for: durable.hard_state.voted_for,
-            role: Role::Follower,
+            role,
             leader: None,
             log,
             commit_index: snapshot.meta.last_index,
@@ -136,6 +145,10 @@ impl RaftNode {
     }
     pub fn is_leader(&self) -> bool {
         self.role == Role::Leader
+    }
+    /// Not a voter: follows the log, never votes or counts.
+    pub fn is_observer(&self) -> bool {
+        !self.config.is_voter(self.id)
     }
     pub fn log(&self) -> &RaftLog {
         &self.log
@@ -214,12 +227,14 @@ impl RaftNode {
         Ok((self.term, index))
     }
 
-    /// Advances time: heartbeats and check-quorum for a leader, elections
-    /// for everyone else.
+    /// Advances time: heartbeats and check-quorum for a leader, announcing
+    /// itself for an observer, elections for everyone else.
     pub fn tick(&mut self, now_ms: u64) {
         self.observe_time(now_ms);
         if self.role == Role::Leader {
             self.leader_tick();
+        } else if self.role == Role::Observer {
+            self.observer_tick();
         } else if self.now_ms >= self.election_deadline_ms {
             self.campaign();
         }
@@ -333,6 +348,12 @@ impl RaftNode {
     }
 
     pub(super) fn reset_election_deadline(&mut self) {
+        if self.role == Role::Observer {
+            // Not an election: when to announce itself again. No jitter
+            // (observers do not compete), so no draw from the RNG.
+            self.election_deadline_ms = self.now_ms + self.config.observe_interval_ms();
+            return;
+        }
         let timeout_ms = self.rng.timeout_ms(
             self.config.election_timeout_min_ms,
             self.config.election_timeout_max_ms,
@@ -365,7 +386,11 @@ impl RaftNode {
             self.voted_for = None;
             self.durability.hard_state_changed();
         }
-        self.role = Role::Follower;
+        self.role = if self.is_observer() {
+            Role::Observer
+        } else {
+            Role::Follower
+        };
         self.leader = leader;
         self.leader_contact_ms = leader.map(|_| self.now_ms);
         self.votes.clear();
@@ -379,13 +404,25 @@ impl RaftNode {
         if message.to != self.id {
             return Err(StepError::WrongRecipient { to: message.to });
         }
-        if message.from == self.id || !self.config.voters.contains(&message.from) {
+        // A non-voter may only announce itself to a leader and answer its
+        // appends and snapshot chunks.
+        let from_observer_kind = matches!(
+            message.body,
+            MessageBody::Observe
+                | MessageBody::AppendEntriesResponse { .. }
+                | MessageBody::InstallSnapshotResponse { .. }
+        );
+        if message.from == self.id || (!self.config.is_voter(message.from) && !from_observer_kind) {
             return Err(StepError::UnknownPeer { from: message.from });
         }
         let malformed = |reason| StepError::Malformed {
             from: message.from,
             reason,
         };
+        if self.is_observer() && !message.body.is_from_leader() {
+            // Nobody asks an observer for a vote or sends it answers.
+            return Err(malformed("an observer only takes a leader's messages"));
+        }
         match &message.body {
             MessageBody::AppendEntries {
                 prev_log_index,
@@ -463,14 +500,22 @@ impl RaftNode {
             self.term >= self.log.last_term(),
             "no entry from the future"
         );
+        assert_eq!(
+            self.role == Role::Observer,
+            self.is_observer(),
+            "observers, and only they, have the observer role"
+        );
         match self.role {
             Role::Leader => {
                 assert_eq!(self.leader, Some(self.id), "a leader knows itself");
                 assert_eq!(self.voted_for, Some(self.id), "a leader voted for itself");
-                assert_eq!(
-                    self.progress.len(),
-                    self.config.voters.len() - 1,
-                    "progress per peer"
+                assert!(
+                    self.peers().all(|peer| self.progress.contains_key(&peer)),
+                    "progress per voter peer"
+                );
+                assert!(
+                    self.observer_count() <= self.config.observers_max,
+                    "observers tracked within observers_max"
                 );
             }
             Role::Candidate => {
@@ -480,7 +525,7 @@ impl RaftNode {
                     "a candidate voted for itself"
                 )
             }
-            Role::Follower | Role::PreCandidate => {
+            Role::Follower | Role::PreCandidate | Role::Observer => {
                 assert!(self.progress.is_empty(), "only leaders track progress")
             }
         }

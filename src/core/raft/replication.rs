@@ -12,7 +12,7 @@ impl RaftNode {
     // ----- Leader -------------------------------------------------------
 
     pub(super) fn broadcast_append(&mut self) {
-        let peers: Vec<NodeId> = self.peers().collect();
+        let peers = self.replication_targets();
         for peer in peers {
             self.send_append(peer);
         }
@@ -23,7 +23,7 @@ impl RaftNode {
     /// be lost) or the next snapshot chunk. This also carries the commit
     /// index to followers.
     pub(super) fn heartbeat(&mut self) {
-        let peers: Vec<NodeId> = self.peers().collect();
+        let peers = self.replication_targets();
         for peer in peers {
             let progress = self.progress.get_mut(&peer).expect("progress per peer");
             if progress.state == ProgressState::Replicate {
@@ -36,7 +36,7 @@ impl RaftNode {
 
     /// After a proposal: pipeline to followers that keep up.
     pub(super) fn replicate_to_keeping_up(&mut self) {
-        let peers: Vec<NodeId> = self.peers().collect();
+        let peers = self.replication_targets();
         for peer in peers {
             let progress = &self.progress[&peer];
             if progress.state == ProgressState::Replicate
@@ -90,7 +90,9 @@ impl RaftNode {
 
     pub(super) fn handle_append_response(&mut self, from: NodeId, result: AppendResult) {
         let last_index = self.log.last_index();
-        let progress = self.progress.get_mut(&from).expect("progress per peer");
+        let Some(progress) = self.progress.get_mut(&from) else {
+            return; // an observer this leader does not (or no longer) track
+        };
         progress.last_heard_ms = self.now_ms;
         match result {
             AppendResult::Success { match_index } => {
@@ -106,6 +108,13 @@ impl RaftNode {
                 conflict_index,
                 conflict_term,
             } => {
+                if !self.config.is_voter(from) && rejected_prev_index <= progress.match_index {
+                    // An observer lacking what it once acknowledged lost its
+                    // disk (or this is a late answer): it counts toward
+                    // nothing, so start over from its hint (`observer.rs`).
+                    progress.match_index = 0;
+                    progress.state = ProgressState::Probe;
+                }
                 let stale = match progress.state {
                     ProgressState::Probe => rejected_prev_index + 1 != progress.next_index,
                     ProgressState::Replicate => rejected_prev_index <= progress.match_index,
@@ -134,7 +143,13 @@ impl RaftNode {
     pub(super) fn maybe_commit(&mut self) {
         assert_eq!(self.role, Role::Leader, "only a leader counts replicas");
         let mut indexes: Vec<LogIndex> = vec![self.stable_index()];
-        indexes.extend(self.progress.values().map(|p| p.match_index));
+        // Voters only: an observer's copy never makes an entry committed.
+        indexes.extend(
+            self.progress
+                .iter()
+                .filter(|(peer, _)| self.config.is_voter(**peer))
+                .map(|(_, p)| p.match_index),
+        );
         let majority = majority_index(&indexes, self.config.majority());
         if majority <= self.commit_index {
             return;

@@ -93,7 +93,9 @@ impl RaftNode {
         installed: bool,
     ) {
         let last_index = self.log.last_index();
-        let progress = self.progress.get_mut(&from).expect("progress per peer");
+        let Some(progress) = self.progress.get_mut(&from) else {
+            return; // an observer this leader does not (or no longer) track
+        };
         progress.last_heard_ms = self.now_ms;
         if installed {
             if meta.last_index > last_index {

@@ -78,7 +78,7 @@ pub struct DurableState {
     pub entries: Vec<Entry>,
 }
 
-/// A voter's role.
+/// A node's role.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Role {
     Follower,
@@ -87,6 +87,9 @@ pub enum Role {
     PreCandidate,
     Candidate,
     Leader,
+    /// Not a voter (KRaft's observer, a broker-only node): follows the
+    /// leader's log, never votes, campaigns or counts toward a commit.
+    Observer,
 }
 
 /// Role, term and known leader, reported whenever one of them changes.

@@ -11,11 +11,13 @@ use std::time::Duration;
 
 use kafka_protocol::error::ResponseError;
 
+use crate::core::acl::authorizer::Session;
 use crate::core::broker_liveness::BrokerLiveness;
 use crate::core::controller::{self, CreateTopic};
 use crate::core::metadata::MetadataRecord;
 use crate::core::partition_leadership::{self, AlterPartitionError, ElectionBugs};
 use crate::core::producer_state::id_allocator::PRODUCER_ID_BLOCK_SIZE;
+use crate::kafka::dispatch::Reply;
 use crate::kafka::error_code::{code, for_commit_error};
 use crate::rpc::{ControllerRequest, ControllerResponse};
 use crate::server::broker::{Broker, CommitError};
@@ -290,6 +292,35 @@ pub(super) async fn handle(
             match created {
                 Ok(()) => ControllerResponse::Done,
                 Err(e) => refused(&e),
+            }
+        }
+        ControllerRequest::ForwardedAdmin {
+            principal,
+            client_host,
+            request_frame,
+        } => {
+            let session = Session {
+                principal,
+                host: client_host,
+            };
+            let frame = bytes::Bytes::from(request_frame);
+            match crate::kafka::dispatch::handle_forwarded_frame(broker, frame, session).await {
+                Ok(Reply::Frame(response)) => ControllerResponse::ForwardedAdmin {
+                    response_frame: response.to_vec(),
+                    metadata_index: runtime
+                        .applied_index
+                        .load(std::sync::atomic::Ordering::Acquire),
+                },
+                // A frame that does not decode (or an API that is not
+                // forwarded): the broker handles it, and refuses it, itself.
+                Ok(Reply::Nothing) => ControllerResponse::Error {
+                    code: code(ResponseError::InvalidRequest),
+                    message: "a forwarded request must be answered".into(),
+                },
+                Err(e) => ControllerResponse::Error {
+                    code: code(ResponseError::InvalidRequest),
+                    message: e.to_string(),
+                },
             }
         }
         ControllerRequest::AllocateProducerIds { node_id } => {

@@ -49,6 +49,11 @@ pub struct ClusterRuntime {
     /// The active controller's view of broker liveness; `None` when this
     /// node is not the active controller.
     pub(super) liveness: Mutex<Option<BrokerLiveness>>,
+    /// Turns through the voters while no controller is known.
+    pub(super) controller_probe: AtomicU64,
+    /// Admin requests being forwarded to the controller
+    /// (`forwarding::FORWARDS_IN_FLIGHT_MAX`).
+    pub(super) forward_slots: tokio::sync::Semaphore,
     /// This broker's epoch from its last registration (-1 before).
     pub(super) broker_epoch: std::sync::atomic::AtomicI64,
     pub(super) tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
@@ -67,10 +72,13 @@ pub async fn start(
         .clone()
         .expect("a cluster runtime needs cluster settings");
     let node_id = broker.config.node_id;
+    // A node not in --voters is a broker only: its Raft node is an
+    // observer (core/raft/observer.rs) that follows the metadata log.
     if !config.voters.contains_key(&node_id) {
-        return Err(BrokerError::Storage(format!(
-            "node {node_id} is not in --voters: broker-only nodes (observers of the metadata quorum) are not supported yet"
-        )));
+        tracing::info!(
+            node_id,
+            "not in --voters: a broker-only node observing the metadata quorum"
+        );
     }
     let listener = tokio::net::TcpListener::bind(config.rpc_listen)
         .await
@@ -115,6 +123,10 @@ pub async fn start(
         applied: Notify::new(),
         last_proposed_index: AtomicU64::new(0),
         liveness: Mutex::new(None),
+        controller_probe: AtomicU64::new(0),
+        forward_slots: tokio::sync::Semaphore::new(
+            crate::server::cluster::forwarding::FORWARDS_IN_FLIGHT_MAX,
+        ),
         broker_epoch: std::sync::atomic::AtomicI64::new(-1),
         tasks: Mutex::new(Vec::new()),
     });
@@ -266,20 +278,68 @@ impl ClusterRuntime {
             .is_ok()
     }
 
+    /// Where to send a controller request: the Raft leader this node
+    /// knows; on a broker-only node that knows none, a voter in turn. The
+    /// leader replicates to an observer only once its registration gave
+    /// the leader its rpc address, so its first registration learns the
+    /// controller from a voter's NOT_CONTROLLER hint (KRaft brokers too
+    /// find the controller through the voters). A voter learns the leader
+    /// from Raft alone.
+    pub(super) fn controller_target(&self) -> Option<i32> {
+        if let Some(leader) = self.quorum.leader() {
+            return Some(leader);
+        }
+        if self.config.voters.contains_key(&self.node_id) {
+            return None;
+        }
+        let others: Vec<i32> = self
+            .config
+            .voters
+            .keys()
+            .copied()
+            .filter(|v| *v != self.node_id)
+            .collect();
+        if others.is_empty() {
+            return None;
+        }
+        let turn = self.controller_probe.fetch_add(1, Ordering::Relaxed);
+        Some(others[(turn % others.len() as u64) as usize])
+    }
+
     /// Sends `request` to the active controller: handled here when this
-    /// node is it, else over the rpc connection to it.
+    /// node is it, else over the rpc connection to it. A NOT_CONTROLLER
+    /// answer naming another node is followed once.
     pub(super) async fn call_controller(
         &self,
         request: ControllerRequest,
     ) -> Result<ControllerResponse, CommitError> {
-        let Some(controller) = self.quorum.leader() else {
+        let Some(controller) = self.controller_target() else {
             return Err(CommitError::NotController { leader_hint: None });
         };
+        match self.call_controller_at(controller, request.clone()).await {
+            Err(CommitError::NotController {
+                leader_hint: Some(hint),
+            }) if hint != controller => self.call_controller_at(hint, request).await,
+            other => other,
+        }
+    }
+
+    /// Sends `request` to node `controller` (this one or another).
+    pub(super) async fn call_controller_at(
+        &self,
+        controller: i32,
+        request: ControllerRequest,
+    ) -> Result<ControllerResponse, CommitError> {
         if controller == self.node_id {
             let broker = self
                 .broker()
                 .ok_or(CommitError::NotController { leader_hint: None })?;
-            return Ok(controller::handle(self, &broker, request).await);
+            return match controller::handle(self, &broker, request).await {
+                ControllerResponse::NotController { leader_hint } => {
+                    Err(CommitError::NotController { leader_hint })
+                }
+                response => Ok(response),
+            };
         }
         let answer = self
             .peers
@@ -325,6 +385,15 @@ impl ClusterLink for ClusterRuntime {
     fn registered_broker_epoch(&self) -> Option<i64> {
         let epoch = self.broker_epoch.load(std::sync::atomic::Ordering::Acquire);
         (epoch >= 0).then_some(epoch)
+    }
+
+    fn forward_admin(
+        &self,
+        principal: String,
+        client_host: String,
+        request_frame: Vec<u8>,
+    ) -> Pin<Box<dyn std::future::Future<Output = Option<Vec<u8>>> + Send + '_>> {
+        Box::pin(self.forward_admin_request(principal, client_host, request_frame))
     }
 
     fn forward(

@@ -7,6 +7,8 @@
 //! - `controller`: the active controller's side: registrations,
 //!   heartbeats, fencing silent brokers, AlterPartition, topic creation and
 //!   producer-id blocks.
+//! - `forwarding`: a client's admin change carried to the active
+//!   controller and its answer back (KIP-590), bounded.
 //! - `lifecycle`: every broker's side: register, then heartbeat.
 //! - `rpc_handler`: what other nodes' calls reach.
 //! - `replication`: each hosted partition's follower fetches and ISR
@@ -14,6 +16,7 @@
 
 mod apply;
 mod controller;
+mod forwarding;
 mod lifecycle;
 mod link;
 mod replication;

@@ -40,7 +40,10 @@ impl RpcHandler for Handler {
                 RpcRequest::Controller(ControllerRequest::AlterPartition { leader_id, .. }) => {
                     *leader_id
                 }
-                RpcRequest::Controller(ControllerRequest::CreateTopic { .. }) => from,
+                RpcRequest::Controller(
+                    ControllerRequest::CreateTopic { .. }
+                    | ControllerRequest::ForwardedAdmin { .. },
+                ) => from,
             };
             if speaker != from {
                 return RpcResponse::Refused(format!(

@@ -33,6 +33,8 @@ pub enum Violation {
     CommittedChanged { node: NodeId, index: LogIndex },
     /// A committed entry is durable on fewer than a majority.
     CommittedLost { index: LogIndex, durable_on: usize },
+    /// An observer led, voted, or was counted toward a vote.
+    ObserverVoted { node: NodeId, term: Term },
     /// The core's own invariant assertions fired.
     CorePanic { message: String },
     /// After healing, no proposal committed on every node within the bound.
@@ -58,6 +60,7 @@ impl Violation {
             Violation::StateMachineSafety { .. } => "state-machine-safety",
             Violation::CommittedChanged { .. } => "committed-changed",
             Violation::CommittedLost { .. } => "committed-lost",
+            Violation::ObserverVoted { .. } => "observer-voted",
             Violation::CorePanic { .. } => "core-panic",
             Violation::Liveness { .. } => "liveness",
         }
@@ -127,6 +130,12 @@ impl Checker {
             self.check_commits(node)?;
         }
         for node in &up {
+            if node.is_observer() && (node.voted_for().is_some() || node.is_leader()) {
+                return Err(Violation::ObserverVoted {
+                    node: node.id(),
+                    term: node.term(),
+                });
+            }
             if node.is_leader() {
                 self.check_leader(node)?;
             }
@@ -190,23 +199,27 @@ impl Checker {
         Ok(())
     }
 
-    /// Every committed entry is durable on a majority (disk contents of up
-    /// and crashed nodes alike), so no set of crashes can lose it.
+    /// Every committed entry is durable on a majority of the voters (disk
+    /// contents of up and crashed nodes alike), so no set of crashes can
+    /// lose it. Observers' copies do not count: a leader that counted one
+    /// would commit what a majority of voters may not hold.
     fn check_committed_durable(&self, cluster: &SimCluster) -> Result<(), Violation> {
-        let mut snapshot_indexes: Vec<LogIndex> = cluster
-            .nodes
-            .values()
-            .map(|n| n.storage.snapshot_index())
-            .collect();
+        let voters = || {
+            cluster
+                .nodes
+                .iter()
+                .filter(|(id, _)| cluster.config.is_voter(**id))
+                .map(|(_, n)| n)
+        };
+        let mut snapshot_indexes: Vec<LogIndex> =
+            voters().map(|n| n.storage.snapshot_index()).collect();
         snapshot_indexes.sort_unstable_by(|a, b| b.cmp(a));
         let majority = cluster.config.majority();
         // Below this, a majority's durable snapshots hold the index; their
         // contents were checked when applied.
         let covered = snapshot_indexes[majority - 1];
         for (&index, &(term, _)) in self.committed.range(covered + 1..) {
-            let durable_on = cluster
-                .nodes
-                .values()
+            let durable_on = voters()
                 .filter(|n| n.storage.durable_term_at(index) == Some(term))
                 .count();
             if durable_on < majority {

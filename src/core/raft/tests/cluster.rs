@@ -1,5 +1,6 @@
-//! N voters, each a `RaftNode` with its disk and application, over a
-//! `SimNet`, driven one event at a time the way a server would drive them.
+//! N voters (and M observers), each a `RaftNode` with its disk and
+//! application, over a `SimNet`, driven one event at a time the way a
+//! server would drive them.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
@@ -54,6 +55,16 @@ pub struct SimCluster {
 
 impl SimCluster {
     pub fn new(seed: u64, config: RaftConfig, faults: NetFaults) -> SimCluster {
+        SimCluster::with_observers(seed, config, faults, 0)
+    }
+
+    /// `observer_count` observers get the ids after the highest voter's.
+    pub fn with_observers(
+        seed: u64,
+        config: RaftConfig,
+        faults: NetFaults,
+        observer_count: u64,
+    ) -> SimCluster {
         let mut cluster = SimCluster {
             nodes: BTreeMap::new(),
             net: SimNet::new(faults),
@@ -66,7 +77,9 @@ impl SimCluster {
             trace: VecDeque::new(),
             config,
         };
-        let ids: Vec<NodeId> = cluster.config.voters.iter().copied().collect();
+        let mut ids: Vec<NodeId> = cluster.config.voters.iter().copied().collect();
+        let first_observer = ids.last().copied().unwrap_or(0) + 1;
+        ids.extend(first_observer..first_observer + observer_count);
         for id in ids {
             cluster.nodes.insert(
                 id,
@@ -85,6 +98,13 @@ impl SimCluster {
 
     pub fn ids(&self) -> Vec<NodeId> {
         self.nodes.keys().copied().collect()
+    }
+
+    pub fn observer_ids(&self) -> Vec<NodeId> {
+        self.ids()
+            .into_iter()
+            .filter(|id| !self.config.is_voter(*id))
+            .collect()
     }
 
     pub fn up_nodes(&self) -> impl Iterator<Item = &RaftNode> {

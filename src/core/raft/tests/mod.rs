@@ -7,13 +7,15 @@
 //! - `checkers`: the safety properties.
 //! - `schedule`: seeded random schedules and the liveness phase.
 //! - `scenario`: helpers for scripted scenarios.
-//! - `*_tests`: scenarios, sweeps, bug switches, pre-vote and check-quorum.
+//! - `*_tests`: scenarios, sweeps, bug switches, pre-vote and check-quorum,
+//!   observers.
 
 mod bug_switch_tests;
 mod checkers;
 mod cluster;
 mod lease_tests;
 mod node_tests;
+mod observer_tests;
 mod scenario;
 mod schedule;
 mod sim_net;

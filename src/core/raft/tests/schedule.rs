@@ -25,6 +25,9 @@ const ELECTION_TIMEOUT_MAX_MS: u64 = 300;
 #[derive(Debug, Clone)]
 pub struct ScheduleOptions {
     pub voter_count: u64,
+    /// Observers besides the voters: crashed, partitioned and restarted
+    /// like them, and required to apply the liveness proposal too.
+    pub observer_count: u64,
     pub steps: usize,
     pub bugs: RaftBugs,
     pub pre_vote: bool,
@@ -50,6 +53,7 @@ impl ScheduleOptions {
     pub fn new(voter_count: u64) -> ScheduleOptions {
         ScheduleOptions {
             voter_count,
+            observer_count: 0,
             steps: 400,
             bugs: RaftBugs::default(),
             pre_vote: true,
@@ -81,6 +85,9 @@ pub fn harness_config(options: &ScheduleOptions, rng: &mut ChaCha8Rng) -> RaftCo
     config.inflight_appends_max = *[1, 4].choose(rng).expect("non-empty");
     config.apply_entries_max = 8;
     config.snapshot_interval_entries = *[4, 16, 1_000].choose(rng).expect("non-empty");
+    // Long enough for a leader to keep an observer across lost messages,
+    // short enough that schedules see observers forgotten and re-announced.
+    config.observer_timeout_ms = 4 * ELECTION_TIMEOUT_MAX_MS;
     config.pre_vote = options.pre_vote;
     config.check_quorum = options.check_quorum;
     config.bugs = options.bugs;
@@ -118,7 +125,7 @@ pub fn run_seed(seed: u64, options: &ScheduleOptions) -> Result<RunStats, Box<Fa
         delay_min_ms: 1,
         delay_max_ms: *[10, 60, 200].choose(&mut rng).expect("non-empty"),
     };
-    let mut cluster = SimCluster::new(seed, config, faults);
+    let mut cluster = SimCluster::with_observers(seed, config, faults, options.observer_count);
     let mut step = 0;
     let outcome = catch_unwind(AssertUnwindSafe(|| -> Result<RunStats, Violation> {
         while step < options.steps {
