@@ -11,9 +11,14 @@
 //! - `rpc_handler`: what other nodes' calls reach.
 //! - `replication`: each hosted partition's follower fetches and ISR
 //!   proposals, carried to the leader and the controller.
+//! - `fetcher`: the follower's side of replica fetching, one fetch per
+//!   leader for every partition followed there.
+//! - `fetch_serve`: the leader's side, answering such a fetch (long poll).
 
 mod apply;
 mod controller;
+mod fetch_serve;
+mod fetcher;
 mod lifecycle;
 mod link;
 mod replication;
