@@ -5,11 +5,15 @@
 //!
 //! A partition's replica machine still decides each fetch (offset, epochs,
 //! correlation id, back-off); the fetcher only carries the machine's
-//! requests together. A partition's next request is taken as soon as its
-//! answer is stored, so the partitions of one leader move in one rhythm;
-//! one that becomes ready while a fetch is out (a new follower, the end of
-//! a back-off) joins the next one, after at most the leader's wait, as in
-//! Kafka.
+//! requests together. A partition in a fetcher's queue is a promise: its
+//! request is taken from the machine when the fetch is built, so every
+//! partition whose answer was just stored is in the next fetch (a
+//! partition's own task only queues it; it never takes the request, which
+//! let a fetch leave without a partition that was ready and made that
+//! partition wait out the leader's long poll: up to 500 ms, seen as the
+//! p99 of acks=all at a fixed rate). One that becomes ready while a fetch
+//! is out (a new follower, the end of a back-off) joins the next one, after
+//! at most the leader's wait, as in Kafka.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -40,6 +44,10 @@ pub const REPLICA_FETCH_WAIT_MAX_MS: u32 = 500;
 /// probably gone); each of its partitions fetches again after its back-off.
 pub const REPLICA_FETCH_CALL_TIMEOUT_MS: u64 = 5_000;
 
+/// Storing a fetch's answers taking this long is logged (debug): every
+/// partition of that leader waits for it.
+const SLOW_STORE_MS: u128 = 50;
+
 /// A hosted partition: (topic, partition, topic id).
 pub(super) type Key = (String, i32, [u8; 16]);
 
@@ -64,10 +72,20 @@ struct Queue {
 
 struct Waiting {
     handle: Arc<PartitionHandle>,
-    fetch: FetchRequest,
-    /// Left out of the leader's last answer (its byte budget was spent):
-    /// first in the next fetch, so every partition gets its turn.
+    /// `None`: take the machine's pending request when the fetch is built.
+    /// `Some`: a request already taken, left out of the leader's last
+    /// answer (its byte budget was spent), sent again as it is.
+    fetch: Option<FetchRequest>,
+    /// Left out last time: first in the next fetch, so every partition
+    /// gets its turn.
     left_out: bool,
+}
+
+/// One partition of a fetch being sent.
+struct Outgoing {
+    key: Key,
+    handle: Arc<PartitionHandle>,
+    fetch: FetchRequest,
 }
 
 impl Drop for Fetchers {
@@ -90,14 +108,24 @@ impl Fetchers {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Queues the fetch the partition's machine wants sent to `leader`. It
-    /// replaces an older one of the same partition, for any leader (that
-    /// one is stale: the machine takes only the answer to its latest).
-    pub(super) fn submit(
+    /// Queues the partition for `leader`'s next fetch: its machine has a
+    /// request for `leader` pending. Drops it from other leaders' queues
+    /// (what is there is stale: the machine takes only the answer to its
+    /// latest request).
+    pub(super) fn wake(self: &Arc<Self>, leader: i32, handle: &Arc<PartitionHandle>) {
+        self.queue(leader, handle, None);
+    }
+
+    /// Queues a request already taken from the machine, for `leader`.
+    fn submit(self: &Arc<Self>, leader: i32, handle: &Arc<PartitionHandle>, fetch: FetchRequest) {
+        self.queue(leader, handle, Some(fetch));
+    }
+
+    fn queue(
         self: &Arc<Self>,
         leader: i32,
         handle: &Arc<PartitionHandle>,
-        fetch: FetchRequest,
+        fetch: Option<FetchRequest>,
     ) {
         let key: Key = (handle.topic.clone(), handle.partition, handle.topic_id);
         let queue = {
@@ -119,14 +147,16 @@ impl Fetchers {
             });
             Arc::clone(&fetcher.queue)
         };
-        queue.lock().insert(
-            key,
-            Waiting {
+        {
+            let mut waiting = queue.lock();
+            let entry = waiting.entry(key).or_insert_with(|| Waiting {
                 handle: Arc::clone(handle),
-                fetch,
+                fetch: None,
                 left_out: false,
-            },
-        );
+            });
+            // A newer request (pending in the machine) replaces a taken one.
+            entry.fetch = fetch;
+        }
         queue.wake.notify_one();
     }
 }
@@ -160,11 +190,14 @@ impl Queue {
         }
     }
 
-    /// Puts back a fetch the leader left out, unless the partition queued a
-    /// newer one meanwhile.
-    fn put_back(&self, key: Key, mut waiting: Waiting) {
-        waiting.left_out = true;
-        self.lock().entry(key).or_insert(waiting);
+    /// Puts back a request the leader left out, unless the partition was
+    /// queued again meanwhile (its machine has a newer one).
+    fn put_back(&self, outgoing: Outgoing) {
+        self.lock().entry(outgoing.key).or_insert(Waiting {
+            handle: outgoing.handle,
+            fetch: Some(outgoing.fetch),
+            left_out: true,
+        });
         self.wake.notify_one();
     }
 }
@@ -177,22 +210,26 @@ async fn run(
     queue: Arc<Queue>,
 ) {
     loop {
-        let batch = queue.take().await;
-        assert!(!batch.is_empty() && batch.len() <= REPLICA_FETCH_PARTITIONS_MAX);
+        let batch = outgoing(&fetchers, leader, queue.take().await);
+        if batch.is_empty() {
+            continue;
+        }
+        assert!(batch.len() <= REPLICA_FETCH_PARTITIONS_MAX);
         let request = RpcRequest::ReplicaFetch(ReplicaFetch {
             partitions: batch
                 .iter()
-                .map(|((topic, partition, topic_id), w)| ReplicaFetchPartition {
-                    topic: topic.clone(),
-                    topic_id: *topic_id,
-                    partition: *partition,
-                    fetch: w.fetch.clone(),
+                .map(|o| ReplicaFetchPartition {
+                    topic: o.key.0.clone(),
+                    topic_id: o.key.2,
+                    partition: o.key.1,
+                    fetch: o.fetch.clone(),
                     max_bytes: REPLICA_FETCH_MAX_BYTES,
                 })
                 .collect(),
             max_wait_ms: REPLICA_FETCH_WAIT_MAX_MS,
             response_max_bytes: REPLICA_FETCH_RESPONSE_BYTES_MAX as u32,
         });
+        let sent = tokio::time::Instant::now();
         let answer = runtime
             .peers
             .call(
@@ -202,7 +239,7 @@ async fn run(
             )
             .await;
         let mut answers = match answer {
-            Ok(RpcResponse::ReplicaFetch(answers)) => by_partition(answers),
+            Ok(RpcResponse::ReplicaFetch(answers)) => Some(by_partition(answers)),
             Ok(other) => {
                 tracing::debug!(
                     node_id = runtime.node_id,
@@ -210,44 +247,87 @@ async fn run(
                     ?other,
                     "replica fetch refused"
                 );
-                BTreeMap::new()
+                None
             }
             Err(e) => {
                 tracing::debug!(node_id = runtime.node_id, leader, %e, "replica fetch failed");
-                for (_, w) in &batch {
-                    w.handle.fetch_failed(w.fetch.correlation_id);
-                }
-                requeue_next(&fetchers, &batch);
-                continue;
+                None
             }
         };
-        let refused_whole = answers.is_empty();
         let mut stores = Vec::new();
-        for (key, w) in batch {
-            let answer = answers.remove(&(key.2, key.1));
-            match answer {
+        for o in batch {
+            let Some(answers) = answers.as_mut() else {
+                // No answer at all: every partition backs off.
+                o.handle.fetch_failed(o.fetch.correlation_id);
+                wake_next(&fetchers, &o.handle);
+                continue;
+            };
+            match answers.remove(&(o.key.2, o.key.1)) {
                 Some(PartitionFetchAnswer::Fetched(response)) => {
-                    stores.push(store(leader, w, response.map_records(|r| r.0)));
+                    stores.push(store(
+                        leader,
+                        o.handle,
+                        o.fetch.correlation_id,
+                        response.map_records(|r| r.0),
+                    ));
                 }
                 Some(PartitionFetchAnswer::Refused(why)) => {
-                    tracing::debug!(topic = %key.0, partition = key.1, leader, why, "replica fetch refused");
-                    w.handle.fetch_failed(w.fetch.correlation_id);
-                    submit_next(&fetchers, &w.handle);
-                }
-                None if refused_whole => {
-                    w.handle.fetch_failed(w.fetch.correlation_id);
-                    submit_next(&fetchers, &w.handle);
+                    tracing::debug!(topic = %o.key.0, partition = o.key.1, leader, why, "replica fetch refused");
+                    o.handle.fetch_failed(o.fetch.correlation_id);
+                    wake_next(&fetchers, &o.handle);
                 }
                 // Left out of the answer: asked again at once.
-                None => queue.put_back(key, w),
+                None => queue.put_back(o),
             }
         }
         // Stored side by side: under fsync.policy=always each syncs before
         // its next fetch goes out.
+        let answered = tokio::time::Instant::now();
+        let stored_count = stores.len();
         for handle in join_all(stores).await {
-            submit_next(&fetchers, &handle);
+            wake_next(&fetchers, &handle);
+        }
+        let store_ms = answered.elapsed().as_millis();
+        if store_ms >= SLOW_STORE_MS {
+            tracing::debug!(
+                node_id = runtime.node_id,
+                leader,
+                partitions = stored_count,
+                call_ms = answered.duration_since(sent).as_millis() as u64,
+                store_ms = store_ms as u64,
+                "slow replica fetch round"
+            );
         }
     }
+}
+
+/// The requests of `taken` for `leader`: those already taken, and the
+/// machines' pending ones (a machine that now fetches from another leader
+/// is queued there).
+fn outgoing(fetchers: &Weak<Fetchers>, leader: i32, taken: Vec<(Key, Waiting)>) -> Vec<Outgoing> {
+    let mut batch = Vec::with_capacity(taken.len());
+    for (key, w) in taken {
+        let fetch = match w.fetch {
+            Some(fetch) => fetch,
+            None => match w.handle.take_fetch() {
+                Some((to, fetch)) if to == leader => fetch,
+                Some((to, fetch)) => {
+                    if let Some(fetchers) = fetchers.upgrade() {
+                        fetchers.submit(to, &w.handle, fetch);
+                    }
+                    continue;
+                }
+                // Taken already (queued twice) or no longer wanted.
+                None => continue,
+            },
+        };
+        batch.push(Outgoing {
+            key,
+            handle: w.handle,
+            fetch,
+        });
+    }
+    batch
 }
 
 /// The answers by (topic id, partition); a partition answered twice keeps
@@ -265,11 +345,10 @@ fn by_partition(
 /// Stores one partition's answer; returns its handle for its next fetch.
 async fn store(
     leader: i32,
-    w: Waiting,
+    handle: Arc<PartitionHandle>,
+    correlation_id: u64,
     response: crate::core::partition::FetchResponse<Vec<u8>>,
 ) -> Arc<PartitionHandle> {
-    let handle = w.handle;
-    let correlation_id = w.fetch.correlation_id;
     let refused = matches!(response.result, FetchResult::Error(_));
     if let Err(e) = handle.on_fetch_response(response).await {
         tracing::warn!(topic = %handle.topic, partition = handle.partition, leader, %e, "replica fetch answer not stored");
@@ -283,21 +362,15 @@ async fn store(
     handle
 }
 
-/// Queues the partition's next fetch if its machine wants one now (the
-/// partition's own driver would too, a moment later: whoever takes the
-/// machine's request queues it).
-fn submit_next(fetchers: &Weak<Fetchers>, handle: &Arc<PartitionHandle>) {
+/// Queues the partition with the leader of its machine's next request, if
+/// it wants one now (its own task would too, a moment later; queued twice
+/// is harmless: the request is taken once).
+fn wake_next(fetchers: &Weak<Fetchers>, handle: &Arc<PartitionHandle>) {
     let Some(fetchers) = fetchers.upgrade() else {
         return;
     };
-    if let Some((leader, fetch)) = handle.take_fetch() {
-        fetchers.submit(leader, handle, fetch);
-    }
-}
-
-fn requeue_next(fetchers: &Weak<Fetchers>, batch: &[(Key, Waiting)]) {
-    for (_, w) in batch {
-        submit_next(fetchers, &w.handle);
+    if let Some(leader) = handle.pending_fetch_leader() {
+        fetchers.wake(leader, handle);
     }
 }
 

@@ -75,13 +75,16 @@ async fn drive(
     fetchers: Arc<Fetchers>,
     handle: Arc<PartitionHandle>,
 ) {
-    // The fetcher takes a partition's next fetch itself right after its
-    // answer; this hands over the others (the first after a role change,
-    // one after a back-off or a timeout).
+    // The fetcher queues a partition itself right after storing its
+    // answer; this queues it for the others (the first fetch after a role
+    // change, one after a back-off or a timeout). The request stays with
+    // the machine until the fetcher builds its next fetch.
     let fetches = async {
         loop {
-            let (leader, fetch) = handle.next_fetch().await;
-            fetchers.submit(leader, &handle, fetch);
+            if let Some(leader) = handle.pending_fetch_leader() {
+                fetchers.wake(leader, &handle);
+            }
+            handle.fetch_wanted().await;
         }
     };
     let proposals = isr_loop(&runtime, &handle);

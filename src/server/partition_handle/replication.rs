@@ -241,20 +241,24 @@ impl PartitionHandle {
             .unwrap_or_else(|| refused(request, FetchError::NotLeaderOrFollower))
     }
 
-    /// Follower side: waits until the machine wants a fetch sent, and
-    /// returns it with the leader to send it to.
-    pub async fn next_fetch(&self) -> (i32, FetchRequest) {
-        loop {
-            let wanted = self.fetch_wanted.notified();
-            if let Some(fetch) = self.lock().outgoing_fetch.take() {
-                return fetch;
-            }
-            wanted.await;
-        }
+    /// Follower side: the leader the machine's pending fetch goes to, if
+    /// it wants one sent (the request stays for [`PartitionHandle::take_fetch`]).
+    pub fn pending_fetch_leader(&self) -> Option<i32> {
+        self.lock()
+            .outgoing_fetch
+            .as_ref()
+            .map(|(leader, _)| *leader)
     }
 
-    /// Follower side: the fetch the machine wants sent now, if any (the
-    /// non-waiting form of [`PartitionHandle::next_fetch`]).
+    /// Follower side: resolves once the machine asked for a fetch since
+    /// the last wait ended (a permit is kept when nobody waits, so a
+    /// request made between a look at the slot and this wait is not
+    /// missed).
+    pub async fn fetch_wanted(&self) {
+        self.fetch_wanted.notified().await;
+    }
+
+    /// Follower side: takes the fetch the machine wants sent now, if any.
     pub fn take_fetch(&self) -> Option<(i32, FetchRequest)> {
         self.lock().outgoing_fetch.take()
     }
