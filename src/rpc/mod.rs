@@ -7,6 +7,7 @@
 //!   the incremental decoder that never panics.
 //! - `request`: calls between nodes (replica fetch, broker to controller)
 //!   and their answers.
+//! - `record_bytes`: record batches as one length and raw bytes.
 //! - `transport`: [`RpcConnection`], frames over one TCP stream (real tokio
 //!   or madsim), rejecting foreign-cluster and misrouted envelopes; split
 //!   into [`RpcReceiver`] and [`RpcSender`] halves.
@@ -15,10 +16,15 @@
 
 pub mod envelope;
 pub mod frame;
+pub mod record_bytes;
 pub mod request;
 pub mod transport;
 
 pub use envelope::{RpcBody, RpcEnvelope};
 pub use frame::{decode_frame, encode_frame, RpcFrameError, RPC_FRAME_BYTES_MAX};
-pub use request::{ControllerRequest, ControllerResponse, ReplicaFetch, RpcRequest, RpcResponse};
+pub use record_bytes::RecordBytes;
+pub use request::{
+    ControllerRequest, ControllerResponse, PartitionFetchAnswer, ReplicaFetch, ReplicaFetchAnswer,
+    ReplicaFetchPartition, RpcRequest, RpcResponse,
+};
 pub use transport::{RpcConnection, RpcError, RpcReceiver, RpcSender};

@@ -1,5 +1,5 @@
 //! Calls one node makes to another and their answers: a follower's fetch
-//! from its partition leader, and a broker's requests to the active
+//! from a leader of the partitions it follows there, and a broker's requests to the active
 //! controller (KRaft's BrokerRegistration, BrokerHeartbeat, AlterPartition,
 //! and the admin changes a broker forwards). Each travels as
 //! `RpcBody::Request { id, .. }` and is answered by one
@@ -11,24 +11,59 @@ use serde::{Deserialize, Serialize};
 
 use crate::core::metadata::TopicId;
 use crate::core::partition::{FetchRequest, FetchResponse};
+use crate::rpc::record_bytes::RecordBytes;
 
-/// A follower's fetch of one partition, addressed to the partition's leader.
+/// One fetch per (follower, leader) pair, carrying every partition the
+/// follower follows from that leader (Kafka's replica FetchRequest). The
+/// leader answers as soon as any partition has records or an error, or
+/// after `max_wait_ms` with what it has (nothing).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReplicaFetch {
+    /// At most `REPLICA_FETCH_PARTITIONS_MAX` (server/cluster/fetch_serve.rs);
+    /// a longer request is refused whole.
+    pub partitions: Vec<ReplicaFetchPartition>,
+    /// The leader may hold the fetch this long when no partition has
+    /// anything new (`replica.fetch.wait.max.ms`).
+    pub max_wait_ms: u32,
+    /// Most record bytes in the whole answer
+    /// (`replica.fetch.response.max.bytes`).
+    pub response_max_bytes: u32,
+}
+
+/// One partition of a [`ReplicaFetch`]: the replica machine's own request,
+/// fenced by its leader epoch (KIP-320) as a fetch of its own.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplicaFetchPartition {
     pub topic: String,
     pub topic_id: TopicId,
     pub partition: i32,
     pub fetch: FetchRequest,
-    /// Most record bytes in the answer (`replica.fetch.max.bytes`).
+    /// Most record bytes for this partition (`replica.fetch.max.bytes`).
     pub max_bytes: u32,
-    /// The leader may hold the fetch this long when it has nothing new
-    /// (`replica.fetch.wait.max.ms`).
-    pub max_wait_ms: u32,
+}
+
+/// The leader's answer for one partition of a [`ReplicaFetch`]. A
+/// partition the leader left out (the answer's byte budget was spent) is
+/// asked again in the next fetch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplicaFetchAnswer {
+    pub topic_id: TopicId,
+    pub partition: i32,
+    pub answer: PartitionFetchAnswer,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PartitionFetchAnswer {
+    /// The partition's replica machine answered.
+    Fetched(FetchResponse<ReplicaRecords>),
+    /// The leader could not hand the fetch to the partition (it hosts no
+    /// such partition, of that topic id): why, for the follower's log.
+    Refused(String),
 }
 
 /// Raw record batches, as stored in the leader's log (offsets and leader
 /// epochs already assigned): a follower appends them verbatim.
-pub type ReplicaRecords = Vec<u8>;
+pub type ReplicaRecords = RecordBytes;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum RpcRequest {
@@ -38,7 +73,7 @@ pub enum RpcRequest {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum RpcResponse {
-    ReplicaFetch(FetchResponse<ReplicaRecords>),
+    ReplicaFetch(Vec<ReplicaFetchAnswer>),
     Controller(ControllerResponse),
     /// The receiver could not serve the request at all (no such partition,
     /// shutting down, ...): why, for the caller's log.

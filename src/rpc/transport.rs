@@ -56,6 +56,11 @@ impl RpcConnection {
             !cluster_id.is_empty(),
             "an rpc connection needs a cluster id"
         );
+        // Frames are written whole and flushed; Nagle's algorithm would hold
+        // the tail of a multi-segment fetch answer until the peer's delayed
+        // ACK (40 ms on Linux), a request/answer ping-pong's worst case. Kafka
+        // sets TCP_NODELAY on every socket, as the Kafka listener here does.
+        let _ = stream.set_nodelay(true);
         RpcConnection {
             stream,
             read_buf: BytesMut::new(),

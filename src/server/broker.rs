@@ -48,6 +48,7 @@ const COMMIT_CHUNK_MAX_BYTES: u64 = 256 * 1024;
 const CLUSTER_REPLICATION_TIMING: ReplicationTiming = ReplicationTiming {
     replica_lag_time_max_ms: 10_000,
     replica_fetch_backoff_ms: 100,
+    replica_fetch_empty_backoff_ms: 0,
     replica_fetch_timeout_ms: 6_000,
 };
 /// How long a cluster node waits for a change it forwarded to reach its

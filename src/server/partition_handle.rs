@@ -922,6 +922,7 @@ fn replica_config(
         min_insync_replicas: config.min_insync_replicas.max(1) as usize,
         replica_lag_time_max_ms: timing.replica_lag_time_max_ms,
         replica_fetch_backoff_ms: timing.replica_fetch_backoff_ms,
+        replica_fetch_empty_backoff_ms: timing.replica_fetch_empty_backoff_ms,
         replica_fetch_timeout_ms: timing.replica_fetch_timeout_ms,
         replica_fetch_max_records: replication::REPLICA_FETCH_RECORDS_MAX,
         fsync_policy: machine_fsync_policy(config, bugs),

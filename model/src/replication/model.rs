@@ -120,6 +120,7 @@ impl ReplicationModel {
             min_insync_replicas: usize::from(self.bounds.min_insync_replicas),
             replica_lag_time_max_ms: TIMEOUT_STEP_MS / 2,
             replica_fetch_backoff_ms: 0,
+            replica_fetch_empty_backoff_ms: 0,
             replica_fetch_timeout_ms: TIMEOUT_STEP_MS,
             replica_fetch_max_records: i64::from(self.bounds.records),
             fsync_policy: FsyncPolicy::Always,

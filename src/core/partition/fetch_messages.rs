@@ -51,6 +51,49 @@ pub enum FetchResult<R> {
     Error(FetchError),
 }
 
+impl<R> FetchResponse<R> {
+    /// The same answer with each batch's records turned by `f` (the
+    /// transport's byte type and the log's are different types).
+    pub fn map_records<S>(self, mut f: impl FnMut(R) -> S) -> FetchResponse<S> {
+        let result = match self.result {
+            FetchResult::Records {
+                batches,
+                high_watermark,
+                log_start_offset,
+            } => FetchResult::Records {
+                batches: batches
+                    .into_iter()
+                    .map(|b| StoredBatch {
+                        base_offset: b.base_offset,
+                        epoch: b.epoch,
+                        record_count: b.record_count,
+                        records: f(b.records),
+                    })
+                    .collect(),
+                high_watermark,
+                log_start_offset,
+            },
+            FetchResult::Diverging { epoch, end_offset } => {
+                FetchResult::Diverging { epoch, end_offset }
+            }
+            FetchResult::Error(e) => FetchResult::Error(e),
+        };
+        FetchResponse {
+            correlation_id: self.correlation_id,
+            leader_id: self.leader_id,
+            leader_epoch: self.leader_epoch,
+            fetch_offset: self.fetch_offset,
+            result,
+        }
+    }
+
+    /// Whether the answer carries nothing for the follower to act on:
+    /// records with no batch (a long poll may wait for more).
+    pub fn is_empty(&self) -> bool {
+        matches!(&self.result, FetchResult::Records { batches, .. } if batches.is_empty())
+    }
+}
+
 /// Kafka's error codes for a replica fetch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum FetchError {

@@ -23,6 +23,7 @@ impl ReplicaMachine {
     ) -> Vec<ReplicaAction<L::Records>> {
         let mut actions = Vec::new();
         let backoff_ms = self.config.replica_fetch_backoff_ms;
+        let empty_backoff_ms = self.config.replica_fetch_empty_backoff_ms;
         if !self.takes_answer(log, &response) {
             return actions;
         }
@@ -38,9 +39,17 @@ impl ReplicaMachine {
                 ..
             } => {
                 follower.epoch_checked = true;
+                let refused = !batches.is_empty();
                 let appended = self.append_verbatim(log, batches, &mut actions);
+                // Nothing new: the leader already held the fetch. Batches
+                // that do not continue the log: as an error (no busy loop).
                 if !appended {
-                    next_fetch_ms = now_ms + backoff_ms;
+                    next_fetch_ms = now_ms
+                        + if refused {
+                            backoff_ms
+                        } else {
+                            empty_backoff_ms
+                        };
                 }
                 let hw = high_watermark.min(log.log_end_offset());
                 if hw > self.high_watermark {

@@ -12,9 +12,17 @@ pub struct ReplicaConfig {
     /// `replica.lag.time.max.ms`: a follower not caught up for this long is
     /// proposed for removal from the ISR.
     pub replica_lag_time_max_ms: u64,
-    /// A follower waits this long before fetching again after an empty or
-    /// failed fetch (Kafka: `replica.fetch.backoff.ms`).
+    /// A follower waits this long before fetching again after a failed
+    /// fetch or an error answer (Kafka: `replica.fetch.backoff.ms`).
     pub replica_fetch_backoff_ms: u64,
+    /// A follower waits this long before fetching again after an answer
+    /// with no records. 0 when the leader long-polls (the broker, as
+    /// Kafka's fetcher, which backs off only after errors: an empty answer
+    /// already waited `replica.fetch.wait.max.ms` at the leader, and a
+    /// back-off after it delayed the next batch, and so every acks=all
+    /// answer, by up to the back-off plus a tick). The harness and the
+    /// model, whose leaders answer at once, wait.
+    pub replica_fetch_empty_backoff_ms: u64,
     /// A fetch unanswered this long is sent again (the request or its answer
     /// was lost).
     pub replica_fetch_timeout_ms: u64,
@@ -34,6 +42,7 @@ impl ReplicaConfig {
             min_insync_replicas: 1,
             replica_lag_time_max_ms: 30_000,
             replica_fetch_backoff_ms: 1_000,
+            replica_fetch_empty_backoff_ms: 1_000,
             replica_fetch_timeout_ms: 30_000,
             replica_fetch_max_records: 500,
             fsync_policy: FsyncPolicy::Never,

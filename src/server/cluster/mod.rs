@@ -13,9 +13,14 @@
 //! - `rpc_handler`: what other nodes' calls reach.
 //! - `replication`: each hosted partition's follower fetches and ISR
 //!   proposals, carried to the leader and the controller.
+//! - `fetcher`: the follower's side of replica fetching, one fetch per
+//!   leader for every partition followed there.
+//! - `fetch_serve`: the leader's side, answering such a fetch (long poll).
 
 mod apply;
 mod controller;
+mod fetch_serve;
+mod fetcher;
 mod forwarding;
 mod lifecycle;
 mod link;

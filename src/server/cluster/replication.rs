@@ -1,5 +1,6 @@
 //! Each hosted partition's traffic with the rest of the cluster: a
-//! follower's fetches carried to its leader and the answers back, a
+//! follower's fetches handed to the fetcher of its leader (`fetcher.rs`,
+//! one fetch per leader for all the partitions followed there), a
 //! leader's ISR proposals carried to the controller (AlterPartition), and
 //! the replica's clock tick. One task per partition, started when the
 //! partition opens and stopped when it is removed.
@@ -8,8 +9,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::core::partition::FetchResult;
-use crate::rpc::{ControllerRequest, ControllerResponse, ReplicaFetch, RpcRequest, RpcResponse};
+use crate::rpc::{ControllerRequest, ControllerResponse};
+use crate::server::cluster::fetcher::{Fetchers, Key};
 use crate::server::cluster::ClusterRuntime;
 use crate::server::partition_handle::PartitionHandle;
 
@@ -17,22 +18,12 @@ use crate::server::partition_handle::PartitionHandle;
 pub const REPLICATION_SUPERVISE_INTERVAL_MS: u64 = 100;
 /// How often a partition's replica is ticked (ISR shrink, fetch timeouts).
 pub const REPLICA_TICK_INTERVAL_MS: u64 = 250;
-/// Record bytes one follower fetch asks for (`replica.fetch.max.bytes`).
-pub const REPLICA_FETCH_MAX_BYTES: u32 = 4 * 1024 * 1024;
-/// How long a leader may hold a fetch with nothing new
-/// (`replica.fetch.wait.max.ms`).
-pub const REPLICA_FETCH_WAIT_MAX_MS: u32 = 500;
-/// A fetch unanswered for this long is abandoned (its connection is
-/// probably gone); the replica sends another after its timeout.
-pub const REPLICA_FETCH_CALL_TIMEOUT_MS: u64 = 5_000;
 /// Times an AlterPartition with no definite answer is sent again before
 /// the loop waits for the metadata to show it (and, if it does not within
 /// the image wait, sends it again: `PartitionHandle::propose_again`).
 pub const ALTER_PARTITION_ATTEMPTS_MAX: u32 = 10;
-/// Wait after a failed fetch or AlterPartition before the next attempt.
+/// Wait after a failed AlterPartition before the next attempt.
 pub const REPLICATION_RETRY_BACKOFF_MS: u64 = 200;
-
-type Key = (String, i32, [u8; 16]);
 
 /// The per-partition tasks, aborted when the supervisor itself is (at
 /// shutdown, or when the node is stopped in the simulator).
@@ -47,6 +38,7 @@ impl Drop for Drivers {
 }
 
 pub(super) async fn run(runtime: Arc<ClusterRuntime>) {
+    let fetchers = Fetchers::new(Arc::clone(&runtime));
     let mut drivers = Drivers(BTreeMap::new());
     let drivers = &mut drivers.0;
     loop {
@@ -70,16 +62,31 @@ pub(super) async fn run(runtime: Arc<ClusterRuntime>) {
             keep
         });
         for (key, handle) in hosted {
-            drivers
-                .entry(key)
-                .or_insert_with(|| tokio::spawn(drive(Arc::clone(&runtime), handle)));
+            drivers.entry(key).or_insert_with(|| {
+                tokio::spawn(drive(Arc::clone(&runtime), Arc::clone(&fetchers), handle))
+            });
         }
     }
 }
 
 /// One partition: fetches, ISR proposals and ticks, until it is removed.
-async fn drive(runtime: Arc<ClusterRuntime>, handle: Arc<PartitionHandle>) {
-    let fetches = fetch_loop(&runtime, &handle);
+async fn drive(
+    runtime: Arc<ClusterRuntime>,
+    fetchers: Arc<Fetchers>,
+    handle: Arc<PartitionHandle>,
+) {
+    // The fetcher queues a partition itself right after storing its
+    // answer; this queues it for the others (the first fetch after a role
+    // change, one after a back-off or a timeout). The request stays with
+    // the machine until the fetcher builds its next fetch.
+    let fetches = async {
+        loop {
+            if let Some(leader) = handle.pending_fetch_leader() {
+                fetchers.wake(leader, &handle);
+            }
+            handle.fetch_wanted().await;
+        }
+    };
     let proposals = isr_loop(&runtime, &handle);
     let ticks = async {
         loop {
@@ -89,51 +96,6 @@ async fn drive(runtime: Arc<ClusterRuntime>, handle: Arc<PartitionHandle>) {
         }
     };
     tokio::join!(fetches, proposals, ticks);
-}
-
-async fn fetch_loop(runtime: &ClusterRuntime, handle: &PartitionHandle) {
-    loop {
-        let (leader, fetch) = handle.next_fetch().await;
-        let correlation_id = fetch.correlation_id;
-        let request = RpcRequest::ReplicaFetch(ReplicaFetch {
-            topic: handle.topic.clone(),
-            topic_id: handle.topic_id,
-            partition: handle.partition,
-            fetch,
-            max_bytes: REPLICA_FETCH_MAX_BYTES,
-            max_wait_ms: REPLICA_FETCH_WAIT_MAX_MS,
-        });
-        let answer = runtime
-            .peers
-            .call(
-                leader,
-                request,
-                Duration::from_millis(REPLICA_FETCH_CALL_TIMEOUT_MS),
-            )
-            .await;
-        match answer {
-            Ok(RpcResponse::ReplicaFetch(response)) => {
-                let refused = matches!(response.result, FetchResult::Error(_));
-                if let Err(e) = handle.on_fetch_response(response).await {
-                    tracing::warn!(topic = %handle.topic, partition = handle.partition, leader, %e, "replica fetch answer not stored");
-                    handle.fetch_failed(correlation_id);
-                } else if refused {
-                    // An error answer the replica did not take (e.g. from a
-                    // node not yet leading this epoch) leaves the fetch in
-                    // flight: retry after the backoff, not the timeout.
-                    handle.fetch_failed(correlation_id);
-                }
-            }
-            Ok(other) => {
-                tracing::debug!(topic = %handle.topic, partition = handle.partition, leader, ?other, "replica fetch refused");
-                handle.fetch_failed(correlation_id);
-            }
-            Err(e) => {
-                tracing::debug!(topic = %handle.topic, partition = handle.partition, leader, %e, "replica fetch failed");
-                handle.fetch_failed(correlation_id);
-            }
-        }
-    }
 }
 
 async fn isr_loop(runtime: &ClusterRuntime, handle: &PartitionHandle) {

@@ -1,10 +1,11 @@
 //! What other nodes' calls reach: a follower's fetch goes to the
-//! partition it names, a broker's controller request to the controller.
+//! partitions it names (`fetch_serve`), a broker's controller request to
+//! the controller.
 
 use std::sync::{Arc, Weak};
 
-use crate::rpc::{ControllerRequest, ReplicaFetch, RpcRequest, RpcResponse};
-use crate::server::cluster::{controller, ClusterRuntime};
+use crate::rpc::{ControllerRequest, RpcRequest, RpcResponse};
+use crate::server::cluster::{controller, fetch_serve, ClusterRuntime};
 use crate::server::peers::{RpcHandler, RpcHandlerFuture};
 
 pub(super) struct Handler {
@@ -31,7 +32,13 @@ impl RpcHandler for Handler {
             // A node speaks only for itself: the id it said hello with must
             // be the replica, broker or leader its request names.
             let speaker = match &request {
-                RpcRequest::ReplicaFetch(fetch) => fetch.fetch.replica_id,
+                // Every partition's replica must be the caller.
+                RpcRequest::ReplicaFetch(fetch) => fetch
+                    .partitions
+                    .iter()
+                    .map(|p| p.fetch.replica_id)
+                    .find(|replica| *replica != from)
+                    .unwrap_or(from),
                 RpcRequest::Controller(ControllerRequest::RegisterBroker { node_id, .. })
                 | RpcRequest::Controller(ControllerRequest::Heartbeat { node_id, .. })
                 | RpcRequest::Controller(ControllerRequest::AllocateProducerIds { node_id }) => {
@@ -54,31 +61,8 @@ impl RpcHandler for Handler {
                 RpcRequest::Controller(request) => {
                     RpcResponse::Controller(controller::handle(&runtime, &broker, request).await)
                 }
-                RpcRequest::ReplicaFetch(fetch) => replica_fetch(&broker, fetch).await,
+                RpcRequest::ReplicaFetch(fetch) => fetch_serve::serve(&broker, fetch).await,
             }
         })
     }
-}
-
-async fn replica_fetch(broker: &crate::server::broker::Broker, fetch: ReplicaFetch) -> RpcResponse {
-    let Some(handle) = broker.partition(&fetch.topic, fetch.partition) else {
-        return RpcResponse::Refused(format!(
-            "this node hosts no partition {}-{}",
-            fetch.topic, fetch.partition
-        ));
-    };
-    if handle.topic_id != fetch.topic_id {
-        return RpcResponse::Refused(format!(
-            "partition {}-{} is of another topic id",
-            fetch.topic, fetch.partition
-        ));
-    }
-    let response = handle
-        .replica_fetch(
-            fetch.fetch,
-            fetch.max_bytes as usize,
-            fetch.max_wait_ms.into(),
-        )
-        .await;
-    RpcResponse::ReplicaFetch(response)
 }

@@ -32,10 +32,13 @@ pub struct ReplicationTiming {
     /// `replica.lag.time.max.ms`: a follower not caught up this long is
     /// proposed for removal from the ISR.
     pub replica_lag_time_max_ms: u64,
-    /// Wait before fetching again after an empty or failed fetch. Shorter
-    /// than Kafka's `replica.fetch.backoff.ms` because an empty answer
-    /// already waited at the leader (long poll).
+    /// Wait before fetching again after a failed fetch or an error answer
+    /// (Kafka's `replica.fetch.backoff.ms`, shorter).
     pub replica_fetch_backoff_ms: u64,
+    /// Wait before fetching again after an answer with no records: none,
+    /// as Kafka's fetcher, since the leader already held the fetch (long
+    /// poll) until it had something or its wait ran out.
+    pub replica_fetch_empty_backoff_ms: u64,
     /// A fetch unanswered this long is sent again.
     pub replica_fetch_timeout_ms: u64,
 }
@@ -45,6 +48,7 @@ impl Default for ReplicationTiming {
         ReplicationTiming {
             replica_lag_time_max_ms: 30_000,
             replica_fetch_backoff_ms: 100,
+            replica_fetch_empty_backoff_ms: 0,
             replica_fetch_timeout_ms: 30_000 + REPLICA_FETCH_WAIT_MS_MAX,
         }
     }
@@ -180,42 +184,22 @@ impl PartitionHandle {
     /// Leader side: answers a follower's fetch, holding it up to
     /// `max_wait_ms` (at most [`REPLICA_FETCH_WAIT_MS_MAX`]) while there is
     /// nothing new, and reading at most `max_bytes` (at least one batch).
+    /// The cluster serves many partitions in one wait
+    /// (`server/cluster/fetch_serve.rs`); this is the one-partition form.
     pub async fn replica_fetch(
         &self,
         request: FetchRequest,
         max_bytes: usize,
         max_wait_ms: u64,
     ) -> FetchResponse<Vec<u8>> {
-        let max_bytes = max_bytes.clamp(1, REPLICA_FETCH_BYTES_MAX);
         let wait = Duration::from_millis(max_wait_ms.min(REPLICA_FETCH_WAIT_MS_MAX));
         let deadline = tokio::time::Instant::now() + wait;
         loop {
             let notified = self.hw_changed.notified();
             let mut notified = std::pin::pin!(notified);
             notified.as_mut().enable();
-            let response = if self.has_failed() {
-                refused(&request, FetchError::NotLeaderOrFollower)
-            } else {
-                let mut state = self.lock();
-                if state.log.is_offline() {
-                    // A failed sync cut this log back to its durable end:
-                    // answering from it would make followers cut records
-                    // the ISR acknowledged. Kafka answers
-                    // KAFKA_STORAGE_ERROR from an offline log dir; the
-                    // follower retries, truncating nothing.
-                    refused(&request, FetchError::NotLeaderOrFollower)
-                } else {
-                    let outcome =
-                        self.step(&mut state, Some(max_bytes), None, |machine, log, now| {
-                            machine.follower_fetch(log, request.clone(), now)
-                        });
-                    outcome
-                        .fetch_answer
-                        .unwrap_or_else(|| refused(&request, FetchError::NotLeaderOrFollower))
-                }
-            };
-            let empty = matches!(&response.result, FetchResult::Records { batches, .. } if batches.is_empty());
-            if !empty || tokio::time::Instant::now() >= deadline {
+            let response = self.replica_fetch_now(&request, max_bytes);
+            if !response.is_empty() || tokio::time::Instant::now() >= deadline {
                 return response;
             }
             // Woken by an append, a high watermark move or a role change;
@@ -225,20 +209,56 @@ impl PartitionHandle {
         }
     }
 
-    /// Follower side: waits until the machine wants a fetch sent, and
-    /// returns it with the leader to send it to.
-    pub async fn next_fetch(&self) -> (i32, FetchRequest) {
-        loop {
-            let wanted = self.fetch_wanted.notified();
-            if let Some(fetch) = self.lock().outgoing_fetch.take() {
-                return fetch;
-            }
-            wanted.await;
+    /// Leader side: one step of a follower's fetch, answered at once with
+    /// what the log holds (no records when there is nothing new), reading
+    /// at most `max_bytes` (at least one batch; capped to
+    /// [`REPLICA_FETCH_BYTES_MAX`]). A caller that waits for news enables
+    /// [`PartitionHandle::hw_changed`] before calling, so no append is
+    /// missed between this answer and its wait.
+    pub fn replica_fetch_now(
+        &self,
+        request: &FetchRequest,
+        max_bytes: usize,
+    ) -> FetchResponse<Vec<u8>> {
+        let max_bytes = max_bytes.clamp(1, REPLICA_FETCH_BYTES_MAX);
+        if self.has_failed() {
+            return refused(request, FetchError::NotLeaderOrFollower);
         }
+        let mut state = self.lock();
+        if state.log.is_offline() {
+            // A failed sync cut this log back to its durable end:
+            // answering from it would make followers cut records
+            // the ISR acknowledged. Kafka answers
+            // KAFKA_STORAGE_ERROR from an offline log dir; the
+            // follower retries, truncating nothing.
+            return refused(request, FetchError::NotLeaderOrFollower);
+        }
+        let outcome = self.step(&mut state, Some(max_bytes), None, |machine, log, now| {
+            machine.follower_fetch(log, request.clone(), now)
+        });
+        outcome
+            .fetch_answer
+            .unwrap_or_else(|| refused(request, FetchError::NotLeaderOrFollower))
     }
 
-    /// Follower side: the fetch the machine wants sent now, if any (the
-    /// non-waiting form of [`PartitionHandle::next_fetch`]).
+    /// Follower side: the leader the machine's pending fetch goes to, if
+    /// it wants one sent (the request stays for [`PartitionHandle::take_fetch`]).
+    pub fn pending_fetch_leader(&self) -> Option<i32> {
+        self.lock()
+            .outgoing_fetch
+            .as_ref()
+            .map(|(leader, _)| *leader)
+    }
+
+    /// Follower side: resolves once the machine asked for a fetch since
+    /// the last wait ended (a permit is kept when nobody waits, so a
+    /// request made between a look at the slot and this wait is not
+    /// missed).
+    pub async fn fetch_wanted(&self) {
+        self.fetch_wanted.notified().await;
+    }
+
+    /// Follower side: takes the fetch the machine wants sent now, if any.
     pub fn take_fetch(&self) -> Option<(i32, FetchRequest)> {
         self.lock().outgoing_fetch.take()
     }

@@ -3,10 +3,14 @@
 //! controller), and the inbound side that hands them to the quorum and to
 //! the application's [`RpcHandler`].
 //!
-//! - One outbound connection per peer (`outbound.rs`), dialled lazily on
-//!   the first message or call, re-dialled with a capped backoff, `Hello`
-//!   first. It carries this node's Raft messages and requests to that peer
-//!   and the peer's answers back.
+//! - Two outbound connections per peer (`outbound.rs`), one per [`Lane`]:
+//!   control (Raft messages, calls to the controller) and data (replica
+//!   fetches), so a heartbeat never waits behind a long-polling fetch or
+//!   its answer of megabytes (Kafka keeps the controller listener apart
+//!   from the inter-broker one). Each is dialled lazily on the first
+//!   message or call, re-dialled with a capped backoff, `Hello` first, and
+//!   carries this node's messages and requests to that peer and the peer's
+//!   answers back.
 //! - Inbound connections (`inbound.rs`) are accepted from anyone; the first
 //!   envelope must be a `Hello`, every later one must come from the node it
 //!   named. Raft messages go to the raft inbox; each request runs on its
@@ -38,8 +42,8 @@ use crate::rpc::{RpcRequest, RpcResponse};
 
 /// Raft messages queued for one peer; beyond it new ones are dropped.
 pub const PEER_RAFT_QUEUE_MAX: usize = 1_024;
-/// Calls to one peer waiting for their answer; a further call waits for a
-/// slot (within its timeout).
+/// Calls to one peer on one lane waiting for their answer; a further call
+/// waits for a slot (within its timeout).
 pub const PEER_CALLS_IN_FLIGHT_MAX: usize = 64;
 /// Requests from one inbound connection being served at once; beyond it a
 /// request is answered `Refused` at once.
@@ -56,6 +60,28 @@ pub const PEER_HELLO_TIMEOUT_MS: u64 = 5_000;
 /// How long a reader waits for an envelope before looking again (an idle
 /// connection stays open; this only bounds one wait).
 pub const PEER_RECV_WAIT_MS: u64 = 60_000;
+
+/// The connection to a peer a message travels on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Lane {
+    /// Raft messages and calls to the active controller (registration,
+    /// heartbeats, AlterPartition, forwarded admin changes).
+    Control,
+    /// Replica fetches: long-polled, with answers of up to
+    /// `REPLICA_FETCH_RESPONSE_BYTES_MAX`.
+    Data,
+}
+
+impl Lane {
+    /// The lane a call travels on: decided by what it is, so no caller can
+    /// put a controller call behind fetches.
+    pub fn of(request: &RpcRequest) -> Lane {
+        match request {
+            RpcRequest::Controller(_) => Lane::Control,
+            RpcRequest::ReplicaFetch(_) => Lane::Data,
+        }
+    }
+}
 
 /// Why a call got no answer.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -95,8 +121,8 @@ pub(crate) struct Inner {
 
 struct State {
     addresses: BTreeMap<i32, SocketAddr>,
-    /// One per peer ever sent to; at most one per address known.
-    outbound: BTreeMap<i32, Arc<outbound::Outbound>>,
+    /// One per peer and lane ever sent on.
+    outbound: BTreeMap<(i32, Lane), Arc<outbound::Outbound>>,
     raft_inbox: Option<mpsc::Sender<Message>>,
     handler: Option<Arc<dyn RpcHandler>>,
     /// The accept task and one task per outbound peer.
@@ -147,7 +173,7 @@ impl Peers {
     /// A connection to a peer whose address changed is re-dialled.
     pub fn update_addresses(&self, addresses: BTreeMap<i32, SocketAddr>) {
         let mut state = self.inner.lock();
-        for (peer, outbound) in &state.outbound {
+        for ((peer, _), outbound) in &state.outbound {
             if let Some(address) = addresses.get(peer) {
                 outbound.set_address(*address);
             }
@@ -179,20 +205,20 @@ impl Peers {
             Some(message.from),
             "raft messages leave from this node"
         );
-        if let Some(outbound) = self.inner.outbound(to) {
+        if let Some(outbound) = self.inner.outbound(to, Lane::Control) {
             outbound.send_raft(message);
         }
     }
 
-    /// Sends `request` to node `to` and waits at most `timeout` for its
-    /// answer.
+    /// Sends `request` to node `to` on its lane ([`Lane::of`]) and waits at
+    /// most `timeout` for its answer.
     pub async fn call(
         &self,
         to: i32,
         request: RpcRequest,
         timeout: Duration,
     ) -> Result<RpcResponse, CallError> {
-        let outbound = self.inner.outbound(to).ok_or_else(|| {
+        let outbound = self.inner.outbound(to, Lane::of(&request)).ok_or_else(|| {
             if self.inner.lock().stopped {
                 CallError::Stopped
             } else {
@@ -245,8 +271,8 @@ impl Inner {
         self.shutdown.subscribe()
     }
 
-    /// The outbound side to `peer`, started on first use.
-    fn outbound(self: &Arc<Self>, peer: i32) -> Option<Arc<outbound::Outbound>> {
+    /// The outbound side to `peer` on `lane`, started on first use.
+    fn outbound(self: &Arc<Self>, peer: i32, lane: Lane) -> Option<Arc<outbound::Outbound>> {
         if peer == self.node_id {
             return None;
         }
@@ -254,12 +280,12 @@ impl Inner {
         if state.stopped {
             return None;
         }
-        if let Some(outbound) = state.outbound.get(&peer) {
+        if let Some(outbound) = state.outbound.get(&(peer, lane)) {
             return Some(Arc::clone(outbound));
         }
         let address = *state.addresses.get(&peer)?;
         let (outbound, task) = outbound::Outbound::start(Arc::clone(self), peer, address);
-        state.outbound.insert(peer, Arc::clone(&outbound));
+        state.outbound.insert((peer, lane), Arc::clone(&outbound));
         state.tasks.push(task);
         Some(outbound)
     }

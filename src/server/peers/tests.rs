@@ -17,15 +17,18 @@ use crate::rpc::{ControllerRequest, ControllerResponse};
 const WAIT: Duration = Duration::from_secs(5);
 
 /// Answers `AllocateProducerIds` with the caller's id; sleeps first if
-/// asked to (`node_id` 99).
+/// asked to (`node_id` 99), and on every replica fetch (a long poll).
 struct Echo;
 
 impl RpcHandler for Echo {
     fn handle(&self, from: i32, request: RpcRequest) -> RpcHandlerFuture<'_> {
         Box::pin(async move {
-            if let RpcRequest::Controller(ControllerRequest::AllocateProducerIds { node_id: 99 }) =
-                request
-            {
+            let slow = matches!(
+                request,
+                RpcRequest::Controller(ControllerRequest::AllocateProducerIds { node_id: 99 })
+                    | RpcRequest::ReplicaFetch(_)
+            );
+            if slow {
                 tokio::time::sleep(Duration::from_secs(30)).await;
             }
             RpcResponse::Controller(ControllerResponse::ProducerIds {
@@ -119,6 +122,52 @@ async fn a_dropped_connection_fails_the_call() {
     let result = tokio::time::timeout(WAIT, slow).await.unwrap().unwrap();
     assert_eq!(result, Err(CallError::Disconnected { to: 2 }));
     one.shutdown();
+}
+
+/// A replica fetch that long-polls.
+fn fetch() -> RpcRequest {
+    RpcRequest::ReplicaFetch(crate::rpc::ReplicaFetch {
+        partitions: Vec::new(),
+        max_wait_ms: 30_000,
+        response_max_bytes: 1,
+    })
+}
+
+#[tokio::test]
+async fn controller_calls_and_raft_never_wait_behind_replica_fetches() {
+    let (one, two) = pair().await;
+    two.set_handler(Arc::new(Echo));
+    let (inbox, mut inbox_rx) = mpsc::channel(16);
+    two.set_raft_inbox(inbox);
+    // Every data-lane slot held by a long poll, and more fetches queued.
+    let mut fetches = Vec::new();
+    for _ in 0..PEER_CALLS_IN_FLIGHT_MAX + 8 {
+        let caller = Arc::clone(&one);
+        fetches.push(tokio::spawn(async move {
+            caller.call(2, fetch(), Duration::from_secs(60)).await
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        fetches.iter().all(|f| !f.is_finished()),
+        "fetches long-poll"
+    );
+    let answer = one.call(2, allocate(1), WAIT).await;
+    assert_eq!(
+        answer,
+        Ok(RpcResponse::Controller(ControllerResponse::ProducerIds {
+            start: 1,
+            len: 1
+        }))
+    );
+    one.send_raft(vote(1, 2));
+    let received = tokio::time::timeout(WAIT, inbox_rx.recv()).await.unwrap();
+    assert_eq!(received, Some(vote(1, 2)));
+    for f in fetches {
+        f.abort();
+    }
+    one.shutdown();
+    two.shutdown();
 }
 
 #[tokio::test]

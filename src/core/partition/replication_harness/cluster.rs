@@ -67,6 +67,7 @@ pub fn config(node_id: i32, bugs: ReplicaBugs) -> ReplicaConfig {
         min_insync_replicas: 2,
         replica_lag_time_max_ms: 1_500,
         replica_fetch_backoff_ms: 20,
+        replica_fetch_empty_backoff_ms: 20,
         replica_fetch_timeout_ms: 200,
         replica_fetch_max_records: 3,
         fsync_policy: FsyncPolicy::Always,
