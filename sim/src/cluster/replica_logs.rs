@@ -267,7 +267,11 @@ mod tests {
         let found = check_pair(&leader, &diverged);
         assert_eq!(found.len(), 1, "{found:?}");
         assert_eq!(found[0].kind, ViolationKind::LogMatching);
-        assert!(found[0].detail.contains("offsets 2..=2"), "{}", found[0].detail);
+        assert!(
+            found[0].detail.contains("offsets 2..=2"),
+            "{}",
+            found[0].detail
+        );
         // Offset 2 is above the lagging replica's high watermark: not
         // committed there, so not compared; a rotted partition is excused.
         assert!(check_pair(&leader, &behind).is_empty());
