@@ -154,7 +154,7 @@ pub(super) async fn handle(
                         partition_leadership::fence_broker_with(
                             image,
                             node_id,
-                            election_bugs(&broker),
+                            election_bugs(broker),
                         )
                     } else {
                         Vec::new()
