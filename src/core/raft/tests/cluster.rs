@@ -100,13 +100,6 @@ impl SimCluster {
         self.nodes.keys().copied().collect()
     }
 
-    pub fn observer_ids(&self) -> Vec<NodeId> {
-        self.ids()
-            .into_iter()
-            .filter(|id| !self.config.is_voter(*id))
-            .collect()
-    }
-
     pub fn up_nodes(&self) -> impl Iterator<Item = &RaftNode> {
         self.nodes.values().filter_map(|n| n.raft.as_ref())
     }
