@@ -95,6 +95,9 @@ struct PartitionState {
     /// The ISR change the leader wants the controller to commit (the
     /// latest only, as the machine proposes one at a time).
     isr_proposal: Option<(i32, Vec<i32>)>,
+    /// Removed from the node (`resign`): no fetch leaves and no answer is
+    /// stored any more, though a fetcher may still hold this handle.
+    resigned: bool,
 }
 
 /// A partition's leader epoch and leader-epoch cache with its offsets at
@@ -279,6 +282,7 @@ impl PartitionHandle {
             limits: Limits::default(),
             outgoing_fetch: None,
             isr_proposal: None,
+            resigned: false,
         };
         let handle = PartitionHandle {
             topic: topic.to_string(),
@@ -870,6 +874,8 @@ impl PartitionHandle {
         for (_, waiter) in std::mem::take(&mut state.waiters) {
             let _ = waiter.send(Err(ReplicaProduceError::NotLeaderOrFollower));
         }
+        state.resigned = true;
+        state.outgoing_fetch = None;
         state.log.close_reads();
         // Waiting fetches look again and find the partition gone.
         self.hw_changed.notify_waiters();

@@ -260,3 +260,21 @@ async fn too_many_partitions_are_refused_whole() {
     let answer = serve_with(|_, _| None, fetch).await;
     assert!(matches!(answer, RpcResponse::Refused(_)), "{answer:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_removed_follower_stores_no_late_answer_and_fetches_no_more() {
+    let replicas = Replicas::open().await;
+    produce(replicas.leader(0), 1).await;
+    let answers = replicas.serve(replicas.fetch(0, 1 << 20)).await;
+    assert_eq!(batch_count(&answers[0]), 1);
+    // Removed while its fetch was out (a fetcher still holds the handle).
+    let follower = replicas.follower(0);
+    follower.resign();
+    let response = fetched(&answers[0]).clone().map_records(|r| r.0);
+    follower.on_fetch_response(response).await.unwrap();
+    assert_eq!(follower.offsets().2, 0, "the late answer is not stored");
+    follower.fetch_failed(u64::MAX);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    follower.tick();
+    assert!(follower.take_fetch().is_none());
+}

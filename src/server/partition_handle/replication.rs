@@ -258,9 +258,14 @@ impl PartitionHandle {
         self.fetch_wanted.notified().await;
     }
 
-    /// Follower side: takes the fetch the machine wants sent now, if any.
+    /// Follower side: takes the fetch the machine wants sent now, if any
+    /// (none once the partition is removed from the node).
     pub fn take_fetch(&self) -> Option<(i32, FetchRequest)> {
-        self.lock().outgoing_fetch.take()
+        let mut state = self.lock();
+        if state.resigned {
+            return None;
+        }
+        state.outgoing_fetch.take()
     }
 
     /// Follower side: the leader's answer to a fetch. Its batches are
@@ -284,6 +289,11 @@ impl PartitionHandle {
         self.lower_recovery_point_for(&response).await?;
         let (error, sync_now, started_over) = {
             let mut state = self.lock();
+            if state.resigned {
+                // Removed while the fetch was out (a fetcher still held
+                // the handle): its directory may be gone or reused.
+                return Ok(());
+            }
             let outcome = self.step(&mut state, None, None, |machine, log, now| {
                 machine.fetch_response(log, response, now)
             });
