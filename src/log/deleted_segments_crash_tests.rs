@@ -8,20 +8,8 @@ use std::sync::Arc;
 
 use crate::io::disk::Disk;
 use crate::io::sim_disk::{SimDisk, SimDiskFaults};
-use crate::log::crash_test_support::{append, sync_all};
+use crate::log::crash_test_support::{append, open, sync_all};
 use crate::log::record_batch;
-use crate::log::{LogConfig, PartitionLog};
-
-fn open(disk: &Arc<SimDisk>) -> PartitionLog {
-    let (log, _) = crate::test_support::block_on(PartitionLog::open(
-        Arc::clone(disk) as Arc<dyn Disk>,
-        "t-0",
-        LogConfig::default(),
-        1_000,
-    ))
-    .unwrap();
-    log
-}
 
 fn segment_log(base: i64) -> String {
     format!("t-0/{base:020}.log")

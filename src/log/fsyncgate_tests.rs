@@ -6,11 +6,10 @@
 
 use std::sync::Arc;
 
-use crate::io::disk::Disk;
 use crate::io::sim_disk::{SimDisk, SimDiskFaults};
-use crate::log::crash_test_support::append;
+use crate::log::crash_test_support::{append, open};
 use crate::log::record_batch;
-use crate::log::{LogConfig, PartitionLog};
+use crate::log::PartitionLog;
 
 /// Syncs a log's pending work; the error if a sync failed.
 fn sync(disk: &SimDisk, log: &mut PartitionLog) -> Result<(), crate::io::disk::DiskError> {
@@ -23,17 +22,6 @@ fn sync(disk: &SimDisk, log: &mut PartitionLog) -> Result<(), crate::io::disk::D
     }
     log.complete_sync(&work);
     Ok(())
-}
-
-fn open(disk: &Arc<SimDisk>) -> PartitionLog {
-    let (log, _) = crate::test_support::block_on(PartitionLog::open(
-        Arc::clone(disk) as Arc<dyn Disk>,
-        "t-0",
-        LogConfig::default(),
-        1_000,
-    ))
-    .unwrap();
-    log
 }
 
 #[test]

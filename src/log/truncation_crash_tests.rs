@@ -13,20 +13,9 @@ use std::sync::Arc;
 
 use crate::io::disk::Disk;
 use crate::io::sim_disk::{SimDisk, SimDiskFaults};
-use crate::log::crash_test_support::sync_all;
+use crate::log::crash_test_support::{open, sync_all};
 use crate::log::record_batch::{self, test_support::batch};
-use crate::log::{LogConfig, PartitionLog};
-
-fn open(disk: &Arc<SimDisk>) -> PartitionLog {
-    let (log, _) = crate::test_support::block_on(PartitionLog::open(
-        Arc::clone(disk) as Arc<dyn Disk>,
-        "t-0",
-        LogConfig::default(),
-        1_000,
-    ))
-    .unwrap();
-    log
-}
+use crate::log::PartitionLog;
 
 fn append(log: &mut PartitionLog, value: &[u8], leader_epoch: i32) -> i64 {
     let mut records = batch(&[value], 1_000);
