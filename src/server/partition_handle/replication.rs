@@ -285,7 +285,9 @@ impl PartitionHandle {
                 ),
             });
         }
-        let _gate = self.recovery_point_gate.lock().await;
+        // Held until the cut is made, not through the sync after it: a
+        // checkpoint may then run (it syncs before it writes a point).
+        let gate = self.recovery_point_gate.lock().await;
         self.lower_recovery_point_for(&response).await?;
         let (error, sync_now, started_over) = {
             let mut state = self.lock();
@@ -304,6 +306,7 @@ impl PartitionHandle {
             let sync_now = Self::sync_needed(&state, &outcome);
             (outcome.error, sync_now, outcome.started_over)
         };
+        drop(gate);
         if started_over {
             // Before this returns, so before the fetch loop sends the next
             // fetch and appends at the new start: see
