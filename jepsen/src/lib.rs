@@ -29,6 +29,8 @@ pub mod nemesis;
 #[cfg(not(madsim))]
 pub mod net_cluster;
 pub mod netns;
+#[cfg(not(madsim))]
+pub mod partition_leaders;
 pub mod plot;
 pub mod recorder;
 #[cfg(not(madsim))]

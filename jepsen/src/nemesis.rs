@@ -5,8 +5,9 @@
 //! operation, so plots shade the windows and a reader sees what happened
 //! when.
 //!
-//! - `kill`: kill -9 a minority of nodes (or one partition leader), then
-//!   start them again;
+//! - `kill`: kill -9 a minority of nodes, one partition leader, or one
+//!   partition leader whose followers were stalled (SIGSTOP) for a moment
+//!   first so they lag behind it, then start them again;
 //! - `pause`: SIGSTOP the same kind of target, then SIGCONT;
 //! - `partition`: random halves, one node isolated, a partition leader
 //!   isolated, or a bridge (two halves that both hear one node);
@@ -23,17 +24,23 @@ use std::time::{Duration, Instant};
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, Consumer};
 
 use crate::history::{OpFn, OpType, NEMESIS_PROCESS};
 use crate::net_cluster::NetCluster;
+use crate::partition_leaders::{partition_leaders, Leadership};
 use crate::recorder::Recorder;
 
 /// The largest clock move, either way.
 const CLOCK_OFFSET_MAX_S: i64 = 120;
 /// How likely a fault window holds a second fault of another kind.
 const MIXED_PROBABILITY: f64 = 0.3;
+/// How long a partition's followers stall before its leader is killed:
+/// long enough that the leader takes many batches they lack, well under
+/// the broker's `replica.lag.time.max.ms` (10 s), so they stay in the ISR
+/// and one of them is elected. A correct leader answers none of those
+/// acks=all batches; one that acknowledges early (`ack-before-isr`) loses
+/// them all.
+const FOLLOWER_STALL: Duration = Duration::from_millis(1500);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Fault {
@@ -137,6 +144,12 @@ impl Nemesis<'_> {
 
     fn start(&self, fault: Fault, rng: &mut ChaCha8Rng) -> Option<Active> {
         let n = self.cluster().size() as u32;
+        if fault == Fault::Kill && rng.gen_bool(1.0 / 3.0) {
+            let leadership = self.some_leadership(rng);
+            if let Some(leadership) = leadership.filter(|l| !l.followers.is_empty()) {
+                return Some(self.kill_leader_after_stalling_followers(leadership));
+            }
+        }
         let (nodes, how, result) = match fault {
             Fault::Kill | Fault::Pause => {
                 let (nodes, how) = self.minority_or_leader(rng, n);
@@ -287,21 +300,63 @@ impl Nemesis<'_> {
     /// The leader of a random partition of the workload's topic, if the
     /// cluster can say.
     fn some_leader(&self, rng: &mut ChaCha8Rng) -> Option<u32> {
-        let consumer: BaseConsumer = ClientConfig::new()
-            .set("bootstrap.servers", &self.bootstrap)
-            .set("log_level", "0")
-            .create()
-            .ok()?;
-        let metadata = consumer
-            .fetch_metadata(Some(&self.topic), Duration::from_secs(2))
-            .ok()?;
-        let leaders: Vec<u32> = metadata
-            .topics()
+        self.some_leadership(rng).map(|l| l.leader)
+    }
+
+    fn some_leadership(&self, rng: &mut ChaCha8Rng) -> Option<Leadership> {
+        partition_leaders(&self.bootstrap, &self.topic)
+            .choose(rng)
+            .cloned()
+    }
+
+    /// SIGSTOPs a partition's followers, lets the leader run ahead of them
+    /// for [`FOLLOWER_STALL`], kills it with -9 and lets the followers go
+    /// on: the classic way a leader's acknowledged tail is lost when it
+    /// acknowledged before its ISR had it. The stall is its own `pause`
+    /// interval in the history; the window's kill ends like any other.
+    fn kill_leader_after_stalling_followers(&self, leadership: Leadership) -> Active {
+        let Leadership { leader, followers } = leadership;
+        let stalled = self.stall(&followers, true);
+        let mut op = self.op(Fault::Pause, "start", &followers);
+        op.value = Some(format!("followers of a partition led by n{leader}"));
+        op.error = stalled.err();
+        self.recorder.record(op);
+
+        std::thread::sleep(FOLLOWER_STALL);
+        let killed = self.cluster().kill(leader);
+        let mut op = self.op(Fault::Kill, "start", &[leader]);
+        op.value = Some(format!(
+            "a partition leader, its followers stalled {} ms first",
+            FOLLOWER_STALL.as_millis()
+        ));
+        op.error = killed.err().map(|e| e.to_string());
+        self.recorder.record(op);
+
+        let resumed = self.stall(&followers, false);
+        let mut op = self.op(Fault::Pause, "end", &followers);
+        op.error = resumed.err();
+        self.recorder.record(op);
+        Active {
+            fault: Fault::Kill,
+            nodes: vec![leader],
+        }
+    }
+
+    /// SIGSTOP (`true`) or SIGCONT (`false`) of every node in `nodes`.
+    fn stall(&self, nodes: &[u32], paused: bool) -> Result<(), String> {
+        let mut cluster = self.cluster();
+        let errors: Vec<String> = nodes
             .iter()
-            .flat_map(|t| t.partitions())
-            .filter_map(|p| u32::try_from(p.leader()).ok().filter(|l| *l > 0))
+            .filter_map(|&node| {
+                let result = cluster.pause(node, paused);
+                result.err().map(|e| format!("n{node}: {e}"))
+            })
             .collect();
-        leaders.choose(rng).copied()
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors.join("; "))
+        }
     }
 }
 
