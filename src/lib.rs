@@ -13,6 +13,7 @@ pub mod core;
 pub mod coverage;
 pub mod io;
 pub mod kafka;
+pub mod leadership_journal;
 pub mod log;
 pub mod rpc;
 pub mod server;

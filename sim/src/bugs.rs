@@ -64,11 +64,11 @@ bug_switches! {
     /// each caught in 3-node seeds 0..100).
     CLUSTER_BUG_SWITCHES {
     "ack-before-isr" => ack_before_isr, [LostWrite, Unseen, InconsistentOffsets], "acks=all answered once the leader's own log has the batch, before the ISR does.";
-    "truncate-to-hw" => truncate_to_hw, [LostWrite, Unseen, InconsistentOffsets], "Pre-KIP-101: a replica becoming a follower truncates to its high watermark.";
+    "truncate-to-hw" => truncate_to_hw, [LostWrite, Unseen, InconsistentOffsets, LeaderCompleteness], "Pre-KIP-101: a replica becoming a follower truncates to its high watermark.";
     "retention-past-hw" => retention_past_hw, [LogStartPastHw], "Retention deletes segments above the high watermark (records the ISR has not fetched).";
     "list-offsets-before-hw" => list_offsets_before_hw, [LatestRegressed], "A new leader answers ListOffsets before its high watermark reached its epoch's start.";
-    "unclean-election" => unclean_election, [LostWrite, Unseen, InconsistentOffsets, LatestRegressed], "The controller elects a live replica outside the ISR when no ISR member is live (the topic does not allow it).";
-    "vote-without-log-check" => vote_without_log_check, [LostWrite, Unseen, InconsistentOffsets, LogMatching], "Raft votes granted without the log up-to-date check (Raft 5.4.1): a voter missing committed metadata leads.";
+    "unclean-election" => unclean_election, [LostWrite, Unseen, InconsistentOffsets, LatestRegressed, LeaderCompleteness], "The controller elects a live replica outside the ISR when no ISR member is live (the topic does not allow it).";
+    "vote-without-log-check" => vote_without_log_check, [LostWrite, Unseen, InconsistentOffsets, LogMatching, LeaderCompleteness, OneLeaderPerEpoch], "Raft votes granted without the log up-to-date check (Raft 5.4.1): a voter missing committed metadata leads.";
     }
 }
 

@@ -116,6 +116,12 @@ violation_kinds! {
     /// Two replicas hold different batches at the same offsets below both
     /// of their high watermarks (`cluster::replica_logs`).
     LogMatching => "log-matching";
+    /// Two nodes became leader of one partition in the same leader epoch
+    /// (`cluster::leadership`).
+    OneLeaderPerEpoch => "one-leader-per-epoch";
+    /// A node became leader with a log ending below an offset an earlier
+    /// epoch had committed (`cluster::leadership`).
+    LeaderCompleteness => "leader-completeness";
     /// The broker refused a record as corrupt where no rot had hit the
     /// partition's segment holding it.
     SpuriousCorruption => "spurious-corruption";

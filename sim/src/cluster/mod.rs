@@ -10,6 +10,8 @@
 //! - `full_isr`: the liveness check that every ISR is whole again.
 //! - `offsets_probe`: ListOffsets earliest and latest, fenced by epoch,
 //!   judged while the workload runs.
+//! - `leadership`: one leader per partition epoch, and leader completeness,
+//!   over the leadership the nodes journaled.
 //! - `replica_logs`: log matching across the replicas' committed prefixes,
 //!   read from their disks at the end of the seed.
 //! - `nemesis`: the faults, and the supervisor restarting exited nodes.
@@ -18,6 +20,7 @@
 pub mod consumers;
 pub mod filler;
 pub mod full_isr;
+pub mod leadership;
 pub mod nemesis;
 pub mod offsets_probe;
 pub mod producers;

@@ -30,7 +30,7 @@ use crate::clock_nemesis::{self, ClockFaultPlan};
 use crate::cluster::nemesis::{self, ClusterNemesisPlan, SimNode};
 use crate::cluster::topology::{self, NodeId};
 use crate::cluster::workload::{self, ClusterWorkloadConfig};
-use crate::cluster::{filler, replica_logs};
+use crate::cluster::{filler, leadership, replica_logs};
 use crate::history::{EventKind, NemesisAction};
 use crate::outcome::SeedOutcome;
 use crate::progress::ProgressFloors;
@@ -331,6 +331,8 @@ pub fn run_cluster_seed(spec: SeedSpec) -> SeedOutcome {
 fn run_on_this_thread(spec: SeedSpec) -> SeedOutcome {
     let wall_started = std::time::Instant::now();
     odradek::coverage::reset();
+    // The nodes run on this thread (madsim), so they journal here.
+    odradek::leadership_journal::start_on_this_thread();
     let node_count = spec.cluster_nodes;
     let mut setup = draw_setup(spec.seed, node_count);
     setup.workload.fsync_never = spec.fsync_never;
@@ -416,6 +418,10 @@ fn run_on_this_thread(spec: SeedSpec) -> SeedOutcome {
     let rotted = crate::cluster::full_isr::rotted_partitions(&recorder, crate::client::TOPIC);
     for violation in replica_logs::check(&replica_disks, crate::client::TOPIC, partitions, &rotted)
     {
+        recorder.report(violation);
+    }
+    let journal = odradek::leadership_journal::take_on_this_thread().unwrap_or_default();
+    for violation in leadership::check(&journal, crate::client::TOPIC) {
         recorder.report(violation);
     }
     let mut disk = BTreeMap::new();

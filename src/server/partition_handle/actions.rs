@@ -105,9 +105,20 @@ impl PartitionHandle {
                     self.hw_changed.notify_waiters();
                 }
                 ReplicaAction::Sync { .. } => outcome.sync_wanted = true,
-                ReplicaAction::HighWatermark { .. } | ReplicaAction::WakeFetchers => {
+                ReplicaAction::HighWatermark { offset } => {
+                    if state.machine.is_leader()
+                        && super::machine_fsync_policy(&state.config, &state.bugs)
+                            == FsyncPolicy::Always
+                    {
+                        crate::leadership_journal::durable_high_watermark(
+                            (self.topic_id, self.partition),
+                            state.machine.leader_epoch(),
+                            offset,
+                        );
+                    }
                     self.hw_changed.notify_waiters()
                 }
+                ReplicaAction::WakeFetchers => self.hw_changed.notify_waiters(),
                 ReplicaAction::RespondProduce { request_id, result } => {
                     if let Some(waiter) = state.waiters.remove(&request_id) {
                         let _ = waiter.send(result);

@@ -119,6 +119,15 @@ impl PartitionHandle {
             if let Some(error) = outcome.error {
                 return Err(error.into());
             }
+            if state.machine.is_leader() {
+                crate::leadership_journal::leader_claimed(
+                    &self.topic,
+                    (self.topic_id, self.partition),
+                    leader_epoch,
+                    me,
+                    state.log.log_end_offset(),
+                );
+            }
             if newer {
                 tracing::info!(
                     node_id = me,
