@@ -245,6 +245,46 @@ fn a_leader_commits_an_old_terms_entry_only_with_one_of_its_own() {
 }
 
 #[test]
+fn a_rejection_of_an_append_never_sent_is_ignored() {
+    // A peer answering an append after an entry the leader does not hold
+    // (a lying or broken peer: the leader never sent one) must not move
+    // its next index past the log: the next append would look up a term
+    // the leader does not have, and `u64::MAX + 1` overflows.
+    let mut node = node_with(config(), 2, &[1, 2]);
+    make_leader(&mut node);
+    let last_index = node.log().last_index();
+    // Node 2 keeps up (Replicate); node 3 never answered (Probe).
+    let ack = AppendResult::Success {
+        match_index: last_index,
+    };
+    node.step(
+        1_001,
+        from(2, 3, MessageBody::AppendEntriesResponse { result: ack }),
+    )
+    .expect("ok");
+    drain(&mut node);
+    for peer in [2, 3] {
+        for rejected_prev_index in [last_index + 1, last_index + 7, u64::MAX] {
+            let lie = AppendResult::Reject {
+                rejected_prev_index,
+                conflict_index: rejected_prev_index,
+                conflict_term: None,
+            };
+            node.step(
+                1_002,
+                from(peer, 3, MessageBody::AppendEntriesResponse { result: lie }),
+            )
+            .expect("well-formed");
+            drain(&mut node);
+            assert!(node.progress[&peer].next_index <= last_index + 1);
+        }
+    }
+    assert_eq!(node.role(), Role::Leader);
+    node.tick(1_100);
+    assert!(!drain(&mut node).is_empty(), "heartbeats go on");
+}
+
+#[test]
 fn proposals_are_refused_by_name() {
     let mut config = config();
     config.entry_max_bytes = 8;
