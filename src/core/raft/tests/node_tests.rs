@@ -4,6 +4,7 @@
 use crate::core::raft::{
     AppendResult, DurableState, ElectionRng, Entry, EntryKind, HardState, Message, MessageBody,
     ProposeError, RaftConfig, RaftNode, RecoveryError, Role, Snapshot, SnapshotMeta, StepError,
+    RAFT_TERM_MAX,
 };
 
 fn config() -> RaftConfig {
@@ -282,6 +283,35 @@ fn a_rejection_of_an_append_never_sent_is_ignored() {
     assert_eq!(node.role(), Role::Leader);
     node.tick(1_100);
     assert!(!drain(&mut node).is_empty(), "heartbeats go on");
+}
+
+#[test]
+fn a_term_above_the_ceiling_is_refused_and_a_node_at_it_never_overflows() {
+    let mut node = node_with(config(), 1, &[1]);
+    let answer = AppendResult::Success { match_index: 0 };
+    for term in [RAFT_TERM_MAX + 1, u64::MAX / 2, u64::MAX] {
+        // A voter's answer, and a non-voter's (observers may send these).
+        for peer in [2, 9] {
+            let lie = from(
+                peer,
+                term,
+                MessageBody::AppendEntriesResponse { result: answer },
+            );
+            assert!(
+                matches!(node.step(5, lie), Err(StepError::Malformed { .. })),
+                "term {term} from {peer}"
+            );
+        }
+    }
+    assert_eq!(node.term(), 1, "no term taken");
+    // A node already at the ceiling follows but never stands past it.
+    let mut node = node_with(config(), RAFT_TERM_MAX, &[1]);
+    for now_ms in [1_000, 5_000, 20_000] {
+        node.tick(now_ms);
+        drain(&mut node);
+    }
+    assert_eq!(node.term(), RAFT_TERM_MAX);
+    assert_eq!(node.role(), Role::Follower);
 }
 
 #[test]
