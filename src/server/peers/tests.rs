@@ -162,7 +162,7 @@ async fn controller_calls_and_raft_never_wait_behind_replica_fetches() {
     );
     one.send_raft(vote(1, 2));
     let received = tokio::time::timeout(WAIT, inbox_rx.recv()).await.unwrap();
-    assert_eq!(received, Some(vote(1, 2)));
+    assert_eq!(received.map(|inbound| inbound.message), Some(vote(1, 2)));
     for f in fetches {
         f.abort();
     }
@@ -198,7 +198,7 @@ async fn raft_messages_reach_the_inbox_despite_a_strangers_garbage() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(received, vote(1, 2));
+    assert_eq!(received.message, vote(1, 2));
     assert!(one.call(2, allocate(1), WAIT).await.is_ok());
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert!(
@@ -206,6 +206,46 @@ async fn raft_messages_reach_the_inbox_despite_a_strangers_garbage() {
         "the stranger's vote is dropped"
     );
     stranger.shutdown();
+    one.shutdown();
+    two.shutdown();
+}
+
+#[tokio::test]
+async fn raft_messages_past_the_inbox_byte_budget_are_dropped() {
+    let (one, two) = pair().await;
+    let (inbox, mut inbox_rx) = mpsc::channel(4_096);
+    two.set_raft_inbox(inbox);
+    // Snapshot chunks of 1 MiB (a frame may carry 16), more than the
+    // budget holds, while nobody steps them.
+    let chunk = |offset| Message {
+        from: 1,
+        to: 2,
+        term: 4,
+        body: MessageBody::InstallSnapshot {
+            meta: crate::core::raft::SnapshotMeta {
+                last_index: 1,
+                last_term: 1,
+            },
+            total_bytes: 1 << 30,
+            offset,
+            data: vec![0; 1 << 20],
+        },
+    };
+    let fits = PEER_RAFT_INBOX_BYTES_MAX / raft_inbox_bytes(&chunk(0));
+    for k in 0..fits as u64 + 8 {
+        two.inner.deliver_raft(chunk(k));
+    }
+    let mut queued = Vec::new();
+    while let Ok(inbound) = inbox_rx.try_recv() {
+        queued.push(inbound);
+    }
+    assert_eq!(queued.len(), fits, "the rest is dropped");
+    // Stepped (dropped), a message frees its bytes for the next one.
+    two.inner.deliver_raft(chunk(0));
+    assert!(inbox_rx.try_recv().is_err(), "still full");
+    queued.pop();
+    two.inner.deliver_raft(chunk(0));
+    assert_eq!(inbox_rx.try_recv().unwrap().message, chunk(0));
     one.shutdown();
     two.shutdown();
 }
