@@ -35,6 +35,7 @@ mod read_visibility_tests;
 #[cfg(all(test, not(madsim)))]
 mod replication_tests;
 pub mod segment_replica_log;
+mod task_watch;
 
 use std::future::Future;
 use std::sync::Arc;

@@ -5,7 +5,7 @@ use crate::core::raft::message::{Message, MessageBody};
 use crate::core::raft::node::RaftNode;
 use crate::core::raft::progress::Progress;
 use crate::core::raft::quorum::{vote_outcome, VoteOutcome};
-use crate::core::raft::types::{EntryKind, NodeId, Role, Term};
+use crate::core::raft::types::{EntryKind, NodeId, Role, Term, RAFT_TERM_MAX};
 
 impl RaftNode {
     /// Whether this node believes a leader is alive: then it ignores
@@ -159,6 +159,12 @@ impl RaftNode {
 
     /// The election timeout passed without a leader.
     pub(super) fn campaign(&mut self) {
+        if self.term >= RAFT_TERM_MAX {
+            // No peer takes a term past the ceiling (`validate`): standing
+            // would only overflow, so wait for a leader instead.
+            self.reset_election_deadline();
+            return;
+        }
         if self.config.pre_vote {
             self.start_pre_vote();
         } else {

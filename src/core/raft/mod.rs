@@ -49,5 +49,5 @@ pub use node::RaftNode;
 pub use ready::{LogWrite, Persist, Ready};
 pub use types::{
     DurableState, Entry, EntryKind, HardState, LogIndex, NodeId, Role, RoleState, Snapshot,
-    SnapshotMeta, Term,
+    SnapshotMeta, Term, RAFT_TERM_MAX,
 };

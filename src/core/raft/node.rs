@@ -31,7 +31,7 @@ use crate::core::raft::ready::{LogWrite, Persist, Ready};
 use crate::core::raft::snapshot_transfer::IncomingSnapshot;
 use crate::core::raft::types::{
     DurableState, Entry, EntryKind, HardState, LogIndex, NodeId, Role, RoleState, Snapshot,
-    SnapshotMeta, Term,
+    SnapshotMeta, Term, RAFT_TERM_MAX,
 };
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -419,6 +419,9 @@ impl RaftNode {
             from: message.from,
             reason,
         };
+        if message.term > RAFT_TERM_MAX {
+            return Err(malformed("term above RAFT_TERM_MAX"));
+        }
         if self.is_observer() && !message.body.is_from_leader() {
             // Nobody asks an observer for a vote or sends it answers.
             return Err(malformed("an observer only takes a leader's messages"));

@@ -108,6 +108,13 @@ impl RaftNode {
                 conflict_index,
                 conflict_term,
             } => {
+                if rejected_prev_index > last_index {
+                    // We never sent an append after an entry we do not
+                    // hold: not an answer to us. Taken, it would make the
+                    // next append start past our log (and its
+                    // `rejected_prev_index + 1` overflow at u64::MAX).
+                    return;
+                }
                 if !self.config.is_voter(from) && rejected_prev_index <= progress.match_index {
                     // An observer lacking what it once acknowledged lost its
                     // disk (or this is a late answer): it counts toward

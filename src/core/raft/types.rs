@@ -7,6 +7,13 @@ use serde::{Deserialize, Serialize};
 pub type NodeId = u64;
 /// A Raft term (KRaft calls it the leader epoch of the metadata log).
 pub type Term = u64;
+/// The highest term a node takes from a peer or stands in. KRaft's epoch
+/// of the metadata log is an int32, so no honest cluster gets near it (one
+/// election a second for 68 years); a peer's message above it is malformed.
+/// Without a ceiling one message of term `u64::MAX` (a lying or broken
+/// peer, even a non-voter's answer) became this node's durable term and
+/// its next election overflowed `term + 1`.
+pub const RAFT_TERM_MAX: Term = i32::MAX as Term;
 /// A position in the Raft log, 1-based; 0 means "before the first entry".
 pub type LogIndex = u64;
 

@@ -135,15 +135,13 @@ impl Fetchers {
                     fetcher.queue.lock().remove(&key);
                 }
             }
-            let fetcher = fetchers.entry(leader).or_insert_with(|| {
-                let queue = Arc::new(Queue::default());
-                let task = tokio::spawn(run(
+            let fetcher = fetcher_for(&mut fetchers, leader, |queue| {
+                tokio::spawn(run(
                     Arc::downgrade(self),
                     Arc::clone(&self.runtime),
                     leader,
-                    Arc::clone(&queue),
-                ));
-                Fetcher { queue, task }
+                    queue,
+                ))
             });
             Arc::clone(&fetcher.queue)
         };
@@ -159,6 +157,35 @@ impl Fetchers {
         }
         queue.wake.notify_one();
     }
+}
+
+/// `leader`'s fetcher, its task started by `start` on its queue if there
+/// is none yet, or started again if it ended: a fetcher runs until it is
+/// aborted, so an ended one panicked (a bug storing some partition's
+/// answer), and without a new task every partition followed from that
+/// leader would wait in its queue forever. The partitions of the fetch it
+/// died in fetch again after their machines' fetch timeout.
+fn fetcher_for(
+    fetchers: &mut BTreeMap<i32, Fetcher>,
+    leader: i32,
+    start: impl FnOnce(Arc<Queue>) -> tokio::task::JoinHandle<()>,
+) -> &Fetcher {
+    let fetcher = match fetchers.entry(leader) {
+        std::collections::btree_map::Entry::Vacant(vacant) => {
+            let queue = Arc::new(Queue::default());
+            let task = start(Arc::clone(&queue));
+            return vacant.insert(Fetcher { queue, task });
+        }
+        std::collections::btree_map::Entry::Occupied(occupied) => occupied.into_mut(),
+    };
+    if fetcher.task.is_finished() {
+        tracing::error!(
+            leader,
+            "the replica fetcher of this leader ended: started again"
+        );
+        fetcher.task = start(Arc::clone(&fetcher.queue));
+    }
+    fetcher
 }
 
 impl Queue {
@@ -403,4 +430,29 @@ async fn join_all<F: Future>(futures: Vec<F>) -> Vec<F::Output> {
         .into_iter()
         .map(|o| o.expect("every future finished"))
         .collect()
+}
+
+#[cfg(all(test, not(madsim)))]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_fetcher_whose_task_ended_is_started_again_on_its_queue() {
+        let mut fetchers = BTreeMap::new();
+        let panicking = |_| tokio::spawn(async { panic!("a bug while storing an answer") });
+        let queue = Arc::clone(&fetcher_for(&mut fetchers, 1, panicking).queue);
+        for _ in 0..10_000 {
+            if fetchers[&1].task.is_finished() {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+        assert!(fetchers[&1].task.is_finished());
+        // The next partition queued for leader 1 finds a running fetcher,
+        // not the dead one (every partition followed there would wait
+        // forever), and the partitions already waiting are kept.
+        let fetcher = fetcher_for(&mut fetchers, 1, |_| tokio::spawn(std::future::pending()));
+        assert!(!fetcher.task.is_finished(), "started again");
+        assert!(Arc::ptr_eq(&fetcher.queue, &queue), "on the same queue");
+    }
 }

@@ -24,6 +24,7 @@ use crate::server::cluster::{
 use crate::server::config::ClusterConfig;
 use crate::server::peers::Peers;
 use crate::server::quorum::{ProposalError, Quorum};
+use crate::server::task_watch::watched;
 use crate::server::BrokerError;
 
 /// The Raft state's directory under the data directory. '@' keeps it out
@@ -135,41 +136,35 @@ pub async fn start(
     let spawned = vec![
         tokio::spawn(watched(
             "apply",
-            Arc::downgrade(broker),
             apply::run(Arc::clone(&runtime), events),
+            stop_node(Arc::downgrade(broker)),
         )),
         tokio::spawn(watched(
             "controller",
-            Arc::downgrade(broker),
             controller::run(Arc::clone(&runtime)),
+            stop_node(Arc::downgrade(broker)),
         )),
         tokio::spawn(watched(
             "lifecycle",
-            Arc::downgrade(broker),
             lifecycle::run(Arc::clone(&runtime)),
+            stop_node(Arc::downgrade(broker)),
         )),
         tokio::spawn(watched(
             "replication",
-            Arc::downgrade(broker),
             replication::run(Arc::clone(&runtime)),
+            stop_node(Arc::downgrade(broker)),
         )),
     ];
     runtime.tasks.lock().expect("tasks lock").extend(spawned);
     Ok(runtime)
 }
 
-/// Runs one of the cluster's tasks; if it ever ends (it should not while
-/// the node runs), the node stops (as after a storage failure) instead of
-/// living on as a zombie that heartbeats but applies or replicates nothing.
-async fn watched(
-    name: &'static str,
-    broker: Weak<Broker>,
-    task: impl std::future::Future<Output = ()>,
-) {
-    task.await;
-    if let Some(broker) = broker.upgrade() {
-        tracing::error!(task = name, "a cluster task ended: the node stops");
-        broker.storage_failed.notify_one();
+/// What a cluster task's end does: the node stops.
+fn stop_node(broker: Weak<Broker>) -> impl FnOnce() {
+    move || {
+        if let Some(broker) = broker.upgrade() {
+            broker.storage_failed.notify_one();
+        }
     }
 }
 

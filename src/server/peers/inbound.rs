@@ -72,9 +72,12 @@ async fn serve(inner: Arc<Inner>, stream: TcpStream, _slot: OwnedSemaphorePermit
     };
     let (mut receiver, mut sender) = connection.into_split();
     // Answers wait here for the writer; every request holds a slot until
-    // its answer is queued, refusals may add as many again.
-    let (answers, mut answer_rx) =
-        mpsc::channel::<(u64, RpcResponse)>(2 * PEER_INBOUND_REQUESTS_IN_FLIGHT_MAX);
+    // its answer is written (not merely queued: a peer that never reads
+    // would otherwise pile up a queue's worth of answers of up to 16 MiB
+    // behind the slots), refusals may add as many again.
+    let (answers, mut answer_rx) = mpsc::channel::<(u64, RpcResponse, Option<OwnedSemaphorePermit>)>(
+        2 * PEER_INBOUND_REQUESTS_IN_FLIGHT_MAX,
+    );
     let request_slots = Arc::new(Semaphore::new(PEER_INBOUND_REQUESTS_IN_FLIGHT_MAX));
     let read = async {
         loop {
@@ -97,7 +100,7 @@ async fn serve(inner: Arc<Inner>, stream: TcpStream, _slot: OwnedSemaphorePermit
                 RpcBody::Request { id, request } => {
                     let Ok(slot) = Arc::clone(&request_slots).try_acquire_owned() else {
                         let refused = RpcResponse::Refused("too many requests in flight".into());
-                        let _ = answers.try_send((id, refused));
+                        let _ = answers.try_send((id, refused, None));
                         continue;
                     };
                     let handler = inner.handler();
@@ -115,8 +118,7 @@ async fn serve(inner: Arc<Inner>, stream: TcpStream, _slot: OwnedSemaphorePermit
                             },
                             None => RpcResponse::Refused("no handler yet".into()),
                         };
-                        let _ = answers.send((id, response)).await;
-                        drop(slot);
+                        let _ = answers.send((id, response, Some(slot))).await;
                     });
                 }
                 RpcBody::Hello { .. } => {}
@@ -127,7 +129,7 @@ async fn serve(inner: Arc<Inner>, stream: TcpStream, _slot: OwnedSemaphorePermit
         }
     };
     let write = async {
-        while let Some((id, response)) = answer_rx.recv().await {
+        while let Some((id, response, _slot)) = answer_rx.recv().await {
             let envelope = inner.envelope(peer, RpcBody::Response { id, response });
             if let Err(e) = sender.send(&envelope).await {
                 return e.to_string();

@@ -34,7 +34,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
 
 use crate::core::raft::Message;
@@ -42,6 +42,15 @@ use crate::rpc::{RpcRequest, RpcResponse};
 
 /// Raft messages queued for one peer; beyond it new ones are dropped.
 pub const PEER_RAFT_QUEUE_MAX: usize = 1_024;
+/// Bytes of peers' Raft messages (entries and snapshot chunks, as
+/// [`raft_inbox_bytes`] counts them) waiting for the quorum to step them;
+/// beyond it new ones are dropped, as lost packets. The inbox's count
+/// (`QUORUM_INBOX_MAX`, 4 096) alone let frames of up to 16 MiB pile up to
+/// 64 GiB while the quorum waited on a slow sync. 64 MiB holds about 64
+/// full appends or snapshot chunks (`message_max_bytes`, 1 MiB by
+/// default): a leader keeps at most `inflight_appends_max` (8) appends in
+/// flight to a follower, so only a flood is dropped.
+pub const PEER_RAFT_INBOX_BYTES_MAX: usize = 64 << 20;
 /// Calls to one peer on one lane waiting for their answer; a further call
 /// waits for a slot (within its timeout).
 pub const PEER_CALLS_IN_FLIGHT_MAX: usize = 64;
@@ -105,6 +114,26 @@ pub trait RpcHandler: Send + Sync + 'static {
     fn handle(&self, from: i32, request: RpcRequest) -> RpcHandlerFuture<'_>;
 }
 
+/// A peer's Raft message on its way to the quorum's inbox; it holds its
+/// share of [`PEER_RAFT_INBOX_BYTES_MAX`] until it is dropped (stepped).
+#[derive(Debug)]
+pub struct InboundRaft {
+    pub message: Message,
+    _bytes: OwnedSemaphorePermit,
+}
+
+/// What a Raft message counts for in the inbox on top of its payload
+/// (entries, snapshot data): its other fields, so empty ones count too.
+pub const RAFT_MESSAGE_OVERHEAD_BYTES: usize = 64;
+
+/// The bytes `message` counts for against [`PEER_RAFT_INBOX_BYTES_MAX`].
+pub fn raft_inbox_bytes(message: &Message) -> usize {
+    message
+        .body
+        .payload_bytes()
+        .saturating_add(RAFT_MESSAGE_OVERHEAD_BYTES)
+}
+
 /// This node's connections to its peers. Cheap to share (`Arc`).
 pub struct Peers {
     inner: Arc<Inner>,
@@ -117,13 +146,15 @@ pub(crate) struct Inner {
     next_call_id: AtomicU64,
     state: Mutex<State>,
     shutdown: watch::Sender<bool>,
+    /// What the inbox may hold (`PEER_RAFT_INBOX_BYTES_MAX`).
+    raft_inbox_budget: Arc<Semaphore>,
 }
 
 struct State {
     addresses: BTreeMap<i32, SocketAddr>,
     /// One per peer and lane ever sent on.
     outbound: BTreeMap<(i32, Lane), Arc<outbound::Outbound>>,
-    raft_inbox: Option<mpsc::Sender<Message>>,
+    raft_inbox: Option<mpsc::Sender<InboundRaft>>,
     handler: Option<Arc<dyn RpcHandler>>,
     /// The accept task and one task per outbound peer.
     tasks: Vec<JoinHandle<()>>,
@@ -159,6 +190,7 @@ impl Peers {
                 stopped: false,
             }),
             shutdown,
+            raft_inbox_budget: Arc::new(Semaphore::new(PEER_RAFT_INBOX_BYTES_MAX)),
         });
         let accept = tokio::spawn(inbound::accept_loop(Arc::clone(&inner), rpc_listener));
         inner.lock().tasks.push(accept);
@@ -182,8 +214,8 @@ impl Peers {
     }
 
     /// Where Raft messages from peers go (the quorum's inbox). Messages
-    /// that find it full are dropped.
-    pub fn set_raft_inbox(&self, inbox: mpsc::Sender<Message>) {
+    /// that find it full, in count or in bytes, are dropped.
+    pub fn set_raft_inbox(&self, inbox: mpsc::Sender<InboundRaft>) {
         self.inner.lock().raft_inbox = Some(inbox);
     }
 
@@ -292,11 +324,18 @@ impl Inner {
 
     /// Hands a peer's Raft message to the inbox, or drops it.
     fn deliver_raft(&self, message: Message) {
-        let inbox = self.lock().raft_inbox.clone();
-        if let Some(inbox) = inbox {
-            // Full or closed: dropped, like a lost packet.
-            let _ = inbox.try_send(message);
-        }
+        let Some(inbox) = self.lock().raft_inbox.clone() else {
+            return;
+        };
+        // Over the byte budget, full or closed: dropped, like a lost packet.
+        let bytes = u32::try_from(raft_inbox_bytes(&message)).unwrap_or(u32::MAX);
+        let Ok(permit) = Arc::clone(&self.raft_inbox_budget).try_acquire_many_owned(bytes) else {
+            return;
+        };
+        let _ = inbox.try_send(InboundRaft {
+            message,
+            _bytes: permit,
+        });
     }
 
     fn handler(&self) -> Option<Arc<dyn RpcHandler>> {

@@ -162,7 +162,7 @@ async fn controller_calls_and_raft_never_wait_behind_replica_fetches() {
     );
     one.send_raft(vote(1, 2));
     let received = tokio::time::timeout(WAIT, inbox_rx.recv()).await.unwrap();
-    assert_eq!(received, Some(vote(1, 2)));
+    assert_eq!(received.map(|inbound| inbound.message), Some(vote(1, 2)));
     for f in fetches {
         f.abort();
     }
@@ -198,7 +198,7 @@ async fn raft_messages_reach_the_inbox_despite_a_strangers_garbage() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(received, vote(1, 2));
+    assert_eq!(received.message, vote(1, 2));
     assert!(one.call(2, allocate(1), WAIT).await.is_ok());
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert!(
@@ -206,6 +206,100 @@ async fn raft_messages_reach_the_inbox_despite_a_strangers_garbage() {
         "the stranger's vote is dropped"
     );
     stranger.shutdown();
+    one.shutdown();
+    two.shutdown();
+}
+
+#[tokio::test]
+async fn raft_messages_past_the_inbox_byte_budget_are_dropped() {
+    let (one, two) = pair().await;
+    let (inbox, mut inbox_rx) = mpsc::channel(4_096);
+    two.set_raft_inbox(inbox);
+    // Snapshot chunks of 1 MiB (a frame may carry 16), more than the
+    // budget holds, while nobody steps them.
+    let chunk = |offset| Message {
+        from: 1,
+        to: 2,
+        term: 4,
+        body: MessageBody::InstallSnapshot {
+            meta: crate::core::raft::SnapshotMeta {
+                last_index: 1,
+                last_term: 1,
+            },
+            total_bytes: 1 << 30,
+            offset,
+            data: vec![0; 1 << 20],
+        },
+    };
+    let fits = PEER_RAFT_INBOX_BYTES_MAX / raft_inbox_bytes(&chunk(0));
+    for k in 0..fits as u64 + 8 {
+        two.inner.deliver_raft(chunk(k));
+    }
+    let mut queued = Vec::new();
+    while let Ok(inbound) = inbox_rx.try_recv() {
+        queued.push(inbound);
+    }
+    assert_eq!(queued.len(), fits, "the rest is dropped");
+    // Stepped (dropped), a message frees its bytes for the next one.
+    two.inner.deliver_raft(chunk(0));
+    assert!(inbox_rx.try_recv().is_err(), "still full");
+    queued.pop();
+    two.inner.deliver_raft(chunk(0));
+    assert_eq!(inbox_rx.try_recv().unwrap().message, chunk(0));
+    one.shutdown();
+    two.shutdown();
+}
+
+/// Answers every call at once with 1 MiB, counting the calls.
+struct Big(std::sync::atomic::AtomicUsize);
+
+impl RpcHandler for Big {
+    fn handle(&self, _from: i32, _request: RpcRequest) -> RpcHandlerFuture<'_> {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Box::pin(async { RpcResponse::Refused("x".repeat(1 << 20)) })
+    }
+}
+
+#[tokio::test]
+async fn a_peer_that_never_reads_holds_at_most_the_in_flight_answers() {
+    let (one, two) = pair().await;
+    let big = Arc::new(Big(std::sync::atomic::AtomicUsize::new(0)));
+    two.set_handler(Arc::clone(&big) as Arc<dyn RpcHandler>);
+    let address = two.inner.lock().addresses[&2];
+    // A raw peer: hello, then many calls, never reading an answer. Its
+    // receive buffer is kept small, so the sockets hold only a few answers.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(64 * 1024).unwrap();
+    let stream = socket.connect(address).await.unwrap();
+    let mut peer = crate::rpc::RpcConnection::new(stream, "c1", 1);
+    let envelope = |body| crate::rpc::RpcEnvelope {
+        cluster_id: "c1".into(),
+        from: 1,
+        to: 2,
+        body,
+    };
+    peer.send(&envelope(crate::rpc::RpcBody::Hello {
+        node_id: 1,
+        incarnation: 1,
+    }))
+    .await
+    .unwrap();
+    for id in 0..400 {
+        let request = allocate(1);
+        peer.send(&envelope(crate::rpc::RpcBody::Request { id, request }))
+            .await
+            .unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(1_000)).await;
+    // Every answer served holds a slot until it is written: the answers
+    // built are the slots plus what the sockets' buffers took (the
+    // sender's, at most 4 MiB by default on Linux). Released once queued,
+    // up to a queue's worth more (128 MiB) were built (149 seen).
+    let built = big.0.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(
+        built <= PEER_INBOUND_REQUESTS_IN_FLIGHT_MAX + 16,
+        "{built} answers of 1 MiB built for a peer that reads none"
+    );
     one.shutdown();
     two.shutdown();
 }

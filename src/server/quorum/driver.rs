@@ -18,7 +18,7 @@ use super::{
 };
 use crate::core::raft::{EntryKind, Message, RaftNode, Ready};
 use crate::io::clock::Clock;
-use crate::server::peers::Peers;
+use crate::server::peers::{InboundRaft, Peers};
 
 pub(super) struct Driver {
     pub(super) node: RaftNode,
@@ -46,7 +46,7 @@ enum Stop {
 
 pub(super) async fn run(
     mut driver: Driver,
-    mut inbox: mpsc::Receiver<Message>,
+    mut inbox: mpsc::Receiver<InboundRaft>,
     mut commands: mpsc::Receiver<Command>,
     mut signal: watch::Receiver<bool>,
 ) {
@@ -64,11 +64,11 @@ pub(super) async fn run(
             biased;
             _ = signal.wait_for(|stop| *stop) => break Stop::Shutdown,
             Some(command) = commands.recv() => driver.command(command),
-            Some(message) = inbox.recv() => {
-                driver.step(message);
+            Some(inbound) = inbox.recv() => {
+                driver.step(inbound.message);
                 for _ in 1..QUORUM_STEP_BATCH_MAX {
                     match inbox.try_recv() {
-                        Ok(message) => driver.step(message),
+                        Ok(inbound) => driver.step(inbound.message),
                         Err(_) => break,
                     }
                 }

@@ -23,6 +23,7 @@ use crate::core::raft::{
 use crate::io::clock::Clock;
 use crate::io::disk::Disk;
 use crate::server::peers::Peers;
+use crate::server::task_watch::on_panic;
 use storage::{RaftStorage, StorageError};
 
 /// Raft messages from peers waiting for the driver; beyond it they drop.
@@ -278,7 +279,17 @@ impl Quorum {
             events: events_tx,
             quorum: Arc::clone(&quorum),
         };
-        let task = tokio::spawn(driver::run(driver, inbox, commands_rx, signal));
+        // A panic in the driver (a bug in the core) stops the quorum as a
+        // storage failure does, so the node stops instead of heartbeating
+        // on with a dead metadata log (`controller::run` watches it).
+        let on_driver_panic = {
+            let quorum = Arc::clone(&quorum);
+            move || quorum.shared().stop()
+        };
+        let task = tokio::spawn(on_panic(
+            driver::run(driver, inbox, commands_rx, signal),
+            on_driver_panic,
+        ));
         *quorum.task.lock().unwrap_or_else(|p| p.into_inner()) = Some(task);
         Ok((quorum, events))
     }

@@ -8,12 +8,13 @@
 //! - `schedule`: seeded random schedules and the liveness phase.
 //! - `scenario`: helpers for scripted scenarios.
 //! - `*_tests`: scenarios, sweeps, bug switches, pre-vote and check-quorum,
-//!   observers.
+//!   observers, peers that lie.
 
 mod bug_switch_tests;
 mod checkers;
 mod cluster;
 mod lease_tests;
+mod lying_peer_tests;
 mod node_tests;
 mod observer_tests;
 mod scenario;

@@ -4,6 +4,7 @@
 use crate::core::raft::{
     AppendResult, DurableState, ElectionRng, Entry, EntryKind, HardState, Message, MessageBody,
     ProposeError, RaftConfig, RaftNode, RecoveryError, Role, Snapshot, SnapshotMeta, StepError,
+    RAFT_TERM_MAX,
 };
 
 fn config() -> RaftConfig {
@@ -242,6 +243,75 @@ fn a_leader_commits_an_old_terms_entry_only_with_one_of_its_own() {
         .expect("ok");
         assert_eq!(node.commit_index(), 3);
     }
+}
+
+#[test]
+fn a_rejection_of_an_append_never_sent_is_ignored() {
+    // A peer answering an append after an entry the leader does not hold
+    // (a lying or broken peer: the leader never sent one) must not move
+    // its next index past the log: the next append would look up a term
+    // the leader does not have, and `u64::MAX + 1` overflows.
+    let mut node = node_with(config(), 2, &[1, 2]);
+    make_leader(&mut node);
+    let last_index = node.log().last_index();
+    // Node 2 keeps up (Replicate); node 3 never answered (Probe).
+    let ack = AppendResult::Success {
+        match_index: last_index,
+    };
+    node.step(
+        1_001,
+        from(2, 3, MessageBody::AppendEntriesResponse { result: ack }),
+    )
+    .expect("ok");
+    drain(&mut node);
+    for peer in [2, 3] {
+        for rejected_prev_index in [last_index + 1, last_index + 7, u64::MAX] {
+            let lie = AppendResult::Reject {
+                rejected_prev_index,
+                conflict_index: rejected_prev_index,
+                conflict_term: None,
+            };
+            node.step(
+                1_002,
+                from(peer, 3, MessageBody::AppendEntriesResponse { result: lie }),
+            )
+            .expect("well-formed");
+            drain(&mut node);
+            assert!(node.progress[&peer].next_index <= last_index + 1);
+        }
+    }
+    assert_eq!(node.role(), Role::Leader);
+    node.tick(1_100);
+    assert!(!drain(&mut node).is_empty(), "heartbeats go on");
+}
+
+#[test]
+fn a_term_above_the_ceiling_is_refused_and_a_node_at_it_never_overflows() {
+    let mut node = node_with(config(), 1, &[1]);
+    let answer = AppendResult::Success { match_index: 0 };
+    for term in [RAFT_TERM_MAX + 1, u64::MAX / 2, u64::MAX] {
+        // A voter's answer, and a non-voter's (observers may send these).
+        for peer in [2, 9] {
+            let lie = from(
+                peer,
+                term,
+                MessageBody::AppendEntriesResponse { result: answer },
+            );
+            assert!(
+                matches!(node.step(5, lie), Err(StepError::Malformed { .. })),
+                "term {term} from {peer}"
+            );
+        }
+    }
+    assert_eq!(node.term(), 1, "no term taken");
+    // A node already at the ceiling follows but never stands past it.
+    let mut node = node_with(config(), RAFT_TERM_MAX, &[1]);
+    for now_ms in [1_000, 5_000, 20_000] {
+        node.tick(now_ms);
+        drain(&mut node);
+    }
+    assert_eq!(node.term(), RAFT_TERM_MAX);
+    assert_eq!(node.role(), Role::Follower);
 }
 
 #[test]
