@@ -1347,7 +1347,7 @@ fn recovery_point_write(dir: &str, point: i64) -> SmallFileWrite {
 
 /// The recovery point, 0 if there is none (or it does not parse); an error
 /// if the file cannot be read.
-fn read_recovery_point(disk: &dyn Disk, dir: &str) -> Result<i64, DiskError> {
+pub(crate) fn read_recovery_point(disk: &dyn Disk, dir: &str) -> Result<i64, DiskError> {
     let path = join(dir, RECOVERY_POINT_FILE);
     let bytes = match disk.read_at(&path, 0, 32) {
         Ok(bytes) => bytes,
