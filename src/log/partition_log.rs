@@ -66,6 +66,11 @@ pub struct RecoveryReport {
     pub truncated_bytes: u64,
     /// Why the first truncation happened.
     pub first_stop_reason: Option<String>,
+    /// Where each leader epoch starts among the batches recovery scanned
+    /// and kept (not those of segments loaded from their indexes), epochs
+    /// increasing: the leader-epoch cache takes the ones it lacks, as
+    /// Kafka's `LogSegment.recover` assigns them.
+    pub scanned_epochs: Vec<(i32, i64)>,
 }
 
 /// Where an append landed.
@@ -239,6 +244,9 @@ impl PartitionLog {
                     .batches
                     .last()
                     .map_or(last_epoch, |(_, h)| h.partition_leader_epoch);
+                for (_, header) in &scan.batches {
+                    note_scanned_epoch(&mut report.scanned_epochs, header);
+                }
                 match next_base.filter(|_| vouched) {
                     // The point vouched for indexes that are missing or do
                     // not fit. The data they index was synced, so a batch
@@ -299,6 +307,7 @@ impl PartitionLog {
                     remove_if_exists(disk.as_ref(), path)?;
                 }
             }
+            report.scanned_epochs.clear();
         }
         if segments.is_empty() {
             let base = checkpointed_start;
@@ -1338,7 +1347,7 @@ fn recovery_point_write(dir: &str, point: i64) -> SmallFileWrite {
 
 /// The recovery point, 0 if there is none (or it does not parse); an error
 /// if the file cannot be read.
-fn read_recovery_point(disk: &dyn Disk, dir: &str) -> Result<i64, DiskError> {
+pub(crate) fn read_recovery_point(disk: &dyn Disk, dir: &str) -> Result<i64, DiskError> {
     let path = join(dir, RECOVERY_POINT_FILE);
     let bytes = match disk.read_at(&path, 0, 32) {
         Ok(bytes) => bytes,
@@ -1393,6 +1402,15 @@ fn load_clean_segment(
 /// its bytes and its end, reads refuse the damaged batch by its CRC, and the
 /// indexes cover the batches before it (reads past it walk headers from the
 /// last entry and are refused at the damage, never served from it).
+/// Notes `header`'s leader epoch if it starts a newer one than the last
+/// noted (a batch without an epoch, -1, starts none).
+fn note_scanned_epoch(epochs: &mut Vec<(i32, i64)>, header: &BatchHeader) {
+    let epoch = header.partition_leader_epoch;
+    if epoch >= 0 && epochs.last().is_none_or(|(last, _)| *last < epoch) {
+        epochs.push((epoch, header.base_offset));
+    }
+}
+
 async fn rebuild_vouched_from_scan(
     disk: &dyn Disk,
     seg: &mut Segment,

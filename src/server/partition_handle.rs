@@ -237,6 +237,21 @@ impl PartitionHandle {
             });
         }
         epoch_cache.truncate_from(log.log_end_offset() + 1);
+        // The file may lack epochs whose records survived: it is written
+        // when the log syncs, and under fsync.policy=never a power loss can
+        // keep records the page cache wrote back and lose the file's last
+        // update. A leader without them answered a follower ending in such
+        // an epoch "diverging at the log start", and the follower cut its
+        // log and fetched the same batches again, forever (`--cluster 3
+        // --fsync-never --correlated-crashes` seeds 26, 51 and more).
+        // Kafka's recovery assigns each scanned batch's newer epoch.
+        let mut epochs_dirty = false;
+        for &(epoch, start) in &report.scanned_epochs {
+            if start < log.log_end_offset() && epoch_cache.latest_epoch().is_none_or(|e| e < epoch)
+            {
+                epochs_dirty |= epoch_cache.assign(epoch, start);
+            }
+        }
         // As Kafka's log load: no epoch starts below the log start. In
         // memory only (Kafka flushes this lazily): every open repeats it, and
         // the file is rewritten with the next new epoch.
@@ -273,7 +288,7 @@ impl PartitionHandle {
             machine,
             config,
             epoch_cache,
-            epochs_dirty: false,
+            epochs_dirty,
             waiters: BTreeMap::new(),
             next_request_id: 0,
             last_sync_monotonic_ms: clock.monotonic_ms(),

@@ -22,7 +22,9 @@ use crate::server::partition_handle::{PartitionHandle, ProduceError, Replication
 /// Replicas of partition `t-0`, by node id, each on its own temp dir.
 struct Cluster {
     nodes: BTreeMap<i32, Arc<PartitionHandle>>,
-    _dirs: Vec<tempfile::TempDir>,
+    dirs: BTreeMap<i32, tempfile::TempDir>,
+    defaults: TopicDefaults,
+    timing: ReplicationTiming,
 }
 
 impl Cluster {
@@ -34,34 +36,42 @@ impl Cluster {
     /// again at once after an empty answer (the test decides when fetches
     /// travel).
     async fn open_with(ids: &[i32], defaults: TopicDefaults, timing: ReplicationTiming) -> Cluster {
-        let mut nodes = BTreeMap::new();
-        let mut dirs = Vec::new();
+        let mut cluster = Cluster {
+            nodes: BTreeMap::new(),
+            dirs: BTreeMap::new(),
+            defaults,
+            timing,
+        };
         for &id in ids {
-            let dir = tempfile::tempdir().unwrap();
-            let config = TopicConfig::resolve(&BTreeMap::new(), &defaults);
-            let (handle, _) = PartitionHandle::open(
-                Arc::new(RealDisk::new(dir.path())),
-                "data",
-                "t",
-                [1; 16],
-                0,
-                id,
-                100,
-                None,
-                config,
-                BugSwitches::default(),
-                Arc::new(HostClock::new()),
-            )
-            .await
-            .expect("partition opens");
-            handle.set_replication_timing(ReplicationTiming {
-                replica_fetch_backoff_ms: 0,
-                ..timing
-            });
-            nodes.insert(id, Arc::new(handle));
-            dirs.push(dir);
+            cluster.dirs.insert(id, tempfile::tempdir().unwrap());
+            cluster.reopen(id).await;
         }
-        Cluster { nodes, _dirs: dirs }
+        cluster
+    }
+
+    /// Opens node `id`'s replica on its directory (again: a restart).
+    async fn reopen(&mut self, id: i32) {
+        let config = TopicConfig::resolve(&BTreeMap::new(), &self.defaults);
+        let (handle, _) = PartitionHandle::open(
+            Arc::new(RealDisk::new(self.dirs[&id].path())),
+            "data",
+            "t",
+            [1; 16],
+            0,
+            id,
+            100,
+            None,
+            config,
+            BugSwitches::default(),
+            Arc::new(HostClock::new()),
+        )
+        .await
+        .expect("partition opens");
+        handle.set_replication_timing(ReplicationTiming {
+            replica_fetch_backoff_ms: 0,
+            ..self.timing
+        });
+        self.nodes.insert(id, Arc::new(handle));
     }
 
     fn node(&self, id: i32) -> &Arc<PartitionHandle> {
@@ -251,6 +261,49 @@ async fn a_new_leader_truncates_a_divergent_suffix_by_epoch_and_dedupes_a_retry(
 
     let logs = cluster.logs().await;
     assert_eq!(logs.values().filter(|l| **l == logs[&2]).count(), 3);
+}
+
+/// The leader-epoch file can lose an epoch whose records survive: it is
+/// written when the log syncs, and under fsync.policy=never a power loss
+/// can keep records the page cache wrote back and lose the file's update.
+/// Recovery gives the cache the epochs of the batches it scanned (Kafka's
+/// `LogSegment.recover`). Without that, the restarted leader, knowing no
+/// epoch below its new one, answered the follower ending in epoch 1
+/// "diverging at (-1, 0)": the follower cut its log to 0, fetched the same
+/// epoch-1 batches again, and so on forever, never back in the ISR
+/// (`--cluster 3 --fsync-never --correlated-crashes` seeds 26, 51).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_leader_gets_epochs_its_file_lost_back_from_its_batches() {
+    let mut cluster = Cluster::open(&[1, 2]).await;
+    lead(&cluster, 1, 1, &[1, 2]).await;
+    let acked = spawn_produce(cluster.node(1), batch(7, 0, 3));
+    cluster
+        .pump_until(&[2], |c| ends(c).iter().all(|e| *e == (3, 3)))
+        .await;
+    acked.await.unwrap().expect("acknowledged");
+    // Node 1 restarts with its records but without its epoch file.
+    let epoch_file = cluster.dirs[&1]
+        .path()
+        .join("data/t-0/leader-epoch-checkpoint");
+    std::fs::remove_file(&epoch_file).expect("the epoch file was written");
+    cluster.reopen(1).await;
+    lead(&cluster, 1, 2, &[1]).await;
+    for _ in 0..4 {
+        assert!(cluster.pump(2).await);
+        assert_eq!(
+            cluster.node(2).offsets().2,
+            3,
+            "the follower keeps its records of epoch 1"
+        );
+    }
+    let cache = cluster
+        .node(1)
+        .with_epochs(|view| view.cache.entries().to_vec());
+    assert_eq!(
+        cache,
+        vec![(1, 0), (2, 3)],
+        "epoch 1 recovered from the batches"
+    );
 }
 
 /// A leader's answer is untrusted input: a flipped bit or a lying record
