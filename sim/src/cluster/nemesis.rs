@@ -40,6 +40,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use tokio::time::{sleep, Instant};
 
+use crate::cluster::churn;
 use crate::cluster::router::Router;
 use crate::cluster::topology::NodeId;
 use crate::disk_nemesis;
@@ -85,6 +86,11 @@ pub struct ClusterNemesisPlan {
     /// The chance, before each fault, that it is a power loss of every
     /// node at once instead (0 without `--correlated-crashes`).
     pub correlated_crash_probability: f64,
+    /// The chance, before each fault, that it is a leader-churn episode
+    /// instead (`churn::draw`: 0 in the seeds without churn).
+    pub churn_probability: f64,
+    /// Partitions of the checked topic (the churn picks one).
+    pub partitions: i32,
 }
 
 /// The disk faults a node takes (actions 7 to 10), on `node`'s disk; each
@@ -154,7 +160,7 @@ fn crash_disk(node: &SimNode, recorder: &Recorder) {
     recorder.record(EventKind::Nemesis(NemesisAction::DiskCrashed { outcomes }));
 }
 
-async fn power_loss(node: &SimNode, recorder: &Recorder, downtime: Duration, why: &str) {
+pub(crate) async fn power_loss(node: &SimNode, recorder: &Recorder, downtime: Duration, why: &str) {
     let handle = Handle::current();
     node.held_down.store(true, Ordering::Relaxed);
     handle.kill(node.madsim_id);
@@ -264,6 +270,8 @@ pub async fn run(
     // The correlated power losses' own stream ("corr"): drawn only with
     // the experiment on, so `rng`'s draws stay those of seeds without it.
     let mut correlated_rng = ChaCha8Rng::seed_from_u64(plan.seed ^ 0x636f_7272_0000_0000);
+    // Leader churn's own stream: drawn only in the seeds with churn.
+    let mut churn_rng = churn::rng(plan.seed);
     let ids: Vec<NodeId> = nodes.keys().copied().collect();
     let mut router = Router::new("nemesis".into(), &ids, 0);
     let started = Instant::now();
@@ -298,6 +306,11 @@ pub async fn run(
         {
             let downtime = between(&mut correlated_rng, plan.downtime_ms);
             power_loss_everywhere(&nodes, &recorder, downtime).await;
+            continue;
+        }
+        if plan.churn_probability > 0.0 && churn_rng.gen_bool(plan.churn_probability) {
+            churn::episode(&mut churn_rng, &nodes, plan.partitions, &recorder).await;
+            heal(&nodes);
             continue;
         }
         match action {
