@@ -68,7 +68,8 @@ bug_switches! {
     "retention-past-hw" => retention_past_hw, [LogStartPastHw], "Retention deletes segments above the high watermark (records the ISR has not fetched).";
     "list-offsets-before-hw" => list_offsets_before_hw, [LatestRegressed], "A new leader answers ListOffsets before its high watermark reached its epoch's start.";
     "unclean-election" => unclean_election, [LostWrite, Unseen, InconsistentOffsets, LatestRegressed, LeaderCompleteness], "The controller elects a live replica outside the ISR when no ISR member is live (the topic does not allow it).";
-    "vote-without-log-check" => vote_without_log_check, [LostWrite, Unseen, InconsistentOffsets, LogMatching, LeaderCompleteness, OneLeaderPerEpoch], "Raft votes granted without the log up-to-date check (Raft 5.4.1): a voter missing committed metadata leads.";
+    "vote-without-log-check" => vote_without_log_check, [LostWrite, Unseen, InconsistentOffsets, LogMatching, LeaderCompleteness, OneLeaderPerEpoch, RaftCommittedLost, RaftLogMatching], "Raft votes granted without the log up-to-date check (Raft 5.4.1): a voter missing committed metadata leads.";
+    "kip101-only" => kip101_only, [LogMatching, LostWrite, Unseen, InconsistentOffsets, LatestRegressed], "KIP-101 alone: a new follower truncates once to the leader's end of its last epoch, without walking back (KIP-279).";
     }
 }
 
@@ -76,16 +77,15 @@ bug_switches! {
     /// Cluster switches the simulator does not catch yet (`--bug NAME`
     /// runs them; `--list-bugs` leaves them out, so CI does not expect
     /// them caught). The replication harness and the Raft harness catch
-    /// each (docs/replication.md, docs/raft.md); the cluster's one fault at
-    /// a time rarely makes the schedules they need: consecutive fast leader
-    /// changes with a lagging follower (`kip101-only`), a follower fetching
-    /// from a stale leader (`unfenced-fetch`), a Raft leader cut off with
-    /// an entry of an earlier term on a minority (`commit-old-term`).
+    /// each (docs/replication.md, docs/raft.md); the cluster's schedules,
+    /// leader churn included, have not made what they need: a follower
+    /// that misses two leader changes while fetching from the same node
+    /// (`unfenced-fetch`), a Raft leader's append that carries an earlier
+    /// term's entry without its own no-op (`commit-old-term`, Figure 8).
     /// Measured in docs/testing.md, "Cluster simulation".
     CLUSTER_UNCAUGHT_BUG_SWITCHES {
-    "kip101-only" => kip101_only, [LogMatching, LostWrite, Unseen, InconsistentOffsets, LatestRegressed], "KIP-101 alone: a new follower truncates once to the leader's end of its last epoch, without walking back (KIP-279).";
     "unfenced-fetch" => unfenced_fetch, [LogMatching, LostWrite, Unseen, InconsistentOffsets, LatestRegressed], "Pre-KIP-320: fetches not fenced by leader epoch; a follower joins the ISR short of the epoch's start.";
-    "commit-old-term" => commit_old_term, [LogMatching, LostWrite, Unseen, InconsistentOffsets, Panic], "A Raft leader commits an entry of an earlier term by counting replicas (Raft 5.4.2, Figure 8).";
+    "commit-old-term" => commit_old_term, [RaftCommittedLost, LogMatching, LostWrite, Unseen, InconsistentOffsets, Panic], "A Raft leader commits an entry of an earlier term by counting replicas (Raft 5.4.2, Figure 8).";
     }
 }
 

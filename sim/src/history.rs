@@ -122,6 +122,13 @@ pub enum NemesisAction {
     NodesPowerLost {
         nodes: Vec<i32>,
     },
+    /// Cluster mode: a leader-churn episode on `partition` of the checked
+    /// topic begins (`cluster::churn`); its steps, overlapping, are
+    /// recorded as the faults they make.
+    ChurnStarted {
+        partition: i32,
+        steps: Vec<String>,
+    },
     /// Cluster mode: node `node`'s `run` returned (restarted by the
     /// supervisor, no power loss).
     NodeExited {

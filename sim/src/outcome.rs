@@ -36,6 +36,12 @@ pub struct RunStats {
     /// once (`NodesPowerLost`).
     #[serde(skip_serializing_if = "is_zero_u64")]
     pub correlated_power_losses: u64,
+    /// Cluster mode: samples the metadata-log checker judged.
+    #[serde(skip_serializing_if = "is_zero_u64")]
+    pub metadata_log_samples: u64,
+    /// Cluster mode: leader-churn episodes (`ChurnStarted`).
+    #[serde(skip_serializing_if = "is_zero_u64")]
+    pub churn_episodes: u64,
     /// Acknowledged records found missing after a power loss of every
     /// replica of their replicated `fsync.policy=never` partition: lost as
     /// that policy allows, excused by the checkers (`checker::Durability`).

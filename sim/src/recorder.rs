@@ -21,10 +21,20 @@ pub struct Recording {
     pub stats: RunStats,
 }
 
+/// A check that looks at state outside the history (the voters' disks),
+/// run from [`Recorder::record`] at most once per `every_ms` of simulated
+/// time: it adds no task or timer, so it moves no seed's schedule.
+struct Sampler {
+    every_ms: u64,
+    next_at_ms: u64,
+    sample: Box<dyn FnMut() + Send>,
+}
+
 #[derive(Clone)]
 pub struct Recorder {
     started: Instant,
     inner: Arc<Mutex<Recording>>,
+    sampler: Arc<Mutex<Option<Sampler>>>,
 }
 
 impl Recorder {
@@ -36,6 +46,25 @@ impl Recorder {
                 checkers: Checkers::default(),
                 stats: RunStats::default(),
             })),
+            sampler: Arc::new(Mutex::new(None)),
+        }
+    }
+
+    /// Runs `sample` from `record`, at most once per `every_ms` of
+    /// simulated time (replacing any sampler set before).
+    pub fn sample_every(&self, every_ms: u64, sample: impl FnMut() + Send + 'static) {
+        *self.sampler.lock().unwrap_or_else(|p| p.into_inner()) = Some(Sampler {
+            every_ms,
+            next_at_ms: 0,
+            sample: Box::new(sample),
+        });
+    }
+
+    fn maybe_sample(&self, at_ms: u64) {
+        let mut guard = self.sampler.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(sampler) = guard.as_mut().filter(|s| at_ms >= s.next_at_ms) {
+            sampler.next_at_ms = at_ms + sampler.every_ms;
+            (sampler.sample)();
         }
     }
 
@@ -62,6 +91,8 @@ impl Recorder {
         // seed: ODRADEK_SIM_LOG=odradek=debug,odradek_sim::history=debug.
         tracing::debug!(target: "odradek_sim::history", "#{seq} @{at_ms}ms {:?}", event.kind);
         recording.checkers.observe(event);
+        drop(guard);
+        self.maybe_sample(at_ms);
         seq
     }
 
@@ -118,6 +149,7 @@ fn count(stats: &mut RunStats, kind: &EventKind) {
             stats.kills += nodes.len() as u64;
             stats.correlated_power_losses += 1;
         }
+        EventKind::Nemesis(NemesisAction::ChurnStarted { .. }) => stats.churn_episodes += 1,
         EventKind::Nemesis(NemesisAction::NodeExited { .. }) => stats.broker_exits += 1,
         EventKind::Nemesis(NemesisAction::NodePaused { .. }) => stats.pauses += 1,
         EventKind::Nemesis(NemesisAction::NetworkPartitioned { .. }) => stats.partitions_cut += 1,

@@ -122,6 +122,15 @@ violation_kinds! {
     /// A node became leader with a log ending below an offset an earlier
     /// epoch had committed (`cluster::leadership`).
     LeaderCompleteness => "leader-completeness";
+    /// A voter voted twice in one term, or two candidates won one term
+    /// (`cluster::metadata_log`, over the voters' durable Raft state).
+    RaftElectionSafety => "raft-election-safety";
+    /// Two voters' metadata logs hold an entry of the same index and term
+    /// and differ at or below it.
+    RaftLogMatching => "raft-log-matching";
+    /// A metadata entry known committed was replaced, or is no longer
+    /// durable on a majority of voters.
+    RaftCommittedLost => "raft-committed-lost";
     /// The broker refused a record as corrupt where no rot had hit the
     /// partition's segment holding it.
     SpuriousCorruption => "spurious-corruption";

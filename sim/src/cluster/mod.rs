@@ -14,13 +14,19 @@
 //!   over the leadership the nodes journaled.
 //! - `replica_logs`: log matching across the replicas' committed prefixes,
 //!   read from their disks at the end of the seed.
+//! - `metadata_log`: Raft's safety properties over the voters' durable
+//!   metadata logs, sampled while the seed runs and at its end.
 //! - `nemesis`: the faults, and the supervisor restarting exited nodes.
+//! - `churn`: leader churn, overlapping faults around one partition (in
+//!   some seeds, drawn from a stream of its own).
 //! - `seed_run`: one seed, end to end.
 
+pub mod churn;
 pub mod consumers;
 pub mod filler;
 pub mod full_isr;
 pub mod leadership;
+pub mod metadata_log;
 pub mod nemesis;
 pub mod offsets_probe;
 pub mod producers;

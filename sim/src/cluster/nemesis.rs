@@ -17,6 +17,7 @@
 //! | rot of cold data on a node | `disk_nemesis::rot`: 1–3 bits in sealed segments of the checked topic below the durable recovery point (one node's copy) | the damaged batch is refused (CORRUPT_MESSAGE) where it is read, never served; `spurious-corruption` is coarse here (it knows the segment, not the node) |
 //! | power loss of every node at once (`--correlated-crashes` only) | every node killed in the same instant, every `SimDisk::crash`ed, down 0–3 s, all restarted; recorded as `NodesPowerLost` naming the nodes | with fsync=always nothing acknowledged is lost (synced on every ISR member, the Raft log synced); with fsync=never acknowledged records may be lost (in memory only), which the checkers excuse for acknowledgements made before it |
 //! | clock steps per node | `clock_nemesis::run` per node (its own stream): steps forward and back of 10 ms – 3 h, resynced before faults end | timers run on monotonic time: sessions, elections and ISR timeouts neither fire nor starve |
+//! | leader churn (half the seeds; then half the faults) | `churn::episode`: 2–5 overlapping steps around one partition of the checked topic (short power losses of its leader, pauses and isolations of its followers, isolating its leader or the Raft leader, one link cut, chasing the next leader epoch, KIP-279's schedule aimed) | fast consecutive leader changes with a lagging follower: truncation walks back epoch by epoch (`kip101-only` is caught here) |
 //!
 //! Disk faults hit one node's disk at a time (the one-fault-at-a-time
 //! loop), so every acknowledged record keeps a good copy on another ISR
@@ -25,7 +26,8 @@
 //!
 //! The correlated power loss is an experiment (`--correlated-crashes`): it
 //! is drawn from a stream of its own, before each fault of the loop, so a
-//! seed without it draws every other fault as before.
+//! seed without it draws every other fault as before. Leader churn is drawn
+//! the same way, from its own stream, after it.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -40,6 +42,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use tokio::time::{sleep, Instant};
 
+use crate::cluster::churn;
 use crate::cluster::router::Router;
 use crate::cluster::topology::NodeId;
 use crate::disk_nemesis;
@@ -85,6 +88,11 @@ pub struct ClusterNemesisPlan {
     /// The chance, before each fault, that it is a power loss of every
     /// node at once instead (0 without `--correlated-crashes`).
     pub correlated_crash_probability: f64,
+    /// The chance, before each fault, that it is a leader-churn episode
+    /// instead (`churn::draw`: 0 in the seeds without churn).
+    pub churn_probability: f64,
+    /// Partitions of the checked topic (the churn picks one).
+    pub partitions: i32,
 }
 
 /// The disk faults a node takes (actions 7 to 10), on `node`'s disk; each
@@ -154,7 +162,7 @@ fn crash_disk(node: &SimNode, recorder: &Recorder) {
     recorder.record(EventKind::Nemesis(NemesisAction::DiskCrashed { outcomes }));
 }
 
-async fn power_loss(node: &SimNode, recorder: &Recorder, downtime: Duration, why: &str) {
+pub(crate) async fn power_loss(node: &SimNode, recorder: &Recorder, downtime: Duration, why: &str) {
     let handle = Handle::current();
     node.held_down.store(true, Ordering::Relaxed);
     handle.kill(node.madsim_id);
@@ -264,6 +272,8 @@ pub async fn run(
     // The correlated power losses' own stream ("corr"): drawn only with
     // the experiment on, so `rng`'s draws stay those of seeds without it.
     let mut correlated_rng = ChaCha8Rng::seed_from_u64(plan.seed ^ 0x636f_7272_0000_0000);
+    // Leader churn's own stream: drawn only in the seeds with churn.
+    let mut churn_rng = churn::rng(plan.seed);
     let ids: Vec<NodeId> = nodes.keys().copied().collect();
     let mut router = Router::new("nemesis".into(), &ids, 0);
     let started = Instant::now();
@@ -298,6 +308,11 @@ pub async fn run(
         {
             let downtime = between(&mut correlated_rng, plan.downtime_ms);
             power_loss_everywhere(&nodes, &recorder, downtime).await;
+            continue;
+        }
+        if plan.churn_probability > 0.0 && churn_rng.gen_bool(plan.churn_probability) {
+            churn::episode(&mut churn_rng, &nodes, plan.partitions, &recorder).await;
+            heal(&nodes);
             continue;
         }
         match action {

@@ -27,10 +27,11 @@ use rand_chacha::ChaCha8Rng;
 use tokio::time::sleep;
 
 use crate::clock_nemesis::{self, ClockFaultPlan};
+use crate::cluster::metadata_log::{MetadataLogChecker, VoterReader, VoterState};
 use crate::cluster::nemesis::{self, ClusterNemesisPlan, SimNode};
 use crate::cluster::topology::{self, NodeId};
 use crate::cluster::workload::{self, ClusterWorkloadConfig};
-use crate::cluster::{filler, leadership, replica_logs};
+use crate::cluster::{churn, filler, leadership, replica_logs};
 use crate::history::{EventKind, NemesisAction};
 use crate::outcome::SeedOutcome;
 use crate::progress::ProgressFloors;
@@ -59,6 +60,10 @@ const FLOORS: ProgressFloors = ProgressFloors {
     acked_writes: 50,
     records_read: 100,
 };
+
+/// How often the metadata-log checker samples the voters' disks
+/// (simulated ms; from the recorder, so no task or timer is added).
+const METADATA_SAMPLE_EVERY_MS: u64 = 200;
 
 /// `--correlated-crashes`: the chance that a fault is a power loss of
 /// every node (about one in seven faults; most seeds get one or two).
@@ -166,6 +171,8 @@ fn draw_setup(seed: u64, nodes: usize) -> ClusterSetup {
         read_eio_probability: disk_faults.read_eio_probability,
         rot_per_fault: disk_faults.rot_per_fault,
         correlated_crash_probability: 0.0,
+        churn_probability: churn::draw(seed),
+        partitions: workload.partitions,
     };
     // Each node's clock: its own stream of the seed, stepped like the
     // single node's; its initial skew stays the one drawn above.
@@ -355,6 +362,11 @@ fn run_on_this_thread(spec: SeedSpec) -> SeedOutcome {
             )
         });
     let buggify = setup.buggify;
+    let churn_facts = if setup.plan.churn_probability > 0.0 {
+        "on"
+    } else {
+        "off"
+    };
     let mut runtime = Runtime::with_seed_and_config(spec.seed, madsim::Config::default());
     runtime.set_time_limit(TIME_LIMIT);
     odradek::buggify::enable_on_this_thread(buggify);
@@ -377,6 +389,32 @@ fn run_on_this_thread(spec: SeedSpec) -> SeedOutcome {
             .map(|plan| Arc::new(SimClock::new(plan.initial_skew_ms)))
             .collect()
     });
+    // The voters' durable Raft state, sampled while the seed runs.
+    let voters = topology::draw_voters(spec.seed, node_count, spec.cluster_voters);
+    let metadata_log = Arc::new(std::sync::Mutex::new(MetadataLogChecker::new(voters)));
+    let sample_voters = {
+        let disks: Vec<Arc<SimDisk>> = disks[..voters].to_vec();
+        let mut readers: Vec<VoterReader> = disks.iter().map(|_| VoterReader::default()).collect();
+        move |checker: &mut MetadataLogChecker| {
+            let sample: BTreeMap<NodeId, &VoterState> = readers
+                .iter_mut()
+                .zip(&disks)
+                .enumerate()
+                .filter_map(|(index, (reader, disk))| {
+                    Some((index as NodeId + 1, reader.read(disk)?))
+                })
+                .collect();
+            checker.observe(&sample);
+        }
+    };
+    let sample_voters = Arc::new(std::sync::Mutex::new(sample_voters));
+    {
+        let (checker, sample) = (metadata_log.clone(), sample_voters.clone());
+        recorder.sample_every(METADATA_SAMPLE_EVERY_MS, move || {
+            let mut checker = checker.lock().expect("not poisoned");
+            (sample.lock().expect("not poisoned"))(&mut checker);
+        });
+    }
     let simulated = {
         let (recorder, created, disks) = (recorder.clone(), created.clone(), disks.clone());
         let clocks = clocks.clone();
@@ -424,6 +462,14 @@ fn run_on_this_thread(spec: SeedSpec) -> SeedOutcome {
     for violation in leadership::check(&journal, crate::client::TOPIC) {
         recorder.report(violation);
     }
+    let mut checker = metadata_log.lock().expect("not poisoned");
+    (sample_voters.lock().expect("not poisoned"))(&mut checker);
+    let metadata_samples = checker.samples();
+    for violation in std::mem::take(&mut *checker).into_violations() {
+        recorder.report(violation);
+    }
+    drop(checker);
+    recorder.note(|stats| stats.metadata_log_samples = metadata_samples);
     let mut disk = BTreeMap::new();
     for node_disk in &disks {
         for (name, value) in disk_counters(&node_disk.counters()) {
@@ -457,6 +503,7 @@ fn run_on_this_thread(spec: SeedSpec) -> SeedOutcome {
             ),
             ("filler".to_string(), filler_facts),
             ("segment.bytes".to_string(), segment_facts),
+            ("churn".to_string(), churn_facts.to_string()),
             (
                 "buggify".to_string(),
                 if buggify { "on" } else { "off" }.to_string(),

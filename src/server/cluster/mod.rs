@@ -27,7 +27,7 @@ mod link;
 mod replication;
 mod rpc_handler;
 
-pub use link::{start, ClusterRuntime};
+pub use link::{start, ClusterRuntime, RAFT_DIR};
 
 /// How long a broker waits for the active controller's answer.
 pub const CONTROLLER_CALL_TIMEOUT_MS: u64 = 5_000;

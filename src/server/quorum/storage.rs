@@ -122,6 +122,50 @@ fn decode<T: DeserializeOwned>(body: &[u8], limit: usize) -> Option<T> {
     body_options(limit).deserialize(body).ok()
 }
 
+/// What the bytes of a `hard_state` file hold, if they are one good frame
+/// (checkers and tools; the node itself reads with [`RaftStorage::open`]).
+pub fn read_hard_state_bytes(bytes: &[u8]) -> Option<HardState> {
+    match frame_at(bytes, 0, bytes.len()) {
+        FrameAt::Good { body, next } if next == bytes.len() => decode(body, bytes.len()),
+        _ => None,
+    }
+}
+
+/// What the bytes of a `log` file hold, read leniently (checkers and
+/// tools): the snapshot it follows, its entries up to the first frame that
+/// is not whole, good and in sequence (a torn tail, or damage, which the
+/// node's open would cut or refuse), and the byte position after the last
+/// entry read. `None` without a good header.
+pub fn read_log_bytes(bytes: &[u8]) -> Option<(SnapshotMeta, Vec<Entry>, usize)> {
+    let FrameAt::Good { body, next } = frame_at(bytes, 0, FRAME_BODY_OVERHEAD_BYTES) else {
+        return None;
+    };
+    let header: LogHeader = decode(body, FRAME_BODY_OVERHEAD_BYTES)
+        .filter(|h: &LogHeader| h.version == LOG_FORMAT_VERSION)?;
+    let (entries, end) = read_log_entries_from(bytes, next, header.base.last_index + 1);
+    Some((header.base, entries, end))
+}
+
+/// The entries of a `log` file's bytes from byte `pos`, the first of them
+/// at `first_index`, read as [`read_log_bytes`] reads them (so a reader
+/// can go on from where an earlier read of a shorter file ended).
+pub fn read_log_entries_from(
+    bytes: &[u8],
+    mut pos: usize,
+    first_index: LogIndex,
+) -> (Vec<Entry>, usize) {
+    let mut entries: Vec<Entry> = Vec::new();
+    while let FrameAt::Good { body, next } = frame_at(bytes, pos, bytes.len()) {
+        let expected = first_index + entries.len() as u64;
+        match decode::<Entry>(body, bytes.len()) {
+            Some(entry) if entry.index == expected => entries.push(entry),
+            _ => break,
+        }
+        pos = next;
+    }
+    (entries, pos)
+}
+
 /// The durable Raft state of one voter and where its log frames lie.
 pub struct RaftStorage {
     disk: Arc<dyn Disk>,

@@ -386,3 +386,42 @@ fn a_crash_inside_a_failed_persist_leaves_the_old_or_the_new_state() {
     }
     assert!(failed_persists > 10, "faults were injected");
 }
+
+/// The lenient readers the simulator's metadata-log checker uses see what
+/// a persist made durable, and stop at a torn tail.
+#[test]
+fn the_lenient_readers_see_the_durable_state_and_stop_at_a_torn_tail() {
+    let disk = Arc::new(SimDisk::new(7, SimDiskFaults::default()));
+    let mut rng = ChaCha8Rng::seed_from_u64(7);
+    block_on(async {
+        let (mut storage, mut model) = open(&disk).await.unwrap();
+        for id in 1..=40 {
+            let persist = random_persist(&mut rng, &model, id);
+            storage.persist(&persist).await.unwrap();
+            apply(&mut model, &persist);
+        }
+        let log_path = join(DIR, RAFT_LOG_FILE);
+        let bytes = disk.durable_content(&log_path).unwrap();
+        let (base, entries, end) = read_log_bytes(&bytes).unwrap();
+        assert_eq!(end, bytes.len());
+        let snapshot_meta = model.snapshot.as_ref().map(|s| s.meta).unwrap_or_default();
+        assert_eq!(base, snapshot_meta);
+        assert_eq!(entries, model.entries);
+        let hard_state = disk
+            .durable_content(&join(DIR, RAFT_HARD_STATE_FILE))
+            .unwrap();
+        assert_eq!(read_hard_state_bytes(&hard_state), Some(model.hard_state));
+        // A torn last frame: the entries before it are read, not it.
+        if !entries.is_empty() {
+            let torn = &bytes[..bytes.len() - 1];
+            let (_, kept, end) = read_log_bytes(torn).unwrap();
+            assert_eq!(kept, entries[..entries.len() - 1]);
+            // Read on from there once the frame is whole: the last entry.
+            let first = entries.last().unwrap().index;
+            let (rest, _) = read_log_entries_from(&bytes, end, first);
+            assert_eq!(rest, entries[entries.len() - 1..]);
+        }
+        assert_eq!(read_log_bytes(&[1, 2, 3]), None);
+        assert_eq!(read_hard_state_bytes(&hard_state[1..]), None);
+    });
+}
