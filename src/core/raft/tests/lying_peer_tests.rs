@@ -7,18 +7,12 @@
 
 use proptest::prelude::*;
 
+use super::node_tests::config;
+
 use crate::core::raft::{
     AppendResult, DurableState, ElectionRng, Entry, EntryKind, HardState, Message, MessageBody,
-    RaftConfig, RaftNode, Role, Snapshot, SnapshotMeta,
+    RaftNode, Role, Snapshot, SnapshotMeta,
 };
-
-fn config() -> RaftConfig {
-    let mut config = RaftConfig::new([1, 2, 3]);
-    config.election_timeout_min_ms = 150;
-    config.election_timeout_max_ms = 300;
-    config.heartbeat_interval_ms = 30;
-    config
-}
 
 /// Node 1 of three, with a snapshot through index 2 and entries 3 and 4
 /// after it (so a leader sends both appends and snapshot chunks).

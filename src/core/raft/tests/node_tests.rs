@@ -7,7 +7,8 @@ use crate::core::raft::{
     RAFT_TERM_MAX,
 };
 
-fn config() -> RaftConfig {
+/// Three voters with short timers, for tests that step one node by hand.
+pub(super) fn config() -> RaftConfig {
     let mut config = RaftConfig::new([1, 2, 3]);
     config.election_timeout_min_ms = 150;
     config.election_timeout_max_ms = 300;
