@@ -2,6 +2,7 @@
 //! messages to the inbox and requests served each on its own task and
 //! answered on the same connection.
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -79,16 +80,21 @@ async fn serve(inner: Arc<Inner>, stream: TcpStream, _slot: OwnedSemaphorePermit
         2 * PEER_INBOUND_REQUESTS_IN_FLIGHT_MAX,
     );
     let request_slots = Arc::new(Semaphore::new(PEER_INBOUND_REQUESTS_IN_FLIGHT_MAX));
+    let idle = Duration::from_millis(inner.inbound_idle_ms.load(Ordering::Relaxed));
     let read = async {
+        let mut last_envelope = tokio::time::Instant::now();
         loop {
-            let envelope = match receiver
-                .recv(Duration::from_millis(PEER_RECV_WAIT_MS))
-                .await
-            {
+            let idle_left = idle.saturating_sub(last_envelope.elapsed());
+            if idle_left.is_zero() {
+                return format!("no whole envelope for {} ms", idle.as_millis());
+            }
+            let wait = idle_left.min(Duration::from_millis(PEER_RECV_WAIT_MS));
+            let envelope = match receiver.recv(wait).await {
                 Ok(envelope) => envelope,
                 Err(RpcError::Timeout { .. }) => continue,
                 Err(e) => return e.to_string(),
             };
+            last_envelope = tokio::time::Instant::now();
             if envelope.from != peer {
                 return format!(
                     "envelope from node {} after hello from {peer}",

@@ -66,9 +66,17 @@ pub const PEER_RECONNECT_BACKOFF_MAX_MS: u64 = 2_000;
 pub const PEER_CONNECT_TIMEOUT_MS: u64 = 2_000;
 /// An inbound connection must say `Hello` within this.
 pub const PEER_HELLO_TIMEOUT_MS: u64 = 5_000;
-/// How long a reader waits for an envelope before looking again (an idle
-/// connection stays open; this only bounds one wait).
+/// How long a reader waits for an envelope before looking again (this only
+/// bounds one wait; [`PEER_INBOUND_IDLE_MS`] closes an idle connection).
 pub const PEER_RECV_WAIT_MS: u64 = 60_000;
+/// An inbound connection that brought no whole envelope for this long is
+/// closed (Kafka's `connections.max.idle.ms`, 10 minutes), with any partial
+/// frame it holds: anyone may connect to the rpc port, and otherwise a
+/// silent or trickling connection kept one of the
+/// [`PEER_INBOUND_CONNECTIONS_MAX`] slots and up to a frame's bytes for
+/// good. A live peer's outbound connection that fell idle is re-dialled
+/// on its next message.
+pub const PEER_INBOUND_IDLE_MS: u64 = 600_000;
 
 /// The connection to a peer a message travels on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -148,6 +156,8 @@ pub(crate) struct Inner {
     shutdown: watch::Sender<bool>,
     /// What the inbox may hold (`PEER_RAFT_INBOX_BYTES_MAX`).
     raft_inbox_budget: Arc<Semaphore>,
+    /// [`PEER_INBOUND_IDLE_MS`]; tests shorten it.
+    inbound_idle_ms: AtomicU64,
 }
 
 struct State {
@@ -191,6 +201,7 @@ impl Peers {
             }),
             shutdown,
             raft_inbox_budget: Arc::new(Semaphore::new(PEER_RAFT_INBOX_BYTES_MAX)),
+            inbound_idle_ms: AtomicU64::new(PEER_INBOUND_IDLE_MS),
         });
         let accept = tokio::spawn(inbound::accept_loop(Arc::clone(&inner), rpc_listener));
         inner.lock().tasks.push(accept);

@@ -330,3 +330,51 @@ async fn a_peer_that_restarts_is_redialled() {
     one.shutdown();
     two.shutdown();
 }
+
+/// Whether the node closed `stream` within `within`: a read ends (EOF or
+/// reset) instead of waiting.
+async fn closed_within(stream: &mut TcpStream, within: Duration) -> bool {
+    use tokio::io::AsyncReadExt;
+    let mut buf = [0u8; 64];
+    matches!(
+        tokio::time::timeout(within, stream.read(&mut buf)).await,
+        Ok(Ok(0) | Err(_))
+    )
+}
+
+#[tokio::test]
+async fn an_inbound_connection_without_a_whole_envelope_for_the_idle_limit_is_closed() {
+    let (one, two) = pair().await;
+    two.inner.inbound_idle_ms.store(300, Ordering::Relaxed);
+    let address = two.inner.lock().addresses[&2];
+    // A stranger says hello, then sends half a frame and stalls.
+    let mut stalled = TcpStream::connect(address).await.unwrap();
+    let hello = crate::rpc::RpcEnvelope {
+        cluster_id: "c1".into(),
+        from: 7,
+        to: 2,
+        body: crate::rpc::RpcBody::Hello {
+            node_id: 7,
+            incarnation: 1,
+        },
+    };
+    let hello = crate::rpc::frame::encode_frame(&hello).unwrap();
+    stalled.write_all(&hello).await.unwrap();
+    stalled.write_all(&hello[..hello.len() / 2]).await.unwrap();
+    assert!(
+        closed_within(&mut stalled, Duration::from_secs(3)).await,
+        "the stalled connection is closed after the idle limit"
+    );
+    // One that keeps sending envelopes is not, over three idle limits.
+    let mut talking = TcpStream::connect(address).await.unwrap();
+    for _ in 0..6 {
+        talking.write_all(&hello).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+    assert!(
+        !closed_within(&mut talking, Duration::from_millis(100)).await,
+        "a connection that sends envelopes stays open"
+    );
+    one.shutdown();
+    two.shutdown();
+}
