@@ -25,8 +25,8 @@ use kafka_protocol::protocol::{Decodable, Encodable};
 use crate::kafka::supported_apis::{is_supported, supported_range};
 use kafka_protocol::messages::OffsetDeleteRequest;
 
-use crate::kafka::{api_versions, authorization, forwarding};
-use crate::server::broker::Broker;
+use crate::kafka::{api_versions, authorization, forward_error, forwarding};
+use crate::server::broker::{Broker, Forwarded};
 use kafka_protocol::messages::{
     AlterUserScramCredentialsRequest, DescribeUserScramCredentialsRequest,
 };
@@ -143,8 +143,16 @@ async fn dispatch(
         && broker.cluster().is_some()
         && forwarding::is_forwarded(api, version, frame.clone())
     {
-        if let Some(response) = forwarding::forward(broker, &whole, &session).await {
-            return Ok(Reply::Frame(response));
+        match forwarding::forward(broker, &whole, &session).await {
+            Forwarded::Answered(response) => return Ok(Reply::Frame(Bytes::from(response))),
+            Forwarded::Failed(why) => {
+                if let Some(reply) =
+                    forward_error::error_response(api, version, correlation_id, frame.clone(), &why)
+                {
+                    return reply.map(Reply::Frame);
+                }
+            }
+            Forwarded::HandleHere => {}
         }
     }
     // Every handler runs behind its authorization check (kafka/authorization.rs).

@@ -21,7 +21,7 @@ use kafka_protocol::protocol::Decodable;
 
 use crate::core::acl::authorizer::Session;
 use crate::kafka::alter_topic_config::RESOURCE_TOPIC;
-use crate::server::broker::Broker;
+use crate::server::broker::{Broker, Forwarded};
 
 /// The APIs whose changes only the active controller can make.
 pub const FORWARDED_APIS: [ApiKey; 7] = [
@@ -56,14 +56,14 @@ pub fn is_forwarded(api: ApiKey, version: i16, mut body: Bytes) -> bool {
 }
 
 /// Forwards `frame` (header and body) to the active controller when this
-/// node is a cluster node that is not it. `None`: handle it here (one
-/// node, this node is the controller, or no controller answered within
-/// the bound: the local handler then answers NOT_CONTROLLER, which
-/// clients retry).
-pub async fn forward(broker: &Broker, frame: &Bytes, session: &Session) -> Option<Bytes> {
-    let link = broker.cluster()?;
+/// node is a cluster node that is not it; `HandleHere` on a single node or
+/// the active controller.
+pub async fn forward(broker: &Broker, frame: &Bytes, session: &Session) -> Forwarded {
+    let Some(link) = broker.cluster() else {
+        return Forwarded::HandleHere;
+    };
     if link.is_active_controller() {
-        return None;
+        return Forwarded::HandleHere;
     }
     link.forward_admin(
         session.principal.clone(),
@@ -71,5 +71,4 @@ pub async fn forward(broker: &Broker, frame: &Bytes, session: &Session) -> Optio
         frame.to_vec(),
     )
     .await
-    .map(Bytes::from)
 }

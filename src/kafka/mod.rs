@@ -34,6 +34,7 @@ pub mod error_code;
 pub mod fetch;
 pub mod fetch_budget;
 pub mod find_coordinator;
+pub mod forward_error;
 pub mod forwarding;
 pub mod frame;
 #[cfg(test)]

@@ -75,6 +75,30 @@ pub enum CommitError {
     Refused { code: i16, message: String },
 }
 
+/// How forwarding a client's admin request to the active controller ended
+/// (`ClusterLink::forward_admin`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Forwarded {
+    /// The controller's response frame.
+    Answered(Vec<u8>),
+    /// This node is the active controller: it handles the request itself.
+    HandleHere,
+    /// No usable answer within the bounds: the client gets this error for
+    /// every resource of its request (Kafka's `ForwardingManager`).
+    Failed(ForwardFailure),
+}
+
+/// Why a forwarded request got no usable answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ForwardFailure {
+    /// No controller answered in time; the change may have happened
+    /// (REQUEST_TIMED_OUT).
+    TimedOut,
+    /// The request could not be sent (too large) or its answer was not one
+    /// (UNKNOWN_SERVER_ERROR).
+    Unusable(String),
+}
+
 /// Why the group coordinator cannot start.
 #[derive(Debug, thiserror::Error)]
 pub enum GroupUnavailable {
@@ -124,16 +148,14 @@ pub trait ClusterLink: Send + Sync {
     /// registration (`None` before, and after it was fenced).
     fn registered_broker_epoch(&self) -> Option<i64>;
     /// Forwards a client's admin request frame (header and body) for
-    /// `principal` at `client_host` to the active controller and returns
-    /// its response frame, once this node's image holds the change; `None`
-    /// when no controller answered within the bound (the caller handles
-    /// the request itself, answering NOT_CONTROLLER).
+    /// `principal` at `client_host` to the active controller: its response
+    /// frame once this node's image holds the change, or why there is none.
     fn forward_admin(
         &self,
         principal: String,
         client_host: String,
         request_frame: Vec<u8>,
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Option<Vec<u8>>> + Send + '_>>;
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Forwarded> + Send + '_>>;
     /// Sends a request to the active controller (which may be this node).
     fn forward(
         &self,

@@ -9,14 +9,16 @@
 //! known, a NOT_CONTROLLER answer, or a dropped connection is sent again
 //! (to the named controller, else the next voter) until
 //! [`FORWARD_TIMEOUT_MS`]; a call that got no answer in time is not sent
-//! again (it may have been carried out). Then the broker handles the
-//! request itself, which answers NOT_CONTROLLER (retriable).
+//! again (it may have been carried out). Then, as Kafka's
+//! `ForwardingManager`, the client gets REQUEST_TIMED_OUT for each resource
+//! of its request (`kafka::forward_error`), or UNKNOWN_SERVER_ERROR when
+//! the request could not be sent or the answer was not one.
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use crate::rpc::{ControllerRequest, ControllerResponse, RpcRequest, RpcResponse};
-use crate::server::broker::IMAGE_WAIT_MAX_MS;
+use crate::server::broker::{ForwardFailure, Forwarded, IMAGE_WAIT_MAX_MS};
 use crate::server::cluster::ClusterRuntime;
 use crate::server::peers::CallError;
 
@@ -28,7 +30,8 @@ pub const FORWARD_TIMEOUT_MS: u64 = 20_000;
 /// for a slot within its timeout.
 pub const FORWARDS_IN_FLIGHT_MAX: usize = 32;
 /// The largest request frame forwarded (an admin request is small; the
-/// rpc frame holds 16 MiB). A larger one is handled here (NOT_CONTROLLER).
+/// rpc frame holds 16 MiB). A larger one is refused (UNKNOWN_SERVER_ERROR,
+/// saying why).
 pub const FORWARD_REQUEST_BYTES_MAX: usize = 1 << 20;
 /// Wait before trying again when no controller is known or it moved.
 pub const FORWARD_RETRY_BACKOFF_MS: u64 = 100;
@@ -38,26 +41,26 @@ enum Try {
     Answered(Vec<u8>, u64),
     /// Try again, at this node if named.
     Again(Option<i32>),
-    /// Stop forwarding: the broker handles the request itself.
-    GiveUp,
+    /// This node became the ready controller: it handles the request.
+    HandleHere,
+    /// Stop forwarding: no usable answer.
+    Failed(ForwardFailure),
 }
 
 impl ClusterRuntime {
-    /// Forwards `request_frame` to the active controller; its response
-    /// frame, or `None` (handle it here) when it could not be carried out
-    /// within the bounds.
+    /// Forwards `request_frame` to the active controller: its response
+    /// frame, or why there is none within the bounds.
     pub(super) async fn forward_admin_request(
         &self,
         principal: String,
         client_host: String,
         request_frame: Vec<u8>,
-    ) -> Option<Vec<u8>> {
+    ) -> Forwarded {
         if request_frame.len() > FORWARD_REQUEST_BYTES_MAX {
-            tracing::debug!(
-                bytes = request_frame.len(),
-                "admin request too large to forward"
-            );
-            return None;
+            return Forwarded::Failed(ForwardFailure::Unusable(format!(
+                "an admin request of {} bytes, more than {FORWARD_REQUEST_BYTES_MAX}, is not forwarded to the controller",
+                request_frame.len()
+            )));
         }
         let request = ControllerRequest::ForwardedAdmin {
             principal,
@@ -65,12 +68,15 @@ impl ClusterRuntime {
             request_frame,
         };
         let forwarded = async {
-            let _slot = self.forward_slots.acquire().await.ok()?;
+            let Ok(_slot) = self.forward_slots.acquire().await else {
+                return Err(Forwarded::Failed(ForwardFailure::TimedOut));
+            };
             let mut target = None;
             loop {
                 match self.forward_once(target.take(), request.clone()).await {
-                    Try::Answered(frame, index) => return Some((frame, index)),
-                    Try::GiveUp => return None,
+                    Try::Answered(frame, index) => return Ok((frame, index)),
+                    Try::HandleHere => return Err(Forwarded::HandleHere),
+                    Try::Failed(why) => return Err(Forwarded::Failed(why)),
                     Try::Again(Some(next)) => target = Some(next),
                     Try::Again(None) => {
                         tokio::time::sleep(Duration::from_millis(FORWARD_RETRY_BACKOFF_MS)).await
@@ -78,15 +84,21 @@ impl ClusterRuntime {
                 }
             }
         };
-        let (frame, metadata_index) =
-            tokio::time::timeout(Duration::from_millis(FORWARD_TIMEOUT_MS), forwarded)
-                .await
-                .ok()??;
+        let (frame, metadata_index) = match tokio::time::timeout(
+            Duration::from_millis(FORWARD_TIMEOUT_MS),
+            forwarded,
+        )
+        .await
+        {
+            Ok(Ok(answered)) => answered,
+            Ok(Err(ended)) => return ended,
+            Err(_elapsed) => return Forwarded::Failed(ForwardFailure::TimedOut),
+        };
         // Read-your-writes at this broker: the client's next Metadata or
         // DescribeConfigs here sees the change (bounded; the answer goes
         // out either way).
         self.wait_applied(metadata_index).await;
-        Some(frame)
+        Forwarded::Answered(frame)
     }
 
     async fn forward_once(&self, target: Option<i32>, request: ControllerRequest) -> Try {
@@ -97,7 +109,7 @@ impl ClusterRuntime {
             // This node leads the quorum: once it is the ready controller
             // the request is handled here, without a hop.
             return if self.is_ready_controller() {
-                Try::GiveUp
+                Try::HandleHere
             } else {
                 Try::Again(None)
             };
@@ -125,14 +137,16 @@ impl ClusterRuntime {
             }
             Ok(other) => {
                 tracing::debug!(controller, ?other, "forwarded request not taken");
-                Try::GiveUp
+                Try::Failed(ForwardFailure::Unusable(format!(
+                    "the controller (node {controller}) did not answer the forwarded request"
+                )))
             }
             // Never sent, or the connection dropped: sent again, as
             // Kafka's channel manager does after a disconnect.
             Err(CallError::UnknownPeer { .. } | CallError::Disconnected { .. }) => Try::Again(None),
             Err(e @ (CallError::Timeout { .. } | CallError::Stopped)) => {
                 tracing::debug!(controller, %e, "forwarded request unanswered");
-                Try::GiveUp
+                Try::Failed(ForwardFailure::TimedOut)
             }
         }
     }

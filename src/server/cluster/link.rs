@@ -16,7 +16,7 @@ use crate::core::raft::{RaftBugs, RaftConfig};
 use crate::io::disk::join;
 use crate::io::node_context::NodeContext;
 use crate::rpc::{ControllerRequest, ControllerResponse, RpcRequest, RpcResponse};
-use crate::server::broker::{Broker, ClusterLink, CommitError};
+use crate::server::broker::{Broker, ClusterLink, CommitError, Forwarded};
 use crate::server::cluster::{
     apply, controller, lifecycle, replication, rpc_handler, CONTROLLER_CALL_TIMEOUT_MS,
     PROPOSAL_APPLY_TIMEOUT_MS,
@@ -387,7 +387,7 @@ impl ClusterLink for ClusterRuntime {
         principal: String,
         client_host: String,
         request_frame: Vec<u8>,
-    ) -> Pin<Box<dyn std::future::Future<Output = Option<Vec<u8>>> + Send + '_>> {
+    ) -> Pin<Box<dyn std::future::Future<Output = Forwarded> + Send + '_>> {
         Box::pin(self.forward_admin_request(principal, client_host, request_frame))
     }
 
