@@ -22,6 +22,7 @@ mod isolation_tests;
 pub mod log_settings;
 pub mod metadata_journal;
 pub mod offsets_topic;
+pub(crate) mod ordered_watch;
 pub mod partition_files_epoch;
 pub mod partition_handle;
 pub mod partition_metadata;

@@ -7,7 +7,9 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use tokio::sync::{mpsc, oneshot, watch, Semaphore};
+use tokio::sync::{mpsc, oneshot, Semaphore};
+
+use crate::server::ordered_watch as watch;
 use tokio::task::JoinHandle;
 
 use super::{

@@ -9,7 +9,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
+
+use crate::server::ordered_watch as watch;
 
 use super::storage::{RaftStorage, StorageError};
 use super::{

@@ -13,7 +13,9 @@ mod tests;
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::server::ordered_watch as watch;
 use tokio::task::JoinHandle;
 
 use crate::core::raft::{
