@@ -42,9 +42,9 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use tokio::time::{sleep, Instant};
 
-use crate::cluster::churn;
 use crate::cluster::router::Router;
 use crate::cluster::topology::NodeId;
+use crate::cluster::{churn, missed_epochs};
 use crate::disk_nemesis;
 use crate::history::{EventKind, NemesisAction};
 use crate::recorder::Recorder;
@@ -91,6 +91,9 @@ pub struct ClusterNemesisPlan {
     /// The chance, before each fault, that it is a leader-churn episode
     /// instead (`churn::draw`: 0 in the seeds without churn).
     pub churn_probability: f64,
+    /// The chance, before each fault, that it is a missed-epochs episode
+    /// instead (`missed_epochs::draw`: 0 in the seeds without it).
+    pub missed_epochs_probability: f64,
     /// Partitions of the checked topic (the churn picks one).
     pub partitions: i32,
 }
@@ -274,6 +277,8 @@ pub async fn run(
     let mut correlated_rng = ChaCha8Rng::seed_from_u64(plan.seed ^ 0x636f_7272_0000_0000);
     // Leader churn's own stream: drawn only in the seeds with churn.
     let mut churn_rng = churn::rng(plan.seed);
+    // The missed-epochs episodes' own stream: drawn only in seeds with it.
+    let mut missed_rng = missed_epochs::rng(plan.seed);
     let ids: Vec<NodeId> = nodes.keys().copied().collect();
     let mut router = Router::new("nemesis".into(), &ids, 0);
     let started = Instant::now();
@@ -308,6 +313,13 @@ pub async fn run(
         {
             let downtime = between(&mut correlated_rng, plan.downtime_ms);
             power_loss_everywhere(&nodes, &recorder, downtime).await;
+            continue;
+        }
+        if plan.missed_epochs_probability > 0.0
+            && missed_rng.gen_bool(plan.missed_epochs_probability)
+        {
+            missed_epochs::episode(&mut missed_rng, &nodes, &recorder).await;
+            heal(&nodes);
             continue;
         }
         if plan.churn_probability > 0.0 && churn_rng.gen_bool(plan.churn_probability) {
