@@ -60,8 +60,18 @@ bug_switches! {
 
 bug_switches! {
     /// The replication, election and metadata-quorum bugs, which only a
-    /// cluster can show (`--cluster N --list-bugs` lists them; CI proves
-    /// each caught in 3-node seeds 0..100).
+    /// cluster can show (`--cluster N --list-bugs` lists them with the
+    /// cluster size CI proves each caught with, [`ci_cluster_nodes`], in
+    /// seeds 0..100).
+    ///
+    /// `unfenced-fetch` needs the missed-epochs schedule
+    /// (`cluster::missed_epochs`: a follower cut from every node but its
+    /// leader while the leadership moves away and back, its stale tail
+    /// then extended with the returning leader's records), which needs a
+    /// controller outside the partition's replicas: 4 or more nodes, so CI
+    /// runs it with 5. Caught as `log-matching` in 84 of 5-node seeds
+    /// 0..1000, the first at seed 5; each of the 84 passes without the bug
+    /// (docs/testing.md, "Cluster simulation", missed epochs).
     CLUSTER_BUG_SWITCHES {
     "ack-before-isr" => ack_before_isr, [LostWrite, Unseen, InconsistentOffsets], "acks=all answered once the leader's own log has the batch, before the ISR does.";
     "truncate-to-hw" => truncate_to_hw, [LostWrite, Unseen, InconsistentOffsets, LeaderCompleteness], "Pre-KIP-101: a replica becoming a follower truncates to its high watermark.";
@@ -70,21 +80,19 @@ bug_switches! {
     "unclean-election" => unclean_election, [LostWrite, Unseen, InconsistentOffsets, LatestRegressed, LeaderCompleteness], "The controller elects a live replica outside the ISR when no ISR member is live (the topic does not allow it).";
     "vote-without-log-check" => vote_without_log_check, [LostWrite, Unseen, InconsistentOffsets, LogMatching, LeaderCompleteness, OneLeaderPerEpoch, RaftCommittedLost, RaftLogMatching], "Raft votes granted without the log up-to-date check (Raft 5.4.1): a voter missing committed metadata leads.";
     "kip101-only" => kip101_only, [LogMatching, LostWrite, Unseen, InconsistentOffsets, LatestRegressed], "KIP-101 alone: a new follower truncates once to the leader's end of its last epoch, without walking back (KIP-279).";
+    "unfenced-fetch" => unfenced_fetch, [LogMatching, LostWrite, Unseen, InconsistentOffsets, LatestRegressed], "Pre-KIP-320: fetches not fenced by leader epoch; a follower joins the ISR short of the epoch's start.";
     }
 }
 
 bug_switches! {
     /// Cluster switches the simulator does not catch yet (`--bug NAME`
     /// runs them; `--list-bugs` leaves them out, so CI does not expect
-    /// them caught). The replication harness and the Raft harness catch
-    /// each (docs/replication.md, docs/raft.md); the cluster's schedules,
-    /// leader churn included, have not made what they need: a follower
-    /// that misses two leader changes while fetching from the same node
-    /// (`unfenced-fetch`), a Raft leader's append that carries an earlier
-    /// term's entry without its own no-op (`commit-old-term`, Figure 8).
-    /// Measured in docs/testing.md, "Cluster simulation".
+    /// them caught). The Raft harness catches it (docs/raft.md); the
+    /// cluster's schedules, leader churn included, have not made what it
+    /// needs: a Raft leader's append that carries an earlier term's entry
+    /// without its own no-op (`commit-old-term`, Figure 8). Measured in
+    /// docs/testing.md, "Cluster simulation".
     CLUSTER_UNCAUGHT_BUG_SWITCHES {
-    "unfenced-fetch" => unfenced_fetch, [LogMatching, LostWrite, Unseen, InconsistentOffsets, LatestRegressed], "Pre-KIP-320: fetches not fenced by leader epoch; a follower joins the ISR short of the epoch's start.";
     "commit-old-term" => commit_old_term, [RaftCommittedLost, LogMatching, LostWrite, Unseen, InconsistentOffsets, Panic], "A Raft leader commits an entry of an earlier term by counting replicas (Raft 5.4.2, Figure 8).";
     }
 }
@@ -150,6 +158,30 @@ pub fn parse_kinds(text: &str) -> Result<Vec<ViolationKind>, String> {
     Ok(kinds)
 }
 
+/// The cluster size CI proves a cluster switch caught with, where it is
+/// not [`CI_CLUSTER_NODES_DEFAULT`]: the schedules that need a node outside
+/// a partition's three replicas.
+const CI_CLUSTER_NODES: &[(&str, u8)] = &[("unfenced-fetch", 5)];
+const CI_CLUSTER_NODES_DEFAULT: u8 = 3;
+
+/// How many nodes CI runs the cluster switch `name` with.
+pub fn ci_cluster_nodes(name: &str) -> u8 {
+    CI_CLUSTER_NODES
+        .iter()
+        .find(|(switch, _)| *switch == name)
+        .map_or(CI_CLUSTER_NODES_DEFAULT, |(_, nodes)| *nodes)
+}
+
+/// `name kind,kind nodes` per switch of `table`: the lines `--cluster N
+/// --list-bugs` prints (`.ci/test` runs each with `--cluster nodes`).
+pub fn cluster_listing(table: &[BugSwitch]) -> Vec<String> {
+    listing(table)
+        .into_iter()
+        .zip(table)
+        .map(|(line, bug)| format!("{line} {}", ci_cluster_nodes(bug.name)))
+        .collect()
+}
+
 /// `name kind,kind` per switch of `table`: the lines `--list-bugs` prints.
 pub fn listing(table: &[BugSwitch]) -> Vec<String> {
     table
@@ -210,5 +242,26 @@ mod tests {
         let lines = listing(BUG_SWITCHES);
         assert_eq!(lines.len(), BUG_SWITCHES.len());
         assert!(lines.contains(&"ack-before-sync lost-write,unseen".to_string()));
+    }
+
+    #[test]
+    fn cluster_listing_names_the_cluster_size_ci_runs_each_with() {
+        let lines = cluster_listing(CLUSTER_BUG_SWITCHES);
+        assert_eq!(lines.len(), CLUSTER_BUG_SWITCHES.len());
+        assert!(
+            lines.contains(&"ack-before-isr lost-write,unseen,inconsistent-offsets 3".to_string())
+        );
+        let unfenced = lines
+            .iter()
+            .find(|line| line.starts_with("unfenced-fetch "))
+            .expect("listed");
+        assert!(unfenced.ends_with(" 5"), "{unfenced}");
+        // Every override names a caught cluster switch.
+        for (name, _) in CI_CLUSTER_NODES {
+            assert!(
+                CLUSTER_BUG_SWITCHES.iter().any(|bug| bug.name == *name),
+                "{name}"
+            );
+        }
     }
 }

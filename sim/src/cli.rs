@@ -23,7 +23,9 @@ struct Args {
     #[arg(long, value_parser = bugs::parse)]
     bug: Vec<&'static BugSwitch>,
     /// Print each bug switch and its expected kinds (`NAME KIND,KIND`), one
-    /// per line, and exit (`.ci/test` loops over them).
+    /// per line, and exit (`.ci/test` loops over them). With `--cluster`,
+    /// the replication switches, each with the cluster size CI runs it
+    /// with (`NAME KIND,KIND NODES`).
     #[arg(long)]
     list_bugs: bool,
     /// One JSON object per seed on stdout.
@@ -168,11 +170,11 @@ pub fn main() -> i32 {
             .init();
     }
     if args.list_bugs {
-        let table = match args.cluster {
-            Some(_) => bugs::CLUSTER_BUG_SWITCHES,
-            None => bugs::BUG_SWITCHES,
+        let lines = match args.cluster {
+            Some(_) => bugs::cluster_listing(bugs::CLUSTER_BUG_SWITCHES),
+            None => bugs::listing(bugs::BUG_SWITCHES),
         };
-        for line in bugs::listing(table) {
+        for line in lines {
             println!("{line}");
         }
         return 0;

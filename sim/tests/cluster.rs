@@ -1,5 +1,6 @@
 //! Cluster mode: a few 3-node seeds run clean, a seed replays to the same
-//! trace, and the `ack-before-isr` switch is caught as one of its kinds.
+//! trace, the `ack-before-isr` switch is caught as one of its kinds, and
+//! `unfenced-fetch` in 5 nodes (the missed-epochs schedule).
 //! Only meaningful inside the simulator.
 #![cfg(madsim)]
 
@@ -126,5 +127,40 @@ fn ack_before_isr_is_caught() {
     assert!(
         caught.is_some(),
         "ack-before-isr not caught in {BUG_SEEDS} seeds"
+    );
+}
+
+/// 5-node seeds tried with `unfenced-fetch` on (5 of 5-node seeds 0..40
+/// catch it, the first at seed 5).
+const UNFENCED_SEEDS: u64 = 30;
+
+/// The missed-epochs schedule (`cluster::missed_epochs`) makes a follower
+/// miss two leader changes while fetching from the same node: with
+/// `unfenced-fetch` its stale tail stays below records of later epochs
+/// (`log-matching`); fixed, the same seed passes.
+#[test]
+fn unfenced_fetch_is_caught_in_five_nodes_and_the_fix_holds() {
+    let bug = bugs::find("unfenced-fetch").expect("in the cluster table");
+    let five = |seed| SeedSpec {
+        cluster_nodes: 5,
+        ..spec(seed)
+    };
+    let caught = (0..UNFENCED_SEEDS).find(|seed| {
+        run_seed(SeedSpec {
+            bugs: bugs::switches(&[bug]),
+            ..five(*seed)
+        })
+        .reports_any(bug.expected)
+    });
+    let Some(seed) = caught else {
+        panic!("unfenced-fetch not caught in {UNFENCED_SEEDS} 5-node seeds");
+    };
+    let fixed = run_seed(five(seed));
+    assert!(fixed.stats.churn_episodes > 0, "seed {seed}: no episode");
+    assert!(
+        fixed.ok,
+        "seed {seed} without the bug: {} {:?}",
+        fixed.violation_summary(),
+        fixed.examples
     );
 }

@@ -10,6 +10,15 @@
 //! - a partition leader or the Raft leader cut off right after it took
 //!   writes, then the next leader cut off too.
 //!
+//! What these steps do not make is the divergence KIP-320 fences: a
+//! follower that misses two leader changes, away from a node and back,
+//! while it keeps fetching from that node with a tail the middle leader
+//! never had. A churned follower still reaches the controller (or learns
+//! the new epochs as soon as it fetches again), so it checks its log
+//! against each new leader; `unfenced-fetch` passed 3-node seeds 0..1000
+//! here. That schedule is `missed_epochs`, aimed step by step (5-node
+//! seeds; docs/testing.md, "Missed epochs").
+//!
 //! An episode draws 2–5 steps, each started 0–1.5 s after the previous
 //! one and running concurrently with the others: a power loss of the
 //! partition's current leader with a short downtime (its new registration

@@ -19,6 +19,9 @@
 //! - `nemesis`: the faults, and the supervisor restarting exited nodes.
 //! - `churn`: leader churn, overlapping faults around one partition (in
 //!   some seeds, drawn from a stream of its own).
+//! - `missed_epochs`: a follower cut from all but its leader while the
+//!   leadership goes away and comes back (KIP-320's schedule; in some seeds
+//!   of 4 or more nodes, from a stream of its own).
 //! - `seed_run`: one seed, end to end.
 
 pub mod churn;
@@ -27,6 +30,7 @@ pub mod filler;
 pub mod full_isr;
 pub mod leadership;
 pub mod metadata_log;
+pub mod missed_epochs;
 pub mod nemesis;
 pub mod offsets_probe;
 pub mod producers;

@@ -18,6 +18,7 @@
 //! | power loss of every node at once (`--correlated-crashes` only) | every node killed in the same instant, every `SimDisk::crash`ed, down 0–3 s, all restarted; recorded as `NodesPowerLost` naming the nodes | with fsync=always nothing acknowledged is lost (synced on every ISR member, the Raft log synced); with fsync=never acknowledged records may be lost (in memory only), which the checkers excuse for acknowledgements made before it |
 //! | clock steps per node | `clock_nemesis::run` per node (its own stream): steps forward and back of 10 ms – 3 h, resynced before faults end | timers run on monotonic time: sessions, elections and ISR timeouts neither fire nor starve |
 //! | leader churn (half the seeds; then half the faults) | `churn::episode`: 2–5 overlapping steps around one partition of the checked topic (short power losses of its leader, pauses and isolations of its followers, isolating its leader or the Raft leader, one link cut, chasing the next leader epoch, KIP-279's schedule aimed) | fast consecutive leader changes with a lagging follower: truncation walks back epoch by epoch (`kip101-only` is caught here) |
+//! | missed epochs (4+ nodes, half the seeds; then 30% of the faults) | `missed_epochs::episode`: a follower `F` cut from every node but its leader `L` (fenced, out of the ISR), the next leader `M` cut from `L` while producers write, `L` power-cycled (`M` leads, `L` rejoins), `M` power-cycled (`L` leads again), then `F` healed | a follower's fetch of an old epoch is fenced (KIP-320): it never appends a newer leader's records after a tail that leader truncated (`unfenced-fetch` is caught here) |
 //!
 //! Disk faults hit one node's disk at a time (the one-fault-at-a-time
 //! loop), so every acknowledged record keeps a good copy on another ISR
@@ -26,8 +27,9 @@
 //!
 //! The correlated power loss is an experiment (`--correlated-crashes`): it
 //! is drawn from a stream of its own, before each fault of the loop, so a
-//! seed without it draws every other fault as before. Leader churn is drawn
-//! the same way, from its own stream, after it.
+//! seed without it draws every other fault as before. Missed-epochs
+//! episodes, then leader churn, are drawn the same way, each from its own
+//! stream, after it.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -42,9 +44,9 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use tokio::time::{sleep, Instant};
 
-use crate::cluster::churn;
 use crate::cluster::router::Router;
 use crate::cluster::topology::NodeId;
+use crate::cluster::{churn, missed_epochs};
 use crate::disk_nemesis;
 use crate::history::{EventKind, NemesisAction};
 use crate::recorder::Recorder;
@@ -91,6 +93,9 @@ pub struct ClusterNemesisPlan {
     /// The chance, before each fault, that it is a leader-churn episode
     /// instead (`churn::draw`: 0 in the seeds without churn).
     pub churn_probability: f64,
+    /// The chance, before each fault, that it is a missed-epochs episode
+    /// instead (`missed_epochs::draw`: 0 in the seeds without it).
+    pub missed_epochs_probability: f64,
     /// Partitions of the checked topic (the churn picks one).
     pub partitions: i32,
 }
@@ -274,6 +279,8 @@ pub async fn run(
     let mut correlated_rng = ChaCha8Rng::seed_from_u64(plan.seed ^ 0x636f_7272_0000_0000);
     // Leader churn's own stream: drawn only in the seeds with churn.
     let mut churn_rng = churn::rng(plan.seed);
+    // The missed-epochs episodes' own stream: drawn only in seeds with it.
+    let mut missed_rng = missed_epochs::rng(plan.seed);
     let ids: Vec<NodeId> = nodes.keys().copied().collect();
     let mut router = Router::new("nemesis".into(), &ids, 0);
     let started = Instant::now();
@@ -308,6 +315,13 @@ pub async fn run(
         {
             let downtime = between(&mut correlated_rng, plan.downtime_ms);
             power_loss_everywhere(&nodes, &recorder, downtime).await;
+            continue;
+        }
+        if plan.missed_epochs_probability > 0.0
+            && missed_rng.gen_bool(plan.missed_epochs_probability)
+        {
+            missed_epochs::episode(&mut missed_rng, &nodes, &recorder).await;
+            heal(&nodes);
             continue;
         }
         if plan.churn_probability > 0.0 && churn_rng.gen_bool(plan.churn_probability) {

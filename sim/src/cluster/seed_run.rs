@@ -31,7 +31,7 @@ use crate::cluster::metadata_log::{MetadataLogChecker, VoterReader, VoterState};
 use crate::cluster::nemesis::{self, ClusterNemesisPlan, SimNode};
 use crate::cluster::topology::{self, NodeId};
 use crate::cluster::workload::{self, ClusterWorkloadConfig};
-use crate::cluster::{churn, filler, leadership, replica_logs};
+use crate::cluster::{churn, filler, leadership, missed_epochs, replica_logs};
 use crate::history::{EventKind, NemesisAction};
 use crate::outcome::SeedOutcome;
 use crate::progress::ProgressFloors;
@@ -172,6 +172,7 @@ fn draw_setup(seed: u64, nodes: usize) -> ClusterSetup {
         rot_per_fault: disk_faults.rot_per_fault,
         correlated_crash_probability: 0.0,
         churn_probability: churn::draw(seed),
+        missed_epochs_probability: missed_epochs::draw(seed, nodes),
         partitions: workload.partitions,
     };
     // Each node's clock: its own stream of the seed, stepped like the
@@ -362,6 +363,11 @@ fn run_on_this_thread(spec: SeedSpec) -> SeedOutcome {
             )
         });
     let buggify = setup.buggify;
+    let missed_epochs_facts = if setup.plan.missed_epochs_probability > 0.0 {
+        "on"
+    } else {
+        "off"
+    };
     let churn_facts = if setup.plan.churn_probability > 0.0 {
         "on"
     } else {
@@ -504,6 +510,7 @@ fn run_on_this_thread(spec: SeedSpec) -> SeedOutcome {
             ("filler".to_string(), filler_facts),
             ("segment.bytes".to_string(), segment_facts),
             ("churn".to_string(), churn_facts.to_string()),
+            ("missed_epochs".to_string(), missed_epochs_facts.to_string()),
             (
                 "buggify".to_string(),
                 if buggify { "on" } else { "off" }.to_string(),
