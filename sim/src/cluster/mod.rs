@@ -19,10 +19,16 @@
 //! - `nemesis`: the faults, and the supervisor restarting exited nodes.
 //! - `churn`: leader churn, overlapping faults around one partition (in
 //!   some seeds, drawn from a stream of its own).
+//! - `figure8`: Raft's Figure 8 schedule on the metadata quorum, faults
+//!   fired by the Raft drivers' events (in some seeds, its own stream).
+//! - `applied_entries`: Raft's state machine safety over the entries the
+//!   nodes applied.
 //! - `seed_run`: one seed, end to end.
 
+pub mod applied_entries;
 pub mod churn;
 pub mod consumers;
+pub mod figure8;
 pub mod filler;
 pub mod full_isr;
 pub mod leadership;
