@@ -70,22 +70,20 @@ bug_switches! {
     "unclean-election" => unclean_election, [LostWrite, Unseen, InconsistentOffsets, LatestRegressed, LeaderCompleteness], "The controller elects a live replica outside the ISR when no ISR member is live (the topic does not allow it).";
     "vote-without-log-check" => vote_without_log_check, [LostWrite, Unseen, InconsistentOffsets, LogMatching, LeaderCompleteness, OneLeaderPerEpoch, RaftCommittedLost, RaftLogMatching], "Raft votes granted without the log up-to-date check (Raft 5.4.1): a voter missing committed metadata leads.";
     "kip101-only" => kip101_only, [LogMatching, LostWrite, Unseen, InconsistentOffsets, LatestRegressed], "KIP-101 alone: a new follower truncates once to the leader's end of its last epoch, without walking back (KIP-279).";
+    "commit-old-term" => commit_old_term, [RaftCommittedLost, LogMatching, LostWrite, Unseen, InconsistentOffsets, Panic], "A Raft leader commits an entry of an earlier term by counting replicas (Raft 5.4.2, Figure 8).";
     }
 }
 
 bug_switches! {
     /// Cluster switches the simulator does not catch yet (`--bug NAME`
     /// runs them; `--list-bugs` leaves them out, so CI does not expect
-    /// them caught). The replication harness and the Raft harness catch
-    /// each (docs/replication.md, docs/raft.md); the cluster's schedules,
-    /// leader churn included, have not made what they need: a follower
-    /// that misses two leader changes while fetching from the same node
-    /// (`unfenced-fetch`), a Raft leader's append that carries an earlier
-    /// term's entry without its own no-op (`commit-old-term`, Figure 8).
+    /// them caught). The replication harness catches it
+    /// (docs/replication.md); the cluster's schedules, leader churn
+    /// included, have not made what it needs: a follower that misses two
+    /// leader changes while fetching from the same node (`unfenced-fetch`).
     /// Measured in docs/testing.md, "Cluster simulation".
     CLUSTER_UNCAUGHT_BUG_SWITCHES {
     "unfenced-fetch" => unfenced_fetch, [LogMatching, LostWrite, Unseen, InconsistentOffsets, LatestRegressed], "Pre-KIP-320: fetches not fenced by leader epoch; a follower joins the ISR short of the epoch's start.";
-    "commit-old-term" => commit_old_term, [RaftCommittedLost, LogMatching, LostWrite, Unseen, InconsistentOffsets, Panic], "A Raft leader commits an entry of an earlier term by counting replicas (Raft 5.4.2, Figure 8).";
     }
 }
 
