@@ -5,6 +5,12 @@
 //! committed entries go to the apply channel (in order), then a snapshot
 //! request, then the persist is written and synced and only then reported
 //! with `on_persisted`, and last the messages are sent.
+//!
+//! After each input the driver reports to `raft_events` (a listener only
+//! the simulator installs) a new leadership, a proposal appended, a
+//! leader's commit index moving, and each entry applied: before the
+//! messages the input produced are sent, so the simulator's Figure 8
+//! episode can cut a node off between two of its messages.
 
 use std::sync::Arc;
 use std::time::Duration;
