@@ -15,6 +15,7 @@ pub mod io;
 pub mod kafka;
 pub mod leadership_journal;
 pub mod log;
+pub mod raft_events;
 pub mod rpc;
 pub mod server;
 

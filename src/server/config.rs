@@ -206,6 +206,11 @@ pub struct ClusterConfig {
     /// `broker.session.timeout.ms`: a broker unheard of for this long is
     /// fenced and its leaderships move.
     pub session_timeout_ms: u64,
+    /// Entries in one Raft AppendEntries (`RaftConfig::append_entries_max`,
+    /// at least 1). The simulator sets 1 in its Figure 8 seeds, so that a
+    /// new leader's own no-op travels after an older term's entry instead
+    /// of with it; no command-line flag sets it.
+    pub raft_append_entries_max: usize,
 }
 
 impl ClusterConfig {
@@ -218,6 +223,7 @@ impl ClusterConfig {
             voters,
             heartbeat_interval_ms: 1_000,
             session_timeout_ms: 6_000,
+            raft_append_entries_max: crate::core::raft::RaftConfig::new([]).append_entries_max,
         }
     }
 

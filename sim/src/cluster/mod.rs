@@ -22,10 +22,16 @@
 //! - `missed_epochs`: a follower cut from all but its leader while the
 //!   leadership goes away and comes back (KIP-320's schedule; in some seeds
 //!   of 4 or more nodes, from a stream of its own).
+//! - `figure8`: Raft's Figure 8 schedule on the metadata quorum, faults
+//!   fired by the Raft drivers' events (in some seeds, its own stream).
+//! - `applied_entries`: Raft's state machine safety over the entries the
+//!   nodes applied.
 //! - `seed_run`: one seed, end to end.
 
+pub mod applied_entries;
 pub mod churn;
 pub mod consumers;
+pub mod figure8;
 pub mod filler;
 pub mod full_isr;
 pub mod leadership;

@@ -17,6 +17,7 @@
 //! | rot of cold data on a node | `disk_nemesis::rot`: 1–3 bits in sealed segments of the checked topic below the durable recovery point (one node's copy) | the damaged batch is refused (CORRUPT_MESSAGE) where it is read, never served; `spurious-corruption` is coarse here (it knows the segment, not the node) |
 //! | power loss of every node at once (`--correlated-crashes` only) | every node killed in the same instant, every `SimDisk::crash`ed, down 0–3 s, all restarted; recorded as `NodesPowerLost` naming the nodes | with fsync=always nothing acknowledged is lost (synced on every ISR member, the Raft log synced); with fsync=never acknowledged records may be lost (in memory only), which the checkers excuse for acknowledgements made before it |
 //! | clock steps per node | `clock_nemesis::run` per node (its own stream): steps forward and back of 10 ms – 3 h, resynced before faults end | timers run on monotonic time: sessions, elections and ISR timeouts neither fire nor starve |
+//! | Figure 8 (a quarter of the seeds; then half the faults) | `figure8::episode`: a metadata proposal prompted, then the Raft leader isolated as it appends, the next leader isolated as it wins (the first let back), the next isolated as its commit index moves (the second let back), at the instant the Raft driver reports each (`odradek::raft_events`); these seeds run one entry per Raft append | a Raft leader commits an earlier term's entry only with one of its own term (Raft §5.4.2; `commit-old-term` is caught here, by `applied_entries`) |
 //! | leader churn (half the seeds; then half the faults) | `churn::episode`: 2–5 overlapping steps around one partition of the checked topic (short power losses of its leader, pauses and isolations of its followers, isolating its leader or the Raft leader, one link cut, chasing the next leader epoch, KIP-279's schedule aimed) | fast consecutive leader changes with a lagging follower: truncation walks back epoch by epoch (`kip101-only` is caught here) |
 //! | missed epochs (4+ nodes, half the seeds; then 30% of the faults) | `missed_epochs::episode`: a follower `F` cut from every node but its leader `L` (fenced, out of the ISR), the next leader `M` cut from `L` while producers write, `L` power-cycled (`M` leads, `L` rejoins), `M` power-cycled (`L` leads again), then `F` healed | a follower's fetch of an old epoch is fenced (KIP-320): it never appends a newer leader's records after a tail that leader truncated (`unfenced-fetch` is caught here) |
 //!
@@ -28,8 +29,8 @@
 //! The correlated power loss is an experiment (`--correlated-crashes`): it
 //! is drawn from a stream of its own, before each fault of the loop, so a
 //! seed without it draws every other fault as before. Missed-epochs
-//! episodes, then leader churn, are drawn the same way, each from its own
-//! stream, after it.
+//! episodes, then leader churn, then the Figure 8 episode are drawn the
+//! same way, each from its own stream, after it.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -46,7 +47,7 @@ use tokio::time::{sleep, Instant};
 
 use crate::cluster::router::Router;
 use crate::cluster::topology::NodeId;
-use crate::cluster::{churn, missed_epochs};
+use crate::cluster::{churn, figure8, missed_epochs};
 use crate::disk_nemesis;
 use crate::history::{EventKind, NemesisAction};
 use crate::recorder::Recorder;
@@ -98,6 +99,11 @@ pub struct ClusterNemesisPlan {
     pub missed_epochs_probability: f64,
     /// Partitions of the checked topic (the churn picks one).
     pub partitions: i32,
+    /// The chance, before each fault, that it is a Figure 8 episode
+    /// instead (`figure8::draw`: 0 in the seeds without it).
+    pub figure8_probability: f64,
+    /// The episode's hook into the nodes' Raft events.
+    pub figure8_trap: figure8::Trap,
 }
 
 /// The disk faults a node takes (actions 7 to 10), on `node`'s disk; each
@@ -281,6 +287,8 @@ pub async fn run(
     let mut churn_rng = churn::rng(plan.seed);
     // The missed-epochs episodes' own stream: drawn only in seeds with it.
     let mut missed_rng = missed_epochs::rng(plan.seed);
+    // The Figure 8 episode's own stream: drawn only in the seeds with it.
+    let mut figure8_rng = figure8::rng(plan.seed);
     let ids: Vec<NodeId> = nodes.keys().copied().collect();
     let mut router = Router::new("nemesis".into(), &ids, 0);
     let started = Instant::now();
@@ -326,6 +334,12 @@ pub async fn run(
         }
         if plan.churn_probability > 0.0 && churn_rng.gen_bool(plan.churn_probability) {
             churn::episode(&mut churn_rng, &nodes, plan.partitions, &recorder).await;
+            heal(&nodes);
+            continue;
+        }
+        if plan.figure8_probability > 0.0 && figure8_rng.gen_bool(plan.figure8_probability) {
+            let trap = &plan.figure8_trap;
+            figure8::episode(&mut figure8_rng, trap, &nodes, &recorder).await;
             heal(&nodes);
             continue;
         }

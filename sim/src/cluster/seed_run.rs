@@ -22,16 +22,18 @@ use odradek::io::disk::Disk;
 use odradek::io::node_context::NodeContext;
 use odradek::io::sim_clock::SimClock;
 use odradek::io::sim_disk::{SimDisk, SimDiskFaults, SyncLatency};
+use odradek::raft_events::{self, RaftEvent};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use tokio::time::sleep;
 
 use crate::clock_nemesis::{self, ClockFaultPlan};
+use crate::cluster::applied_entries::AppliedEntries;
 use crate::cluster::metadata_log::{MetadataLogChecker, VoterReader, VoterState};
 use crate::cluster::nemesis::{self, ClusterNemesisPlan, SimNode};
 use crate::cluster::topology::{self, NodeId};
 use crate::cluster::workload::{self, ClusterWorkloadConfig};
-use crate::cluster::{churn, filler, leadership, missed_epochs, replica_logs};
+use crate::cluster::{churn, figure8, filler, leadership, missed_epochs, replica_logs};
 use crate::history::{EventKind, NemesisAction};
 use crate::outcome::SeedOutcome;
 use crate::progress::ProgressFloors;
@@ -174,6 +176,8 @@ fn draw_setup(seed: u64, nodes: usize) -> ClusterSetup {
         churn_probability: churn::draw(seed),
         missed_epochs_probability: missed_epochs::draw(seed, nodes),
         partitions: workload.partitions,
+        figure8_probability: figure8::draw(seed),
+        figure8_trap: figure8::Trap::default(),
     };
     // Each node's clock: its own stream of the seed, stepped like the
     // single node's; its initial skew stays the one drawn above.
@@ -201,7 +205,7 @@ fn draw_setup(seed: u64, nodes: usize) -> ClusterSetup {
 
 /// Creates broker node `id` on `disk` and `clock`; returns its madsim id.
 fn create_broker(
-    (spec, checkpoint_interval_ms): (&SeedSpec, u64),
+    (spec, checkpoint_interval_ms, append_entries_max): (&SeedSpec, u64, Option<usize>),
     id: NodeId,
     (disk, clock): (Arc<SimDisk>, Arc<SimClock>),
     recorder: &Recorder,
@@ -209,6 +213,9 @@ fn create_broker(
     let voters = topology::draw_voters(spec.seed, spec.cluster_nodes, spec.cluster_voters);
     let mut config = topology::broker_config(id, spec.cluster_nodes, voters, spec.bugs);
     config.log.flush_offset_checkpoint_interval_ms = checkpoint_interval_ms;
+    if let (Some(entries), Some(cluster)) = (append_entries_max, config.cluster.as_mut()) {
+        cluster.raft_append_entries_max = entries;
+    }
     let recorder = recorder.clone();
     let handle = madsim::runtime::Handle::current();
     handle
@@ -373,6 +380,20 @@ fn run_on_this_thread(spec: SeedSpec) -> SeedOutcome {
     } else {
         "off"
     };
+    let figure8_seed = setup.plan.figure8_probability > 0.0;
+    // Every Raft event of the nodes (they run on this thread): the
+    // entries they apply are checked, and an armed Figure 8 episode acts.
+    let applied = Arc::new(std::sync::Mutex::new(AppliedEntries::default()));
+    {
+        let (applied, trap) = (applied.clone(), setup.plan.figure8_trap.clone());
+        raft_events::listen_on_this_thread(Box::new(move |event| {
+            if let RaftEvent::Applied { node, index, term } = *event {
+                let mut applied = applied.lock().expect("not poisoned");
+                applied.applied(node, index, term);
+            }
+            trap.on_event(event);
+        }));
+    }
     let mut runtime = Runtime::with_seed_and_config(spec.seed, madsim::Config::default());
     runtime.set_time_limit(TIME_LIMIT);
     odradek::buggify::enable_on_this_thread(buggify);
@@ -427,7 +448,11 @@ fn run_on_this_thread(spec: SeedSpec) -> SeedOutcome {
         catch_unwind(AssertUnwindSafe(|| {
             runtime.block_on(async move {
                 let mut nodes = BTreeMap::new();
-                let broker_spec = (&spec, setup.checkpoint_interval_ms);
+                let broker_spec = (
+                    &spec,
+                    setup.checkpoint_interval_ms,
+                    figure8_seed.then_some(figure8::APPEND_ENTRIES_MAX),
+                );
                 for (index, disk) in disks.into_iter().enumerate() {
                     let id = index as NodeId + 1;
                     let clock = clocks[index].clone();
@@ -462,6 +487,11 @@ fn run_on_this_thread(spec: SeedSpec) -> SeedOutcome {
     let rotted = crate::cluster::full_isr::rotted_partitions(&recorder, crate::client::TOPIC);
     for violation in replica_logs::check(&replica_disks, crate::client::TOPIC, partitions, &rotted)
     {
+        recorder.report(violation);
+    }
+    raft_events::stop_on_this_thread();
+    let applied = std::mem::take(&mut *applied.lock().expect("not poisoned"));
+    for violation in applied.into_violations() {
         recorder.report(violation);
     }
     let journal = odradek::leadership_journal::take_on_this_thread().unwrap_or_default();
@@ -511,6 +541,10 @@ fn run_on_this_thread(spec: SeedSpec) -> SeedOutcome {
             ("segment.bytes".to_string(), segment_facts),
             ("churn".to_string(), churn_facts.to_string()),
             ("missed_epochs".to_string(), missed_epochs_facts.to_string()),
+            (
+                "figure8".to_string(),
+                if figure8_seed { "on" } else { "off" }.to_string(),
+            ),
             (
                 "buggify".to_string(),
                 if buggify { "on" } else { "off" }.to_string(),

@@ -96,6 +96,7 @@ pub async fn start(
         incarnation,
     );
     let mut raft_config = RaftConfig::new(config.voters.keys().map(|id| *id as u64));
+    raft_config.append_entries_max = config.raft_append_entries_max.max(1);
     raft_config.bugs = RaftBugs {
         vote_without_log_check: broker.config.bugs.vote_without_log_check,
         commit_old_term: broker.config.bugs.commit_old_term,

@@ -5,6 +5,12 @@
 //! committed entries go to the apply channel (in order), then a snapshot
 //! request, then the persist is written and synced and only then reported
 //! with `on_persisted`, and last the messages are sent.
+//!
+//! After each input the driver reports to `raft_events` (a listener only
+//! the simulator installs) a new leadership, a proposal appended, a
+//! leader's commit index moving, and each entry applied: before the
+//! messages the input produced are sent, so the simulator's Figure 8
+//! episode can cut a node off between two of its messages.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,8 +24,9 @@ use super::{
     Command, Quorum, QuorumEvent, QUORUM_READY_ROUNDS_MAX, QUORUM_STEP_BATCH_MAX,
     QUORUM_TICK_MAX_MS,
 };
-use crate::core::raft::{EntryKind, Message, RaftNode, Ready};
+use crate::core::raft::{EntryKind, Message, RaftNode, Ready, Term};
 use crate::io::clock::Clock;
+use crate::raft_events::{self, RaftEvent};
 use crate::server::peers::{InboundRaft, Peers};
 
 pub(super) struct Driver {
@@ -29,6 +36,26 @@ pub(super) struct Driver {
     pub(super) peers: Arc<Peers>,
     pub(super) events: mpsc::Sender<QuorumEvent>,
     pub(super) quorum: Arc<Quorum>,
+    /// What the node looked like after the last input, for the events
+    /// `raft_events` reports.
+    pub(super) seen: Seen,
+}
+
+/// The node's leadership and commit index as last reported.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Seen {
+    /// The term it leads, if it leads.
+    pub(super) leader_term: Option<Term>,
+    pub(super) commit_index: u64,
+}
+
+impl Seen {
+    pub(super) fn of(node: &RaftNode) -> Seen {
+        Seen {
+            leader_term: node.is_leader().then(|| node.term()),
+            commit_index: node.commit_index(),
+        }
+    }
 }
 
 pub(super) fn now_ms(clock: &dyn Clock) -> u64 {
@@ -80,6 +107,7 @@ pub(super) async fn run(
         // Ticking more often than `poll_timeout_ms` asks is harmless.
         let now = driver.now_ms();
         driver.node.tick(now);
+        driver.report_changes();
     };
     match &stop {
         Stop::Shutdown => tracing::debug!(node = driver.quorum.node_id, "quorum stopped"),
@@ -106,13 +134,43 @@ impl Driver {
         if let Err(e) = self.node.step(now, message) {
             tracing::debug!(node = self.quorum.node_id, %e, "raft message dropped");
         }
+        self.report_changes();
+    }
+
+    /// Reports a new leadership or a leader's commit index moving, right
+    /// after the input that did it: the messages it produced are sent only
+    /// when the next `Ready` is carried out, after the listener ran.
+    fn report_changes(&mut self) {
+        let (before, now) = (self.seen, Seen::of(&self.node));
+        self.seen = now;
+        let node = self.quorum.node_id;
+        let Some(term) = now.leader_term else {
+            return;
+        };
+        if before.leader_term != Some(term) {
+            raft_events::report(|| RaftEvent::BecameLeader { node, term });
+        }
+        if now.commit_index > before.commit_index {
+            let commit_index = now.commit_index;
+            raft_events::report(|| RaftEvent::CommitAdvanced {
+                node,
+                term,
+                commit_index,
+            });
+        }
     }
 
     fn command(&mut self, command: Command) {
         match command {
             Command::Propose { payload, reply } => {
                 let now = self.now_ms();
-                let _ = reply.send(self.node.propose(now, payload));
+                let proposed = self.node.propose(now, payload);
+                if let Ok((term, index)) = proposed {
+                    let node = self.quorum.node_id;
+                    raft_events::report(|| RaftEvent::Appended { node, term, index });
+                }
+                self.report_changes();
+                let _ = reply.send(proposed);
             }
             Command::SnapshotTaken { index, data } => {
                 if let Err(e) = self.node.on_snapshot_taken(index, data) {
@@ -184,6 +242,8 @@ impl Driver {
             };
             self.emit(event, signal).await?;
             self.quorum.shared().on_applied(index, term);
+            let node = self.quorum.node_id;
+            raft_events::report(|| RaftEvent::Applied { node, index, term });
         }
         // 2. A snapshot of the state as it is after step 1.
         if let Some(index) = ready.take_snapshot {
@@ -197,6 +257,8 @@ impl Driver {
                 .await
                 .map_err(Stop::Storage)?;
             self.node.on_persisted(persist.id);
+            // Its own persist counts toward a leader's commit.
+            self.report_changes();
         }
         // 4. Messages (the core held back any that need a later persist).
         for message in ready.messages {

@@ -274,6 +274,7 @@ impl Quorum {
         });
         peers.set_raft_inbox(inbox_tx);
         let driver = driver::Driver {
+            seen: driver::Seen::of(&node),
             node,
             storage,
             clock,

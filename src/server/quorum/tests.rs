@@ -353,3 +353,63 @@ async fn a_single_voter_keeps_what_it_committed_across_a_crash() {
     eventually("the quorum stopped", || node.quorum.is_stopped()).await;
     node.stop().await;
 }
+
+/// The driver reports to this thread's `raft_events` listener (the
+/// simulator's Figure 8 trap and applied-entries check) each leadership,
+/// proposal, leader commit and applied entry, in the order they happen.
+#[tokio::test]
+async fn the_driver_reports_leadership_appends_commits_and_applied_entries() {
+    use crate::raft_events::{self, RaftEvent};
+
+    let heard: Arc<Mutex<Vec<RaftEvent>>> = Arc::default();
+    let sink = Arc::clone(&heard);
+    raft_events::listen_on_this_thread(Box::new(move |event| {
+        sink.lock().unwrap().push(*event);
+    }));
+    let data = tempfile::tempdir().unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addresses = BTreeMap::from([(1, listener.local_addr().unwrap())]);
+    let disk: Arc<dyn Disk> = Arc::new(RealDisk::new(data.path()));
+    let node = TestNode::start_on(1, disk, config(&[1], 1_000), listener, addresses, 1).await;
+    ready_leader(&[&node]).await;
+    propose_all(&node, 0, 1).await;
+    node.stop().await;
+    raft_events::stop_on_this_thread();
+
+    let heard = heard.lock().unwrap().clone();
+    let term = match heard.first() {
+        Some(RaftEvent::BecameLeader { node: 1, term }) => *term,
+        other => panic!("first a leadership, not {other:?}: {heard:?}"),
+    };
+    // The no-op at 1, then the record at 2: each appended (the record
+    // only: the no-op is the leader's own), committed, then applied.
+    let expected = vec![
+        RaftEvent::BecameLeader { node: 1, term },
+        RaftEvent::CommitAdvanced {
+            node: 1,
+            term,
+            commit_index: 1,
+        },
+        RaftEvent::Applied {
+            node: 1,
+            index: 1,
+            term,
+        },
+        RaftEvent::Appended {
+            node: 1,
+            term,
+            index: 2,
+        },
+        RaftEvent::CommitAdvanced {
+            node: 1,
+            term,
+            commit_index: 2,
+        },
+        RaftEvent::Applied {
+            node: 1,
+            index: 2,
+            term,
+        },
+    ];
+    assert_eq!(heard, expected);
+}
