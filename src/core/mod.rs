@@ -35,6 +35,8 @@ pub mod metadata;
 pub mod now;
 pub mod partition;
 pub mod partition_leadership;
+#[cfg(test)]
+mod partition_leadership_elr_tests;
 pub mod producer_state;
 pub mod raft;
 pub mod scram;

@@ -67,6 +67,14 @@ pub fn image_records(image: &MetadataImage) -> Vec<MetadataRecord> {
                 leader: p.leader,
                 leader_epoch: p.leader_epoch,
             });
+            if !p.elr.is_empty() || p.last_known_leader != -1 {
+                records.push(MetadataRecord::ChangeEligibleLeaders {
+                    topic_id: t.topic_id,
+                    partition: *index,
+                    elr: p.elr.clone(),
+                    last_known_leader: p.last_known_leader,
+                });
+            }
         }
     }
     if image.producer_ids_end > 0 {
