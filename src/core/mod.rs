@@ -10,7 +10,9 @@
 //! - `controller`: turns admin requests into metadata records.
 //! - `broker_liveness`: which brokers the active controller must fence.
 //! - `partition_leadership`: leader election and ISR changes when brokers
-//!   are fenced, return, or a leader asks (AlterPartition).
+//!   are fenced, restart, return, or a leader asks (AlterPartition).
+//! - `partition_change`: one partition's change (ELR, election, last known
+//!   leader; KRaft's PartitionChangeBuilder).
 //! - `topic_name`: legal, internal and colliding topic names.
 //! - `config_catalog`: types, broker synonyms and documentation of topic
 //!   configs (DescribeConfigs).
@@ -34,7 +36,10 @@ pub mod inert_topic_config;
 pub mod metadata;
 pub mod now;
 pub mod partition;
+pub mod partition_change;
 pub mod partition_leadership;
+#[cfg(test)]
+mod partition_leadership_elr_tests;
 pub mod producer_state;
 pub mod raft;
 pub mod scram;

@@ -1,19 +1,31 @@
 //! The controller's decisions on partition leadership and ISR (KRaft's
-//! `PartitionChangeBuilder`, without eligible leader replicas): what a
-//! fenced broker loses, what a returning broker may take back, and whether
-//! a leader's ISR change (AlterPartition) is accepted. Pure: each returns
-//! the metadata records to commit against the image it was given.
+//! `PartitionChangeBuilder` with eligible leader replicas, KIP-966): what a
+//! fenced broker loses, what a restarted or returning broker may take back,
+//! and whether a leader's ISR change (AlterPartition) is accepted. Pure:
+//! each returns the metadata records to commit against the image it was
+//! given.
 //!
 //! Rules (Kafka's, with unclean election off unless the topic enables it):
-//! - A new leader comes from the ISR and is live; the leader epoch grows on
-//!   every leader change (including to -1, "no leader").
-//! - A fenced broker leaves every ISR it is in, except that the ISR never
-//!   becomes empty: the last member stays, so it alone may lead again (no
-//!   acknowledged record lives anywhere else).
+//! - A new leader comes from the ISR and is live; with the ISR empty, from
+//!   the ELR; the leader epoch grows on every leader change (including to
+//!   -1, "no leader"). An ELR member elected becomes the ISR.
+//! - A replica leaving the ISR (fenced, or dropped by its leader) while the
+//!   ISR falls below min.insync.replicas joins the ELR: the leader's high
+//!   watermark stands still below min.insync.replicas, so it holds every
+//!   record the high watermark covers. The ISR may empty: its last member,
+//!   fenced, waits in the ELR. With the ISR back at min.insync.replicas the
+//!   ELR empties.
+//! - A broker restarting without a clean shutdown leaves every ISR and ELR
+//!   at its registration (with fsync.policy=never it may have lost its
+//!   unsynced tail) and is not elected from them.
+//! - With ISR and ELR both empty (every replica that held the acknowledged
+//!   records restarted uncleanly), the last known leader is elected when it
+//!   is live again.
 //! - A follower leaving or joining the ISR keeps the leader epoch.
 
-use crate::core::metadata::{MetadataImage, MetadataRecord, PartitionImage, TopicId};
-use crate::core::topic_config::UNCLEAN_LEADER_ELECTION;
+use crate::core::metadata::{MetadataImage, MetadataRecord, TopicId};
+use crate::core::partition_change::{build, effective_min_isr, Target};
+use crate::core::topic_config::{TopicDefaults, UNCLEAN_LEADER_ELECTION};
 
 /// No leader (Kafka's -1).
 pub const NO_LEADER: i32 = -1;
@@ -51,82 +63,72 @@ fn unclean_allowed(image: &MetadataImage, topic_id: &TopicId, bugs: ElectionBugs
             .is_some_and(|v| v.eq_ignore_ascii_case("true"))
 }
 
-/// The first replica (in assignment order: the preferred leader first) that
-/// is in `isr`, live, and not `excluded`.
-fn pick_leader(image: &MetadataImage, p: &PartitionImage, isr: &[i32], excluded: i32) -> i32 {
-    p.replicas
-        .iter()
-        .copied()
-        .find(|r| *r != excluded && isr.contains(r) && image.is_live(*r))
-        .unwrap_or(NO_LEADER)
-}
-
-fn change(
-    topic_id: TopicId,
-    partition: i32,
-    p: &PartitionImage,
-    leader: i32,
-    isr: Vec<i32>,
-) -> Option<MetadataRecord> {
-    if leader == p.leader && isr == p.isr {
-        return None;
-    }
-    let leader_epoch = if leader != p.leader {
-        p.leader_epoch + 1
-    } else {
-        p.leader_epoch
-    };
-    Some(MetadataRecord::ChangePartition {
-        topic_id,
-        partition,
-        isr,
-        leader,
-        leader_epoch,
-    })
-}
-
 /// Records that fence `node_id`: every partition it leads gets a new leader
-/// from the rest of its ISR (or -1), and it leaves every ISR it is in. The
-/// `FenceBroker` record comes last, so a replay applies the moves first.
+/// from the rest of its ISR (or, with the ISR empty, from its ELR; or -1),
+/// and it leaves every ISR it is in, into the ELR where the ISR falls below
+/// min.insync.replicas. The `FenceBroker` record comes last, so a replay
+/// applies the moves first.
 pub fn fence_broker(image: &MetadataImage, node_id: i32) -> Vec<MetadataRecord> {
-    fence_broker_with(image, node_id, ElectionBugs::default())
+    fence_broker_with(
+        image,
+        node_id,
+        &TopicDefaults::default(),
+        ElectionBugs::default(),
+    )
 }
 
-/// [`fence_broker`] with the election rules' bug switches.
+/// [`fence_broker`] with the broker's topic defaults and the election
+/// rules' bug switches.
 pub fn fence_broker_with(
     image: &MetadataImage,
     node_id: i32,
+    defaults: &TopicDefaults,
+    bugs: ElectionBugs,
+) -> Vec<MetadataRecord> {
+    leave(image, node_id, false, defaults, bugs)
+}
+
+/// Records for a new incarnation of `node_id` registering (KRaft's
+/// registration with a new incarnation id): it is fenced if the image holds
+/// it live, and unless its previous process shut down cleanly (every log
+/// synced: nothing lost) it also leaves every ISR and ELR and is not
+/// elected from a stale ISR (KIP-966's unclean shutdown handling).
+pub fn register_incarnation(
+    image: &MetadataImage,
+    node_id: i32,
+    clean_shutdown: bool,
+    defaults: &TopicDefaults,
+    bugs: ElectionBugs,
+) -> Vec<MetadataRecord> {
+    leave(image, node_id, !clean_shutdown, defaults, bugs)
+}
+
+fn leave(
+    image: &MetadataImage,
+    node_id: i32,
+    unclean_shutdown: bool,
+    defaults: &TopicDefaults,
     bugs: ElectionBugs,
 ) -> Vec<MetadataRecord> {
     let mut records = Vec::new();
     for topic in image.topics.values() {
         let unclean = unclean_allowed(image, &topic.topic_id, bugs);
         for (index, p) in &topic.partitions {
-            if p.leader != node_id && !p.isr.contains(&node_id) {
+            let involved = p.leader == node_id
+                || p.isr.contains(&node_id)
+                || (unclean_shutdown
+                    && (p.elr.contains(&node_id) || p.last_known_leader == node_id));
+            if !involved {
                 continue;
             }
-            let shrunk: Vec<i32> = p.isr.iter().copied().filter(|r| *r != node_id).collect();
-            let mut isr = if shrunk.is_empty() {
-                p.isr.clone()
-            } else {
-                shrunk
+            let target = Target {
+                isr: p.isr.iter().copied().filter(|r| *r != node_id).collect(),
+                removed: Some(node_id),
+                added: None,
+                unclean_shutdown: unclean_shutdown.then_some(node_id),
             };
-            let mut leader = p.leader;
-            if p.leader == node_id {
-                leader = pick_leader(image, p, &isr, node_id);
-                if leader == NO_LEADER && unclean {
-                    if let Some(r) = p
-                        .replicas
-                        .iter()
-                        .copied()
-                        .find(|r| *r != node_id && image.is_live(*r))
-                    {
-                        leader = r;
-                        isr = vec![r];
-                    }
-                }
-            }
-            records.extend(change(topic.topic_id, *index, p, leader, isr));
+            let min_isr = effective_min_isr(topic, p, defaults);
+            records.extend(build(image, topic, *index, p, target, min_isr, unclean));
         }
     }
     if image.brokers.get(&node_id).is_some_and(|b| !b.fenced) {
@@ -136,17 +138,25 @@ pub fn fence_broker_with(
 }
 
 /// Records that unfence `node_id` (its first heartbeat after registering):
-/// partitions without a leader whose ISR holds it (it was the last in-sync
-/// replica) get it back as leader; with unclean election enabled, any
-/// leaderless partition it replicates does, its ISR reset to it alone.
+/// partitions without a leader take it if it is in their ISR, or in their
+/// ELR with the ISR empty, or was their last leader with ISR and ELR empty;
+/// with unclean election enabled, any leaderless partition it replicates
+/// does, its ISR reset to it alone.
 pub fn unfence_broker(image: &MetadataImage, node_id: i32) -> Vec<MetadataRecord> {
-    unfence_broker_with(image, node_id, ElectionBugs::default())
+    unfence_broker_with(
+        image,
+        node_id,
+        &TopicDefaults::default(),
+        ElectionBugs::default(),
+    )
 }
 
-/// [`unfence_broker`] with the election rules' bug switches.
+/// [`unfence_broker`] with the broker's topic defaults and the election
+/// rules' bug switches.
 pub fn unfence_broker_with(
     image: &MetadataImage,
     node_id: i32,
+    defaults: &TopicDefaults,
     bugs: ElectionBugs,
 ) -> Vec<MetadataRecord> {
     let mut records = Vec::new();
@@ -159,11 +169,14 @@ pub fn unfence_broker_with(
             if p.leader != NO_LEADER || !p.replicas.contains(&node_id) {
                 continue;
             }
-            if p.isr.contains(&node_id) {
-                records.extend(change(topic.topic_id, *index, p, node_id, p.isr.clone()));
-            } else if unclean {
-                records.extend(change(topic.topic_id, *index, p, node_id, vec![node_id]));
-            }
+            let target = Target {
+                isr: p.isr.clone(),
+                removed: None,
+                added: Some(node_id),
+                unclean_shutdown: None,
+            };
+            let min_isr = effective_min_isr(topic, p, defaults);
+            records.extend(build(image, topic, *index, p, target, min_isr, unclean));
         }
     }
     records
@@ -180,6 +193,7 @@ pub fn alter_partition(
     leader_id: i32,
     leader_epoch: i32,
     isr: &[i32],
+    defaults: &TopicDefaults,
 ) -> Result<Vec<MetadataRecord>, AlterPartitionError> {
     let p = image
         .topic_by_id(topic_id)
@@ -216,15 +230,22 @@ pub fn alter_partition(
     {
         return Err(AlterPartitionError::IneligibleReplica { replica: r });
     }
-    Ok(change(*topic_id, partition, p, leader_id, isr.to_vec())
-        .into_iter()
-        .collect())
+    let topic = image
+        .topic_by_id(topic_id)
+        .ok_or(AlterPartitionError::UnknownTopicOrPartition)?;
+    let target = Target {
+        isr: isr.to_vec(),
+        ..Target::default()
+    };
+    let min_isr = effective_min_isr(topic, p, defaults);
+    Ok(build(image, topic, partition, p, target, min_isr, false))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::core::controller::{create_topic, CreateTopic};
+    use crate::core::metadata::PartitionImage;
     use std::collections::BTreeMap;
 
     fn cluster(nodes: &[i32]) -> MetadataImage {
@@ -320,7 +341,9 @@ mod tests {
         apply(&mut image, &fence1);
         for p in partitions(&image, "t") {
             assert_eq!(p.leader, NO_LEADER);
-            assert_eq!(p.isr.len(), 1, "the ISR never empties");
+            assert!(p.isr.is_empty(), "the last member left the ISR...");
+            assert_eq!(p.elr, vec![1], "...into the ELR");
+            assert_eq!(p.last_known_leader, 1);
         }
         // Broker 2 returns first: it was not the last in-sync replica
         // anywhere, so without unclean election nothing changes.
@@ -334,6 +357,8 @@ mod tests {
         for p in partitions(&image, "t") {
             assert_eq!(p.leader, 1);
             assert_eq!(p.isr, vec![1]);
+            assert!(p.elr.is_empty());
+            assert_eq!(p.last_known_leader, NO_LEADER);
         }
     }
 
@@ -367,7 +392,7 @@ mod tests {
             let unfence2 = unfence_broker(&image, 2);
             apply(&mut image, &unfence2);
             let fence1 = if buggy {
-                fence_broker_with(&image, 1, bugs)
+                fence_broker_with(&image, 1, &TopicDefaults::default(), bugs)
             } else {
                 fence_broker(&image, 1)
             };
@@ -376,7 +401,11 @@ mod tests {
                 if buggy {
                     assert_eq!((p.leader, p.isr), (2, vec![2]), "outside the ISR");
                 } else {
-                    assert_eq!((p.leader, p.isr), (NO_LEADER, vec![1]), "clean");
+                    assert_eq!(
+                        (p.leader, p.isr, p.elr),
+                        (NO_LEADER, vec![], vec![1]),
+                        "clean"
+                    );
                 }
             }
         }
@@ -392,25 +421,66 @@ mod tests {
         let follower = p.replicas[1];
         let shrunk: Vec<i32> = p.isr.iter().copied().filter(|r| *r != follower).collect();
         assert_eq!(
-            alter_partition(&image, &id, 0, leader, p.leader_epoch + 1, &shrunk),
+            alter_partition(
+                &image,
+                &id,
+                0,
+                leader,
+                p.leader_epoch + 1,
+                &shrunk,
+                &TopicDefaults::default()
+            ),
             Err(AlterPartitionError::FencedLeaderEpoch {
                 sent: p.leader_epoch + 1,
                 current: p.leader_epoch
             })
         );
         assert!(matches!(
-            alter_partition(&image, &id, 0, follower, p.leader_epoch, &shrunk),
+            alter_partition(
+                &image,
+                &id,
+                0,
+                follower,
+                p.leader_epoch,
+                &shrunk,
+                &TopicDefaults::default()
+            ),
             Err(AlterPartitionError::NotLeaderOrFollower { .. })
         ));
         assert!(matches!(
-            alter_partition(&image, &id, 0, leader, p.leader_epoch, &[follower]),
+            alter_partition(
+                &image,
+                &id,
+                0,
+                leader,
+                p.leader_epoch,
+                &[follower],
+                &TopicDefaults::default()
+            ),
             Err(AlterPartitionError::InvalidIsr { .. })
         ));
         assert!(matches!(
-            alter_partition(&image, &id, 0, leader, p.leader_epoch, &[leader, 9]),
+            alter_partition(
+                &image,
+                &id,
+                0,
+                leader,
+                p.leader_epoch,
+                &[leader, 9],
+                &TopicDefaults::default()
+            ),
             Err(AlterPartitionError::InvalidIsr { .. })
         ));
-        let records = alter_partition(&image, &id, 0, leader, p.leader_epoch, &shrunk).unwrap();
+        let records = alter_partition(
+            &image,
+            &id,
+            0,
+            leader,
+            p.leader_epoch,
+            &shrunk,
+            &TopicDefaults::default(),
+        )
+        .unwrap();
         apply(&mut image, &records);
         assert_eq!(image.topics["t"].partitions[&0].isr, shrunk);
         assert_eq!(
@@ -423,7 +493,15 @@ mod tests {
         let mut grown = shrunk.clone();
         grown.push(follower);
         assert_eq!(
-            alter_partition(&image, &id, 0, leader, p.leader_epoch, &grown),
+            alter_partition(
+                &image,
+                &id,
+                0,
+                leader,
+                p.leader_epoch,
+                &grown,
+                &TopicDefaults::default()
+            ),
             Err(AlterPartitionError::IneligibleReplica { replica: follower })
         );
         apply(
@@ -431,9 +509,17 @@ mod tests {
             &[MetadataRecord::UnfenceBroker { node_id: follower }],
         );
         assert_eq!(
-            alter_partition(&image, &id, 0, leader, p.leader_epoch, &grown)
-                .unwrap()
-                .len(),
+            alter_partition(
+                &image,
+                &id,
+                0,
+                leader,
+                p.leader_epoch,
+                &grown,
+                &TopicDefaults::default()
+            )
+            .unwrap()
+            .len(),
             1
         );
     }

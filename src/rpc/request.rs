@@ -86,6 +86,10 @@ pub enum ControllerRequest {
     /// A broker process started (KRaft's BrokerRegistration): it serves
     /// Kafka at `host:port` and other nodes at `rpc_host:rpc_port`.
     /// `incarnation` differs on every start of the process.
+    /// `clean_shutdown`: the previous process of this node shut down
+    /// cleanly, every log synced (its marker was found at start; Kafka's
+    /// PreviousBrokerEpoch, KIP-966); otherwise it may have lost unsynced
+    /// records and leaves every ISR and ELR.
     RegisterBroker {
         node_id: i32,
         host: String,
@@ -93,6 +97,7 @@ pub enum ControllerRequest {
         rpc_host: String,
         rpc_port: u16,
         incarnation: u64,
+        clean_shutdown: bool,
     },
     /// The broker is alive (KRaft's BrokerHeartbeat). A broker that misses
     /// heartbeats for the session timeout is fenced: its leaderships move.

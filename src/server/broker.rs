@@ -204,6 +204,9 @@ pub struct Broker {
     /// each taken by the first opening of its partition: a partition created
     /// later (a new topic of an old name) starts from 0, as a new log does.
     checkpointed_high_watermarks: std::sync::Mutex<HighWatermarks>,
+    /// The previous process on this data directory stopped cleanly, every
+    /// log synced (`server/clean_shutdown.rs`): its registration says so.
+    pub previous_shutdown_clean: bool,
     /// Connections and the request bytes they hold (`queued.max.request.bytes`);
     /// handlers charge what a request grows by after it was read.
     pub connection_limits: Arc<ConnectionLimits>,
@@ -232,6 +235,12 @@ impl Broker {
         migrate_metadata_dir(disk.as_ref(), &config.data_dir)
             .await
             .map_err(storage)?;
+        // Taken before anything is written: from here on a crash may lose
+        // what this process does not sync.
+        let previous_shutdown_clean =
+            crate::server::clean_shutdown::take(disk.as_ref(), &config.data_dir)
+                .await
+                .map_err(storage)?;
         let metadata_dir = join(&config.data_dir, METADATA_DIR);
         // A cluster node's metadata comes from the quorum (replayed by the
         // cluster runtime); only a single node keeps a journal.
@@ -271,6 +280,7 @@ impl Broker {
                 .map_err(BrokerError::Storage)?;
         let broker = Arc::new(Broker {
             checkpointed_high_watermarks: std::sync::Mutex::new(checkpointed_high_watermarks),
+            previous_shutdown_clean,
             producer_ids: tokio::sync::Mutex::new(producer_ids),
             groups: tokio::sync::Mutex::new(None),
             defaults,

@@ -2,6 +2,7 @@
 //! background tasks (syncs, retention) that drive the core and the log.
 
 pub mod broker;
+pub mod clean_shutdown;
 #[cfg(all(test, not(madsim)))]
 mod clock_tests;
 pub mod cluster;
@@ -159,18 +160,31 @@ pub async fn run(
         cluster.shutdown().await;
     }
     drop(listener);
+    let mut all_synced = true;
     for handle in broker.all_partitions() {
         if handle.has_failed() {
+            all_synced = false;
             continue;
         }
         if let Err(e) = handle.checkpoint().await {
+            all_synced = false;
             tracing::warn!(topic = %handle.topic, partition = handle.partition, %e, "final sync failed");
         }
     }
     // As Kafka's ReplicaManager.shutdown: the high watermarks last, so a
     // clean restart opens with the latest ones.
+    let mut clean = true;
     if let Err(e) = high_watermark_checkpoints::write(&broker).await {
         tracing::warn!(%e, "final high-watermark checkpoint failed");
+        clean = false;
+    }
+    // Last: the marker vouches that every log was synced, so the next start
+    // keeps this node's place among the eligible leaders (KIP-966).
+    clean &= broker.all_partitions().iter().all(|h| !h.has_failed());
+    if clean && all_synced {
+        if let Err(e) = clean_shutdown::mark(broker.disk(), &broker.config.data_dir).await {
+            tracing::warn!(%e, "cannot mark the shutdown clean");
+        }
     }
     Ok(())
 }

@@ -152,6 +152,20 @@ fn spawn_produce(
     tokio::spawn(async move { produce(&node, bytes, Acks::All).await })
 }
 
+/// A produce answered by `timeout_ms` at the latest.
+fn spawn_produce_timeout(
+    node: &Arc<PartitionHandle>,
+    bytes: Vec<u8>,
+    timeout_ms: u64,
+) -> tokio::task::JoinHandle<Result<AppendInfo, ProduceError>> {
+    let node = Arc::clone(node);
+    tokio::spawn(async move {
+        let headers = record_batch::validate_produced(&bytes, 1 << 20).unwrap();
+        node.produce(bytes, &headers, Acks::All, timeout_ms, 1_000)
+            .await
+    })
+}
+
 fn ends(cluster: &Cluster) -> Vec<(i64, i64)> {
     cluster
         .nodes
@@ -413,9 +427,10 @@ async fn the_isr_grows_and_shrinks_through_proposals_and_min_insync_replicas_hol
     assert!(acked.await.unwrap().is_ok());
 
     // The follower stops fetching: past replica.lag.time.max.ms the leader
-    // proposes it out, and a produce waiting meanwhile is committed by the
-    // smaller ISR but answered NOT_ENOUGH_REPLICAS_AFTER_APPEND.
-    let waiting = spawn_produce(leader, batch(7, 2, 1));
+    // proposes it out. Below min.insync.replicas the high watermark stands
+    // still (KIP-966: the follower is an eligible leader now), so a produce
+    // waiting meanwhile is answered by its timeout, as in Kafka.
+    let waiting = spawn_produce_timeout(leader, batch(7, 2, 1), 1_000);
     tokio::time::sleep(Duration::from_millis(120)).await;
     leader.tick();
     let proposal = tokio::time::timeout(Duration::from_secs(5), leader.next_isr_proposal())
@@ -429,7 +444,7 @@ async fn the_isr_grows_and_shrinks_through_proposals_and_min_insync_replicas_hol
     leader.isr_committed(1, vec![1]).unwrap();
     assert!(matches!(
         waiting.await.unwrap(),
-        Err(ProduceError::NotEnoughReplicasAfterAppend)
+        Err(ProduceError::TimedOut)
     ));
     assert!(matches!(
         produce(leader, batch(7, 3, 1), Acks::All).await,

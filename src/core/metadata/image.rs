@@ -27,9 +27,18 @@ pub struct BrokerInfo {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PartitionImage {
     pub replicas: Vec<i32>,
+    /// May be empty (KIP-966): its last member, fenced, moved to `elr`.
     pub isr: Vec<i32>,
     pub leader: i32,
     pub leader_epoch: i32,
+    /// Eligible leader replicas (KIP-966): out of the ISR, yet holding
+    /// every record below the high watermark; electable when the ISR is
+    /// empty. Disjoint from the ISR once a change's records are applied.
+    pub elr: Vec<i32>,
+    /// The leader when the ISR emptied, or -1 (KIP-966's LastKnownElr with
+    /// one member): elected when ISR and ELR are both empty, since every
+    /// replica that held the acknowledged records restarted uncleanly.
+    pub last_known_leader: i32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -143,6 +152,24 @@ impl MetadataImage {
                 )),
                 Some(p) if *leader != p.leader && *leader_epoch == p.leader_epoch => {
                     Err("a new leader without a new epoch".into())
+                }
+                Some(_) => Ok(()),
+            },
+            MetadataRecord::ChangeEligibleLeaders {
+                topic_id,
+                partition: index,
+                elr,
+                last_known_leader,
+            } => match partition(topic_id, index) {
+                None => Err("ELR of an unknown partition".into()),
+                Some(p) if !elr.iter().all(|r| p.replicas.contains(r)) => {
+                    Err("ELR outside the replicas".into())
+                }
+                Some(_) if elr.iter().enumerate().any(|(i, r)| elr[..i].contains(r)) => {
+                    Err("a replica twice in the ELR".into())
+                }
+                Some(p) if *last_known_leader != -1 && !p.replicas.contains(last_known_leader) => {
+                    Err("last known leader outside the replicas".into())
                 }
                 Some(_) => Ok(()),
             },
@@ -273,6 +300,8 @@ impl MetadataImage {
                         isr: isr.clone(),
                         leader: *leader,
                         leader_epoch: *leader_epoch,
+                        elr: Vec::new(),
+                        last_known_leader: -1,
                     },
                 );
             }
@@ -298,6 +327,24 @@ impl MetadataImage {
                 p.isr = isr.clone();
                 p.leader = *leader;
                 p.leader_epoch = *leader_epoch;
+            }
+            MetadataRecord::ChangeEligibleLeaders {
+                topic_id,
+                partition,
+                elr,
+                last_known_leader,
+            } => {
+                let topic = self.topic_mut(topic_id);
+                let p = topic
+                    .partitions
+                    .get_mut(partition)
+                    .expect("ELR of an unknown partition");
+                assert!(
+                    elr.iter().all(|r| p.replicas.contains(r)),
+                    "ELR within replicas"
+                );
+                p.elr = elr.clone();
+                p.last_known_leader = *last_known_leader;
             }
             MetadataRecord::SetTopicConfig {
                 topic_id,

@@ -88,4 +88,18 @@ pub enum MetadataRecord {
     /// incarnation id): a retried registration of the same process is
     /// answered with its epoch instead of fencing it again.
     BrokerIncarnation { node_id: i32, incarnation: u64 },
+    /// A partition's eligible leader replicas (KIP-966's ELR and
+    /// LastKnownElr, carried by Kafka's PartitionChangeRecord; a record of
+    /// its own here so that metadata logs written before it still decode).
+    /// `elr`: replicas that left the ISR while it was below
+    /// min.insync.replicas and so hold every record below the high
+    /// watermark. `last_known_leader`: the leader when the ISR emptied
+    /// (-1 for none), elected only when ISR and ELR are both empty.
+    /// Committed after the partition's `ChangePartition` of the same change.
+    ChangeEligibleLeaders {
+        topic_id: TopicId,
+        partition: i32,
+        elr: Vec<i32>,
+        last_known_leader: i32,
+    },
 }

@@ -67,6 +67,14 @@ pub fn image_records(image: &MetadataImage) -> Vec<MetadataRecord> {
                 leader: p.leader,
                 leader_epoch: p.leader_epoch,
             });
+            if !p.elr.is_empty() || p.last_known_leader != -1 {
+                records.push(MetadataRecord::ChangeEligibleLeaders {
+                    topic_id: t.topic_id,
+                    partition: *index,
+                    elr: p.elr.clone(),
+                    last_known_leader: p.last_known_leader,
+                });
+            }
         }
     }
     if image.producer_ids_end > 0 {
@@ -170,6 +178,15 @@ mod tests {
         apply(&mut image, created);
         let fenced = fence_broker(&image, 2);
         apply(&mut image, fenced);
+        // Every replica fenced: empty ISRs, eligible leaders, last leaders.
+        for n in [3, 1] {
+            let fenced = fence_broker(&image, n);
+            apply(&mut image, fenced);
+        }
+        assert!(image.topics["t"]
+            .partitions
+            .values()
+            .all(|p| p.isr.is_empty() && !p.elr.is_empty() && p.last_known_leader != -1));
         apply(
             &mut image,
             vec![MetadataRecord::ProducerIdsBlock { end_id: 5000 }],

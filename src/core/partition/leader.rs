@@ -307,7 +307,11 @@ impl ReplicaMachine {
     /// The high watermark becomes the smallest end offset over the ISR
     /// (with a pending proposal, over both ISRs), and moves only forward. A
     /// follower counts only once it fetched in this leader's epoch (KIP-320):
-    /// before that, its offset says nothing about this leader's log.
+    /// before that, its offset says nothing about this leader's log. It
+    /// stands still while the committed ISR is below min.insync.replicas (at
+    /// most the replica count; KIP-966): the replicas that left the ISR then
+    /// are the controller's eligible leaders, and each must hold every
+    /// record below the high watermark.
     pub(crate) fn advance_high_watermark<L: ReplicaLog>(
         &mut self,
         log: &L,
@@ -316,9 +320,13 @@ impl ReplicaMachine {
         let me = self.config.node_id;
         let own_end = self.own_end_offset(log);
         let unfenced = self.config.bugs.unfenced_fetch;
+        let min_isr = self.config.min_insync_replicas;
         let Role::Leader(leader) = &self.role else {
             return;
         };
+        if leader.isr.len() < min_isr.min(leader.replicas.len().max(1)) {
+            return;
+        }
         let mut members: Vec<i32> = leader.isr.clone();
         members.extend(leader.proposed_isr.iter().flatten().copied());
         members.sort_unstable();

@@ -111,14 +111,21 @@ fn acks_all_needs_min_insync_replicas_before_and_after_the_append() {
     let mut log = MemoryLog::default();
     let mut m = leader(&mut log, vec![1, 2], 1);
     assert!(produce_results(&m.client_append(&mut log, 3, vec![3], 1, Acks::All)).is_empty());
-    // The ISR shrinks to the leader before replica 2 fetched: committed,
-    // but with too few in-sync replicas.
+    // The ISR shrinks to the leader before replica 2 fetched. Below
+    // min.insync.replicas the high watermark stands still (KIP-966: replica
+    // 2 is now an eligible leader, and lacks the batch), so the produce
+    // waits; its timeout answers it, as in Kafka.
     let a = m.isr_committed(&mut log, 1, vec![1]);
+    assert_eq!(m.high_watermark(), 0);
+    assert!(produce_results(&a).is_empty());
+    // Replica 2 catches up and rejoins: the high watermark moves again
+    // and the produce is answered.
+    let caught_up = m.follower_fetch(&mut log, fetch(2, 1, Some(1), 1), 2);
+    assert_eq!(proposals(&caught_up), vec![vec![1, 2]]);
+    assert_eq!(m.high_watermark(), 0, "the expansion is not committed yet");
+    let a = m.isr_committed(&mut log, 1, vec![1, 2]);
     assert_eq!(m.high_watermark(), 1);
-    assert_eq!(
-        produce_results(&a),
-        vec![(3, Err(ProduceError::NotEnoughReplicasAfterAppend))]
-    );
+    assert_eq!(produce_results(&a), vec![(3, Ok(0))]);
 }
 
 #[test]
@@ -439,7 +446,12 @@ fn a_new_leaders_high_watermark_lags_its_epoch_start_until_the_isr_fetches() {
 #[test]
 fn a_pending_isr_expansion_survives_an_update_of_the_same_epoch_without_it() {
     let mut log = log_of(&[1, 1]);
-    let mut m = leader(&mut log, vec![1], 1);
+    // min.insync.replicas 1: the ISR of the leader alone moves the high
+    // watermark.
+    let mut one = config(1);
+    one.min_insync_replicas = 1;
+    let mut m = ReplicaMachine::new(one, &log, 0);
+    m.become_leader(&mut log, 1, vec![1], vec![1, 2, 3], 0);
     assert_eq!(m.high_watermark(), 2);
     let caught_up = m.follower_fetch(&mut log, fetch(3, 2, Some(1), 1), 1);
     assert_eq!(proposals(&caught_up), vec![vec![1, 3]]);

@@ -85,6 +85,7 @@ pub(super) async fn run(runtime: Arc<ClusterRuntime>) {
                         partition_leadership::fence_broker_with(
                             image,
                             node_id,
+                            &broker.defaults,
                             election_bugs(&broker),
                         )
                     } else {
@@ -132,6 +133,7 @@ pub(super) async fn handle(
             rpc_host,
             rpc_port,
             incarnation,
+            clean_shutdown,
         } => {
             heard_from(runtime, node_id);
             let registered = broker
@@ -146,19 +148,19 @@ pub(super) async fn handle(
                     {
                         return (Vec::new(), b.broker_epoch);
                     }
-                    // A new incarnation may have lost what the old one had
-                    // not synced: it gives up its leaderships and ISR places
-                    // first (KRaft fences a re-registering broker), and is
-                    // unfenced by its first heartbeat.
-                    let mut records = if image.is_live(node_id) {
-                        partition_leadership::fence_broker_with(
-                            image,
-                            node_id,
-                            election_bugs(broker),
-                        )
-                    } else {
-                        Vec::new()
-                    };
+                    // A new incarnation gives up its leaderships and ISR
+                    // places first (KRaft fences a re-registering broker),
+                    // and is unfenced by its first heartbeat. Unless its
+                    // previous process shut down cleanly it may have lost
+                    // what it had not synced: it also leaves every ELR and
+                    // is elected from no stale ISR (KIP-966).
+                    let mut records = partition_leadership::register_incarnation(
+                        image,
+                        node_id,
+                        clean_shutdown,
+                        &broker.defaults,
+                        election_bugs(broker),
+                    );
                     let epoch = image
                         .brokers
                         .get(&node_id)
@@ -183,7 +185,13 @@ pub(super) async fn handle(
                 .await;
             match registered {
                 Ok(broker_epoch) => {
-                    tracing::info!(node_id, broker_epoch, incarnation, "broker registered");
+                    tracing::info!(
+                        node_id,
+                        broker_epoch,
+                        incarnation,
+                        clean_shutdown,
+                        "broker registered"
+                    );
                     ControllerResponse::Registered { broker_epoch }
                 }
                 Err(e) => refused(&e),
@@ -212,6 +220,7 @@ pub(super) async fn handle(
                             partition_leadership::unfence_broker_with(
                                 image,
                                 node_id,
+                                &broker.defaults,
                                 election_bugs(broker),
                             )
                         }
@@ -244,6 +253,7 @@ pub(super) async fn handle(
                         leader_id,
                         leader_epoch,
                         &isr,
+                        &broker.defaults,
                     ) {
                         Ok(records) => (records, Ok(())),
                         Err(e) => (Vec::new(), Err(e)),

@@ -34,6 +34,7 @@ async fn register(runtime: &ClusterRuntime) -> i64 {
         rpc_host: runtime.config.rpc_listen.ip().to_string(),
         rpc_port: runtime.config.rpc_listen.port(),
         incarnation: runtime.incarnation,
+        clean_shutdown: broker.previous_shutdown_clean,
     };
     drop(broker);
     loop {
