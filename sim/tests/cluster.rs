@@ -114,17 +114,27 @@ fn a_cluster_seed_gives_its_lone_trace_inside_a_sweep() {
     );
 }
 
+/// The first of `seeds` whose run with `bug` on (from `spec_of`) reports
+/// one of the bug's expected kinds.
+fn first_catching_seed(
+    bug: &bugs::BugSwitch,
+    seeds: std::ops::Range<u64>,
+    spec_of: impl Fn(u64) -> SeedSpec,
+) -> Option<u64> {
+    let switches = bugs::switches(&[bug]);
+    seeds.into_iter().find(|seed| {
+        run_seed(SeedSpec {
+            bugs: switches,
+            ..spec_of(*seed)
+        })
+        .reports_any(bug.expected)
+    })
+}
+
 #[test]
 fn ack_before_isr_is_caught() {
     let bug = bugs::find("ack-before-isr").expect("in the cluster table");
-    let switches = bugs::switches(&[bug]);
-    let caught = (0..BUG_SEEDS).find(|seed| {
-        run_seed(SeedSpec {
-            bugs: switches,
-            ..spec(*seed)
-        })
-        .reports_any(bug.expected)
-    });
+    let caught = first_catching_seed(bug, 0..BUG_SEEDS, spec);
     assert!(
         caught.is_some(),
         "ack-before-isr not caught in {BUG_SEEDS} seeds"
@@ -146,14 +156,7 @@ fn unfenced_fetch_is_caught_in_five_nodes_and_the_fix_holds() {
         cluster_nodes: 5,
         ..spec(seed)
     };
-    let caught = (0..UNFENCED_SEEDS).find(|seed| {
-        run_seed(SeedSpec {
-            bugs: bugs::switches(&[bug]),
-            ..five(*seed)
-        })
-        .reports_any(bug.expected)
-    });
-    let Some(seed) = caught else {
+    let Some(seed) = first_catching_seed(bug, 0..UNFENCED_SEEDS, five) else {
         panic!("unfenced-fetch not caught in {UNFENCED_SEEDS} 5-node seeds");
     };
     let fixed = run_seed(five(seed));
@@ -177,14 +180,7 @@ const FIGURE8_SEEDS: u64 = 10;
 #[test]
 fn commit_old_term_is_caught_by_the_figure8_episode() {
     let bug = bugs::find("commit-old-term").expect("in the cluster table");
-    let switches = bugs::switches(&[bug]);
-    let caught = (0..FIGURE8_SEEDS).find(|seed| {
-        run_seed(SeedSpec {
-            bugs: switches,
-            ..spec(*seed)
-        })
-        .reports_any(bug.expected)
-    });
+    let caught = first_catching_seed(bug, 0..FIGURE8_SEEDS, spec);
     assert!(
         caught.is_some(),
         "commit-old-term not caught in {FIGURE8_SEEDS} seeds"

@@ -242,13 +242,15 @@ pub fn alter_partition(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::core::controller::{create_topic, CreateTopic};
     use crate::core::metadata::PartitionImage;
     use std::collections::BTreeMap;
 
-    fn cluster(nodes: &[i32]) -> MetadataImage {
+    /// An image with `nodes` registered and unfenced (also used by
+    /// `partition_leadership_elr_tests`).
+    pub(crate) fn cluster(nodes: &[i32]) -> MetadataImage {
         let mut image = MetadataImage::default();
         for n in nodes {
             image.apply(&MetadataRecord::RegisterBroker {

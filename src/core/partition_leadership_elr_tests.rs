@@ -7,22 +7,9 @@ use std::collections::BTreeMap;
 
 use crate::core::controller::{create_topic, CreateTopic};
 use crate::core::metadata::{MetadataImage, MetadataRecord, PartitionImage};
+use crate::core::partition_leadership::tests::cluster;
 use crate::core::partition_leadership::*;
 use crate::core::topic_config::{TopicDefaults, MIN_INSYNC_REPLICAS};
-
-fn cluster(nodes: &[i32]) -> MetadataImage {
-    let mut image = MetadataImage::default();
-    for n in nodes {
-        image.apply(&MetadataRecord::RegisterBroker {
-            node_id: *n,
-            host: "h".into(),
-            port: 9000 + *n as u16,
-            broker_epoch: 0,
-        });
-        image.apply(&MetadataRecord::UnfenceBroker { node_id: *n });
-    }
-    image
-}
 
 /// A 3-node cluster with topic `t` (one partition, RF 3, min ISR 2).
 fn three_nodes() -> MetadataImage {

@@ -42,11 +42,12 @@ use std::time::Duration;
 
 use madsim::net::NetSim;
 use madsim::runtime::Handle;
-use rand::{Rng, SeedableRng};
+use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use tokio::time::{sleep, Instant};
 
 use crate::client::PartitionView;
+use crate::cluster::episode_streams;
 use crate::cluster::nemesis::{self, SimNode};
 use crate::cluster::router::Router;
 use crate::cluster::topology::NodeId;
@@ -68,17 +69,17 @@ const CHASE_POLL: Duration = Duration::from_millis(40);
 /// The chance that a fault of the loop is a churn episode in `seed`: 0 in
 /// the seeds without churn. Its own stream, so no other draw moved.
 pub fn draw(seed: u64) -> f64 {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x6368_7572_6e00_0000);
-    if rng.gen_bool(CHURN_SEED_PROBABILITY) {
-        CHURN_FAULT_PROBABILITY
-    } else {
-        0.0
-    }
+    episode_streams::fault_share(
+        seed,
+        0x6368_7572_6e00_0000,
+        CHURN_SEED_PROBABILITY,
+        CHURN_FAULT_PROBABILITY,
+    )
 }
 
 /// The stream the episodes draw from (its own, see [`draw`]).
 pub fn rng(seed: u64) -> ChaCha8Rng {
-    ChaCha8Rng::seed_from_u64(seed ^ 0x6368_7572_6e73_7465)
+    episode_streams::stream(seed, 0x6368_7572_6e73_7465)
 }
 
 /// Cut links counted per direction (and nodes cut from clients), so that

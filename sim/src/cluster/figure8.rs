@@ -41,11 +41,12 @@ use std::time::Duration;
 use madsim::net::NetSim;
 use odradek::raft_events::RaftEvent;
 use rand::seq::SliceRandom;
-use rand::{Rng, SeedableRng};
+use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use tokio::time::{sleep, Instant};
 
 use crate::client;
+use crate::cluster::episode_streams;
 use crate::cluster::nemesis::SimNode;
 use crate::cluster::router::Router;
 use crate::cluster::topology::NodeId;
@@ -69,17 +70,17 @@ const SETTLE: Duration = Duration::from_millis(500);
 /// The chance that a fault of the loop is a Figure 8 episode in `seed`: 0
 /// in the seeds without it. Its own stream, so no other draw moved.
 pub fn draw(seed: u64) -> f64 {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x6669_6738_0000_0000);
-    if rng.gen_bool(FIGURE8_SEED_PROBABILITY) {
-        FIGURE8_FAULT_PROBABILITY
-    } else {
-        0.0
-    }
+    episode_streams::fault_share(
+        seed,
+        0x6669_6738_0000_0000,
+        FIGURE8_SEED_PROBABILITY,
+        FIGURE8_FAULT_PROBABILITY,
+    )
 }
 
 /// The stream the episodes draw from (its own, see [`draw`]).
 pub fn rng(seed: u64) -> ChaCha8Rng {
-    ChaCha8Rng::seed_from_u64(seed ^ 0x6669_6738_7374_6570)
+    episode_streams::stream(seed, 0x6669_6738_7374_6570)
 }
 
 /// Where an armed episode is.

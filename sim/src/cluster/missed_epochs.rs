@@ -47,11 +47,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use madsim::net::NetSim;
-use rand::{Rng, SeedableRng};
+use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use tokio::time::{sleep, Instant};
 
 use crate::client::PartitionView;
+use crate::cluster::episode_streams;
 use crate::cluster::nemesis::{self, SimNode};
 use crate::cluster::router::Router;
 use crate::cluster::topology::NodeId;
@@ -75,17 +76,17 @@ pub fn draw(seed: u64, nodes: usize) -> f64 {
     if nodes < NODES_MIN {
         return 0.0;
     }
-    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x6d69_7373_6564_0000);
-    if rng.gen_bool(SEED_PROBABILITY) {
-        FAULT_PROBABILITY
-    } else {
-        0.0
-    }
+    episode_streams::fault_share(
+        seed,
+        0x6d69_7373_6564_0000,
+        SEED_PROBABILITY,
+        FAULT_PROBABILITY,
+    )
 }
 
 /// The stream the episodes draw from (its own, see [`draw`]).
 pub fn rng(seed: u64) -> ChaCha8Rng {
-    ChaCha8Rng::seed_from_u64(seed ^ 0x6d69_7373_6564_6570)
+    episode_streams::stream(seed, 0x6d69_7373_6564_6570)
 }
 
 /// One episode's draws, made up front.

@@ -31,6 +31,7 @@
 pub mod applied_entries;
 pub mod churn;
 pub mod consumers;
+pub mod episode_streams;
 pub mod figure8;
 pub mod filler;
 pub mod full_isr;
