@@ -23,7 +23,9 @@
 //!   is live again.
 //! - A follower leaving or joining the ISR keeps the leader epoch.
 
-use crate::core::metadata::{MetadataImage, MetadataRecord, TopicId};
+use std::collections::BTreeMap;
+
+use crate::core::metadata::{MetadataImage, MetadataRecord, PartitionImage, TopicId};
 use crate::core::partition_change::{build, effective_min_isr, Target};
 use crate::core::topic_config::{TopicDefaults, UNCLEAN_LEADER_ELECTION};
 
@@ -41,8 +43,8 @@ pub enum AlterPartitionError {
     FencedLeaderEpoch { sent: i32, current: i32 },
     #[error("ISR {isr:?} is invalid: {reason}")]
     InvalidIsr { isr: Vec<i32>, reason: &'static str },
-    #[error("replica {replica} is not eligible for the ISR (fenced or unregistered)")]
-    IneligibleReplica { replica: i32 },
+    #[error("replica {replica} is not eligible for the ISR: {reason}")]
+    IneligibleReplica { replica: i32, reason: &'static str },
 }
 
 /// Test-only switches of the election rules (DESIGN.md, "Proving the
@@ -185,14 +187,15 @@ pub fn unfence_broker_with(
 /// A leader's request to set the ISR (KRaft's AlterPartition): accepted
 /// only from the current leader in the current epoch, for an ISR of
 /// distinct replicas holding the leader, whose members are all live
-/// (a fenced broker cannot join: it may be a dead incarnation).
+/// (a fenced broker cannot join: it may be a dead incarnation) and still
+/// the process the leader heard from (KIP-903, `broker_epochs`).
 pub fn alter_partition(
     image: &MetadataImage,
     topic_id: &TopicId,
     partition: i32,
     leader_id: i32,
     leader_epoch: i32,
-    isr: &[i32],
+    (isr, broker_epochs): (&[i32], &BTreeMap<i32, i64>),
     defaults: &TopicDefaults,
 ) -> Result<Vec<MetadataRecord>, AlterPartitionError> {
     let p = image
@@ -223,12 +226,10 @@ pub fn alter_partition(
     if sorted.windows(2).any(|w| w[0] == w[1]) {
         return Err(invalid("a replica appears twice"));
     }
-    if let Some(r) = isr
-        .iter()
-        .copied()
-        .find(|r| !p.isr.contains(r) && !image.is_live(*r))
-    {
-        return Err(AlterPartitionError::IneligibleReplica { replica: r });
+    for &replica in isr.iter().filter(|r| **r != leader_id) {
+        if let Some(reason) = ineligibility(image, p, replica, broker_epochs.get(&replica)) {
+            return Err(AlterPartitionError::IneligibleReplica { replica, reason });
+        }
     }
     let topic = image
         .topic_by_id(topic_id)
@@ -241,12 +242,36 @@ pub fn alter_partition(
     Ok(build(image, topic, partition, p, target, min_isr, false))
 }
 
+/// Why `replica` may not be in a proposed ISR, if it may not. A member
+/// joining must be live and fetched as the process now registered (a
+/// proposal made before it restarted, or sent again after an unknown
+/// outcome, would add back a log that may have lost records: KIP-903). A
+/// member staying is checked only when the leader knows its epoch, as in
+/// Kafka (a restart without a clean shutdown already took it out).
+fn ineligibility(
+    image: &MetadataImage,
+    p: &PartitionImage,
+    replica: i32,
+    sent_epoch: Option<&i64>,
+) -> Option<&'static str> {
+    let registered = image.brokers.get(&replica).map(|b| b.broker_epoch);
+    let joining = !p.isr.contains(&replica);
+    if joining && !image.is_live(replica) {
+        return Some("it is fenced or unregistered");
+    }
+    match (sent_epoch, registered) {
+        (Some(sent), Some(now)) if *sent != now => {
+            Some("it registered again since the leader heard from it (stale broker epoch)")
+        }
+        (None, _) if joining => Some("the leader does not know its broker epoch"),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
     use crate::core::controller::{create_topic, CreateTopic};
-    use crate::core::metadata::PartitionImage;
-    use std::collections::BTreeMap;
 
     /// An image with `nodes` registered and unfenced (also used by
     /// `partition_leadership_elr_tests`).
@@ -262,6 +287,15 @@ pub(crate) mod tests {
             image.apply(&MetadataRecord::UnfenceBroker { node_id: *n });
         }
         image
+    }
+
+    /// The broker epochs `isr`'s members are registered with now: what a
+    /// leader that heard from each of them sends (also used by
+    /// `partition_leadership_elr_tests`).
+    pub(crate) fn registered(image: &MetadataImage, isr: &[i32]) -> BTreeMap<i32, i64> {
+        isr.iter()
+            .filter_map(|r| image.brokers.get(r).map(|b| (*r, b.broker_epoch)))
+            .collect()
     }
 
     fn with_topic(image: &mut MetadataImage, name: &str, rf: i16, configs: &[(&str, &str)]) {
@@ -429,8 +463,8 @@ pub(crate) mod tests {
                 0,
                 leader,
                 p.leader_epoch + 1,
-                &shrunk,
-                &TopicDefaults::default()
+                (&shrunk, &registered(&image, &shrunk)),
+                &TopicDefaults::default(),
             ),
             Err(AlterPartitionError::FencedLeaderEpoch {
                 sent: p.leader_epoch + 1,
@@ -444,8 +478,8 @@ pub(crate) mod tests {
                 0,
                 follower,
                 p.leader_epoch,
-                &shrunk,
-                &TopicDefaults::default()
+                (&shrunk, &registered(&image, &shrunk)),
+                &TopicDefaults::default(),
             ),
             Err(AlterPartitionError::NotLeaderOrFollower { .. })
         ));
@@ -456,8 +490,8 @@ pub(crate) mod tests {
                 0,
                 leader,
                 p.leader_epoch,
-                &[follower],
-                &TopicDefaults::default()
+                (&[follower], &registered(&image, &[follower])),
+                &TopicDefaults::default(),
             ),
             Err(AlterPartitionError::InvalidIsr { .. })
         ));
@@ -468,7 +502,7 @@ pub(crate) mod tests {
                 0,
                 leader,
                 p.leader_epoch,
-                &[leader, 9],
+                (&[leader, 9], &BTreeMap::new()),
                 &TopicDefaults::default()
             ),
             Err(AlterPartitionError::InvalidIsr { .. })
@@ -479,7 +513,7 @@ pub(crate) mod tests {
             0,
             leader,
             p.leader_epoch,
-            &shrunk,
+            (&shrunk, &registered(&image, &shrunk)),
             &TopicDefaults::default(),
         )
         .unwrap();
@@ -501,10 +535,13 @@ pub(crate) mod tests {
                 0,
                 leader,
                 p.leader_epoch,
-                &grown,
-                &TopicDefaults::default()
+                (&grown, &registered(&image, &grown)),
+                &TopicDefaults::default(),
             ),
-            Err(AlterPartitionError::IneligibleReplica { replica: follower })
+            Err(AlterPartitionError::IneligibleReplica {
+                replica: follower,
+                reason: "it is fenced or unregistered"
+            })
         );
         apply(
             &mut image,
@@ -517,12 +554,81 @@ pub(crate) mod tests {
                 0,
                 leader,
                 p.leader_epoch,
-                &grown,
-                &TopicDefaults::default()
+                (&grown, &registered(&image, &grown)),
+                &TopicDefaults::default(),
             )
             .unwrap()
             .len(),
             1
+        );
+    }
+
+    /// KIP-903: a proposal adding a follower carries the broker epoch the
+    /// follower fetched with; once the follower registered again (a new
+    /// process, which may have lost records) that proposal is refused,
+    /// as is one that knows no epoch for it. A member staying in the ISR is
+    /// checked only when its epoch is sent.
+    #[test]
+    fn alter_partition_refuses_a_joining_member_of_another_incarnation() {
+        let mut image = cluster(&[1, 2, 3]);
+        with_topic(&mut image, "t", 3, &[]);
+        let id = image.topics["t"].topic_id;
+        let p = image.topics["t"].partitions[&0].clone();
+        let (leader, follower) = (p.leader, p.replicas[1]);
+        let shrunk: Vec<i32> = p.isr.iter().copied().filter(|r| *r != follower).collect();
+        let alter = |image: &MetadataImage, isr: &[i32], epochs: &BTreeMap<i32, i64>| {
+            alter_partition(
+                image,
+                &id,
+                0,
+                leader,
+                p.leader_epoch,
+                (isr, epochs),
+                &TopicDefaults::default(),
+            )
+        };
+        let records = alter(&image, &shrunk, &BTreeMap::new()).unwrap();
+        apply(&mut image, &records);
+        let mut grown = shrunk.clone();
+        grown.push(follower);
+        let before_restart = registered(&image, &grown);
+        image.apply(&MetadataRecord::RegisterBroker {
+            node_id: follower,
+            host: "h".into(),
+            port: 9000,
+            broker_epoch: 5,
+        });
+        image.apply(&MetadataRecord::UnfenceBroker { node_id: follower });
+        let stale = |reason| {
+            Err(AlterPartitionError::IneligibleReplica {
+                replica: follower,
+                reason,
+            })
+        };
+        assert_eq!(
+            alter(&image, &grown, &before_restart),
+            stale("it registered again since the leader heard from it (stale broker epoch)")
+        );
+        let mut unknown = before_restart.clone();
+        unknown.remove(&follower);
+        assert_eq!(
+            alter(&image, &grown, &unknown),
+            stale("the leader does not know its broker epoch")
+        );
+        assert!(alter(&image, &grown, &registered(&image, &grown)).is_ok());
+        // Staying members: refused only on an epoch known to be stale.
+        let all = p.isr.clone();
+        let records = alter(&image, &all, &registered(&image, &all)).unwrap();
+        apply(&mut image, &records);
+        let keep: Vec<i32> = all
+            .iter()
+            .copied()
+            .filter(|r| *r != p.replicas[2])
+            .collect();
+        assert!(alter(&image, &keep, &BTreeMap::new()).is_ok());
+        assert_eq!(
+            alter(&image, &keep, &before_restart),
+            stale("it registered again since the leader heard from it (stale broker epoch)")
         );
     }
 }

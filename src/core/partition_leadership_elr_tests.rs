@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use crate::core::controller::{create_topic, CreateTopic};
 use crate::core::metadata::{MetadataImage, MetadataRecord, PartitionImage};
-use crate::core::partition_leadership::tests::cluster;
+use crate::core::partition_leadership::tests::{cluster, registered};
 use crate::core::partition_leadership::*;
 use crate::core::topic_config::{TopicDefaults, MIN_INSYNC_REPLICAS};
 
@@ -173,7 +173,7 @@ fn the_isr_back_at_min_isr_clears_the_elr() {
         0,
         l,
         p.leader_epoch,
-        &[l, a],
+        (&[l, a], &registered(&image, &[l, a])),
         &d(),
     )
     .unwrap();
@@ -189,10 +189,28 @@ fn a_leader_dropping_followers_below_min_isr_makes_them_eligible() {
     let p = p0(&image);
     let (l, a, b) = (p.leader, p.replicas[1], p.replicas[2]);
     let id = image.topics["t"].topic_id;
-    let records = alter_partition(&image, &id, 0, l, p.leader_epoch, &[l, a], &d()).unwrap();
+    let records = alter_partition(
+        &image,
+        &id,
+        0,
+        l,
+        p.leader_epoch,
+        (&[l, a], &registered(&image, &[l, a])),
+        &d(),
+    )
+    .unwrap();
     apply(&mut image, records);
     assert!(p0(&image).elr.is_empty(), "b left with the ISR at min ISR");
-    let records = alter_partition(&image, &id, 0, l, p.leader_epoch, &[l], &d()).unwrap();
+    let records = alter_partition(
+        &image,
+        &id,
+        0,
+        l,
+        p.leader_epoch,
+        (&[l], &registered(&image, &[l])),
+        &d(),
+    )
+    .unwrap();
     apply(&mut image, records);
     assert_eq!(
         p0(&image).elr,

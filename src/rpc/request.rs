@@ -102,13 +102,16 @@ pub enum ControllerRequest {
     /// The broker is alive (KRaft's BrokerHeartbeat). A broker that misses
     /// heartbeats for the session timeout is fenced: its leaderships move.
     Heartbeat { node_id: i32, broker_epoch: i64 },
-    /// A partition leader asks to set the ISR (KRaft's AlterPartition).
+    /// A partition leader asks to set the ISR (KRaft's AlterPartition),
+    /// with the broker epoch each other member last fetched with
+    /// (KIP-903): a member registered with another epoch now is refused.
     AlterPartition {
         topic_id: TopicId,
         partition: i32,
         leader_id: i32,
         leader_epoch: i32,
         isr: Vec<i32>,
+        broker_epochs: BTreeMap<i32, i64>,
     },
     /// Create a topic (CreateTopics forwarded, auto-creation, or a
     /// coordinator's internal topic when `internal`).

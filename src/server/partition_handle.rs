@@ -20,7 +20,8 @@ use crate::core::metadata::TopicId;
 use crate::core::partition::high_watermark_checkpoint::initial_high_watermark;
 use crate::core::partition::leader_epoch_cache::LeaderEpochCache;
 use crate::core::partition::{
-    FetchRequest, ProduceError as ReplicaProduceError, ReplicaBugs, ReplicaConfig, ReplicaMachine,
+    FetchRequest, IsrProposal, ProduceError as ReplicaProduceError, ReplicaBugs, ReplicaConfig,
+    ReplicaMachine,
 };
 use crate::core::producer_state::{ProducerError, ProducerStateTable};
 use crate::core::topic_config::{FsyncPolicy, TopicConfig};
@@ -94,7 +95,7 @@ struct PartitionState {
     outgoing_fetch: Option<(i32, FetchRequest)>,
     /// The ISR change the leader wants the controller to commit (the
     /// latest only, as the machine proposes one at a time).
-    isr_proposal: Option<(i32, Vec<i32>)>,
+    isr_proposal: Option<IsrProposal>,
     /// Removed from the node (`resign`): no fetch leaves and no answer is
     /// stored any more, though a fetcher may still hold this handle.
     resigned: bool,

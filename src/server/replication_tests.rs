@@ -419,7 +419,7 @@ async fn the_isr_grows_and_shrinks_through_proposals_and_min_insync_replicas_hol
     let proposal = tokio::time::timeout(Duration::from_secs(5), leader.next_isr_proposal())
         .await
         .expect("an ISR expansion is proposed");
-    assert_eq!(proposal, (1, vec![1, 2]));
+    assert_eq!((proposal.leader_epoch, proposal.isr), (1, vec![1, 2]));
     leader.isr_committed(1, vec![1, 2]).unwrap();
     assert_eq!(leader.isr(), Some(vec![1, 2]));
     let acked = spawn_produce(leader, batch(7, 1, 1));
@@ -436,7 +436,7 @@ async fn the_isr_grows_and_shrinks_through_proposals_and_min_insync_replicas_hol
     let proposal = tokio::time::timeout(Duration::from_secs(5), leader.next_isr_proposal())
         .await
         .expect("an ISR shrink is proposed");
-    assert_eq!(proposal, (1, vec![1]));
+    assert_eq!((proposal.leader_epoch, proposal.isr), (1, vec![1]));
     assert!(
         !waiting.is_finished(),
         "the pending proposal still counts the follower"

@@ -195,8 +195,11 @@ impl ReplicationModel {
                 from: id,
                 message: Message::Fetch(request),
             }),
-            ReplicaAction::ProposeIsr { leader_epoch, isr } => {
-                state.controller.proposals.push((id, leader_epoch, isr))
+            ReplicaAction::ProposeIsr(proposal) => {
+                state
+                    .controller
+                    .proposals
+                    .push((id, proposal.leader_epoch, proposal.isr))
             }
         }
     }

@@ -20,7 +20,16 @@ pub struct FetchRequest {
     pub last_fetched_epoch: Option<i32>,
     /// The leader epoch the follower follows (KIP-320).
     pub current_leader_epoch: i32,
+    /// The follower's broker epoch (KIP-903's replica epoch), or
+    /// [`NO_BROKER_EPOCH`]: the machine leaves it unknown and the node's
+    /// fetcher stamps it from its registration. A leader carries it into
+    /// ISR proposals, so the controller refuses to add a replica whose
+    /// process restarted since it fetched (it may have lost records).
+    pub replica_epoch: i64,
 }
+
+/// A broker epoch not known (Kafka's -1).
+pub const NO_BROKER_EPOCH: i64 = -1;
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct FetchResponse<R> {

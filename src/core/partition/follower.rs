@@ -4,7 +4,7 @@
 
 use crate::core::partition::epoch_end_offsets::truncation_offset;
 use crate::core::partition::fetch_messages::{
-    FetchError, FetchRequest, FetchResponse, FetchResult,
+    FetchError, FetchRequest, FetchResponse, FetchResult, NO_BROKER_EPOCH,
 };
 use crate::core::partition::replica_action::ReplicaAction;
 use crate::core::partition::replica_log::{ReplicaLog, StoredBatch};
@@ -236,6 +236,7 @@ impl ReplicaMachine {
                 fetch_offset,
                 last_fetched_epoch,
                 current_leader_epoch: leader_epoch,
+                replica_epoch: NO_BROKER_EPOCH,
             },
         });
     }

@@ -6,10 +6,10 @@
 use crate::core::partition::acks::Acks;
 use crate::core::partition::epoch_end_offsets::{diverging_epoch, leader_end_offset_for_epoch};
 use crate::core::partition::fetch_messages::{
-    FetchError, FetchRequest, FetchResponse, FetchResult, ProduceError,
+    FetchError, FetchRequest, FetchResponse, FetchResult, ProduceError, NO_BROKER_EPOCH,
 };
 use crate::core::partition::high_watermark::high_watermark;
-use crate::core::partition::replica_action::ReplicaAction;
+use crate::core::partition::replica_action::{IsrProposal, ReplicaAction};
 use crate::core::partition::replica_log::{ReplicaLog, StoredBatch};
 use crate::core::partition::replica_machine::{LeaderState, PendingProduce, ReplicaMachine, Role};
 
@@ -164,12 +164,7 @@ impl ReplicaMachine {
                 log_end_offset,
             });
         }
-        progress.on_fetch(
-            request.fetch_offset,
-            request.current_leader_epoch,
-            log_end_offset,
-            now_ms,
-        );
+        progress.on_fetch(request, log_end_offset, now_ms);
         FetchResult::Records {
             batches: log.read(request.fetch_offset, self.config.replica_fetch_max_records),
             high_watermark: self.high_watermark,
@@ -265,10 +260,7 @@ impl ReplicaMachine {
             isr.push(replica_id);
             isr.sort_unstable();
             leader.proposed_isr = Some(isr.clone());
-            actions.push(ReplicaAction::ProposeIsr {
-                leader_epoch: epoch,
-                isr,
-            });
+            actions.push(ReplicaAction::ProposeIsr(leader.proposal(epoch, isr)));
         }
     }
 
@@ -297,10 +289,7 @@ impl ReplicaMachine {
             .collect();
         if keep.len() < isr.len() {
             leader.proposed_isr = Some(keep.clone());
-            actions.push(ReplicaAction::ProposeIsr {
-                leader_epoch: epoch,
-                isr: keep,
-            });
+            actions.push(ReplicaAction::ProposeIsr(leader.proposal(epoch, keep)));
         }
     }
 
@@ -402,6 +391,23 @@ impl ReplicaMachine {
         for (request_id, result) in ready {
             leader.pending.remove(&request_id);
             actions.push(ReplicaAction::RespondProduce { request_id, result });
+        }
+    }
+}
+
+impl LeaderState {
+    /// The proposal of `isr` in `leader_epoch`, with the broker epoch each
+    /// member fetched with (KIP-903).
+    fn proposal(&self, leader_epoch: i32, isr: Vec<i32>) -> IsrProposal {
+        let broker_epochs = isr
+            .iter()
+            .filter_map(|r| self.progress.get(r).map(|p| (*r, p.broker_epoch)))
+            .filter(|(_, epoch)| *epoch != NO_BROKER_EPOCH)
+            .collect();
+        IsrProposal {
+            leader_epoch,
+            isr,
+            broker_epochs,
         }
     }
 }

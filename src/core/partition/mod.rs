@@ -29,8 +29,10 @@ mod replica_machine_tests;
 mod replication_harness;
 
 pub use acks::Acks;
-pub use fetch_messages::{FetchError, FetchRequest, FetchResponse, FetchResult, ProduceError};
-pub use replica_action::ReplicaAction;
+pub use fetch_messages::{
+    FetchError, FetchRequest, FetchResponse, FetchResult, ProduceError, NO_BROKER_EPOCH,
+};
+pub use replica_action::{IsrProposal, ReplicaAction};
 pub use replica_config::{ReplicaBugs, ReplicaConfig};
 pub use replica_log::{ReplicaLog, StoredBatch};
 pub use replica_machine::ReplicaMachine;

@@ -1,6 +1,8 @@
 //! What the replica state machine asks its driver to do (the server runs
 //! them; the tests' harness and the model checker interpret them).
 
+use std::collections::BTreeMap;
+
 use crate::core::partition::fetch_messages::{FetchRequest, FetchResponse, ProduceError};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,7 +42,21 @@ pub enum ReplicaAction<R> {
     WakeFetchers,
     /// Ask the controller to set the ISR (Kafka's AlterPartition); applied
     /// only when the controller commits it and answers `isr_committed`.
-    ProposeIsr { leader_epoch: i32, isr: Vec<i32> },
+    ProposeIsr(IsrProposal),
     /// The follower fetches from its leader.
     SendFetch { to: i32, request: FetchRequest },
+}
+
+/// An ISR a leader asks the controller for (Kafka's AlterPartition).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct IsrProposal {
+    pub leader_epoch: i32,
+    pub isr: Vec<i32>,
+    /// Each other member's broker epoch as its last fetch in this
+    /// leadership carried it (KIP-903's `NewIsrWithEpochs`; a member not yet
+    /// heard from has none). The controller refuses the proposal if a
+    /// member registered again since: a restarted process may have lost
+    /// the records that made it eligible, and a proposal sent again after
+    /// an unknown outcome must not add it back without a catch-up.
+    pub broker_epochs: BTreeMap<i32, i64>,
 }

@@ -1,5 +1,7 @@
 //! Scenario tests of the replica state machine, one rule each.
 
+use std::collections::BTreeMap;
+
 use crate::core::partition::acks::Acks;
 use crate::core::partition::memory_log::MemoryLog;
 use crate::core::partition::replica_action::ReplicaAction;
@@ -37,6 +39,7 @@ fn fetch(replica_id: i32, fetch_offset: i64, last: Option<i32>, epoch: i32) -> F
         fetch_offset,
         last_fetched_epoch: last,
         current_leader_epoch: epoch,
+        replica_epoch: 0,
     }
 }
 
@@ -64,7 +67,7 @@ fn proposals(actions: &Actions) -> Vec<Vec<i32>> {
     actions
         .iter()
         .filter_map(|a| match a {
-            ReplicaAction::ProposeIsr { isr, .. } => Some(isr.clone()),
+            ReplicaAction::ProposeIsr(proposal) => Some(proposal.isr.clone()),
             _ => None,
         })
         .collect()
@@ -492,4 +495,37 @@ fn settling_one_isr_proposal_leaves_a_newer_one_pending() {
     m.isr_committed(&mut log, 1, vec![1, 2, 3]);
     m.follower_fetch(&mut log, fetch(3, 4, Some(1), 1), 5);
     assert_eq!(m.high_watermark(), 4);
+}
+
+/// KIP-903: a proposal carries the broker epoch each member last fetched
+/// with, so the controller can refuse it once that process is gone.
+#[test]
+fn an_isr_proposal_carries_the_broker_epochs_its_members_fetched_with() {
+    let mut log = log_of(&[1, 1]);
+    let mut one = config(1);
+    one.min_insync_replicas = 1;
+    let mut m = ReplicaMachine::new(one, &log, 0);
+    m.become_leader(&mut log, 1, vec![1, 2], vec![1, 2, 3], 0);
+    m.follower_fetch(&mut log, fetch(2, 2, Some(1), 1), 1);
+    let caught_up = m.follower_fetch(
+        &mut log,
+        FetchRequest {
+            replica_epoch: 9,
+            ..fetch(3, 2, Some(1), 1)
+        },
+        1,
+    );
+    let proposal = caught_up
+        .iter()
+        .find_map(|a| match a {
+            ReplicaAction::ProposeIsr(p) => Some(p.clone()),
+            _ => None,
+        })
+        .expect("replica 3 is proposed into the ISR");
+    assert_eq!(proposal.isr, vec![1, 2, 3]);
+    assert_eq!(
+        proposal.broker_epochs,
+        BTreeMap::from([(2, 0), (3, 9)]),
+        "each member's epoch from its latest fetch; none for the leader"
+    );
 }

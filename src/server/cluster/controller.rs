@@ -242,6 +242,7 @@ pub(super) async fn handle(
             leader_id,
             leader_epoch,
             isr,
+            broker_epochs,
         } => {
             heard_from(runtime, leader_id);
             let altered = broker
@@ -252,7 +253,7 @@ pub(super) async fn handle(
                         partition,
                         leader_id,
                         leader_epoch,
-                        &isr,
+                        (&isr, &broker_epochs),
                         &broker.defaults,
                     ) {
                         Ok(records) => (records, Ok(())),

@@ -251,6 +251,7 @@ async fn too_many_partitions_are_refused_whole() {
         fetch_offset: 0,
         last_fetched_epoch: None,
         current_leader_epoch: 0,
+        replica_epoch: 0,
     };
     let fetch = ReplicaFetch {
         partitions: vec![part(0, request); REPLICA_FETCH_PARTITIONS_MAX + 1],

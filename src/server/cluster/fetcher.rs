@@ -18,6 +18,7 @@
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::task::Poll;
 use std::time::Duration;
@@ -242,6 +243,9 @@ async fn run(
             continue;
         }
         assert!(batch.len() <= REPLICA_FETCH_PARTITIONS_MAX);
+        // This process's registration (KIP-903): a leader adds this replica
+        // to an ISR only as the incarnation it heard from.
+        let replica_epoch = runtime.broker_epoch.load(Ordering::Acquire);
         let request = RpcRequest::ReplicaFetch(ReplicaFetch {
             partitions: batch
                 .iter()
@@ -249,7 +253,10 @@ async fn run(
                     topic: o.key.0.clone(),
                     topic_id: o.key.2,
                     partition: o.key.1,
-                    fetch: o.fetch.clone(),
+                    fetch: FetchRequest {
+                        replica_epoch,
+                        ..o.fetch.clone()
+                    },
                     max_bytes: REPLICA_FETCH_MAX_BYTES,
                 })
                 .collect(),

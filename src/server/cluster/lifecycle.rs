@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::rpc::{ControllerRequest, ControllerResponse};
-use crate::server::cluster::ClusterRuntime;
+use crate::server::cluster::{ClusterRuntime, CONTROLLER_CALL_TIMEOUT_MS};
 
 /// Wait between failed registration attempts (no controller yet, or it
 /// did not answer).
@@ -20,6 +20,15 @@ pub(super) async fn run(runtime: Arc<ClusterRuntime>) {
         heartbeat_until_fenced(&runtime, epoch).await;
         runtime.broker_epoch.store(-1, Ordering::Release);
     }
+}
+
+/// How long a registration or heartbeat waits for the controller's
+/// answer: half the session timeout (Kafka's KAFKA-14392). A heartbeat
+/// stuck on a controller that died or was cut off would otherwise outlive
+/// the session, and the new controller would fence a healthy broker
+/// (the sim's seed 7643: a 5 s call against a 3 s session).
+fn lifecycle_call_timeout_ms(runtime: &ClusterRuntime) -> u64 {
+    CONTROLLER_CALL_TIMEOUT_MS.min(runtime.config.session_timeout_ms / 2)
 }
 
 async fn register(runtime: &ClusterRuntime) -> i64 {
@@ -38,7 +47,10 @@ async fn register(runtime: &ClusterRuntime) -> i64 {
     };
     drop(broker);
     loop {
-        match runtime.call_controller(request.clone()).await {
+        match runtime
+            .call_controller_within(request.clone(), lifecycle_call_timeout_ms(runtime))
+            .await
+        {
             Ok(ControllerResponse::Registered { broker_epoch }) => {
                 tracing::info!(
                     node_id = runtime.node_id,
@@ -65,7 +77,10 @@ async fn heartbeat_until_fenced(runtime: &ClusterRuntime, broker_epoch: i64) {
             node_id: runtime.node_id,
             broker_epoch,
         };
-        match runtime.call_controller(request).await {
+        match runtime
+            .call_controller_within(request, lifecycle_call_timeout_ms(runtime))
+            .await
+        {
             Ok(ControllerResponse::HeartbeatAck { fenced: true }) => {
                 tracing::warn!(
                     node_id = runtime.node_id,

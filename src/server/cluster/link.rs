@@ -309,22 +309,37 @@ impl ClusterRuntime {
         &self,
         request: ControllerRequest,
     ) -> Result<ControllerResponse, CommitError> {
+        self.call_controller_within(request, CONTROLLER_CALL_TIMEOUT_MS)
+            .await
+    }
+
+    /// [`Self::call_controller`], waiting at most `timeout_ms` for another
+    /// node's answer.
+    pub(super) async fn call_controller_within(
+        &self,
+        request: ControllerRequest,
+        timeout_ms: u64,
+    ) -> Result<ControllerResponse, CommitError> {
         let Some(controller) = self.controller_target() else {
             return Err(CommitError::NotController { leader_hint: None });
         };
-        match self.call_controller_at(controller, request.clone()).await {
+        match self
+            .call_controller_at(controller, request.clone(), timeout_ms)
+            .await
+        {
             Err(CommitError::NotController {
                 leader_hint: Some(hint),
-            }) if hint != controller => self.call_controller_at(hint, request).await,
+            }) if hint != controller => self.call_controller_at(hint, request, timeout_ms).await,
             other => other,
         }
     }
 
     /// Sends `request` to node `controller` (this one or another).
-    pub(super) async fn call_controller_at(
+    async fn call_controller_at(
         &self,
         controller: i32,
         request: ControllerRequest,
+        timeout_ms: u64,
     ) -> Result<ControllerResponse, CommitError> {
         if controller == self.node_id {
             let broker = self
@@ -342,7 +357,7 @@ impl ClusterRuntime {
             .call(
                 controller,
                 RpcRequest::Controller(request),
-                Duration::from_millis(CONTROLLER_CALL_TIMEOUT_MS),
+                Duration::from_millis(timeout_ms),
             )
             .await
             .map_err(|e| CommitError::Unconfirmed(e.to_string()))?;

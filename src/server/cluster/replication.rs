@@ -9,6 +9,10 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use kafka_protocol::error::ResponseError;
+
+use crate::core::partition::IsrProposal;
+use crate::kafka::error_code::code;
 use crate::rpc::{ControllerRequest, ControllerResponse};
 use crate::server::cluster::fetcher::{Fetchers, Key};
 use crate::server::cluster::ClusterRuntime;
@@ -100,25 +104,33 @@ async fn drive(
 
 async fn isr_loop(runtime: &ClusterRuntime, handle: &PartitionHandle) {
     loop {
-        let (leader_epoch, isr) = handle.next_isr_proposal().await;
-        tracing::info!(node_id = runtime.node_id, topic = %handle.topic, partition = handle.partition, leader_epoch, ?isr, offsets = ?handle.offsets(), "ISR change proposed");
+        let proposal = handle.next_isr_proposal().await;
+        let IsrProposal {
+            leader_epoch,
+            ref isr,
+            ref broker_epochs,
+        } = proposal;
+        tracing::info!(node_id = runtime.node_id, topic = %handle.topic, partition = handle.partition, leader_epoch, ?isr, ?broker_epochs, offsets = ?handle.offsets(), "ISR change proposed");
         let request = ControllerRequest::AlterPartition {
             topic_id: handle.topic_id,
             partition: handle.partition,
             leader_id: runtime.node_id,
             leader_epoch,
             isr: isr.clone(),
+            broker_epochs: broker_epochs.clone(),
         };
-        // An uncertain outcome (no answer, not the controller) is asked
-        // again: the same ISR twice is harmless, while going back to the
-        // old ISR when the change may have committed would let the high
-        // watermark skip a member the controller counts (and may elect).
+        // An uncertain outcome (no answer, not the controller, a timeout or
+        // a storage failure at the controller) is asked again: the same ISR
+        // twice is harmless, while going back to the old ISR when the change
+        // may have committed would let the high watermark skip a member the
+        // controller counts (and may elect). The sim's seed 8175 found this:
+        // a quorum that stopped mid-commit was taken as a refusal.
         let mut attempts = 0;
         let outcome = loop {
             attempts += 1;
             match runtime.call_controller(request.clone()).await {
                 Ok(ControllerResponse::Done) => break Some(true),
-                Ok(ControllerResponse::Error { code, message }) => {
+                Ok(ControllerResponse::Error { code, message }) if refused_for_certain(code) => {
                     tracing::info!(topic = %handle.topic, partition = handle.partition, ?isr, code, message, "ISR change refused");
                     break Some(false);
                 }
@@ -139,14 +151,33 @@ async fn isr_loop(runtime: &ClusterRuntime, handle: &PartitionHandle) {
             // metadata holds once this node's image has it.
             Some(true) => {
                 tracing::info!(topic = %handle.topic, partition = handle.partition, ?isr, "ISR change committed");
-                settle_from_image(runtime, handle, (leader_epoch, &isr), true).await;
+                settle_from_image(runtime, handle, &proposal, true).await;
             }
-            Some(false) => settle_from_image(runtime, handle, (leader_epoch, &isr), false).await,
+            Some(false) => settle_from_image(runtime, handle, &proposal, false).await,
             // Never confirmed either way: the image decides once it moves.
-            None => settle_from_image(runtime, handle, (leader_epoch, &isr), true).await,
+            None => settle_from_image(runtime, handle, &proposal, true).await,
         }
         tokio::time::sleep(Duration::from_millis(REPLICATION_RETRY_BACKOFF_MS)).await;
     }
+}
+
+/// Whether the controller's error `code` says it checked the proposal
+/// against its current image and did not apply it: the checks of
+/// `partition_leadership::alter_partition`, made once every earlier
+/// proposal was applied or lost, so no controller can still apply it (as
+/// Kafka's INELIGIBLE_REPLICA and OPERATION_NOT_ATTEMPTED). Any other code
+/// (a timeout, a storage failure, a quorum that stopped) leaves the
+/// outcome unknown.
+fn refused_for_certain(error_code: i16) -> bool {
+    [
+        ResponseError::UnknownTopicOrPartition,
+        ResponseError::NotLeaderOrFollower,
+        ResponseError::FencedLeaderEpoch,
+        ResponseError::InvalidRequest,
+        ResponseError::IneligibleReplica,
+    ]
+    .into_iter()
+    .any(|e| code(e) == error_code)
 }
 
 /// Brings the pending ISR `proposal` of `leader_epoch` to an end from the
@@ -159,9 +190,10 @@ async fn isr_loop(runtime: &ClusterRuntime, handle: &PartitionHandle) {
 async fn settle_from_image(
     runtime: &ClusterRuntime,
     handle: &PartitionHandle,
-    (leader_epoch, proposal): (i32, &[i32]),
+    pending: &IsrProposal,
     maybe_committed: bool,
 ) {
+    let (leader_epoch, proposal) = (pending.leader_epoch, pending.isr.as_slice());
     let expected = maybe_committed.then_some(proposal);
     let Some(broker) = runtime.broker() else {
         return;
@@ -181,7 +213,7 @@ async fn settle_from_image(
         if !settled {
             // Still unseen: the proposal stays pending (its high watermark
             // counts both ISRs) and is sent again.
-            handle.propose_again(leader_epoch, expected.to_vec());
+            handle.propose_again(pending.clone());
             return;
         }
     }

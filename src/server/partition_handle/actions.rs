@@ -127,8 +127,8 @@ impl PartitionHandle {
                 ReplicaAction::RespondFetch { response, .. } => {
                     outcome.fetch_answer = Some(response)
                 }
-                ReplicaAction::ProposeIsr { leader_epoch, isr } => {
-                    state.isr_proposal = Some((leader_epoch, isr));
+                ReplicaAction::ProposeIsr(proposal) => {
+                    state.isr_proposal = Some(proposal);
                     self.isr_wanted.notify_one();
                 }
                 ReplicaAction::SendFetch { to, request } => {

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use crate::core::partition::{FetchError, FetchRequest, FetchResponse, FetchResult};
+use crate::core::partition::{FetchError, FetchRequest, FetchResponse, FetchResult, IsrProposal};
 use crate::io::disk::join;
 use crate::log::verbatim_batches::REPLICA_APPEND_BYTES_MAX;
 use crate::log::LogError;
@@ -381,9 +381,9 @@ impl PartitionHandle {
         });
     }
 
-    /// Leader side: waits until the machine proposes an ISR change, as
-    /// (leader epoch, proposed ISR) for the controller (AlterPartition).
-    pub async fn next_isr_proposal(&self) -> (i32, Vec<i32>) {
+    /// Leader side: waits until the machine proposes an ISR change for the
+    /// controller (AlterPartition).
+    pub async fn next_isr_proposal(&self) -> IsrProposal {
         loop {
             let wanted = self.isr_wanted.notified();
             if let Some(proposal) = self.lock().isr_proposal.take() {
@@ -393,21 +393,22 @@ impl PartitionHandle {
         }
     }
 
-    /// Asks the ISR loop to send the pending proposal `isr` of
-    /// `leader_epoch` again, if it is still pending: its outcome was never
-    /// seen, and dropping it could let the high watermark skip a member the
-    /// controller may yet commit (Kafka's AlterPartitionManager retries
-    /// until it gets an answer).
-    pub fn propose_again(&self, leader_epoch: i32, isr: Vec<i32>) {
+    /// Asks the ISR loop to send the pending `proposal` again, if it is
+    /// still pending: its outcome was never seen, and dropping it could let
+    /// the high watermark skip a member the controller may yet commit
+    /// (Kafka's AlterPartitionManager retries until it gets an answer). It
+    /// goes with the broker epochs it first had: a member that registered
+    /// again since is refused (KIP-903).
+    pub fn propose_again(&self, proposal: IsrProposal) {
         let mut state = self.lock();
         let pending = match state.machine.role() {
             crate::core::partition::replica_machine::Role::Leader(leader) => {
-                leader.proposed_isr.as_ref() == Some(&isr)
+                leader.proposed_isr.as_ref() == Some(&proposal.isr)
             }
             _ => false,
         };
-        if pending && state.machine.leader_epoch() == leader_epoch {
-            state.isr_proposal = Some((leader_epoch, isr));
+        if pending && state.machine.leader_epoch() == proposal.leader_epoch {
+            state.isr_proposal = Some(proposal);
             self.isr_wanted.notify_one();
         }
     }

@@ -256,7 +256,8 @@ impl Peers {
     }
 
     /// Sends `request` to node `to` on its lane ([`Lane::of`]) and waits at
-    /// most `timeout` for its answer.
+    /// most `timeout` for its answer. A call that times out drops the
+    /// connection it went on (`Outbound::drop_connection`).
     pub async fn call(
         &self,
         to: i32,
@@ -273,10 +274,13 @@ impl Peers {
         let id = self.inner.next_call_id.fetch_add(1, Ordering::Relaxed);
         match tokio::time::timeout(timeout, outbound.call(id, request)).await {
             Ok(result) => result,
-            Err(_elapsed) => Err(CallError::Timeout {
-                to,
-                timeout_ms: u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
-            }),
+            Err(_elapsed) => {
+                outbound.drop_connection();
+                Err(CallError::Timeout {
+                    to,
+                    timeout_ms: u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
+                })
+            }
         }
     }
 

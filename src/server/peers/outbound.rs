@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use tokio::sync::{mpsc, oneshot, Semaphore};
+use tokio::sync::{mpsc, oneshot, Notify, Semaphore};
 
 use crate::server::ordered_watch as watch;
 use tokio::task::JoinHandle;
@@ -28,6 +28,9 @@ pub(super) struct Outbound {
     pending: Mutex<BTreeMap<u64, oneshot::Sender<RpcResponse>>>,
     call_slots: Semaphore,
     address: watch::Sender<SocketAddr>,
+    /// A call timed out: the connection it went on is dropped and dialled
+    /// again (`drop_connection`).
+    reset: Notify,
 }
 
 /// Takes a call's entry out of `pending` however the call ends (answer,
@@ -59,6 +62,7 @@ impl Outbound {
             pending: Mutex::new(BTreeMap::new()),
             call_slots: Semaphore::new(PEER_CALLS_IN_FLIGHT_MAX),
             address,
+            reset: Notify::new(),
         });
         let task = tokio::spawn(run(
             inner,
@@ -112,6 +116,17 @@ impl Outbound {
             .map_err(|_| CallError::Disconnected { to: self.peer })
     }
 
+    /// A call got no answer in time: drop the connection, failing the
+    /// calls still waiting on it, and dial again (Kafka's NetworkClient
+    /// disconnects on a request timeout). Frames queued behind one lost to
+    /// a partition may otherwise arrive seconds after it heals, as TCP's
+    /// retransmission backs off (the sim's seeds 7643 and 7753: fetches
+    /// and heartbeats stuck after the faults stopped). Nothing happens
+    /// while no connection is up.
+    pub(super) fn drop_connection(&self) {
+        self.reset.notify_waiters();
+    }
+
     /// Shutdown: waiting calls fail, new ones find no slot.
     pub(super) fn close(&self) {
         self.call_slots.close();
@@ -121,6 +136,14 @@ impl Outbound {
     /// The connection dropped: every waiting call fails.
     fn fail_pending(&self) {
         self.pending().clear();
+    }
+
+    /// The calls `ids` fail (their connection was dropped); others wait on.
+    fn fail_calls(&self, ids: &[u64]) {
+        let mut pending = self.pending();
+        for id in ids {
+            pending.remove(id);
+        }
     }
 
     fn complete(&self, id: u64, response: RpcResponse) {
@@ -145,6 +168,8 @@ struct Queues {
 enum Ended {
     Shutdown,
     AddressChanged,
+    /// A call timed out (`Outbound::drop_connection`): dial again at once.
+    CallTimedOut,
     Broken(String),
 }
 
@@ -156,21 +181,34 @@ async fn run(inner: Arc<Inner>, outbound: Arc<Outbound>, mut queues: Queues) {
             return;
         }
         let address = *queues.address.borrow_and_update();
+        // The calls written on this connection: the ones a timed-out call's
+        // reset fails (those still queued go on the next connection).
+        let written = Mutex::new(Vec::new());
         let ended = tokio::select! {
             biased; // tokio's unbiased order draws from a process-seeded generator (docs/testing.md)
             _ = stopped(&mut signal) => Ended::Shutdown,
             dialled = dial(&inner, outbound.peer, address) => match dialled {
                 Ok(connection) => {
                     backoff_ms = PEER_RECONNECT_BACKOFF_MIN_MS;
-                    serve(&inner, &outbound, &mut queues, &mut signal, connection).await
+                    serve(&inner, &outbound, &mut queues, &mut signal, connection, &written).await
                 }
                 Err(e) => Ended::Broken(e),
             },
         };
-        outbound.fail_pending();
+        match &ended {
+            Ended::CallTimedOut => {
+                let written = written.into_inner().unwrap_or_else(|p| p.into_inner());
+                outbound.fail_calls(&written);
+            }
+            _ => outbound.fail_pending(),
+        }
         match ended {
             Ended::Shutdown => return,
             Ended::AddressChanged => continue,
+            Ended::CallTimedOut => {
+                tracing::debug!(node = inner.node_id, peer = outbound.peer, %address, "a call timed out: dialling again");
+                continue;
+            }
             Ended::Broken(why) => {
                 tracing::debug!(node = inner.node_id, peer = outbound.peer, %address, why, "peer connection down");
             }
@@ -229,6 +267,7 @@ async fn serve(
     queues: &mut Queues,
     signal: &mut watch::Receiver<bool>,
     connection: RpcConnection,
+    written: &Mutex<Vec<u64>>,
 ) -> Ended {
     let peer = outbound.peer;
     let Queues {
@@ -270,6 +309,10 @@ async fn serve(
                     if !outbound.is_pending(id) {
                         continue; // the caller gave up
                     }
+                    let mut written = written.lock().unwrap_or_else(|p| p.into_inner());
+                    // Bounded: one entry per call slot; answered ones go.
+                    written.retain(|w| outbound.is_pending(*w));
+                    written.push(id);
                     RpcBody::Request { id, request }
                 }
                 else => return "queues closed".to_string(),
@@ -281,6 +324,9 @@ async fn serve(
     };
     tokio::select! {
         biased; // tokio's unbiased order draws from a process-seeded generator (docs/testing.md)
+        // First: a call queued after the timeout must not go out on the
+        // connection about to drop.
+        _ = outbound.reset.notified() => Ended::CallTimedOut,
         why = read => Ended::Broken(why),
         why = write => Ended::Broken(why),
         _ = stopped(signal) => Ended::Shutdown,

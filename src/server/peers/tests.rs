@@ -111,6 +111,31 @@ async fn a_slow_answer_times_out_and_others_still_pass() {
     two.shutdown();
 }
 
+/// A call that times out drops its connection, as Kafka's NetworkClient
+/// does: what waits on it fails at once (its caller asks again on a fresh
+/// connection) rather than behind frames a partition may have held up.
+#[tokio::test]
+async fn a_timed_out_call_drops_its_connection_and_the_next_call_dials_again() {
+    let (one, two) = pair().await;
+    two.set_handler(Arc::new(Echo));
+    let caller = Arc::clone(&one);
+    let waiting = tokio::spawn(async move { caller.call(2, allocate(99), WAIT).await });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let timed_out = one.call(2, allocate(99), Duration::from_millis(200)).await;
+    assert!(
+        matches!(timed_out, Err(CallError::Timeout { to: 2, .. })),
+        "{timed_out:?}"
+    );
+    let waited = tokio::time::timeout(Duration::from_secs(2), waiting)
+        .await
+        .expect("the call on the dropped connection ends at once")
+        .unwrap();
+    assert_eq!(waited, Err(CallError::Disconnected { to: 2 }));
+    assert!(one.call(2, allocate(1), WAIT).await.is_ok());
+    one.shutdown();
+    two.shutdown();
+}
+
 #[tokio::test]
 async fn a_dropped_connection_fails_the_call() {
     let (one, two) = pair().await;

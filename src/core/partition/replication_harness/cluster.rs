@@ -9,7 +9,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::core::partition::acks::Acks;
 use crate::core::partition::memory_log::MemoryLog;
-use crate::core::partition::replica_action::ReplicaAction;
+use crate::core::partition::replica_action::{IsrProposal, ReplicaAction};
 use crate::core::partition::replica_config::{ReplicaBugs, ReplicaConfig};
 use crate::core::partition::replica_log::ReplicaLog;
 use crate::core::partition::replica_machine::ReplicaMachine;
@@ -382,7 +382,9 @@ impl Cluster {
             ReplicaAction::SendFetch { to, request } => {
                 self.network.push((to, id, Message::Fetch(request)))
             }
-            ReplicaAction::ProposeIsr { leader_epoch, isr } => {
+            ReplicaAction::ProposeIsr(IsrProposal {
+                leader_epoch, isr, ..
+            }) => {
                 let current = self.controller.isr.len();
                 if isr.len() < current {
                     self.stats.isr_shrinks += 1;
