@@ -151,6 +151,17 @@ pub enum ControllerResponse {
     NotController { leader_hint: Option<i32> },
     /// Refused, with Kafka's error code and a message for the client.
     Error { code: i16, message: String },
+    /// An AlterPartition the controller checked against its image and
+    /// refused (Kafka's error code), with the metadata index it had
+    /// applied then: once the leader's own image reaches it, the image
+    /// shows every change the check saw (an earlier attempt of the same
+    /// proposal that did commit, a member removed), so the leader can end
+    /// its proposal from it.
+    IsrRefused {
+        code: i16,
+        message: String,
+        metadata_index: u64,
+    },
     /// The answer to a [`ControllerRequest::ForwardedAdmin`]: the Kafka
     /// response frame for the client, and the metadata index the
     /// controller had applied when it answered (the forwarding broker

@@ -988,8 +988,15 @@ impl Broker {
     /// the leader. Without a leader (-1) the partition keeps its role; a
     /// leader it was cannot commit anything without the ISR it lost.
     async fn take_role(&self, handle: &PartitionHandle, p: &PartitionImage) {
-        if p.leader == self.config.node_id && !self.may_lead() {
-            tracing::info!(topic = %handle.topic, partition = handle.partition, epoch = p.leader_epoch, "not leading before this process's registration is in the image");
+        // Nor following: an image replayed from this node's own log after a
+        // restart may name a leader epoch the cluster has left, and a
+        // fenced leader still in it (unaware) counts this replica's fetches
+        // toward its high watermark, acknowledging writes the current
+        // leader lacks (the sim's 3-node seed 3492: a leader elected below
+        // offsets its predecessor committed after the election). Kafka's
+        // broker starts its fetchers only once its metadata caught up.
+        if !self.may_lead() {
+            tracing::info!(topic = %handle.topic, partition = handle.partition, epoch = p.leader_epoch, leader = p.leader, "no role before this process's registration is in the image");
             return;
         }
         let outcome = if p.leader == self.config.node_id {

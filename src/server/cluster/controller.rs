@@ -263,7 +263,11 @@ pub(super) async fn handle(
                 .await;
             match altered {
                 Ok(Ok(())) => ControllerResponse::Done,
-                Ok(Err(e)) => ControllerResponse::Error {
+                Ok(Err(e)) => ControllerResponse::IsrRefused {
+                    // Read after the check: at or past the image it saw.
+                    metadata_index: runtime
+                        .applied_index
+                        .load(std::sync::atomic::Ordering::Acquire),
                     code: code(match &e {
                         AlterPartitionError::UnknownTopicOrPartition => {
                             ResponseError::UnknownTopicOrPartition

@@ -152,8 +152,8 @@ impl ClusterRuntime {
     }
 
     /// Waits (at most [`IMAGE_WAIT_MAX_MS`]) until this node applied the
-    /// metadata log through `index`.
-    async fn wait_applied(&self, index: u64) {
+    /// metadata log through `index`; whether it did.
+    pub(super) async fn wait_applied(&self, index: u64) -> bool {
         let wait = async {
             loop {
                 let applied = self.applied.notified();
@@ -163,6 +163,8 @@ impl ClusterRuntime {
                 applied.await;
             }
         };
-        let _ = tokio::time::timeout(Duration::from_millis(IMAGE_WAIT_MAX_MS), wait).await;
+        tokio::time::timeout(Duration::from_millis(IMAGE_WAIT_MAX_MS), wait)
+            .await
+            .is_ok()
     }
 }

@@ -256,10 +256,19 @@ impl ClusterRuntime {
     }
 
     async fn caught_up(&self) -> bool {
+        // Everything in the Raft log, not only the proposals answered: one
+        // whose caller was cancelled after sending it (a peer connection
+        // dropped under its handler) is appended all the same, and a change
+        // validated without it could contradict it once both commit (a
+        // registration and a stale ISR proposal, found by review).
+        let Some(in_log) = self.quorum.last_index_after_commands().await else {
+            return false;
+        };
         let target = self
             .quorum
             .handed_index()
-            .max(self.last_proposed_index.load(Ordering::Acquire));
+            .max(self.last_proposed_index.load(Ordering::Acquire))
+            .max(in_log);
         let wait = async {
             loop {
                 let applied = self.applied.notified();

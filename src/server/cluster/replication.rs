@@ -9,10 +9,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use kafka_protocol::error::ResponseError;
-
 use crate::core::partition::IsrProposal;
-use crate::kafka::error_code::code;
 use crate::rpc::{ControllerRequest, ControllerResponse};
 use crate::server::cluster::fetcher::{Fetchers, Key};
 use crate::server::cluster::ClusterRuntime;
@@ -110,6 +107,21 @@ async fn isr_loop(runtime: &ClusterRuntime, handle: &PartitionHandle) {
             ref isr,
             ref broker_epochs,
         } = proposal;
+        let committed = handle.isr().unwrap_or_default();
+        let unknown = isr
+            .iter()
+            .find(|r| !committed.contains(r) && !broker_epochs.contains_key(r));
+        if let (Some(replica), false) = (unknown, committed.is_empty()) {
+            // The controller would refuse it (KIP-903): the replica fetched
+            // before it registered. Its next fetch carries its epoch and
+            // the machine proposes again.
+            tracing::debug!(topic = %handle.topic, partition = handle.partition, replica, "ISR change not sent: the joining replica's broker epoch is unknown");
+            if let Err(e) = handle.isr_settled(leader_epoch, committed, isr) {
+                tracing::warn!(topic = %handle.topic, partition = handle.partition, %e, "cannot drop the ISR proposal");
+            }
+            tokio::time::sleep(Duration::from_millis(REPLICATION_RETRY_BACKOFF_MS)).await;
+            continue;
+        }
         tracing::info!(node_id = runtime.node_id, topic = %handle.topic, partition = handle.partition, leader_epoch, ?isr, ?broker_epochs, offsets = ?handle.offsets(), "ISR change proposed");
         let request = ControllerRequest::AlterPartition {
             topic_id: handle.topic_id,
@@ -129,10 +141,14 @@ async fn isr_loop(runtime: &ClusterRuntime, handle: &PartitionHandle) {
         let outcome = loop {
             attempts += 1;
             match runtime.call_controller(request.clone()).await {
-                Ok(ControllerResponse::Done) => break Some(true),
-                Ok(ControllerResponse::Error { code, message }) if refused_for_certain(code) => {
-                    tracing::info!(topic = %handle.topic, partition = handle.partition, ?isr, code, message, "ISR change refused");
-                    break Some(false);
+                Ok(ControllerResponse::Done) => break Outcome::Committed,
+                Ok(ControllerResponse::IsrRefused {
+                    code,
+                    message,
+                    metadata_index,
+                }) => {
+                    tracing::info!(topic = %handle.topic, partition = handle.partition, ?isr, code, message, metadata_index, "ISR change refused");
+                    break Outcome::Refused { metadata_index };
                 }
                 Ok(other) => {
                     tracing::debug!(topic = %handle.topic, partition = handle.partition, ?other, "ISR change not confirmed; asking again")
@@ -142,42 +158,47 @@ async fn isr_loop(runtime: &ClusterRuntime, handle: &PartitionHandle) {
                 }
             }
             if attempts >= ALTER_PARTITION_ATTEMPTS_MAX {
-                break None;
+                break Outcome::Unknown;
             }
             tokio::time::sleep(Duration::from_millis(REPLICATION_RETRY_BACKOFF_MS)).await;
         };
         match outcome {
             // Committed (or already so): the replica takes the ISR the
             // metadata holds once this node's image has it.
-            Some(true) => {
+            Outcome::Committed => {
                 tracing::info!(topic = %handle.topic, partition = handle.partition, ?isr, "ISR change committed");
                 settle_from_image(runtime, handle, &proposal, true).await;
             }
-            Some(false) => settle_from_image(runtime, handle, &proposal, false).await,
+            // Refused by the controller's checks: the image, once it holds
+            // what the check saw, says what the ISR is (the old one, or an
+            // earlier attempt's that did commit, or one a removal made
+            // since). Not reached in time: unknown, as below.
+            Outcome::Refused { metadata_index } => {
+                if runtime.wait_applied(metadata_index).await {
+                    settle_from_image(runtime, handle, &proposal, false).await;
+                } else {
+                    settle_from_image(runtime, handle, &proposal, true).await;
+                }
+            }
             // Never confirmed either way: the image decides once it moves.
-            None => settle_from_image(runtime, handle, &proposal, true).await,
+            Outcome::Unknown => settle_from_image(runtime, handle, &proposal, true).await,
         }
         tokio::time::sleep(Duration::from_millis(REPLICATION_RETRY_BACKOFF_MS)).await;
     }
 }
 
-/// Whether the controller's error `code` says it checked the proposal
-/// against its current image and did not apply it: the checks of
-/// `partition_leadership::alter_partition`, made once every earlier
-/// proposal was applied or lost, so no controller can still apply it (as
-/// Kafka's INELIGIBLE_REPLICA and OPERATION_NOT_ATTEMPTED). Any other code
-/// (a timeout, a storage failure, a quorum that stopped) leaves the
-/// outcome unknown.
-fn refused_for_certain(error_code: i16) -> bool {
-    [
-        ResponseError::UnknownTopicOrPartition,
-        ResponseError::NotLeaderOrFollower,
-        ResponseError::FencedLeaderEpoch,
-        ResponseError::InvalidRequest,
-        ResponseError::IneligibleReplica,
-    ]
-    .into_iter()
-    .any(|e| code(e) == error_code)
+/// How an AlterPartition ended, as far as the leader can tell.
+enum Outcome {
+    Committed,
+    /// The controller checked it and refused it with its image at
+    /// `metadata_index` or earlier; no attempt of it is applied after that
+    /// (the controller checks only once its image covers its whole Raft
+    /// log, `ClusterRuntime::caught_up`).
+    Refused {
+        metadata_index: u64,
+    },
+    /// No definite answer within the attempts.
+    Unknown,
 }
 
 /// Brings the pending ISR `proposal` of `leader_epoch` to an end from the

@@ -256,8 +256,8 @@ impl Peers {
     }
 
     /// Sends `request` to node `to` on its lane ([`Lane::of`]) and waits at
-    /// most `timeout` for its answer. A call that times out drops the
-    /// connection it went on (`Outbound::drop_connection`).
+    /// most `timeout` for its answer. A call that times out on a stalled
+    /// connection drops it (`Outbound::call_timed_out`).
     pub async fn call(
         &self,
         to: i32,
@@ -275,7 +275,7 @@ impl Peers {
         match tokio::time::timeout(timeout, outbound.call(id, request)).await {
             Ok(result) => result,
             Err(_elapsed) => {
-                outbound.drop_connection();
+                outbound.call_timed_out(id);
                 Err(CallError::Timeout {
                     to,
                     timeout_ms: u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),

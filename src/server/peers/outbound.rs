@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -28,9 +29,14 @@ pub(super) struct Outbound {
     pending: Mutex<BTreeMap<u64, oneshot::Sender<RpcResponse>>>,
     call_slots: Semaphore,
     address: watch::Sender<SocketAddr>,
-    /// A call timed out: the connection it went on is dropped and dialled
-    /// again (`drop_connection`).
+    /// A call timed out on a stalled connection: it is dropped and dialled
+    /// again (`call_timed_out`).
     reset: Notify,
+    /// Envelopes read on this peer's connections so far.
+    frames_read: AtomicU64,
+    /// The calls written on the current connection, each with
+    /// `frames_read` when it was written; at most one per call slot.
+    written: Mutex<Vec<(u64, u64)>>,
 }
 
 /// Takes a call's entry out of `pending` however the call ends (answer,
@@ -63,6 +69,8 @@ impl Outbound {
             call_slots: Semaphore::new(PEER_CALLS_IN_FLIGHT_MAX),
             address,
             reset: Notify::new(),
+            frames_read: AtomicU64::new(0),
+            written: Mutex::new(Vec::new()),
         });
         let task = tokio::spawn(run(
             inner,
@@ -116,15 +124,29 @@ impl Outbound {
             .map_err(|_| CallError::Disconnected { to: self.peer })
     }
 
-    /// A call got no answer in time: drop the connection, failing the
-    /// calls still waiting on it, and dial again (Kafka's NetworkClient
-    /// disconnects on a request timeout). Frames queued behind one lost to
-    /// a partition may otherwise arrive seconds after it heals, as TCP's
-    /// retransmission backs off (the sim's seeds 7643 and 7753: fetches
-    /// and heartbeats stuck after the faults stopped). Nothing happens
-    /// while no connection is up.
-    pub(super) fn drop_connection(&self) {
-        self.reset.notify_waiters();
+    /// Call `id` got no answer in time. If it went out on the current
+    /// connection and nothing came back on it since, the connection is
+    /// stalled: drop it, failing the calls written on it, and dial again
+    /// (Kafka's NetworkClient disconnects on a request timeout). Frames
+    /// queued behind one lost to a partition could otherwise arrive seconds
+    /// after it heals, as TCP's retransmission backs off (the sim's seeds
+    /// 7643 and 7753: fetches and heartbeats stuck after the faults
+    /// stopped). A slow answer on a connection that still answers others
+    /// (a controller busy committing), or a call never written (waiting
+    /// for a slot), leaves it up.
+    pub(super) fn call_timed_out(&self, id: u64) {
+        let read_now = self.frames_read.load(Ordering::Acquire);
+        let stalled = self
+            .written()
+            .iter()
+            .any(|(w, read_then)| *w == id && *read_then == read_now);
+        if stalled {
+            self.reset.notify_waiters();
+        }
+    }
+
+    fn written(&self) -> MutexGuard<'_, Vec<(u64, u64)>> {
+        self.written.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Shutdown: waiting calls fail, new ones find no slot.
@@ -181,23 +203,23 @@ async fn run(inner: Arc<Inner>, outbound: Arc<Outbound>, mut queues: Queues) {
             return;
         }
         let address = *queues.address.borrow_and_update();
-        // The calls written on this connection: the ones a timed-out call's
-        // reset fails (those still queued go on the next connection).
-        let written = Mutex::new(Vec::new());
+        outbound.written().clear();
         let ended = tokio::select! {
             biased; // tokio's unbiased order draws from a process-seeded generator (docs/testing.md)
             _ = stopped(&mut signal) => Ended::Shutdown,
             dialled = dial(&inner, outbound.peer, address) => match dialled {
                 Ok(connection) => {
                     backoff_ms = PEER_RECONNECT_BACKOFF_MIN_MS;
-                    serve(&inner, &outbound, &mut queues, &mut signal, connection, &written).await
+                    serve(&inner, &outbound, &mut queues, &mut signal, connection).await
                 }
                 Err(e) => Ended::Broken(e),
             },
         };
         match &ended {
+            // The calls written on the dropped connection fail; those still
+            // queued go out on the next one.
             Ended::CallTimedOut => {
-                let written = written.into_inner().unwrap_or_else(|p| p.into_inner());
+                let written: Vec<u64> = outbound.written().drain(..).map(|(id, _)| id).collect();
                 outbound.fail_calls(&written);
             }
             _ => outbound.fail_pending(),
@@ -267,7 +289,6 @@ async fn serve(
     queues: &mut Queues,
     signal: &mut watch::Receiver<bool>,
     connection: RpcConnection,
-    written: &Mutex<Vec<u64>>,
 ) -> Ended {
     let peer = outbound.peer;
     let Queues {
@@ -288,13 +309,16 @@ async fn serve(
                         envelope.from
                     )
                 }
-                Ok(envelope) => match envelope.body {
-                    RpcBody::Response { id, response } => outbound.complete(id, response),
-                    RpcBody::Raft(message) => inner.deliver_raft(message),
-                    RpcBody::Hello { .. } | RpcBody::Request { .. } => {
-                        return "a hello or request on an outbound connection".to_string()
+                Ok(envelope) => {
+                    outbound.frames_read.fetch_add(1, Ordering::AcqRel);
+                    match envelope.body {
+                        RpcBody::Response { id, response } => outbound.complete(id, response),
+                        RpcBody::Raft(message) => inner.deliver_raft(message),
+                        RpcBody::Hello { .. } | RpcBody::Request { .. } => {
+                            return "a hello or request on an outbound connection".to_string()
+                        }
                     }
-                },
+                }
                 Err(RpcError::Timeout { .. }) => {}
                 Err(e) => return e.to_string(),
             }
@@ -309,10 +333,11 @@ async fn serve(
                     if !outbound.is_pending(id) {
                         continue; // the caller gave up
                     }
-                    let mut written = written.lock().unwrap_or_else(|p| p.into_inner());
+                    let read_then = outbound.frames_read.load(Ordering::Acquire);
+                    let mut written = outbound.written();
                     // Bounded: one entry per call slot; answered ones go.
-                    written.retain(|w| outbound.is_pending(*w));
-                    written.push(id);
+                    written.retain(|(w, _)| outbound.is_pending(*w));
+                    written.push((id, read_then));
                     RpcBody::Request { id, request }
                 }
                 else => return "queues closed".to_string(),

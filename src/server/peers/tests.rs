@@ -136,6 +136,40 @@ async fn a_timed_out_call_drops_its_connection_and_the_next_call_dials_again() {
     two.shutdown();
 }
 
+/// A call that times out on a connection that still answers others (a
+/// controller slow to commit one change) leaves the connection up: the
+/// calls waiting on it keep waiting.
+#[tokio::test]
+async fn a_slow_call_on_a_connection_that_answers_others_leaves_it_up() {
+    let (one, two) = pair().await;
+    two.set_handler(Arc::new(Echo));
+    let caller = Arc::clone(&one);
+    let waiting = tokio::spawn(async move { caller.call(2, allocate(99), WAIT).await });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let caller = Arc::clone(&one);
+    let slow = tokio::spawn(async move {
+        caller
+            .call(2, allocate(99), Duration::from_millis(400))
+            .await
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(one.call(2, allocate(1), WAIT).await.is_ok());
+    let slow = slow.await.unwrap();
+    assert!(
+        matches!(slow, Err(CallError::Timeout { to: 2, .. })),
+        "{slow:?}"
+    );
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(
+        !waiting.is_finished(),
+        "the call still waiting was failed: {:?}",
+        waiting.await
+    );
+    waiting.abort();
+    one.shutdown();
+    two.shutdown();
+}
+
 #[tokio::test]
 async fn a_dropped_connection_fails_the_call() {
     let (one, two) = pair().await;

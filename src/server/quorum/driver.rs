@@ -177,6 +177,9 @@ impl Driver {
                     tracing::warn!(node = self.quorum.node_id, %e, "snapshot refused");
                 }
             }
+            Command::LastIndex { reply } => {
+                let _ = reply.send(self.node.log().last_index());
+            }
         }
     }
 

@@ -208,6 +208,12 @@ enum Command {
         index: LogIndex,
         data: Vec<u8>,
     },
+    /// The last index of the Raft log once every command sent before this
+    /// one was carried out (a proposal sent earlier is in it, even if its
+    /// sender stopped waiting for the answer).
+    LastIndex {
+        reply: oneshot::Sender<LogIndex>,
+    },
 }
 
 /// One voter of the metadata quorum.
@@ -348,6 +354,21 @@ impl Quorum {
     /// Whether the driver has stopped (shutdown, or a storage failure).
     pub fn is_stopped(&self) -> bool {
         self.shared().stopped
+    }
+
+    /// The last index of this node's Raft log after every command sent
+    /// before this call (proposals included) was carried out; `None` once
+    /// the driver stopped. A proposal whose sender was cancelled after
+    /// sending it is still appended: a controller validating a change
+    /// waits until its image covers this index, not only the proposals it
+    /// saw answered.
+    pub async fn last_index_after_commands(&self) -> Option<LogIndex> {
+        let (reply, answer) = oneshot::channel();
+        self.commands
+            .send(Command::LastIndex { reply })
+            .await
+            .ok()?;
+        answer.await.ok()
     }
 
     /// Appends `payload` if this node leads; its term and index.
