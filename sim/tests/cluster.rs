@@ -123,8 +123,11 @@ fn a_cluster_seed_gives_its_lone_trace_inside_a_sweep() {
 /// a heartbeat stuck on a controller that was cut off outlived the
 /// session (a healthy broker fenced), and calls that timed out left their
 /// connection up, so fetches queued behind lost frames arrived seconds
-/// after the partition healed.
-const FIXED_SWEEP_SEEDS: [u64; 3] = [8175, 7643, 7753];
+/// after the partition healed. 3492 (`leader-completeness`): a restarted
+/// node followed the stale image it replayed, and a fenced leader that
+/// did not know it counted its fetches and acknowledged writes after its
+/// successor's election.
+const FIXED_SWEEP_SEEDS: [u64; 4] = [8175, 7643, 7753, 3492];
 
 #[test]
 fn seeds_the_sweeps_found_stay_fixed() {
