@@ -5,14 +5,31 @@
 //! - `snapshot`: meta and data, one frame, replaced atomically.
 //! - `log`: a header frame naming the snapshot it follows, then one frame
 //!   per entry, appended; a [`LogWrite`] truncates at the byte position of
-//!   its first index, appends, then syncs. A new snapshot rewrites it
-//!   atomically with the entries after the snapshot.
+//!   its first index, appends all its entries, then syncs. A new snapshot
+//!   rewrites it atomically with the entries after the snapshot.
 //!
 //! A frame is `len u32 BE | !len u32 BE | crc32c(body) u32 BE | body`
-//! (body: bincode). The length is stored twice so that one flipped bit in
-//! it is told from a torn write: at start a bad frame whose (either) length
-//! leads to a good frame is damage in the middle, and the node refuses to
-//! start; otherwise it is the unsynced tail of a crash and is cut.
+//! (body: bincode). An entry frame's body (format 2) is the entry and the
+//! first index of the write that appended it ([`EntryFrame`]).
+//!
+//! Telling a torn tail from rot at start: a write starts only after the
+//! write before it synced (`persist` is sequential, and the open rewrites
+//! and syncs the whole log), so only the last write can hold unsynced
+//! bytes, and a crash damages only those (it may tear, zero or flip them,
+//! and a holey writeback keeps sectors after a lost one, so damage may
+//! have good frames of the same write after it). A bad frame at index `i`
+//! was synced, and is rot, if a good frame after it belongs to a later
+//! write: one whose write starts after `i` (every write truncates at its
+//! first index, so a write after the damaged frame's starts above `i`).
+//! The node refuses to start on it. Otherwise the damage lies in the last
+//! write, which never finished its sync, so nothing in it was
+//! acknowledged: it is a torn tail and is cut. The length is stored twice
+//! so that one flipped bit in it still says where the next frame starts.
+//! Frames an atomic rewrite wrote (all synced at once) each name their own
+//! index, so damage to one of them is rot whenever a good frame follows.
+//! A format-1 log (no write tags) is read with the rule it was written
+//! for: every frame counts as its own write. The open rewrites it in the
+//! current format.
 //!
 //! A persist is written hard state first (so no entry or snapshot on disk
 //! ever has a term above the durable term), then the snapshot, then the
@@ -36,7 +53,10 @@ pub const RAFT_FRAME_HEADER_BYTES: usize = 12;
 /// Bytes a frame body may have beyond the payload limits it carries
 /// (bincode of term, index, meta and tags).
 const FRAME_BODY_OVERHEAD_BYTES: usize = 1_024;
-const LOG_FORMAT_VERSION: u32 = 1;
+/// The log format written: entry frames carry their write's first index.
+const LOG_FORMAT_VERSION: u32 = 2;
+/// The first log format: entry frames hold the entry alone (read only).
+const LOG_FORMAT_VERSION_UNTAGGED: u32 = 1;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
@@ -58,6 +78,21 @@ struct LogHeader {
     base: SnapshotMeta,
 }
 
+impl LogHeader {
+    fn is_readable(&self) -> bool {
+        self.version == LOG_FORMAT_VERSION || self.version == LOG_FORMAT_VERSION_UNTAGGED
+    }
+}
+
+/// The body of an entry frame (format 2).
+#[derive(Debug, Serialize, Deserialize)]
+struct EntryFrame<E> {
+    /// The first index of the write that appended this frame (at most the
+    /// entry's index); for a frame an atomic rewrite wrote, its own index.
+    write_first: LogIndex,
+    entry: E,
+}
+
 fn body_options(limit_bytes: usize) -> impl Options {
     bincode::DefaultOptions::new()
         .with_limit(limit_bytes as u64)
@@ -77,6 +112,31 @@ fn encode_frame<T: Serialize>(value: &T) -> Vec<u8> {
     frame.extend_from_slice(&crc32c::crc32c(&body).to_be_bytes());
     frame.extend_from_slice(&body);
     frame
+}
+
+fn encode_entry_frame(write_first: LogIndex, entry: &Entry) -> Vec<u8> {
+    assert!(
+        write_first <= entry.index,
+        "a write starts at or before its entries"
+    );
+    encode_frame(&EntryFrame { write_first, entry })
+}
+
+/// An entry frame's body, read as the log's format `version` wrote it.
+fn decode_entry_frame(body: &[u8], limit: usize, version: u32) -> Option<EntryFrame<Entry>> {
+    if version == LOG_FORMAT_VERSION_UNTAGGED {
+        // Each frame counts as its own write: the first format's rule.
+        let entry: Entry = decode(body, limit)?;
+        return Some(EntryFrame {
+            write_first: entry.index,
+            entry,
+        });
+    }
+    assert_eq!(
+        version, LOG_FORMAT_VERSION,
+        "only readable headers get here"
+    );
+    decode(body, limit).filter(|f: &EntryFrame<Entry>| f.write_first <= f.entry.index)
 }
 
 enum FrameAt<'a> {
@@ -131,39 +191,85 @@ pub fn read_hard_state_bytes(bytes: &[u8]) -> Option<HardState> {
     }
 }
 
+/// The header of a `log` file's bytes, if good and of a readable format,
+/// and the byte position after it.
+fn read_log_header(bytes: &[u8]) -> Option<(LogHeader, usize)> {
+    let FrameAt::Good { body, next } = frame_at(bytes, 0, FRAME_BODY_OVERHEAD_BYTES) else {
+        return None;
+    };
+    let header = decode(body, FRAME_BODY_OVERHEAD_BYTES).filter(LogHeader::is_readable)?;
+    Some((header, next))
+}
+
 /// What the bytes of a `log` file hold, read leniently (checkers and
 /// tools): the snapshot it follows, its entries up to the first frame that
 /// is not whole, good and in sequence (a torn tail, or damage, which the
 /// node's open would cut or refuse), and the byte position after the last
 /// entry read. `None` without a good header.
 pub fn read_log_bytes(bytes: &[u8]) -> Option<(SnapshotMeta, Vec<Entry>, usize)> {
-    let FrameAt::Good { body, next } = frame_at(bytes, 0, FRAME_BODY_OVERHEAD_BYTES) else {
-        return None;
-    };
-    let header: LogHeader = decode(body, FRAME_BODY_OVERHEAD_BYTES)
-        .filter(|h: &LogHeader| h.version == LOG_FORMAT_VERSION)?;
-    let (entries, end) = read_log_entries_from(bytes, next, header.base.last_index + 1);
+    let (header, next) = read_log_header(bytes)?;
+    let first_index = header.base.last_index + 1;
+    let (entries, end) = read_entries(bytes, next, first_index, header.version);
     Some((header.base, entries, end))
 }
 
 /// The entries of a `log` file's bytes from byte `pos`, the first of them
 /// at `first_index`, read as [`read_log_bytes`] reads them (so a reader
-/// can go on from where an earlier read of a shorter file ended).
+/// can go on from where an earlier read of a shorter file ended). No
+/// entries without a good header (it says the format).
 pub fn read_log_entries_from(
+    bytes: &[u8],
+    pos: usize,
+    first_index: LogIndex,
+) -> (Vec<Entry>, usize) {
+    match read_log_header(bytes) {
+        Some((header, _)) => read_entries(bytes, pos, first_index, header.version),
+        None => (Vec::new(), pos),
+    }
+}
+
+fn read_entries(
     bytes: &[u8],
     mut pos: usize,
     first_index: LogIndex,
+    version: u32,
 ) -> (Vec<Entry>, usize) {
     let mut entries: Vec<Entry> = Vec::new();
     while let FrameAt::Good { body, next } = frame_at(bytes, pos, bytes.len()) {
         let expected = first_index + entries.len() as u64;
-        match decode::<Entry>(body, bytes.len()) {
-            Some(entry) if entry.index == expected => entries.push(entry),
+        match decode_entry_frame(body, bytes.len(), version) {
+            Some(frame) if frame.entry.index == expected => entries.push(frame.entry),
             _ => break,
         }
         pos = next;
     }
     (entries, pos)
+}
+
+/// Where a good frame of a later write lies after a bad entry frame at
+/// index `expected`, proving the bad frame was synced (see the module
+/// comment): looked for from where either of its lengths says it ends,
+/// then on through good frames. A good frame that does not decode as an
+/// entry counts too: a crash cannot make one (its checksum holds).
+fn later_write_after(
+    bytes: &[u8],
+    candidate_next: [Option<usize>; 2],
+    expected: LogIndex,
+    version: u32,
+    body_max_bytes: usize,
+) -> Option<usize> {
+    for start in candidate_next.into_iter().flatten() {
+        let mut pos = start;
+        // Positions grow by at least a header each step: the walk ends.
+        while let FrameAt::Good { body, next } = frame_at(bytes, pos, body_max_bytes) {
+            assert!(next > pos, "a frame has a header");
+            match decode_entry_frame(body, body_max_bytes, version) {
+                Some(frame) if frame.write_first <= expected => pos = next,
+                _ => return Some(pos),
+            }
+        }
+    }
+    None
 }
 
 /// The durable Raft state of one voter and where its log frames lie.
@@ -274,12 +380,8 @@ impl RaftStorage {
             offset: offset as u64,
             reason,
         };
-        let FrameAt::Good { body, next } = frame_at(&bytes, 0, FRAME_BODY_OVERHEAD_BYTES) else {
-            return Err(corrupt(0, "bad header frame".into()));
-        };
-        let header: LogHeader = decode(body, FRAME_BODY_OVERHEAD_BYTES)
-            .filter(|h: &LogHeader| h.version == LOG_FORMAT_VERSION)
-            .ok_or_else(|| corrupt(0, "unknown header".into()))?;
+        let (header, next) =
+            read_log_header(&bytes).ok_or_else(|| corrupt(0, "bad or unknown header".into()))?;
         let mut entries = Vec::new();
         let mut offsets = Vec::new();
         let mut pos = next;
@@ -287,8 +389,9 @@ impl RaftStorage {
         while pos < bytes.len() {
             match frame_at(&bytes, pos, self.frame_body_max_bytes) {
                 FrameAt::Good { body, next } => {
-                    let entry: Entry = decode(body, self.frame_body_max_bytes)
-                        .ok_or_else(|| corrupt(pos, "entry frame does not decode".into()))?;
+                    let entry = decode_entry_frame(body, self.frame_body_max_bytes, header.version)
+                        .ok_or_else(|| corrupt(pos, "entry frame does not decode".into()))?
+                        .entry;
                     let expected = header.base.last_index + 1 + entries.len() as u64;
                     if entry.index != expected {
                         return Err(corrupt(
@@ -301,20 +404,25 @@ impl RaftStorage {
                     pos = next;
                 }
                 FrameAt::Bad { candidate_next } => {
-                    let continues = candidate_next.iter().flatten().any(|&n| {
-                        n < bytes.len()
-                            && matches!(
-                                frame_at(&bytes, n, self.frame_body_max_bytes),
-                                FrameAt::Good { .. }
-                            )
-                    });
-                    if continues {
+                    let expected = header.base.last_index + 1 + entries.len() as u64;
+                    if let Some(later) = later_write_after(
+                        &bytes,
+                        candidate_next,
+                        expected,
+                        header.version,
+                        self.frame_body_max_bytes,
+                    ) {
                         return Err(corrupt(
                             pos,
-                            "a damaged entry frame with good frames after it".into(),
+                            format!(
+                                "a damaged entry frame (index {expected}) with a later \
+                                 write's good frame after it at byte {later}: it was synced"
+                            ),
                         ));
                     }
-                    cut_at = Some(pos);
+                    // Damage in the last write, which never finished its
+                    // sync: nothing from it was acknowledged.
+                    cut_at = Some((pos, expected));
                     break;
                 }
             }
@@ -322,8 +430,9 @@ impl RaftStorage {
         self.base = header.base;
         self.frames = offsets;
         self.log_len_bytes = bytes.len() as u64;
-        if let Some(cut) = cut_at {
-            tracing::warn!(%path, cut, len = bytes.len(), "raft log: torn tail cut");
+        if let Some((cut, index)) = cut_at {
+            assert_eq!(index, self.next_index(), "cut after the last entry read");
+            tracing::warn!(%path, cut, index, len = bytes.len(), "raft log: torn tail cut");
         }
         if header.base == snapshot {
             // What was read may be in the page cache only: entries whose
@@ -369,7 +478,10 @@ impl RaftStorage {
         Ok(kept)
     }
 
-    /// Replaces the log file atomically: header `base`, then `entries`.
+    /// Replaces the log file atomically: header `base`, then `entries`, in
+    /// the current format. The file is synced at once, so each frame is
+    /// tagged as its own write (damage to any of them before a good frame
+    /// is rot).
     async fn rewrite_log(
         &mut self,
         base: SnapshotMeta,
@@ -383,7 +495,7 @@ impl RaftStorage {
         for (expected, entry) in (base.last_index + 1..).zip(entries) {
             assert_eq!(entry.index, expected, "a log is contiguous");
             frames.push((entry.index, bytes.len() as u64));
-            bytes.extend_from_slice(&encode_frame(entry));
+            bytes.extend_from_slice(&encode_entry_frame(entry.index, entry));
         }
         self.disk
             .write_file_durably(&self.path(RAFT_LOG_FILE), &bytes)
@@ -426,7 +538,10 @@ impl RaftStorage {
         self.disk
             .write_file_durably(&self.path(RAFT_SNAPSHOT_FILE), &encode_frame(snapshot))
             .await?;
-        // Keep the entries after the snapshot, as bytes.
+        // Keep the entries after the snapshot, as bytes: frames in the
+        // current format (the open rewrote the log in it), with the write
+        // tags they had (synced now, they are only read as less synced
+        // than they are: rot in the last write would be cut, not refused).
         let path = self.path(RAFT_LOG_FILE);
         let first_kept = self
             .frames
@@ -489,7 +604,7 @@ impl RaftStorage {
             assert_eq!(entry.index, expected, "a log write is contiguous");
             self.frames
                 .push((entry.index, self.log_len_bytes + bytes.len() as u64));
-            bytes.extend_from_slice(&encode_frame(entry));
+            bytes.extend_from_slice(&encode_entry_frame(write.first_index, entry));
         }
         if !bytes.is_empty() {
             self.disk.append(&path, &bytes)?;

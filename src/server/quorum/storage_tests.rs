@@ -135,7 +135,8 @@ fn what_was_persisted_survives_crashes_and_torn_tails() {
                 apply(&mut model, &persist);
                 if rng.gen_bool(0.15) {
                     // Half a frame written and never synced, then a crash.
-                    let frame = encode_frame(&entry(last_index(&model) + 1, 99, b"lost"));
+                    let lost = entry(last_index(&model) + 1, 99, b"lost");
+                    let frame = encode_entry_frame(lost.index, &lost);
                     let cut = rng.gen_range(1..frame.len());
                     disk.append(&format!("{DIR}/{RAFT_LOG_FILE}"), &frame[..cut])
                         .unwrap();
@@ -159,45 +160,208 @@ fn what_was_persisted_survives_crashes_and_torn_tails() {
     }
 }
 
-/// Writes 5 entries and returns the log's bytes and frame offsets.
-async fn five_entries(disk: &Arc<SimDisk>) -> (Vec<u8>, Vec<u64>) {
+/// Persists entries 1..=5 as `writes` (each a count of entries, one
+/// append and one sync each) and returns the log's bytes and frame offsets.
+async fn entries_in_writes(disk: &Arc<SimDisk>, writes: &[u64]) -> (Vec<u8>, Vec<u64>) {
+    assert_eq!(writes.iter().sum::<u64>(), 5, "five entries");
     let (mut storage, _) = open(disk).await.unwrap();
-    let persist = Persist {
-        id: 1,
-        snapshot: None,
-        log: Some(LogWrite {
-            first_index: 1,
-            entries: (1..=5).map(|i| entry(i, 1, b"record")).collect(),
-        }),
-        hard_state: Some(HardState {
-            term: 1,
-            voted_for: Some(1),
-        }),
-    };
-    storage.persist(&persist).await.unwrap();
+    let mut first_index = 1;
+    for (id, &count) in (1..).zip(writes) {
+        let persist = Persist {
+            id,
+            snapshot: None,
+            log: Some(LogWrite {
+                first_index,
+                entries: (first_index..first_index + count)
+                    .map(|i| entry(i, 1, b"record"))
+                    .collect(),
+            }),
+            hard_state: (id == 1).then_some(HardState {
+                term: 1,
+                voted_for: Some(1),
+            }),
+        };
+        storage.persist(&persist).await.unwrap();
+        first_index += count;
+    }
     let path = format!("{DIR}/{RAFT_LOG_FILE}");
     let bytes = disk.read_at(&path, 0, 1 << 20).unwrap();
     let offsets = storage.frames.iter().map(|&(_, o)| o).collect();
     (bytes, offsets)
 }
 
+/// Writes 5 entries in one write and returns the log's bytes and frame
+/// offsets.
+async fn five_entries(disk: &Arc<SimDisk>) -> (Vec<u8>, Vec<u64>) {
+    entries_in_writes(disk, &[5]).await
+}
+
+/// Replaces the log with `bytes` (durably) and opens the storage.
+async fn open_with_log(
+    disk: &Arc<SimDisk>,
+    bytes: &[u8],
+) -> Result<(RaftStorage, DurableState), StorageError> {
+    create_dir_all_durably(disk.as_ref(), DIR).await.unwrap();
+    let path = format!("{DIR}/{RAFT_LOG_FILE}");
+    disk.write_file_durably(&path, bytes).await.unwrap();
+    open(disk).await
+}
+
+fn indexes(state: &DurableState) -> Vec<LogIndex> {
+    state.entries.iter().map(|e| e.index).collect()
+}
+
+/// Damage to a frame: kinds below [`FLIP_KINDS`] flip a bit in the
+/// length, its complement, the checksum or the body (what a crash or rot
+/// may do); the last kind zeroes its header and more (what a crash may do
+/// to unsynced bytes: both lengths are lost, so nothing says where the
+/// next frame starts).
+fn damage(bytes: &mut [u8], frame_offset: u64, kind: usize) {
+    let at = frame_offset as usize;
+    match kind {
+        0 => bytes[at] ^= 0x10,
+        1 => bytes[at + 5] ^= 0x01,
+        2 => bytes[at + 9] ^= 0x80,
+        3 => bytes[at + 14] ^= 0x04,
+        _ => bytes[at..at + RAFT_FRAME_HEADER_BYTES + 3].fill(0),
+    }
+}
+const FLIP_KINDS: usize = 4;
+
+/// Seed 3649 (`--cluster 3`): a crash damaged the first frame of the
+/// last, unsynced write of several entries and kept the frames after it.
+/// That write never synced, so nothing in it was acknowledged: it is a
+/// torn tail, cut, not rot.
+#[test]
+fn damage_in_the_last_write_is_a_torn_tail_even_with_good_frames_after_it() {
+    block_on(async {
+        for kind in 0..=FLIP_KINDS {
+            for damaged in [2usize, 3, 4] {
+                let disk = Arc::new(SimDisk::new(1, SimDiskFaults::default()));
+                let (mut bytes, offsets) = entries_in_writes(&disk, &[2, 3]).await;
+                damage(&mut bytes, offsets[damaged], kind);
+                let (_, durable) = open_with_log(&disk, &bytes)
+                    .await
+                    .unwrap_or_else(|e| panic!("damage {kind} in frame {damaged}: {e}"));
+                let kept: Vec<LogIndex> = (1..=damaged as u64).collect();
+                assert_eq!(indexes(&durable), kept, "damage {kind} in {damaged}");
+                let path = format!("{DIR}/{RAFT_LOG_FILE}");
+                assert_eq!(disk.file_len(&path).unwrap(), offsets[damaged]);
+            }
+        }
+    });
+}
+
+/// Every single flipped bit in the last write's frames is cut as a torn
+/// tail; every one in an earlier write's frames (synced, since a write
+/// starts only after the one before it synced) refuses to start.
+#[test]
+fn any_flipped_bit_is_cut_in_the_last_write_and_refused_before_it() {
+    block_on(async {
+        let disk = Arc::new(SimDisk::new(1, SimDiskFaults::default()));
+        let (bytes, offsets) = entries_in_writes(&disk, &[2, 1, 2]).await;
+        let last_write_at = offsets[3] as usize;
+        for position in offsets[0] as usize..bytes.len() {
+            let mut damaged = bytes.clone();
+            damaged[position] ^= 1 << (position % 8);
+            let frame = offsets
+                .iter()
+                .rposition(|&o| o as usize <= position)
+                .unwrap();
+            let disk = Arc::new(SimDisk::new(1, SimDiskFaults::default()));
+            let result = open_with_log(&disk, &damaged).await;
+            if position >= last_write_at {
+                let (_, durable) = result.unwrap_or_else(|e| panic!("byte {position}: {e}"));
+                let kept: Vec<LogIndex> = (1..=frame as u64).collect();
+                assert_eq!(indexes(&durable), kept, "byte {position}");
+            } else {
+                match result {
+                    Err(StorageError::Corrupt { offset, .. }) => {
+                        assert_eq!(offset, offsets[frame], "byte {position}")
+                    }
+                    Err(e) => panic!("byte {position}: {e}"),
+                    Ok(_) => panic!("byte {position}: opened a log with a synced frame damaged"),
+                }
+            }
+        }
+    });
+}
+
 #[test]
 fn damage_in_the_middle_refuses_to_start() {
     block_on(async {
-        for damaged_byte in [0usize, 1, 9, 14] {
+        for kind in 0..FLIP_KINDS {
+            // The third frame starts a write; a later write follows.
             let disk = Arc::new(SimDisk::new(1, SimDiskFaults::default()));
-            let (mut bytes, offsets) = five_entries(&disk).await;
-            // A flipped bit in the length, the checksum or the body of
-            // the third frame, good frames after it.
-            bytes[offsets[2] as usize + damaged_byte] ^= 0x10;
-            let path = format!("{DIR}/{RAFT_LOG_FILE}");
-            disk.write_file_durably(&path, &bytes).await.unwrap();
-            match open(&disk).await {
+            let (mut bytes, offsets) = entries_in_writes(&disk, &[2, 2, 1]).await;
+            damage(&mut bytes, offsets[2], kind);
+            match open_with_log(&disk, &bytes).await {
                 Err(StorageError::Corrupt { offset, .. }) => assert_eq!(offset, offsets[2]),
-                Err(e) => panic!("byte {damaged_byte}: {e}"),
-                Ok(_) => panic!("byte {damaged_byte}: opened a damaged log"),
+                Err(e) => panic!("damage {kind}: {e}"),
+                Ok(_) => panic!("damage {kind}: opened a damaged log"),
+            }
+            // One write of five entries, rewritten (synced at once) by an
+            // open: each of its frames was synced before the next.
+            let disk = Arc::new(SimDisk::new(1, SimDiskFaults::default()));
+            let _ = five_entries(&disk).await;
+            let _ = open(&disk).await.unwrap();
+            let path = format!("{DIR}/{RAFT_LOG_FILE}");
+            let mut bytes = disk.read_at(&path, 0, 1 << 20).unwrap();
+            let offsets: Vec<u64> = {
+                let (storage, _) = open(&disk).await.unwrap();
+                storage.frames.iter().map(|&(_, o)| o).collect()
+            };
+            damage(&mut bytes, offsets[2], kind);
+            match open_with_log(&disk, &bytes).await {
+                Err(StorageError::Corrupt { offset, .. }) => assert_eq!(offset, offsets[2]),
+                Err(e) => panic!("damage {kind} after a rewrite: {e}"),
+                Ok(_) => panic!("damage {kind} after a rewrite: opened a damaged log"),
             }
         }
+    });
+}
+
+/// A log of the first format (no write tags) still opens, with its old
+/// rule: a damaged frame followed by a good one is refused, a damaged
+/// last frame is cut. The open rewrites it in the current format.
+#[test]
+fn a_version_1_log_opens_with_the_old_rule() {
+    let entries: Vec<Entry> = (1..=3).map(|i| entry(i, 1, b"record")).collect();
+    let mut bytes = encode_frame(&LogHeader {
+        version: 1,
+        base: SnapshotMeta::default(),
+    });
+    let mut offsets = Vec::new();
+    for e in &entries {
+        offsets.push(bytes.len() as u64);
+        bytes.extend_from_slice(&encode_frame(e));
+    }
+    let (base, read, end) = read_log_bytes(&bytes).unwrap();
+    assert_eq!(
+        (base, &read, end),
+        (SnapshotMeta::default(), &entries, bytes.len())
+    );
+    let (rest, _) = read_log_entries_from(&bytes, offsets[1] as usize, 2);
+    assert_eq!(rest, entries[1..]);
+    block_on(async {
+        let disk = Arc::new(SimDisk::new(1, SimDiskFaults::default()));
+        let (_, durable) = open_with_log(&disk, &bytes).await.unwrap();
+        assert_eq!(durable.entries, entries);
+        let path = format!("{DIR}/{RAFT_LOG_FILE}");
+        let rewritten = disk.read_at(&path, 0, 1 << 20).unwrap();
+        assert_ne!(rewritten, bytes, "rewritten in the current format");
+        assert_eq!(read_log_bytes(&rewritten).unwrap().1, entries);
+
+        let mut damaged = bytes.clone();
+        damaged[offsets[1] as usize + 14] ^= 0x01;
+        assert!(matches!(
+            open_with_log(&disk, &damaged).await,
+            Err(StorageError::Corrupt { offset, .. }) if offset == offsets[1]
+        ));
+        let mut torn = bytes.clone();
+        torn[offsets[2] as usize + 14] ^= 0x01;
+        let (_, durable) = open_with_log(&disk, &torn).await.unwrap();
+        assert_eq!(indexes(&durable), vec![1, 2]);
     });
 }
 
