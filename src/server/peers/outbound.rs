@@ -190,7 +190,7 @@ struct Queues {
 enum Ended {
     Shutdown,
     AddressChanged,
-    /// A call timed out (`Outbound::drop_connection`): dial again at once.
+    /// A call timed out (`Outbound::call_timed_out`): dial again at once.
     CallTimedOut,
     Broken(String),
 }
